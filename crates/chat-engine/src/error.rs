@@ -1,0 +1,39 @@
+use crate::store::StoreError;
+
+/// Why the engine refused a request. Each variant names the rule that was
+/// broken so an adapter can turn it into a status a person can act on.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EngineError {
+    #[error("the name is empty; give a name of 1 to {max} characters")]
+    EmptyName { max: usize },
+    #[error("the name is {len} characters long; the limit is {max}")]
+    NameTooLong { len: usize, max: usize },
+    #[error("the message is empty; send at least one character")]
+    EmptyText,
+    #[error("the message is {len} bytes long; the limit is {max} bytes")]
+    TextTooLong { len: usize, max: usize },
+    #[error("room `{0}` is closed")]
+    RoomClosed(String),
+    #[error("history store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Why a subscription cannot deliver its next message.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SubscriptionError {
+    /// The subscriber fell so far behind that the messages it still needs
+    /// are gone from history. It can [skip ahead](crate::Subscription::skip_to)
+    /// to `first_available`, or give up.
+    #[error(
+        "fell behind: messages from #{first_missing} are no longer in history \
+         (the oldest kept is #{first_available})"
+    )]
+    Lagged {
+        first_missing: u64,
+        first_available: u64,
+    },
+    #[error("the room is closed")]
+    RoomClosed,
+    #[error("history store failed: {0}")]
+    Store(#[from] StoreError),
+}

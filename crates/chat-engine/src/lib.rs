@@ -1,0 +1,28 @@
+//! The chat engine: rooms, one total order of messages per room, fan-out to
+//! any number of subscribers, and history behind a [`HistoryStore`].
+//!
+//! It knows nothing of gRPC: the protocol adapters in `chatd` translate
+//! between their wire formats and the types here.
+//!
+//! Fan-out is pull-based. A room keeps a window of its most recent messages;
+//! a [`Subscription`] is only a cursor (the next sequence number it wants)
+//! and a wake-up. Posting never waits on a subscriber, an idle subscriber
+//! costs a few words, and a subscriber that falls out of the window is
+//! caught up from the store — or told it [lagged](SubscriptionError::Lagged)
+//! if the store no longer has what it missed. Nothing is dropped silently.
+
+mod engine;
+mod error;
+mod limits;
+mod message;
+mod room;
+pub mod store;
+mod subscription;
+
+pub use engine::{Engine, EngineConfig};
+pub use error::{EngineError, SubscriptionError};
+pub use limits::Limits;
+pub use message::{Draft, Message, SessionId};
+pub use room::Room;
+pub use store::{HistoryStore, MemoryStore, StoreError};
+pub use subscription::{Start, Subscription};

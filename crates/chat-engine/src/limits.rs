@@ -1,0 +1,82 @@
+use crate::EngineError;
+
+/// Size limits on what users send. Every adapter checks through these so all
+/// protocols enforce the same rules with the same messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest message text, in UTF-8 bytes.
+    pub max_text_bytes: usize,
+    /// Longest sender name, in characters.
+    pub max_name_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_text_bytes: 4096,
+            max_name_chars: 64,
+        }
+    }
+}
+
+impl Limits {
+    pub fn check_name(&self, name: &str) -> Result<(), EngineError> {
+        let max = self.max_name_chars;
+        if name.trim().is_empty() {
+            return Err(EngineError::EmptyName { max });
+        }
+        let len = name.chars().count();
+        if len > max {
+            return Err(EngineError::NameTooLong { len, max });
+        }
+        Ok(())
+    }
+
+    pub fn check_text(&self, text: &str) -> Result<(), EngineError> {
+        if text.trim().is_empty() {
+            return Err(EngineError::EmptyText);
+        }
+        let (len, max) = (text.len(), self.max_text_bytes);
+        if len > max {
+            return Err(EngineError::TextTooLong { len, max });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_counted_in_characters() {
+        let limits = Limits {
+            max_name_chars: 3,
+            ..Limits::default()
+        };
+        assert_eq!(limits.check_name("한국어"), Ok(()));
+        assert_eq!(
+            limits.check_name("한국어!"),
+            Err(EngineError::NameTooLong { len: 4, max: 3 })
+        );
+        assert_eq!(
+            limits.check_name("  "),
+            Err(EngineError::EmptyName { max: 3 })
+        );
+    }
+
+    #[test]
+    fn text_is_counted_in_bytes() {
+        let limits = Limits {
+            max_text_bytes: 4,
+            ..Limits::default()
+        };
+        assert_eq!(limits.check_text("🎉"), Ok(()));
+        assert_eq!(
+            limits.check_text("🎉a"),
+            Err(EngineError::TextTooLong { len: 5, max: 4 })
+        );
+        assert_eq!(limits.check_text(""), Err(EngineError::EmptyText));
+        assert_eq!(limits.check_text(" \n"), Err(EngineError::EmptyText));
+    }
+}

@@ -1,0 +1,45 @@
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Identifies one logged-in session of a protocol adapter, so an adapter can
+/// recognise its own user's messages (for example to skip echoing them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(pub u64);
+
+/// A message as a sender hands it to the engine, before it has a place in
+/// the room's order.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub sender: String,
+    pub session: Option<SessionId>,
+    pub text: String,
+}
+
+/// A message with its place in the room's total order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Position in the room, starting at 1, with no gaps.
+    pub seq: u64,
+    /// Server time of acceptance, milliseconds since the Unix epoch.
+    pub sent_at_ms: i64,
+    pub sender: String,
+    pub session: Option<SessionId>,
+    pub text: String,
+}
+
+impl Message {
+    pub(crate) fn accept(draft: Draft, seq: u64) -> Self {
+        Message {
+            seq,
+            sent_at_ms: now_ms(),
+            sender: draft.sender,
+            session: draft.session,
+            text: draft.text,
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,149 @@
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use tokio::sync::Notify;
+
+use crate::subscription::{Start, Subscription};
+use crate::{Draft, EngineError, HistoryStore, Limits, Message};
+
+/// One chat room: a total order of messages, a window of the most recent
+/// ones for fast fan-out, and the subscribers reading it.
+pub struct Room {
+    name: String,
+    limits: Limits,
+    window_len: usize,
+    store: Arc<dyn HistoryStore>,
+    state: RwLock<RoomState>,
+    /// Woken on every new message and on close.
+    arrivals: Notify,
+    subscribers: AtomicUsize,
+}
+
+pub(crate) struct RoomState {
+    /// The sequence number the next message gets.
+    pub(crate) next_seq: u64,
+    /// The newest messages, contiguous, ending at `next_seq - 1`.
+    pub(crate) window: VecDeque<Arc<Message>>,
+    pub(crate) closed: bool,
+}
+
+impl RoomState {
+    /// The oldest sequence number still in the window (`next_seq` if empty).
+    pub(crate) fn window_start(&self) -> u64 {
+        self.window.front().map_or(self.next_seq, |m| m.seq)
+    }
+}
+
+impl std::fmt::Debug for Room {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Room")
+            .field("name", &self.name)
+            .field("next_seq", &self.read_state().next_seq)
+            .field("subscribers", &self.subscriber_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Room {
+    pub(crate) fn open(
+        name: String,
+        limits: Limits,
+        window_len: usize,
+        store: Arc<dyn HistoryStore>,
+    ) -> Self {
+        let next_seq = store.last_seq(&name) + 1;
+        Room {
+            name,
+            limits,
+            window_len: window_len.max(1),
+            store,
+            state: RwLock::new(RoomState {
+                next_seq,
+                window: VecDeque::new(),
+                closed: false,
+            }),
+            arrivals: Notify::new(),
+            subscribers: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Checks `draft` against the limits, gives it the next place in the
+    /// room's order, stores it and wakes every subscriber.
+    pub fn post(&self, draft: Draft) -> Result<Arc<Message>, EngineError> {
+        self.limits.check_name(&draft.sender)?;
+        self.limits.check_text(&draft.text)?;
+        let message = {
+            let mut state = self.write_state();
+            if state.closed {
+                return Err(EngineError::RoomClosed(self.name.clone()));
+            }
+            let message = Arc::new(Message::accept(draft, state.next_seq));
+            // Under the lock, so the store sees messages in sequence order.
+            self.store.append(&self.name, &message)?;
+            state.next_seq += 1;
+            if state.window.len() == self.window_len {
+                state.window.pop_front();
+            }
+            state.window.push_back(Arc::clone(&message));
+            message
+        };
+        self.arrivals.notify_waiters();
+        Ok(message)
+    }
+
+    /// A subscription that starts at `start` and then follows every new
+    /// message.
+    pub fn subscribe(self: &Arc<Self>, start: Start) -> Subscription {
+        let next_seq = self.read_state().next_seq;
+        self.subscribers.fetch_add(1, Ordering::Relaxed);
+        Subscription::new(Arc::clone(self), start, next_seq)
+    }
+
+    /// The sequence number of the newest message, 0 if there is none.
+    pub fn last_seq(&self) -> u64 {
+        self.read_state().next_seq - 1
+    }
+
+    /// How many subscriptions are open on this room.
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers.load(Ordering::Relaxed)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.read_state().closed
+    }
+
+    /// Refuses new messages and tells subscribers, once they have read what
+    /// was posted before, that the room is closed.
+    pub(crate) fn close(&self) {
+        self.write_state().closed = true;
+        self.arrivals.notify_waiters();
+    }
+
+    pub(crate) fn store(&self) -> &dyn HistoryStore {
+        self.store.as_ref()
+    }
+
+    pub(crate) fn arrivals(&self) -> &Notify {
+        &self.arrivals
+    }
+
+    pub(crate) fn unsubscribed(&self) {
+        self.subscribers.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    // The state is only ever changed by whole assignments under the lock,
+    // so it is consistent even if a holder panicked.
+    pub(crate) fn read_state(&self) -> RwLockReadGuard<'_, RoomState> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_state(&self) -> RwLockWriteGuard<'_, RoomState> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}

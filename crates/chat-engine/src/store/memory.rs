@@ -1,0 +1,70 @@
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+
+use super::{HistoryStore, StoreError};
+use crate::Message;
+
+/// History kept in memory, the newest `retain` messages of each room.
+#[derive(Debug)]
+pub struct MemoryStore {
+    retain: usize,
+    rooms: Mutex<HashMap<String, VecDeque<Arc<Message>>>>,
+}
+
+impl MemoryStore {
+    /// A store that keeps the newest `retain` messages per room (at least 1,
+    /// so a reopened room can always learn its last sequence number).
+    pub fn new(retain: usize) -> Self {
+        MemoryStore {
+            retain: retain.max(1),
+            rooms: Mutex::default(),
+        }
+    }
+
+    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Arc<Message>>>> {
+        // A panic elsewhere cannot leave a deque half-modified, so the data
+        // is still good after poisoning.
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl HistoryStore for MemoryStore {
+    fn append(&self, room: &str, message: &Arc<Message>) -> Result<(), StoreError> {
+        let mut rooms = self.rooms();
+        let history = match rooms.get_mut(room) {
+            Some(history) => history,
+            None => rooms.entry(room.to_owned()).or_default(),
+        };
+        if history.len() == self.retain {
+            history.pop_front();
+        }
+        history.push_back(Arc::clone(message));
+        Ok(())
+    }
+
+    fn last_seq(&self, room: &str) -> u64 {
+        self.rooms()
+            .get(room)
+            .and_then(|history| history.back())
+            .map_or(0, |message| message.seq)
+    }
+
+    async fn read_from(
+        &self,
+        room: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        let rooms = self.rooms();
+        let Some(history) = rooms.get(room) else {
+            return Ok(Vec::new());
+        };
+        // Sequence numbers are contiguous within what is kept.
+        let oldest = history.front().map_or(0, |m| m.seq);
+        let skip = usize::try_from(from.saturating_sub(oldest)).unwrap_or(usize::MAX);
+        Ok(history.iter().skip(skip).take(limit).cloned().collect())
+    }
+}

@@ -1,0 +1,264 @@
+//! Engine behaviour without any network: order, replay, catch-up, lag,
+//! closing, and cleanup.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_engine::{
+    Draft, Engine, EngineConfig, EngineError, Limits, MemoryStore, Message, Start,
+    SubscriptionError,
+};
+
+fn engine(window_len: usize, retain: usize) -> Engine {
+    Engine::new(
+        EngineConfig {
+            limits: Limits::default(),
+            window_len,
+        },
+        Arc::new(MemoryStore::new(retain)),
+    )
+}
+
+fn draft(sender: &str, text: &str) -> Draft {
+    Draft {
+        sender: sender.to_owned(),
+        session: None,
+        text: text.to_owned(),
+    }
+}
+
+fn texts(messages: &[Arc<Message>]) -> Vec<&str> {
+    messages.iter().map(|m| m.text.as_str()).collect()
+}
+
+/// Reads exactly `n` messages from the subscription.
+async fn take(sub: &mut chat_engine::Subscription, n: usize) -> Vec<Arc<Message>> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        out.extend(sub.recv(n - out.len()).await.expect("subscription failed"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn posts_get_consecutive_sequence_numbers_and_reach_live_subscribers() {
+    let engine = engine(16, 100);
+    let room = engine.room("general");
+    let mut sub = room.subscribe(Start::Live);
+    for i in 0..5 {
+        let msg = room.post(draft("ann", &format!("m{i}"))).unwrap();
+        assert_eq!(msg.seq, i + 1);
+    }
+    let got = take(&mut sub, 5).await;
+    assert_eq!(texts(&got), ["m0", "m1", "m2", "m3", "m4"]);
+    assert_eq!(
+        got.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(room.last_seq(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_posters_share_one_order_and_keep_their_own() {
+    const POSTERS: usize = 8;
+    const EACH: usize = 500;
+    let engine = engine(64, 100_000);
+    let room = engine.room("general");
+    let mut subs: Vec<_> = (0..4).map(|_| room.subscribe(Start::Live)).collect();
+
+    let posters: Vec<_> = (0..POSTERS)
+        .map(|p| {
+            let room = Arc::clone(&room);
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    room.post(draft(&format!("p{p}"), &i.to_string())).unwrap();
+                    if i % 50 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = subs
+        .drain(..)
+        .map(|mut sub| tokio::spawn(async move { take(&mut sub, POSTERS * EACH).await }))
+        .collect();
+    for poster in posters {
+        poster.await.unwrap();
+    }
+    let mut orders = Vec::new();
+    for reader in readers {
+        orders.push(reader.await.unwrap());
+    }
+    for order in &orders[1..] {
+        assert_eq!(order, &orders[0], "subscribers disagree on the order");
+    }
+    for p in 0..POSTERS {
+        let sender = format!("p{p}");
+        let own: Vec<usize> = orders[0]
+            .iter()
+            .filter(|m| m.sender == sender)
+            .map(|m| m.text.parse().unwrap())
+            .collect();
+        assert_eq!(own, (0..EACH).collect::<Vec<_>>(), "{sender} out of order");
+    }
+}
+
+#[tokio::test]
+async fn a_late_subscriber_gets_the_last_n_then_live() {
+    let engine = engine(4, 100);
+    let room = engine.room("general");
+    for i in 0..10 {
+        room.post(draft("ann", &format!("m{i}"))).unwrap();
+    }
+    // 6 of history: 4 come from the window, 2 from the store.
+    let mut sub = room.subscribe(Start::Last(6));
+    room.post(draft("bob", "live")).unwrap();
+    let got = take(&mut sub, 7).await;
+    assert_eq!(texts(&got), ["m4", "m5", "m6", "m7", "m8", "m9", "live"]);
+}
+
+#[tokio::test]
+async fn replay_of_more_than_is_kept_starts_at_the_oldest_kept() {
+    let engine = engine(2, 5);
+    let room = engine.room("general");
+    for i in 0..10 {
+        room.post(draft("ann", &format!("m{i}"))).unwrap();
+    }
+    let mut sub = room.subscribe(Start::Last(1000));
+    let got = take(&mut sub, 5).await;
+    assert_eq!(texts(&got), ["m5", "m6", "m7", "m8", "m9"]);
+}
+
+#[tokio::test]
+async fn a_subscriber_behind_the_window_is_caught_up_from_the_store() {
+    let engine = engine(8, 10_000);
+    let room = engine.room("general");
+    let mut slow = room.subscribe(Start::Live);
+    for i in 0..1000 {
+        room.post(draft("ann", &i.to_string())).unwrap();
+    }
+    let got = take(&mut slow, 1000).await;
+    let seqs: Vec<u64> = got.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=1000).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_subscriber_behind_history_is_told_what_it_lost_and_can_skip() {
+    let engine = engine(4, 10);
+    let room = engine.room("general");
+    let mut slow = room.subscribe(Start::Live);
+    for i in 0..50 {
+        room.post(draft("ann", &i.to_string())).unwrap();
+    }
+    let err = slow.recv(10).await.unwrap_err();
+    assert_eq!(
+        err,
+        SubscriptionError::Lagged {
+            first_missing: 1,
+            first_available: 41
+        }
+    );
+    slow.skip_to(41);
+    let got = take(&mut slow, 10).await;
+    assert_eq!(got.first().unwrap().seq, 41);
+    assert_eq!(got.last().unwrap().seq, 50);
+}
+
+#[tokio::test]
+async fn resume_after_a_sequence_number() {
+    let engine = engine(4, 100);
+    let room = engine.room("general");
+    for i in 0..20 {
+        room.post(draft("ann", &i.to_string())).unwrap();
+    }
+    let mut sub = room.subscribe(Start::After(12));
+    let got = take(&mut sub, 8).await;
+    assert_eq!(got.first().unwrap().seq, 13);
+    assert_eq!(got.last().unwrap().seq, 20);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiting_subscriber_sleeps_until_a_post() {
+    let engine = engine(4, 100);
+    let room = engine.room("general");
+    let mut sub = room.subscribe(Start::Live);
+    let waited = tokio::time::timeout(Duration::from_secs(60), sub.recv(1)).await;
+    assert!(waited.is_err(), "recv returned with nothing posted");
+    room.post(draft("ann", "hi")).unwrap();
+    assert_eq!(texts(&sub.recv(1).await.unwrap()), ["hi"]);
+}
+
+#[tokio::test]
+async fn bad_drafts_are_refused_and_take_no_sequence_number() {
+    let engine = engine(4, 100);
+    let room = engine.room("general");
+    let long_name = "n".repeat(65);
+    let long_text = "t".repeat(4097);
+    assert_eq!(
+        room.post(draft("", "hi")).unwrap_err(),
+        EngineError::EmptyName { max: 64 }
+    );
+    assert_eq!(
+        room.post(draft(&long_name, "hi")).unwrap_err(),
+        EngineError::NameTooLong { len: 65, max: 64 }
+    );
+    assert_eq!(
+        room.post(draft("ann", "")).unwrap_err(),
+        EngineError::EmptyText
+    );
+    assert_eq!(
+        room.post(draft("ann", &long_text)).unwrap_err(),
+        EngineError::TextTooLong {
+            len: 4097,
+            max: 4096
+        }
+    );
+    assert_eq!(room.post(draft("ann", "ok")).unwrap().seq, 1);
+}
+
+#[tokio::test]
+async fn closing_a_room_drains_subscribers_then_ends_them() {
+    let engine = engine(4, 100);
+    let room = engine.room("channel-1");
+    let mut sub = room.subscribe(Start::Live);
+    room.post(draft("ann", "last words")).unwrap();
+    assert!(engine.close_room("channel-1"));
+    assert!(engine.find_room("channel-1").is_none());
+    assert!(matches!(
+        room.post(draft("ann", "too late")),
+        Err(EngineError::RoomClosed(_))
+    ));
+    assert_eq!(texts(&sub.recv(10).await.unwrap()), ["last words"]);
+    assert_eq!(
+        sub.recv(10).await.unwrap_err(),
+        SubscriptionError::RoomClosed
+    );
+}
+
+#[tokio::test]
+async fn a_reopened_room_carries_on_numbering() {
+    let engine = engine(4, 100);
+    let room = engine.room("channel-1");
+    room.post(draft("ann", "one")).unwrap();
+    room.post(draft("ann", "two")).unwrap();
+    engine.close_room("channel-1");
+    let reopened = engine.room("channel-1");
+    assert_eq!(reopened.post(draft("ann", "three")).unwrap().seq, 3);
+}
+
+#[tokio::test]
+async fn dropped_subscriptions_leave_nothing_behind() {
+    let engine = engine(4, 100);
+    let room = engine.room("general");
+    let subs: Vec<_> = (0..100).map(|_| room.subscribe(Start::Live)).collect();
+    assert_eq!(room.subscriber_count(), 100);
+    drop(subs);
+    assert_eq!(room.subscriber_count(), 0);
+    // A weak handle shows the room itself is freed once closed and unused.
+    let weak = Arc::downgrade(&room);
+    drop(room);
+    engine.close_room("general");
+    assert!(weak.upgrade().is_none());
+    assert!(engine.room_names().is_empty());
+}
