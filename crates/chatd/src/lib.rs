@@ -1,0 +1,16 @@
+//! `chatd`: one chat engine served over gRPC.
+//!
+//! Each protocol lives in a module of its own and is a thin adapter between
+//! its wire types and [`chat_engine`]:
+//! - [`classic`]: `grpc.ChatServer`, the single room of the seed "Chat 1st".
+//!
+//! [`Chatd`] binds the listeners and serves them until shutdown.
+
+pub mod classic;
+pub mod config;
+mod server;
+mod status;
+mod streaming;
+
+pub use config::Config;
+pub use server::Chatd;

@@ -1,0 +1,87 @@
+//! Turns an engine subscription into a gRPC response stream.
+//!
+//! The stream pulls from the subscription only when tonic asks for the next
+//! item, which it does only while the client's HTTP/2 window has room. So a
+//! client that stops reading costs a bounded amount of memory and holds up
+//! nobody; when it reads again the subscription catches it up from history
+//! or ends the stream with a status saying what it lost. No task is spawned
+//! per stream: when the client leaves, tonic drops the stream and the
+//! subscription with it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use chat_engine::{Message, Subscription, SubscriptionError};
+use futures::Stream;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+
+use crate::status;
+
+/// How many messages a stream takes from its room at a time.
+const BATCH: usize = 64;
+
+/// Streams every message of `subscription` that `convert` maps to an item,
+/// until the client leaves, the room closes (the stream ends) or `shutdown`
+/// fires (the stream ends cleanly, so shutdown can drain connections).
+pub fn subscription_stream<T, F>(
+    subscription: Subscription,
+    shutdown: CancellationToken,
+    convert: F,
+) -> impl Stream<Item = Result<T, Status>> + Send + 'static
+where
+    T: Send + 'static,
+    F: FnMut(&Message) -> Option<T> + Send + 'static,
+{
+    let state = StreamState {
+        subscription,
+        pending: VecDeque::new(),
+        shutdown,
+        convert,
+        ended: false,
+    };
+    futures::stream::unfold(state, |mut state| async move {
+        let item = state.next().await?;
+        Some((item, state))
+    })
+}
+
+struct StreamState<F> {
+    subscription: Subscription,
+    pending: VecDeque<Arc<Message>>,
+    shutdown: CancellationToken,
+    convert: F,
+    ended: bool,
+}
+
+impl<F> StreamState<F> {
+    async fn next<T>(&mut self) -> Option<Result<T, Status>>
+    where
+        F: FnMut(&Message) -> Option<T>,
+    {
+        if self.ended {
+            return None;
+        }
+        loop {
+            while let Some(message) = self.pending.pop_front() {
+                if let Some(item) = (self.convert)(&message) {
+                    return Some(Ok(item));
+                }
+            }
+            let received = tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => return None,
+                received = self.subscription.recv(BATCH) => received,
+            };
+            match received {
+                Ok(batch) => self.pending.extend(batch),
+                Err(SubscriptionError::RoomClosed) => return None,
+                Err(error) => {
+                    self.ended = true;
+                    tracing::info!(room = self.subscription.room().name(), %error, "stream ended");
+                    return Some(Err(status::from_subscription(error)));
+                }
+            }
+        }
+    }
+}

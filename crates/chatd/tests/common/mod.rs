@@ -1,0 +1,222 @@
+//! Helpers shared by the integration tests: a `chatd` on loopback port 0,
+//! in this process or as a child process, and clients for it.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use chat_proto::classic::chat_server_client::ChatServerClient;
+use chat_proto::classic::{Empty, Note};
+use chatd::{Chatd, Config};
+use clap::Parser;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Status, Streaming};
+
+/// How long a test waits for something that should happen promptly before
+/// it gives up and fails. Not a performance bound.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A `chatd` served from this process on loopback port 0.
+pub struct TestServer {
+    pub classic: SocketAddr,
+    pub engine: chat_engine::Engine,
+    shutdown: CancellationToken,
+    serving: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+}
+
+impl TestServer {
+    /// Starts a server with default settings plus `flags`.
+    pub async fn start(flags: &[&str]) -> Self {
+        let mut args = vec!["chatd", "--classic-addr", "127.0.0.1:0"];
+        args.extend_from_slice(flags);
+        let server = Chatd::bind(Config::parse_from(args)).await.expect("bind");
+        let classic = server.classic_addr();
+        let engine = server.engine().clone();
+        let shutdown = CancellationToken::new();
+        let serving = tokio::spawn(server.run(shutdown.clone()));
+        TestServer {
+            classic,
+            engine,
+            shutdown,
+            serving: Some(serving),
+        }
+    }
+
+    /// A classic client on a connection of its own.
+    pub async fn classic_client(&self) -> ChatServerClient<Channel> {
+        classic_client(self.classic).await
+    }
+
+    /// Subscribers currently open on the classic room.
+    pub fn classic_subscribers(&self) -> usize {
+        self.engine
+            .find_room("general")
+            .map_or(0, |room| room.subscriber_count())
+    }
+
+    /// Waits until the classic room has exactly `n` subscribers.
+    pub async fn wait_for_subscribers(&self, n: usize) {
+        wait_until(
+            || self.classic_subscribers() == n,
+            || {
+                format!(
+                    "{} subscribers, waiting for {n}",
+                    self.classic_subscribers()
+                )
+            },
+        )
+        .await;
+    }
+
+    /// Shuts down and waits for the server to finish.
+    pub async fn stop(mut self) -> Result<(), tonic::transport::Error> {
+        self.shutdown.cancel();
+        self.serving
+            .take()
+            .unwrap()
+            .await
+            .expect("server task panicked")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Polls `done` until it holds, failing the test after [`PATIENCE`].
+pub async fn wait_until(mut done: impl FnMut() -> bool, what: impl Fn() -> String) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up: {}",
+            what()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub async fn connect(addr: SocketAddr) -> Channel {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect")
+}
+
+pub async fn classic_client(addr: SocketAddr) -> ChatServerClient<Channel> {
+    ChatServerClient::new(connect(addr).await)
+}
+
+pub fn note(name: &str, message: &str) -> Note {
+    Note {
+        name: name.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// Opens a classic `ChatStream`.
+pub async fn chat_stream(client: &mut ChatServerClient<Channel>) -> Streaming<Note> {
+    client
+        .chat_stream(Empty {})
+        .await
+        .expect("ChatStream")
+        .into_inner()
+}
+
+/// Reads exactly `n` notes from `stream`, failing on an error or early end.
+pub async fn read_notes(stream: &mut Streaming<Note>, n: usize) -> Vec<Note> {
+    let mut notes = Vec::with_capacity(n);
+    while notes.len() < n {
+        match tokio::time::timeout(PATIENCE, stream.message()).await {
+            Ok(Ok(Some(note))) => notes.push(note),
+            Ok(Ok(None)) => panic!("stream ended after {} of {n} notes", notes.len()),
+            Ok(Err(status)) => panic!("stream failed after {} of {n} notes: {status}", notes.len()),
+            Err(_) => panic!("no note within {PATIENCE:?} after {} of {n}", notes.len()),
+        }
+    }
+    notes
+}
+
+/// Sends a note and returns the server's answer.
+pub async fn send(
+    client: &mut ChatServerClient<Channel>,
+    name: &str,
+    message: &str,
+) -> Result<(), Status> {
+    client.send_note(note(name, message)).await.map(|_| ())
+}
+
+/// A `chatd` binary running as a child process, killed when dropped.
+pub struct ChatdProcess {
+    pub child: Child,
+    pub classic: SocketAddr,
+}
+
+impl ChatdProcess {
+    /// Starts the `chatd` binary with `flags` and `envs`, and learns the
+    /// classic protocol's address from its log.
+    pub async fn spawn(flags: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chatd"))
+            .args(flags)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn chatd");
+        let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+        let classic = tokio::time::timeout(PATIENCE, async {
+            while let Some(line) = log.next_line().await.expect("read chatd log") {
+                if line.contains("classic protocol listening") {
+                    return listen_addr(&line);
+                }
+            }
+            panic!("chatd exited before listening");
+        })
+        .await
+        .expect("chatd did not start listening");
+        // Keep draining the log so chatd never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+        ChatdProcess { child, classic }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("chatd is running")
+    }
+
+    /// Resident memory of the process, from /proc, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmRSS:")
+    }
+
+    /// Peak resident memory of the process, from /proc, in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmHWM:")
+    }
+}
+
+fn listen_addr(line: &str) -> SocketAddr {
+    line.split_whitespace()
+        .find_map(|field| field.strip_prefix("addr="))
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no address in log line {line:?}"))
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}

@@ -1,0 +1,105 @@
+//! The server as a whole: discovery by generic gRPC tools, and shutdown.
+
+mod common;
+
+use common::*;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+#[tokio::test]
+async fn health_reports_the_classic_service_serving() {
+    let server = TestServer::start(&[]).await;
+    let mut health = HealthClient::new(connect(server.classic).await);
+    let reply = health
+        .check(HealthCheckRequest {
+            service: "grpc.ChatServer".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.status(), ServingStatus::Serving);
+}
+
+#[tokio::test]
+async fn reflection_lists_the_classic_service() {
+    let server = TestServer::start(&[]).await;
+    let mut reflection = ServerReflectionClient::new(connect(server.classic).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = reflection
+        .server_reflection_info(futures::stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let reply = replies.message().await.unwrap().expect("a reply");
+    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+        panic!("unexpected reply {reply:?}");
+    };
+    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&"grpc.ChatServer".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_owned()),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_ends_open_streams_cleanly() {
+    let server = TestServer::start(&[]).await;
+    let mut client = server.classic_client().await;
+    let mut stream = chat_stream(&mut client).await;
+    send(&mut client, "ann", "before shutdown").await.unwrap();
+    assert_eq!(
+        read_notes(&mut stream, 1).await,
+        [note("ann", "before shutdown")]
+    );
+    let stopped = tokio::spawn(server.stop());
+    // The stream ends with an OK status, not a reset.
+    assert_eq!(stream.message().await.expect("clean end"), None);
+    stopped.await.unwrap().expect("server stopped cleanly");
+}
+
+#[tokio::test]
+async fn the_binary_stops_cleanly_on_sigterm() {
+    let mut chatd = ChatdProcess::spawn(&["--classic-addr", "127.0.0.1:0"], &[]).await;
+    let mut client = classic_client(chatd.classic).await;
+    let mut stream = chat_stream(&mut client).await;
+    send(&mut client, "ann", "hello").await.unwrap();
+    read_notes(&mut stream, 1).await;
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &chatd.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(stream.message().await.expect("clean end"), None);
+    let exit = tokio::time::timeout(PATIENCE, chatd.child.wait())
+        .await
+        .expect("chatd did not exit")
+        .unwrap();
+    assert!(exit.success(), "chatd exited with {exit}");
+}
+
+#[tokio::test]
+async fn the_binary_refuses_a_busy_port_with_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(["--classic-addr", &addr])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen for the classic protocol on {addr}")),
+        "{stderr}"
+    );
+}
