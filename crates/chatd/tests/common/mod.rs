@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod python;
+
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
