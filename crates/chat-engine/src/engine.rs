@@ -61,10 +61,6 @@ impl Engine {
         }
     }
 
-    pub fn limits(&self) -> &Limits {
-        &self.shared.config.limits
-    }
-
     /// The open room called `name`, opened now if it was not.
     pub fn room(&self, name: &str) -> Arc<Room> {
         let mut rooms = self.shared.rooms();

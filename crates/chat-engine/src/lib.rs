@@ -22,7 +22,7 @@ mod subscription;
 pub use engine::{Engine, EngineConfig};
 pub use error::{EngineError, SubscriptionError};
 pub use limits::Limits;
-pub use message::{Draft, Message, SessionId};
+pub use message::{Draft, Message};
 pub use room::Room;
 pub use store::{HistoryStore, MemoryStore, StoreError};
 pub use subscription::{Start, Subscription};

@@ -1,16 +1,10 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Identifies one logged-in session of a protocol adapter, so an adapter can
-/// recognise its own user's messages (for example to skip echoing them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SessionId(pub u64);
-
 /// A message as a sender hands it to the engine, before it has a place in
 /// the room's order.
 #[derive(Debug, Clone)]
 pub struct Draft {
     pub sender: String,
-    pub session: Option<SessionId>,
     pub text: String,
 }
 
@@ -22,7 +16,6 @@ pub struct Message {
     /// Server time of acceptance, milliseconds since the Unix epoch.
     pub sent_at_ms: i64,
     pub sender: String,
-    pub session: Option<SessionId>,
     pub text: String,
 }
 
@@ -32,7 +25,6 @@ impl Message {
             seq,
             sent_at_ms: now_ms(),
             sender: draft.sender,
-            session: draft.session,
             text: draft.text,
         }
     }

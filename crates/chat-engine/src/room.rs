@@ -114,10 +114,6 @@ impl Room {
         self.subscribers.load(Ordering::Relaxed)
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.read_state().closed
-    }
-
     /// Refuses new messages and tells subscribers, once they have read what
     /// was posted before, that the room is closed.
     pub(crate) fn close(&self) {

@@ -47,11 +47,6 @@ impl Subscription {
         &self.room
     }
 
-    /// The sequence number of the next message this subscription yields.
-    pub fn next_seq(&self) -> u64 {
-        self.next_seq
-    }
-
     /// Moves the cursor to `seq`, for a subscriber that accepts the loss
     /// after [`SubscriptionError::Lagged`].
     pub fn skip_to(&mut self, seq: u64) {

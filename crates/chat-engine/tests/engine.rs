@@ -22,7 +22,6 @@ fn engine(window_len: usize, retain: usize) -> Engine {
 fn draft(sender: &str, text: &str) -> Draft {
     Draft {
         sender: sender.to_owned(),
-        session: None,
         text: text.to_owned(),
     }
 }

@@ -61,7 +61,6 @@ impl ChatServer for ClassicChat {
         self.room
             .post(Draft {
                 sender: name,
-                session: None,
                 text: message,
             })
             .map_err(status::from_engine)?;
