@@ -14,6 +14,7 @@
 mod engine;
 mod error;
 mod limits;
+mod members;
 mod message;
 mod room;
 pub mod store;
@@ -22,6 +23,7 @@ mod subscription;
 pub use engine::{Engine, EngineConfig};
 pub use error::{EngineError, SubscriptionError};
 pub use limits::Limits;
+pub use members::{RoomEvent, RoomEvents, RoomEventsError};
 pub use message::{Draft, Message};
 pub use room::Room;
 pub use store::{HistoryStore, MemoryStore, StoreError};

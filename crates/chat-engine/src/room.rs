@@ -4,11 +4,16 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::Notify;
 
+use crate::members::{Members, RoomEvents};
 use crate::subscription::{Start, Subscription};
 use crate::{Draft, EngineError, HistoryStore, Limits, Message};
 
 /// One chat room: a total order of messages, a window of the most recent
-/// ones for fast fan-out, and the subscribers reading it.
+/// ones for fast fan-out, the subscribers reading it, and its members.
+///
+/// Subscribing and membership are independent: a protocol may read a room
+/// without being a member (classic clients) or be a member that reads
+/// through some other door.
 pub struct Room {
     name: String,
     limits: Limits,
@@ -18,6 +23,7 @@ pub struct Room {
     /// Woken on every new message and on close.
     arrivals: Notify,
     subscribers: AtomicUsize,
+    members: Members,
 }
 
 pub(crate) struct RoomState {
@@ -65,6 +71,7 @@ impl Room {
             }),
             arrivals: Notify::new(),
             subscribers: AtomicUsize::new(0),
+            members: Members::new(),
         }
     }
 
@@ -114,11 +121,42 @@ impl Room {
         self.subscribers.load(Ordering::Relaxed)
     }
 
-    /// Refuses new messages and tells subscribers, once they have read what
-    /// was posted before, that the room is closed.
+    /// Makes `name` a member. Returns whether it was not one already (only
+    /// then do watchers hear [`RoomEvent::Joined`](crate::RoomEvent)).
+    pub fn join(&self, name: &str) -> Result<bool, EngineError> {
+        self.members.join(&self.name, name)
+    }
+
+    /// Removes `name` from the members. Returns whether it was one (only
+    /// then do watchers hear [`RoomEvent::Left`](crate::RoomEvent)).
+    pub fn leave(&self, name: &str) -> bool {
+        self.members.leave(name)
+    }
+
+    /// The members' names, sorted.
+    pub fn members(&self) -> Vec<String> {
+        self.members.names()
+    }
+
+    pub fn is_member(&self, name: &str) -> bool {
+        self.members.contains(name)
+    }
+
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// A feed of membership changes from now on.
+    pub fn watch_members(&self) -> RoomEvents {
+        self.members.watch()
+    }
+
+    /// Refuses new messages and members, tells subscribers (once they have
+    /// read what was posted before) and member watchers that it closed.
     pub(crate) fn close(&self) {
         self.write_state().closed = true;
         self.arrivals.notify_waiters();
+        self.members.close();
     }
 
     pub(crate) fn store(&self) -> &dyn HistoryStore {

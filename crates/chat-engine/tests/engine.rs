@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_engine::{
-    Draft, Engine, EngineConfig, EngineError, Limits, MemoryStore, Message, Start,
-    SubscriptionError,
+    Draft, Engine, EngineConfig, EngineError, Limits, MemoryStore, Message, RoomEvent,
+    RoomEventsError, Start, SubscriptionError,
 };
 
 fn engine(window_len: usize, retain: usize) -> Engine {
@@ -260,4 +260,56 @@ async fn dropped_subscriptions_leave_nothing_behind() {
     engine.close_room("general");
     assert!(weak.upgrade().is_none());
     assert!(engine.room_names().is_empty());
+}
+
+#[tokio::test]
+async fn members_join_and_leave_and_watchers_hear_it_in_order() {
+    let engine = engine(4, 100);
+    let room = engine.room("channel-1");
+    let mut events = room.watch_members();
+    assert_eq!(room.join("user-1"), Ok(true));
+    assert_eq!(room.join("user-2"), Ok(true));
+    assert_eq!(room.join("user-1"), Ok(false), "joining twice is no change");
+    assert!(room.leave("user-1"));
+    assert!(!room.leave("user-1"), "leaving twice is no change");
+    assert_eq!(room.members(), ["user-2"]);
+    assert!(room.is_member("user-2"));
+    assert_eq!(room.member_count(), 1);
+    for expected in [
+        RoomEvent::Joined("user-1".into()),
+        RoomEvent::Joined("user-2".into()),
+        RoomEvent::Left("user-1".into()),
+    ] {
+        assert_eq!(events.recv().await, Ok(expected));
+    }
+}
+
+#[tokio::test]
+async fn closing_a_room_ends_member_watchers_and_refuses_joins() {
+    let engine = engine(4, 100);
+    let room = engine.room("channel-1");
+    let mut before = room.watch_members();
+    engine.close_room("channel-1");
+    assert_eq!(before.recv().await, Ok(RoomEvent::Closed));
+    assert_eq!(before.recv().await, Ok(RoomEvent::Closed));
+    let mut after = room.watch_members();
+    assert_eq!(after.recv().await, Ok(RoomEvent::Closed));
+    assert!(matches!(
+        room.join("user-1"),
+        Err(EngineError::RoomClosed(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_member_watcher_that_falls_far_behind_is_told() {
+    let engine = engine(4, 100);
+    let room = engine.room("lobby");
+    let mut events = room.watch_members();
+    for i in 0..2000 {
+        room.join(&format!("user-{i}")).unwrap();
+    }
+    assert!(matches!(
+        events.recv().await,
+        Err(RoomEventsError::Lagged(_))
+    ));
 }

@@ -2,15 +2,17 @@
 //! variable.
 
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::time::Duration;
 
 use chat_engine::{EngineConfig, Limits};
 use clap::Parser;
 
-/// The chat server: serves the classic protocol (and, as they arrive, the
-/// lobby and native protocols) over one chat engine.
+/// The chat server: serves the classic and lobby protocols over one chat
+/// engine, so their users talk to each other.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "chatd", version, about)]
+// A flag given twice takes its last value, so scripts can append overrides.
+#[command(name = "chatd", version, about, args_override_self = true)]
 pub struct Config {
     /// Where the classic protocol (`grpc.ChatServer`) listens.
     #[arg(long, env = "CHATD_CLASSIC_ADDR", default_value = "0.0.0.0:11912")]
@@ -19,6 +21,40 @@ pub struct Config {
     /// The room every classic client shares.
     #[arg(long, env = "CHATD_CLASSIC_ROOM", default_value = "general")]
     pub classic_room: String,
+
+    /// Where the lobby protocol's Agent (login) listens.
+    #[arg(long, env = "CHATD_AGENT_ADDR", default_value = "0.0.0.0:50050")]
+    pub agent_addr: SocketAddr,
+
+    /// Where the lobby protocol's Heartbeat listens.
+    #[arg(long, env = "CHATD_HEARTBEAT_ADDR", default_value = "0.0.0.0:50051")]
+    pub heartbeat_addr: SocketAddr,
+
+    /// Where the lobby protocol's Lobby listens. Channels listen on the same
+    /// host.
+    #[arg(long, env = "CHATD_LOBBY_ADDR", default_value = "0.0.0.0:50052")]
+    pub lobby_addr: SocketAddr,
+
+    /// The ports channels are served on, one channel per port: a range
+    /// (`50054-50057`), a list (`50054,50060`) or both; `0` takes any free
+    /// port.
+    #[arg(long, env = "CHATD_CHANNEL_PORTS", default_value = "50054-50057")]
+    pub channel_ports: ChannelPorts,
+
+    /// The host clients are told to dial for Heartbeat, Lobby and channels.
+    #[arg(long, env = "CHATD_ADVERTISED_HOST", default_value = "localhost")]
+    pub advertised_host: String,
+
+    /// How often Heartbeat sends the time, and how often lobby-protocol
+    /// connections are pinged (HTTP/2 keepalive).
+    #[arg(long, env = "CHATD_HEARTBEAT_INTERVAL", default_value = "5s", value_parser = positive_duration)]
+    pub heartbeat_interval: Duration,
+
+    /// How long a keepalive ping may go unanswered before the connection
+    /// counts as dead (its user is removed), and how long a logged-in user
+    /// may go without an open heartbeat stream.
+    #[arg(long, env = "CHATD_HEARTBEAT_TIMEOUT", default_value = "5s", value_parser = positive_duration)]
+    pub heartbeat_timeout: Duration,
 
     /// How many of the newest messages a new stream receives before live
     /// ones (0 for none).
@@ -80,6 +116,88 @@ impl Config {
     }
 }
 
+/// The pool of channel ports, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelPorts(pub Vec<u16>);
+
+impl FromStr for ChannelPorts {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<Self, String> {
+        let mut ports = Vec::new();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (first, last) = match part.split_once('-') {
+                Some((first, last)) => (parse_port(first)?, parse_port(last)?),
+                None => (parse_port(part)?, parse_port(part)?),
+            };
+            if first > last {
+                return Err(format!("the range {part} runs backwards"));
+            }
+            ports.extend(first..=last);
+        }
+        if ports.is_empty() {
+            return Err("give at least one port, e.g. 50054-50057".into());
+        }
+        if ports.len() > MAX_CHANNEL_PORTS {
+            return Err(format!("at most {MAX_CHANNEL_PORTS} channel ports"));
+        }
+        let mut fixed: Vec<u16> = ports.iter().copied().filter(|&p| p != 0).collect();
+        fixed.sort_unstable();
+        if let Some(pair) = fixed.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(format!("port {} is given twice", pair[0]));
+        }
+        Ok(ChannelPorts(ports))
+    }
+}
+
+/// Each channel port is a listening socket, so keep the pool modest.
+const MAX_CHANNEL_PORTS: usize = 1024;
+
+fn parse_port(text: &str) -> Result<u16, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a port number (0-65535)"))
+}
+
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("must be more than zero".into()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 fn to_usize(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_ports_take_ranges_lists_and_free_ports() {
+        assert_eq!(
+            "50054-50057".parse(),
+            Ok(ChannelPorts(vec![50054, 50055, 50056, 50057]))
+        );
+        assert_eq!("1, 5-6".parse(), Ok(ChannelPorts(vec![1, 5, 6])));
+        assert_eq!("0,0".parse(), Ok(ChannelPorts(vec![0, 0])));
+    }
+
+    #[test]
+    fn bad_channel_ports_say_what_is_wrong() {
+        let error = |spec: &str| spec.parse::<ChannelPorts>().unwrap_err();
+        assert_eq!(error("9-3"), "the range 9-3 runs backwards");
+        assert_eq!(error("1,2,1"), "port 1 is given twice");
+        assert_eq!(error("70000"), "\"70000\" is not a port number (0-65535)");
+        assert_eq!(error(""), "give at least one port, e.g. 50054-50057");
+        assert_eq!(error("1-2000"), "at most 1024 channel ports");
+    }
+
+    #[test]
+    fn heartbeat_durations_must_be_positive() {
+        assert!(positive_duration("0s").is_err());
+        assert_eq!(positive_duration("250ms"), Ok(Duration::from_millis(250)));
+    }
 }

@@ -2,15 +2,18 @@
 //!
 //! Each protocol lives in a module of its own and is a thin adapter between
 //! its wire types and [`chat_engine`]:
-//! - [`classic`]: `grpc.ChatServer`, the single room of the seed "Chat 1st".
+//! - [`classic`]: `grpc.ChatServer`, the single room of the seed "Chat 1st";
+//! - [`lobby`]: `Agent`, `Heartbeat`, `Lobby` and `Channel`, the seed
+//!   "Chat 2nd".
 //!
 //! [`Chatd`] binds the listeners and serves them until shutdown.
 
 pub mod classic;
 pub mod config;
+pub mod lobby;
 mod server;
 mod status;
 mod streaming;
 
 pub use config::Config;
-pub use server::Chatd;
+pub use server::{Chatd, ListenAddrs};

@@ -2,16 +2,36 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chat_engine::{Engine, MemoryStore};
 use chat_proto::classic::chat_server_server::ChatServerServer;
+use chat_proto::lobby::agent_server::AgentServer;
+use chat_proto::lobby::channel_server::ChannelServer;
+use chat_proto::lobby::heartbeat_server::HeartbeatServer;
+use chat_proto::lobby::lobby_server::LobbyServer;
+use futures::stream::select_all;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use tonic::transport::server::{Router, TcpIncoming};
+use tonic_health::pb::health_server::HealthServer;
+use tonic_health::server::{HealthReporter, HealthService};
 
 use crate::Config;
 use crate::classic::ClassicChat;
+use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
+
+/// Where each protocol listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenAddrs {
+    pub classic: SocketAddr,
+    pub agent: SocketAddr,
+    pub heartbeat: SocketAddr,
+    pub lobby: SocketAddr,
+    /// The channel pool, in the order channels are handed out.
+    pub channels: Vec<SocketAddr>,
+}
 
 /// A `chatd` whose listeners are bound (so their addresses are known, even
 /// when asked for port 0) and which serves once [`run`](Chatd::run).
@@ -19,7 +39,16 @@ use crate::classic::ClassicChat;
 pub struct Chatd {
     config: Config,
     engine: Engine,
+    listeners: Listeners,
+}
+
+#[derive(Debug)]
+struct Listeners {
     classic: TcpListener,
+    agent: TcpListener,
+    heartbeat: TcpListener,
+    lobby: TcpListener,
+    channels: Vec<TcpListener>,
 }
 
 impl Chatd {
@@ -29,17 +58,35 @@ impl Chatd {
             usize::try_from(config.retain_messages).unwrap_or(usize::MAX),
         ));
         let engine = Engine::new(config.engine(), store);
-        let classic = bind(config.classic_addr, "classic").await?;
+        let channel_host = config.lobby_addr.ip();
+        let mut channels = Vec::with_capacity(config.channel_ports.0.len());
+        for &port in &config.channel_ports.0 {
+            channels.push(bind(SocketAddr::new(channel_host, port), "lobby channel").await?);
+        }
+        let listeners = Listeners {
+            classic: bind(config.classic_addr, "classic protocol").await?,
+            agent: bind(config.agent_addr, "lobby Agent").await?,
+            heartbeat: bind(config.heartbeat_addr, "lobby Heartbeat").await?,
+            lobby: bind(config.lobby_addr, "lobby Lobby").await?,
+            channels,
+        };
         Ok(Chatd {
             config,
             engine,
-            classic,
+            listeners,
         })
     }
 
-    /// Where the classic protocol listens.
-    pub fn classic_addr(&self) -> SocketAddr {
-        local_addr(&self.classic)
+    /// Where each protocol listens.
+    pub fn addrs(&self) -> ListenAddrs {
+        let listeners = &self.listeners;
+        ListenAddrs {
+            classic: local_addr(&listeners.classic),
+            agent: local_addr(&listeners.agent),
+            heartbeat: local_addr(&listeners.heartbeat),
+            lobby: local_addr(&listeners.lobby),
+            channels: listeners.channels.iter().map(local_addr).collect(),
+        }
     }
 
     /// The engine behind every protocol.
@@ -50,39 +97,112 @@ impl Chatd {
     /// Serves until `shutdown` is cancelled, then ends open streams cleanly
     /// and returns once every connection has closed.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), tonic::transport::Error> {
+        let addrs = self.addrs();
         let Chatd {
             config,
             engine,
-            classic,
+            listeners,
         } = self;
-        let room = engine.room(&config.classic_room);
-        let classic_chat = ClassicChat::new(room, config.history_replay, shutdown.clone())
-            .into_service(config.max_request_bytes());
+        let max_request = config.max_request_bytes();
+        let health = HealthReporter::new();
 
-        let (health, health_service) = tonic_health::server::health_reporter();
+        let classic = ClassicChat::new(
+            engine.room(&config.classic_room),
+            config.history_replay,
+            shutdown.clone(),
+        )
+        .into_service(max_request);
         health.set_serving::<ChatServerServer<ClassicChat>>().await;
-        // Both versions: grpcurl and older tools ask v1alpha, newer ones v1.
-        let reflection_v1 = reflection()
-            .build_v1()
-            .expect("the embedded descriptor sets are valid");
-        let reflection_v1alpha = reflection()
-            .build_v1alpha()
-            .expect("the embedded descriptor sets are valid");
 
-        tracing::info!(addr = %local_addr(&classic), room = config.classic_room, "classic protocol listening");
-        let incoming = TcpIncoming::from(classic).with_nodelay(Some(true));
-        let served = Server::builder()
-            .add_service(classic_chat)
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned());
-        let result = served.await;
+        let channel_ports = addrs.channels.iter().map(|addr| i32::from(addr.port()));
+        let hub = LobbyHub::new(
+            engine,
+            channel_ports,
+            config.heartbeat_timeout,
+            shutdown.clone(),
+        );
+        let host = &config.advertised_host;
+        let agent = AgentServer::new(AgentService::new(
+            hub.clone(),
+            format!("{host}:{}", addrs.heartbeat.port()),
+            format!("{host}:{}", addrs.lobby.port()),
+        ))
+        .max_decoding_message_size(max_request);
+        let heartbeat = HeartbeatServer::new(HeartbeatService::new(
+            hub.clone(),
+            config.heartbeat_interval,
+        ))
+        .max_decoding_message_size(max_request);
+        let lobby = LobbyServer::new(LobbyService::new(hub.clone(), host.clone()))
+            .max_decoding_message_size(max_request);
+        let channel = ChannelServer::new(ChannelService::new(hub.clone()))
+            .max_decoding_message_size(max_request);
+        health.set_serving::<AgentServer<AgentService>>().await;
         health
-            .set_not_serving::<ChatServerServer<ClassicChat>>()
+            .set_serving::<HeartbeatServer<HeartbeatService>>()
             .await;
-        result
+        health.set_serving::<LobbyServer<LobbyService>>().await;
+        health.set_serving::<ChannelServer<ChannelService>>().await;
+
+        // Lobby-protocol connections are pinged so that a silent peer is
+        // dropped (and its user removed) within two heartbeat intervals.
+        let keepalive = Some((config.heartbeat_interval, config.heartbeat_timeout));
+        let stopped = || shutdown.clone().cancelled_owned();
+        let reaper = tokio::spawn(hub.reap_silent_users());
+
+        log_listening("classic protocol", &[addrs.classic]);
+        log_listening("lobby Agent", &[addrs.agent]);
+        log_listening("lobby Heartbeat", &[addrs.heartbeat]);
+        log_listening("lobby Lobby", &[addrs.lobby]);
+        log_listening("lobby channels", &addrs.channels);
+        let served = tokio::try_join!(
+            discoverable(None, &health)
+                .add_service(classic)
+                .serve_with_incoming_shutdown(incoming(listeners.classic), stopped()),
+            discoverable(keepalive, &health)
+                .add_service(agent)
+                .serve_with_incoming_shutdown(incoming(listeners.agent), stopped()),
+            discoverable(keepalive, &health)
+                .add_service(heartbeat)
+                .serve_with_incoming_shutdown(incoming(listeners.heartbeat), stopped()),
+            discoverable(keepalive, &health)
+                .add_service(lobby)
+                .serve_with_incoming_shutdown(incoming(listeners.lobby), stopped()),
+            discoverable(keepalive, &health)
+                .add_service(channel)
+                .serve_with_incoming_shutdown(
+                    select_all(listeners.channels.into_iter().map(incoming)),
+                    stopped(),
+                ),
+        );
+        shutdown.cancel();
+        let _ = reaper.await;
+        served.map(|_| ())
     }
+}
+
+/// A server with the health service and reflection, so generic gRPC tools
+/// can discover what every port serves. `keepalive` is the HTTP/2 ping
+/// interval and timeout.
+fn discoverable(keepalive: Option<(Duration, Duration)>, health: &HealthReporter) -> Router {
+    let (interval, timeout) = keepalive.unzip();
+    Server::builder()
+        .http2_keepalive_interval(interval)
+        .http2_keepalive_timeout(timeout)
+        .add_service(HealthServer::new(HealthService::from_health_reporter(
+            health.clone(),
+        )))
+        // Both versions: grpcurl and older tools ask v1alpha, newer ones v1.
+        .add_service(
+            reflection()
+                .build_v1()
+                .expect("the embedded descriptor sets are valid"),
+        )
+        .add_service(
+            reflection()
+                .build_v1alpha()
+                .expect("the embedded descriptor sets are valid"),
+        )
 }
 
 /// Server reflection over every protocol's descriptors and health's.
@@ -92,11 +212,21 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
-async fn bind(addr: SocketAddr, protocol: &str) -> std::io::Result<TcpListener> {
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+fn log_listening(what: &str, addrs: &[SocketAddr]) {
+    for addr in addrs {
+        tracing::info!(%addr, "{what} listening");
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|error| {
         std::io::Error::new(
             error.kind(),
-            format!("cannot listen for the {protocol} protocol on {addr}: {error}"),
+            format!("cannot listen for the {what} on {addr}: {error}"),
         )
     })
 }

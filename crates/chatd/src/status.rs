@@ -3,6 +3,8 @@
 use chat_engine::{EngineError, StoreError, SubscriptionError};
 use tonic::Status;
 
+use crate::lobby::HubError;
+
 pub fn from_engine(error: EngineError) -> Status {
     let message = error.to_string();
     match error {
@@ -23,6 +25,21 @@ pub fn from_subscription(error: SubscriptionError) -> Status {
         )),
         SubscriptionError::RoomClosed => Status::not_found("the room was closed"),
         SubscriptionError::Store(error) => from_store(error),
+    }
+}
+
+pub fn from_hub(error: HubError) -> Status {
+    let message = error.to_string();
+    match error {
+        HubError::UnknownUser(_) | HubError::UnknownChannel(_) => Status::not_found(message),
+        HubError::NotInChannel { .. } | HubError::NotInAnyChannel(_) => {
+            Status::failed_precondition(message)
+        }
+        HubError::PoolExhausted(_) | HubError::IndexesExhausted => {
+            Status::resource_exhausted(message)
+        }
+        HubError::UnknownCommand(_) | HubError::MissingChannel => Status::invalid_argument(message),
+        HubError::Engine(error) => from_engine(error),
     }
 }
 

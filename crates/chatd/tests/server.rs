@@ -68,7 +68,7 @@ async fn shutdown_ends_open_streams_cleanly() {
 
 #[tokio::test]
 async fn the_binary_stops_cleanly_on_sigterm() {
-    let mut chatd = ChatdProcess::spawn(&["--classic-addr", "127.0.0.1:0"], &[]).await;
+    let mut chatd = ChatdProcess::spawn(&[], &[]).await;
     let mut client = classic_client(chatd.classic).await;
     let mut stream = chat_stream(&mut client).await;
     send(&mut client, "ann", "hello").await.unwrap();
@@ -92,6 +92,7 @@ async fn the_binary_refuses_a_busy_port_with_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(LOOPBACK)
         .args(["--classic-addr", &addr])
         .output()
         .await

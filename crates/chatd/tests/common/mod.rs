@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chat_proto::classic::chat_server_client::ChatServerClient;
 use chat_proto::classic::{Empty, Note};
-use chatd::{Chatd, Config};
+use chatd::{Chatd, Config, ListenAddrs};
 use clap::Parser;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -24,9 +24,26 @@ use tonic::{Status, Streaming};
 /// it gives up and fails. Not a performance bound.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// Flags that put every listener of a `chatd` on a free loopback port.
+pub const LOOPBACK: &[&str] = &[
+    "--classic-addr",
+    "127.0.0.1:0",
+    "--agent-addr",
+    "127.0.0.1:0",
+    "--heartbeat-addr",
+    "127.0.0.1:0",
+    "--lobby-addr",
+    "127.0.0.1:0",
+    "--channel-ports",
+    "0,0,0,0",
+    "--advertised-host",
+    "127.0.0.1",
+];
+
 /// A `chatd` served from this process on loopback port 0.
 pub struct TestServer {
     pub classic: SocketAddr,
+    pub addrs: ListenAddrs,
     pub engine: chat_engine::Engine,
     shutdown: CancellationToken,
     serving: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
@@ -35,15 +52,18 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with default settings plus `flags`.
     pub async fn start(flags: &[&str]) -> Self {
-        let mut args = vec!["chatd", "--classic-addr", "127.0.0.1:0"];
+        let mut args = vec!["chatd"];
+        args.extend_from_slice(LOOPBACK);
         args.extend_from_slice(flags);
         let server = Chatd::bind(Config::parse_from(args)).await.expect("bind");
-        let classic = server.classic_addr();
+        let addrs = server.addrs();
+        let classic = addrs.classic;
         let engine = server.engine().clone();
         let shutdown = CancellationToken::new();
         let serving = tokio::spawn(server.run(shutdown.clone()));
         TestServer {
             classic,
+            addrs,
             engine,
             shutdown,
             serving: Some(serving),
@@ -164,10 +184,11 @@ pub struct ChatdProcess {
 }
 
 impl ChatdProcess {
-    /// Starts the `chatd` binary with `flags` and `envs`, and learns the
-    /// classic protocol's address from its log.
+    /// Starts the `chatd` binary on loopback ports with `flags` and `envs`,
+    /// and learns the classic protocol's address from its log.
     pub async fn spawn(flags: &[&str], envs: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_chatd"))
+            .args(LOOPBACK)
             .args(flags)
             .envs(envs.iter().copied())
             .stdin(Stdio::null())

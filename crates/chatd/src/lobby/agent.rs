@@ -1,0 +1,43 @@
+//! `Agent`: logs users in and tells them where Heartbeat and Lobby are.
+
+use chat_proto::lobby::agent_server::Agent;
+use chat_proto::lobby::{LoginReply, LoginRequest};
+use tonic::{Request, Response, Status};
+
+use super::hub::LobbyHub;
+use crate::status;
+
+pub struct AgentService {
+    hub: LobbyHub,
+    heartbeat_address: String,
+    lobby_address: String,
+}
+
+impl AgentService {
+    /// `heartbeat_address` and `lobby_address` are `host:port` as clients
+    /// should dial them.
+    pub fn new(hub: LobbyHub, heartbeat_address: String, lobby_address: String) -> Self {
+        AgentService {
+            hub,
+            heartbeat_address,
+            lobby_address,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Agent for AgentService {
+    async fn try_login(
+        &self,
+        request: Request<LoginRequest>,
+    ) -> Result<Response<LoginReply>, Status> {
+        let peer = request.remote_addr();
+        let index = self.hub.login().map_err(status::from_hub)?;
+        tracing::debug!(index, ?peer, ip = request.get_ref().ip, "login");
+        Ok(Response::new(LoginReply {
+            index,
+            heartbeat_ip: self.heartbeat_address.clone(),
+            lobby_ip: self.lobby_address.clone(),
+        }))
+    }
+}

@@ -1,0 +1,115 @@
+//! `Channel`: one chat room per port. A single service serves every port of
+//! the pool and tells channels apart by the port a call arrived on.
+
+use std::pin::Pin;
+
+use chat_engine::{Draft, Start};
+use chat_proto::lobby::channel_server::Channel;
+use chat_proto::lobby::status_reply::Status as StatusKind;
+use chat_proto::lobby::{Chat, Empty, StatusReply, UserRequest};
+use futures::Stream;
+use tonic::{Request, Response, Status};
+
+use super::chat::{StatusEnds, chat_for, status_reply, status_stream, user_name};
+use super::hub::LobbyHub;
+use crate::status;
+
+pub struct ChannelService {
+    hub: LobbyHub,
+}
+
+impl ChannelService {
+    pub fn new(hub: LobbyHub) -> Self {
+        ChannelService { hub }
+    }
+}
+
+/// The channel a call is for: the port it arrived on.
+fn channel_of<T>(request: &Request<T>) -> Result<i32, Status> {
+    request
+        .local_addr()
+        .map(|addr| i32::from(addr.port()))
+        .ok_or_else(|| Status::internal("cannot tell which port the call arrived on"))
+}
+
+type ChatStream = Pin<Box<dyn Stream<Item = Result<Chat, Status>> + Send>>;
+type StatusStream = Pin<Box<dyn Stream<Item = Result<StatusReply, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Channel for ChannelService {
+    type TryChatReceiveStream = ChatStream;
+    type TryStatusRequestStream = StatusStream;
+
+    /// Posts to the channel; every other member gets it.
+    async fn try_chat_send(&self, request: Request<Chat>) -> Result<Response<Empty>, Status> {
+        let channel = channel_of(&request)?;
+        let Chat { index, text } = request.into_inner();
+        let (room, _) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
+        room.post(Draft {
+            sender: user_name(index),
+            text: text.unwrap_or_default(),
+        })
+        .map_err(status::from_engine)?;
+        Ok(Response::new(Empty {}))
+    }
+
+    /// Channel chat from the other members, live, until the user leaves.
+    async fn try_chat_receive(
+        &self,
+        request: Request<Chat>,
+    ) -> Result<Response<ChatStream>, Status> {
+        let channel = channel_of(&request)?;
+        let index = request.into_inner().index;
+        let (room, left) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
+        let me = user_name(index);
+        let chats = crate::streaming::subscription_stream(
+            room.subscribe(Start::Live),
+            left,
+            move |message| chat_for(&me, message),
+        );
+        Ok(Response::new(Box::pin(chats)))
+    }
+
+    /// Takes the user out of this channel; the rest get `LEAVE_USER`.
+    async fn try_user_remove(
+        &self,
+        request: Request<UserRequest>,
+    ) -> Result<Response<Empty>, Status> {
+        let channel = channel_of(&request)?;
+        let index = request.into_inner().index;
+        self.hub
+            .remove_from_channel(index, channel)
+            .map_err(status::from_hub)?;
+        Ok(Response::new(Empty {}))
+    }
+
+    /// Joins the user to this channel and streams members coming and going,
+    /// starting with the user's own `JOIN_USER`, until it leaves.
+    async fn try_status_request(
+        &self,
+        request: Request<UserRequest>,
+    ) -> Result<Response<StatusStream>, Status> {
+        let channel = channel_of(&request)?;
+        let index = request.into_inner().index;
+        let room = self.hub.channel(channel).map_err(status::from_hub)?;
+        // Watch first, so a join made now is seen on this stream.
+        let events = room.watch_members();
+        let newly_joined = self
+            .hub
+            .join_channel(index, channel)
+            .map_err(status::from_hub)?;
+        let (_, left) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
+        let gone = self.hub.user(index).map_err(status::from_hub)?.gone;
+        // Already seated (by MAKE_CHANNEL or JOIN_CHANNEL): the others heard
+        // the join then; the user hears its own now.
+        let first = (!newly_joined).then(|| status_reply(StatusKind::JoinUser, index, channel));
+        let ends = StatusEnds {
+            ended: left,
+            gone,
+            shutdown: self.hub.shutdown().clone(),
+        };
+        Ok(Response::new(Box::pin(status_stream(
+            events, channel, index, first, ends,
+        ))))
+    }
+}

@@ -1,0 +1,133 @@
+//! How lobby-protocol users and messages look to the engine, and back.
+//!
+//! A lobby user with index N is the engine member and sender `user-N`.
+//! Messages from anyone else (a classic or native user in the same room)
+//! reach lobby clients as `Chat{index: 0, text: "NAME: TEXT"}`, since the
+//! protocol can only name senders by index.
+
+use chat_engine::{Message, RoomEvent, RoomEvents, RoomEventsError};
+use chat_proto::lobby::status_reply::Status as StatusKind;
+use chat_proto::lobby::{Chat, StatusReply};
+use futures::Stream;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+
+const USER_PREFIX: &str = "user-";
+
+/// The engine name of lobby user `index`.
+pub fn user_name(index: i32) -> String {
+    format!("{USER_PREFIX}{index}")
+}
+
+/// The lobby index behind an engine name, if it is a lobby user's.
+pub fn user_index(name: &str) -> Option<i32> {
+    name.strip_prefix(USER_PREFIX)?
+        .parse()
+        .ok()
+        .filter(|&index| index > 0)
+}
+
+/// `message` as lobby user `reader` should get it: `None` for its own.
+pub fn chat_for(reader: &str, message: &Message) -> Option<Chat> {
+    if message.sender == reader {
+        return None;
+    }
+    Some(match user_index(&message.sender) {
+        Some(index) => Chat {
+            index,
+            text: Some(message.text.clone()),
+        },
+        None => Chat {
+            index: 0,
+            text: Some(format!("{}: {}", message.sender, message.text)),
+        },
+    })
+}
+
+pub fn status_reply(kind: StatusKind, index: i32, channel: i32) -> StatusReply {
+    StatusReply {
+        status: kind.into(),
+        index,
+        channel: Some(channel),
+    }
+}
+
+/// The tokens that end a status stream.
+#[derive(Debug, Clone)]
+pub struct StatusEnds {
+    /// Ends the stream: the user left the room, was removed, or shutdown.
+    pub ended: CancellationToken,
+    /// Cancelled when the user was removed (or at shutdown).
+    pub gone: CancellationToken,
+    pub shutdown: CancellationToken,
+}
+
+/// Streams `JOIN_USER` and `LEAVE_USER` for lobby users coming to and going
+/// from a room (`channel`: its number, 0 for the lobby), starting with
+/// `first` if given. Ends when the room closes or `ends.ended` fires; a user
+/// removed from the server gets a last `QUIT` first.
+pub fn status_stream(
+    events: RoomEvents,
+    channel: i32,
+    index: i32,
+    first: Option<StatusReply>,
+    ends: StatusEnds,
+) -> impl Stream<Item = Result<StatusReply, Status>> + Send + 'static {
+    let feed = StatusFeed {
+        events,
+        channel,
+        index,
+        first,
+        ends,
+        done: false,
+    };
+    futures::stream::unfold(feed, |mut feed| async move {
+        let item = feed.next().await?;
+        Some((item, feed))
+    })
+}
+
+struct StatusFeed {
+    events: RoomEvents,
+    channel: i32,
+    index: i32,
+    first: Option<StatusReply>,
+    ends: StatusEnds,
+    done: bool,
+}
+
+impl StatusFeed {
+    async fn next(&mut self) -> Option<Result<StatusReply, Status>> {
+        if self.done {
+            return None;
+        }
+        if let Some(first) = self.first.take() {
+            return Some(Ok(first));
+        }
+        loop {
+            let event = tokio::select! {
+                biased;
+                () = self.ends.ended.cancelled() => {
+                    self.done = true;
+                    let removed = self.ends.gone.is_cancelled() && !self.ends.shutdown.is_cancelled();
+                    return removed.then(|| Ok(status_reply(StatusKind::Quit, self.index, self.channel)));
+                }
+                event = self.events.recv() => event,
+            };
+            let (kind, name) = match event {
+                Ok(RoomEvent::Joined(name)) => (StatusKind::JoinUser, name),
+                Ok(RoomEvent::Left(name)) => (StatusKind::LeaveUser, name),
+                Ok(RoomEvent::Closed) => return None,
+                Err(RoomEventsError::Lagged(missed)) => {
+                    self.done = true;
+                    return Some(Err(Status::resource_exhausted(format!(
+                        "this status stream fell {missed} events behind; open it again"
+                    ))));
+                }
+            };
+            if let Some(index) = user_index(&name) {
+                return Some(Ok(status_reply(kind, index, self.channel)));
+            }
+        }
+    }
+}

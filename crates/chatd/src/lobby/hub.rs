@@ -1,0 +1,412 @@
+//! The lobby protocol's own state: who is logged in (by index), which
+//! channel each user is in, and which channel ports are free. Messages and
+//! membership live in the engine; this maps the protocol onto it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chat_engine::{Engine, EngineError, Room};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::chat::user_name;
+
+/// The engine room every lobby-protocol user is a member of.
+pub const LOBBY_ROOM: &str = "lobby";
+
+/// The engine room of the channel on `port`.
+pub fn channel_room_name(port: i32) -> String {
+    format!("channel-{port}")
+}
+
+/// Why a lobby-protocol request cannot be done.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("no user with index {0} is logged in; log in with Agent.TryLogin first")]
+    UnknownUser(i32),
+    #[error("there is no open channel {0}; LIST_CHANNELS shows the open ones")]
+    UnknownChannel(i32),
+    #[error("user {index} is not in channel {channel}; join it with JOIN_CHANNEL first")]
+    NotInChannel { index: i32, channel: i32 },
+    #[error("user {0} is not in any channel")]
+    NotInAnyChannel(i32),
+    #[error("all {0} channel ports are in use; wait for a channel to close")]
+    PoolExhausted(usize),
+    #[error("no more user indexes can be given out")]
+    IndexesExhausted,
+    #[error("unknown command {0}; see CommandRequest.Status for the commands")]
+    UnknownCommand(i32),
+    #[error("JOIN_CHANNEL needs the number of the channel to join")]
+    MissingChannel,
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// A cheap-to-clone handle to the lobby protocol's shared state.
+#[derive(Clone)]
+pub struct LobbyHub {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    engine: Engine,
+    lobby: Arc<Room>,
+    pool_size: usize,
+    /// How long a user may go without an open heartbeat stream.
+    heartbeat_timeout: Duration,
+    /// Cancelled at server shutdown; every user's token is a child of it.
+    shutdown: CancellationToken,
+    state: Mutex<State>,
+}
+
+struct State {
+    next_index: i32,
+    users: HashMap<i32, User>,
+    /// Open channels by port (the channel number).
+    channels: BTreeMap<i32, Arc<Room>>,
+    free_ports: BTreeSet<i32>,
+}
+
+impl State {
+    /// Puts user `index` in open channel `port`, out of its old channel.
+    /// Returns whether it was not already there.
+    fn seat(&mut self, engine: &Engine, index: i32, port: i32) -> Result<bool, HubError> {
+        let user = self.users.get(&index).ok_or(HubError::UnknownUser(index))?;
+        if user.seat.as_ref().is_some_and(|seat| seat.port == port) {
+            return Ok(false);
+        }
+        let room = Arc::clone(
+            self.channels
+                .get(&port)
+                .ok_or(HubError::UnknownChannel(port))?,
+        );
+        self.vacate_seat(engine, index);
+        room.join(&user_name(index))?;
+        if let Some(user) = self.users.get_mut(&index) {
+            user.seat = Some(Seat {
+                port,
+                left: user.gone.child_token(),
+            });
+        }
+        Ok(true)
+    }
+
+    /// Takes user `index` out of its channel, if any, telling the rest and
+    /// closing the channel when it is left empty. Returns the channel left.
+    fn vacate_seat(&mut self, engine: &Engine, index: i32) -> Option<i32> {
+        let seat = self.users.get_mut(&index)?.seat.take()?;
+        seat.left.cancel();
+        if let Some(room) = self.channels.get(&seat.port) {
+            room.leave(&user_name(index));
+            if room.member_count() == 0 {
+                self.channels.remove(&seat.port);
+                self.free_ports.insert(seat.port);
+                engine.close_room(&channel_room_name(seat.port));
+                tracing::info!(channel = seat.port, "empty channel closed");
+            }
+        }
+        Some(seat.port)
+    }
+}
+
+struct User {
+    seat: Option<Seat>,
+    heartbeats: usize,
+    /// Since when the user has had no heartbeat stream open.
+    unwatched_since: Instant,
+    /// Cancelled when the user is removed (or the server shuts down): ends
+    /// every stream of the user.
+    gone: CancellationToken,
+}
+
+/// A user's place in a channel.
+struct Seat {
+    port: i32,
+    /// Cancelled when the user leaves the channel: ends its channel streams.
+    left: CancellationToken,
+}
+
+/// What a stream of a user needs to know to end at the right time.
+#[derive(Debug, Clone)]
+pub struct UserTokens {
+    /// Cancelled when the user is removed or the server shuts down.
+    pub gone: CancellationToken,
+}
+
+/// Keeps a user's heartbeat counted as open; dropping it closes it, and the
+/// last one closing removes the user at once.
+pub struct HeartbeatGuard {
+    hub: LobbyHub,
+    index: i32,
+}
+
+impl Drop for HeartbeatGuard {
+    fn drop(&mut self) {
+        self.hub.heartbeat_closed(self.index);
+    }
+}
+
+impl LobbyHub {
+    pub fn new(
+        engine: Engine,
+        ports: impl IntoIterator<Item = i32>,
+        heartbeat_timeout: Duration,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let free_ports: BTreeSet<i32> = ports.into_iter().collect();
+        let lobby = engine.room(LOBBY_ROOM);
+        LobbyHub {
+            shared: Arc::new(Shared {
+                engine,
+                lobby,
+                pool_size: free_ports.len(),
+                heartbeat_timeout,
+                shutdown,
+                state: Mutex::new(State {
+                    next_index: 1,
+                    users: HashMap::new(),
+                    channels: BTreeMap::new(),
+                    free_ports,
+                }),
+            }),
+        }
+    }
+
+    pub fn lobby(&self) -> &Arc<Room> {
+        &self.shared.lobby
+    }
+
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.shared.shutdown
+    }
+
+    /// Logs a new user in: the next index, a member of the lobby.
+    pub fn login(&self) -> Result<i32, HubError> {
+        let mut state = self.state();
+        let index = state.next_index;
+        state.next_index = index.checked_add(1).ok_or(HubError::IndexesExhausted)?;
+        self.shared.lobby.join(&user_name(index))?;
+        state.users.insert(
+            index,
+            User {
+                seat: None,
+                heartbeats: 0,
+                unwatched_since: Instant::now(),
+                gone: self.shared.shutdown.child_token(),
+            },
+        );
+        tracing::info!(index, "lobby user logged in");
+        Ok(index)
+    }
+
+    /// The tokens of a logged-in user.
+    pub fn user(&self, index: i32) -> Result<UserTokens, HubError> {
+        let state = self.state();
+        let user = state
+            .users
+            .get(&index)
+            .ok_or(HubError::UnknownUser(index))?;
+        Ok(UserTokens {
+            gone: user.gone.clone(),
+        })
+    }
+
+    pub fn is_logged_in(&self, index: i32) -> bool {
+        self.state().users.contains_key(&index)
+    }
+
+    /// Removes a user: out of its channel (telling the rest), out of the
+    /// lobby, and every stream of it ends. Returns whether it was there.
+    pub fn remove_user(&self, index: i32, reason: &str) -> bool {
+        let mut state = self.state();
+        state.vacate_seat(&self.shared.engine, index);
+        let Some(user) = state.users.remove(&index) else {
+            return false;
+        };
+        self.shared.lobby.leave(&user_name(index));
+        user.gone.cancel();
+        tracing::info!(index, reason, "lobby user removed");
+        true
+    }
+
+    /// Counts a heartbeat stream of `index` as open.
+    pub fn heartbeat_opened(&self, index: i32) -> Result<HeartbeatGuard, HubError> {
+        let mut state = self.state();
+        let user = state
+            .users
+            .get_mut(&index)
+            .ok_or(HubError::UnknownUser(index))?;
+        user.heartbeats += 1;
+        Ok(HeartbeatGuard {
+            hub: self.clone(),
+            index,
+        })
+    }
+
+    fn heartbeat_closed(&self, index: i32) {
+        let last = {
+            let mut state = self.state();
+            let Some(user) = state.users.get_mut(&index) else {
+                return;
+            };
+            user.heartbeats -= 1;
+            user.unwatched_since = Instant::now();
+            user.heartbeats == 0
+        };
+        if last && !self.shared.shutdown.is_cancelled() {
+            self.remove_user(index, "heartbeat stream closed");
+        }
+    }
+
+    /// Removes every user that has had no heartbeat stream open for longer
+    /// than the heartbeat timeout (e.g. logged in and never sent one).
+    pub fn remove_silent_users(&self) {
+        let now = Instant::now();
+        let silent: Vec<i32> = self
+            .state()
+            .users
+            .iter()
+            .filter(|(_, user)| {
+                user.heartbeats == 0
+                    && now.duration_since(user.unwatched_since) > self.shared.heartbeat_timeout
+            })
+            .map(|(&index, _)| index)
+            .collect();
+        for index in silent {
+            self.remove_user(index, "no heartbeat within the timeout");
+        }
+    }
+
+    /// Runs [`remove_silent_users`](Self::remove_silent_users) a few times
+    /// per timeout until shutdown.
+    pub async fn reap_silent_users(self) {
+        let period = (self.shared.heartbeat_timeout / 4).max(Duration::from_millis(10));
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.shared.shutdown.cancelled() => return,
+                _ = ticker.tick() => self.remove_silent_users(),
+            }
+        }
+    }
+
+    /// Opens a channel on a free port with `index` in it (leaving its old
+    /// channel). Returns the port.
+    pub fn make_channel(&self, index: i32) -> Result<i32, HubError> {
+        let mut state = self.state();
+        if !state.users.contains_key(&index) {
+            return Err(HubError::UnknownUser(index));
+        }
+        let port = state
+            .free_ports
+            .pop_first()
+            .ok_or(HubError::PoolExhausted(self.shared.pool_size))?;
+        let room = self.shared.engine.room(&channel_room_name(port));
+        state.channels.insert(port, room);
+        tracing::info!(channel = port, maker = index, "channel opened");
+        state.seat(&self.shared.engine, index, port)?;
+        Ok(port)
+    }
+
+    /// Puts `index` in the open channel `port` (leaving its old channel).
+    /// Returns whether it was not already there.
+    pub fn join_channel(&self, index: i32, port: i32) -> Result<bool, HubError> {
+        let mut state = self.state();
+        if !state.users.contains_key(&index) {
+            return Err(HubError::UnknownUser(index));
+        }
+        state.seat(&self.shared.engine, index, port)
+    }
+
+    /// Takes `index` out of its channel. Returns the channel it left.
+    pub fn leave_channel(&self, index: i32) -> Result<i32, HubError> {
+        let mut state = self.state();
+        if !state.users.contains_key(&index) {
+            return Err(HubError::UnknownUser(index));
+        }
+        state
+            .vacate_seat(&self.shared.engine, index)
+            .ok_or(HubError::NotInAnyChannel(index))
+    }
+
+    /// Takes `index` out of channel `port` specifically.
+    pub fn remove_from_channel(&self, index: i32, port: i32) -> Result<(), HubError> {
+        let mut state = self.state();
+        let user = state
+            .users
+            .get(&index)
+            .ok_or(HubError::UnknownUser(index))?;
+        if user.seat.as_ref().is_none_or(|seat| seat.port != port) {
+            return Err(HubError::NotInChannel {
+                index,
+                channel: port,
+            });
+        }
+        state.vacate_seat(&self.shared.engine, index);
+        Ok(())
+    }
+
+    /// The room of open channel `port`, if `index` is in it, with a token
+    /// cancelled when it leaves.
+    pub fn seat_in(
+        &self,
+        index: i32,
+        port: i32,
+    ) -> Result<(Arc<Room>, CancellationToken), HubError> {
+        let state = self.state();
+        let user = state
+            .users
+            .get(&index)
+            .ok_or(HubError::UnknownUser(index))?;
+        let room = state
+            .channels
+            .get(&port)
+            .ok_or(HubError::UnknownChannel(port))?;
+        match &user.seat {
+            Some(seat) if seat.port == port => Ok((Arc::clone(room), seat.left.clone())),
+            _ => Err(HubError::NotInChannel {
+                index,
+                channel: port,
+            }),
+        }
+    }
+
+    /// The room of open channel `port`.
+    pub fn channel(&self, port: i32) -> Result<Arc<Room>, HubError> {
+        self.state()
+            .channels
+            .get(&port)
+            .cloned()
+            .ok_or(HubError::UnknownChannel(port))
+    }
+
+    /// The open channels' numbers, ascending.
+    pub fn channels(&self) -> Vec<i32> {
+        self.state().channels.keys().copied().collect()
+    }
+
+    /// `(index, channel)` of the users in `channel` if it is open, else of
+    /// every user; channel 0 is the lobby. Sorted by index.
+    pub fn users(&self, channel: Option<i32>) -> Vec<(i32, i32)> {
+        let state = self.state();
+        let filter = channel.filter(|port| state.channels.contains_key(port));
+        let mut users: Vec<(i32, i32)> = state
+            .users
+            .iter()
+            .map(|(&index, user)| (index, user.seat.as_ref().map_or(0, |seat| seat.port)))
+            .filter(|&(_, seat)| filter.is_none_or(|port| port == seat))
+            .collect();
+        users.sort_unstable();
+        users
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Each operation leaves the maps consistent before it can panic.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}

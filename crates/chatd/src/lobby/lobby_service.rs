@@ -1,0 +1,176 @@
+//! `Lobby`: lobby chat, commands and each user's status feed.
+
+use std::pin::Pin;
+
+use chat_engine::{Draft, Start};
+use chat_proto::lobby::command_reply::Status as Outcome;
+use chat_proto::lobby::command_request::Status as Command;
+use chat_proto::lobby::lobby_server::Lobby;
+use chat_proto::lobby::status_reply::Status as StatusKind;
+use chat_proto::lobby::{Chat, CommandReply, CommandRequest, Empty, StatusReply, UserRequest};
+use futures::Stream;
+use tonic::{Request, Response, Status};
+
+use super::chat::{StatusEnds, chat_for, status_stream, user_name};
+use super::hub::{HubError, LobbyHub};
+use crate::status;
+use crate::streaming::subscription_stream;
+
+pub struct LobbyService {
+    hub: LobbyHub,
+    /// The host part of channel addresses handed to clients.
+    advertised_host: String,
+}
+
+impl LobbyService {
+    pub fn new(hub: LobbyHub, advertised_host: String) -> Self {
+        LobbyService {
+            hub,
+            advertised_host,
+        }
+    }
+
+    fn command(&self, request: CommandRequest) -> Result<CommandReply, HubError> {
+        let command = Command::try_from(request.status)
+            .map_err(|_| HubError::UnknownCommand(request.status))?;
+        let index = request.index;
+        self.hub.user(index)?;
+        let reply = match command {
+            Command::ListChannels => success(None, self.hub.channels()),
+            Command::MakeChannel => {
+                let port = self.hub.make_channel(index)?;
+                success(Some(self.address(port)), vec![port])
+            }
+            Command::JoinChannel => {
+                let port = request.channel.ok_or(HubError::MissingChannel)?;
+                self.hub.join_channel(index, port)?;
+                success(Some(self.address(port)), vec![port])
+            }
+            Command::LeaveChannel => success(None, vec![self.hub.leave_channel(index)?]),
+            Command::ListUsers => {
+                let (users, channels) = self.hub.users(request.channel).into_iter().unzip();
+                CommandReply {
+                    users,
+                    ..success(None, channels)
+                }
+            }
+        };
+        Ok(reply)
+    }
+
+    fn address(&self, port: i32) -> String {
+        format!("{}:{port}", self.advertised_host)
+    }
+}
+
+fn success(address: Option<String>, channels: Vec<i32>) -> CommandReply {
+    CommandReply {
+        status: Some(Outcome::Success.into()),
+        address,
+        channels,
+        users: Vec::new(),
+    }
+}
+
+type ChatStream = Pin<Box<dyn Stream<Item = Result<Chat, Status>> + Send>>;
+type StatusStream = Pin<Box<dyn Stream<Item = Result<StatusReply, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Lobby for LobbyService {
+    type TryChatReceiveStream = ChatStream;
+    type TryStatusRequestStream = StatusStream;
+
+    /// Posts to the lobby; every other lobby user gets it.
+    async fn try_chat_send(&self, request: Request<Chat>) -> Result<Response<Empty>, Status> {
+        let Chat { index, text } = request.into_inner();
+        self.hub.user(index).map_err(status::from_hub)?;
+        self.hub
+            .lobby()
+            .post(Draft {
+                sender: user_name(index),
+                text: text.unwrap_or_default(),
+            })
+            .map_err(status::from_engine)?;
+        Ok(Response::new(Empty {}))
+    }
+
+    /// Lobby chat from everyone but the user, live, until the user is gone.
+    async fn try_chat_receive(
+        &self,
+        request: Request<Chat>,
+    ) -> Result<Response<ChatStream>, Status> {
+        let index = request.into_inner().index;
+        let gone = self.hub.user(index).map_err(status::from_hub)?.gone;
+        let me = user_name(index);
+        let subscription = self.hub.lobby().subscribe(Start::Live);
+        let chats = subscription_stream(subscription, gone, move |message| chat_for(&me, message));
+        Ok(Response::new(Box::pin(chats)))
+    }
+
+    async fn try_user_remove(
+        &self,
+        request: Request<UserRequest>,
+    ) -> Result<Response<Empty>, Status> {
+        let index = request.into_inner().index;
+        if !self
+            .hub
+            .remove_user(index, "removed by Lobby.TryUserRemove")
+        {
+            return Err(status::from_hub(HubError::UnknownUser(index)));
+        }
+        Ok(Response::new(Empty {}))
+    }
+
+    /// Runs a command; any failure is `FAILURE` in the reply.
+    async fn try_command(
+        &self,
+        request: Request<CommandRequest>,
+    ) -> Result<Response<CommandReply>, Status> {
+        let request = request.into_inner();
+        let reply = self.command(request).unwrap_or_else(|error| {
+            tracing::debug!(%error, ?request, "command failed");
+            CommandReply {
+                status: Some(Outcome::Failure.into()),
+                ..CommandReply::default()
+            }
+        });
+        Ok(Response::new(reply))
+    }
+
+    /// The user exits: `QUIT` if it was logged in (and now is not), `OK` if
+    /// it was already gone.
+    async fn try_user_exit(
+        &self,
+        request: Request<UserRequest>,
+    ) -> Result<Response<StatusReply>, Status> {
+        let index = request.into_inner().index;
+        let kind = if self.hub.remove_user(index, "exited by Lobby.TryUserExit") {
+            StatusKind::Quit
+        } else {
+            StatusKind::Ok
+        };
+        Ok(Response::new(StatusReply {
+            status: kind.into(),
+            index,
+            channel: None,
+        }))
+    }
+
+    /// Lobby users logging in and out, then `QUIT` when the user is removed.
+    async fn try_status_request(
+        &self,
+        request: Request<UserRequest>,
+    ) -> Result<Response<StatusStream>, Status> {
+        let index = request.into_inner().index;
+        let events = self.hub.lobby().watch_members();
+        let gone = self.hub.user(index).map_err(status::from_hub)?.gone;
+        let ends = StatusEnds {
+            ended: gone.clone(),
+            gone,
+            shutdown: self.hub.shutdown().clone(),
+        };
+        Ok(Response::new(Box::pin(status_stream(
+            events, 0, index, None, ends,
+        ))))
+    }
+}

@@ -1,0 +1,21 @@
+//! The lobby protocol of the seed "Chat 2nd" (`spec/lobby_chat.proto`, no
+//! package): `Agent` logs users in, `Heartbeat` keeps them alive, `Lobby`
+//! runs commands and lobby chat, and `Channel` serves each channel on a
+//! port of its own.
+//!
+//! The lobby is the engine room `lobby` and channel P the room
+//! `channel-P`, so users of the other protocols share their messages. Lobby
+//! chat and channel chat are not echoed to the sender.
+
+mod agent;
+mod channel;
+mod chat;
+mod heartbeat;
+mod hub;
+mod lobby_service;
+
+pub use agent::AgentService;
+pub use channel::ChannelService;
+pub use heartbeat::HeartbeatService;
+pub use hub::{HubError, LOBBY_ROOM, LobbyHub, channel_room_name};
+pub use lobby_service::LobbyService;
