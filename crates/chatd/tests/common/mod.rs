@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod lobby;
+pub mod proxy;
 pub mod python;
 
 use std::net::SocketAddr;
