@@ -3,6 +3,9 @@
 
 mod common;
 
+use chat_proto::lobby::command_request::Status as Command;
+use chat_proto::lobby::status_reply::Status as StatusKind;
+use common::lobby::{LobbyUser, chat, next, status};
 use common::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
@@ -55,6 +58,61 @@ async fn a_python_grpcio_classic_client_chats_with_a_rust_client() {
         stderr(&mut client).await
     );
     assert_eq!(rest.as_deref(), Some("OK"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_grpcio_lobby_client_makes_a_channel_and_chats_with_a_rust_client() {
+    let server = TestServer::start(&[]).await;
+    let stubs = python::generate("lobby/lobby_chat.proto");
+    let mut client = python::spawn(
+        "lobby_client.py",
+        stubs.path(),
+        &[server.addrs.agent.to_string()],
+    );
+    let mut stdout = BufReader::new(client.stdout.take().unwrap()).lines();
+
+    let line = tokio::time::timeout(PATIENCE, stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(port) = line.as_deref().and_then(|l| l.strip_prefix("CHANNEL ")) else {
+        panic!("python client said {line:?}: {}", stderr(&mut client).await);
+    };
+    let port: i32 = port.parse().unwrap();
+
+    let mut rust = LobbyUser::login(server.addrs.agent).await;
+    rust.join(port).await;
+    assert_eq!(
+        next(&mut rust.seat().status).await,
+        status(StatusKind::JoinUser, rust.index, port)
+    );
+    rust.say("hello from Rust 🦀").await;
+    let python_index = rust.command(Command::ListUsers, Some(port)).await.users[0];
+    assert_eq!(
+        next(&mut rust.seat().chat).await,
+        chat(python_index, "안녕 from Python 🐍")
+    );
+
+    let exit = tokio::time::timeout(PATIENCE, client.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let last = tokio::time::timeout(PATIENCE, stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        exit.success(),
+        "python client failed: {}",
+        stderr(&mut client).await
+    );
+    assert_eq!(last.as_deref(), Some("OK"));
+    // The Python user's heartbeat closed with it: it is removed.
+    let mut seat = rust.channel.take().unwrap();
+    assert_eq!(
+        next(&mut seat.status).await,
+        status(StatusKind::LeaveUser, python_index, port)
+    );
 }
 
 async fn stderr(child: &mut tokio::process::Child) -> String {

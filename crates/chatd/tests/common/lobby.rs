@@ -15,8 +15,8 @@ use chat_proto::lobby::{
     Chat, CommandReply, CommandRequest, HeartbeatReply, HeartbeatRequest, LoginRequest,
     StatusReply, UserRequest,
 };
-use tonic::transport::Channel;
 use tonic::Streaming;
+use tonic::transport::Channel;
 
 use super::{PATIENCE, connect};
 
@@ -73,8 +73,16 @@ impl LobbyUser {
         heartbeats: Streaming<HeartbeatReply>,
     ) -> Self {
         let mut lobby = LobbyClient::new(dial(lobby_address).await);
-        let lobby_chat = lobby.try_chat_receive(Chat { index, text: None }).await.expect("lobby TryChatReceive").into_inner();
-        let lobby_status = lobby.try_status_request(UserRequest { index }).await.expect("lobby TryStatusRequest").into_inner();
+        let lobby_chat = lobby
+            .try_chat_receive(Chat { index, text: None })
+            .await
+            .expect("lobby TryChatReceive")
+            .into_inner();
+        let lobby_status = lobby
+            .try_status_request(UserRequest { index })
+            .await
+            .expect("lobby TryStatusRequest")
+            .into_inner();
         LobbyUser {
             index,
             lobby,
@@ -110,7 +118,8 @@ impl LobbyUser {
         let reply = self.command(Command::MakeChannel, None).await;
         assert_success(&reply);
         let port = reply.channels[0];
-        self.enter(port, reply.address.as_deref().expect("an address")).await;
+        self.enter(port, reply.address.as_deref().expect("an address"))
+            .await;
         port
     }
 
@@ -119,16 +128,28 @@ impl LobbyUser {
         let reply = self.command(Command::JoinChannel, Some(port)).await;
         assert_success(&reply);
         assert_eq!(reply.channels, [port]);
-        self.enter(port, reply.address.as_deref().expect("an address")).await;
+        self.enter(port, reply.address.as_deref().expect("an address"))
+            .await;
     }
 
     /// Opens the channel's streams the way the console client does.
     async fn enter(&mut self, port: i32, address: &str) {
-        assert!(address.ends_with(&format!(":{port}")), "{address} is not channel {port}");
+        assert!(
+            address.ends_with(&format!(":{port}")),
+            "{address} is not channel {port}"
+        );
         let mut client = ChannelClient::new(dial(address).await);
         let index = self.index;
-        let status = client.try_status_request(UserRequest { index }).await.expect("channel TryStatusRequest").into_inner();
-        let chat = client.try_chat_receive(Chat { index, text: None }).await.expect("channel TryChatReceive").into_inner();
+        let status = client
+            .try_status_request(UserRequest { index })
+            .await
+            .expect("channel TryStatusRequest")
+            .into_inner();
+        let chat = client
+            .try_chat_receive(Chat { index, text: None })
+            .await
+            .expect("channel TryChatReceive")
+            .into_inner();
         self.channel = Some(ChannelSeat {
             port,
             client,
@@ -150,7 +171,10 @@ impl LobbyUser {
     pub async fn say(&mut self, text: &str) {
         let index = self.index;
         let seat = self.channel.as_mut().expect("in a channel");
-        seat.client.try_chat_send(chat(index, text)).await.expect("channel TryChatSend");
+        seat.client
+            .try_chat_send(chat(index, text))
+            .await
+            .expect("channel TryChatSend");
     }
 
     pub fn seat(&mut self) -> &mut ChannelSeat {
@@ -194,7 +218,10 @@ pub async fn next<T>(stream: &mut Streaming<T>) -> T {
 /// Waits for a stream to end, failing the test unless it ends cleanly.
 pub async fn ends_cleanly<T>(stream: &mut Streaming<T>) {
     loop {
-        match tokio::time::timeout(PATIENCE, stream.message()).await.expect("the stream did not end") {
+        match tokio::time::timeout(PATIENCE, stream.message())
+            .await
+            .expect("the stream did not end")
+        {
             Ok(Some(_)) => {}
             Ok(None) => return,
             Err(status) => panic!("the stream ended with {status}"),
