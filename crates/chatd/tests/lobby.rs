@@ -178,12 +178,7 @@ async fn a_user_whose_connection_goes_silent_is_removed() {
 
     // Bob's heartbeat runs through a proxy that will go silent.
     let proxy = SilenceableProxy::start(server.addrs.heartbeat).await;
-    let login =
-        chat_proto::lobby::agent_client::AgentClient::new(connect(server.addrs.agent).await)
-            .try_login(chat_proto::lobby::LoginRequest { ip: String::new() })
-            .await
-            .unwrap()
-            .into_inner();
+    let login = agent_login(server.addrs.agent).await;
     let heartbeats = HeartbeatClient::new(connect(proxy.addr).await)
         .try_heartbeat(HeartbeatRequest { index: login.index })
         .await
@@ -218,12 +213,7 @@ async fn a_user_that_never_sends_a_heartbeat_is_removed() {
         "100ms",
     ])
     .await;
-    let login =
-        chat_proto::lobby::agent_client::AgentClient::new(connect(server.addrs.agent).await)
-            .try_login(chat_proto::lobby::LoginRequest { ip: String::new() })
-            .await
-            .unwrap()
-            .into_inner();
+    let login = agent_login(server.addrs.agent).await;
     assert!(is_live(&server, login.index).await);
     let mut lobby = LobbyClient::new(dial(&login.lobby_ip).await);
     let mut lobby_status = lobby

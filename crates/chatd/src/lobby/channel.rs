@@ -1,16 +1,14 @@
 //! `Channel`: one chat room per port. A single service serves every port of
 //! the pool and tells channels apart by the port a call arrived on.
 
-use std::pin::Pin;
-
-use chat_engine::{Draft, Start};
 use chat_proto::lobby::channel_server::Channel;
 use chat_proto::lobby::status_reply::Status as StatusKind;
-use chat_proto::lobby::{Chat, Empty, StatusReply, UserRequest};
-use futures::Stream;
+use chat_proto::lobby::{Chat, Empty, UserRequest};
 use tonic::{Request, Response, Status};
 
-use super::chat::{StatusEnds, chat_for, status_reply, status_stream, user_name};
+use super::chat::{
+    ChatStream, StatusEnds, StatusStream, chat_stream, post_chat, status_reply, status_stream,
+};
 use super::hub::LobbyHub;
 use crate::status;
 
@@ -32,9 +30,6 @@ fn channel_of<T>(request: &Request<T>) -> Result<i32, Status> {
         .ok_or_else(|| Status::internal("cannot tell which port the call arrived on"))
 }
 
-type ChatStream = Pin<Box<dyn Stream<Item = Result<Chat, Status>> + Send>>;
-type StatusStream = Pin<Box<dyn Stream<Item = Result<StatusReply, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl Channel for ChannelService {
     type TryChatReceiveStream = ChatStream;
@@ -45,11 +40,7 @@ impl Channel for ChannelService {
         let channel = channel_of(&request)?;
         let Chat { index, text } = request.into_inner();
         let (room, _) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
-        room.post(Draft {
-            sender: user_name(index),
-            text: text.unwrap_or_default(),
-        })
-        .map_err(status::from_engine)?;
+        post_chat(&room, index, text)?;
         Ok(Response::new(Empty {}))
     }
 
@@ -61,13 +52,7 @@ impl Channel for ChannelService {
         let channel = channel_of(&request)?;
         let index = request.into_inner().index;
         let (room, left) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
-        let me = user_name(index);
-        let chats = crate::streaming::subscription_stream(
-            room.subscribe(Start::Live),
-            left,
-            move |message| chat_for(&me, message),
-        );
-        Ok(Response::new(Box::pin(chats)))
+        Ok(Response::new(chat_stream(&room, index, left)))
     }
 
     /// Takes the user out of this channel; the rest get `LEAVE_USER`.
@@ -99,7 +84,7 @@ impl Channel for ChannelService {
             .join_channel(index, channel)
             .map_err(status::from_hub)?;
         let (_, left) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
-        let gone = self.hub.user(index).map_err(status::from_hub)?.gone;
+        let gone = self.hub.gone_token(index).map_err(status::from_hub)?;
         // Already seated (by MAKE_CHANNEL or JOIN_CHANNEL): the others heard
         // the join then; the user hears its own now.
         let first = (!newly_joined).then(|| status_reply(StatusKind::JoinUser, index, channel));
@@ -108,8 +93,8 @@ impl Channel for ChannelService {
             gone,
             shutdown: self.hub.shutdown().clone(),
         };
-        Ok(Response::new(Box::pin(status_stream(
+        Ok(Response::new(status_stream(
             events, channel, index, first, ends,
-        ))))
+        )))
     }
 }

@@ -5,12 +5,18 @@
 //! reach lobby clients as `Chat{index: 0, text: "NAME: TEXT"}`, since the
 //! protocol can only name senders by index.
 
-use chat_engine::{Message, RoomEvent, RoomEvents, RoomEventsError};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chat_engine::{Draft, Message, Room, RoomEvent, RoomEvents, RoomEventsError, Start};
 use chat_proto::lobby::status_reply::Status as StatusKind;
 use chat_proto::lobby::{Chat, StatusReply};
 use futures::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
+
+use crate::status;
+use crate::streaming::subscription_stream;
 
 const USER_PREFIX: &str = "user-";
 
@@ -44,6 +50,29 @@ pub fn chat_for(reader: &str, message: &Message) -> Option<Chat> {
     })
 }
 
+/// Posts lobby user `index`'s chat line to `room`.
+pub fn post_chat(room: &Room, index: i32, text: Option<String>) -> Result<(), Status> {
+    room.post(Draft {
+        sender: user_name(index),
+        text: text.unwrap_or_default(),
+    })
+    .map(drop)
+    .map_err(status::from_engine)
+}
+
+pub type ChatStream = Pin<Box<dyn Stream<Item = Result<Chat, Status>> + Send>>;
+pub type StatusStream = Pin<Box<dyn Stream<Item = Result<StatusReply, Status>> + Send>>;
+
+/// Streams new messages of `room` to lobby user `index`, all but its own,
+/// until `until` fires or the room closes.
+pub fn chat_stream(room: &Arc<Room>, index: i32, until: CancellationToken) -> ChatStream {
+    let me = user_name(index);
+    let chats = subscription_stream(room.subscribe(Start::Live), until, move |message| {
+        chat_for(&me, message)
+    });
+    Box::pin(chats)
+}
+
 pub fn status_reply(kind: StatusKind, index: i32, channel: i32) -> StatusReply {
     StatusReply {
         status: kind.into(),
@@ -72,7 +101,7 @@ pub fn status_stream(
     index: i32,
     first: Option<StatusReply>,
     ends: StatusEnds,
-) -> impl Stream<Item = Result<StatusReply, Status>> + Send + 'static {
+) -> StatusStream {
     let feed = StatusFeed {
         events,
         channel,
@@ -81,10 +110,10 @@ pub fn status_stream(
         ends,
         done: false,
     };
-    futures::stream::unfold(feed, |mut feed| async move {
+    Box::pin(futures::stream::unfold(feed, |mut feed| async move {
         let item = feed.next().await?;
         Some((item, feed))
-    })
+    }))
 }
 
 struct StatusFeed {

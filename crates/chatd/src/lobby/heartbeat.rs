@@ -38,7 +38,7 @@ impl Heartbeat for HeartbeatService {
     ) -> Result<Response<HeartbeatStream>, Status> {
         let index = request.into_inner().index;
         let guard = self.hub.heartbeat_opened(index).map_err(status::from_hub)?;
-        let gone = self.hub.user(index).map_err(status::from_hub)?.gone;
+        let gone = self.hub.gone_token(index).map_err(status::from_hub)?;
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let beats = futures::stream::unfold((guard, ticker), move |(guard, mut ticker)| {

@@ -127,13 +127,6 @@ struct Seat {
     left: CancellationToken,
 }
 
-/// What a stream of a user needs to know to end at the right time.
-#[derive(Debug, Clone)]
-pub struct UserTokens {
-    /// Cancelled when the user is removed or the server shuts down.
-    pub gone: CancellationToken,
-}
-
 /// Keeps a user's heartbeat counted as open; dropping it closes it, and the
 /// last one closing removes the user at once.
 pub struct HeartbeatGuard {
@@ -200,16 +193,16 @@ impl LobbyHub {
         Ok(index)
     }
 
-    /// The tokens of a logged-in user.
-    pub fn user(&self, index: i32) -> Result<UserTokens, HubError> {
+    /// A token cancelled when logged-in user `index` is removed (or the
+    /// server shuts down), to end its streams; an error if there is no such
+    /// user.
+    pub fn gone_token(&self, index: i32) -> Result<CancellationToken, HubError> {
         let state = self.state();
         let user = state
             .users
             .get(&index)
             .ok_or(HubError::UnknownUser(index))?;
-        Ok(UserTokens {
-            gone: user.gone.clone(),
-        })
+        Ok(user.gone.clone())
     }
 
     pub fn is_logged_in(&self, index: i32) -> bool {

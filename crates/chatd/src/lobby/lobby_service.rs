@@ -1,20 +1,15 @@
 //! `Lobby`: lobby chat, commands and each user's status feed.
 
-use std::pin::Pin;
-
-use chat_engine::{Draft, Start};
 use chat_proto::lobby::command_reply::Status as Outcome;
 use chat_proto::lobby::command_request::Status as Command;
 use chat_proto::lobby::lobby_server::Lobby;
 use chat_proto::lobby::status_reply::Status as StatusKind;
 use chat_proto::lobby::{Chat, CommandReply, CommandRequest, Empty, StatusReply, UserRequest};
-use futures::Stream;
 use tonic::{Request, Response, Status};
 
-use super::chat::{StatusEnds, chat_for, status_stream, user_name};
+use super::chat::{ChatStream, StatusEnds, StatusStream, chat_stream, post_chat, status_stream};
 use super::hub::{HubError, LobbyHub};
 use crate::status;
-use crate::streaming::subscription_stream;
 
 pub struct LobbyService {
     hub: LobbyHub,
@@ -34,7 +29,7 @@ impl LobbyService {
         let command = Command::try_from(request.status)
             .map_err(|_| HubError::UnknownCommand(request.status))?;
         let index = request.index;
-        self.hub.user(index)?;
+        self.hub.gone_token(index)?;
         let reply = match command {
             Command::ListChannels => success(None, self.hub.channels()),
             Command::MakeChannel => {
@@ -72,9 +67,6 @@ fn success(address: Option<String>, channels: Vec<i32>) -> CommandReply {
     }
 }
 
-type ChatStream = Pin<Box<dyn Stream<Item = Result<Chat, Status>> + Send>>;
-type StatusStream = Pin<Box<dyn Stream<Item = Result<StatusReply, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl Lobby for LobbyService {
     type TryChatReceiveStream = ChatStream;
@@ -83,14 +75,8 @@ impl Lobby for LobbyService {
     /// Posts to the lobby; every other lobby user gets it.
     async fn try_chat_send(&self, request: Request<Chat>) -> Result<Response<Empty>, Status> {
         let Chat { index, text } = request.into_inner();
-        self.hub.user(index).map_err(status::from_hub)?;
-        self.hub
-            .lobby()
-            .post(Draft {
-                sender: user_name(index),
-                text: text.unwrap_or_default(),
-            })
-            .map_err(status::from_engine)?;
+        self.hub.gone_token(index).map_err(status::from_hub)?;
+        post_chat(self.hub.lobby(), index, text)?;
         Ok(Response::new(Empty {}))
     }
 
@@ -100,11 +86,8 @@ impl Lobby for LobbyService {
         request: Request<Chat>,
     ) -> Result<Response<ChatStream>, Status> {
         let index = request.into_inner().index;
-        let gone = self.hub.user(index).map_err(status::from_hub)?.gone;
-        let me = user_name(index);
-        let subscription = self.hub.lobby().subscribe(Start::Live);
-        let chats = subscription_stream(subscription, gone, move |message| chat_for(&me, message));
-        Ok(Response::new(Box::pin(chats)))
+        let gone = self.hub.gone_token(index).map_err(status::from_hub)?;
+        Ok(Response::new(chat_stream(self.hub.lobby(), index, gone)))
     }
 
     async fn try_user_remove(
@@ -163,14 +146,12 @@ impl Lobby for LobbyService {
     ) -> Result<Response<StatusStream>, Status> {
         let index = request.into_inner().index;
         let events = self.hub.lobby().watch_members();
-        let gone = self.hub.user(index).map_err(status::from_hub)?.gone;
+        let gone = self.hub.gone_token(index).map_err(status::from_hub)?;
         let ends = StatusEnds {
             ended: gone.clone(),
             gone,
             shutdown: self.hub.shutdown().clone(),
         };
-        Ok(Response::new(Box::pin(status_stream(
-            events, 0, index, None, ends,
-        ))))
+        Ok(Response::new(status_stream(events, 0, index, None, ends)))
     }
 }

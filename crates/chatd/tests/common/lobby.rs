@@ -12,7 +12,7 @@ use chat_proto::lobby::heartbeat_client::HeartbeatClient;
 use chat_proto::lobby::lobby_client::LobbyClient;
 use chat_proto::lobby::status_reply::Status as StatusKind;
 use chat_proto::lobby::{
-    Chat, CommandReply, CommandRequest, HeartbeatReply, HeartbeatRequest, LoginRequest,
+    Chat, CommandReply, CommandRequest, HeartbeatReply, HeartbeatRequest, LoginReply, LoginRequest,
     StatusReply, UserRequest,
 };
 use tonic::Streaming;
@@ -50,13 +50,7 @@ impl LobbyUser {
     /// Logs in at `agent` and opens the user's heartbeat, lobby chat and
     /// lobby status streams at the addresses the Agent hands out.
     pub async fn login(agent: SocketAddr) -> Self {
-        let reply = AgentClient::new(connect(agent).await)
-            .try_login(LoginRequest {
-                ip: "127.0.0.1".into(),
-            })
-            .await
-            .expect("TryLogin")
-            .into_inner();
+        let reply = agent_login(agent).await;
         let index = reply.index;
         let heartbeats = HeartbeatClient::new(dial(&reply.heartbeat_ip).await)
             .try_heartbeat(HeartbeatRequest { index })
@@ -180,6 +174,17 @@ impl LobbyUser {
     pub fn seat(&mut self) -> &mut ChannelSeat {
         self.channel.as_mut().expect("in a channel")
     }
+}
+
+/// Logs a user in at `agent`, and nothing more.
+pub async fn agent_login(agent: SocketAddr) -> LoginReply {
+    AgentClient::new(connect(agent).await)
+        .try_login(LoginRequest {
+            ip: "127.0.0.1".into(),
+        })
+        .await
+        .expect("TryLogin")
+        .into_inner()
 }
 
 pub fn chat(index: i32, text: &str) -> Chat {
