@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use protox::prost::Message;
 
 /// Every protocol `chatd` speaks, relative to the workspace's `proto/` folder.
-const PROTOS: &[&str] = &["classic/classic_chat.proto", "lobby/lobby_chat.proto"];
+const PROTOS: &[&str] = &[
+    "classic/classic_chat.proto",
+    "lobby/lobby_chat.proto",
+    "chat/v1/chat.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");

@@ -1,7 +1,20 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::{HistoryStore, Limits, Room};
+use tokio::sync::broadcast;
+
+use crate::directory::Directory;
+use crate::{EngineError, HistoryStore, Limits, Message, NameClaim, Room, StoreError};
+
+/// How many room openings and closings a slow watcher may fall behind.
+const ROOM_CHANGE_BACKLOG: usize = 256;
+
+/// A room opening or closing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomChange {
+    Opened(String),
+    Closed(String),
+}
 
 /// Settings of the engine as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +45,8 @@ struct Shared {
     config: EngineConfig,
     store: Arc<dyn HistoryStore>,
     rooms: Mutex<HashMap<String, Arc<Room>>>,
+    room_changes: broadcast::Sender<RoomChange>,
+    directory: Arc<Directory>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -57,6 +72,8 @@ impl Engine {
                 config,
                 store,
                 rooms: Mutex::default(),
+                room_changes: broadcast::channel(ROOM_CHANGE_BACKLOG).0,
+                directory: Arc::default(),
             }),
         }
     }
@@ -74,6 +91,12 @@ impl Engine {
             Arc::clone(&self.shared.store),
         ));
         rooms.insert(name.to_owned(), Arc::clone(&room));
+        // Under the map's lock, so watchers hear openings and closings in
+        // the order they happened. No watcher is fine.
+        let _ = self
+            .shared
+            .room_changes
+            .send(RoomChange::Opened(name.to_owned()));
         tracing::debug!(room = name, "room opened");
         room
     }
@@ -87,12 +110,72 @@ impl Engine {
     /// what was posted and are then told it closed. Its history stays in the
     /// store. Returns whether the room was open.
     pub fn close_room(&self, name: &str) -> bool {
-        let Some(room) = self.shared.rooms().remove(name) else {
-            return false;
+        let room = {
+            let mut rooms = self.shared.rooms();
+            let Some(room) = rooms.remove(name) else {
+                return false;
+            };
+            let _ = self
+                .shared
+                .room_changes
+                .send(RoomChange::Closed(name.to_owned()));
+            room
         };
         room.close();
         tracing::debug!(room = name, "room closed");
         true
+    }
+
+    /// A feed of rooms opening and closing from now on.
+    pub fn watch_rooms(&self) -> broadcast::Receiver<RoomChange> {
+        self.shared.room_changes.subscribe()
+    }
+
+    /// Up to `limit` of the newest messages of room `name` below sequence
+    /// number `before`, oldest first, from history (the room need not be
+    /// open).
+    pub async fn history_before(
+        &self,
+        name: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        self.shared.store.read_before(name, before, limit).await
+    }
+
+    /// Up to `limit` messages of room `name` after sequence number `after`,
+    /// oldest first, from history (the room need not be open).
+    pub async fn history_after(
+        &self,
+        name: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        self.shared
+            .store
+            .read_from(name, after.saturating_add(1), limit)
+            .await
+    }
+
+    /// The sequence number of the newest message of room `name` in history,
+    /// 0 if none.
+    pub fn last_seq(&self, name: &str) -> u64 {
+        match self.find_room(name) {
+            Some(room) => room.last_seq(),
+            None => self.shared.store.last_seq(name),
+        }
+    }
+
+    /// Claims `name` for a user logging in; it is free again when the claim
+    /// is dropped. Fails if another logged-in user holds it.
+    pub fn claim_name(&self, name: &str) -> Result<NameClaim, EngineError> {
+        self.shared.config.limits.check_name(name)?;
+        self.shared.directory.claim(name)
+    }
+
+    /// Whether a user called `name` is logged in and connected.
+    pub fn is_online(&self, name: &str) -> bool {
+        self.shared.directory.is_online(name)
     }
 
     /// Names of the open rooms, sorted.

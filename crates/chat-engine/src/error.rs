@@ -12,6 +12,10 @@ pub enum EngineError {
     EmptyText,
     #[error("the message is {len} bytes long; the limit is {max} bytes")]
     TextTooLong { len: usize, max: usize },
+    #[error("the client message id is {len} bytes long; the limit is {max} bytes")]
+    ClientIdTooLong { len: usize, max: usize },
+    #[error("the name `{0}` is taken by a user who is logged in; choose another")]
+    NameTaken(String),
     #[error("room `{0}` is closed")]
     RoomClosed(String),
     #[error("history store failed: {0}")]

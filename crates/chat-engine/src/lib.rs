@@ -11,6 +11,7 @@
 //! caught up from the store — or told it [lagged](SubscriptionError::Lagged)
 //! if the store no longer has what it missed. Nothing is dropped silently.
 
+mod directory;
 mod engine;
 mod error;
 mod limits;
@@ -20,7 +21,8 @@ mod room;
 pub mod store;
 mod subscription;
 
-pub use engine::{Engine, EngineConfig};
+pub use directory::NameClaim;
+pub use engine::{Engine, EngineConfig, RoomChange};
 pub use error::{EngineError, SubscriptionError};
 pub use limits::Limits;
 pub use members::{RoomEvent, RoomEvents, RoomEventsError};

@@ -1,5 +1,8 @@
 use crate::EngineError;
 
+/// Longest client-chosen message id, in bytes: room for any UUID or hash.
+const MAX_CLIENT_ID_BYTES: usize = 128;
+
 /// Size limits on what users send. Every adapter checks through these so all
 /// protocols enforce the same rules with the same messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +33,16 @@ impl Limits {
             return Err(EngineError::NameTooLong { len, max });
         }
         Ok(())
+    }
+
+    pub fn check_client_id(&self, client_id: Option<&str>) -> Result<(), EngineError> {
+        match client_id {
+            Some(id) if id.len() > MAX_CLIENT_ID_BYTES => Err(EngineError::ClientIdTooLong {
+                len: id.len(),
+                max: MAX_CLIENT_ID_BYTES,
+            }),
+            _ => Ok(()),
+        }
     }
 
     pub fn check_text(&self, text: &str) -> Result<(), EngineError> {

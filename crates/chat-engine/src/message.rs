@@ -6,6 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct Draft {
     pub sender: String,
     pub text: String,
+    /// Chosen by the sender to make a retried send harmless: a second draft
+    /// with the same sender and id gets the first one's message back.
+    pub client_id: Option<String>,
 }
 
 /// A message with its place in the room's total order.
@@ -17,6 +20,7 @@ pub struct Message {
     pub sent_at_ms: i64,
     pub sender: String,
     pub text: String,
+    pub client_id: Option<String>,
 }
 
 impl Message {
@@ -26,6 +30,7 @@ impl Message {
             sent_at_ms: now_ms(),
             sender: draft.sender,
             text: draft.text,
+            client_id: draft.client_id,
         }
     }
 }

@@ -1,4 +1,4 @@
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -32,6 +32,36 @@ pub(crate) struct RoomState {
     /// The newest messages, contiguous, ending at `next_seq - 1`.
     pub(crate) window: VecDeque<Arc<Message>>,
     pub(crate) closed: bool,
+    recent_ids: RecentIds,
+}
+
+/// The newest messages that carry a client id, by sender and id, so a
+/// retried send finds the message its first try posted.
+#[derive(Default)]
+struct RecentIds {
+    by_id: HashMap<(String, String), Arc<Message>>,
+    order: VecDeque<(String, String)>,
+}
+
+impl RecentIds {
+    fn find(&self, draft: &Draft) -> Option<Arc<Message>> {
+        let id = draft.client_id.clone()?;
+        self.by_id.get(&(draft.sender.clone(), id)).cloned()
+    }
+
+    fn remember(&mut self, message: &Arc<Message>, capacity: usize) {
+        let Some(id) = &message.client_id else {
+            return;
+        };
+        let key = (message.sender.clone(), id.clone());
+        if self.order.len() == capacity
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.by_id.remove(&oldest);
+        }
+        self.order.push_back(key.clone());
+        self.by_id.insert(key, Arc::clone(message));
+    }
 }
 
 impl RoomState {
@@ -68,6 +98,7 @@ impl Room {
                 next_seq,
                 window: VecDeque::new(),
                 closed: false,
+                recent_ids: RecentIds::default(),
             }),
             arrivals: Notify::new(),
             subscribers: AtomicUsize::new(0),
@@ -80,14 +111,20 @@ impl Room {
     }
 
     /// Checks `draft` against the limits, gives it the next place in the
-    /// room's order, stores it and wakes every subscriber.
+    /// room's order, stores it and wakes every subscriber. A draft whose
+    /// sender and client id match a recent message is not posted again: that
+    /// message is returned.
     pub fn post(&self, draft: Draft) -> Result<Arc<Message>, EngineError> {
         self.limits.check_name(&draft.sender)?;
         self.limits.check_text(&draft.text)?;
+        self.limits.check_client_id(draft.client_id.as_deref())?;
         let message = {
             let mut state = self.write_state();
             if state.closed {
                 return Err(EngineError::RoomClosed(self.name.clone()));
+            }
+            if let Some(earlier) = state.recent_ids.find(&draft) {
+                return Ok(earlier);
             }
             let message = Arc::new(Message::accept(draft, state.next_seq));
             // Under the lock, so the store sees messages in sequence order.
@@ -97,6 +134,7 @@ impl Room {
                 state.window.pop_front();
             }
             state.window.push_back(Arc::clone(&message));
+            state.recent_ids.remember(&message, self.window_len);
             message
         };
         self.arrivals.notify_waiters();

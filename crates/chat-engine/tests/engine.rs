@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_engine::{
-    Draft, Engine, EngineConfig, EngineError, Limits, MemoryStore, Message, RoomEvent,
+    Draft, Engine, EngineConfig, EngineError, Limits, MemoryStore, Message, RoomChange, RoomEvent,
     RoomEventsError, Start, SubscriptionError,
 };
 
@@ -23,6 +23,7 @@ fn draft(sender: &str, text: &str) -> Draft {
     Draft {
         sender: sender.to_owned(),
         text: text.to_owned(),
+        client_id: None,
     }
 }
 
@@ -312,4 +313,110 @@ async fn a_member_watcher_that_falls_far_behind_is_told() {
         events.recv().await,
         Err(RoomEventsError::Lagged(_))
     ));
+}
+
+#[tokio::test]
+async fn a_retried_draft_with_the_same_client_id_is_not_posted_twice() {
+    let engine = engine(16, 100);
+    let room = engine.room("general");
+    let with_id = |sender: &str, id: &str| Draft {
+        client_id: Some(id.to_owned()),
+        ..draft(sender, "once")
+    };
+    let first = room.post(with_id("ann", "m-1")).unwrap();
+    let retry = room.post(with_id("ann", "m-1")).unwrap();
+    assert_eq!(retry, first);
+    // Another sender may use the same id; a new id is a new message.
+    assert_eq!(room.post(with_id("bob", "m-1")).unwrap().seq, 2);
+    assert_eq!(room.post(with_id("ann", "m-2")).unwrap().seq, 3);
+    assert_eq!(room.last_seq(), 3);
+    let too_long = Draft {
+        client_id: Some("x".repeat(129)),
+        ..draft("ann", "hi")
+    };
+    assert_eq!(
+        room.post(too_long).unwrap_err(),
+        EngineError::ClientIdTooLong { len: 129, max: 128 }
+    );
+}
+
+#[tokio::test]
+async fn history_reads_by_page_before_and_after() {
+    let engine = engine(4, 100);
+    let room = engine.room("general");
+    for i in 1..=20 {
+        room.post(draft("ann", &i.to_string())).unwrap();
+    }
+    let seqs = |page: Vec<Arc<Message>>| page.iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(engine.history_before("general", 21, 3).await.unwrap()),
+        [18, 19, 20]
+    );
+    assert_eq!(
+        seqs(engine.history_before("general", 3, 10).await.unwrap()),
+        [1, 2]
+    );
+    assert_eq!(
+        seqs(engine.history_after("general", 17, 10).await.unwrap()),
+        [18, 19, 20]
+    );
+    assert_eq!(
+        seqs(engine.history_after("general", 0, 2).await.unwrap()),
+        [1, 2]
+    );
+    assert!(
+        engine
+            .history_before("nowhere", 10, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A closed room's history is still there.
+    engine.close_room("general");
+    assert_eq!(engine.last_seq("general"), 20);
+    assert_eq!(
+        seqs(engine.history_before("general", 2, 5).await.unwrap()),
+        [1]
+    );
+}
+
+#[tokio::test]
+async fn names_are_unique_while_claimed_and_carry_presence() {
+    let engine = engine(4, 100);
+    let claim = engine.claim_name("민지").unwrap();
+    assert_eq!(
+        engine.claim_name("민지").unwrap_err(),
+        EngineError::NameTaken("민지".into())
+    );
+    assert!(!engine.is_online("민지"));
+    claim.set_online(true);
+    assert!(engine.is_online("민지"));
+    drop(claim);
+    assert!(!engine.is_online("민지"));
+    assert!(engine.claim_name("민지").is_ok());
+    assert_eq!(
+        engine.claim_name("").unwrap_err(),
+        EngineError::EmptyName { max: 64 }
+    );
+}
+
+#[tokio::test]
+async fn room_watchers_hear_rooms_open_and_close() {
+    let engine = engine(4, 100);
+    let mut changes = engine.watch_rooms();
+    engine.room("a");
+    engine.room("a");
+    engine.close_room("a");
+    assert_eq!(
+        changes.recv().await.unwrap(),
+        RoomChange::Opened("a".into())
+    );
+    assert_eq!(
+        changes.recv().await.unwrap(),
+        RoomChange::Closed("a".into())
+    );
+    assert!(
+        changes.try_recv().is_err(),
+        "opening an open room is no change"
+    );
 }

@@ -16,5 +16,12 @@ pub mod lobby {
     include!(concat!(env!("OUT_DIR"), "/_.rs"));
 }
 
+/// Our own protocol, `chat.v1` (`proto/chat/v1/chat.proto`).
+pub mod chat {
+    pub mod v1 {
+        tonic::include_proto!("chat.v1");
+    }
+}
+
 /// Encoded `FileDescriptorSet` of every protocol, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));

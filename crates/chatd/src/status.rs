@@ -11,7 +11,9 @@ pub fn from_engine(error: EngineError) -> Status {
         EngineError::EmptyName { .. }
         | EngineError::NameTooLong { .. }
         | EngineError::EmptyText
-        | EngineError::TextTooLong { .. } => Status::invalid_argument(message),
+        | EngineError::TextTooLong { .. }
+        | EngineError::ClientIdTooLong { .. } => Status::invalid_argument(message),
+        EngineError::NameTaken(_) => Status::already_exists(message),
         EngineError::RoomClosed(_) => Status::not_found(message),
         EngineError::Store(error) => from_store(error),
     }

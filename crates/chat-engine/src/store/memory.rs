@@ -67,4 +67,22 @@ impl HistoryStore for MemoryStore {
         let skip = usize::try_from(from.saturating_sub(oldest)).unwrap_or(usize::MAX);
         Ok(history.iter().skip(skip).take(limit).cloned().collect())
     }
+
+    async fn read_before(
+        &self,
+        room: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        let rooms = self.rooms();
+        let Some(history) = rooms.get(room) else {
+            return Ok(Vec::new());
+        };
+        let oldest = history.front().map_or(0, |m| m.seq);
+        let end = usize::try_from(before.saturating_sub(oldest))
+            .unwrap_or(usize::MAX)
+            .min(history.len());
+        let start = end.saturating_sub(limit);
+        Ok(history.range(start..end).cloned().collect())
+    }
 }

@@ -38,4 +38,13 @@ pub trait HistoryStore: Send + Sync + 'static {
         from: u64,
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError>;
+
+    /// Up to `limit` of the newest kept messages of `room` whose sequence
+    /// number is below `before`, oldest first.
+    async fn read_before(
+        &self,
+        room: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError>;
 }

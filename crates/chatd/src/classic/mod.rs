@@ -62,6 +62,7 @@ impl ChatServer for ClassicChat {
             .post(Draft {
                 sender: name,
                 text: message,
+                client_id: None,
             })
             .map_err(status::from_engine)?;
         Ok(Response::new(Empty {}))

@@ -55,6 +55,7 @@ pub fn post_chat(room: &Room, index: i32, text: Option<String>) -> Result<(), St
     room.post(Draft {
         sender: user_name(index),
         text: text.unwrap_or_default(),
+        client_id: None,
     })
     .map(drop)
     .map_err(status::from_engine)

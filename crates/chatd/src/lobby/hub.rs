@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chat_engine::{Engine, EngineError, Room};
+use chat_engine::{Engine, EngineError, NameClaim, Room};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -111,6 +111,8 @@ impl State {
 }
 
 struct User {
+    /// Holds `user-N` in the engine's directory, online while logged in.
+    _name: NameClaim,
     seat: Option<Seat>,
     heartbeats: usize,
     /// Since when the user has had no heartbeat stream open.
@@ -179,10 +181,13 @@ impl LobbyHub {
         let mut state = self.state();
         let index = state.next_index;
         state.next_index = index.checked_add(1).ok_or(HubError::IndexesExhausted)?;
+        let name = self.shared.engine.claim_name(&user_name(index))?;
+        name.set_online(true);
         self.shared.lobby.join(&user_name(index))?;
         state.users.insert(
             index,
             User {
+                _name: name,
                 seat: None,
                 heartbeats: 0,
                 unwatched_since: Instant::now(),
