@@ -8,12 +8,42 @@ use std::time::Duration;
 use chat_engine::{EngineConfig, Limits};
 use clap::Parser;
 
-/// The chat server: serves the classic and lobby protocols over one chat
-/// engine, so their users talk to each other.
+/// The chat server: serves the classic, lobby and native protocols over one
+/// chat engine, so their users talk to each other.
 #[derive(Debug, Clone, Parser)]
 // A flag given twice takes its last value, so scripts can append overrides.
 #[command(name = "chatd", version, about, args_override_self = true)]
 pub struct Config {
+    /// Where the native protocol (`chat.v1.ChatService`) listens.
+    #[arg(long, env = "CHATD_NATIVE_ADDR", default_value = "0.0.0.0:7070")]
+    pub native_addr: SocketAddr,
+
+    /// How often native-protocol connections are pinged (HTTP/2 keepalive)
+    /// to find peers that vanished.
+    #[arg(long, env = "CHATD_KEEPALIVE_INTERVAL", default_value = "20s", value_parser = positive_duration)]
+    pub keepalive_interval: Duration,
+
+    /// How long such a ping may go unanswered before the connection is
+    /// dropped.
+    #[arg(long, env = "CHATD_KEEPALIVE_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub keepalive_timeout: Duration,
+
+    /// How long a native user whose event stream closed stays logged in (and
+    /// in its rooms) for its client to reconnect and resume.
+    #[arg(long, env = "CHATD_PRESENCE_GRACE", default_value = "10s", value_parser = positive_duration)]
+    pub presence_grace: Duration,
+
+    /// How many rooms one native user may be in at once.
+    #[arg(long, env = "CHATD_MAX_ROOMS_PER_USER", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rooms_per_user: u64,
+
+    /// How many messages a second one native user may send (bursts of as
+    /// many are fine).
+    #[arg(long, env = "CHATD_MAX_SENDS_PER_SECOND", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sends_per_second: u32,
+
     /// Where the classic protocol (`grpc.ChatServer`) listens.
     #[arg(long, env = "CHATD_CLASSIC_ADDR", default_value = "0.0.0.0:11912")]
     pub classic_addr: SocketAddr,

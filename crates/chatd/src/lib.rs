@@ -4,13 +4,15 @@
 //! its wire types and [`chat_engine`]:
 //! - [`classic`]: `grpc.ChatServer`, the single room of the seed "Chat 1st";
 //! - [`lobby`]: `Agent`, `Heartbeat`, `Lobby` and `Channel`, the seed
-//!   "Chat 2nd".
+//!   "Chat 2nd";
+//! - [`native`]: `chat.v1.ChatService`, our own protocol.
 //!
 //! [`Chatd`] binds the listeners and serves them until shutdown.
 
 pub mod classic;
 pub mod config;
 pub mod lobby;
+pub mod native;
 mod server;
 mod status;
 mod streaming;

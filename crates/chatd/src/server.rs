@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_engine::{Engine, MemoryStore};
+use chat_proto::chat::v1::chat_service_server::ChatServiceServer;
 use chat_proto::classic::chat_server_server::ChatServerServer;
 use chat_proto::lobby::agent_server::AgentServer;
 use chat_proto::lobby::channel_server::ChannelServer;
@@ -20,11 +21,15 @@ use tonic_health::server::{HealthReporter, HealthService};
 
 use crate::Config;
 use crate::classic::ClassicChat;
-use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
+use crate::lobby::{
+    AgentService, ChannelService, HeartbeatService, LOBBY_ROOM, LobbyHub, LobbyService,
+};
+use crate::native::{NativeChat, NativeHub, SessionConfig};
 
 /// Where each protocol listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenAddrs {
+    pub native: SocketAddr,
     pub classic: SocketAddr,
     pub agent: SocketAddr,
     pub heartbeat: SocketAddr,
@@ -44,6 +49,7 @@ pub struct Chatd {
 
 #[derive(Debug)]
 struct Listeners {
+    native: TcpListener,
     classic: TcpListener,
     agent: TcpListener,
     heartbeat: TcpListener,
@@ -64,6 +70,7 @@ impl Chatd {
             channels.push(bind(SocketAddr::new(channel_host, port), "lobby channel").await?);
         }
         let listeners = Listeners {
+            native: bind(config.native_addr, "native protocol").await?,
             classic: bind(config.classic_addr, "classic protocol").await?,
             agent: bind(config.agent_addr, "lobby Agent").await?,
             heartbeat: bind(config.heartbeat_addr, "lobby Heartbeat").await?,
@@ -81,6 +88,7 @@ impl Chatd {
     pub fn addrs(&self) -> ListenAddrs {
         let listeners = &self.listeners;
         ListenAddrs {
+            native: local_addr(&listeners.native),
             classic: local_addr(&listeners.classic),
             agent: local_addr(&listeners.agent),
             heartbeat: local_addr(&listeners.heartbeat),
@@ -113,6 +121,21 @@ impl Chatd {
         )
         .into_service(max_request);
         health.set_serving::<ChatServerServer<ClassicChat>>().await;
+
+        let sessions = NativeHub::new(
+            engine.clone(),
+            SessionConfig {
+                presence_grace: config.presence_grace,
+                max_rooms_per_user: usize::try_from(config.max_rooms_per_user)
+                    .unwrap_or(usize::MAX),
+                max_sends_per_second: config.max_sends_per_second,
+                permanent_rooms: [config.classic_room.clone(), LOBBY_ROOM.to_owned()].into(),
+            },
+            shutdown.clone(),
+        );
+        let native = ChatServiceServer::new(NativeChat::new(sessions.clone()))
+            .max_decoding_message_size(max_request);
+        health.set_serving::<ChatServiceServer<NativeChat>>().await;
 
         let channel_ports = addrs.channels.iter().map(|addr| i32::from(addr.port()));
         let hub = LobbyHub::new(
@@ -148,7 +171,12 @@ impl Chatd {
         // dropped (and its user removed) within two heartbeat intervals.
         let keepalive = Some((config.heartbeat_interval, config.heartbeat_timeout));
         let stopped = || shutdown.clone().cancelled_owned();
-        let reaper = tokio::spawn(hub.reap_silent_users());
+        let native_keepalive = Some((config.keepalive_interval, config.keepalive_timeout));
+        let reapers = [
+            tokio::spawn(hub.reap_silent_users()),
+            tokio::spawn(sessions.end_idle_sessions_until_shutdown()),
+        ];
+        log_listening("native protocol", &[addrs.native]);
 
         log_listening("classic protocol", &[addrs.classic]);
         log_listening("lobby Agent", &[addrs.agent]);
@@ -156,6 +184,9 @@ impl Chatd {
         log_listening("lobby Lobby", &[addrs.lobby]);
         log_listening("lobby channels", &addrs.channels);
         let served = tokio::try_join!(
+            discoverable(native_keepalive, &health)
+                .add_service(native)
+                .serve_with_incoming_shutdown(incoming(listeners.native), stopped()),
             discoverable(None, &health)
                 .add_service(classic)
                 .serve_with_incoming_shutdown(incoming(listeners.classic), stopped()),
@@ -176,7 +207,9 @@ impl Chatd {
                 ),
         );
         shutdown.cancel();
-        let _ = reaper.await;
+        for reaper in reapers {
+            let _ = reaper.await;
+        }
         served.map(|_| ())
     }
 }

@@ -25,6 +25,11 @@ pub fn user_name(index: i32) -> String {
     format!("{USER_PREFIX}{index}")
 }
 
+/// Whether `name` has the form lobby-protocol users' names have.
+pub fn is_lobby_user_name(name: &str) -> bool {
+    user_index(name).is_some()
+}
+
 /// The lobby index behind an engine name, if it is a lobby user's.
 pub fn user_index(name: &str) -> Option<i32> {
     name.strip_prefix(USER_PREFIX)?

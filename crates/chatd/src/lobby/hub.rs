@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chat_engine::{Engine, EngineError, NameClaim, Room};
+use chat_engine::{Engine, EngineError, NameClaim, Room, RoomEvent, RoomEvents};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -15,9 +15,16 @@ use super::chat::user_name;
 /// The engine room every lobby-protocol user is a member of.
 pub const LOBBY_ROOM: &str = "lobby";
 
+const CHANNEL_PREFIX: &str = "channel-";
+
 /// The engine room of the channel on `port`.
 pub fn channel_room_name(port: i32) -> String {
-    format!("channel-{port}")
+    format!("{CHANNEL_PREFIX}{port}")
+}
+
+/// Whether room `name` is (or would be) a lobby channel's.
+pub fn is_channel_room(name: &str) -> bool {
+    name.starts_with(CHANNEL_PREFIX)
 }
 
 /// Why a lobby-protocol request cannot be done.
@@ -100,13 +107,19 @@ impl State {
         if let Some(room) = self.channels.get(&seat.port) {
             room.leave(&user_name(index));
             if room.member_count() == 0 {
-                self.channels.remove(&seat.port);
-                self.free_ports.insert(seat.port);
-                engine.close_room(&channel_room_name(seat.port));
-                tracing::info!(channel = seat.port, "empty channel closed");
+                self.close_channel(engine, seat.port);
             }
         }
         Some(seat.port)
+    }
+
+    /// Closes channel `port` and frees its port.
+    fn close_channel(&mut self, engine: &Engine, port: i32) {
+        if self.channels.remove(&port).is_some() {
+            self.free_ports.insert(port);
+            engine.close_room(&channel_room_name(port));
+            tracing::info!(channel = port, "empty channel closed");
+        }
     }
 }
 
@@ -290,6 +303,28 @@ impl LobbyHub {
         }
     }
 
+    /// Closes channel `port` when users of another protocol leave it empty
+    /// (lobby users' leaves close it at once, in `vacate_seat`).
+    async fn close_when_emptied(self, port: i32, mut members: RoomEvents) {
+        loop {
+            match members.recv().await {
+                Ok(RoomEvent::Left(_)) | Err(_) => {
+                    let mut state = self.state();
+                    let empty = state
+                        .channels
+                        .get(&port)
+                        .is_some_and(|room| room.member_count() == 0);
+                    if empty {
+                        state.close_channel(&self.shared.engine, port);
+                        return;
+                    }
+                }
+                Ok(RoomEvent::Joined(_)) => {}
+                Ok(RoomEvent::Closed) => return,
+            }
+        }
+    }
+
     /// Opens a channel on a free port with `index` in it (leaving its old
     /// channel). Returns the port.
     pub fn make_channel(&self, index: i32) -> Result<i32, HubError> {
@@ -302,6 +337,7 @@ impl LobbyHub {
             .pop_first()
             .ok_or(HubError::PoolExhausted(self.shared.pool_size))?;
         let room = self.shared.engine.room(&channel_room_name(port));
+        tokio::spawn(self.clone().close_when_emptied(port, room.watch_members()));
         state.channels.insert(port, room);
         tracing::info!(channel = port, maker = index, "channel opened");
         state.seat(&self.shared.engine, index, port)?;

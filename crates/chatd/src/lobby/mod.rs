@@ -16,6 +16,7 @@ mod lobby_service;
 
 pub use agent::AgentService;
 pub use channel::ChannelService;
+pub use chat::is_lobby_user_name;
 pub use heartbeat::HeartbeatService;
-pub use hub::{HubError, LOBBY_ROOM, LobbyHub, channel_room_name};
+pub use hub::{HubError, LOBBY_ROOM, LobbyHub, channel_room_name, is_channel_room};
 pub use lobby_service::LobbyService;

@@ -28,6 +28,8 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Flags that put every listener of a `chatd` on a free loopback port.
 pub const LOOPBACK: &[&str] = &[
+    "--native-addr",
+    "127.0.0.1:0",
     "--classic-addr",
     "127.0.0.1:0",
     "--agent-addr",

@@ -1,0 +1,162 @@
+//! Rules for names, and engine values in `chat.v1` wire form.
+
+use chat_engine::Room as EngineRoom;
+use chat_engine::{Engine, Message as EngineMessage};
+use chat_proto::chat::v1::{Member, Message, Room};
+use prost_types::Timestamp;
+use tonic::Status;
+
+use crate::lobby::{is_channel_room, is_lobby_user_name};
+
+/// Longest room name, in characters.
+const MAX_ROOM_CHARS: usize = 64;
+
+/// A display name a native user may log in with. (Length and emptiness
+/// are the engine's limits, checked when the name is claimed.)
+pub fn check_user_name(name: &str) -> Result<(), Status> {
+    if name.chars().any(char::is_control) {
+        return Err(Status::invalid_argument(
+            "the name has control characters; use printable ones",
+        ));
+    }
+    if is_lobby_user_name(name) {
+        return Err(Status::invalid_argument(format!(
+            "names like `{name}` belong to lobby-protocol users; choose another"
+        )));
+    }
+    Ok(())
+}
+
+/// A name a native user may give a new room.
+pub fn check_room_name(name: &str) -> Result<(), Status> {
+    let len = name.chars().count();
+    if len == 0 || len > MAX_ROOM_CHARS {
+        return Err(Status::invalid_argument(format!(
+            "a room name has 1 to {MAX_ROOM_CHARS} characters; `{name}` has {len}"
+        )));
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Status::invalid_argument(format!(
+            "the room name `{name}` has spaces or control characters; use letters, digits, `-` or `_`"
+        )));
+    }
+    if is_channel_room(name) {
+        return Err(Status::invalid_argument(format!(
+            "`{name}`: names starting `channel-` belong to lobby-protocol channels"
+        )));
+    }
+    Ok(())
+}
+
+pub fn message(room: &str, message: &EngineMessage) -> Message {
+    Message {
+        room: room.to_owned(),
+        seq: message.seq,
+        sender: message.sender.clone(),
+        text: message.text.clone(),
+        sent_at: Some(Timestamp {
+            seconds: message.sent_at_ms.div_euclid(1000),
+            nanos: i32::try_from(message.sent_at_ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
+        }),
+        client_message_id: message.client_id.clone().unwrap_or_default(),
+    }
+}
+
+pub fn room(room: &EngineRoom) -> Room {
+    Room {
+        name: room.name().to_owned(),
+        member_count: u32::try_from(room.member_count()).unwrap_or(u32::MAX),
+        last_seq: room.last_seq(),
+    }
+}
+
+pub fn members(engine: &Engine, room: &EngineRoom) -> Vec<Member> {
+    room.members()
+        .into_iter()
+        .map(|name| Member {
+            online: engine.is_online(&name),
+            name,
+        })
+        .collect()
+}
+
+/// Default and largest page of a listing.
+const PAGE_SIZE: (u32, u32) = (100, 1000);
+
+/// One page of `items` (sorted by `key`): those after `page_token`, at most
+/// `page_size` (0 for the default). Returns the page and the next token,
+/// empty on the last page.
+pub fn page<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> &str,
+    page_token: &str,
+    page_size: u32,
+) -> (Vec<T>, String) {
+    let size = match page_size {
+        0 => PAGE_SIZE.0,
+        n => n.min(PAGE_SIZE.1),
+    } as usize;
+    let mut rest: Vec<T> = items
+        .into_iter()
+        .filter(|item| page_token.is_empty() || key(item) > page_token)
+        .collect();
+    let more = rest.len() > size;
+    rest.truncate(size);
+    let next = match rest.last() {
+        Some(last) if more => key(last).to_owned(),
+        _ => String::new(),
+    };
+    (rest, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_follow_on_from_their_token() {
+        let names: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).into();
+        let (first, token) = page(names.clone(), String::as_str, "", 2);
+        assert_eq!(
+            (first, token.as_str()),
+            (vec!["a".to_owned(), "b".to_owned()], "b")
+        );
+        let (second, token) = page(names.clone(), String::as_str, "b", 2);
+        assert_eq!(
+            (second, token.as_str()),
+            (vec!["c".to_owned(), "d".to_owned()], "d")
+        );
+        let (last, token) = page(names, String::as_str, "d", 2);
+        assert_eq!((last, token.as_str()), (vec!["e".to_owned()], ""));
+    }
+
+    #[test]
+    fn room_and_user_names_follow_the_rules() {
+        assert!(check_room_name("dev-team_2").is_ok());
+        assert!(check_room_name("개발팀").is_ok());
+        assert!(check_room_name("").is_err());
+        assert!(check_room_name("two words").is_err());
+        assert!(check_room_name("channel-50054").is_err());
+        assert!(check_room_name(&"r".repeat(65)).is_err());
+        assert!(check_user_name("민지").is_ok());
+        assert!(check_user_name("user-7").is_err());
+        assert!(check_user_name("user-seven").is_ok());
+        assert!(check_user_name("bell\u{7}").is_err());
+    }
+
+    #[test]
+    fn timestamps_split_milliseconds() {
+        let msg = EngineMessage {
+            seq: 1,
+            sent_at_ms: 1_700_000_000_123,
+            sender: "a".into(),
+            text: "t".into(),
+            client_id: None,
+        };
+        let sent_at = message("r", &msg).sent_at.unwrap();
+        assert_eq!(
+            (sent_at.seconds, sent_at.nanos),
+            (1_700_000_000, 123_000_000)
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! The native protocol, `chat.v1.ChatService` (`proto/chat/v1/chat.proto`):
+//! named users with session tokens, named rooms, history pages, presence,
+//! and an event stream that resumes where a client left off.
+
+mod convert;
+mod events;
+mod service;
+mod sessions;
+
+pub use service::NativeChat;
+pub use sessions::{NativeHub, SessionConfig};

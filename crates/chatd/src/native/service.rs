@@ -1,0 +1,220 @@
+//! `chat.v1.ChatService`: the native protocol's calls.
+
+use std::collections::HashMap;
+
+use chat_engine::Draft;
+use chat_proto::chat::v1::chat_service_server::ChatService;
+use chat_proto::chat::v1::get_history_request::Position;
+use chat_proto::chat::v1::*;
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use super::events::{self, EventStream};
+use super::sessions::{NativeHub, room_not_found};
+use crate::status;
+
+/// Default and largest history page.
+const HISTORY_PAGE: (u32, u32) = (50, 500);
+
+pub struct NativeChat {
+    hub: NativeHub,
+}
+
+impl NativeChat {
+    pub fn new(hub: NativeHub) -> Self {
+        NativeChat { hub }
+    }
+}
+
+#[tonic::async_trait]
+impl ChatService for NativeChat {
+    type SubscribeStream = EventStream;
+
+    async fn login(
+        &self,
+        request: Request<LoginRequest>,
+    ) -> Result<Response<LoginResponse>, Status> {
+        let name = request.into_inner().name;
+        let (session_token, session) = self.hub.login(&name)?;
+        Ok(Response::new(LoginResponse {
+            session_token,
+            name: session.name().to_owned(),
+        }))
+    }
+
+    async fn logout(
+        &self,
+        request: Request<LogoutRequest>,
+    ) -> Result<Response<LogoutResponse>, Status> {
+        let session = self.hub.authenticate(request.metadata())?;
+        self.hub.end(&session, "logged out");
+        Ok(Response::new(LogoutResponse {}))
+    }
+
+    async fn subscribe(
+        &self,
+        request: Request<SubscribeRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let session = self.hub.authenticate(request.metadata())?;
+        let cursors: HashMap<String, u64> = request
+            .into_inner()
+            .cursors
+            .into_iter()
+            .map(|cursor| (cursor.room, cursor.last_seq))
+            .collect();
+        Ok(Response::new(events::open(&self.hub, session, cursors)?))
+    }
+
+    async fn send_message(
+        &self,
+        request: Request<SendMessageRequest>,
+    ) -> Result<Response<SendMessageResponse>, Status> {
+        let session = self.hub.authenticate(request.metadata())?;
+        let SendMessageRequest {
+            room,
+            text,
+            client_message_id,
+        } = request.into_inner();
+        let target = self.hub.room_of(&session, &room)?;
+        session.take_send(self.hub.config().max_sends_per_second)?;
+        let message = target
+            .post(Draft {
+                sender: session.name().to_owned(),
+                text,
+                client_id: Some(client_message_id).filter(|id| !id.is_empty()),
+            })
+            .map_err(status::from_engine)?;
+        Ok(Response::new(SendMessageResponse {
+            message: Some(convert::message(&room, &message)),
+        }))
+    }
+
+    async fn create_room(
+        &self,
+        request: Request<CreateRoomRequest>,
+    ) -> Result<Response<CreateRoomResponse>, Status> {
+        let session = self.hub.authenticate(request.metadata())?;
+        let room = self.hub.create_room(&session, &request.into_inner().room)?;
+        Ok(Response::new(CreateRoomResponse {
+            room: Some(convert::room(&room)),
+        }))
+    }
+
+    async fn join_room(
+        &self,
+        request: Request<JoinRoomRequest>,
+    ) -> Result<Response<JoinRoomResponse>, Status> {
+        let session = self.hub.authenticate(request.metadata())?;
+        let room = self.hub.join_room(&session, &request.into_inner().room)?;
+        Ok(Response::new(JoinRoomResponse {
+            room: Some(convert::room(&room)),
+        }))
+    }
+
+    async fn leave_room(
+        &self,
+        request: Request<LeaveRoomRequest>,
+    ) -> Result<Response<LeaveRoomResponse>, Status> {
+        let session = self.hub.authenticate(request.metadata())?;
+        self.hub.leave_room(&session, &request.into_inner().room)?;
+        Ok(Response::new(LeaveRoomResponse {}))
+    }
+
+    async fn list_rooms(
+        &self,
+        request: Request<ListRoomsRequest>,
+    ) -> Result<Response<ListRoomsResponse>, Status> {
+        self.hub.authenticate(request.metadata())?;
+        let ListRoomsRequest {
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let engine = self.hub.engine();
+        let rooms: Vec<Room> = engine
+            .room_names()
+            .iter()
+            .filter_map(|name| engine.find_room(name))
+            .map(|room| convert::room(&room))
+            .collect();
+        let (rooms, next_page_token) =
+            convert::page(rooms, |room| &room.name, &page_token, page_size);
+        Ok(Response::new(ListRoomsResponse {
+            rooms,
+            next_page_token,
+        }))
+    }
+
+    async fn list_members(
+        &self,
+        request: Request<ListMembersRequest>,
+    ) -> Result<Response<ListMembersResponse>, Status> {
+        self.hub.authenticate(request.metadata())?;
+        let ListMembersRequest {
+            room,
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let engine = self.hub.engine();
+        let room = engine
+            .find_room(&room)
+            .ok_or_else(|| room_not_found(&room))?;
+        let members = convert::members(engine, &room);
+        let (members, next_page_token) =
+            convert::page(members, |member| &member.name, &page_token, page_size);
+        Ok(Response::new(ListMembersResponse {
+            members,
+            next_page_token,
+        }))
+    }
+
+    async fn get_history(
+        &self,
+        request: Request<GetHistoryRequest>,
+    ) -> Result<Response<GetHistoryResponse>, Status> {
+        self.hub.authenticate(request.metadata())?;
+        let GetHistoryRequest {
+            room,
+            position,
+            limit,
+        } = request.into_inner();
+        let engine = self.hub.engine();
+        if engine.find_room(&room).is_none() && engine.last_seq(&room) == 0 {
+            return Err(room_not_found(&room));
+        }
+        let limit = match limit {
+            0 => HISTORY_PAGE.0,
+            n => n.min(HISTORY_PAGE.1),
+        } as usize;
+        // One more than asked tells whether there is more.
+        let (mut messages, older) = match position {
+            Some(Position::AfterSeq(after)) => {
+                (engine.history_after(&room, after, limit + 1).await, false)
+            }
+            Some(Position::BeforeSeq(before)) => {
+                (engine.history_before(&room, before, limit + 1).await, true)
+            }
+            None => (
+                engine.history_before(&room, u64::MAX, limit + 1).await,
+                true,
+            ),
+        };
+        let messages = messages
+            .as_mut()
+            .map_err(|error| status::from_engine(error.clone().into()))?;
+        let has_more = messages.len() > limit;
+        if has_more {
+            if older {
+                messages.remove(0);
+            } else {
+                messages.pop();
+            }
+        }
+        Ok(Response::new(GetHistoryResponse {
+            messages: messages
+                .iter()
+                .map(|m| convert::message(&room, m))
+                .collect(),
+            has_more,
+        }))
+    }
+}

@@ -1,0 +1,431 @@
+//! Native-protocol sessions: who is logged in under which token, which
+//! rooms each user is in, and when a session that went away ends.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chat_engine::{Engine, NameClaim, Room};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+
+use super::convert::{check_room_name, check_user_name};
+use crate::status;
+
+/// Settings of the native protocol's sessions.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// How long a session lives on without an event stream or a call.
+    pub presence_grace: Duration,
+    pub max_rooms_per_user: usize,
+    pub max_sends_per_second: u32,
+    /// Rooms that never close, even when empty.
+    pub permanent_rooms: BTreeSet<String>,
+}
+
+/// What a session's event stream is asked to do by the session's calls.
+#[derive(Debug)]
+pub enum Control {
+    /// The user joined `room`: follow it after sequence number `after`.
+    Follow { room: Arc<Room>, after: u64 },
+    /// The user left `room`.
+    Unfollow { room: String },
+}
+
+/// The open event stream of a session, as the session's calls see it.
+struct StreamSlot {
+    generation: u64,
+    control: mpsc::UnboundedSender<Control>,
+    /// Cancelled to end the stream (a newer one took over, or the session
+    /// ended).
+    cancel: CancellationToken,
+}
+
+/// A logged-in native user.
+pub struct Session {
+    token: String,
+    name: NameClaim,
+    state: Mutex<SessionState>,
+}
+
+struct SessionState {
+    rooms: BTreeSet<String>,
+    stream: Option<StreamSlot>,
+    next_generation: u64,
+    /// Since when the session has had no stream open, or its last call.
+    idle_since: Instant,
+    sends: TokenBucket,
+    ended: bool,
+}
+
+impl Session {
+    pub fn name(&self) -> &str {
+        self.name.name()
+    }
+
+    /// The rooms the user is in, sorted.
+    pub fn rooms(&self) -> Vec<String> {
+        self.state().rooms.iter().cloned().collect()
+    }
+
+    /// Takes a send from the user's allowance, or says to slow down.
+    pub fn take_send(&self, per_second: u32) -> Result<(), Status> {
+        if self.state().sends.take(per_second) {
+            Ok(())
+        } else {
+            Err(Status::resource_exhausted(format!(
+                "sending too fast: at most {per_second} messages a second; wait a moment and retry"
+            )))
+        }
+    }
+
+    /// Registers a new event stream, ending the one before it. Returns its
+    /// generation, the receiver of its control messages and its token.
+    pub fn open_stream(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Result<(u64, mpsc::UnboundedReceiver<Control>, CancellationToken), Status> {
+        let mut state = self.state();
+        if state.ended {
+            return Err(expired());
+        }
+        let generation = state.next_generation;
+        state.next_generation += 1;
+        let (control, receiver) = mpsc::unbounded_channel();
+        let cancel = shutdown.child_token();
+        if let Some(old) = state.stream.replace(StreamSlot {
+            generation,
+            control,
+            cancel: cancel.clone(),
+        }) {
+            old.cancel.cancel();
+        }
+        self.name.set_online(true);
+        Ok((generation, receiver, cancel))
+    }
+
+    /// The stream of `generation` ended; if it was the current one the user
+    /// is offline and the grace period starts.
+    pub fn close_stream(&self, generation: u64) {
+        let mut state = self.state();
+        if state
+            .stream
+            .as_ref()
+            .is_some_and(|s| s.generation == generation)
+        {
+            state.stream = None;
+            state.idle_since = Instant::now();
+            self.name.set_online(false);
+        }
+    }
+
+    fn tell_stream(state: &SessionState, control: Control) {
+        if let Some(stream) = &state.stream {
+            // A stream that is just ending drops this; the next one starts
+            // from the session's rooms.
+            let _ = stream.control.send(control);
+        }
+    }
+
+    fn touch(&self) {
+        self.state().idle_since = Instant::now();
+    }
+
+    fn state(&self) -> MutexGuard<'_, SessionState> {
+        // Every change leaves the state consistent before it could panic.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A cheap-to-clone handle to every native session.
+#[derive(Clone)]
+pub struct NativeHub {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    engine: Engine,
+    config: SessionConfig,
+    shutdown: CancellationToken,
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+impl NativeHub {
+    pub fn new(engine: Engine, config: SessionConfig, shutdown: CancellationToken) -> Self {
+        NativeHub {
+            shared: Arc::new(Shared {
+                engine,
+                config,
+                shutdown,
+                sessions: Mutex::default(),
+            }),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.shared.config
+    }
+
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.shared.shutdown
+    }
+
+    /// Starts a session for `name`.
+    pub fn login(&self, name: &str) -> Result<(String, Arc<Session>), Status> {
+        check_user_name(name)?;
+        let claim = self
+            .shared
+            .engine
+            .claim_name(name)
+            .map_err(status::from_engine)?;
+        let token = new_token();
+        let session = Arc::new(Session {
+            token: token.clone(),
+            name: claim,
+            state: Mutex::new(SessionState {
+                rooms: BTreeSet::new(),
+                stream: None,
+                next_generation: 0,
+                idle_since: Instant::now(),
+                sends: TokenBucket::full(self.shared.config.max_sends_per_second),
+                ended: false,
+            }),
+        });
+        self.sessions().insert(token.clone(), Arc::clone(&session));
+        tracing::info!(name, "native user logged in");
+        Ok((token, session))
+    }
+
+    /// The session whose token `metadata` carries.
+    pub fn authenticate(&self, metadata: &MetadataMap) -> Result<Arc<Session>, Status> {
+        let token = metadata
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                Status::unauthenticated(
+                    "this call needs a session: log in with Login and send its token \
+                     as the metadata `authorization: Bearer TOKEN`",
+                )
+            })?;
+        let session = self
+            .sessions()
+            .get(token.trim())
+            .cloned()
+            .ok_or_else(expired)?;
+        session.touch();
+        Ok(session)
+    }
+
+    /// Ends a session: the user leaves its rooms (the others are told), its
+    /// stream ends and its name is free.
+    pub fn end(&self, session: &Session, reason: &str) {
+        self.sessions().remove(&session.token);
+        let rooms = {
+            let mut state = session.state();
+            if state.ended {
+                return;
+            }
+            state.ended = true;
+            if let Some(stream) = state.stream.take() {
+                stream.cancel.cancel();
+            }
+            std::mem::take(&mut state.rooms)
+        };
+        for room in rooms {
+            self.vacate(&room, session.name());
+        }
+        session.name.set_online(false);
+        tracing::info!(name = session.name(), reason, "native session ended");
+    }
+
+    /// Creates room `name` with the user in it.
+    pub fn create_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
+        check_room_name(name)?;
+        if self.shared.engine.find_room(name).is_some() {
+            return Err(Status::already_exists(format!(
+                "room `{name}` already exists; join it with JoinRoom"
+            )));
+        }
+        self.join(session, &self.shared.engine.room(name))
+    }
+
+    /// Puts the user in open room `name`.
+    pub fn join_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
+        let room = self
+            .shared
+            .engine
+            .find_room(name)
+            .ok_or_else(|| room_not_found(name))?;
+        self.join(session, &room)
+    }
+
+    fn join(&self, session: &Session, room: &Arc<Room>) -> Result<Arc<Room>, Status> {
+        let mut state = session.state();
+        if state.rooms.contains(room.name()) {
+            return Ok(Arc::clone(room));
+        }
+        let max = self.shared.config.max_rooms_per_user;
+        if state.rooms.len() >= max {
+            return Err(Status::resource_exhausted(format!(
+                "already in {max} rooms, the most one user may be in; leave one first"
+            )));
+        }
+        // Read first, so a message posted as the user joins is not missed.
+        let after = room.last_seq();
+        room.join(session.name()).map_err(status::from_engine)?;
+        state.rooms.insert(room.name().to_owned());
+        Session::tell_stream(
+            &state,
+            Control::Follow {
+                room: Arc::clone(room),
+                after,
+            },
+        );
+        Ok(Arc::clone(room))
+    }
+
+    /// Takes the user out of room `name`.
+    pub fn leave_room(&self, session: &Session, name: &str) -> Result<(), Status> {
+        let mut state = session.state();
+        if !state.rooms.remove(name) {
+            return Err(Status::failed_precondition(format!(
+                "you are not in room `{name}`"
+            )));
+        }
+        Session::tell_stream(
+            &state,
+            Control::Unfollow {
+                room: name.to_owned(),
+            },
+        );
+        drop(state);
+        self.vacate(name, session.name());
+        Ok(())
+    }
+
+    /// The room the user is in called `name`, to send to.
+    pub fn room_of(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
+        if !session.state().rooms.contains(name) {
+            return Err(Status::failed_precondition(format!(
+                "you are not in room `{name}`; join it with JoinRoom first"
+            )));
+        }
+        self.shared
+            .engine
+            .find_room(name)
+            .ok_or_else(|| room_not_found(name))
+    }
+
+    /// The user left room `name` (or the room went away under it).
+    pub fn forget_room(&self, session: &Session, name: &str) {
+        session.state().rooms.remove(name);
+    }
+
+    /// Takes `user` out of room `name`, closing the room if that left it
+    /// empty. Lobby channels are closed by the lobby, which owns their port.
+    fn vacate(&self, name: &str, user: &str) {
+        let Some(room) = self.shared.engine.find_room(name) else {
+            return;
+        };
+        room.leave(user);
+        let closes = room.member_count() == 0
+            && !self.shared.config.permanent_rooms.contains(name)
+            && !crate::lobby::is_channel_room(name);
+        if closes {
+            self.shared.engine.close_room(name);
+        }
+    }
+
+    /// Ends every session that has been without an event stream and
+    /// without a call for longer than the grace period.
+    pub fn end_idle_sessions(&self) {
+        let grace = self.shared.config.presence_grace;
+        let now = Instant::now();
+        let idle: Vec<Arc<Session>> = self
+            .sessions()
+            .values()
+            .filter(|session| {
+                let state = session.state();
+                state.stream.is_none() && now.duration_since(state.idle_since) > grace
+            })
+            .cloned()
+            .collect();
+        for session in idle {
+            self.end(&session, "went away");
+        }
+    }
+
+    /// Runs [`end_idle_sessions`](Self::end_idle_sessions) a few times per
+    /// grace period until shutdown.
+    pub async fn end_idle_sessions_until_shutdown(self) {
+        let period = (self.shared.config.presence_grace / 4).max(Duration::from_millis(10));
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.shared.shutdown.cancelled() => return,
+                _ = ticker.tick() => self.end_idle_sessions(),
+            }
+        }
+    }
+
+    fn sessions(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        // Single inserts and removes: never left half-done.
+        self.shared
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+pub fn room_not_found(name: &str) -> Status {
+    Status::not_found(format!(
+        "there is no open room `{name}`; ListRooms shows them, CreateRoom makes one"
+    ))
+}
+
+fn expired() -> Status {
+    Status::unauthenticated("the session token is unknown or its session ended; log in again")
+}
+
+/// 128 random bits, in hex.
+fn new_token() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Allows `per_second` sends a second, in bursts of up to `per_second`.
+struct TokenBucket {
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl TokenBucket {
+    fn full(per_second: u32) -> Self {
+        TokenBucket {
+            tokens: f64::from(per_second),
+            refilled: Instant::now(),
+        }
+    }
+
+    fn take(&mut self, per_second: u32) -> bool {
+        let now = Instant::now();
+        let rate = f64::from(per_second);
+        let earned = now.duration_since(self.refilled).as_secs_f64() * rate;
+        self.tokens = (self.tokens + earned).min(rate);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
