@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod lobby;
+pub mod native;
 pub mod proxy;
 pub mod python;
 

@@ -1,0 +1,171 @@
+//! A thin `chat.v1` test client over the generated stubs, so tests see the
+//! protocol itself.
+
+use std::net::SocketAddr;
+
+use chat_proto::chat::v1::chat_service_client::ChatServiceClient;
+use chat_proto::chat::v1::event::Event as Kind;
+use chat_proto::chat::v1::*;
+use tonic::transport::Channel;
+use tonic::{Request, Status, Streaming};
+
+use super::{PATIENCE, connect};
+
+pub struct NativeUser {
+    pub name: String,
+    pub token: String,
+    pub client: ChatServiceClient<Channel>,
+}
+
+impl NativeUser {
+    pub async fn login(addr: SocketAddr, name: &str) -> Self {
+        Self::try_login(addr, name).await.expect("Login")
+    }
+
+    pub async fn try_login(addr: SocketAddr, name: &str) -> Result<Self, Status> {
+        let mut client = ChatServiceClient::new(connect(addr).await);
+        let reply = client
+            .login(LoginRequest { name: name.into() })
+            .await?
+            .into_inner();
+        Ok(NativeUser {
+            name: reply.name,
+            token: reply.session_token,
+            client,
+        })
+    }
+
+    /// `message` with the session token attached.
+    pub fn req<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.token).parse().unwrap(),
+        );
+        request
+    }
+
+    pub async fn subscribe(&mut self, cursors: &[(&str, u64)]) -> Streaming<Event> {
+        let cursors = cursors
+            .iter()
+            .map(|&(room, last_seq)| RoomCursor {
+                room: room.into(),
+                last_seq,
+            })
+            .collect();
+        let request = self.req(SubscribeRequest { cursors });
+        self.client
+            .subscribe(request)
+            .await
+            .expect("Subscribe")
+            .into_inner()
+    }
+
+    pub async fn join(&mut self, room: &str) -> Room {
+        let request = self.req(JoinRoomRequest { room: room.into() });
+        self.client
+            .join_room(request)
+            .await
+            .expect("JoinRoom")
+            .into_inner()
+            .room
+            .unwrap()
+    }
+
+    pub async fn create(&mut self, room: &str) -> Room {
+        let request = self.req(CreateRoomRequest { room: room.into() });
+        self.client
+            .create_room(request)
+            .await
+            .expect("CreateRoom")
+            .into_inner()
+            .room
+            .unwrap()
+    }
+
+    pub async fn leave(&mut self, room: &str) {
+        let request = self.req(LeaveRoomRequest { room: room.into() });
+        self.client.leave_room(request).await.expect("LeaveRoom");
+    }
+
+    pub async fn try_send(&mut self, room: &str, text: &str, id: &str) -> Result<Message, Status> {
+        let request = self.req(SendMessageRequest {
+            room: room.into(),
+            text: text.into(),
+            client_message_id: id.into(),
+        });
+        Ok(self
+            .client
+            .send_message(request)
+            .await?
+            .into_inner()
+            .message
+            .unwrap())
+    }
+
+    pub async fn send(&mut self, room: &str, text: &str) -> Message {
+        self.try_send(room, text, "").await.expect("SendMessage")
+    }
+
+    pub async fn members(&mut self, room: &str) -> Vec<Member> {
+        let request = self.req(ListMembersRequest {
+            room: room.into(),
+            ..Default::default()
+        });
+        self.client
+            .list_members(request)
+            .await
+            .expect("ListMembers")
+            .into_inner()
+            .members
+    }
+
+    pub async fn history(
+        &mut self,
+        room: &str,
+        position: Option<get_history_request::Position>,
+        limit: u32,
+    ) -> GetHistoryResponse {
+        let request = self.req(GetHistoryRequest {
+            room: room.into(),
+            position,
+            limit,
+        });
+        self.client
+            .get_history(request)
+            .await
+            .expect("GetHistory")
+            .into_inner()
+    }
+}
+
+/// The next event of a stream, failing the test if none comes.
+pub async fn next_event(stream: &mut Streaming<Event>) -> Kind {
+    match tokio::time::timeout(PATIENCE, stream.message()).await {
+        Ok(Ok(Some(event))) => event.event.expect("an event with a body"),
+        Ok(Ok(None)) => panic!("the event stream ended"),
+        Ok(Err(status)) => panic!("the event stream failed: {status}"),
+        Err(_) => panic!("no event within {PATIENCE:?}"),
+    }
+}
+
+/// The next message event, skipping others.
+pub async fn next_message(stream: &mut Streaming<Event>) -> Message {
+    loop {
+        if let Kind::Message(message) = next_event(stream).await {
+            return message;
+        }
+    }
+}
+
+/// The next event that `pick` accepts, skipping others.
+pub async fn next_matching<T>(
+    stream: &mut Streaming<Event>,
+    pick: impl Fn(Kind) -> Option<T>,
+) -> T {
+    loop {
+        if let Some(found) = pick(next_event(stream).await) {
+            return found;
+        }
+    }
+}
