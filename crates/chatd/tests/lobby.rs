@@ -11,7 +11,7 @@ use chat_proto::lobby::status_reply::Status as StatusKind;
 use chat_proto::lobby::user_lives_reply::Status as Liveness;
 use chat_proto::lobby::{Chat, CommandRequest, HeartbeatRequest, StatusReply, UserRequest};
 use common::lobby::*;
-use common::proxy::SilenceableProxy;
+use common::proxy::Proxy;
 use common::*;
 use tonic::Code;
 
@@ -177,7 +177,7 @@ async fn a_user_whose_connection_goes_silent_is_removed() {
     next(&mut ann.seat().status).await;
 
     // Bob's heartbeat runs through a proxy that will go silent.
-    let proxy = SilenceableProxy::start(server.addrs.heartbeat).await;
+    let proxy = Proxy::start(server.addrs.heartbeat).await;
     let login = agent_login(server.addrs.agent).await;
     let heartbeats = HeartbeatClient::new(connect(proxy.addr).await)
         .try_heartbeat(HeartbeatRequest { index: login.index })

@@ -9,7 +9,7 @@ use chat_proto::chat::v1::get_history_request::Position;
 use chat_proto::chat::v1::*;
 use common::lobby::{LobbyUser, chat, next};
 use common::native::*;
-use common::proxy::SilenceableProxy;
+use common::proxy::Proxy;
 use common::*;
 use tonic::Code;
 
@@ -263,7 +263,7 @@ async fn keepalive_finds_a_peer_whose_connection_went_silent() {
     ann.join("general").await;
     let mut ann_events = ann.subscribe(&[]).await;
 
-    let proxy = SilenceableProxy::start(server.addrs.native).await;
+    let proxy = Proxy::start(server.addrs.native).await;
     let mut bob = NativeUser::login(proxy.addr, "bob").await;
     bob.join("general").await;
     let _bob_events = bob.subscribe(&[]).await;

@@ -121,7 +121,7 @@ impl EventTask {
         }
         // Watch before the snapshot, so no change falls between them.
         let feed = room_feed(Arc::clone(&room), after);
-        let snapshot = self.snapshot(&room);
+        let snapshot = self.snapshot(&room, after);
         self.feeds.insert(room.name().to_owned(), feed);
         self.emit(snapshot).await
     }
@@ -136,11 +136,12 @@ impl EventTask {
         .await
     }
 
-    fn snapshot(&self, room: &Room) -> Kind {
+    /// Who is in `room`; messages after `last_seq` follow on this stream.
+    fn snapshot(&self, room: &Room, last_seq: u64) -> Kind {
         Kind::RoomJoined(RoomJoined {
             room: room.name().to_owned(),
             members: convert::members(self.hub.engine(), room),
-            last_seq: room.last_seq(),
+            last_seq,
         })
     }
 
@@ -178,7 +179,7 @@ impl EventTask {
             }
             FeedItem::Member(_) => true,
             FeedItem::MembersLagged(room_handle) => {
-                let snapshot = self.snapshot(&room_handle);
+                let snapshot = self.snapshot(&room_handle, room_handle.last_seq());
                 self.emit(snapshot).await
             }
             FeedItem::Closed => {

@@ -1,186 +1,19 @@
-//! Helpers shared by the integration tests: a `chatd` on loopback port 0,
-//! in this process or as a child process, and clients for it.
+//! Helpers shared by chatd's integration tests: the workspace's test kit,
+//! plus protocol test clients and Python interop.
 
-#![allow(dead_code)] // each test file uses its own subset
+#![allow(dead_code, unused_imports)] // each test file uses its own subset
 
 pub mod lobby;
 pub mod native;
-pub mod proxy;
 pub mod python;
+
+pub use chat_testkit::*;
 
 use std::net::SocketAddr;
 use std::process::Stdio;
-use std::time::Duration;
 
-use chat_proto::classic::chat_server_client::ChatServerClient;
-use chat_proto::classic::{Empty, Note};
-use chatd::{Chatd, Config, ListenAddrs};
-use clap::Parser;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint};
-use tonic::{Status, Streaming};
-
-/// How long a test waits for something that should happen promptly before
-/// it gives up and fails. Not a performance bound.
-pub const PATIENCE: Duration = Duration::from_secs(30);
-
-/// Flags that put every listener of a `chatd` on a free loopback port.
-pub const LOOPBACK: &[&str] = &[
-    "--native-addr",
-    "127.0.0.1:0",
-    "--classic-addr",
-    "127.0.0.1:0",
-    "--agent-addr",
-    "127.0.0.1:0",
-    "--heartbeat-addr",
-    "127.0.0.1:0",
-    "--lobby-addr",
-    "127.0.0.1:0",
-    "--channel-ports",
-    "0,0,0,0",
-    "--advertised-host",
-    "127.0.0.1",
-];
-
-/// A `chatd` served from this process on loopback port 0.
-pub struct TestServer {
-    pub classic: SocketAddr,
-    pub addrs: ListenAddrs,
-    pub engine: chat_engine::Engine,
-    shutdown: CancellationToken,
-    serving: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
-}
-
-impl TestServer {
-    /// Starts a server with default settings plus `flags`.
-    pub async fn start(flags: &[&str]) -> Self {
-        let mut args = vec!["chatd"];
-        args.extend_from_slice(LOOPBACK);
-        args.extend_from_slice(flags);
-        let server = Chatd::bind(Config::parse_from(args)).await.expect("bind");
-        let addrs = server.addrs();
-        let classic = addrs.classic;
-        let engine = server.engine().clone();
-        let shutdown = CancellationToken::new();
-        let serving = tokio::spawn(server.run(shutdown.clone()));
-        TestServer {
-            classic,
-            addrs,
-            engine,
-            shutdown,
-            serving: Some(serving),
-        }
-    }
-
-    /// A classic client on a connection of its own.
-    pub async fn classic_client(&self) -> ChatServerClient<Channel> {
-        classic_client(self.classic).await
-    }
-
-    /// Subscribers currently open on the classic room.
-    pub fn classic_subscribers(&self) -> usize {
-        self.engine
-            .find_room("general")
-            .map_or(0, |room| room.subscriber_count())
-    }
-
-    /// Waits until the classic room has exactly `n` subscribers.
-    pub async fn wait_for_subscribers(&self, n: usize) {
-        wait_until(
-            || self.classic_subscribers() == n,
-            || {
-                format!(
-                    "{} subscribers, waiting for {n}",
-                    self.classic_subscribers()
-                )
-            },
-        )
-        .await;
-    }
-
-    /// Shuts down and waits for the server to finish.
-    pub async fn stop(mut self) -> Result<(), tonic::transport::Error> {
-        self.shutdown.cancel();
-        self.serving
-            .take()
-            .unwrap()
-            .await
-            .expect("server task panicked")
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-/// Polls `done` until it holds, failing the test after [`PATIENCE`].
-pub async fn wait_until(mut done: impl FnMut() -> bool, what: impl Fn() -> String) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gave up: {}",
-            what()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-pub async fn connect(addr: SocketAddr) -> Channel {
-    Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .expect("connect")
-}
-
-pub async fn classic_client(addr: SocketAddr) -> ChatServerClient<Channel> {
-    ChatServerClient::new(connect(addr).await)
-}
-
-pub fn note(name: &str, message: &str) -> Note {
-    Note {
-        name: name.to_owned(),
-        message: message.to_owned(),
-    }
-}
-
-/// Opens a classic `ChatStream`.
-pub async fn chat_stream(client: &mut ChatServerClient<Channel>) -> Streaming<Note> {
-    client
-        .chat_stream(Empty {})
-        .await
-        .expect("ChatStream")
-        .into_inner()
-}
-
-/// Reads exactly `n` notes from `stream`, failing on an error or early end.
-pub async fn read_notes(stream: &mut Streaming<Note>, n: usize) -> Vec<Note> {
-    let mut notes = Vec::with_capacity(n);
-    while notes.len() < n {
-        match tokio::time::timeout(PATIENCE, stream.message()).await {
-            Ok(Ok(Some(note))) => notes.push(note),
-            Ok(Ok(None)) => panic!("stream ended after {} of {n} notes", notes.len()),
-            Ok(Err(status)) => panic!("stream failed after {} of {n} notes: {status}", notes.len()),
-            Err(_) => panic!("no note within {PATIENCE:?} after {} of {n}", notes.len()),
-        }
-    }
-    notes
-}
-
-/// Sends a note and returns the server's answer.
-pub async fn send(
-    client: &mut ChatServerClient<Channel>,
-    name: &str,
-    message: &str,
-) -> Result<(), Status> {
-    client.send_note(note(name, message)).await.map(|_| ())
-}
 
 /// A `chatd` binary running as a child process, killed when dropped.
 pub struct ChatdProcess {

@@ -1,0 +1,396 @@
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chat_proto::chat::v1 as wire;
+use chat_proto::chat::v1::chat_service_client::ChatServiceClient;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Status};
+
+use crate::error::is_transient;
+use crate::{ChatMessage, ClientError, ClientEvent, HistoryPage, Member, RoomInfo, session};
+
+/// How long a call keeps retrying through a lost connection or session.
+const RETRY_FOR: Duration = Duration::from_secs(20);
+/// Events the application has not read yet before the client waits for it.
+const EVENT_BACKLOG: usize = 1024;
+
+/// Where to connect and as whom.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `host:port` or `http://host:port` of chatd's native protocol.
+    pub server: String,
+    pub name: String,
+    /// Rooms to be in from the start.
+    pub rooms: Vec<String>,
+    /// First and longest wait between reconnection attempts.
+    pub backoff: (Duration, Duration),
+}
+
+impl ClientConfig {
+    pub fn new(server: impl Into<String>, name: impl Into<String>) -> Self {
+        ClientConfig {
+            server: server.into(),
+            name: name.into(),
+            rooms: Vec::new(),
+            backoff: (Duration::from_millis(200), Duration::from_secs(5)),
+        }
+    }
+
+    fn url(&self) -> String {
+        if self.server.contains("://") {
+            self.server.clone()
+        } else {
+            format!("http://{}", self.server)
+        }
+    }
+}
+
+/// A cheap-to-clone handle to a logged-in client.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+/// The session as calls see it: the token of the current login, if any.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Auth {
+    pub token: Option<String>,
+    /// Logged out: no new login, the session task stops.
+    pub closed: bool,
+}
+
+pub(crate) struct Shared {
+    pub config: ClientConfig,
+    pub rpc: ChatServiceClient<Channel>,
+    pub auth: watch::Sender<Auth>,
+    /// The rooms the user means to be in, to rejoin after a new login.
+    rooms: Mutex<BTreeSet<String>>,
+    /// Per room, the last sequence number delivered to the application.
+    cursors: Mutex<HashMap<String, u64>>,
+}
+
+impl Shared {
+    pub fn rooms(&self) -> MutexGuard<'_, BTreeSet<String>> {
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn cursors(&self) -> MutexGuard<'_, HashMap<String, u64>> {
+        self.cursors.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Logs in and rejoins the rooms the user means to be in. Rooms that
+    /// are gone are dropped, with a `RoomLeft` for the application.
+    pub async fn login(&self, events: &mpsc::Sender<ClientEvent>) -> Result<(), ClientError> {
+        let reply = self
+            .rpc
+            .clone()
+            .login(wire::LoginRequest {
+                name: self.config.name.clone(),
+            })
+            .await
+            .map_err(|status| match status.code() {
+                Code::AlreadyExists => ClientError::NameTaken(self.config.name.clone()),
+                _ => ClientError::from_status(status),
+            })?;
+        let token = reply.into_inner().session_token;
+        let rooms: Vec<String> = self.rooms().iter().cloned().collect();
+        for room in rooms {
+            let joined = self
+                .rpc
+                .clone()
+                .join_room(authorized(
+                    wire::JoinRoomRequest { room: room.clone() },
+                    &token,
+                ))
+                .await;
+            if let Err(status) = joined {
+                if status.code() != Code::NotFound {
+                    return Err(ClientError::from_status(status));
+                }
+                self.rooms().remove(&room);
+                self.cursors().remove(&room);
+                let _ = events.send(ClientEvent::RoomLeft { room }).await;
+            }
+        }
+        self.auth.send_replace(Auth {
+            token: Some(token),
+            closed: false,
+        });
+        Ok(())
+    }
+}
+
+type CallFuture<T> = Pin<Box<dyn Future<Output = Result<T, Status>> + Send>>;
+
+impl Client {
+    /// Connects, logs in as `config.name`, joins `config.rooms`, and starts
+    /// following the session. Fails at once if the server cannot be reached
+    /// or the name is taken.
+    pub async fn connect(
+        config: ClientConfig,
+    ) -> Result<(Client, mpsc::Receiver<ClientEvent>), ClientError> {
+        let unreachable = |reason: String| ClientError::Unreachable {
+            address: config.server.clone(),
+            reason,
+        };
+        let channel = Endpoint::from_shared(config.url())
+            .map_err(|e| unreachable(e.to_string()))?
+            .connect_timeout(Duration::from_secs(5))
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(5))
+            .keep_alive_while_idle(true)
+            .connect()
+            .await
+            .map_err(|e| unreachable(error_chain(&e)))?;
+        let shared = Arc::new(Shared {
+            rpc: ChatServiceClient::new(channel),
+            auth: watch::channel(Auth::default()).0,
+            rooms: Mutex::default(),
+            cursors: Mutex::default(),
+            config,
+        });
+        let (events, receiver) = mpsc::channel(EVENT_BACKLOG);
+        shared.login(&events).await?;
+        let client = Client { shared };
+        for room in client.shared.config.rooms.clone() {
+            client.join_room(&room).await?;
+        }
+        tokio::spawn(session::run(Arc::clone(&client.shared), events));
+        Ok((client, receiver))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.shared.config.name
+    }
+
+    /// The rooms the user is in, as far as the client knows.
+    pub fn rooms(&self) -> Vec<String> {
+        self.shared.rooms().iter().cloned().collect()
+    }
+
+    /// Sends `text` to `room`. Retried through a lost connection under one
+    /// id, so it is posted once however many tries it takes.
+    pub async fn send(&self, room: &str, text: &str) -> Result<ChatMessage, ClientError> {
+        let message = wire::SendMessageRequest {
+            room: room.to_owned(),
+            text: text.to_owned(),
+            client_message_id: format!("{:032x}", rand::random::<u128>()),
+        };
+        let sent = self
+            .call(true, move |mut rpc, token| {
+                let request = authorized(message.clone(), &token);
+                Box::pin(async move { Ok(rpc.send_message(request).await?.into_inner()) })
+            })
+            .await?;
+        sent.message
+            .map(ChatMessage::from)
+            .ok_or_else(|| missing("message"))
+    }
+
+    /// Creates `room` and joins it.
+    pub async fn create_room(&self, room: &str) -> Result<RoomInfo, ClientError> {
+        let message = wire::CreateRoomRequest {
+            room: room.to_owned(),
+        };
+        let reply = self
+            .call(false, move |mut rpc, token| {
+                let request = authorized(message.clone(), &token);
+                Box::pin(async move { Ok(rpc.create_room(request).await?.into_inner()) })
+            })
+            .await?;
+        self.shared.rooms().insert(room.to_owned());
+        reply
+            .room
+            .map(RoomInfo::from)
+            .ok_or_else(|| missing("room"))
+    }
+
+    /// Joins `room`; its messages arrive as events from now on.
+    pub async fn join_room(&self, room: &str) -> Result<RoomInfo, ClientError> {
+        let message = wire::JoinRoomRequest {
+            room: room.to_owned(),
+        };
+        let reply = self
+            .call(true, move |mut rpc, token| {
+                let request = authorized(message.clone(), &token);
+                Box::pin(async move { Ok(rpc.join_room(request).await?.into_inner()) })
+            })
+            .await?;
+        self.shared.rooms().insert(room.to_owned());
+        reply
+            .room
+            .map(RoomInfo::from)
+            .ok_or_else(|| missing("room"))
+    }
+
+    pub async fn leave_room(&self, room: &str) -> Result<(), ClientError> {
+        let message = wire::LeaveRoomRequest {
+            room: room.to_owned(),
+        };
+        self.call(false, move |mut rpc, token| {
+            let request = authorized(message.clone(), &token);
+            Box::pin(async move { Ok(rpc.leave_room(request).await?.into_inner()) })
+        })
+        .await?;
+        self.shared.rooms().remove(room);
+        self.shared.cursors().remove(room);
+        Ok(())
+    }
+
+    /// Every open room, by name.
+    pub async fn list_rooms(&self) -> Result<Vec<RoomInfo>, ClientError> {
+        let mut rooms = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let message = wire::ListRoomsRequest {
+                page_size: 0,
+                page_token: page_token.clone(),
+            };
+            let page = self
+                .call(true, move |mut rpc, token| {
+                    let request = authorized(message.clone(), &token);
+                    Box::pin(async move { Ok(rpc.list_rooms(request).await?.into_inner()) })
+                })
+                .await?;
+            rooms.extend(page.rooms.into_iter().map(RoomInfo::from));
+            if page.next_page_token.is_empty() {
+                return Ok(rooms);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Every member of `room`, by name.
+    pub async fn list_members(&self, room: &str) -> Result<Vec<Member>, ClientError> {
+        let mut members = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let message = wire::ListMembersRequest {
+                room: room.to_owned(),
+                page_size: 0,
+                page_token: page_token.clone(),
+            };
+            let page = self
+                .call(true, move |mut rpc, token| {
+                    let request = authorized(message.clone(), &token);
+                    Box::pin(async move { Ok(rpc.list_members(request).await?.into_inner()) })
+                })
+                .await?;
+            members.extend(page.members.into_iter().map(Member::from));
+            if page.next_page_token.is_empty() {
+                return Ok(members);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Up to `limit` messages of `room` before sequence number `before`
+    /// (`None`: the newest), oldest first.
+    pub async fn history(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<HistoryPage, ClientError> {
+        let message = wire::GetHistoryRequest {
+            room: room.to_owned(),
+            position: before.map(wire::get_history_request::Position::BeforeSeq),
+            limit,
+        };
+        let page = self
+            .call(true, move |mut rpc, token| {
+                let request = authorized(message.clone(), &token);
+                Box::pin(async move { Ok(rpc.get_history(request).await?.into_inner()) })
+            })
+            .await?;
+        Ok(HistoryPage {
+            messages: page.messages.into_iter().map(ChatMessage::from).collect(),
+            has_more: page.has_more,
+        })
+    }
+
+    /// Ends the session: the user leaves its rooms and the name is free.
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        let result = self
+            .call(false, |mut rpc, token| {
+                let request = authorized(wire::LogoutRequest {}, &token);
+                Box::pin(async move { Ok(rpc.logout(request).await?.into_inner()) })
+            })
+            .await;
+        // No session now: the session task stops instead of logging in.
+        self.shared.auth.send_replace(Auth {
+            token: None,
+            closed: true,
+        });
+        self.shared.rooms().clear();
+        result.map(drop)
+    }
+
+    /// Runs `attempt` with the current session's token. With `retry`, a
+    /// failure of the connection or the session is retried (once the
+    /// session task has reconnected) for up to [`RETRY_FOR`]; the request
+    /// must then be safe to repeat.
+    async fn call<T, F>(&self, retry: bool, mut attempt: F) -> Result<T, ClientError>
+    where
+        F: FnMut(ChatServiceClient<Channel>, String) -> CallFuture<T>,
+    {
+        let deadline = Instant::now() + RETRY_FOR;
+        let mut auth = self.shared.auth.subscribe();
+        loop {
+            let current = auth.borrow_and_update().clone();
+            if current.closed {
+                return Err(ClientError::Closed);
+            }
+            let failure = match current.token {
+                Some(token) => match attempt(self.shared.rpc.clone(), token).await {
+                    Ok(value) => return Ok(value),
+                    Err(status) => status,
+                },
+                None => Status::unauthenticated("reconnecting"),
+            };
+            if !retry || !is_transient(&failure) || Instant::now() >= deadline {
+                return Err(ClientError::from_status(failure));
+            }
+            if failure.code() == Code::Unauthenticated {
+                // The session task logs in again; wait for its new token.
+                let _ = tokio::time::timeout_at(deadline, auth.changed()).await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+/// `message` with the session `token` attached.
+pub(crate) fn authorized<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Ok(value) = format!("Bearer {token}").parse() {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
+fn missing(field: &str) -> ClientError {
+    ClientError::Refused {
+        code: Code::Internal,
+        message: format!("the server's reply had no {field}"),
+    }
+}
+
+/// An error with its causes, which is where connection errors keep the
+/// useful part.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,38 @@
+use tonic::{Code, Status};
+
+/// Why a call failed, in terms an application can show a person.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ClientError {
+    #[error("cannot reach the server at {address}: {reason}")]
+    Unreachable { address: String, reason: String },
+    #[error("the name `{0}` is taken; choose another")]
+    NameTaken(String),
+    /// The server refused the request; `message` says why.
+    #[error("{message}")]
+    Refused { code: Code, message: String },
+    #[error("the client has shut down")]
+    Closed,
+}
+
+impl ClientError {
+    pub(crate) fn from_status(status: Status) -> Self {
+        ClientError::Refused {
+            code: status.code(),
+            message: status.message().to_owned(),
+        }
+    }
+}
+
+/// Whether a failed call may succeed if tried again unchanged: the
+/// connection or the session was the problem, not the request.
+pub(crate) fn is_transient(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        Code::Unavailable
+            | Code::Unknown
+            | Code::Cancelled
+            | Code::DeadlineExceeded
+            | Code::Unauthenticated
+            | Code::Internal
+    )
+}

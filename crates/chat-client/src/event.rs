@@ -1,0 +1,118 @@
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chat_proto::chat::v1 as wire;
+
+/// The state of the connection to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Online,
+    /// Lost; trying again after `retry_in`.
+    Offline {
+        reason: String,
+        retry_in: Duration,
+    },
+}
+
+/// Something that happened, for the application to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    Connection(Connection),
+    Message(ChatMessage),
+    /// The user is in `room` (joined now, or again after a reconnect).
+    RoomJoined {
+        room: String,
+        members: Vec<Member>,
+        last_seq: u64,
+    },
+    RoomLeft {
+        room: String,
+    },
+    MemberJoined {
+        room: String,
+        name: String,
+    },
+    MemberLeft {
+        room: String,
+        name: String,
+    },
+    RoomCreated {
+        room: String,
+    },
+    RoomClosed {
+        room: String,
+    },
+    /// Messages `first_missed..resumed_at` of `room` were lost to history
+    /// while the connection could not keep up.
+    FellBehind {
+        room: String,
+        first_missed: u64,
+        resumed_at: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub room: String,
+    pub seq: u64,
+    pub sender: String,
+    pub text: String,
+    pub sent_at: SystemTime,
+}
+
+impl From<wire::Message> for ChatMessage {
+    fn from(message: wire::Message) -> Self {
+        let sent_at = message.sent_at.map_or(UNIX_EPOCH, |t| {
+            UNIX_EPOCH
+                + Duration::from_secs(u64::try_from(t.seconds).unwrap_or(0))
+                + Duration::from_nanos(u64::try_from(t.nanos).unwrap_or(0))
+        });
+        ChatMessage {
+            room: message.room,
+            seq: message.seq,
+            sender: message.sender,
+            text: message.text,
+            sent_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub name: String,
+    pub online: bool,
+}
+
+impl From<wire::Member> for Member {
+    fn from(member: wire::Member) -> Self {
+        Member {
+            name: member.name,
+            online: member.online,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomInfo {
+    pub name: String,
+    pub member_count: u32,
+    pub last_seq: u64,
+}
+
+impl From<wire::Room> for RoomInfo {
+    fn from(room: wire::Room) -> Self {
+        RoomInfo {
+            name: room.name,
+            member_count: room.member_count,
+            last_seq: room.last_seq,
+        }
+    }
+}
+
+/// Messages of one history page, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub messages: Vec<ChatMessage>,
+    /// Whether older messages remain.
+    pub has_more: bool,
+}

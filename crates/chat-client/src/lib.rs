@@ -1,0 +1,18 @@
+//! A client for chatd's native protocol (`chat.v1`), shared by the terminal
+//! and desktop clients. No UI code: it logs in, hands out one stream of
+//! [`ClientEvent`]s, and offers a call for every command.
+//!
+//! The connection looks after itself: when it drops, the client reconnects
+//! with back-off, logs in again if its session ended, rejoins its rooms and
+//! resumes each room after the last message it delivered, so the
+//! application sees every message once, in order. Sends carry an id chosen
+//! here and are retried with it, so a retried send is never doubled.
+
+mod client;
+mod error;
+mod event;
+mod session;
+
+pub use client::{Client, ClientConfig};
+pub use error::ClientError;
+pub use event::{ChatMessage, ClientEvent, Connection, HistoryPage, Member, RoomInfo};

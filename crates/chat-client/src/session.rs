@@ -1,0 +1,195 @@
+//! The task that keeps a client's session and event stream alive.
+
+use std::sync::Arc;
+
+use chat_proto::chat::v1 as wire;
+use chat_proto::chat::v1::event::Event as Kind;
+use tokio::sync::mpsc;
+use tonic::{Code, Streaming};
+
+use crate::client::{Shared, authorized};
+use crate::{ChatMessage, ClientError, ClientEvent, Connection, Member};
+
+/// Follows the session until the application drops its event receiver or
+/// logs out: subscribes, forwards events, and after any failure reconnects
+/// with back-off, logging in again if the session ended.
+pub(crate) async fn run(shared: Arc<Shared>, events: mpsc::Sender<ClientEvent>) {
+    let (first_wait, longest_wait) = shared.config.backoff;
+    let mut wait = first_wait;
+    loop {
+        if !say(&events, ClientEvent::Connection(Connection::Connecting)).await {
+            return;
+        }
+        let reason = match follow(&shared, &events).await {
+            Ended::Stop => return,
+            Ended::Reconnect { reason, was_online } => {
+                if was_online {
+                    wait = first_wait;
+                }
+                reason
+            }
+        };
+        let offline = Connection::Offline {
+            reason,
+            retry_in: wait,
+        };
+        if !say(&events, ClientEvent::Connection(offline)).await {
+            return;
+        }
+        let mut auth = shared.auth.subscribe();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = events.closed() => return,
+            _ = auth.wait_for(|auth| auth.closed) => return,
+        }
+        wait = (wait * 2).min(longest_wait);
+    }
+}
+
+enum Ended {
+    Stop,
+    Reconnect { reason: String, was_online: bool },
+}
+
+/// One connection's worth of following: (re)login if needed, subscribe
+/// with the cursors, forward events until the stream ends.
+async fn follow(shared: &Shared, events: &mpsc::Sender<ClientEvent>) -> Ended {
+    let auth = shared.auth.borrow().clone();
+    if auth.closed {
+        return Ended::Stop;
+    }
+    let token = match auth.token {
+        Some(token) => token,
+        None => match shared.login(events).await {
+            Ok(()) => return Box::pin(follow(shared, events)).await,
+            Err(error) => return reconnect(error.to_string(), false),
+        },
+    };
+    let cursors = shared
+        .cursors()
+        .iter()
+        .map(|(room, &last_seq)| wire::RoomCursor {
+            room: room.clone(),
+            last_seq,
+        })
+        .collect();
+    let stream = shared
+        .rpc
+        .clone()
+        .subscribe(authorized(wire::SubscribeRequest { cursors }, &token))
+        .await;
+    let mut stream = match stream {
+        Ok(stream) => stream.into_inner(),
+        Err(status) => return failed(shared, status, false),
+    };
+    if !say(events, ClientEvent::Connection(Connection::Online)).await {
+        return Ended::Stop;
+    }
+    forward(shared, events, &mut stream).await
+}
+
+/// Forwards the stream's events, dropping any message already delivered.
+async fn forward(
+    shared: &Shared,
+    events: &mpsc::Sender<ClientEvent>,
+    stream: &mut Streaming<wire::Event>,
+) -> Ended {
+    loop {
+        let received = tokio::select! {
+            received = stream.message() => received,
+            () = events.closed() => return Ended::Stop,
+        };
+        let event = match received {
+            Ok(Some(wire::Event { event: Some(event) })) => event,
+            Ok(Some(_)) => continue,
+            Ok(None) => return reconnect("the server ended the stream".into(), true),
+            Err(status) => return failed(shared, status, true),
+        };
+        let Some(event) = translate(shared, event) else {
+            continue;
+        };
+        if !say(events, event).await {
+            return Ended::Stop;
+        }
+    }
+}
+
+/// The application's view of a server event, keeping the cursors and the
+/// room list up to date; `None` for a message already delivered.
+fn translate(shared: &Shared, event: Kind) -> Option<ClientEvent> {
+    Some(match event {
+        Kind::Message(message) => {
+            let mut cursors = shared.cursors();
+            let cursor = cursors.entry(message.room.clone()).or_insert(0);
+            if message.seq <= *cursor {
+                return None;
+            }
+            *cursor = message.seq;
+            ClientEvent::Message(ChatMessage::from(message))
+        }
+        Kind::RoomJoined(joined) => {
+            shared.rooms().insert(joined.room.clone());
+            // Messages after `last_seq` follow on this stream.
+            shared
+                .cursors()
+                .entry(joined.room.clone())
+                .or_insert(joined.last_seq);
+            ClientEvent::RoomJoined {
+                room: joined.room,
+                members: joined.members.into_iter().map(Member::from).collect(),
+                last_seq: joined.last_seq,
+            }
+        }
+        Kind::RoomLeft(left) => {
+            shared.rooms().remove(&left.room);
+            shared.cursors().remove(&left.room);
+            ClientEvent::RoomLeft { room: left.room }
+        }
+        Kind::MemberJoined(m) => ClientEvent::MemberJoined {
+            room: m.room,
+            name: m.name,
+        },
+        Kind::MemberLeft(m) => ClientEvent::MemberLeft {
+            room: m.room,
+            name: m.name,
+        },
+        Kind::RoomCreated(r) => ClientEvent::RoomCreated { room: r.room },
+        Kind::RoomClosed(r) => ClientEvent::RoomClosed { room: r.room },
+        Kind::FellBehind(notice) => {
+            let resumed_at = notice.resumed_at_seq;
+            shared
+                .cursors()
+                .insert(notice.room.clone(), resumed_at.saturating_sub(1));
+            ClientEvent::FellBehind {
+                room: notice.room,
+                first_missed: notice.first_missed_seq,
+                resumed_at,
+            }
+        }
+    })
+}
+
+/// The stream failed with `status`: an ended session means logging in
+/// again (at once); anything else, reconnecting after a wait.
+fn failed(shared: &Shared, status: tonic::Status, was_online: bool) -> Ended {
+    if status.code() == Code::Unauthenticated {
+        shared.auth.send_if_modified(|auth| {
+            let had = auth.token.take().is_some();
+            had && !auth.closed
+        });
+        if shared.auth.borrow().closed {
+            return Ended::Stop;
+        }
+        return reconnect("the session ended; logging in again".into(), true);
+    }
+    reconnect(ClientError::from_status(status).to_string(), was_online)
+}
+
+fn reconnect(reason: String, was_online: bool) -> Ended {
+    Ended::Reconnect { reason, was_online }
+}
+
+/// Hands `event` to the application; false once it stopped listening.
+async fn say(events: &mpsc::Sender<ClientEvent>, event: ClientEvent) -> bool {
+    events.send(event).await.is_ok()
+}

@@ -1,0 +1,175 @@
+//! The client library against a real chatd on loopback: chatting, failing
+//! to connect, and riding out dropped connections and ended sessions with
+//! nothing lost or doubled.
+
+use std::time::Duration;
+
+use chat_client::{ChatMessage, Client, ClientConfig, ClientError, ClientEvent, Connection};
+use chat_testkit::proxy::Proxy;
+use chat_testkit::{PATIENCE, TestServer};
+use tokio::sync::mpsc::Receiver;
+
+fn config(server: impl ToString, name: &str) -> ClientConfig {
+    ClientConfig {
+        rooms: vec!["general".into()],
+        backoff: (Duration::from_millis(50), Duration::from_millis(500)),
+        ..ClientConfig::new(server.to_string(), name)
+    }
+}
+
+/// Waits for the first event `pick` accepts, skipping others.
+async fn wait_for<T>(
+    events: &mut Receiver<ClientEvent>,
+    pick: impl Fn(ClientEvent) -> Option<T>,
+) -> T {
+    let found = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let event = events.recv().await.expect("the client stopped");
+            if let Some(found) = pick(event) {
+                return found;
+            }
+        }
+    });
+    found.await.expect("the awaited event did not come")
+}
+
+async fn next_message(events: &mut Receiver<ClientEvent>) -> ChatMessage {
+    wait_for(events, |event| match event {
+        ClientEvent::Message(message) => Some(message),
+        _ => None,
+    })
+    .await
+}
+
+async fn online(events: &mut Receiver<ClientEvent>) {
+    wait_for(events, |event| {
+        (event == ClientEvent::Connection(Connection::Online)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_chat_in_a_room() {
+    let server = TestServer::start(&[]).await;
+    let (ann, mut ann_events) = Client::connect(config(server.addrs.native, "ann"))
+        .await
+        .unwrap();
+    let (bob, _bob_events) = Client::connect(config(server.addrs.native, "bob"))
+        .await
+        .unwrap();
+    online(&mut ann_events).await;
+    let sent = bob.send("general", "안녕 ann 👋").await.unwrap();
+    let got = next_message(&mut ann_events).await;
+    assert_eq!(got, sent);
+    assert_eq!((got.sender.as_str(), got.room.as_str()), ("bob", "general"));
+    assert_eq!(ann.rooms(), ["general"]);
+    let members: Vec<String> = ann
+        .list_members("general")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(members, ["ann", "bob"]);
+    let history = ann.history("general", None, 10).await.unwrap();
+    assert_eq!(history.messages, [sent]);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_and_a_taken_name_are_clear_errors() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let error = Client::connect(config(closed, "ann")).await.err().unwrap();
+    assert!(
+        matches!(error, ClientError::Unreachable { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("cannot reach the server at {closed}")),
+        "{error}"
+    );
+
+    let server = TestServer::start(&[]).await;
+    let _ann = Client::connect(config(server.addrs.native, "ann"))
+        .await
+        .unwrap();
+    let error = Client::connect(config(server.addrs.native, "ann"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(error, ClientError::NameTaken("ann".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_is_resumed_with_nothing_lost_or_doubled() {
+    let server = TestServer::start(&[]).await;
+    let proxy = Proxy::start(server.addrs.native).await;
+    let (ann, mut ann_events) = Client::connect(config(proxy.addr, "ann")).await.unwrap();
+    let (bob, _bob_events) = Client::connect(config(server.addrs.native, "bob"))
+        .await
+        .unwrap();
+    online(&mut ann_events).await;
+    for i in 1..=5 {
+        bob.send("general", &i.to_string()).await.unwrap();
+    }
+    for i in 1..=5 {
+        assert_eq!(next_message(&mut ann_events).await.text, i.to_string());
+    }
+
+    proxy.cut();
+    wait_for(&mut ann_events, |event| match event {
+        ClientEvent::Connection(Connection::Offline { .. }) => Some(()),
+        _ => None,
+    })
+    .await;
+    for i in 6..=10 {
+        bob.send("general", &i.to_string()).await.unwrap();
+    }
+    // A send made while the connection is down goes through once.
+    let own = ann.send("general", "ann was away").await.unwrap();
+    let mut texts = Vec::new();
+    while texts.len() < 6 {
+        texts.push(next_message(&mut ann_events).await.text);
+    }
+    assert_eq!(texts, ["6", "7", "8", "9", "10", "ann was away"]);
+    let history = ann.history("general", None, 50).await.unwrap();
+    let seqs: Vec<u64> = history.messages.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=11).collect::<Vec<_>>());
+    assert_eq!(own.seq, 11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_ended_while_away_is_renewed_and_resumed() {
+    let server = TestServer::start(&["--presence-grace", "100ms"]).await;
+    let proxy = Proxy::start(server.addrs.native).await;
+    let (_ann, mut ann_events) = Client::connect(config(proxy.addr, "ann")).await.unwrap();
+    let (bob, _bob_events) = Client::connect(config(server.addrs.native, "bob"))
+        .await
+        .unwrap();
+    online(&mut ann_events).await;
+    bob.send("general", "before").await.unwrap();
+    assert_eq!(next_message(&mut ann_events).await.text, "before");
+
+    // Ann is cut off long enough for the server to end her session.
+    proxy.go_silent();
+    proxy.cut();
+    chat_testkit::wait_until(
+        || !server.engine.room("general").is_member("ann"),
+        || "ann removed".into(),
+    )
+    .await;
+    bob.send("general", "while ann was gone").await.unwrap();
+    proxy.heal();
+    proxy.cut();
+
+    // She logs in again, rejoins `general`, and gets what she missed.
+    assert_eq!(
+        next_message(&mut ann_events).await.text,
+        "while ann was gone"
+    );
+    assert!(server.engine.room("general").is_member("ann"));
+}
