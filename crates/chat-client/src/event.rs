@@ -36,6 +36,11 @@ pub enum ClientEvent {
         room: String,
         name: String,
     },
+    /// A member of one of the user's rooms came online or went offline.
+    Presence {
+        name: String,
+        online: bool,
+    },
     RoomCreated {
         room: String,
     },

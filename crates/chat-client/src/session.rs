@@ -129,11 +129,14 @@ fn translate(shared: &Shared, event: Kind) -> Option<ClientEvent> {
         }
         Kind::RoomJoined(joined) => {
             shared.rooms().insert(joined.room.clone());
-            // Messages after `last_seq` follow on this stream.
-            shared
-                .cursors()
+            // Messages after `last_seq` follow on this stream. A cursor
+            // past it is from before the room's numbering was reset.
+            let mut cursors = shared.cursors();
+            let cursor = cursors
                 .entry(joined.room.clone())
                 .or_insert(joined.last_seq);
+            *cursor = (*cursor).min(joined.last_seq);
+            drop(cursors);
             ClientEvent::RoomJoined {
                 room: joined.room,
                 members: joined.members.into_iter().map(Member::from).collect(),
@@ -152,6 +155,10 @@ fn translate(shared: &Shared, event: Kind) -> Option<ClientEvent> {
         Kind::MemberLeft(m) => ClientEvent::MemberLeft {
             room: m.room,
             name: m.name,
+        },
+        Kind::Presence(p) => ClientEvent::Presence {
+            name: p.name,
+            online: p.online,
         },
         Kind::RoomCreated(r) => ClientEvent::RoomCreated { room: r.room },
         Kind::RoomClosed(r) => ClientEvent::RoomClosed { room: r.room },

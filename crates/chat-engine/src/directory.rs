@@ -1,17 +1,59 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use tokio::sync::broadcast;
+
 use crate::EngineError;
+
+/// How many presence changes a slow watcher may fall behind.
+const PRESENCE_BACKLOG: usize = 1024;
+
+/// A user came online or went offline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceChange {
+    pub name: String,
+    pub online: bool,
+}
 
 /// The names of users logged in through any protocol, so a name is unique
 /// across protocols, and whether each is online right now.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Directory {
     /// Name to online.
     users: Mutex<HashMap<String, bool>>,
+    changes: broadcast::Sender<PresenceChange>,
+}
+
+impl Default for Directory {
+    fn default() -> Self {
+        Directory {
+            users: Mutex::default(),
+            changes: broadcast::channel(PRESENCE_BACKLOG).0,
+        }
+    }
 }
 
 impl Directory {
+    pub(crate) fn watch(&self) -> broadcast::Receiver<PresenceChange> {
+        self.changes.subscribe()
+    }
+
+    /// Sets `name`'s presence, telling watchers if it changed. Under the
+    /// map's lock, so watchers hear changes in the order they happened.
+    fn set(&self, users: &mut HashMap<String, bool>, name: &str, online: bool) {
+        let Some(entry) = users.get_mut(name) else {
+            return;
+        };
+        if *entry != online {
+            *entry = online;
+            // No watcher is fine.
+            let _ = self.changes.send(PresenceChange {
+                name: name.to_owned(),
+                online,
+            });
+        }
+    }
+
     pub(crate) fn claim(self: &Arc<Self>, name: &str) -> Result<NameClaim, EngineError> {
         let mut users = self.users();
         if users.contains_key(name) {
@@ -49,14 +91,15 @@ impl NameClaim {
     /// Marks the user online (connected) or offline (still holding its
     /// name, e.g. during a grace period after its connection dropped).
     pub fn set_online(&self, online: bool) {
-        if let Some(entry) = self.directory.users().get_mut(&self.name) {
-            *entry = online;
-        }
+        let mut users = self.directory.users();
+        self.directory.set(&mut users, &self.name, online);
     }
 }
 
 impl Drop for NameClaim {
     fn drop(&mut self) {
-        self.directory.users().remove(&self.name);
+        let mut users = self.directory.users();
+        self.directory.set(&mut users, &self.name, false);
+        users.remove(&self.name);
     }
 }

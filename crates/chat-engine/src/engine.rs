@@ -4,7 +4,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
 
 use crate::directory::Directory;
-use crate::{EngineError, HistoryStore, Limits, Message, NameClaim, Room, StoreError};
+use crate::{
+    EngineError, HistoryStore, Limits, Message, NameClaim, PresenceChange, Room, StoreError,
+};
 
 /// How many room openings and closings a slow watcher may fall behind.
 const ROOM_CHANGE_BACKLOG: usize = 256;
@@ -171,6 +173,11 @@ impl Engine {
     pub fn claim_name(&self, name: &str) -> Result<NameClaim, EngineError> {
         self.shared.config.limits.check_name(name)?;
         self.shared.directory.claim(name)
+    }
+
+    /// A feed of users coming online and going offline from now on.
+    pub fn watch_presence(&self) -> broadcast::Receiver<PresenceChange> {
+        self.shared.directory.watch()
     }
 
     /// Whether a user called `name` is logged in and connected.

@@ -21,7 +21,7 @@ mod room;
 pub mod store;
 mod subscription;
 
-pub use directory::NameClaim;
+pub use directory::{NameClaim, PresenceChange};
 pub use engine::{Engine, EngineConfig, RoomChange};
 pub use error::{EngineError, SubscriptionError};
 pub use limits::Limits;

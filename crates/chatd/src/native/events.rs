@@ -12,11 +12,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chat_engine::{
-    Message, Room, RoomChange, RoomEvent, RoomEventsError, Start, SubscriptionError,
+    Message, PresenceChange, Room, RoomChange, RoomEvent, RoomEventsError, Start, SubscriptionError,
 };
 use chat_proto::chat::v1::event::Event as Kind;
 use chat_proto::chat::v1::{
-    Event, FellBehind, MemberJoined, MemberLeft, RoomClosed, RoomCreated, RoomJoined, RoomLeft,
+    Event, FellBehind, MemberJoined, MemberLeft, Presence, RoomClosed, RoomCreated, RoomJoined,
+    RoomLeft,
 };
 use futures::{Stream, StreamExt};
 use tokio::sync::{broadcast, mpsc};
@@ -52,6 +53,7 @@ pub fn open(
         cancel,
         feeds: StreamMap::new(),
         room_changes: hub.engine().watch_rooms(),
+        presence: hub.engine().watch_presence(),
     };
     tokio::spawn(task.run(generation, control, cursors));
     Ok(ReceiverStream::new(events))
@@ -64,6 +66,7 @@ struct EventTask {
     cancel: CancellationToken,
     feeds: StreamMap<String, RoomFeed>,
     room_changes: broadcast::Receiver<RoomChange>,
+    presence: broadcast::Receiver<PresenceChange>,
 }
 
 impl EventTask {
@@ -77,10 +80,10 @@ impl EventTask {
         for name in self.session.rooms() {
             match engine.find_room(&name) {
                 Some(room) => {
-                    let after = cursors
-                        .get(&name)
-                        .copied()
-                        .unwrap_or_else(|| room.last_seq());
+                    // A cursor past the room's end comes from before the room
+                    // was reset (a restart with history kept in memory).
+                    let last = room.last_seq();
+                    let after = cursors.get(&name).map_or(last, |&cursor| cursor.min(last));
                     if !self.follow(room, after).await {
                         break;
                     }
@@ -110,7 +113,32 @@ impl EventTask {
                 Err(broadcast::error::RecvError::Lagged(_)) => true,
                 Err(broadcast::error::RecvError::Closed) => false,
             },
+            change = self.presence.recv() => match change {
+                Ok(change) => self.presence_changed(change).await,
+                // Presence is advisory; ListMembers has the truth.
+                Err(broadcast::error::RecvError::Lagged(_)) => true,
+                Err(broadcast::error::RecvError::Closed) => false,
+            },
         }
+    }
+
+    /// Passes on a presence change of someone in one of the user's rooms.
+    async fn presence_changed(&mut self, change: PresenceChange) -> bool {
+        let engine = self.hub.engine();
+        let shares_a_room = change.name != self.session.name()
+            && self.feeds.keys().any(|room| {
+                engine
+                    .find_room(room)
+                    .is_some_and(|room| room.is_member(&change.name))
+            });
+        if !shares_a_room {
+            return true;
+        }
+        self.emit(Kind::Presence(Presence {
+            name: change.name,
+            online: change.online,
+        }))
+        .await
     }
 
     /// Starts following `room` after sequence number `after`, with a

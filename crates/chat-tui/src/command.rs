@@ -1,0 +1,224 @@
+//! What a typed line means: text for the current room, or a command.
+
+/// A slash command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `/all TEXT`: post to the lobby.
+    All(String),
+    /// `/make [NAME]` or `/create [NAME]`: a new room (named for you if
+    /// no name is given).
+    Create(Option<String>),
+    /// `/list`: the open rooms.
+    List,
+    /// `/join ROOM`: join a room (or switch to it); a number N means the
+    /// lobby protocol's channel N, room `channel-N`.
+    Join(String),
+    /// `/leave [ROOM]`: leave a room, the current one by default.
+    Leave(Option<String>),
+    /// `/user` or `/who`: the current room's members.
+    Who,
+    /// `/?` or `/help`.
+    Help,
+    /// `/quit`.
+    Quit,
+}
+
+/// A typed line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// Text for the current room (`//text` sends `/text`).
+    Text(String),
+    Command(Command),
+    /// Nothing to do (a blank line).
+    Empty,
+}
+
+/// Why a line is not a valid command, in one line a person can act on.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum CommandError {
+    #[error("unknown command /{0}; /help lists the commands")]
+    Unknown(String),
+    #[error("/{command} needs {what}, e.g. {example}")]
+    MissingArgument {
+        command: &'static str,
+        what: &'static str,
+        example: &'static str,
+    },
+    #[error("/{command} takes no arguments")]
+    UnexpectedArgument { command: &'static str },
+    #[error("a room name has no spaces: /{command} {example}")]
+    Spaces {
+        command: &'static str,
+        example: String,
+    },
+}
+
+/// The help text, one command a line.
+pub const HELP: &[&str] = &[
+    "TEXT              send TEXT to the current room (//TEXT sends /TEXT)",
+    "/all TEXT         send TEXT to the lobby",
+    "/make [NAME]      create a room and go there (also /create)",
+    "/list             list the open rooms",
+    "/join ROOM        join a room, or go to one you are in (/join N: channel N)",
+    "/leave [ROOM]     leave the current room, or ROOM",
+    "/user             who is in the current room (also /who)",
+    "/help             this help (also /?)",
+    "/quit             leave the chat",
+];
+
+pub fn parse(line: &str) -> Result<Line, CommandError> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    if line.trim().is_empty() {
+        return Ok(Line::Empty);
+    }
+    if let Some(text) = line.strip_prefix("//") {
+        return Ok(Line::Text(format!("/{text}")));
+    }
+    let Some(command) = line.strip_prefix('/') else {
+        return Ok(Line::Text(line.to_owned()));
+    };
+    let (name, rest) = match command.split_once(char::is_whitespace) {
+        Some((name, rest)) => (name, rest.trim()),
+        None => (command, ""),
+    };
+    let command = match name.to_lowercase().as_str() {
+        "all" => {
+            Command::All(required(rest, "all", "a message", "/all hello everyone")?.to_owned())
+        }
+        "make" | "create" => Command::Create(room_name(rest, "make")?),
+        "list" => no_arguments(rest, "list", Command::List)?,
+        "join" => {
+            let room = room_name(rest, "join")?.ok_or(CommandError::MissingArgument {
+                command: "join",
+                what: "a room",
+                example: "/join general",
+            })?;
+            Command::Join(room)
+        }
+        "leave" => Command::Leave(room_name(rest, "leave")?),
+        "user" | "users" | "who" => no_arguments(rest, "user", Command::Who)?,
+        "?" | "help" => Command::Help,
+        "quit" | "exit" => no_arguments(rest, "quit", Command::Quit)?,
+        _ => return Err(CommandError::Unknown(name.to_owned())),
+    };
+    Ok(Line::Command(command))
+}
+
+fn required<'a>(
+    rest: &'a str,
+    command: &'static str,
+    what: &'static str,
+    example: &'static str,
+) -> Result<&'a str, CommandError> {
+    if rest.is_empty() {
+        Err(CommandError::MissingArgument {
+            command,
+            what,
+            example,
+        })
+    } else {
+        Ok(rest)
+    }
+}
+
+fn no_arguments(
+    rest: &str,
+    command: &'static str,
+    parsed: Command,
+) -> Result<Command, CommandError> {
+    if rest.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(CommandError::UnexpectedArgument { command })
+    }
+}
+
+/// An optional room name; a bare number means that lobby channel.
+fn room_name(rest: &str, command: &'static str) -> Result<Option<String>, CommandError> {
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    if rest.contains(char::is_whitespace) {
+        return Err(CommandError::Spaces {
+            command,
+            example: rest.split_whitespace().collect::<Vec<_>>().join("-"),
+        });
+    }
+    if rest.chars().all(|c| c.is_ascii_digit()) {
+        return Ok(Some(format!("channel-{rest}")));
+    }
+    Ok(Some(rest.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(line: &str) -> Command {
+        match parse(line) {
+            Ok(Line::Command(command)) => command,
+            other => panic!("{line:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_command_parses() {
+        assert_eq!(
+            command("/all hello there"),
+            Command::All("hello there".into())
+        );
+        assert_eq!(command("/make"), Command::Create(None));
+        assert_eq!(command("/make dev"), Command::Create(Some("dev".into())));
+        assert_eq!(
+            command("/create 개발"),
+            Command::Create(Some("개발".into()))
+        );
+        assert_eq!(command("/list"), Command::List);
+        assert_eq!(command("/join general"), Command::Join("general".into()));
+        assert_eq!(
+            command("/join 50054"),
+            Command::Join("channel-50054".into())
+        );
+        assert_eq!(command("/leave"), Command::Leave(None));
+        assert_eq!(command("/leave dev"), Command::Leave(Some("dev".into())));
+        assert_eq!(command("/user"), Command::Who);
+        assert_eq!(command("/who"), Command::Who);
+        assert_eq!(command("/?"), Command::Help);
+        assert_eq!(command("/help"), Command::Help);
+        assert_eq!(command("/quit"), Command::Quit);
+        assert_eq!(command("/JOIN general"), Command::Join("general".into()));
+    }
+
+    #[test]
+    fn text_blank_lines_and_escaped_slashes() {
+        assert_eq!(
+            parse("안녕하세요 🙂"),
+            Ok(Line::Text("안녕하세요 🙂".into()))
+        );
+        assert_eq!(parse("  indented"), Ok(Line::Text("  indented".into())));
+        assert_eq!(parse("//shrug"), Ok(Line::Text("/shrug".into())));
+        assert_eq!(parse("   "), Ok(Line::Empty));
+        assert_eq!(parse("hi\r\n"), Ok(Line::Text("hi".into())));
+    }
+
+    #[test]
+    fn bad_commands_say_what_is_wrong() {
+        let error = |line: &str| parse(line).unwrap_err().to_string();
+        assert_eq!(
+            error("/dance"),
+            "unknown command /dance; /help lists the commands"
+        );
+        assert_eq!(
+            error("/all"),
+            "/all needs a message, e.g. /all hello everyone"
+        );
+        assert_eq!(error("/join"), "/join needs a room, e.g. /join general");
+        assert_eq!(error("/list rooms"), "/list takes no arguments");
+        assert_eq!(error("/quit now"), "/quit takes no arguments");
+        assert_eq!(
+            error("/join my room"),
+            "a room name has no spaces: /join my-room"
+        );
+        assert_eq!(error("/"), "unknown command /; /help lists the commands");
+    }
+}

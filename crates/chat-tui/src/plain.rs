@@ -1,0 +1,116 @@
+//! The plain line mode, for scripts and pipes: each line read from
+//! standard input is sent to the current room or run as a command; events
+//! are printed to standard output, one a line, and connection changes and
+//! errors to standard error.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chat_client::{Client, ClientEvent, Connection};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
+
+use crate::command::{self, Line};
+use crate::runner::{self, Outcome};
+
+/// Runs until standard input ends or `/quit`, then logs out.
+pub async fn run(
+    client: Client,
+    events: mpsc::Receiver<ClientEvent>,
+    room: String,
+) -> anyhow::Result<()> {
+    let current = Arc::new(Mutex::new(Some(room)));
+    let printer = tokio::spawn(print_events(events));
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Some(line) = lines.next_line().await? {
+        let here = current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let outcomes = match command::parse(&line) {
+            Ok(Line::Empty) => continue,
+            Ok(Line::Text(text)) => match &here {
+                Some(room) => runner::send(&client, room, &text).await,
+                None => vec![Outcome::Error("you are in no room; /join one first".into())],
+            },
+            Ok(Line::Command(command)) => runner::run(&client, command, here.as_deref()).await,
+            Err(error) => vec![Outcome::Error(error.to_string())],
+        };
+        let mut quit = false;
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Info(text) => println!("* {text}"),
+                Outcome::Error(text) => eprintln!("! {text}"),
+                Outcome::SwitchTo(room) => {
+                    println!("* now in #{room}");
+                    *current.lock().unwrap_or_else(PoisonError::into_inner) = Some(room);
+                }
+                Outcome::Left(room) => {
+                    let mut current = current.lock().unwrap_or_else(PoisonError::into_inner);
+                    if current.as_deref() == Some(room.as_str()) {
+                        *current = client.rooms().into_iter().next();
+                    }
+                }
+                Outcome::Quit => quit = true,
+            }
+        }
+        if quit {
+            break;
+        }
+    }
+    let _ = client.logout().await;
+    printer.abort();
+    Ok(())
+}
+
+async fn print_events(mut events: mpsc::Receiver<ClientEvent>) {
+    while let Some(event) = events.recv().await {
+        if let Some(line) = describe(&event) {
+            println!("{line}");
+        }
+        if let ClientEvent::Connection(connection) = event {
+            match connection {
+                Connection::Online => eprintln!("* connected"),
+                Connection::Connecting => {}
+                Connection::Offline { reason, retry_in } => {
+                    eprintln!(
+                        "! disconnected ({reason}); retrying in {}s",
+                        retry_in.as_secs_f32()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// An event as one line of output; `None` for connection changes.
+pub fn describe(event: &ClientEvent) -> Option<String> {
+    Some(match event {
+        ClientEvent::Message(m) => format!(
+            "[{}] #{} {}: {}",
+            crate::clock(m.sent_at),
+            m.room,
+            m.sender,
+            m.text
+        ),
+        ClientEvent::RoomJoined { room, members, .. } => {
+            format!("* in #{room} with {} member(s)", members.len())
+        }
+        ClientEvent::RoomLeft { room } => format!("* out of #{room}"),
+        ClientEvent::MemberJoined { room, name } => format!("* {name} joined #{room}"),
+        ClientEvent::MemberLeft { room, name } => format!("* {name} left #{room}"),
+        ClientEvent::Presence { name, online } => {
+            format!("* {name} is {}", if *online { "online" } else { "away" })
+        }
+        ClientEvent::RoomCreated { room } => format!("* room #{room} opened"),
+        ClientEvent::RoomClosed { room } => format!("* room #{room} closed"),
+        ClientEvent::FellBehind {
+            room,
+            first_missed,
+            resumed_at,
+        } => format!(
+            "! #{room}: messages #{first_missed} to #{} were lost while the connection lagged",
+            resumed_at.saturating_sub(1)
+        ),
+        ClientEvent::Connection(_) => return None,
+    })
+}

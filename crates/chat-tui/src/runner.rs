@@ -1,0 +1,111 @@
+//! Carrying out commands against the server; shared by the terminal UI and
+//! the plain line mode, which only differ in how they show the outcome.
+
+use chat_client::Client;
+
+use crate::command::{Command, HELP};
+
+/// The room `/all` posts to.
+pub const LOBBY: &str = "lobby";
+
+/// What came of a command, for the front end to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Info(String),
+    Error(String),
+    /// Make this the current room.
+    SwitchTo(String),
+    /// The current room was left; switch elsewhere.
+    Left(String),
+    Quit,
+}
+
+/// Runs `command` with `current` as the current room.
+pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Vec<Outcome> {
+    match command {
+        Command::All(text) => {
+            if !client.rooms().iter().any(|room| room == LOBBY)
+                && let Err(error) = client.join_room(LOBBY).await
+            {
+                return vec![Outcome::Error(format!("cannot join the lobby: {error}"))];
+            }
+            send(client, LOBBY, &text).await
+        }
+        Command::Create(name) => {
+            let name = name.unwrap_or_else(|| format!("room-{:04x}", rand::random::<u16>()));
+            match client.create_room(&name).await {
+                Ok(room) => vec![
+                    Outcome::Info(format!("created #{}", room.name)),
+                    Outcome::SwitchTo(room.name),
+                ],
+                Err(error) => vec![Outcome::Error(error.to_string())],
+            }
+        }
+        Command::List => match client.list_rooms().await {
+            Ok(rooms) => {
+                let list: Vec<String> = rooms
+                    .iter()
+                    .map(|room| format!("#{} ({})", room.name, room.member_count))
+                    .collect();
+                vec![Outcome::Info(format!("rooms: {}", list.join(", ")))]
+            }
+            Err(error) => vec![Outcome::Error(error.to_string())],
+        },
+        Command::Join(room) => {
+            if client.rooms().contains(&room) {
+                return vec![Outcome::SwitchTo(room)];
+            }
+            match client.join_room(&room).await {
+                Ok(_) => vec![
+                    Outcome::Info(format!("joined #{room}")),
+                    Outcome::SwitchTo(room),
+                ],
+                Err(error) => vec![Outcome::Error(error.to_string())],
+            }
+        }
+        Command::Leave(room) => {
+            let Some(room) = room.or_else(|| current.map(str::to_owned)) else {
+                return vec![Outcome::Error("you are in no room; /join one first".into())];
+            };
+            match client.leave_room(&room).await {
+                Ok(()) => vec![Outcome::Info(format!("left #{room}")), Outcome::Left(room)],
+                Err(error) => vec![Outcome::Error(error.to_string())],
+            }
+        }
+        Command::Who => {
+            let Some(room) = current else {
+                return vec![Outcome::Error("you are in no room; /join one first".into())];
+            };
+            match client.list_members(room).await {
+                Ok(members) => {
+                    let names: Vec<String> = members
+                        .iter()
+                        .map(|m| {
+                            if m.online {
+                                m.name.clone()
+                            } else {
+                                format!("{} (away)", m.name)
+                            }
+                        })
+                        .collect();
+                    vec![Outcome::Info(format!("in #{room}: {}", names.join(", ")))]
+                }
+                Err(error) => vec![Outcome::Error(error.to_string())],
+            }
+        }
+        Command::Help => HELP
+            .iter()
+            .map(|line| Outcome::Info((*line).to_owned()))
+            .collect(),
+        Command::Quit => vec![Outcome::Quit],
+    }
+}
+
+/// Sends `text` to `room`; only a failure has anything to show (the message
+/// itself comes back as an event).
+pub async fn send(client: &Client, room: &str, text: &str) -> Vec<Outcome> {
+    match client.send(room, text).await {
+        Ok(_) => Vec::new(),
+        Err(error) => vec![Outcome::Error(format!("not sent: {error}"))],
+    }
+}

@@ -1,0 +1,244 @@
+//! Drawing the [`App`]: rooms on the left, the current room's messages in
+//! the middle, its members on the right, the input line and a status line
+//! below. Narrow terminals drop the side panels.
+
+use chat_client::Connection;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use unicode_width::UnicodeWidthChar;
+
+use crate::app::{App, Entry};
+
+const SIDE_PANEL: u16 = 18;
+/// Width of the `HH:MM ` column that continuation lines are indented by.
+const TIME_COLUMN: usize = 6;
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let [main, input, status] = Layout::vertical([
+        Constraint::Min(3),
+        Constraint::Length(3),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let show_rooms = main.width >= 50;
+    let show_members = main.width >= 70;
+    let [rooms, messages, members] = Layout::horizontal([
+        Constraint::Length(if show_rooms { SIDE_PANEL } else { 0 }),
+        Constraint::Min(10),
+        Constraint::Length(if show_members { SIDE_PANEL } else { 0 }),
+    ])
+    .areas(main);
+    if show_rooms {
+        draw_rooms(frame, app, rooms);
+    }
+    draw_messages(frame, app, messages);
+    if show_members {
+        draw_members(frame, app, members);
+    }
+    draw_input(frame, app, input);
+    draw_status(frame, app, status);
+}
+
+fn draw_rooms(frame: &mut Frame, app: &App, area: Rect) {
+    let lines: Vec<Line> = app
+        .rooms
+        .iter()
+        .map(|(name, view)| {
+            let current = app.current.as_deref() == Some(name.as_str());
+            let marker = if current { "> " } else { "  " };
+            let mut spans = vec![Span::raw(marker), Span::raw(format!("#{name}"))];
+            if view.unread > 0 {
+                spans.push(Span::raw(format!(" ({})", view.unread)).fg(Color::Yellow));
+            }
+            let line = Line::from(spans);
+            if current { line.bold() } else { line }
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Rooms ")),
+        area,
+    );
+}
+
+fn draw_members(frame: &mut Frame, app: &App, area: Rect) {
+    let lines: Vec<Line> = app
+        .current_room()
+        .map(|view| {
+            view.members
+                .iter()
+                .map(|(name, &online)| {
+                    let dot = if online {
+                        Span::raw("● ").fg(Color::Green)
+                    } else {
+                        Span::raw("○ ").dark_gray()
+                    };
+                    Line::from(vec![dot, Span::raw(name.clone())])
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Members ")),
+        area,
+    );
+}
+
+fn draw_messages(frame: &mut Frame, app: &App, area: Rect) {
+    let title = match (&app.current, app.current_room()) {
+        (Some(room), Some(view)) if view.loading => format!(" #{room} · loading history… "),
+        (Some(room), _) if app.scroll > 0 => format!(" #{room} · scrolled back (PgDn to return) "),
+        (Some(room), _) => format!(" #{room} "),
+        (None, _) => " no room: /join general ".to_owned(),
+    };
+    let block = Block::bordered().title(title);
+    let inner = block.inner(area);
+    let width = usize::from(inner.width);
+    let lines: Vec<Line> = app
+        .current_room()
+        .map(|view| {
+            view.entries
+                .values()
+                .flat_map(|entry| entry_lines(entry, &app.me, width))
+                .collect()
+        })
+        .unwrap_or_default();
+    let height = usize::from(inner.height);
+    let scroll = app.scroll.min(lines.len().saturating_sub(height));
+    let end = lines.len() - scroll;
+    let start = end.saturating_sub(height);
+    let visible: Vec<Line> = lines[start..end].to_vec();
+    frame.render_widget(Paragraph::new(visible).block(block), area);
+}
+
+/// The display lines of one entry, wrapped to `width` columns.
+fn entry_lines(entry: &Entry, me: &str, width: usize) -> Vec<Line<'static>> {
+    match entry {
+        Entry::Message { time, sender, text } => {
+            let color = if sender == me {
+                Color::Cyan
+            } else {
+                Color::Magenta
+            };
+            let head = format!("{time} {sender}: ");
+            let head_width = display_width(&head);
+            let first_width = width.saturating_sub(head_width).max(1);
+            let rest_width = width.saturating_sub(TIME_COLUMN).max(1);
+            let mut chunks = wrap(text, first_width, rest_width).into_iter();
+            let first = chunks.next().unwrap_or_default();
+            let mut lines = vec![Line::from(vec![
+                Span::raw(format!("{time} ")).dark_gray(),
+                Span::styled(
+                    sender.clone(),
+                    Style::new().fg(color).add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(": "),
+                Span::raw(first),
+            ])];
+            lines.extend(chunks.map(|chunk| Line::raw(format!("{:TIME_COLUMN$}{chunk}", ""))));
+            lines
+        }
+        Entry::Notice(text) => wrap(text, width.max(1), width.max(1))
+            .into_iter()
+            .map(|chunk| Line::from(chunk).dark_gray().italic())
+            .collect(),
+    }
+}
+
+/// Splits `text` into lines of at most `first` display columns, then
+/// `rest` columns, counting wide characters (Hangul, emoji) as two.
+pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        if c == '\n' {
+            lines.push(std::mem::take(&mut line));
+            used = 0;
+            continue;
+        }
+        let limit = if lines.is_empty() { first } else { rest };
+        let w = c.width().unwrap_or(0);
+        if used + w > limit && !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+            used = 0;
+        }
+        line.push(c);
+        used += w;
+    }
+    lines.push(line);
+    lines
+}
+
+fn display_width(text: &str) -> usize {
+    text.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
+    let title = match &app.current {
+        Some(room) => format!(" {} → #{room} ", app.me),
+        None => format!(" {} ", app.me),
+    };
+    let block = Block::bordered().title(title);
+    let inner = block.inner(area);
+    // Keep the cursor in view on a long line.
+    let before_cursor: String = app.input.chars().take(app.cursor).collect();
+    let cursor_column = display_width(&before_cursor);
+    let room = usize::from(inner.width.saturating_sub(1));
+    let skip_columns = cursor_column.saturating_sub(room);
+    let mut skipped = 0;
+    let shown: String = app
+        .input
+        .chars()
+        .skip_while(|c| {
+            let skip = skipped < skip_columns;
+            skipped += c.width().unwrap_or(0);
+            skip
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(shown).block(block), area);
+    let x = inner.x + u16::try_from(cursor_column - skip_columns.min(cursor_column)).unwrap_or(0);
+    frame.set_cursor_position(Position::new(
+        x.min(inner.right().saturating_sub(1)),
+        inner.y,
+    ));
+}
+
+fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
+    let connection = match &app.connection {
+        Connection::Online => Span::raw("● online").fg(Color::Green),
+        Connection::Connecting => Span::raw("◌ connecting").fg(Color::Yellow),
+        Connection::Offline { retry_in, .. } => Span::raw(format!(
+            "○ offline, retrying in {}s",
+            retry_in.as_secs().max(1)
+        ))
+        .fg(Color::Red),
+    };
+    let mut spans = vec![
+        Span::raw(" "),
+        connection,
+        Span::raw(format!(" · {} · ", app.server)),
+    ];
+    spans.push(match &app.status {
+        Some(status) if status.error => Span::raw(status.text.clone()).fg(Color::Red),
+        Some(status) => Span::raw(status.text.clone()),
+        None => Span::raw("/help for commands, Tab to switch rooms").dark_gray(),
+    });
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_counts_wide_characters_twice() {
+        assert_eq!(wrap("abcdef", 4, 4), ["abcd", "ef"]);
+        assert_eq!(wrap("한국어입니다", 4, 6), ["한국", "어입니", "다"]);
+        assert_eq!(wrap("one\ntwo", 10, 10), ["one", "two"]);
+        assert_eq!(wrap("", 5, 5), [""]);
+        assert_eq!(wrap("🎉🎉🎉", 5, 2), ["🎉🎉", "🎉"]);
+    }
+}

@@ -1,0 +1,326 @@
+//! The terminal UI's state and drawing, without a terminal: keys and
+//! server events in, actions and a `TestBackend` screen out.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use chat_client::{ChatMessage, ClientEvent, Connection, HistoryPage, Member};
+use chat_tui::app::{Action, App, Entry};
+use chat_tui::command::Command;
+use chat_tui::runner::Outcome;
+use chat_tui::ui;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn type_line(app: &mut App, text: &str) -> Option<Action> {
+    for c in text.chars() {
+        assert_eq!(app.on_key(key(KeyCode::Char(c))), None);
+    }
+    app.on_key(key(KeyCode::Enter))
+}
+
+fn message(room: &str, seq: u64, sender: &str, text: &str) -> ChatMessage {
+    ChatMessage {
+        room: room.into(),
+        seq,
+        sender: sender.into(),
+        text: text.into(),
+        sent_at: UNIX_EPOCH + Duration::from_secs(1_795_000_000 + seq * 60),
+    }
+}
+
+fn joined(room: &str, members: &[&str], last_seq: u64) -> ClientEvent {
+    ClientEvent::RoomJoined {
+        room: room.into(),
+        members: members
+            .iter()
+            .map(|name| Member {
+                name: (*name).into(),
+                online: true,
+            })
+            .collect(),
+        last_seq,
+    }
+}
+
+/// An app in `general` with Bob, Online, and `n` messages.
+fn chatting(n: u64) -> App {
+    let mut app = App::new("ann", "127.0.0.1:7070");
+    app.apply(ClientEvent::Connection(Connection::Online));
+    app.apply(joined("general", &["ann", "bob"], 0));
+    for seq in 1..=n {
+        let sender = if seq % 2 == 0 { "ann" } else { "bob" };
+        app.apply(ClientEvent::Message(message(
+            "general",
+            seq,
+            sender,
+            &format!("message {seq}"),
+        )));
+    }
+    app
+}
+
+fn texts(app: &App, room: &str) -> Vec<String> {
+    app.rooms[room]
+        .entries
+        .values()
+        .map(|entry| match entry {
+            Entry::Message { sender, text, .. } => format!("{sender}: {text}"),
+            Entry::Notice(text) => text.clone(),
+        })
+        .collect()
+}
+
+fn screen(app: &App, width: u16, height: u16) -> Vec<String> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| ui::draw(frame, app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..height)
+        .map(|y| {
+            let mut row = String::new();
+            let mut x = 0;
+            while x < width {
+                let cell = &buffer[(x, y)];
+                row.push_str(cell.symbol());
+                x += 1;
+                // A wide character's second column holds nothing of its own.
+                if unicode_width::UnicodeWidthStr::width(cell.symbol()) == 2 {
+                    x += 1;
+                }
+            }
+            row
+        })
+        .collect()
+}
+
+#[test]
+fn typing_and_enter_send_to_the_current_room() {
+    let mut app = chatting(0);
+    assert_eq!(
+        type_line(&mut app, "안녕 🙂"),
+        Some(Action::Send {
+            room: "general".into(),
+            text: "안녕 🙂".into()
+        })
+    );
+    assert_eq!(app.input, "", "the input clears after sending");
+    // Editing: backspace, cursor moves, Ctrl-U.
+    for c in "helo".chars() {
+        app.on_key(key(KeyCode::Char(c)));
+    }
+    app.on_key(key(KeyCode::Left));
+    app.on_key(key(KeyCode::Char('l')));
+    assert_eq!(app.input, "hello");
+    app.on_key(key(KeyCode::Backspace));
+    assert_eq!(app.input, "helo");
+    app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    assert_eq!(app.input, "");
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter)),
+        None,
+        "an empty line sends nothing"
+    );
+}
+
+#[test]
+fn commands_become_actions_and_bad_ones_a_one_line_error() {
+    let mut app = chatting(0);
+    assert_eq!(
+        type_line(&mut app, "/join 50054"),
+        Some(Action::Run(Command::Join("channel-50054".into())))
+    );
+    assert_eq!(type_line(&mut app, "/who"), Some(Action::Run(Command::Who)));
+    assert_eq!(type_line(&mut app, "/frobnicate"), None);
+    let status = app.status.clone().unwrap();
+    assert!(status.error);
+    assert_eq!(
+        status.text,
+        "unknown command /frobnicate; /help lists the commands"
+    );
+    app.outcome(Outcome::Quit);
+    assert!(app.quit);
+}
+
+#[test]
+fn joining_a_room_with_history_asks_for_it_and_pages_merge_without_doubles() {
+    let mut app = App::new("ann", "server");
+    let fetch = app.apply(joined("general", &["ann"], 120));
+    assert_eq!(
+        fetch,
+        Some(Action::FetchHistory {
+            room: "general".into(),
+            before: Some(121)
+        })
+    );
+    // A live message arrives before the history page does.
+    app.apply(ClientEvent::Message(message("general", 121, "bob", "live")));
+    let page = HistoryPage {
+        messages: (71..=120)
+            .map(|seq| message("general", seq, "bob", &format!("old {seq}")))
+            .collect(),
+        has_more: true,
+    };
+    app.history_loaded("general", page);
+    let shown = texts(&app, "general");
+    assert_eq!(shown.len(), 51);
+    assert_eq!(shown.first().unwrap(), "bob: old 71");
+    assert_eq!(shown.last().unwrap(), "bob: live");
+    // The same page again changes nothing.
+    let again = HistoryPage {
+        messages: vec![message("general", 120, "bob", "old 120")],
+        has_more: true,
+    };
+    app.history_loaded("general", again);
+    assert_eq!(texts(&app, "general").len(), 51);
+    // Scrolling up to the top asks for the page before the oldest.
+    let mut fetch = None;
+    for _ in 0..10 {
+        fetch = fetch.or(app.on_key(key(KeyCode::PageUp)));
+    }
+    assert_eq!(
+        fetch,
+        Some(Action::FetchHistory {
+            room: "general".into(),
+            before: Some(71)
+        })
+    );
+}
+
+#[test]
+fn joins_leaves_presence_and_unread_counts() {
+    let mut app = chatting(2);
+    app.apply(joined("dev", &["ann"], 0));
+    app.apply(ClientEvent::MemberJoined {
+        room: "general".into(),
+        name: "carol".into(),
+    });
+    app.apply(ClientEvent::Presence {
+        name: "bob".into(),
+        online: false,
+    });
+    app.apply(ClientEvent::MemberLeft {
+        room: "general".into(),
+        name: "carol".into(),
+    });
+    let view = &app.rooms["general"];
+    assert_eq!(view.members.get("bob"), Some(&false));
+    assert!(!view.members.contains_key("carol"));
+    assert_eq!(
+        texts(&app, "general")[2..],
+        ["→ carol joined", "← carol left"]
+    );
+
+    app.apply(ClientEvent::Message(message("dev", 1, "bob", "psst")));
+    app.apply(ClientEvent::Message(message("dev", 2, "ann", "mine")));
+    assert_eq!(
+        app.rooms["dev"].unread, 1,
+        "one's own messages are not unread"
+    );
+    // Rooms go by name: dev, general. Tab from general wraps round to dev.
+    app.on_key(key(KeyCode::Tab));
+    assert_eq!(
+        app.current.as_deref(),
+        Some("dev"),
+        "Tab goes round the rooms"
+    );
+    assert_eq!(app.rooms["dev"].unread, 0, "looking at a room reads it");
+    app.on_key(key(KeyCode::BackTab));
+    assert_eq!(app.current.as_deref(), Some("general"));
+    app.on_key(key(KeyCode::BackTab));
+
+    app.apply(ClientEvent::RoomLeft { room: "dev".into() });
+    assert_eq!(app.current.as_deref(), Some("general"));
+}
+
+#[test]
+fn a_room_whose_numbering_started_over_is_shown_afresh() {
+    let mut app = chatting(5);
+    app.apply(joined("general", &["ann", "bob"], 1));
+    assert_eq!(
+        texts(&app, "general"),
+        ["! the server restarted without its history"]
+    );
+}
+
+#[test]
+fn the_screen_at_80_by_24() {
+    let mut app = chatting(3);
+    app.apply(ClientEvent::Message(message(
+        "general",
+        4,
+        "bob",
+        "한국어와 이모지 🎉 가 들어간 아주 긴 메시지는 여러 줄로 나뉘어 보여야 합니다",
+    )));
+    app.outcome(Outcome::Info("joined #general".into()));
+    let screen = screen(&app, 80, 24);
+    assert!(screen[0].starts_with("┌ Rooms "), "{}", screen[0]);
+    assert!(screen[0].contains("#general"), "{}", screen[0]);
+    assert!(screen[0].contains("Members"), "{}", screen[0]);
+    assert!(screen[1].starts_with("│> #general"), "{}", screen[1]);
+    assert!(screen[1].contains("bob: message 1"), "{}", screen[1]);
+    assert!(screen[1].ends_with("││● ann           │"), "{}", screen[1]);
+    assert!(screen[2].ends_with("││● bob           │"), "{}", screen[2]);
+    // The long line wraps inside the message panel, indented under the time.
+    assert!(
+        screen[4].contains("bob: 한국어와 이모지 🎉"),
+        "{}",
+        screen[4]
+    );
+    assert!(screen[5].contains("│      "), "{}", screen[5]);
+    assert!(screen[20].contains("ann → #general"), "{}", screen[20]);
+    assert_eq!(
+        screen[23].trim_end(),
+        " ● online · 127.0.0.1:7070 · joined #general"
+    );
+    for row in &screen {
+        assert_eq!(
+            unicode_width::UnicodeWidthStr::width(row.as_str()),
+            80,
+            "{row}"
+        );
+    }
+}
+
+#[test]
+fn the_screen_keeps_the_newest_messages_in_view_and_scrolls_back() {
+    let mut app = chatting(100);
+    let bottom = screen(&app, 120, 40);
+    let text = bottom.join("\n");
+    assert!(text.contains("message 100"));
+    assert!(!text.contains("message 50 "));
+    for _ in 0..5 {
+        app.on_key(key(KeyCode::PageUp));
+    }
+    let back = screen(&app, 120, 40).join("\n");
+    assert!(back.contains("scrolled back"));
+    assert!(back.contains("message 50"));
+    assert!(!back.contains("message 100"));
+}
+
+#[test]
+fn a_narrow_screen_drops_the_side_panels() {
+    let app = chatting(1);
+    let screen = screen(&app, 40, 12);
+    assert!(!screen[0].contains("Rooms"));
+    assert!(screen[0].contains("#general"));
+    assert!(screen[1].contains("bob: message 1"));
+}
+
+#[test]
+fn the_status_line_shows_the_connection() {
+    let mut app = chatting(0);
+    app.apply(ClientEvent::Connection(Connection::Offline {
+        reason: "connection reset".into(),
+        retry_in: Duration::from_secs(2),
+    }));
+    let screen = screen(&app, 80, 24);
+    assert!(
+        screen[23].contains("○ offline, retrying in 2s"),
+        "{}",
+        screen[23]
+    );
+}
