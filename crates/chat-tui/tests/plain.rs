@@ -1,0 +1,169 @@
+//! `chat --plain` end to end: the real binary, fed on standard input,
+//! against a real chatd, with a library client on the other side.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use chat_client::{Client, ClientConfig, ClientEvent};
+use chat_testkit::{PATIENCE, TestServer};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{ChildStderr, ChildStdout, Command};
+
+fn chat(server: &TestServer, name: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chat"));
+    command
+        .args([
+            "--plain",
+            "--server",
+            &server.addrs.native.to_string(),
+            "--name",
+            name,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+async fn line_containing<R: tokio::io::AsyncBufRead + Unpin>(
+    lines: &mut Lines<R>,
+    wanted: &str,
+) -> String {
+    let found = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains(wanted) {
+                return line;
+            }
+        }
+        panic!("output ended before a line with {wanted:?}");
+    });
+    found
+        .await
+        .unwrap_or_else(|_| panic!("no line with {wanted:?}"))
+}
+
+async fn bob(server: &TestServer) -> (Client, tokio::sync::mpsc::Receiver<ClientEvent>) {
+    let config = ClientConfig {
+        rooms: vec!["general".into()],
+        ..ClientConfig::new(server.addrs.native.to_string(), "bob")
+    };
+    Client::connect(config).await.unwrap()
+}
+
+/// The next message someone other than Bob sent, as Bob sees it.
+async fn next_text(events: &mut tokio::sync::mpsc::Receiver<ClientEvent>) -> (String, String) {
+    loop {
+        let event = tokio::time::timeout(PATIENCE, events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let ClientEvent::Message(m) = event
+            && m.sender != "bob"
+        {
+            return (m.sender, m.text);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_chats_runs_commands_and_quits() {
+    let server = TestServer::start(&[]).await;
+    let (bob, mut bob_events) = bob(&server).await;
+    let mut ann = chat(&server, "ann").spawn().unwrap();
+    let mut stdin = ann.stdin.take().unwrap();
+    let mut out: Lines<BufReader<ChildStdout>> = BufReader::new(ann.stdout.take().unwrap()).lines();
+    let mut err: Lines<BufReader<ChildStderr>> = BufReader::new(ann.stderr.take().unwrap()).lines();
+
+    line_containing(&mut out, "* in #general with 2 member(s)").await;
+    bob.send("general", "hello ann 👋").await.unwrap();
+    let shown = line_containing(&mut out, "bob:").await;
+    assert!(shown.ends_with("#general bob: hello ann 👋"), "{shown}");
+    assert!(shown.starts_with('['), "a time comes first: {shown}");
+
+    stdin.write_all("안녕 bob\n".as_bytes()).await.unwrap();
+    assert_eq!(
+        next_text(&mut bob_events).await,
+        ("ann".into(), "안녕 bob".into())
+    );
+
+    stdin.write_all(b"/dance\n").await.unwrap();
+    let error = line_containing(&mut err, "unknown command").await;
+    assert_eq!(error, "! unknown command /dance; /help lists the commands");
+
+    stdin.write_all(b"/make dev\n/who\n").await.unwrap();
+    line_containing(&mut out, "* created #dev").await;
+    line_containing(&mut out, "* now in #dev").await;
+    assert_eq!(
+        line_containing(&mut out, "* in #dev:").await,
+        "* in #dev: ann"
+    );
+    stdin.write_all(b"/list\n").await.unwrap();
+    let list = line_containing(&mut out, "* rooms:").await;
+    assert_eq!(list, "* rooms: #dev (1), #general (2), #lobby (0)");
+
+    stdin.write_all(b"/quit\n").await.unwrap();
+    let status = tokio::time::timeout(PATIENCE, ann.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    // Logged out: her name is free and she left her rooms.
+    let members = bob.list_members("general").await.unwrap();
+    assert_eq!(members.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_sends_piped_lines_and_exits_at_the_end_of_input() {
+    let server = TestServer::start(&[]).await;
+    let (_bob, mut bob_events) = bob(&server).await;
+    let mut ann = chat(&server, "ann").spawn().unwrap();
+    let mut stdin = ann.stdin.take().unwrap();
+    stdin
+        .write_all(b"first\nsecond\n\n//slash\n")
+        .await
+        .unwrap();
+    drop(stdin);
+    for expected in ["first", "second", "/slash"] {
+        assert_eq!(
+            next_text(&mut bob_events).await,
+            ("ann".into(), expected.into())
+        );
+    }
+    let status = tokio::time::timeout(PATIENCE, ann.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn a_name_in_use_or_no_server_is_a_clear_error() {
+    let server = TestServer::start(&[]).await;
+    let _bob = bob(&server).await;
+    let output = chat(&server, "bob").output().await.unwrap();
+    assert!(!output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim(),
+        "chat: the name `bob` is taken; choose another"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_chat"))
+        .args(["--plain", "--server", &closed.to_string(), "--name", "ann"])
+        .stdin(Stdio::null())
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!("chat: cannot reach the server at {closed}")),
+        "{stderr}"
+    );
+}
