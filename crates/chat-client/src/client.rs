@@ -173,8 +173,9 @@ impl Client {
         self.shared.rooms().iter().cloned().collect()
     }
 
-    /// Sends `text` to `room`. Retried through a lost connection under one
-    /// id, so it is posted once however many tries it takes.
+    /// Sends `text` to `room`. Retried through a lost connection, and
+    /// paced when the server says the user sends too fast, under one id, so
+    /// it is posted once however many tries it takes.
     pub async fn send(&self, room: &str, text: &str) -> Result<ChatMessage, ClientError> {
         let message = wire::SendMessageRequest {
             room: room.to_owned(),
@@ -182,7 +183,7 @@ impl Client {
             client_message_id: format!("{:032x}", rand::random::<u128>()),
         };
         let sent = self
-            .call(true, move |mut rpc, token| {
+            .call(Retry::EvenThrottled, move |mut rpc, token| {
                 let request = authorized(message.clone(), &token);
                 Box::pin(async move { Ok(rpc.send_message(request).await?.into_inner()) })
             })
@@ -198,7 +199,7 @@ impl Client {
             room: room.to_owned(),
         };
         let reply = self
-            .call(false, move |mut rpc, token| {
+            .call(Retry::Never, move |mut rpc, token| {
                 let request = authorized(message.clone(), &token);
                 Box::pin(async move { Ok(rpc.create_room(request).await?.into_inner()) })
             })
@@ -216,7 +217,7 @@ impl Client {
             room: room.to_owned(),
         };
         let reply = self
-            .call(true, move |mut rpc, token| {
+            .call(Retry::Transient, move |mut rpc, token| {
                 let request = authorized(message.clone(), &token);
                 Box::pin(async move { Ok(rpc.join_room(request).await?.into_inner()) })
             })
@@ -232,7 +233,7 @@ impl Client {
         let message = wire::LeaveRoomRequest {
             room: room.to_owned(),
         };
-        self.call(false, move |mut rpc, token| {
+        self.call(Retry::Never, move |mut rpc, token| {
             let request = authorized(message.clone(), &token);
             Box::pin(async move { Ok(rpc.leave_room(request).await?.into_inner()) })
         })
@@ -252,7 +253,7 @@ impl Client {
                 page_token: page_token.clone(),
             };
             let page = self
-                .call(true, move |mut rpc, token| {
+                .call(Retry::Transient, move |mut rpc, token| {
                     let request = authorized(message.clone(), &token);
                     Box::pin(async move { Ok(rpc.list_rooms(request).await?.into_inner()) })
                 })
@@ -276,7 +277,7 @@ impl Client {
                 page_token: page_token.clone(),
             };
             let page = self
-                .call(true, move |mut rpc, token| {
+                .call(Retry::Transient, move |mut rpc, token| {
                     let request = authorized(message.clone(), &token);
                     Box::pin(async move { Ok(rpc.list_members(request).await?.into_inner()) })
                 })
@@ -303,7 +304,7 @@ impl Client {
             limit,
         };
         let page = self
-            .call(true, move |mut rpc, token| {
+            .call(Retry::Transient, move |mut rpc, token| {
                 let request = authorized(message.clone(), &token);
                 Box::pin(async move { Ok(rpc.get_history(request).await?.into_inner()) })
             })
@@ -317,7 +318,7 @@ impl Client {
     /// Ends the session: the user leaves its rooms and the name is free.
     pub async fn logout(&self) -> Result<(), ClientError> {
         let result = self
-            .call(false, |mut rpc, token| {
+            .call(Retry::Never, |mut rpc, token| {
                 let request = authorized(wire::LogoutRequest {}, &token);
                 Box::pin(async move { Ok(rpc.logout(request).await?.into_inner()) })
             })
@@ -331,11 +332,9 @@ impl Client {
         result.map(drop)
     }
 
-    /// Runs `attempt` with the current session's token. With `retry`, a
-    /// failure of the connection or the session is retried (once the
-    /// session task has reconnected) for up to [`RETRY_FOR`]; the request
-    /// must then be safe to repeat.
-    async fn call<T, F>(&self, retry: bool, mut attempt: F) -> Result<T, ClientError>
+    /// Runs `attempt` with the current session's token, retrying as
+    /// `retry` allows for up to [`RETRY_FOR`].
+    async fn call<T, F>(&self, retry: Retry, mut attempt: F) -> Result<T, ClientError>
     where
         F: FnMut(ChatServiceClient<Channel>, String) -> CallFuture<T>,
     {
@@ -353,7 +352,14 @@ impl Client {
                 },
                 None => Status::unauthenticated("reconnecting"),
             };
-            if !retry || !is_transient(&failure) || Instant::now() >= deadline {
+            let again = match retry {
+                Retry::Never => false,
+                Retry::Transient => is_transient(&failure),
+                Retry::EvenThrottled => {
+                    is_transient(&failure) || failure.code() == Code::ResourceExhausted
+                }
+            };
+            if !again || Instant::now() >= deadline {
                 return Err(ClientError::from_status(failure));
             }
             if failure.code() == Code::Unauthenticated {
@@ -364,6 +370,18 @@ impl Client {
             }
         }
     }
+}
+
+/// Which failures a call tries again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// None: the request is not safe to repeat.
+    Never,
+    /// A lost connection or session.
+    Transient,
+    /// Those, and being told to slow down (sends, which the server limits
+    /// per user): the wait between tries paces them.
+    EvenThrottled,
 }
 
 /// `message` with the session `token` attached.

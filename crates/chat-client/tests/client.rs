@@ -173,3 +173,17 @@ async fn a_session_that_ended_while_away_is_renewed_and_resumed() {
     );
     assert!(server.engine.room("general").is_member("ann"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_faster_than_the_server_allows_is_paced_not_lost() {
+    let server = TestServer::start(&["--max-sends-per-second", "20"]).await;
+    let (ann, _events) = Client::connect(config(server.addrs.native, "ann"))
+        .await
+        .unwrap();
+    for i in 1..=45 {
+        ann.send("general", &i.to_string()).await.unwrap();
+    }
+    let history = ann.history("general", None, 100).await.unwrap();
+    let texts: Vec<String> = history.messages.into_iter().map(|m| m.text).collect();
+    assert_eq!(texts, (1..=45).map(|i| i.to_string()).collect::<Vec<_>>());
+}
