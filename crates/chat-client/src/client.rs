@@ -204,11 +204,7 @@ impl Client {
                 Box::pin(async move { Ok(rpc.create_room(request).await?.into_inner()) })
             })
             .await?;
-        self.shared.rooms().insert(room.to_owned());
-        reply
-            .room
-            .map(RoomInfo::from)
-            .ok_or_else(|| missing("room"))
+        self.entered(room, reply.room)
     }
 
     /// Joins `room`; its messages arrive as events from now on.
@@ -222,11 +218,13 @@ impl Client {
                 Box::pin(async move { Ok(rpc.join_room(request).await?.into_inner()) })
             })
             .await?;
+        self.entered(room, reply.room)
+    }
+
+    /// Records that the user is in `room`, as the server's `reply` says.
+    fn entered(&self, room: &str, reply: Option<wire::Room>) -> Result<RoomInfo, ClientError> {
         self.shared.rooms().insert(room.to_owned());
-        reply
-            .room
-            .map(RoomInfo::from)
-            .ok_or_else(|| missing("room"))
+        reply.map(RoomInfo::from).ok_or_else(|| missing("room"))
     }
 
     pub async fn leave_room(&self, room: &str) -> Result<(), ClientError> {

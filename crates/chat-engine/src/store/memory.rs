@@ -62,10 +62,8 @@ impl HistoryStore for MemoryStore {
         let Some(history) = rooms.get(room) else {
             return Ok(Vec::new());
         };
-        // Sequence numbers are contiguous within what is kept.
-        let oldest = history.front().map_or(0, |m| m.seq);
-        let skip = usize::try_from(from.saturating_sub(oldest)).unwrap_or(usize::MAX);
-        Ok(history.iter().skip(skip).take(limit).cloned().collect())
+        let start = position(history, from);
+        Ok(history.range(start..).take(limit).cloned().collect())
     }
 
     async fn read_before(
@@ -78,11 +76,18 @@ impl HistoryStore for MemoryStore {
         let Some(history) = rooms.get(room) else {
             return Ok(Vec::new());
         };
-        let oldest = history.front().map_or(0, |m| m.seq);
-        let end = usize::try_from(before.saturating_sub(oldest))
-            .unwrap_or(usize::MAX)
-            .min(history.len());
+        let end = position(history, before);
         let start = end.saturating_sub(limit);
         Ok(history.range(start..end).cloned().collect())
     }
+}
+
+/// Where sequence number `seq` sits, or would sit, in `history`: the index
+/// of the first kept message numbered `seq` or more.
+fn position(history: &VecDeque<Arc<Message>>, seq: u64) -> usize {
+    // Sequence numbers are contiguous within what is kept.
+    let oldest = history.front().map_or(0, |m| m.seq);
+    usize::try_from(seq.saturating_sub(oldest))
+        .unwrap_or(usize::MAX)
+        .min(history.len())
 }
