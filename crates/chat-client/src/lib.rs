@@ -11,6 +11,7 @@
 mod client;
 mod error;
 mod event;
+pub mod rooms;
 mod session;
 
 pub use client::{Client, ClientConfig};

@@ -61,14 +61,17 @@ async fn event_loop(
                 match finished {
                     Done::Outcomes(outcomes) => outcomes.into_iter().for_each(|o| app.outcome(o)),
                     Done::History(room, Ok(page)) => app.history_loaded(&room, page),
-                    Done::History(_, Err(error)) => app.outcome(Outcome::Error(error.to_string())),
+                    Done::History(room, Err(error)) => {
+                        app.rooms.history_loaded(&room, None);
+                        app.outcome(Outcome::Error(error.to_string()));
+                    }
                 }
                 None
             }
             else => break,
         };
         if let Some(action) = action {
-            let current = app.current.clone();
+            let current = app.rooms.current.clone();
             let _ = actions.send((action, current));
         }
     }

@@ -10,7 +10,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use unicode_width::UnicodeWidthChar;
 
-use crate::app::{App, Entry};
+use chat_client::rooms::Entry;
+
+use crate::app::App;
 
 const SIDE_PANEL: u16 = 18;
 /// Width of the `HH:MM ` column that continuation lines are indented by.
@@ -45,9 +47,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
 fn draw_rooms(frame: &mut Frame, app: &App, area: Rect) {
     let lines: Vec<Line> = app
         .rooms
+        .logs
         .iter()
         .map(|(name, view)| {
-            let current = app.current.as_deref() == Some(name.as_str());
+            let current = app.rooms.current.as_deref() == Some(name.as_str());
             let marker = if current { "> " } else { "  " };
             let mut spans = vec![Span::raw(marker), Span::raw(format!("#{name}"))];
             if view.unread > 0 {
@@ -65,7 +68,8 @@ fn draw_rooms(frame: &mut Frame, app: &App, area: Rect) {
 
 fn draw_members(frame: &mut Frame, app: &App, area: Rect) {
     let lines: Vec<Line> = app
-        .current_room()
+        .rooms
+        .current_log()
         .map(|view| {
             view.members
                 .iter()
@@ -87,7 +91,7 @@ fn draw_members(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 fn draw_messages(frame: &mut Frame, app: &App, area: Rect) {
-    let title = match (&app.current, app.current_room()) {
+    let title = match (&app.rooms.current, app.rooms.current_log()) {
         (Some(room), Some(view)) if view.loading => format!(" #{room} · loading history… "),
         (Some(room), _) if app.scroll > 0 => format!(" #{room} · scrolled back (PgDn to return) "),
         (Some(room), _) => format!(" #{room} "),
@@ -97,11 +101,12 @@ fn draw_messages(frame: &mut Frame, app: &App, area: Rect) {
     let inner = block.inner(area);
     let width = usize::from(inner.width);
     let lines: Vec<Line> = app
-        .current_room()
+        .rooms
+        .current_log()
         .map(|view| {
             view.entries
                 .values()
-                .flat_map(|entry| entry_lines(entry, &app.me, width))
+                .flat_map(|entry| entry_lines(entry, app.rooms.me(), width))
                 .collect()
         })
         .unwrap_or_default();
@@ -116,7 +121,9 @@ fn draw_messages(frame: &mut Frame, app: &App, area: Rect) {
 /// The display lines of one entry, wrapped to `width` columns.
 fn entry_lines(entry: &Entry, me: &str, width: usize) -> Vec<Line<'static>> {
     match entry {
-        Entry::Message { time, sender, text } => {
+        Entry::Message(message) => {
+            let time = crate::clock(message.sent_at);
+            let (sender, text) = (&message.sender, &message.text);
             let color = if sender == me {
                 Color::Cyan
             } else {
@@ -177,9 +184,9 @@ fn display_width(text: &str) -> usize {
 }
 
 fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
-    let title = match &app.current {
-        Some(room) => format!(" {} → #{room} ", app.me),
-        None => format!(" {} ", app.me),
+    let title = match &app.rooms.current {
+        Some(room) => format!(" {} → #{room} ", app.rooms.me()),
+        None => format!(" {} ", app.rooms.me()),
     };
     let block = Block::bordered().title(title);
     let inner = block.inner(area);

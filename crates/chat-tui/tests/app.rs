@@ -3,8 +3,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use chat_client::rooms::Entry;
 use chat_client::{ChatMessage, ClientEvent, Connection, HistoryPage, Member};
-use chat_tui::app::{Action, App, Entry};
+use chat_tui::app::{Action, App};
 use chat_tui::command::Command;
 use chat_tui::runner::Outcome;
 use chat_tui::ui;
@@ -65,11 +66,11 @@ fn chatting(n: u64) -> App {
 }
 
 fn texts(app: &App, room: &str) -> Vec<String> {
-    app.rooms[room]
+    app.rooms.logs[room]
         .entries
         .values()
         .map(|entry| match entry {
-            Entry::Message { sender, text, .. } => format!("{sender}: {text}"),
+            Entry::Message(m) => format!("{}: {}", m.sender, m.text),
             Entry::Notice(text) => text.clone(),
         })
         .collect()
@@ -206,7 +207,7 @@ fn joins_leaves_presence_and_unread_counts() {
         room: "general".into(),
         name: "carol".into(),
     });
-    let view = &app.rooms["general"];
+    let view = &app.rooms.logs["general"];
     assert_eq!(view.members.get("bob"), Some(&false));
     assert!(!view.members.contains_key("carol"));
     assert_eq!(
@@ -217,23 +218,26 @@ fn joins_leaves_presence_and_unread_counts() {
     app.apply(ClientEvent::Message(message("dev", 1, "bob", "psst")));
     app.apply(ClientEvent::Message(message("dev", 2, "ann", "mine")));
     assert_eq!(
-        app.rooms["dev"].unread, 1,
+        app.rooms.logs["dev"].unread, 1,
         "one's own messages are not unread"
     );
     // Rooms go by name: dev, general. Tab from general wraps round to dev.
     app.on_key(key(KeyCode::Tab));
     assert_eq!(
-        app.current.as_deref(),
+        app.rooms.current.as_deref(),
         Some("dev"),
         "Tab goes round the rooms"
     );
-    assert_eq!(app.rooms["dev"].unread, 0, "looking at a room reads it");
+    assert_eq!(
+        app.rooms.logs["dev"].unread, 0,
+        "looking at a room reads it"
+    );
     app.on_key(key(KeyCode::BackTab));
-    assert_eq!(app.current.as_deref(), Some("general"));
+    assert_eq!(app.rooms.current.as_deref(), Some("general"));
     app.on_key(key(KeyCode::BackTab));
 
     app.apply(ClientEvent::RoomLeft { room: "dev".into() });
-    assert_eq!(app.current.as_deref(), Some("general"));
+    assert_eq!(app.rooms.current.as_deref(), Some("general"));
 }
 
 #[test]

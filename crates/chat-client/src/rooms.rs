@@ -1,0 +1,224 @@
+//! What a client shows of its rooms, kept up to date from [`ClientEvent`]s:
+//! each room's messages (by sequence number, so history pages and live
+//! messages merge without doubles), notices of who came and went, members
+//! and their presence, and unread counts. No drawing: the terminal and
+//! desktop clients both render from this.
+
+use std::collections::BTreeMap;
+
+use crate::{ChatMessage, ClientEvent, HistoryPage};
+
+/// One line of a room's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Message(ChatMessage),
+    Notice(String),
+}
+
+/// Where an entry sits: a message by its sequence number; a notice right
+/// after the message that preceded it.
+pub type EntryKey = (u64, u32);
+
+#[derive(Debug, Default)]
+pub struct RoomLog {
+    pub entries: BTreeMap<EntryKey, Entry>,
+    /// Name to online.
+    pub members: BTreeMap<String, bool>,
+    /// Older history may exist before the oldest message shown.
+    pub has_older: bool,
+    /// A history request is on its way.
+    pub loading: bool,
+    pub unread: usize,
+    notices: u32,
+}
+
+impl RoomLog {
+    fn newest_seq(&self) -> u64 {
+        self.entries.keys().next_back().map_or(0, |key| key.0)
+    }
+
+    /// The oldest message's sequence number, if any message is shown.
+    pub fn oldest_seq(&self) -> Option<u64> {
+        self.entries.keys().find(|key| key.1 == 0).map(|key| key.0)
+    }
+
+    fn add_message(&mut self, message: &ChatMessage) {
+        self.entries
+            .insert((message.seq, 0), Entry::Message(message.clone()));
+    }
+
+    fn add_notice(&mut self, text: String) {
+        self.notices += 1;
+        self.entries
+            .insert((self.newest_seq(), self.notices), Entry::Notice(text));
+    }
+}
+
+/// A page of history to load: messages of `room` before `before`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRequest {
+    pub room: String,
+    pub before: Option<u64>,
+}
+
+/// The rooms a user is in, and which one is in view.
+#[derive(Debug)]
+pub struct Rooms {
+    me: String,
+    pub logs: BTreeMap<String, RoomLog>,
+    pub current: Option<String>,
+}
+
+impl Rooms {
+    pub fn new(me: impl Into<String>) -> Self {
+        Rooms {
+            me: me.into(),
+            logs: BTreeMap::new(),
+            current: None,
+        }
+    }
+
+    pub fn me(&self) -> &str {
+        &self.me
+    }
+
+    pub fn current_log(&self) -> Option<&RoomLog> {
+        self.current.as_ref().and_then(|room| self.logs.get(room))
+    }
+
+    /// Applies a server event; may ask for history to be loaded.
+    pub fn apply(&mut self, event: &ClientEvent) -> Option<HistoryRequest> {
+        match event {
+            ClientEvent::Message(message) => {
+                let unread = self.current.as_deref() != Some(message.room.as_str())
+                    && message.sender != self.me;
+                let log = self.logs.entry(message.room.clone()).or_default();
+                log.add_message(message);
+                if unread {
+                    log.unread += 1;
+                }
+            }
+            ClientEvent::RoomJoined {
+                room,
+                members,
+                last_seq,
+            } => {
+                let log = self.logs.entry(room.clone()).or_default();
+                log.members = members.iter().map(|m| (m.name.clone(), m.online)).collect();
+                if log.newest_seq() > *last_seq {
+                    // The server's numbering of this room started over (it
+                    // restarted without saved history): start the log over.
+                    *log = RoomLog {
+                        members: std::mem::take(&mut log.members),
+                        ..RoomLog::default()
+                    };
+                    log.add_notice("! the server restarted without its history".into());
+                }
+                if self.current.is_none() {
+                    self.current = Some(room.clone());
+                }
+                if log.oldest_seq().is_none() && *last_seq > 0 && !log.loading {
+                    log.loading = true;
+                    return Some(HistoryRequest {
+                        room: room.clone(),
+                        before: Some(last_seq + 1),
+                    });
+                }
+            }
+            ClientEvent::RoomLeft { room } => self.forget(room),
+            ClientEvent::MemberJoined { room, name } => {
+                if let Some(log) = self.logs.get_mut(room) {
+                    log.members.insert(name.clone(), true);
+                    log.add_notice(format!("→ {name} joined"));
+                }
+            }
+            ClientEvent::MemberLeft { room, name } => {
+                if let Some(log) = self.logs.get_mut(room) {
+                    log.members.remove(name);
+                    log.add_notice(format!("← {name} left"));
+                }
+            }
+            ClientEvent::Presence { name, online } => {
+                for log in self.logs.values_mut() {
+                    if let Some(shown) = log.members.get_mut(name) {
+                        *shown = *online;
+                    }
+                }
+            }
+            ClientEvent::FellBehind {
+                room,
+                first_missed,
+                resumed_at,
+            } => {
+                if let Some(log) = self.logs.get_mut(room) {
+                    log.add_notice(format!(
+                        "! messages #{first_missed} to #{} were lost while the connection lagged",
+                        resumed_at.saturating_sub(1)
+                    ));
+                }
+            }
+            ClientEvent::Connection(_)
+            | ClientEvent::RoomCreated { .. }
+            | ClientEvent::RoomClosed { .. } => {}
+        }
+        None
+    }
+
+    /// A page of `room`'s history arrived (or failed: `None`).
+    pub fn history_loaded(&mut self, room: &str, page: Option<HistoryPage>) {
+        if let Some(log) = self.logs.get_mut(room) {
+            log.loading = false;
+            if let Some(page) = page {
+                for message in &page.messages {
+                    log.add_message(message);
+                }
+                log.has_older = page.has_more;
+            }
+        }
+    }
+
+    /// The page before the oldest message of the current room, if there may
+    /// be one and none is on its way.
+    pub fn request_older(&mut self) -> Option<HistoryRequest> {
+        let room = self.current.clone()?;
+        let log = self.logs.get_mut(&room)?;
+        if !log.has_older || log.loading {
+            return None;
+        }
+        log.loading = true;
+        Some(HistoryRequest {
+            before: log.oldest_seq(),
+            room,
+        })
+    }
+
+    /// Shows `room` (adding it if new) and marks it read.
+    pub fn switch_to(&mut self, room: &str) {
+        let log = self.logs.entry(room.to_owned()).or_default();
+        log.unread = 0;
+        self.current = Some(room.to_owned());
+    }
+
+    /// Shows the room `step` places after the current one, going round.
+    pub fn cycle(&mut self, step: isize) {
+        let names: Vec<String> = self.logs.keys().cloned().collect();
+        if names.is_empty() {
+            return;
+        }
+        let at = self
+            .current
+            .as_ref()
+            .and_then(|current| names.iter().position(|name| name == current))
+            .unwrap_or(0);
+        let next = (at as isize + step).rem_euclid(names.len() as isize) as usize;
+        self.switch_to(&names[next]);
+    }
+
+    /// The user is out of `room`: drop it, and show another if it was shown.
+    pub fn forget(&mut self, room: &str) {
+        self.logs.remove(room);
+        if self.current.as_deref() == Some(room) {
+            self.current = self.logs.keys().next().cloned();
+        }
+    }
+}
