@@ -1,0 +1,169 @@
+//! The network side of the window: a small tokio runtime of its own that
+//! carries out requests in order with the client library and hands back
+//! updates, waking the UI for each.
+
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+
+use chat_client::{Client, ClientConfig, ClientEvent, HistoryPage};
+use tokio::sync::mpsc;
+
+/// How many messages one history request asks for.
+const HISTORY_PAGE: u32 = 50;
+
+/// What the window asks of the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Connect {
+        server: String,
+        name: String,
+        room: String,
+    },
+    Send {
+        room: String,
+        text: String,
+    },
+    Join(String),
+    Create(String),
+    Leave(String),
+    History {
+        room: String,
+        before: Option<u64>,
+    },
+}
+
+/// What the network hands back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    Connected {
+        name: String,
+    },
+    ConnectFailed(String),
+    Event(ClientEvent),
+    History {
+        room: String,
+        page: Result<HistoryPage, String>,
+    },
+    /// A command went through; show `room` if set.
+    Done {
+        room: Option<String>,
+    },
+    Failed(String),
+}
+
+/// Runs requests on a runtime of its own. Dropping it stops the work.
+pub struct Backend {
+    requests: mpsc::UnboundedSender<Request>,
+    updates: std_mpsc::Receiver<Update>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Backend {
+    /// Starts the runtime; `wake` is called after every update, to repaint.
+    pub fn start(wake: impl Fn() + Send + Sync + 'static) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("chat-gui-net")
+            .enable_all()
+            .build()
+            .expect("a tokio runtime for the network");
+        let (requests, queue) = mpsc::unbounded_channel();
+        let (updates_tx, updates) = std_mpsc::channel();
+        let sink = Sink {
+            updates: updates_tx,
+            wake: Arc::new(wake),
+        };
+        runtime.spawn(work(queue, sink));
+        Backend {
+            requests,
+            updates,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn request(&self, request: Request) {
+        // The worker lives as long as the runtime, which lives as long as us.
+        let _ = self.requests.send(request);
+    }
+
+    /// Every update that has arrived since the last call.
+    pub fn updates(&self) -> Vec<Update> {
+        self.updates.try_iter().collect()
+    }
+}
+
+#[derive(Clone)]
+struct Sink {
+    updates: std_mpsc::Sender<Update>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Sink {
+    fn send(&self, update: Update) -> bool {
+        let sent = self.updates.send(update).is_ok();
+        (self.wake)();
+        sent
+    }
+}
+
+/// Carries out requests one at a time, so sends keep their order.
+async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
+    let mut client: Option<Client> = None;
+    while let Some(request) = queue.recv().await {
+        let update = match (request, &client) {
+            (Request::Connect { server, name, room }, _) => {
+                let config = ClientConfig {
+                    rooms: vec![room],
+                    ..ClientConfig::new(server, name.clone())
+                };
+                match Client::connect(config).await {
+                    Ok((connected, events)) => {
+                        client = Some(connected);
+                        tokio::spawn(forward(events, sink.clone()));
+                        Update::Connected { name }
+                    }
+                    Err(error) => Update::ConnectFailed(error.to_string()),
+                }
+            }
+            (_, None) => Update::Failed("not connected".into()),
+            (Request::Send { room, text }, Some(client)) => match client.send(&room, &text).await {
+                Ok(_) => continue,
+                Err(error) => Update::Failed(format!("not sent: {error}")),
+            },
+            (Request::Join(room), Some(client)) => {
+                done(client.join_room(&room).await.map(|r| Some(r.name)))
+            }
+            (Request::Create(room), Some(client)) => {
+                done(client.create_room(&room).await.map(|r| Some(r.name)))
+            }
+            (Request::Leave(room), Some(client)) => {
+                done(client.leave_room(&room).await.map(|()| None))
+            }
+            (Request::History { room, before }, Some(client)) => Update::History {
+                page: client
+                    .history(&room, before, HISTORY_PAGE)
+                    .await
+                    .map_err(|error| error.to_string()),
+                room,
+            },
+        };
+        if !sink.send(update) {
+            return;
+        }
+    }
+}
+
+fn done(result: Result<Option<String>, chat_client::ClientError>) -> Update {
+    match result {
+        Ok(room) => Update::Done { room },
+        Err(error) => Update::Failed(error.to_string()),
+    }
+}
+
+async fn forward(mut events: mpsc::Receiver<ClientEvent>, sink: Sink) {
+    while let Some(event) = events.recv().await {
+        if !sink.send(Update::Event(event)) {
+            return;
+        }
+    }
+}

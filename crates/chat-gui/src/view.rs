@@ -1,0 +1,285 @@
+//! Drawing the [`State`] and turning clicks and keys into [`Request`]s.
+
+use chat_client::Connection;
+use chat_client::rooms::Entry;
+use eframe::egui::{self, Color32, Key, RichText, ScrollArea, TextEdit};
+
+use crate::backend::Request;
+use crate::state::{ChatView, LoginForm, Screen, State};
+
+const ONLINE: Color32 = Color32::from_rgb(80, 200, 120);
+const ERROR: Color32 = Color32::from_rgb(230, 90, 90);
+
+/// Draws the current screen; returns what it asks of the network.
+pub fn show(ui: &mut egui::Ui, state: &mut State) -> Vec<Request> {
+    match &mut state.screen {
+        Screen::Login(form) => login(ui, form).into_iter().collect(),
+        Screen::Chat(view) => chat(ui, view),
+    }
+}
+
+/// The first screen: where to connect and as whom.
+fn login(ui: &mut egui::Ui, form: &mut LoginForm) -> Option<Request> {
+    let mut submitted = false;
+    egui::CentralPanel::default().show(ui, |ui| {
+        ui.vertical_centered(|ui| {
+            ui.add_space(40.0);
+            ui.heading("chat");
+            ui.add_space(16.0);
+        });
+        // The form is about 340 points wide: centre it.
+        let margin = ((ui.available_width() - 340.0) / 2.0).max(0.0);
+        ui.horizontal(|ui| {
+            ui.add_space(margin);
+            ui.vertical(|ui| login_fields(ui, form, &mut submitted));
+        });
+    });
+    if !submitted || form.connecting || form.name.trim().is_empty() {
+        return None;
+    }
+    form.connecting = true;
+    form.error = None;
+    Some(Request::Connect {
+        server: form.server.trim().to_owned(),
+        name: form.name.trim().to_owned(),
+        room: form.room.trim().to_owned(),
+    })
+}
+
+fn login_fields(ui: &mut egui::Ui, form: &mut LoginForm, submitted: &mut bool) {
+    egui::Grid::new("login")
+        .num_columns(2)
+        .spacing([12.0, 8.0])
+        .show(ui, |ui| {
+            for (label, value) in [
+                ("Server", &mut form.server),
+                ("Name", &mut form.name),
+                ("Room", &mut form.room),
+            ] {
+                let label = ui.label(label);
+                let field = ui.add_enabled(
+                    !form.connecting,
+                    TextEdit::singleline(value).desired_width(260.0),
+                );
+                let field = field.labelled_by(label.id);
+                *submitted |= field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+                ui.end_row();
+            }
+        });
+    ui.add_space(8.0);
+    ui.horizontal(|ui| {
+        let ready =
+            !form.connecting && !form.name.trim().is_empty() && !form.server.trim().is_empty();
+        *submitted |= ui
+            .add_enabled(ready, egui::Button::new("Connect"))
+            .clicked();
+        if form.connecting {
+            ui.spinner();
+            ui.label("Connecting…");
+        }
+    });
+    if let Some(error) = &form.error {
+        ui.add_space(8.0);
+        ui.colored_label(ERROR, error);
+    }
+}
+
+/// The chat window: rooms, messages, members, the input line.
+fn chat(ui: &mut egui::Ui, view: &mut ChatView) -> Vec<Request> {
+    let mut requests = Vec::new();
+    egui::Panel::bottom("input").show(ui, |ui| {
+        requests.extend(input_line(ui, view));
+        status_line(ui, view);
+    });
+    egui::Panel::left("rooms")
+        .resizable(false)
+        .exact_size(170.0)
+        .show(ui, |ui| {
+            requests.extend(rooms_panel(ui, view));
+        });
+    egui::Panel::right("members")
+        .resizable(false)
+        .exact_size(150.0)
+        .show(ui, |ui| {
+            members_panel(ui, view);
+        });
+    egui::CentralPanel::default().show(ui, |ui| {
+        requests.extend(messages(ui, view));
+    });
+    requests
+}
+
+fn input_line(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
+    let room = view.rooms.current.clone()?;
+    let mut request = None;
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        let label = ui.label(format!("to #{room}"));
+        let field = ui
+            .add(
+                TextEdit::singleline(&mut view.input)
+                    .hint_text("Message")
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(label.id);
+        if field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
+            let text = std::mem::take(&mut view.input);
+            if !text.trim().is_empty() {
+                request = Some(Request::Send { room, text });
+            }
+            // Keep typing without reaching for the mouse.
+            field.request_focus();
+        }
+    });
+    request
+}
+
+fn status_line(ui: &mut egui::Ui, view: &ChatView) {
+    ui.horizontal(|ui| {
+        match &view.connection {
+            Connection::Online => ui.colored_label(ONLINE, "● online"),
+            Connection::Connecting => ui.label("◌ connecting"),
+            Connection::Offline { retry_in, .. } => ui.colored_label(
+                ERROR,
+                format!("○ offline, retrying in {}s", retry_in.as_secs().max(1)),
+            ),
+        };
+        ui.label(format!("· {} as {}", view.server, view.rooms.me()));
+        if let Some((text, error)) = &view.status {
+            ui.separator();
+            if *error {
+                ui.colored_label(ERROR, text);
+            } else {
+                ui.label(text);
+            }
+        }
+    });
+}
+
+fn rooms_panel(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
+    ui.heading("Rooms");
+    let mut switch = None;
+    for (name, log) in &view.rooms.logs {
+        let current = view.rooms.current.as_deref() == Some(name.as_str());
+        let text = if log.unread > 0 {
+            format!("#{name} ({})", log.unread)
+        } else {
+            format!("#{name}")
+        };
+        if ui.selectable_label(current, text).clicked() {
+            switch = Some(name.clone());
+        }
+    }
+    if let Some(room) = switch {
+        view.switch_to(&room);
+    }
+    ui.separator();
+    let label = ui.label("Room name");
+    ui.add(TextEdit::singleline(&mut view.room_field).desired_width(f32::INFINITY))
+        .labelled_by(label.id);
+    let name = view.room_field.trim().to_owned();
+    let mut request = None;
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(!name.is_empty(), egui::Button::new("Join"))
+            .clicked()
+        {
+            request = Some(Request::Join(name.clone()));
+        }
+        if ui
+            .add_enabled(!name.is_empty(), egui::Button::new("Create"))
+            .clicked()
+        {
+            request = Some(Request::Create(name.clone()));
+        }
+    });
+    if request.is_some() {
+        view.room_field.clear();
+    }
+    if let Some(current) = view.rooms.current.clone()
+        && ui.button(format!("Leave #{current}")).clicked()
+    {
+        request = Some(Request::Leave(current));
+    }
+    request
+}
+
+fn members_panel(ui: &mut egui::Ui, view: &ChatView) {
+    ui.heading("Members");
+    let Some(log) = view.rooms.current_log() else {
+        return;
+    };
+    for (name, &online) in &log.members {
+        let dot = if online {
+            RichText::new("●").color(ONLINE)
+        } else {
+            RichText::new("○").weak()
+        };
+        ui.horizontal(|ui| {
+            ui.label(dot);
+            ui.label(name);
+        });
+    }
+}
+
+/// The current room's newest entries; scrolling to the top, or the button
+/// there, draws older ones and loads history when they run out.
+fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
+    let Some(log) = view.rooms.current_log() else {
+        ui.label("Join a room to start chatting.");
+        return None;
+    };
+    let entries: Vec<&Entry> = log.entries.values().collect();
+    let first = entries.len().saturating_sub(view.shown);
+    let older = first > 0 || log.has_older;
+    let loading = log.loading;
+    let me = view.rooms.me().to_owned();
+    let mut wants_older = false;
+    let scrolled = ScrollArea::vertical()
+        .stick_to_bottom(true)
+        .auto_shrink(false)
+        .show(ui, |ui| {
+            if loading {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Loading history…");
+                });
+            } else if older {
+                wants_older = ui.button("Show older messages").clicked();
+            }
+            for entry in &entries[first..] {
+                entry_row(ui, entry, &me);
+            }
+        });
+    let at_top = scrolled.state.clamped_offset().y <= 0.0
+        && scrolled.content_size.y > scrolled.inner_rect.height();
+    // Only on arriving at the top: staying there must not draw ever more.
+    let arrived = at_top && !view.at_top;
+    view.at_top = at_top;
+    if (wants_older || arrived) && older && !loading {
+        return view.show_older();
+    }
+    None
+}
+
+fn entry_row(ui: &mut egui::Ui, entry: &Entry, me: &str) {
+    match entry {
+        Entry::Message(message) => {
+            let local: chrono::DateTime<chrono::Local> = message.sent_at.into();
+            let sender = RichText::new(&message.sender).strong();
+            let sender = if message.sender == me {
+                sender.color(Color32::from_rgb(90, 170, 230))
+            } else {
+                sender.color(Color32::from_rgb(200, 120, 220))
+            };
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new(local.format("%H:%M").to_string()).weak());
+                ui.label(sender);
+                ui.label(&message.text);
+            });
+        }
+        Entry::Notice(text) => {
+            ui.label(RichText::new(text).italics().weak());
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The desktop client headless, with egui_kittest (no display, no GPU),
+//! against a real chatd on loopback: logging in, sending on Enter,
+//! switching rooms, an unreachable server and a taken name.
+
+use std::time::{Duration, Instant};
+
+use chat_client::rooms::Entry;
+use chat_gui::ChatGui;
+use chat_gui::state::{ChatView, Screen};
+use chat_testkit::{PATIENCE, TestServer};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// A chatd on a runtime of its own, which the window's own runtime talks to.
+struct Server {
+    server: Option<TestServer>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Server {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = runtime.block_on(TestServer::start(&[]));
+        Server {
+            server: Some(server),
+            runtime,
+        }
+    }
+
+    fn addr(&self) -> String {
+        self.server.as_ref().unwrap().addrs.native.to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _guard = self.runtime.enter();
+        drop(self.server.take());
+    }
+}
+
+fn window(server: &str, name: &str) -> Harness<'static, ChatGui> {
+    let (server, name) = (server.to_owned(), name.to_owned());
+    Harness::builder()
+        .with_size([900.0, 600.0])
+        .build_eframe(move |cc| ChatGui::new(&cc.egui_ctx, server, name, "general".into()))
+}
+
+/// Runs frames until `done` holds, failing after [`PATIENCE`].
+fn run_until(harness: &mut Harness<'_, ChatGui>, what: &str, done: impl Fn(&ChatGui) -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done(harness.state()) {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.step();
+}
+
+fn chat(app: &ChatGui) -> Option<&ChatView> {
+    match &app.state.screen {
+        Screen::Chat(view) => Some(view),
+        Screen::Login(_) => None,
+    }
+}
+
+fn texts(app: &ChatGui) -> Vec<String> {
+    chat(app)
+        .and_then(|view| view.rooms.current_log())
+        .map(|log| {
+            log.entries
+                .values()
+                .filter_map(|entry| match entry {
+                    Entry::Message(m) => Some(format!("{}: {}", m.sender, m.text)),
+                    Entry::Notice(_) => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Logs in from the first screen and waits for the chat window.
+fn log_in(harness: &mut Harness<'_, ChatGui>) {
+    harness.get_by_label("Connect").click();
+    run_until(harness, "the chat window", |app| {
+        chat(app).is_some_and(|view| view.rooms.current.as_deref() == Some("general"))
+    });
+}
+
+fn send(harness: &mut Harness<'_, ChatGui>, text: &str) {
+    harness.get_by_label("to #general").focus();
+    harness.step();
+    harness.get_by_label("to #general").type_text(text);
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+}
+
+#[test]
+fn logging_in_shows_the_room_and_its_members() {
+    let server = Server::start();
+    let mut harness = window(&server.addr(), "지민");
+    assert!(harness.query_by_label("Server").is_some());
+    assert_eq!(
+        harness.get_by_label("Name").value().as_deref(),
+        Some("지민")
+    );
+    log_in(&mut harness);
+    run_until(&mut harness, "online", |app| {
+        chat(app).is_some_and(|view| view.connection == chat_client::Connection::Online)
+    });
+    harness.get_by_label("Rooms");
+    harness.get_by_label("#general");
+    harness.get_by_label("Members");
+    harness.get_by_label("● online");
+    let members = chat(harness.state())
+        .unwrap()
+        .rooms
+        .current_log()
+        .unwrap()
+        .members
+        .clone();
+    assert_eq!(members.keys().collect::<Vec<_>>(), ["지민"]);
+}
+
+#[test]
+fn enter_sends_and_keeps_the_focus_in_the_input() {
+    let server = Server::start();
+    let mut harness = window(&server.addr(), "ann");
+    log_in(&mut harness);
+    send(&mut harness, "hello from the window");
+    run_until(&mut harness, "the message back from the server", |app| {
+        texts(app) == ["ann: hello from the window"]
+    });
+    harness.get_by_label("hello from the window");
+    let field = harness.get_by_label("to #general");
+    assert!(field.is_focused(), "the input lost focus after sending");
+    assert_eq!(field.value().as_deref(), Some(""));
+    // A second line needs no click.
+    harness.get_by_label("to #general").type_text("and another");
+    harness.key_press(egui::Key::Enter);
+    run_until(&mut harness, "the second message", |app| {
+        texts(app).len() == 2
+    });
+}
+
+#[test]
+fn rooms_are_created_joined_and_switched() {
+    let server = Server::start();
+    let mut harness = window(&server.addr(), "ann");
+    log_in(&mut harness);
+    send(&mut harness, "in general");
+    run_until(&mut harness, "the message", |app| texts(app).len() == 1);
+
+    harness.get_by_label("Room name").focus();
+    harness.step();
+    harness.get_by_label("Room name").type_text("dev");
+    harness.step();
+    harness.get_by_label("Create").click();
+    run_until(&mut harness, "the new room", |app| {
+        chat(app).is_some_and(|view| view.rooms.current.as_deref() == Some("dev"))
+    });
+    assert!(texts(harness.state()).is_empty());
+
+    harness.get_by_label("#general").click();
+    run_until(&mut harness, "back in general", |app| {
+        chat(app).is_some_and(|view| view.rooms.current.as_deref() == Some("general"))
+    });
+    assert_eq!(texts(harness.state()), ["ann: in general"]);
+
+    harness.get_by_label("Leave #general").click();
+    run_until(&mut harness, "general left", |app| {
+        chat(app).is_some_and(|view| !view.rooms.logs.contains_key("general"))
+    });
+    assert_eq!(
+        chat(harness.state()).unwrap().rooms.current.as_deref(),
+        Some("dev")
+    );
+}
+
+#[test]
+fn an_unreachable_server_is_explained_on_the_first_screen() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut harness = window(&closed.to_string(), "ann");
+    harness.get_by_label("Connect").click();
+    run_until(&mut harness, "the error", |app| match &app.state.screen {
+        Screen::Login(form) => form.error.is_some(),
+        Screen::Chat(_) => panic!("connected to a closed port"),
+    });
+    let error = format!("cannot reach the server at {closed}");
+    assert!(
+        harness.query_by_label_contains(&error).is_some(),
+        "no error shown"
+    );
+    // The form is usable again to fix the address.
+    assert!(harness.query_by_label("Connect").is_some());
+}
+
+#[test]
+fn a_taken_name_is_explained_on_the_first_screen() {
+    let server = Server::start();
+    let mut first = window(&server.addr(), "ann");
+    log_in(&mut first);
+    let mut second = window(&server.addr(), "ann");
+    second.get_by_label("Connect").click();
+    run_until(&mut second, "the error", |app| match &app.state.screen {
+        Screen::Login(form) => form.error.is_some(),
+        Screen::Chat(_) => panic!("logged in under a taken name"),
+    });
+    second.get_by_label("the name `ann` is taken; choose another");
+}
+
+#[test]
+fn thousands_of_messages_are_drawn_a_window_at_a_time() {
+    let server = Server::start();
+    let mut harness = window(&server.addr(), "ann");
+    log_in(&mut harness);
+    let room = server.server.as_ref().unwrap().engine.room("general");
+    for i in 1..=3000 {
+        room.post(chat_engine::Draft {
+            sender: "bob".into(),
+            text: format!("note {i}"),
+            client_id: None,
+        })
+        .unwrap();
+    }
+    run_until(&mut harness, "3000 messages", |app| {
+        texts(app).len() == 3000
+    });
+    // Only the newest 200 are laid out each frame.
+    assert_eq!(harness.query_all_by_label_contains("note ").count(), 200);
+    assert!(harness.query_by_label("note 3000").is_some());
+    assert!(harness.query_by_label("note 2800").is_none());
+    // Scrolling to the top draws 200 more, once; the button 200 more again.
+    harness.get_by_label("Show older messages").scroll_to_me();
+    harness.run_steps(3);
+    assert_eq!(harness.query_all_by_label_contains("note ").count(), 400);
+    assert!(harness.query_by_label("note 2601").is_some());
+    harness.get_by_label("Show older messages").click();
+    harness.run_steps(3);
+    assert_eq!(harness.query_all_by_label_contains("note ").count(), 600);
+}
+
+#[test]
+fn scrolling_up_loads_older_history_from_the_server() {
+    let server = Server::start();
+    let room = server.server.as_ref().unwrap().engine.room("general");
+    for i in 1..=120 {
+        room.post(chat_engine::Draft {
+            sender: "bob".into(),
+            text: format!("note {i}"),
+            client_id: None,
+        })
+        .unwrap();
+    }
+    let mut harness = window(&server.addr(), "ann");
+    log_in(&mut harness);
+    // Joining loads the newest page.
+    run_until(&mut harness, "the newest page", |app| {
+        texts(app).len() == 50
+    });
+    assert_eq!(texts(harness.state())[0], "bob: note 71");
+    // Scrolling up to the top asks the server for the page before.
+    harness.get_by_label("Show older messages").scroll_to_me();
+    run_until(&mut harness, "the page before", |app| {
+        texts(app).len() == 100
+    });
+    assert_eq!(texts(harness.state())[0], "bob: note 21");
+}
