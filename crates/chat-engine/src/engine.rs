@@ -3,6 +3,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::broadcast;
 
+use crate::committer::Committer;
 use crate::directory::Directory;
 use crate::{
     EngineError, HistoryStore, Limits, Message, NameClaim, PresenceChange, Room, StoreError,
@@ -46,6 +47,7 @@ pub struct Engine {
 struct Shared {
     config: EngineConfig,
     store: Arc<dyn HistoryStore>,
+    committer: Committer,
     rooms: Mutex<HashMap<String, Arc<Room>>>,
     room_changes: broadcast::Sender<RoomChange>,
     directory: Arc<Directory>,
@@ -68,10 +70,13 @@ impl Shared {
 }
 
 impl Engine {
+    /// An engine over `store`. Starts the task that stores and publishes
+    /// messages, so it must be called within a tokio runtime.
     pub fn new(config: EngineConfig, store: Arc<dyn HistoryStore>) -> Self {
         Engine {
             shared: Arc::new(Shared {
                 config,
+                committer: Committer::start(Arc::clone(&store)),
                 store,
                 rooms: Mutex::default(),
                 room_changes: broadcast::channel(ROOM_CHANGE_BACKLOG).0,
@@ -91,6 +96,7 @@ impl Engine {
             self.shared.config.limits,
             self.shared.config.window_len,
             Arc::clone(&self.shared.store),
+            self.shared.committer.clone(),
         ));
         rooms.insert(name.to_owned(), Arc::clone(&room));
         // Under the map's lock, so watchers hear openings and closings in
@@ -101,6 +107,19 @@ impl Engine {
             .send(RoomChange::Opened(name.to_owned()));
         tracing::debug!(room = name, "room opened");
         room
+    }
+
+    /// Opens room `name` and saves it, so it is open again after a restart.
+    pub async fn create_room(&self, name: &str) -> Result<Arc<Room>, EngineError> {
+        self.shared.store.save_room(name).await?;
+        Ok(self.room(name))
+    }
+
+    /// Opens every room saved by [`create_room`](Self::create_room).
+    pub fn open_saved_rooms(&self) {
+        for name in self.shared.store.saved_rooms() {
+            self.room(&name);
+        }
     }
 
     /// The open room called `name`, if there is one.

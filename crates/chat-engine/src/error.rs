@@ -16,6 +16,8 @@ pub enum EngineError {
     ClientIdTooLong { len: usize, max: usize },
     #[error("the name `{0}` is taken by a user who is logged in; choose another")]
     NameTaken(String),
+    #[error("the server is shutting down")]
+    ShuttingDown,
     #[error("room `{0}` is closed")]
     RoomClosed(String),
     #[error("history store failed: {0}")]

@@ -11,6 +11,7 @@
 //! caught up from the store — or told it [lagged](SubscriptionError::Lagged)
 //! if the store no longer has what it missed. Nothing is dropped silently.
 
+mod committer;
 mod directory;
 mod engine;
 mod error;

@@ -4,6 +4,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::Notify;
 
+use crate::committer::Committer;
 use crate::members::{Members, RoomEvents};
 use crate::subscription::{Start, Subscription};
 use crate::{Draft, EngineError, HistoryStore, Limits, Message};
@@ -19,6 +20,7 @@ pub struct Room {
     limits: Limits,
     window_len: usize,
     store: Arc<dyn HistoryStore>,
+    committer: Committer,
     state: RwLock<RoomState>,
     /// Woken on every new message and on close.
     arrivals: Notify,
@@ -26,10 +28,20 @@ pub struct Room {
     members: Members,
 }
 
+/// What numbering a draft gave.
+pub(crate) enum Numbered {
+    New(Arc<Message>),
+    /// A retry of a message already posted (same sender and client id).
+    Repeat(Arc<Message>),
+}
+
 pub(crate) struct RoomState {
-    /// The sequence number the next message gets.
-    pub(crate) next_seq: u64,
-    /// The newest messages, contiguous, ending at `next_seq - 1`.
+    /// The sequence number the next message gets. Ahead of `published`
+    /// while messages are being stored.
+    next_seq: u64,
+    /// The newest message subscribers may see (stored and published).
+    pub(crate) published: u64,
+    /// The newest published messages, contiguous, ending at `published`.
     pub(crate) window: VecDeque<Arc<Message>>,
     pub(crate) closed: bool,
     recent_ids: RecentIds,
@@ -65,9 +77,10 @@ impl RecentIds {
 }
 
 impl RoomState {
-    /// The oldest sequence number still in the window (`next_seq` if empty).
+    /// The oldest sequence number still in the window (`published + 1` if
+    /// it is empty).
     pub(crate) fn window_start(&self) -> u64 {
-        self.window.front().map_or(self.next_seq, |m| m.seq)
+        self.window.front().map_or(self.published + 1, |m| m.seq)
     }
 }
 
@@ -75,7 +88,7 @@ impl std::fmt::Debug for Room {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Room")
             .field("name", &self.name)
-            .field("next_seq", &self.read_state().next_seq)
+            .field("last_seq", &self.last_seq())
             .field("subscribers", &self.subscriber_count())
             .finish_non_exhaustive()
     }
@@ -87,15 +100,18 @@ impl Room {
         limits: Limits,
         window_len: usize,
         store: Arc<dyn HistoryStore>,
+        committer: Committer,
     ) -> Self {
-        let next_seq = store.last_seq(&name) + 1;
+        let published = store.last_seq(&name);
         Room {
             name,
             limits,
             window_len: window_len.max(1),
             store,
+            committer,
             state: RwLock::new(RoomState {
-                next_seq,
+                next_seq: published + 1,
+                published,
                 window: VecDeque::new(),
                 closed: false,
                 recent_ids: RecentIds::default(),
@@ -110,48 +126,64 @@ impl Room {
         &self.name
     }
 
-    /// Checks `draft` against the limits, gives it the next place in the
-    /// room's order, stores it and wakes every subscriber. A draft whose
-    /// sender and client id match a recent message is not posted again: that
-    /// message is returned.
-    pub fn post(&self, draft: Draft) -> Result<Arc<Message>, EngineError> {
+    /// Checks `draft` against the limits and posts it: it gets the next
+    /// place in the room's order, is stored, and reaches every subscriber.
+    /// Returns once it is stored. A draft whose sender and client id match
+    /// a recent message is not posted again: that message is returned.
+    pub async fn post(self: &Arc<Self>, draft: Draft) -> Result<Arc<Message>, EngineError> {
         self.limits.check_name(&draft.sender)?;
         self.limits.check_text(&draft.text)?;
         self.limits.check_client_id(draft.client_id.as_deref())?;
-        let message = {
+        self.committer.submit(Arc::clone(self), draft).await
+    }
+
+    /// Gives `draft` the next sequence number (the committer's job).
+    pub(crate) fn number(&self, draft: Draft) -> Result<Numbered, EngineError> {
+        let mut state = self.write_state();
+        if state.closed {
+            return Err(EngineError::RoomClosed(self.name.clone()));
+        }
+        if let Some(earlier) = state.recent_ids.find(&draft) {
+            return Ok(Numbered::Repeat(earlier));
+        }
+        let message = Arc::new(Message::accept(draft, state.next_seq));
+        state.next_seq += 1;
+        Ok(Numbered::New(message))
+    }
+
+    /// Takes back sequence numbers from `seq` on, whose messages could not
+    /// be stored (the committer's job).
+    pub(crate) fn unnumber(&self, seq: u64) {
+        let mut state = self.write_state();
+        state.next_seq = state.next_seq.min(seq);
+    }
+
+    /// Shows a stored message to subscribers (the committer's job, in
+    /// sequence order).
+    pub(crate) fn publish(&self, message: Arc<Message>) {
+        {
             let mut state = self.write_state();
-            if state.closed {
-                return Err(EngineError::RoomClosed(self.name.clone()));
-            }
-            if let Some(earlier) = state.recent_ids.find(&draft) {
-                return Ok(earlier);
-            }
-            let message = Arc::new(Message::accept(draft, state.next_seq));
-            // Under the lock, so the store sees messages in sequence order.
-            self.store.append(&self.name, &message)?;
-            state.next_seq += 1;
+            state.published = message.seq;
             if state.window.len() == self.window_len {
                 state.window.pop_front();
             }
-            state.window.push_back(Arc::clone(&message));
             state.recent_ids.remember(&message, self.window_len);
-            message
-        };
+            state.window.push_back(message);
+        }
         self.arrivals.notify_waiters();
-        Ok(message)
     }
 
     /// A subscription that starts at `start` and then follows every new
     /// message.
     pub fn subscribe(self: &Arc<Self>, start: Start) -> Subscription {
-        let next_seq = self.read_state().next_seq;
+        let published = self.read_state().published;
         self.subscribers.fetch_add(1, Ordering::Relaxed);
-        Subscription::new(Arc::clone(self), start, next_seq)
+        Subscription::new(Arc::clone(self), start, published + 1)
     }
 
     /// The sequence number of the newest message, 0 if there is none.
     pub fn last_seq(&self) -> u64 {
-        self.read_state().next_seq - 1
+        self.read_state().published
     }
 
     /// How many subscriptions are open on this room.

@@ -68,13 +68,13 @@ impl Subscription {
             let window_start = {
                 let state = room.read_state();
                 let window_start = state.window_start();
-                if self.next_seq >= window_start && self.next_seq < state.next_seq {
+                if self.next_seq >= window_start && self.next_seq <= state.published {
                     let skip = (self.next_seq - window_start) as usize;
                     let batch: Vec<_> = state.window.iter().skip(skip).take(max).cloned().collect();
                     self.advance_past(&batch);
                     return Ok(batch);
                 }
-                if self.next_seq >= state.next_seq {
+                if self.next_seq > state.published {
                     if state.closed {
                         return Err(SubscriptionError::RoomClosed);
                     }

@@ -46,7 +46,7 @@ async fn posts_get_consecutive_sequence_numbers_and_reach_live_subscribers() {
     let room = engine.room("general");
     let mut sub = room.subscribe(Start::Live);
     for i in 0..5 {
-        let msg = room.post(draft("ann", &format!("m{i}"))).unwrap();
+        let msg = room.post(draft("ann", &format!("m{i}"))).await.unwrap();
         assert_eq!(msg.seq, i + 1);
     }
     let got = take(&mut sub, 5).await;
@@ -71,7 +71,9 @@ async fn concurrent_posters_share_one_order_and_keep_their_own() {
             let room = Arc::clone(&room);
             tokio::spawn(async move {
                 for i in 0..EACH {
-                    room.post(draft(&format!("p{p}"), &i.to_string())).unwrap();
+                    room.post(draft(&format!("p{p}"), &i.to_string()))
+                        .await
+                        .unwrap();
                     if i % 50 == 0 {
                         tokio::task::yield_now().await;
                     }
@@ -109,11 +111,11 @@ async fn a_late_subscriber_gets_the_last_n_then_live() {
     let engine = engine(4, 100);
     let room = engine.room("general");
     for i in 0..10 {
-        room.post(draft("ann", &format!("m{i}"))).unwrap();
+        room.post(draft("ann", &format!("m{i}"))).await.unwrap();
     }
     // 6 of history: 4 come from the window, 2 from the store.
     let mut sub = room.subscribe(Start::Last(6));
-    room.post(draft("bob", "live")).unwrap();
+    room.post(draft("bob", "live")).await.unwrap();
     let got = take(&mut sub, 7).await;
     assert_eq!(texts(&got), ["m4", "m5", "m6", "m7", "m8", "m9", "live"]);
 }
@@ -123,7 +125,7 @@ async fn replay_of_more_than_is_kept_starts_at_the_oldest_kept() {
     let engine = engine(2, 5);
     let room = engine.room("general");
     for i in 0..10 {
-        room.post(draft("ann", &format!("m{i}"))).unwrap();
+        room.post(draft("ann", &format!("m{i}"))).await.unwrap();
     }
     let mut sub = room.subscribe(Start::Last(1000));
     let got = take(&mut sub, 5).await;
@@ -136,7 +138,7 @@ async fn a_subscriber_behind_the_window_is_caught_up_from_the_store() {
     let room = engine.room("general");
     let mut slow = room.subscribe(Start::Live);
     for i in 0..1000 {
-        room.post(draft("ann", &i.to_string())).unwrap();
+        room.post(draft("ann", &i.to_string())).await.unwrap();
     }
     let got = take(&mut slow, 1000).await;
     let seqs: Vec<u64> = got.iter().map(|m| m.seq).collect();
@@ -149,7 +151,7 @@ async fn a_subscriber_behind_history_is_told_what_it_lost_and_can_skip() {
     let room = engine.room("general");
     let mut slow = room.subscribe(Start::Live);
     for i in 0..50 {
-        room.post(draft("ann", &i.to_string())).unwrap();
+        room.post(draft("ann", &i.to_string())).await.unwrap();
     }
     let err = slow.recv(10).await.unwrap_err();
     assert_eq!(
@@ -170,7 +172,7 @@ async fn resume_after_a_sequence_number() {
     let engine = engine(4, 100);
     let room = engine.room("general");
     for i in 0..20 {
-        room.post(draft("ann", &i.to_string())).unwrap();
+        room.post(draft("ann", &i.to_string())).await.unwrap();
     }
     let mut sub = room.subscribe(Start::After(12));
     let got = take(&mut sub, 8).await;
@@ -185,7 +187,7 @@ async fn a_waiting_subscriber_sleeps_until_a_post() {
     let mut sub = room.subscribe(Start::Live);
     let waited = tokio::time::timeout(Duration::from_secs(60), sub.recv(1)).await;
     assert!(waited.is_err(), "recv returned with nothing posted");
-    room.post(draft("ann", "hi")).unwrap();
+    room.post(draft("ann", "hi")).await.unwrap();
     assert_eq!(texts(&sub.recv(1).await.unwrap()), ["hi"]);
 }
 
@@ -196,25 +198,25 @@ async fn bad_drafts_are_refused_and_take_no_sequence_number() {
     let long_name = "n".repeat(65);
     let long_text = "t".repeat(4097);
     assert_eq!(
-        room.post(draft("", "hi")).unwrap_err(),
+        room.post(draft("", "hi")).await.unwrap_err(),
         EngineError::EmptyName { max: 64 }
     );
     assert_eq!(
-        room.post(draft(&long_name, "hi")).unwrap_err(),
+        room.post(draft(&long_name, "hi")).await.unwrap_err(),
         EngineError::NameTooLong { len: 65, max: 64 }
     );
     assert_eq!(
-        room.post(draft("ann", "")).unwrap_err(),
+        room.post(draft("ann", "")).await.unwrap_err(),
         EngineError::EmptyText
     );
     assert_eq!(
-        room.post(draft("ann", &long_text)).unwrap_err(),
+        room.post(draft("ann", &long_text)).await.unwrap_err(),
         EngineError::TextTooLong {
             len: 4097,
             max: 4096
         }
     );
-    assert_eq!(room.post(draft("ann", "ok")).unwrap().seq, 1);
+    assert_eq!(room.post(draft("ann", "ok")).await.unwrap().seq, 1);
 }
 
 #[tokio::test]
@@ -222,11 +224,11 @@ async fn closing_a_room_drains_subscribers_then_ends_them() {
     let engine = engine(4, 100);
     let room = engine.room("channel-1");
     let mut sub = room.subscribe(Start::Live);
-    room.post(draft("ann", "last words")).unwrap();
+    room.post(draft("ann", "last words")).await.unwrap();
     assert!(engine.close_room("channel-1"));
     assert!(engine.find_room("channel-1").is_none());
     assert!(matches!(
-        room.post(draft("ann", "too late")),
+        room.post(draft("ann", "too late")).await,
         Err(EngineError::RoomClosed(_))
     ));
     assert_eq!(texts(&sub.recv(10).await.unwrap()), ["last words"]);
@@ -240,11 +242,11 @@ async fn closing_a_room_drains_subscribers_then_ends_them() {
 async fn a_reopened_room_carries_on_numbering() {
     let engine = engine(4, 100);
     let room = engine.room("channel-1");
-    room.post(draft("ann", "one")).unwrap();
-    room.post(draft("ann", "two")).unwrap();
+    room.post(draft("ann", "one")).await.unwrap();
+    room.post(draft("ann", "two")).await.unwrap();
     engine.close_room("channel-1");
     let reopened = engine.room("channel-1");
-    assert_eq!(reopened.post(draft("ann", "three")).unwrap().seq, 3);
+    assert_eq!(reopened.post(draft("ann", "three")).await.unwrap().seq, 3);
 }
 
 #[tokio::test]
@@ -323,19 +325,19 @@ async fn a_retried_draft_with_the_same_client_id_is_not_posted_twice() {
         client_id: Some(id.to_owned()),
         ..draft(sender, "once")
     };
-    let first = room.post(with_id("ann", "m-1")).unwrap();
-    let retry = room.post(with_id("ann", "m-1")).unwrap();
+    let first = room.post(with_id("ann", "m-1")).await.unwrap();
+    let retry = room.post(with_id("ann", "m-1")).await.unwrap();
     assert_eq!(retry, first);
     // Another sender may use the same id; a new id is a new message.
-    assert_eq!(room.post(with_id("bob", "m-1")).unwrap().seq, 2);
-    assert_eq!(room.post(with_id("ann", "m-2")).unwrap().seq, 3);
+    assert_eq!(room.post(with_id("bob", "m-1")).await.unwrap().seq, 2);
+    assert_eq!(room.post(with_id("ann", "m-2")).await.unwrap().seq, 3);
     assert_eq!(room.last_seq(), 3);
     let too_long = Draft {
         client_id: Some("x".repeat(129)),
         ..draft("ann", "hi")
     };
     assert_eq!(
-        room.post(too_long).unwrap_err(),
+        room.post(too_long).await.unwrap_err(),
         EngineError::ClientIdTooLong { len: 129, max: 128 }
     );
 }
@@ -345,7 +347,7 @@ async fn history_reads_by_page_before_and_after() {
     let engine = engine(4, 100);
     let room = engine.room("general");
     for i in 1..=20 {
-        room.post(draft("ann", &i.to_string())).unwrap();
+        room.post(draft("ann", &i.to_string())).await.unwrap();
     }
     let seqs = |page: Vec<Arc<Message>>| page.iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(

@@ -30,6 +30,21 @@ impl Server {
     fn addr(&self) -> String {
         self.server.as_ref().unwrap().addrs.native.to_string()
     }
+
+    /// Posts `note 1` to `note n` to `general` as `bob`.
+    fn post_notes(&self, n: usize) {
+        let room = self.server.as_ref().unwrap().engine.room("general");
+        self.runtime.block_on(async {
+            for i in 1..=n {
+                let draft = chat_engine::Draft {
+                    sender: "bob".into(),
+                    text: format!("note {i}"),
+                    client_id: None,
+                };
+                room.post(draft).await.unwrap();
+            }
+        });
+    }
 }
 
 impl Drop for Server {
@@ -217,15 +232,7 @@ fn thousands_of_messages_are_drawn_a_window_at_a_time() {
     let server = Server::start();
     let mut harness = window(&server.addr(), "ann");
     log_in(&mut harness);
-    let room = server.server.as_ref().unwrap().engine.room("general");
-    for i in 1..=3000 {
-        room.post(chat_engine::Draft {
-            sender: "bob".into(),
-            text: format!("note {i}"),
-            client_id: None,
-        })
-        .unwrap();
-    }
+    server.post_notes(3000);
     run_until(&mut harness, "3000 messages", |app| {
         texts(app).len() == 3000
     });
@@ -246,15 +253,7 @@ fn thousands_of_messages_are_drawn_a_window_at_a_time() {
 #[test]
 fn scrolling_up_loads_older_history_from_the_server() {
     let server = Server::start();
-    let room = server.server.as_ref().unwrap().engine.room("general");
-    for i in 1..=120 {
-        room.post(chat_engine::Draft {
-            sender: "bob".into(),
-            text: format!("note {i}"),
-            client_id: None,
-        })
-        .unwrap();
-    }
+    server.post_notes(120);
     let mut harness = window(&server.addr(), "ann");
     log_in(&mut harness);
     // Joining loads the newest page.

@@ -21,9 +21,7 @@ use tonic_health::server::{HealthReporter, HealthService};
 
 use crate::Config;
 use crate::classic::ClassicChat;
-use crate::lobby::{
-    AgentService, ChannelService, HeartbeatService, LOBBY_ROOM, LobbyHub, LobbyService,
-};
+use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
 use crate::native::{NativeChat, NativeHub, SessionConfig};
 
 /// Where each protocol listens.
@@ -129,7 +127,6 @@ impl Chatd {
                 max_rooms_per_user: usize::try_from(config.max_rooms_per_user)
                     .unwrap_or(usize::MAX),
                 max_sends_per_second: config.max_sends_per_second,
-                permanent_rooms: [config.classic_room.clone(), LOBBY_ROOM.to_owned()].into(),
             },
             shutdown.clone(),
         );

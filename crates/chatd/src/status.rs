@@ -15,6 +15,7 @@ pub fn from_engine(error: EngineError) -> Status {
         | EngineError::ClientIdTooLong { .. } => Status::invalid_argument(message),
         EngineError::NameTaken(_) => Status::already_exists(message),
         EngineError::RoomClosed(_) => Status::not_found(message),
+        EngineError::ShuttingDown => Status::unavailable(message),
         EngineError::Store(error) => from_store(error),
     }
 }

@@ -291,16 +291,8 @@ async fn rooms_created_and_closed_are_announced() {
             room: "개발".into()
         })
     );
+    // A room stays open when its last member leaves.
     bob.leave("개발").await;
-    assert_eq!(
-        next_event(&mut events).await,
-        Kind::RoomClosed(RoomClosed {
-            room: "개발".into()
-        })
-    );
-    // `general` never closes, even when empty.
-    bob.join("general").await;
-    bob.leave("general").await;
     let request = ann.req(ListRoomsRequest::default());
     let rooms = ann
         .client
@@ -310,7 +302,22 @@ async fn rooms_created_and_closed_are_announced() {
         .into_inner()
         .rooms;
     let names: Vec<_> = rooms.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(names, ["general", "lobby"]);
+    assert_eq!(names, ["general", "lobby", "개발"]);
+    // A lobby channel opens and closes with its port.
+    let mut carol = LobbyUser::login(server.addrs.agent).await;
+    let port = carol.make().await;
+    let channel = format!("channel-{port}");
+    assert_eq!(
+        next_event(&mut events).await,
+        Kind::RoomCreated(RoomCreated {
+            room: channel.clone()
+        })
+    );
+    carol.leave().await;
+    assert_eq!(
+        next_event(&mut events).await,
+        Kind::RoomClosed(RoomClosed { room: channel })
+    );
 }
 
 #[tokio::test]

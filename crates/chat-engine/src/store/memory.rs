@@ -1,4 +1,4 @@
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -11,6 +11,7 @@ use crate::Message;
 pub struct MemoryStore {
     retain: usize,
     rooms: Mutex<HashMap<String, VecDeque<Arc<Message>>>>,
+    saved: Mutex<BTreeSet<String>>,
 }
 
 impl MemoryStore {
@@ -20,6 +21,7 @@ impl MemoryStore {
         MemoryStore {
             retain: retain.max(1),
             rooms: Mutex::default(),
+            saved: Mutex::default(),
         }
     }
 
@@ -32,17 +34,32 @@ impl MemoryStore {
 
 #[async_trait]
 impl HistoryStore for MemoryStore {
-    fn append(&self, room: &str, message: &Arc<Message>) -> Result<(), StoreError> {
+    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<(), StoreError> {
         let mut rooms = self.rooms();
-        let history = match rooms.get_mut(room) {
-            Some(history) => history,
-            None => rooms.entry(room.to_owned()).or_default(),
-        };
-        if history.len() == self.retain {
-            history.pop_front();
+        for &(room, message) in batch {
+            let history = match rooms.get_mut(room) {
+                Some(history) => history,
+                None => rooms.entry(room.to_owned()).or_default(),
+            };
+            if history.len() == self.retain {
+                history.pop_front();
+            }
+            history.push_back(Arc::clone(message));
         }
-        history.push_back(Arc::clone(message));
         Ok(())
+    }
+
+    async fn save_room(&self, room: &str) -> Result<(), StoreError> {
+        self.saved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(room.to_owned());
+        Ok(())
+    }
+
+    fn saved_rooms(&self) -> Vec<String> {
+        let saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
+        saved.iter().cloned().collect()
     }
 
     fn last_seq(&self, room: &str) -> u64 {

@@ -19,12 +19,13 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// Keeps every room's messages in sequence order.
+/// Keeps every room's messages in sequence order, and the rooms to reopen
+/// after a restart.
 #[async_trait]
 pub trait HistoryStore: Send + Sync + 'static {
-    /// Records `message` as the newest of `room`. The engine calls this with
-    /// the room's lock held, in sequence order, so it must not block.
-    fn append(&self, room: &str, message: &Arc<Message>) -> Result<(), StoreError>;
+    /// Stores a batch of `(room, message)`, each room's messages in sequence
+    /// order. Returns only once all of it is stored, or none of it.
+    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<(), StoreError>;
 
     /// The sequence number of the newest stored message of `room`, 0 if none,
     /// so a reopened room carries on numbering without reusing a number.
@@ -47,4 +48,10 @@ pub trait HistoryStore: Send + Sync + 'static {
         before: u64,
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError>;
+
+    /// Remembers that room `room` exists, so it reopens after a restart.
+    async fn save_room(&self, room: &str) -> Result<(), StoreError>;
+
+    /// The rooms saved with [`save_room`](Self::save_room).
+    fn saved_rooms(&self) -> Vec<String>;
 }

@@ -64,6 +64,7 @@ impl ChatServer for ClassicChat {
                 text: message,
                 client_id: None,
             })
+            .await
             .map_err(status::from_engine)?;
         Ok(Response::new(Empty {}))
     }

@@ -40,7 +40,7 @@ impl Channel for ChannelService {
         let channel = channel_of(&request)?;
         let Chat { index, text } = request.into_inner();
         let (room, _) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
-        post_chat(&room, index, text)?;
+        post_chat(&room, index, text).await?;
         Ok(Response::new(Empty {}))
     }
 

@@ -56,12 +56,13 @@ pub fn chat_for(reader: &str, message: &Message) -> Option<Chat> {
 }
 
 /// Posts lobby user `index`'s chat line to `room`.
-pub fn post_chat(room: &Room, index: i32, text: Option<String>) -> Result<(), Status> {
+pub async fn post_chat(room: &Arc<Room>, index: i32, text: Option<String>) -> Result<(), Status> {
     room.post(Draft {
         sender: user_name(index),
         text: text.unwrap_or_default(),
         client_id: None,
     })
+    .await
     .map(drop)
     .map_err(status::from_engine)
 }

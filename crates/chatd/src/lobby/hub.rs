@@ -13,12 +13,12 @@ use tokio_util::sync::CancellationToken;
 use super::chat::user_name;
 
 /// The engine room every lobby-protocol user is a member of.
-pub const LOBBY_ROOM: &str = "lobby";
+const LOBBY_ROOM: &str = "lobby";
 
 const CHANNEL_PREFIX: &str = "channel-";
 
 /// The engine room of the channel on `port`.
-pub fn channel_room_name(port: i32) -> String {
+fn channel_room_name(port: i32) -> String {
     format!("{CHANNEL_PREFIX}{port}")
 }
 

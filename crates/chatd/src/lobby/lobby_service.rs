@@ -76,7 +76,7 @@ impl Lobby for LobbyService {
     async fn try_chat_send(&self, request: Request<Chat>) -> Result<Response<Empty>, Status> {
         let Chat { index, text } = request.into_inner();
         self.hub.gone_token(index).map_err(status::from_hub)?;
-        post_chat(self.hub.lobby(), index, text)?;
+        post_chat(self.hub.lobby(), index, text).await?;
         Ok(Response::new(Empty {}))
     }
 

@@ -83,6 +83,7 @@ impl ChatService for NativeChat {
                 text,
                 client_id: Some(client_message_id).filter(|id| !id.is_empty()),
             })
+            .await
             .map_err(status::from_engine)?;
         Ok(Response::new(SendMessageResponse {
             message: Some(convert::message(&room, &message)),
@@ -94,7 +95,10 @@ impl ChatService for NativeChat {
         request: Request<CreateRoomRequest>,
     ) -> Result<Response<CreateRoomResponse>, Status> {
         let session = self.hub.authenticate(request.metadata())?;
-        let room = self.hub.create_room(&session, &request.into_inner().room)?;
+        let room = self
+            .hub
+            .create_room(&session, &request.into_inner().room)
+            .await?;
         Ok(Response::new(CreateRoomResponse {
             room: Some(convert::room(&room)),
         }))

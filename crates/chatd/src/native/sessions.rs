@@ -22,8 +22,6 @@ pub struct SessionConfig {
     pub presence_grace: Duration,
     pub max_rooms_per_user: usize,
     pub max_sends_per_second: u32,
-    /// Rooms that never close, even when empty.
-    pub permanent_rooms: BTreeSet<String>,
 }
 
 /// What a session's event stream is asked to do by the session's calls.
@@ -246,15 +244,22 @@ impl NativeHub {
         tracing::info!(name = session.name(), reason, "native session ended");
     }
 
-    /// Creates room `name` with the user in it.
-    pub fn create_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
+    /// Creates room `name`, saved so it outlives restarts, with the user
+    /// in it.
+    pub async fn create_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
         check_room_name(name)?;
         if self.shared.engine.find_room(name).is_some() {
             return Err(Status::already_exists(format!(
                 "room `{name}` already exists; join it with JoinRoom"
             )));
         }
-        self.join(session, &self.shared.engine.room(name))
+        let room = self
+            .shared
+            .engine
+            .create_room(name)
+            .await
+            .map_err(status::from_engine)?;
+        self.join(session, &room)
     }
 
     /// Puts the user in open room `name`.
@@ -329,18 +334,11 @@ impl NativeHub {
         session.state().rooms.remove(name);
     }
 
-    /// Takes `user` out of room `name`, closing the room if that left it
-    /// empty. Lobby channels are closed by the lobby, which owns their port.
+    /// Takes `user` out of room `name`. Rooms stay open when empty (lobby
+    /// channels are closed by the lobby, which owns their ports).
     fn vacate(&self, name: &str, user: &str) {
-        let Some(room) = self.shared.engine.find_room(name) else {
-            return;
-        };
-        room.leave(user);
-        let closes = room.member_count() == 0
-            && !self.shared.config.permanent_rooms.contains(name)
-            && !crate::lobby::is_channel_room(name);
-        if closes {
-            self.shared.engine.close_room(name);
+        if let Some(room) = self.shared.engine.find_room(name) {
+            room.leave(user);
         }
     }
 
