@@ -69,6 +69,9 @@ async fn pipe(
     let mut buf = vec![0; 16 * 1024];
     loop {
         let read = tokio::select! {
+            // The state first: bytes ready to read must not slip through a
+            // proxy that has just gone silent.
+            biased;
             changed = state.wait_for(|s| s.silent || s.cuts != born) => {
                 if changed.map(|s| s.cuts != born).unwrap_or(true) {
                     return;
