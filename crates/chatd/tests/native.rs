@@ -254,7 +254,7 @@ async fn keepalive_finds_a_peer_whose_connection_went_silent() {
         "--keepalive-interval",
         "200ms",
         "--keepalive-timeout",
-        "200ms",
+        "1s",
         "--presence-grace",
         "200ms",
     ])
