@@ -29,5 +29,5 @@ pub use limits::Limits;
 pub use members::{RoomEvent, RoomEvents, RoomEventsError};
 pub use message::{Draft, Message};
 pub use room::Room;
-pub use store::{HistoryStore, MemoryStore, StoreError};
+pub use store::{HistoryStore, MemoryStore, SqliteOptions, SqliteStore, StoreError};
 pub use subscription::{Start, Subscription};

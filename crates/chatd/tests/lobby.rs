@@ -167,13 +167,8 @@ async fn a_user_that_vanishes_is_removed_at_once_and_its_channel_told() {
 async fn a_user_whose_connection_goes_silent_is_removed() {
     // A ping unanswered for 1 s drops the connection; Ann's own connection
     // answers in time even on a loaded machine.
-    let server = TestServer::start(&[
-        "--heartbeat-interval",
-        "200ms",
-        "--heartbeat-timeout",
-        "1s",
-    ])
-    .await;
+    let server =
+        TestServer::start(&["--heartbeat-interval", "200ms", "--heartbeat-timeout", "1s"]).await;
     let mut ann = LobbyUser::login(server.addrs.agent).await;
     let port = ann.make().await;
     next(&mut ann.seat().status).await;

@@ -3,12 +3,14 @@
 //! interchangeable.
 
 mod memory;
+mod sqlite;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 pub use memory::MemoryStore;
+pub use sqlite::{SCHEMA_V1, SqliteOptions, SqliteStore};
 
 use crate::Message;
 

@@ -1,0 +1,459 @@
+//! History in an SQLite database (bundled with the binary: nothing to
+//! install), durable across restarts and crashes.
+//!
+//! One writer thread owns the writing connection; each [`append`] from the
+//! engine's committer is one transaction, so a whole batch of messages costs
+//! one disk sync. Reads go to a small pool of read-only connections on
+//! blocking threads; WAL mode lets them read while the writer writes.
+//!
+//! Schema versions (in `PRAGMA user_version`):
+//! - 1: `messages` only;
+//! - 2: adds `messages.client_id` and the `rooms` table, which keeps each
+//!   room's last sequence number (so numbering never goes back, even when
+//!   retention has removed every message of a room) and which rooms to
+//!   reopen at start.
+//!
+//! [`append`]: HistoryStore::append
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, ErrorCode, OpenFlags, params};
+use tokio::sync::oneshot;
+
+use super::{HistoryStore, StoreError};
+use crate::Message;
+
+/// The schema this code writes.
+const SCHEMA_VERSION: i64 = 2;
+/// Read connections kept open.
+const READERS: usize = 2;
+/// How often messages older than the age limit are removed.
+const AGE_PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Limits on what the database keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// The newest this many messages of each room are kept.
+    pub retain_messages: u64,
+    /// Messages older than this are removed (`None`: kept however old).
+    pub retain_age: Option<Duration>,
+    /// The database may grow to about this size; past it, sends fail until
+    /// retention makes room (`None`: no limit but the disk's).
+    pub max_bytes: Option<u64>,
+}
+
+/// History in `DIR/chat.db`.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: mpsc::Sender<Job>,
+    readers: Mutex<Vec<Connection>>,
+    /// Each room's last sequence number, as stored.
+    last_seqs: Mutex<HashMap<String, u64>>,
+    saved: Mutex<BTreeSet<String>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Job {
+    Append(
+        Vec<(String, Arc<Message>)>,
+        oneshot::Sender<Result<(), StoreError>>,
+    ),
+    SaveRoom(String, oneshot::Sender<Result<(), StoreError>>),
+}
+
+impl SqliteStore {
+    /// Opens (creating if need be) the database in `dir`, bringing an older
+    /// schema up to date. Fails with a message a person can act on if the
+    /// directory cannot be used, the database is corrupt, or its schema is
+    /// newer than this code.
+    pub fn open(dir: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|error| {
+            StoreError::Unavailable(format!(
+                "cannot use the data directory {}: {error}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join("chat.db");
+        let fail = |what: &str, error: rusqlite::Error| {
+            StoreError::Unavailable(format!("{what} {}: {}", path.display(), describe(&error)))
+        };
+        let mut writer =
+            Connection::open(&path).map_err(|e| fail("cannot open the database", e))?;
+        prepare_writer(&writer, &options).map_err(|e| fail("cannot use the database", e))?;
+        migrate(&mut writer, &path)?;
+        if let Some(age) = options.retain_age {
+            prune_by_age(&writer, age).map_err(|e| fail("cannot trim the database", e))?;
+        }
+        let (last_seqs, saved) =
+            load_rooms(&writer).map_err(|e| fail("cannot read the database", e))?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+                reader.busy_timeout(Duration::from_secs(5))?;
+                Ok(reader)
+            })
+            .collect::<Result<Vec<_>, rusqlite::Error>>()
+            .map_err(|e| fail("cannot open the database for reading", e))?;
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("chat-store-writer".into())
+            .spawn(move || write_jobs(writer, queue, options))
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot start the database writer: {e}"))
+            })?;
+        Ok(SqliteStore {
+            path,
+            writer: jobs,
+            readers: Mutex::new(readers),
+            last_seqs: Mutex::new(last_seqs),
+            saved: Mutex::new(saved),
+        })
+    }
+
+    async fn job(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Job,
+    ) -> Result<(), StoreError> {
+        let (done, outcome) = oneshot::channel();
+        self.writer
+            .send(make(done))
+            .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
+        outcome.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "the database writer has stopped".into(),
+            ))
+        })
+    }
+
+    /// Runs `read` with a read connection on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let connection = self.take_reader()?;
+        let (connection, result) = tokio::task::spawn_blocking(move || {
+            let result = read(&connection);
+            (connection, result)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("a database read failed: {e}")))?;
+        lock(&self.readers).push(connection);
+        result
+            .map_err(|e| StoreError::Unavailable(format!("cannot read history: {}", describe(&e))))
+    }
+
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        if let Some(connection) = lock(&self.readers).pop() {
+            return Ok(connection);
+        }
+        // All busy: open one more for this read.
+        Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| StoreError::Unavailable(format!("cannot read history: {}", describe(&e))))
+    }
+}
+
+#[async_trait]
+impl HistoryStore for SqliteStore {
+    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<(), StoreError> {
+        let owned: Vec<(String, Arc<Message>)> = batch
+            .iter()
+            .map(|&(room, message)| (room.to_owned(), Arc::clone(message)))
+            .collect();
+        self.job(|done| Job::Append(owned, done)).await?;
+        let mut last_seqs = lock(&self.last_seqs);
+        for &(room, message) in batch {
+            last_seqs.insert(room.to_owned(), message.seq);
+        }
+        Ok(())
+    }
+
+    fn last_seq(&self, room: &str) -> u64 {
+        lock(&self.last_seqs).get(room).copied().unwrap_or(0)
+    }
+
+    async fn read_from(
+        &self,
+        room: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        let room = room.to_owned();
+        self.read(move |db| {
+            let mut query = db.prepare_cached(
+                "SELECT seq, sent_at_ms, sender, text, client_id FROM messages
+                 WHERE room = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = query.query_map(
+                params![room, to_sql(from), to_sql(limit as u64)],
+                row_to_message,
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn read_before(
+        &self,
+        room: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        let room = room.to_owned();
+        self.read(move |db| {
+            let mut query = db.prepare_cached(
+                "SELECT seq, sent_at_ms, sender, text, client_id FROM messages
+                 WHERE room = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+            )?;
+            let rows = query.query_map(
+                params![room, to_sql(before), to_sql(limit as u64)],
+                row_to_message,
+            )?;
+            let mut messages: Vec<_> = rows.collect::<rusqlite::Result<_>>()?;
+            messages.reverse();
+            Ok(messages)
+        })
+        .await
+    }
+
+    async fn save_room(&self, room: &str) -> Result<(), StoreError> {
+        self.job(|done| Job::SaveRoom(room.to_owned(), done))
+            .await?;
+        lock(&self.saved).insert(room.to_owned());
+        Ok(())
+    }
+
+    fn saved_rooms(&self) -> Vec<String> {
+        lock(&self.saved).iter().cloned().collect()
+    }
+}
+
+fn prepare_writer(db: &Connection, options: &SqliteOptions) -> rusqlite::Result<()> {
+    db.busy_timeout(Duration::from_secs(5))?;
+    // WAL: readers read while the writer writes. FULL: a commit is on disk
+    // before it returns, so a send acknowledged is a send kept.
+    db.pragma_update(None, "journal_mode", "WAL")?;
+    db.pragma_update(None, "synchronous", "FULL")?;
+    if let Some(max_bytes) = options.max_bytes {
+        let page_size: i64 = db.pragma_query_value(None, "page_size", |row| row.get(0))?;
+        db.pragma_update(
+            None,
+            "max_page_count",
+            (max_bytes as i64 / page_size).max(1),
+        )?;
+    }
+    // Fails early on a file that is not a database.
+    db.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`], or refuses a newer one.
+fn migrate(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let fail = |error: rusqlite::Error| {
+        StoreError::Unavailable(format!(
+            "cannot update the database {}: {}",
+            path.display(),
+            describe(&error)
+        ))
+    };
+    let version: i64 = db
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(fail)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Unavailable(format!(
+            "the database {} has schema version {version}, newer than this chatd knows \
+             (up to {SCHEMA_VERSION}); run a newer chatd, or point --data-dir elsewhere",
+            path.display()
+        )));
+    }
+    let tx = db.transaction().map_err(fail)?;
+    if version == 0 {
+        tx.execute_batch(SCHEMA_V1).map_err(fail)?;
+    }
+    if version < 2 {
+        if version == 1 {
+            tracing::info!(path = %path.display(), "migrating the database from schema 1 to 2");
+        }
+        tx.execute_batch(MIGRATE_V1_TO_V2).map_err(fail)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(fail)?;
+    tx.commit().map_err(fail)
+}
+
+/// Schema 1, the first: history only.
+pub const SCHEMA_V1: &str = "
+    CREATE TABLE messages (
+        room TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        sent_at_ms INTEGER NOT NULL,
+        sender TEXT NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (room, seq)
+    );";
+
+const MIGRATE_V1_TO_V2: &str = "
+    ALTER TABLE messages ADD COLUMN client_id TEXT;
+    CREATE INDEX messages_by_age ON messages (sent_at_ms);
+    CREATE TABLE rooms (
+        name TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        saved INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO rooms (name, last_seq) SELECT room, max(seq) FROM messages GROUP BY room;";
+
+type Rooms = (HashMap<String, u64>, BTreeSet<String>);
+
+fn load_rooms(db: &Connection) -> rusqlite::Result<Rooms> {
+    let mut last_seqs = HashMap::new();
+    let mut saved = BTreeSet::new();
+    let mut query = db.prepare("SELECT name, last_seq, saved FROM rooms")?;
+    let rows = query.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, bool>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (name, last_seq, is_saved) = row?;
+        if is_saved {
+            saved.insert(name.clone());
+        }
+        last_seqs.insert(name, u64::try_from(last_seq).unwrap_or(0));
+    }
+    Ok((last_seqs, saved))
+}
+
+/// The writer thread: runs jobs until the store is dropped.
+fn write_jobs(mut db: Connection, queue: mpsc::Receiver<Job>, options: SqliteOptions) {
+    let mut pruned_by_age = Instant::now();
+    for job in queue {
+        match job {
+            Job::Append(batch, done) => {
+                let result = append(&mut db, &batch, options.retain_messages);
+                let _ = done.send(result.map_err(|e| unavailable("cannot store messages", &e)));
+            }
+            Job::SaveRoom(room, done) => {
+                let result = db.execute(
+                    "INSERT INTO rooms (name, saved) VALUES (?1, 1)
+                     ON CONFLICT (name) DO UPDATE SET saved = 1",
+                    params![room],
+                );
+                let _ = done.send(
+                    result
+                        .map(drop)
+                        .map_err(|e| unavailable("cannot save the room", &e)),
+                );
+            }
+        }
+        if let Some(age) = options.retain_age
+            && pruned_by_age.elapsed() >= AGE_PRUNE_EVERY
+        {
+            pruned_by_age = Instant::now();
+            if let Err(error) = prune_by_age(&db, age) {
+                tracing::warn!(error = %describe(&error), "removing old messages failed");
+            }
+        }
+    }
+}
+
+/// Stores a batch in one transaction, keeping each room's newest
+/// `retain` messages.
+fn append(
+    db: &mut Connection,
+    batch: &[(String, Arc<Message>)],
+    retain: u64,
+) -> rusqlite::Result<()> {
+    let tx = db.transaction()?;
+    let mut newest: HashMap<&str, u64> = HashMap::new();
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for (room, message) in batch {
+            insert.execute(params![
+                room,
+                to_sql(message.seq),
+                message.sent_at_ms,
+                message.sender,
+                message.text,
+                message.client_id,
+            ])?;
+            newest.insert(room, message.seq);
+        }
+        let mut record = tx.prepare_cached(
+            "INSERT INTO rooms (name, last_seq) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq",
+        )?;
+        let mut trim = tx.prepare_cached("DELETE FROM messages WHERE room = ?1 AND seq <= ?2")?;
+        for (room, last_seq) in newest {
+            record.execute(params![room, to_sql(last_seq)])?;
+            if last_seq > retain {
+                trim.execute(params![room, to_sql(last_seq - retain)])?;
+            }
+        }
+    }
+    tx.commit()
+}
+
+fn prune_by_age(db: &Connection, age: Duration) -> rusqlite::Result<usize> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let cutoff = i64::try_from(now_ms.saturating_sub(age.as_millis())).unwrap_or(i64::MAX);
+    db.execute(
+        "DELETE FROM messages WHERE sent_at_ms < ?1",
+        params![cutoff],
+    )
+}
+
+fn row_to_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<Arc<Message>> {
+    Ok(Arc::new(Message {
+        seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+        sent_at_ms: row.get(1)?,
+        sender: row.get(2)?,
+        text: row.get(3)?,
+        client_id: row.get(4)?,
+    }))
+}
+
+/// SQLite integers are signed; sequence numbers stay far below `i64::MAX`.
+fn to_sql(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn unavailable(what: &str, error: &rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("{what}: {}", describe(error)))
+}
+
+/// An SQLite error in words a person can act on.
+fn describe(error: &rusqlite::Error) -> String {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => "the disk (or the database's size limit) is full".into(),
+        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
+            format!("the file is not a usable database ({error}); move it aside to start afresh")
+        }
+        Some(ErrorCode::ReadOnly)
+        | Some(ErrorCode::PermissionDenied)
+        | Some(ErrorCode::CannotOpen) => {
+            format!("{error}; check the data directory's permissions")
+        }
+        _ => error.to_string(),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update is a single insert or swap: never left half-done.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,271 @@
+//! The SQLite store under the engine: durable history, retention, schema
+//! versions, and failures that lose nothing.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_engine::store::SCHEMA_V1;
+use chat_engine::{
+    Draft, Engine, EngineConfig, EngineError, HistoryStore, Message, SqliteOptions, SqliteStore,
+    Start, StoreError,
+};
+
+fn options() -> SqliteOptions {
+    SqliteOptions {
+        retain_messages: 100_000,
+        retain_age: None,
+        max_bytes: None,
+    }
+}
+
+fn engine(dir: &Path, options: SqliteOptions) -> Engine {
+    let store = SqliteStore::open(dir, options).expect("open the store");
+    Engine::new(EngineConfig::default(), Arc::new(store))
+}
+
+fn draft(text: &str) -> Draft {
+    Draft {
+        sender: "ann".into(),
+        text: text.into(),
+        client_id: Some(format!("id-{text}")),
+    }
+}
+
+fn seqs(messages: &[Arc<Message>]) -> Vec<u64> {
+    messages.iter().map(|m| m.seq).collect()
+}
+
+#[tokio::test]
+async fn history_numbering_and_saved_rooms_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let engine = engine(dir.path(), options());
+        let room = engine.create_room("dev").await.unwrap();
+        for i in 1..=5 {
+            assert_eq!(room.post(draft(&i.to_string())).await.unwrap().seq, i);
+        }
+        engine.room("general").post(draft("g")).await.unwrap();
+    }
+    let engine = engine(dir.path(), options());
+    engine.open_saved_rooms();
+    assert_eq!(
+        engine.room_names(),
+        ["dev"],
+        "only saved rooms reopen by themselves"
+    );
+    let room = engine.find_room("dev").unwrap();
+    assert_eq!(room.last_seq(), 5);
+    assert_eq!(
+        room.post(draft("6")).await.unwrap().seq,
+        6,
+        "numbering carries on"
+    );
+    let history = engine.history_before("dev", 100, 100).await.unwrap();
+    assert_eq!(seqs(&history), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(history[0].client_id.as_deref(), Some("id-1"));
+    assert_eq!(engine.last_seq("general"), 1);
+    // A subscriber replays from the store after a restart.
+    let mut subscription = room.subscribe(Start::Last(3));
+    let mut replayed = Vec::new();
+    while replayed.len() < 3 {
+        replayed.extend(seqs(&subscription.recv(10).await.unwrap()));
+    }
+    assert_eq!(replayed, [4, 5, 6]);
+}
+
+#[tokio::test]
+async fn retention_by_count_keeps_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(
+        dir.path(),
+        SqliteOptions {
+            retain_messages: 3,
+            ..options()
+        },
+    );
+    let room = engine.room("general");
+    for i in 1..=10 {
+        room.post(draft(&i.to_string())).await.unwrap();
+    }
+    assert_eq!(
+        seqs(&engine.history_before("general", 100, 100).await.unwrap()),
+        [8, 9, 10]
+    );
+}
+
+#[tokio::test]
+async fn retention_by_age_drops_old_messages_but_never_reuses_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path(), options()).unwrap();
+        let old = Arc::new(Message {
+            seq: 1,
+            sent_at_ms: 1_000,
+            sender: "ann".into(),
+            text: "from 1970".into(),
+            client_id: None,
+        });
+        let new = Arc::new(Message {
+            seq: 2,
+            sent_at_ms: i64::MAX / 2,
+            ..(*old).clone()
+        });
+        store
+            .append(&[("general", &old), ("general", &new)])
+            .await
+            .unwrap();
+        let ancient = Arc::new(Message {
+            seq: 7,
+            ..(*old).clone()
+        });
+        store.append(&[("attic", &ancient)]).await.unwrap();
+    }
+    let engine = engine(
+        dir.path(),
+        SqliteOptions {
+            retain_age: Some(Duration::from_secs(365 * 86_400)),
+            ..options()
+        },
+    );
+    assert_eq!(
+        seqs(&engine.history_before("general", 100, 100).await.unwrap()),
+        [2]
+    );
+    assert!(
+        engine
+            .history_before("attic", 100, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Every message of `attic` is gone, yet it goes on from 8.
+    assert_eq!(engine.room("attic").post(draft("x")).await.unwrap().seq, 8);
+}
+
+#[tokio::test]
+async fn a_schema_1_database_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+        db.execute_batch(SCHEMA_V1).unwrap();
+        db.execute_batch(
+            "INSERT INTO messages VALUES ('general', 1, 1795000000000, 'ann', 'old one');
+             INSERT INTO messages VALUES ('general', 2, 1795000000001, 'bob', 'old two');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let engine = engine(dir.path(), options());
+    let history = engine.history_before("general", 100, 100).await.unwrap();
+    assert_eq!(
+        history.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        ["old one", "old two"]
+    );
+    assert_eq!(
+        engine.room("general").post(draft("new")).await.unwrap().seq,
+        3
+    );
+    let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+    let version: i64 = db
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}
+
+fn open_error(dir: &Path) -> String {
+    match SqliteStore::open(dir, options()) {
+        Ok(_) => panic!("opened"),
+        Err(StoreError::Unavailable(message)) => message,
+    }
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+    db.execute_batch("PRAGMA user_version = 7;").unwrap();
+    drop(db);
+    let error = open_error(dir.path());
+    assert!(
+        error.contains("schema version 7, newer than this chatd knows (up to 2)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_corrupt_database_and_an_unusable_directory_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("chat.db"), vec![0x42; 8192]).unwrap();
+    let error = open_error(dir.path());
+    assert!(error.contains("not a usable database"), "{error}");
+    assert!(error.contains("move it aside"), "{error}");
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let error = open_error(&file);
+    assert!(
+        error.starts_with("cannot use the data directory"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_full_database_fails_sends_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let acknowledged;
+    {
+        let engine = engine(
+            dir.path(),
+            SqliteOptions {
+                max_bytes: Some(256 * 1024),
+                ..options()
+            },
+        );
+        let room = engine.room("general");
+        let mut subscription = room.subscribe(Start::Live);
+        let text = "x".repeat(4000);
+        let mut sent = 0;
+        let error = loop {
+            let big = Draft {
+                client_id: None,
+                ..draft(&format!("{sent} {text}"))
+            };
+            match room.post(big).await {
+                Ok(message) => {
+                    sent += 1;
+                    assert_eq!(message.seq, sent);
+                }
+                Err(error) => break error,
+            }
+            assert!(sent < 1000, "a 256 KiB database took 4 MB");
+        };
+        assert!(
+            matches!(&error, EngineError::Store(StoreError::Unavailable(m)) if m.contains("full")),
+            "{error}"
+        );
+        acknowledged = sent;
+        // Subscribers saw exactly what was stored, and the room did not move on.
+        let mut seen = Vec::new();
+        while seen.len() < acknowledged as usize {
+            seen.extend(seqs(&subscription.recv(100).await.unwrap()));
+        }
+        assert_eq!(seen, (1..=acknowledged).collect::<Vec<_>>());
+        assert_eq!(room.last_seq(), acknowledged);
+    }
+    let engine = engine(dir.path(), options());
+    let history = engine
+        .history_before("general", u64::MAX, 10_000)
+        .await
+        .unwrap();
+    assert_eq!(seqs(&history), (1..=acknowledged).collect::<Vec<_>>());
+    assert_eq!(
+        engine
+            .room("general")
+            .post(draft("after"))
+            .await
+            .unwrap()
+            .seq,
+        acknowledged + 1
+    );
+}
