@@ -38,6 +38,16 @@ pub const LOOPBACK: &[&str] = &[
     "127.0.0.1",
 ];
 
+/// `--in-memory`, unless `flags` name a data directory: tests keep
+/// history on disk only when they test that.
+pub fn in_memory_unless_given_a_data_dir(flags: &[&str]) -> &'static [&'static str] {
+    if flags.contains(&"--data-dir") {
+        &[]
+    } else {
+        &["--in-memory"]
+    }
+}
+
 /// A `chatd` served from this process on loopback port 0.
 pub struct TestServer {
     pub classic: SocketAddr,
@@ -52,6 +62,7 @@ impl TestServer {
     pub async fn start(flags: &[&str]) -> Self {
         let mut args = vec!["chatd"];
         args.extend_from_slice(LOOPBACK);
+        args.extend_from_slice(in_memory_unless_given_a_data_dir(flags));
         args.extend_from_slice(flags);
         let server = Chatd::bind(Config::parse_from(args)).await.expect("bind");
         let addrs = server.addrs();

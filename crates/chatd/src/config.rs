@@ -2,6 +2,7 @@
 //! variable.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -91,10 +92,30 @@ pub struct Config {
     #[arg(long, env = "CHATD_HISTORY_REPLAY", default_value_t = 1000)]
     pub history_replay: usize,
 
+    /// Where history is kept (an SQLite database, `chat.db`, is created
+    /// there).
+    #[arg(long, env = "CHATD_DATA_DIR", default_value = "chatd-data")]
+    pub data_dir: PathBuf,
+
+    /// Keep history in memory only: nothing is written to disk, and a
+    /// restart forgets it.
+    #[arg(long, env = "CHATD_IN_MEMORY")]
+    pub in_memory: bool,
+
     /// How many messages of history each room keeps.
     #[arg(long, env = "CHATD_RETAIN_MESSAGES", default_value_t = 100_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub retain_messages: u64,
+
+    /// How old a message may get before it is removed from history (e.g.
+    /// `90days`, `12h`; `forever` to keep all).
+    #[arg(long, env = "CHATD_RETAIN_AGE", default_value = "365days", value_parser = retain_age)]
+    pub retain_age: RetainAge,
+
+    /// The largest the history database may grow, in bytes; past it, sends
+    /// fail until retention makes room. No limit but the disk's by default.
+    #[arg(long, env = "CHATD_MAX_DB_BYTES")]
+    pub max_db_bytes: Option<u64>,
 
     /// How many of each room's newest messages stay in memory for fast
     /// fan-out; a subscriber further behind is caught up from history.
@@ -195,6 +216,17 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
         Ok(duration) => Ok(duration),
         Err(error) => Err(error.to_string()),
     }
+}
+
+/// A message age limit, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetainAge(pub Option<Duration>);
+
+fn retain_age(text: &str) -> Result<RetainAge, String> {
+    if text == "forever" {
+        return Ok(RetainAge(None));
+    }
+    positive_duration(text).map(|age| RetainAge(Some(age)))
 }
 
 fn to_usize(n: u64) -> usize {

@@ -18,4 +18,4 @@ mod status;
 mod streaming;
 
 pub use config::Config;
-pub use server::{Chatd, ListenAddrs};
+pub use server::{Chatd, ListenAddrs, StartError};

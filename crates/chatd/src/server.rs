@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_engine::{Engine, MemoryStore};
+use chat_engine::{Engine, HistoryStore, MemoryStore, SqliteOptions, SqliteStore, StoreError};
 use chat_proto::chat::v1::chat_service_server::ChatServiceServer;
 use chat_proto::classic::chat_server_server::ChatServerServer;
 use chat_proto::lobby::agent_server::AgentServer;
@@ -55,13 +55,34 @@ struct Listeners {
     channels: Vec<TcpListener>,
 }
 
+/// Why `chatd` cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Listen(#[from] std::io::Error),
+    #[error(transparent)]
+    History(#[from] StoreError),
+}
+
 impl Chatd {
-    /// Opens the engine and binds every listener of `config`.
-    pub async fn bind(config: Config) -> std::io::Result<Self> {
-        let store = Arc::new(MemoryStore::new(
-            usize::try_from(config.retain_messages).unwrap_or(usize::MAX),
-        ));
+    /// Opens history and the engine, and binds every listener of `config`.
+    pub async fn bind(config: Config) -> Result<Self, StartError> {
+        let store: Arc<dyn HistoryStore> = if config.in_memory {
+            Arc::new(MemoryStore::new(
+                usize::try_from(config.retain_messages).unwrap_or(usize::MAX),
+            ))
+        } else {
+            let options = SqliteOptions {
+                retain_messages: config.retain_messages,
+                retain_age: config.retain_age.0,
+                max_bytes: config.max_db_bytes,
+            };
+            let store = SqliteStore::open(&config.data_dir, options)?;
+            tracing::info!(path = %config.data_dir.join("chat.db").display(), "history kept in");
+            Arc::new(store)
+        };
         let engine = Engine::new(config.engine(), store);
+        engine.open_saved_rooms();
         let channel_host = config.lobby_addr.ip();
         let mut channels = Vec::with_capacity(config.channel_ports.0.len());
         for &port in &config.channel_ports.0 {

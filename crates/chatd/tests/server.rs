@@ -93,7 +93,7 @@ async fn the_binary_refuses_a_busy_port_with_a_clear_error() {
     let addr = taken.local_addr().unwrap().to_string();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatd"))
         .args(LOOPBACK)
-        .args(["--classic-addr", &addr])
+        .args(["--in-memory", "--classic-addr", &addr])
         .output()
         .await
         .unwrap();

@@ -19,6 +19,7 @@ use tokio::process::{Child, Command};
 pub struct ChatdProcess {
     pub child: Child,
     pub classic: SocketAddr,
+    pub native: SocketAddr,
 }
 
 impl ChatdProcess {
@@ -27,6 +28,7 @@ impl ChatdProcess {
     pub async fn spawn(flags: &[&str], envs: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_chatd"))
             .args(LOOPBACK)
+            .args(in_memory_unless_given_a_data_dir(flags))
             .args(flags)
             .envs(envs.iter().copied())
             .stdin(Stdio::null())
@@ -36,10 +38,14 @@ impl ChatdProcess {
             .spawn()
             .expect("spawn chatd");
         let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
-        let classic = tokio::time::timeout(PATIENCE, async {
+        let (native, classic) = tokio::time::timeout(PATIENCE, async {
+            let mut native = None;
             while let Some(line) = log.next_line().await.expect("read chatd log") {
+                if line.contains("native protocol listening") {
+                    native = Some(listen_addr(&line));
+                }
                 if line.contains("classic protocol listening") {
-                    return listen_addr(&line);
+                    return (native.expect("native listens first"), listen_addr(&line));
                 }
             }
             panic!("chatd exited before listening");
@@ -48,7 +54,11 @@ impl ChatdProcess {
         .expect("chatd did not start listening");
         // Keep draining the log so chatd never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
-        ChatdProcess { child, classic }
+        ChatdProcess {
+            child,
+            classic,
+            native,
+        }
     }
 
     pub fn pid(&self) -> u32 {
