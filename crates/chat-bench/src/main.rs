@@ -1,6 +1,9 @@
 //! `chat-bench`: measures chatd and prints the figures.
 
+mod fanout;
+mod idle;
 mod store;
+mod target;
 
 use clap::{Parser, Subcommand};
 
@@ -18,11 +21,17 @@ enum Command {
     /// concurrent senders, against the in-memory store (in-process, no
     /// network).
     Store(store::StoreArgs),
+    /// Fan-out: deliveries per second and send-to-receive latency.
+    Fanout(fanout::FanoutArgs),
+    /// Idle subscribers held, and the server's memory per subscriber.
+    Idle(idle::IdleArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Args::parse().command {
         Command::Store(args) => store::run(args).await,
+        Command::Fanout(args) => fanout::run(args).await,
+        Command::Idle(args) => idle::run(args).await,
     }
 }

@@ -8,8 +8,15 @@ use std::marker::PhantomData;
 
 use prost::Message;
 use tonic::Status;
-use tonic::codec::{Codec, DecodeBuf, Decoder};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder};
 use tonic_prost::ProstEncoder;
+
+/// Each call's encode buffer starts at 1 KiB instead of tonic's 8 KiB and
+/// grows as needed: a server holding many idle streams pays for what they
+/// send, not for room they never use.
+fn encode_buffer() -> BufferSettings {
+    BufferSettings::new(1024, 32 * 1024)
+}
 
 /// Protobuf codec with caller-facing decode errors.
 #[derive(Debug, Clone)]
@@ -32,7 +39,7 @@ where
     type Decoder = ChatDecoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        ProstEncoder::default()
+        ProstEncoder::new(encode_buffer())
     }
 
     fn decoder(&mut self) -> Self::Decoder {

@@ -1,0 +1,359 @@
+//! `chat-bench fanout`: S subscribers over C connections in R rooms, P
+//! publishers, M-byte messages; deliveries per second and send-to-receive
+//! latency.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use chat_proto::chat::v1 as native;
+use chat_proto::chat::v1::chat_service_client::ChatServiceClient;
+use chat_proto::classic::chat_server_client::ChatServerClient;
+use chat_proto::classic::{Empty, Note};
+use clap::{Args, ValueEnum};
+use hdrhistogram::Histogram;
+use tokio::sync::watch;
+use tonic::Request;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::target::{Target, TargetArgs};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    Classic,
+    Native,
+}
+
+#[derive(Debug, Args)]
+pub struct FanoutArgs {
+    #[arg(long, value_enum, default_value = "classic")]
+    protocol: Protocol,
+    /// Subscribers (S).
+    #[arg(long, short = 's', default_value_t = 1000)]
+    subscribers: usize,
+    /// Connections the subscribers share (C).
+    #[arg(long, short = 'c', default_value_t = 10)]
+    connections: usize,
+    /// Rooms (R; the classic protocol has one).
+    #[arg(long, short = 'r', default_value_t = 1)]
+    rooms: usize,
+    /// Publishers (P), each on a connection of its own.
+    #[arg(long, short = 'p', default_value_t = 2)]
+    publishers: usize,
+    /// Messages a second per publisher; 0 sends back to back.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Bytes of text per message (M).
+    #[arg(long, short = 'm', default_value_t = 100)]
+    message_bytes: usize,
+    /// How long to measure, after the warm-up.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// Shared by every task of a run.
+struct Run {
+    /// Send times are nanoseconds since this.
+    base: Instant,
+    measuring: AtomicBool,
+    sent: AtomicU64,
+    delivered: AtomicU64,
+    stop: watch::Sender<bool>,
+}
+
+pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
+    if args.protocol == Protocol::Classic && args.rooms != 1 {
+        bail!("the classic protocol has one room; use --rooms 1");
+    }
+    if args.message_bytes < 21 {
+        bail!("--message-bytes must be at least 21 (the send time takes 21)");
+    }
+    let target = Target::start(&args.target).await?;
+    let addr = match args.protocol {
+        Protocol::Classic => target.classic,
+        Protocol::Native => target.native,
+    };
+    let run = Arc::new(Run {
+        base: Instant::now(),
+        measuring: AtomicBool::new(false),
+        sent: AtomicU64::new(0),
+        delivered: AtomicU64::new(0),
+        stop: watch::channel(false).0,
+    });
+
+    eprintln!(
+        "opening {} subscribers over {} connections…",
+        args.subscribers, args.connections
+    );
+    let mut channels = Vec::new();
+    for _ in 0..args.connections.max(1) {
+        channels.push(connect(addr).await?);
+    }
+    let mut subscribers = Vec::new();
+    for i in 0..args.subscribers {
+        let channel = channels[i % channels.len()].clone();
+        let room = format!("bench-{}", i % args.rooms);
+        subscribers.push(subscribe(args.protocol, channel, i, room, Arc::clone(&run)).await?);
+    }
+    let mut publishers = Vec::new();
+    for p in 0..args.publishers {
+        let channel = connect(addr).await?;
+        let room = format!("bench-{}", p % args.rooms);
+        publishers.push(publish(args.protocol, channel, p, room, &args, Arc::clone(&run)).await?);
+    }
+
+    eprintln!("warming up for {:?}…", args.warmup);
+    tokio::time::sleep(args.warmup).await;
+    run.measuring.store(true, Ordering::Relaxed);
+    let cpu_before = target.cpu_seconds();
+    let started = Instant::now();
+    let progress = tokio::spawn(show_progress(Arc::clone(&run)));
+    tokio::time::sleep(args.duration).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    run.measuring.store(false, Ordering::Relaxed);
+    let cpu = cpu_before.zip(target.cpu_seconds()).map(|(a, b)| b - a);
+    let memory = target.memory_kib();
+    progress.abort();
+    run.stop.send_replace(true);
+
+    let mut latency = Histogram::<u64>::new(3)?;
+    for subscriber in subscribers {
+        latency.add(subscriber.await?)?;
+    }
+    for publisher in publishers {
+        publisher.await?;
+    }
+    let sent = run.sent.load(Ordering::Relaxed) as f64 / elapsed;
+    let delivered = run.delivered.load(Ordering::Relaxed) as f64 / elapsed;
+    let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1e6;
+    println!(
+        "{:?} protocol: {} subscribers / {} connections / {} rooms, {} publishers{}, {} B messages, {:?}",
+        args.protocol,
+        args.subscribers,
+        args.connections,
+        args.rooms,
+        args.publishers,
+        if args.rate > 0 {
+            format!(" at {}/s each", args.rate)
+        } else {
+            " back to back".into()
+        },
+        args.message_bytes,
+        args.duration,
+    );
+    println!("  sent          {sent:>12.0} messages/s");
+    println!("  delivered     {delivered:>12.0} deliveries/s");
+    println!(
+        "  latency       p50 {:.3} ms  p99 {:.3} ms  p999 {:.3} ms  max {:.3} ms  ({} samples)",
+        ms(0.5),
+        ms(0.99),
+        ms(0.999),
+        latency.max() as f64 / 1e6,
+        latency.len()
+    );
+    match (cpu, memory) {
+        (Some(cpu), Some((_, peak))) => println!(
+            "  chatd         {:.2} CPU-seconds per second ({:.0}% of one core), peak memory {:.1} MiB",
+            cpu / elapsed,
+            100.0 * cpu / elapsed,
+            peak as f64 / 1024.0
+        ),
+        _ => println!("  chatd         (CPU and memory not visible: give --pid)"),
+    }
+    Ok(())
+}
+
+pub async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(format!("http://{addr}"))?
+        .tcp_nodelay(true)
+        .connect()
+        .await?)
+}
+
+/// The message text: the send time, then padding to `bytes`.
+fn payload(run: &Run, bytes: usize) -> String {
+    let mut text = format!("{:020} ", run.base.elapsed().as_nanos());
+    text.extend(std::iter::repeat_n('x', bytes.saturating_sub(text.len())));
+    text
+}
+
+/// Records one delivery of `text` sent at the time it starts with.
+fn delivered(run: &Run, histogram: &mut Histogram<u64>, text: &str) {
+    if !run.measuring.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(sent) = text.get(..20).and_then(|t| t.parse::<u64>().ok()) else {
+        return;
+    };
+    let now = run.base.elapsed().as_nanos() as u64;
+    let _ = histogram.record(now.saturating_sub(sent).max(1));
+    run.delivered.fetch_add(1, Ordering::Relaxed);
+}
+
+type Task<T> = tokio::task::JoinHandle<T>;
+
+async fn subscribe(
+    protocol: Protocol,
+    channel: Channel,
+    i: usize,
+    room: String,
+    run: Arc<Run>,
+) -> anyhow::Result<Task<Histogram<u64>>> {
+    let mut stop = run.stop.subscribe();
+    let mut histogram = Histogram::<u64>::new(3)?;
+    Ok(match protocol {
+        Protocol::Classic => {
+            let mut notes = ChatServerClient::new(channel)
+                .chat_stream(Empty {})
+                .await?
+                .into_inner();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.wait_for(|&s| s) => return histogram,
+                        note = notes.message() => match note {
+                            Ok(Some(note)) => delivered(&run, &mut histogram, &note.message),
+                            _ => return histogram,
+                        },
+                    }
+                }
+            })
+        }
+        Protocol::Native => {
+            let (mut client, token) = native_login(channel, &format!("sub-{i}")).await?;
+            let join = authorized(native::JoinRoomRequest { room: room.clone() }, &token);
+            if client.join_room(join).await.is_err() {
+                client
+                    .create_room(authorized(
+                        native::CreateRoomRequest { room: room.clone() },
+                        &token,
+                    ))
+                    .await?;
+            }
+            let subscribe = authorized(native::SubscribeRequest::default(), &token);
+            let mut events = client.subscribe(subscribe).await?.into_inner();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.wait_for(|&s| s) => return histogram,
+                        event = events.message() => match event {
+                            Ok(Some(native::Event { event: Some(native::event::Event::Message(m)) })) => {
+                                delivered(&run, &mut histogram, &m.text);
+                            }
+                            Ok(Some(_)) => {}
+                            _ => return histogram,
+                        },
+                    }
+                }
+            })
+        }
+    })
+}
+
+async fn publish(
+    protocol: Protocol,
+    channel: Channel,
+    p: usize,
+    room: String,
+    args: &FanoutArgs,
+    run: Arc<Run>,
+) -> anyhow::Result<Task<()>> {
+    let bytes = args.message_bytes;
+    let mut pace = (args.rate > 0).then(|| {
+        let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate as f64));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker
+    });
+    let stop = run.stop.subscribe();
+    let native_session = match protocol {
+        Protocol::Classic => None,
+        Protocol::Native => {
+            let (mut client, token) = native_login(channel.clone(), &format!("pub-{p}")).await?;
+            let join = authorized(native::JoinRoomRequest { room: room.clone() }, &token);
+            if client.join_room(join).await.is_err() {
+                let create = authorized(native::CreateRoomRequest { room: room.clone() }, &token);
+                client.create_room(create).await?;
+            }
+            Some((client, token))
+        }
+    };
+    let mut classic = ChatServerClient::new(channel);
+    Ok(tokio::spawn(async move {
+        let mut native_session = native_session;
+        while !*stop.borrow() {
+            if let Some(pace) = &mut pace {
+                pace.tick().await;
+            }
+            let text = payload(&run, bytes);
+            let sent = match &mut native_session {
+                None => classic
+                    .send_note(Note {
+                        name: format!("pub-{p}"),
+                        message: text,
+                    })
+                    .await
+                    .is_ok(),
+                Some((client, token)) => {
+                    let request = authorized(
+                        native::SendMessageRequest {
+                            room: room.clone(),
+                            text,
+                            client_message_id: String::new(),
+                        },
+                        token,
+                    );
+                    client.send_message(request).await.is_ok()
+                }
+            };
+            if sent && run.measuring.load(Ordering::Relaxed) {
+                run.sent.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }))
+}
+
+async fn native_login(
+    channel: Channel,
+    name: &str,
+) -> anyhow::Result<(ChatServiceClient<Channel>, String)> {
+    let mut client = ChatServiceClient::new(channel);
+    let login = client
+        .login(native::LoginRequest { name: name.into() })
+        .await?;
+    Ok((client, login.into_inner().session_token))
+}
+
+fn authorized<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("a token is ASCII"),
+    );
+    request
+}
+
+async fn show_progress(run: Arc<Run>) {
+    let mut last = (0, 0);
+    let mut seconds = 0;
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        seconds += 1;
+        let now = (
+            run.sent.load(Ordering::Relaxed),
+            run.delivered.load(Ordering::Relaxed),
+        );
+        eprintln!(
+            "  {seconds:>3}s  sent {:>9}/s  delivered {:>10}/s",
+            now.0 - last.0,
+            now.1 - last.1
+        );
+        last = now;
+    }
+}
