@@ -1,0 +1,87 @@
+//! A short run of each benchmark against a chatd on loopback, so the
+//! benchmarks keep working. These check that figures come out, not what
+//! they are: benchmarks are programs, not tests with time bounds.
+
+use chat_testkit::TestServer;
+
+async fn bench(args: &[&str]) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chat-bench"))
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "chat-bench {args:?} failed: {}{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The figure after `label` on its line.
+fn figure(output: &str, label: &str) -> f64 {
+    output
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(label))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {label:?} figure in:\n{output}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_reports_deliveries_and_latency_for_both_protocols() {
+    let server =
+        TestServer::start(&["--max-sends-per-second", "1000000", "--history-replay", "0"]).await;
+    for (protocol, addr) in [("classic", server.classic), ("native", server.addrs.native)] {
+        let addr = addr.to_string();
+        let output = bench(&[
+            "fanout",
+            "--protocol",
+            protocol,
+            "--server",
+            &addr,
+            "-s",
+            "20",
+            "-c",
+            "2",
+            "-p",
+            "1",
+            "--duration",
+            "1s",
+            "--warmup",
+            "300ms",
+        ])
+        .await;
+        assert!(figure(&output, "delivered") > 0.0, "{output}");
+        assert!(output.contains("latency       p50"), "{output}");
+    }
+}
+
+#[tokio::test]
+async fn idle_holds_subscribers_and_store_measures_both_stores() {
+    let server = TestServer::start(&[]).await;
+    let output = bench(&[
+        "idle",
+        "--server",
+        &server.classic.to_string(),
+        "-s",
+        "200",
+        "-c",
+        "4",
+        "--hold",
+        "100ms",
+    ])
+    .await;
+    assert!(
+        output.starts_with("200 idle classic subscribers"),
+        "{output}"
+    );
+
+    let output = bench(&["store", "--senders", "1,4", "--duration", "300ms"]).await;
+    assert_eq!(
+        output.lines().filter(|l| l.starts_with("sqlite")).count(),
+        2,
+        "{output}"
+    );
+}
