@@ -8,6 +8,8 @@
 //! application sees every message once, in order. Sends carry an id chosen
 //! here and are retried with it, so a retried send is never doubled.
 
+#[cfg(feature = "cli")]
+pub mod cli;
 mod client;
 mod error;
 mod event;

@@ -1,5 +1,6 @@
 //! `chat-gui`: opens the desktop chat window.
 
+use chat_client::cli::ConnectArgs;
 use chat_gui::ChatGui;
 use clap::Parser;
 
@@ -7,23 +8,15 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "chat-gui", version, about)]
 struct Args {
-    /// chatd's native-protocol address (can be changed on the first screen).
-    #[arg(long, short, env = "CHAT_SERVER", default_value = "127.0.0.1:7070")]
-    server: String,
-    /// Your display name (default: your login name).
-    #[arg(long, short, env = "CHAT_NAME")]
-    name: Option<String>,
-    /// The room to start in.
-    #[arg(long, short, env = "CHAT_ROOM", default_value = "general")]
-    room: String,
+    /// These fill in the first screen, which can change them.
+    #[command(flatten)]
+    connect: ConnectArgs,
 }
 
 fn main() -> eframe::Result {
-    let args = Args::parse();
-    let name = args
-        .name
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_default();
+    let connect = Args::parse().connect;
+    let name = connect.name_or_login().unwrap_or_default();
+    let ConnectArgs { server, room, .. } = connect;
     let options = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
             .with_title("chat")
@@ -34,13 +27,6 @@ fn main() -> eframe::Result {
     eframe::run_native(
         "chat",
         options,
-        Box::new(move |cc| {
-            Ok(Box::new(ChatGui::new(
-                &cc.egui_ctx,
-                args.server,
-                name,
-                args.room,
-            )))
-        }),
+        Box::new(move |cc| Ok(Box::new(ChatGui::new(&cc.egui_ctx, server, name, room)))),
     )
 }

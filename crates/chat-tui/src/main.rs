@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 
+use chat_client::cli::ConnectArgs;
 use chat_client::{Client, ClientConfig};
 use chat_tui::app::App;
 use clap::Parser;
@@ -11,15 +12,8 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "chat", version, about)]
 struct Args {
-    /// chatd's native-protocol address.
-    #[arg(long, short, env = "CHAT_SERVER", default_value = "127.0.0.1:7070")]
-    server: String,
-    /// Your display name (default: your login name).
-    #[arg(long, short, env = "CHAT_NAME")]
-    name: Option<String>,
-    /// The room to start in.
-    #[arg(long, short, env = "CHAT_ROOM", default_value = "general")]
-    room: String,
+    #[command(flatten)]
+    connect: ConnectArgs,
     /// Read lines from standard input and print events, one a line.
     #[arg(long)]
     plain: bool,
@@ -35,18 +29,19 @@ async fn main() {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    let ConnectArgs { server, room, .. } = args.connect.clone();
     let name = args
-        .name
-        .or_else(|| std::env::var("USER").ok())
+        .connect
+        .name_or_login()
         .ok_or_else(|| anyhow::anyhow!("give a name with --name NAME"))?;
     let config = ClientConfig {
-        rooms: vec![args.room.clone()],
-        ..ClientConfig::new(args.server.clone(), name.clone())
+        rooms: vec![room.clone()],
+        ..ClientConfig::new(server.clone(), name.clone())
     };
     let (client, events) = Client::connect(config).await?;
     if args.plain || !std::io::stdin().is_terminal() {
-        chat_tui::plain::run(client, events, args.room).await
+        chat_tui::plain::run(client, events, room).await
     } else {
-        chat_tui::tui::run(client, events, App::new(name, args.server)).await
+        chat_tui::tui::run(client, events, App::new(name, server)).await
     }
 }

@@ -6,7 +6,6 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chat_proto::chat::v1::ListRoomsRequest;
 use chat_proto::chat::v1::get_history_request::Position;
 use common::native::NativeUser;
 use common::*;
@@ -43,14 +42,7 @@ async fn history_numbering_and_rooms_come_back_after_a_restart() {
     let mut bob = NativeUser::login(server.addrs.native, "bob").await;
     bob.join("general").await;
     assert_eq!(bob.send("general", "after").await.seq, 4);
-    let request = bob.req(ListRoomsRequest::default());
-    let rooms = bob
-        .client
-        .list_rooms(request)
-        .await
-        .unwrap()
-        .into_inner()
-        .rooms;
+    let rooms = bob.rooms().await;
     assert!(
         rooms.iter().any(|r| r.name == "dev" && r.last_seq == 1),
         "{rooms:?}"

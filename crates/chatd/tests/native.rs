@@ -293,14 +293,7 @@ async fn rooms_created_and_closed_are_announced() {
     );
     // A room stays open when its last member leaves.
     bob.leave("개발").await;
-    let request = ann.req(ListRoomsRequest::default());
-    let rooms = ann
-        .client
-        .list_rooms(request)
-        .await
-        .unwrap()
-        .into_inner()
-        .rooms;
+    let rooms = ann.rooms().await;
     let names: Vec<_> = rooms.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["general", "lobby", "개발"]);
     // A lobby channel opens and closes with its port.

@@ -189,18 +189,8 @@ impl HistoryStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError> {
         let room = room.to_owned();
-        self.read(move |db| {
-            let mut query = db.prepare_cached(
-                "SELECT seq, sent_at_ms, sender, text, client_id FROM messages
-                 WHERE room = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
-            )?;
-            let rows = query.query_map(
-                params![room, to_sql(from), to_sql(limit as u64)],
-                row_to_message,
-            )?;
-            rows.collect()
-        })
-        .await
+        self.read(move |db| select(db, "seq >= ?2 ORDER BY seq", &room, from, limit))
+            .await
     }
 
     async fn read_before(
@@ -210,20 +200,11 @@ impl HistoryStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError> {
         let room = room.to_owned();
-        self.read(move |db| {
-            let mut query = db.prepare_cached(
-                "SELECT seq, sent_at_ms, sender, text, client_id FROM messages
-                 WHERE room = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
-            )?;
-            let rows = query.query_map(
-                params![room, to_sql(before), to_sql(limit as u64)],
-                row_to_message,
-            )?;
-            let mut messages: Vec<_> = rows.collect::<rusqlite::Result<_>>()?;
-            messages.reverse();
-            Ok(messages)
-        })
-        .await
+        let mut newest_first = self
+            .read(move |db| select(db, "seq < ?2 ORDER BY seq DESC", &room, before, limit))
+            .await?;
+        newest_first.reverse();
+        Ok(newest_first)
     }
 
     async fn save_room(&self, room: &str) -> Result<(), StoreError> {
@@ -416,6 +397,26 @@ fn prune_by_age(db: &Connection, age: Duration) -> rusqlite::Result<usize> {
         "DELETE FROM messages WHERE sent_at_ms < ?1",
         params![cutoff],
     )
+}
+
+/// Up to `limit` messages of `room` matching `condition` (on `?2`, which
+/// is `seq`), in the order it gives.
+fn select(
+    db: &Connection,
+    condition: &str,
+    room: &str,
+    seq: u64,
+    limit: usize,
+) -> rusqlite::Result<Vec<Arc<Message>>> {
+    let mut query = db.prepare_cached(&format!(
+        "SELECT seq, sent_at_ms, sender, text, client_id FROM messages
+         WHERE room = ?1 AND {condition} LIMIT ?3"
+    ))?;
+    let rows = query.query_map(
+        params![room, to_sql(seq), to_sql(limit as u64)],
+        row_to_message,
+    )?;
+    rows.collect()
 }
 
 fn row_to_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<Arc<Message>> {

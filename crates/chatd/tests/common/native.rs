@@ -107,6 +107,16 @@ impl NativeUser {
         self.try_send(room, text, "").await.expect("SendMessage")
     }
 
+    pub async fn rooms(&mut self) -> Vec<Room> {
+        let request = self.req(ListRoomsRequest::default());
+        self.client
+            .list_rooms(request)
+            .await
+            .expect("ListRooms")
+            .into_inner()
+            .rooms
+    }
+
     pub async fn members(&mut self, room: &str) -> Vec<Member> {
         let request = self.req(ListMembersRequest {
             room: room.into(),
