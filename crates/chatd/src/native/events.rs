@@ -30,12 +30,17 @@ use super::convert;
 use super::sessions::{Control, NativeHub, Session};
 use crate::status;
 
-/// Events waiting for a slow client, per stream.
-const BUFFER: usize = 256;
+/// Batches waiting for a slow client, per stream (up to `BATCH` events
+/// each).
+const BUFFER: usize = 16;
 /// Messages a room feed takes at a time.
 const BATCH: usize = 64;
 
-pub type EventStream = ReceiverStream<Result<Event, Status>>;
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, Status>> + Send>>;
+
+/// Events handed to the stream together: one channel item per batch of a
+/// room's messages, not one per message.
+type Batch = Vec<Result<Event, Status>>;
 
 /// Starts the event stream of `session`, resuming each room in `cursors`
 /// after its sequence number.
@@ -56,13 +61,15 @@ pub fn open(
         presence: hub.engine().watch_presence(),
     };
     tokio::spawn(task.run(generation, control, cursors));
-    Ok(ReceiverStream::new(events))
+    Ok(Box::pin(
+        ReceiverStream::new(events).flat_map(futures::stream::iter),
+    ))
 }
 
 struct EventTask {
     hub: NativeHub,
     session: Arc<Session>,
-    out: mpsc::Sender<Result<Event, Status>>,
+    out: mpsc::Sender<Batch>,
     cancel: CancellationToken,
     feeds: StreamMap<String, RoomFeed>,
     room_changes: broadcast::Receiver<RoomChange>,
@@ -177,15 +184,11 @@ impl EventTask {
         let me = self.session.name();
         match item {
             FeedItem::Messages(messages) => {
-                for message in messages {
-                    if !self
-                        .emit(Kind::Message(convert::message(&room, &message)))
-                        .await
-                    {
-                        return false;
-                    }
-                }
-                true
+                let batch = messages
+                    .iter()
+                    .map(|message| event(Kind::Message(convert::message(&room, message))))
+                    .collect();
+                self.send(batch).await
             }
             FeedItem::FellBehind {
                 first_missed,
@@ -216,7 +219,7 @@ impl EventTask {
                 self.emit(Kind::RoomLeft(RoomLeft { room })).await
             }
             FeedItem::Failed(status) => {
-                let _ = self.out.send(Err(status)).await;
+                let _ = self.out.send(vec![Err(status)]).await;
                 false
             }
         }
@@ -224,14 +227,23 @@ impl EventTask {
 
     /// Sends one event, waiting while the client is slow; false if the
     /// stream is over.
-    async fn emit(&mut self, event: Kind) -> bool {
-        let event = Event { event: Some(event) };
+    async fn emit(&mut self, kind: Kind) -> bool {
+        self.send(vec![event(kind)]).await
+    }
+
+    /// Sends a batch of events, waiting while the client is slow; false if
+    /// the stream is over.
+    async fn send(&mut self, batch: Batch) -> bool {
         tokio::select! {
             biased;
             () = self.cancel.cancelled() => false,
-            sent = self.out.send(Ok(event)) => sent.is_ok(),
+            sent = self.out.send(batch) => sent.is_ok(),
         }
     }
+}
+
+fn event(kind: Kind) -> Result<Event, Status> {
+    Ok(Event { event: Some(kind) })
 }
 
 /// What one room contributes to an event stream.
