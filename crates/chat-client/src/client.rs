@@ -243,48 +243,60 @@ impl Client {
 
     /// Every open room, by name.
     pub async fn list_rooms(&self) -> Result<Vec<RoomInfo>, ClientError> {
-        let mut rooms = Vec::new();
-        let mut page_token = String::new();
-        loop {
+        self.all_pages(|mut rpc, token, page_token| {
             let message = wire::ListRoomsRequest {
                 page_size: 0,
-                page_token: page_token.clone(),
+                page_token,
             };
-            let page = self
-                .call(Retry::Transient, move |mut rpc, token| {
-                    let request = authorized(message.clone(), &token);
-                    Box::pin(async move { Ok(rpc.list_rooms(request).await?.into_inner()) })
-                })
-                .await?;
-            rooms.extend(page.rooms.into_iter().map(RoomInfo::from));
-            if page.next_page_token.is_empty() {
-                return Ok(rooms);
-            }
-            page_token = page.next_page_token;
-        }
+            let request = authorized(message, &token);
+            Box::pin(async move {
+                let page = rpc.list_rooms(request).await?.into_inner();
+                let rooms = page.rooms.into_iter().map(RoomInfo::from).collect();
+                Ok((rooms, page.next_page_token))
+            })
+        })
+        .await
     }
 
     /// Every member of `room`, by name.
     pub async fn list_members(&self, room: &str) -> Result<Vec<Member>, ClientError> {
-        let mut members = Vec::new();
-        let mut page_token = String::new();
-        loop {
+        self.all_pages(|mut rpc, token, page_token| {
             let message = wire::ListMembersRequest {
                 room: room.to_owned(),
                 page_size: 0,
-                page_token: page_token.clone(),
+                page_token,
             };
-            let page = self
-                .call(Retry::Transient, move |mut rpc, token| {
-                    let request = authorized(message.clone(), &token);
-                    Box::pin(async move { Ok(rpc.list_members(request).await?.into_inner()) })
+            let request = authorized(message, &token);
+            Box::pin(async move {
+                let page = rpc.list_members(request).await?.into_inner();
+                let members = page.members.into_iter().map(Member::from).collect();
+                Ok((members, page.next_page_token))
+            })
+        })
+        .await
+    }
+
+    /// Every item of a paginated listing. `page` fetches the page after a
+    /// page token and returns its items and the next token (empty on the
+    /// last page).
+    async fn all_pages<T, F>(&self, mut page: F) -> Result<Vec<T>, ClientError>
+    where
+        F: FnMut(ChatServiceClient<Channel>, String, String) -> CallFuture<(Vec<T>, String)>,
+    {
+        let mut items = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let after = page_token;
+            let (mut found, next) = self
+                .call(Retry::Transient, |rpc, token| {
+                    page(rpc, token, after.clone())
                 })
                 .await?;
-            members.extend(page.members.into_iter().map(Member::from));
-            if page.next_page_token.is_empty() {
-                return Ok(members);
+            items.append(&mut found);
+            if next.is_empty() {
+                return Ok(items);
             }
-            page_token = page.next_page_token;
+            page_token = next;
         }
     }
 
