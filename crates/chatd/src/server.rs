@@ -12,7 +12,8 @@ use chat_proto::lobby::channel_server::ChannelServer;
 use chat_proto::lobby::heartbeat_server::HeartbeatServer;
 use chat_proto::lobby::lobby_server::LobbyServer;
 use futures::stream::select_all;
-use tokio::net::TcpListener;
+use futures::{Stream, TryStreamExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic::transport::server::{Router, TcpIncoming};
@@ -20,6 +21,7 @@ use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 
 use crate::Config;
+use crate::batched_writes::BatchedWrites;
 use crate::classic::ClassicChat;
 use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
 use crate::native::{NativeChat, NativeHub, SessionConfig};
@@ -263,8 +265,14 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
-fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
+/// The connections a listener accepts, their writes batched (see
+/// [`BatchedWrites`]).
+fn incoming(
+    listener: TcpListener,
+) -> impl Stream<Item = std::io::Result<BatchedWrites<TcpStream>>> + Unpin {
+    TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .map_ok(BatchedWrites::new)
 }
 
 fn log_listening(what: &str, addrs: &[SocketAddr]) {
