@@ -160,10 +160,11 @@ mod tests {
         let (near, mut far) = tokio::io::duplex(64);
         let mut batched = BatchedWrites::new(near);
         batched.write_all(b"hello ").await.unwrap();
-        batched
+        let taken = batched
             .write_vectored(&[IoSlice::new(b"wide "), IoSlice::new(b"world")])
             .await
             .unwrap();
+        assert_eq!(taken, 10, "a vectored write is taken whole");
         batched.flush().await.unwrap();
         let mut received = vec![0; 16];
         far.read_exact(&mut received).await.unwrap();
