@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use prost_build::{Service, ServiceGenerator};
 use protox::prost::Message;
 
 /// Every protocol `chatd` speaks, relative to the workspace's `proto/` folder.
@@ -25,8 +26,62 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Reflection serves this set, so generic gRPC tools can discover every service.
     std::fs::write(out_dir.join("descriptors.bin"), descriptors.encode_to_vec())?;
 
-    tonic_prost_build::configure()
-        .codec_path("crate::codec::ChatCodec")
+    let stubs = |clients: bool| {
+        tonic_prost_build::configure()
+            .codec_path("crate::codec::ChatCodec")
+            .build_client(clients)
+            .build_server(!clients)
+            .service_generator()
+    };
+    prost_build::Config::new()
+        .service_generator(Box::new(SharedEncodingServers {
+            clients: stubs(true),
+            servers: stubs(false),
+        }))
         .compile_fds(descriptors)?;
     Ok(())
+}
+
+/// Server-streaming methods that fan one message out to many subscribers.
+/// Their servers stream `Encoded<T>`, a `T` encoded once and shared by every
+/// stream that sends it, instead of encoding a `T` per subscriber; their
+/// clients still receive plain `T`s.
+const SHARED_ENCODING: &[&str] = &[
+    "grpc.ChatServer.ChatStream",
+    "chat.v1.ChatService.Subscribe",
+];
+
+/// Generates tonic clients as they are and servers with the output types of
+/// [`SHARED_ENCODING`] methods wrapped in `Encoded`.
+struct SharedEncodingServers {
+    clients: Box<dyn ServiceGenerator>,
+    servers: Box<dyn ServiceGenerator>,
+}
+
+impl ServiceGenerator for SharedEncodingServers {
+    fn generate(&mut self, service: Service, buf: &mut String) {
+        self.clients.generate(service.clone(), buf);
+        let mut service = service;
+        for method in &mut service.methods {
+            let name = format!(
+                "{}.{}.{}",
+                service.package, service.proto_name, method.proto_name
+            );
+            if SHARED_ENCODING.contains(&name.as_str()) {
+                method.output_type =
+                    format!("crate::codec::Encoded<super::{}>", method.output_type);
+            }
+        }
+        self.servers.generate(service, buf);
+    }
+
+    fn finalize(&mut self, buf: &mut String) {
+        self.clients.finalize(buf);
+        self.servers.finalize(buf);
+    }
+
+    fn finalize_package(&mut self, package: &str, buf: &mut String) {
+        self.clients.finalize_package(package, buf);
+        self.servers.finalize_package(package, buf);
+    }
 }

@@ -27,7 +27,7 @@ pub use engine::{Engine, EngineConfig, RoomChange};
 pub use error::{EngineError, SubscriptionError};
 pub use limits::Limits;
 pub use members::{RoomEvent, RoomEvents, RoomEventsError};
-pub use message::{Draft, Message};
+pub use message::{Draft, Message, WireForms};
 pub use room::Room;
 pub use store::{HistoryStore, MemoryStore, SqliteOptions, SqliteStore, StoreError};
 pub use subscription::{Start, Subscription};

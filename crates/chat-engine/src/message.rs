@@ -1,3 +1,6 @@
+use std::any::Any;
+use std::fmt;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A message as a sender hands it to the engine, before it has a place in
@@ -21,6 +24,8 @@ pub struct Message {
     pub sender: String,
     pub text: String,
     pub client_id: Option<String>,
+    /// This message as protocols send it, made once and shared.
+    pub wire: WireForms,
 }
 
 impl Message {
@@ -31,7 +36,69 @@ impl Message {
             sender: draft.sender,
             text: draft.text,
             client_id: draft.client_id,
+            wire: WireForms::default(),
         }
+    }
+
+    /// This message in a protocol's wire form `F`: made by `make` for the
+    /// first subscriber that asks, shared with the others. A message fanned
+    /// out to a thousand subscribers is encoded once per protocol, not a
+    /// thousand times.
+    pub fn wire_form<F>(&self, make: impl FnOnce(&Message) -> F) -> F
+    where
+        F: Any + Clone + Send + Sync,
+    {
+        let mut make = Some(make);
+        for slot in &self.wire.slots {
+            let form = slot.get_or_init(|| {
+                let make = make.take().expect("only one slot is filled per call");
+                Box::new(make(self))
+            });
+            if let Some(form) = form.downcast_ref::<F>() {
+                return form.clone();
+            }
+        }
+        // More forms asked for than there are slots: made, not kept.
+        let make = make.expect("a form made by this call is found in its slot");
+        make(self)
+    }
+}
+
+/// The wire forms made of one message, one per protocol that sent it; the
+/// engine never looks inside. A cache: messages are equal by their content
+/// whatever it holds, and a clone starts empty.
+#[derive(Default)]
+pub struct WireForms {
+    slots: [OnceLock<Box<dyn Any + Send + Sync>>; WireForms::SLOTS],
+}
+
+impl WireForms {
+    /// One per protocol `chatd` speaks.
+    const SLOTS: usize = 3;
+}
+
+impl Clone for WireForms {
+    fn clone(&self) -> Self {
+        WireForms::default()
+    }
+}
+
+impl PartialEq for WireForms {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for WireForms {}
+
+impl fmt::Debug for WireForms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let made = self
+            .slots
+            .iter()
+            .filter(|slot| slot.get().is_some())
+            .count();
+        write!(f, "WireForms({made} made)")
     }
 }
 
@@ -39,4 +106,66 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    fn message() -> Message {
+        Message::accept(
+            Draft {
+                sender: "ann".into(),
+                text: "hi".into(),
+                client_id: None,
+            },
+            1,
+        )
+    }
+
+    #[test]
+    fn a_wire_form_is_made_once_per_type() {
+        let message = message();
+        let made = Cell::new(0);
+        let shout = |m: &Message| {
+            made.set(made.get() + 1);
+            m.text.to_uppercase()
+        };
+        assert_eq!(message.wire_form(shout), "HI");
+        assert_eq!(message.wire_form(shout), "HI");
+        assert_eq!(made.get(), 1);
+        assert_eq!(message.wire_form(|m| m.seq), 1);
+        assert_eq!(message.wire_form(|m| m.text.len() as u32), 2);
+        assert_eq!(message.wire_form(shout), "HI");
+        assert_eq!(made.get(), 1, "other forms do not displace the first");
+    }
+
+    #[test]
+    fn forms_beyond_the_slots_are_made_every_time() {
+        let message = message();
+        message.wire_form(|_| 1u8);
+        message.wire_form(|_| 2u16);
+        message.wire_form(|_| 3u32);
+        let made = Cell::new(0);
+        for _ in 0..2 {
+            let form = message.wire_form(|_| {
+                made.set(made.get() + 1);
+                4u64
+            });
+            assert_eq!(form, 4);
+        }
+        assert_eq!(made.get(), 2);
+    }
+
+    #[test]
+    fn clones_and_equality_ignore_wire_forms() {
+        let original = message();
+        original.wire_form(|m| m.text.clone());
+        let copy = original.clone();
+        assert_eq!(copy, original);
+        assert_eq!(format!("{:?}", copy.wire), "WireForms(0 made)");
+        assert_eq!(format!("{:?}", original.wire), "WireForms(1 made)");
+    }
 }

@@ -105,6 +105,7 @@ async fn retention_by_age_drops_old_messages_but_never_reuses_numbers() {
             sender: "ann".into(),
             text: "from 1970".into(),
             client_id: None,
+            wire: Default::default(),
         });
         let new = Arc::new(Message {
             seq: 2,

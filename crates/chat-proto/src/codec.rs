@@ -1,12 +1,16 @@
-//! The codec every generated service and client uses.
+//! The codec every generated service and client uses, and [`Encoded`]
+//! messages for fan-out.
 //!
 //! It encodes like tonic's `ProstCodec`, but reports a request body that is
 //! not valid protobuf as `INVALID_ARGUMENT` (the caller sent bad input)
 //! rather than tonic's default `INTERNAL` (which reads as a server fault).
 
+use std::fmt;
 use std::marker::PhantomData;
 
-use prost::Message;
+use bytes::{Buf, BufMut, Bytes};
+use prost::encoding::{DecodeContext, WireType};
+use prost::{DecodeError, Message};
 use tonic::Status;
 use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder};
 use tonic_prost::ProstEncoder;
@@ -66,5 +70,113 @@ impl<U: Message + Default> Decoder for ChatDecoder<U> {
                     .unwrap_or("?"),
             ))
         })
+    }
+}
+
+/// A `T` already encoded, sent as is: a chat message fanned out to many
+/// streams is encoded once and each stream copies the bytes. Cloning shares
+/// them.
+pub struct Encoded<T> {
+    bytes: Bytes,
+    message: PhantomData<fn() -> T>,
+}
+
+impl<T: Message> Encoded<T> {
+    pub fn new(message: &T) -> Self {
+        Encoded {
+            bytes: message.encode_to_vec().into(),
+            message: PhantomData,
+        }
+    }
+
+    /// The protobuf encoding of the message.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+}
+
+impl<T> Clone for Encoded<T> {
+    fn clone(&self) -> Self {
+        Encoded {
+            bytes: self.bytes.clone(),
+            message: PhantomData,
+        }
+    }
+}
+
+impl<T> Default for Encoded<T> {
+    /// The encoding of a message with every field at its default: no bytes.
+    fn default() -> Self {
+        Encoded {
+            bytes: Bytes::new(),
+            message: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Encoded<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Encoded<{}>({} bytes)",
+            std::any::type_name::<T>(),
+            self.bytes.len()
+        )
+    }
+}
+
+impl<T: Message + Default> Message for Encoded<T> {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        buf.put_slice(&self.bytes);
+    }
+
+    /// Only servers send `Encoded` messages, but decoding one works too:
+    /// through a `T`, slowly.
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        let mut message = T::decode(&self.bytes[..])?;
+        message.merge_field(tag, wire_type, buf, ctx)?;
+        *self = Encoded::new(&message);
+        Ok(())
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    fn clear(&mut self) {
+        self.bytes = Bytes::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classic::Note;
+
+    fn note() -> Note {
+        Note {
+            name: "민지".into(),
+            message: "hello".into(),
+        }
+    }
+
+    #[test]
+    fn an_encoded_message_encodes_to_the_same_bytes() {
+        let encoded = Encoded::new(&note());
+        assert_eq!(encoded.encode_to_vec(), note().encode_to_vec());
+        assert_eq!(encoded.encoded_len(), note().encoded_len());
+        assert_eq!(Note::decode(encoded.bytes().clone()).unwrap(), note());
+    }
+
+    #[test]
+    fn an_encoded_message_decodes_from_its_bytes() {
+        let decoded = Encoded::<Note>::decode(&note().encode_to_vec()[..]).unwrap();
+        assert_eq!(decoded.bytes(), &note().encode_to_vec());
     }
 }

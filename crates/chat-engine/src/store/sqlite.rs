@@ -25,7 +25,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, params};
 use tokio::sync::oneshot;
 
 use super::{HistoryStore, StoreError};
-use crate::Message;
+use crate::{Message, WireForms};
 
 /// The schema this code writes.
 const SCHEMA_VERSION: i64 = 2;
@@ -426,6 +426,7 @@ fn row_to_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<Arc<Message>> {
         sender: row.get(2)?,
         text: row.get(3)?,
         client_id: row.get(4)?,
+        wire: WireForms::default(),
     }))
 }
 

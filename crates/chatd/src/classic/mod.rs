@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chat_engine::{Draft, Room, Start};
 use chat_proto::classic::chat_server_server::{ChatServer, ChatServerServer};
 use chat_proto::classic::{Empty, Note};
+use chat_proto::codec::Encoded;
 use futures::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -39,7 +40,7 @@ impl ClassicChat {
     }
 }
 
-type NoteStream = Pin<Box<dyn Stream<Item = Result<Note, Status>> + Send>>;
+type NoteStream = Pin<Box<dyn Stream<Item = Result<Encoded<Note>, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl ChatServer for ClassicChat {
@@ -48,10 +49,12 @@ impl ChatServer for ClassicChat {
     async fn chat_stream(&self, _request: Request<Empty>) -> Result<Response<NoteStream>, Status> {
         let subscription = self.room.subscribe(Start::Last(self.history_replay));
         let notes = subscription_stream(subscription, self.shutdown.clone(), |message| {
-            Some(Note {
-                name: message.sender.clone(),
-                message: message.text.clone(),
-            })
+            Some(message.wire_form(|message| {
+                Encoded::new(&Note {
+                    name: message.sender.clone(),
+                    message: message.text.clone(),
+                })
+            }))
         });
         Ok(Response::new(Box::pin(notes)))
     }

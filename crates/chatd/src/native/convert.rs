@@ -152,6 +152,7 @@ mod tests {
             sender: "a".into(),
             text: "t".into(),
             client_id: None,
+            wire: Default::default(),
         };
         let sent_at = message("r", &msg).sent_at.unwrap();
         assert_eq!(

@@ -1,13 +1,15 @@
-//! A session's event stream: one task per stream merges the messages and
-//! membership changes of every room the user is in, rooms opening and
-//! closing, and the joins and leaves the session's own calls make.
+//! A session's event stream: it merges the messages and membership changes
+//! of every room the user is in, rooms opening and closing, and the joins
+//! and leaves the session's own calls make.
 //!
-//! The task writes into a small bounded channel that tonic drains as the
-//! client reads. A slow client only stalls its own task: its rooms'
+//! The stream does its work when tonic polls it, which tonic does only
+//! while the client reads: a slow client holds up nobody, its rooms'
 //! subscriptions fall behind and are caught up from history (or it is told
-//! it fell behind); nothing piles up in memory.
+//! it fell behind), and nothing piles up in memory. No task is spawned per
+//! stream; when the client leaves, tonic drops the stream, which closes it
+//! in the session.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -19,10 +21,10 @@ use chat_proto::chat::v1::{
     Event, FellBehind, MemberJoined, MemberLeft, Presence, RoomClosed, RoomCreated, RoomJoined,
     RoomLeft,
 };
+use chat_proto::codec::Encoded;
 use futures::{Stream, StreamExt};
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::StreamMap;
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
@@ -30,17 +32,12 @@ use super::convert;
 use super::sessions::{Control, NativeHub, Session};
 use crate::status;
 
-/// Batches waiting for a slow client, per stream (up to `BATCH` events
-/// each).
-const BUFFER: usize = 16;
 /// Messages a room feed takes at a time.
 const BATCH: usize = 64;
 
-pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, Status>> + Send>>;
+type EventItem = Result<Encoded<Event>, Status>;
 
-/// Events handed to the stream together: one channel item per batch of a
-/// room's messages, not one per message.
-type Batch = Vec<Result<Event, Status>>;
+pub type EventStream = Pin<Box<dyn Stream<Item = EventItem> + Send>>;
 
 /// Starts the event stream of `session`, resuming each room in `cursors`
 /// after its sequence number.
@@ -50,39 +47,52 @@ pub fn open(
     cursors: HashMap<String, u64>,
 ) -> Result<EventStream, Status> {
     let (generation, control, cancel) = session.open_stream(hub.shutdown())?;
-    let (out, events) = mpsc::channel(BUFFER);
-    let task = EventTask {
+    let mut events = Events {
         hub: hub.clone(),
         session,
-        out,
+        generation,
+        control,
         cancel,
         feeds: StreamMap::new(),
         room_changes: hub.engine().watch_rooms(),
         presence: hub.engine().watch_presence(),
+        pending: VecDeque::new(),
+        ended: false,
     };
-    tokio::spawn(task.run(generation, control, cursors));
-    Ok(Box::pin(
-        ReceiverStream::new(events).flat_map(futures::stream::iter),
-    ))
+    events.follow_joined_rooms(&cursors);
+    Ok(Box::pin(futures::stream::unfold(
+        events,
+        |mut events| async move {
+            let item = events.next().await?;
+            Some((item, events))
+        },
+    )))
 }
 
-struct EventTask {
+struct Events {
     hub: NativeHub,
     session: Arc<Session>,
-    out: mpsc::Sender<Batch>,
+    /// Which of the session's streams this is.
+    generation: u64,
+    control: mpsc::UnboundedReceiver<Control>,
     cancel: CancellationToken,
     feeds: StreamMap<String, RoomFeed>,
     room_changes: broadcast::Receiver<RoomChange>,
     presence: broadcast::Receiver<PresenceChange>,
+    /// Events ready for the client.
+    pending: VecDeque<EventItem>,
+    ended: bool,
 }
 
-impl EventTask {
-    async fn run(
-        mut self,
-        generation: u64,
-        mut control: mpsc::UnboundedReceiver<Control>,
-        cursors: HashMap<String, u64>,
-    ) {
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.session.close_stream(self.generation);
+    }
+}
+
+impl Events {
+    /// Follows every room the user is in, each after its cursor.
+    fn follow_joined_rooms(&mut self, cursors: &HashMap<String, u64>) {
         let engine = self.hub.engine().clone();
         for name in self.session.rooms() {
             match engine.find_room(&name) {
@@ -91,37 +101,48 @@ impl EventTask {
                     // was reset (a restart with history kept in memory).
                     let last = room.last_seq();
                     let after = cursors.get(&name).map_or(last, |&cursor| cursor.min(last));
-                    if !self.follow(room, after).await {
-                        break;
-                    }
+                    self.follow(room, after);
                 }
                 None => self.hub.forget_room(&self.session, &name),
             }
         }
-        while self.step(&mut control).await {}
-        self.session.close_stream(generation);
+    }
+
+    /// The next event for the client; `None` once the stream is over.
+    async fn next(&mut self) -> Option<EventItem> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Some(item);
+            }
+            if self.ended {
+                return None;
+            }
+            self.ended = !self.step().await;
+        }
     }
 
     /// Handles one thing that happened; false once the stream is over.
-    async fn step(&mut self, control: &mut mpsc::UnboundedReceiver<Control>) -> bool {
+    async fn step(&mut self) -> bool {
         tokio::select! {
             biased;
             () = self.cancel.cancelled() => false,
-            () = self.out.closed() => false,
-            Some(control) = control.recv() => match control {
-                Control::Follow { room, after } => self.follow(room, after).await,
-                Control::Unfollow { room } => self.unfollow(&room).await,
-            },
-            Some((room, item)) = self.feeds.next() => self.feed_item(room, item).await,
+            Some(control) = self.control.recv() => {
+                match control {
+                    Control::Follow { room, after } => self.follow(room, after),
+                    Control::Unfollow { room } => self.unfollow(room),
+                }
+                true
+            }
+            Some((room, item)) = self.feeds.next() => self.feed_item(room, item),
             change = self.room_changes.recv() => match change {
-                Ok(RoomChange::Opened(room)) => self.emit(Kind::RoomCreated(RoomCreated { room })).await,
-                Ok(RoomChange::Closed(room)) => self.emit(Kind::RoomClosed(RoomClosed { room })).await,
+                Ok(RoomChange::Opened(room)) => self.emit(Kind::RoomCreated(RoomCreated { room })),
+                Ok(RoomChange::Closed(room)) => self.emit(Kind::RoomClosed(RoomClosed { room })),
                 // Room openings are advisory; ListRooms has the truth.
                 Err(broadcast::error::RecvError::Lagged(_)) => true,
                 Err(broadcast::error::RecvError::Closed) => false,
             },
             change = self.presence.recv() => match change {
-                Ok(change) => self.presence_changed(change).await,
+                Ok(change) => self.presence_changed(change),
                 // Presence is advisory; ListMembers has the truth.
                 Err(broadcast::error::RecvError::Lagged(_)) => true,
                 Err(broadcast::error::RecvError::Closed) => false,
@@ -130,7 +151,7 @@ impl EventTask {
     }
 
     /// Passes on a presence change of someone in one of the user's rooms.
-    async fn presence_changed(&mut self, change: PresenceChange) -> bool {
+    fn presence_changed(&mut self, change: PresenceChange) -> bool {
         let engine = self.hub.engine();
         let shares_a_room = change.name != self.session.name()
             && self.feeds.keys().any(|room| {
@@ -145,30 +166,25 @@ impl EventTask {
             name: change.name,
             online: change.online,
         }))
-        .await
     }
 
     /// Starts following `room` after sequence number `after`, with a
     /// snapshot of who is in it.
-    async fn follow(&mut self, room: Arc<Room>, after: u64) -> bool {
+    fn follow(&mut self, room: Arc<Room>, after: u64) {
         if self.feeds.contains_key(room.name()) {
-            return true;
+            return;
         }
         // Watch before the snapshot, so no change falls between them.
         let feed = room_feed(Arc::clone(&room), after);
         let snapshot = self.snapshot(&room, after);
         self.feeds.insert(room.name().to_owned(), feed);
-        self.emit(snapshot).await
+        self.emit(snapshot);
     }
 
-    async fn unfollow(&mut self, room: &str) -> bool {
-        if self.feeds.remove(room).is_none() {
-            return true;
+    fn unfollow(&mut self, room: String) {
+        if self.feeds.remove(&room).is_some() {
+            self.emit(Kind::RoomLeft(RoomLeft { room }));
         }
-        self.emit(Kind::RoomLeft(RoomLeft {
-            room: room.to_owned(),
-        }))
-        .await
     }
 
     /// Who is in `room`; messages after `last_seq` follow on this stream.
@@ -180,70 +196,60 @@ impl EventTask {
         })
     }
 
-    async fn feed_item(&mut self, room: String, item: FeedItem) -> bool {
+    /// Queues what a room's feed brought; false if it ended the stream.
+    fn feed_item(&mut self, room: String, item: FeedItem) -> bool {
         let me = self.session.name();
         match item {
             FeedItem::Messages(messages) => {
-                let batch = messages
-                    .iter()
-                    .map(|message| event(Kind::Message(convert::message(&room, message))))
-                    .collect();
-                self.send(batch).await
+                // Every subscriber gets the same bytes for a message, encoded
+                // by the first.
+                self.pending.extend(messages.iter().map(|message| {
+                    Ok(message.wire_form(|message| {
+                        Encoded::new(&event(Kind::Message(convert::message(&room, message))))
+                    }))
+                }));
+                true
             }
             FeedItem::FellBehind {
                 first_missed,
                 resumed_at,
-            } => {
-                self.emit(Kind::FellBehind(FellBehind {
-                    room,
-                    first_missed_seq: first_missed,
-                    resumed_at_seq: resumed_at,
-                }))
-                .await
-            }
+            } => self.emit(Kind::FellBehind(FellBehind {
+                room,
+                first_missed_seq: first_missed,
+                resumed_at_seq: resumed_at,
+            })),
             FeedItem::Member(RoomEvent::Joined(name)) if name != me => {
                 self.emit(Kind::MemberJoined(MemberJoined { room, name }))
-                    .await
             }
             FeedItem::Member(RoomEvent::Left(name)) if name != me => {
-                self.emit(Kind::MemberLeft(MemberLeft { room, name })).await
+                self.emit(Kind::MemberLeft(MemberLeft { room, name }))
             }
             FeedItem::Member(_) => true,
             FeedItem::MembersLagged(room_handle) => {
                 let snapshot = self.snapshot(&room_handle, room_handle.last_seq());
-                self.emit(snapshot).await
+                self.emit(snapshot)
             }
             FeedItem::Closed => {
                 self.feeds.remove(&room);
                 self.hub.forget_room(&self.session, &room);
-                self.emit(Kind::RoomLeft(RoomLeft { room })).await
+                self.emit(Kind::RoomLeft(RoomLeft { room }))
             }
             FeedItem::Failed(status) => {
-                let _ = self.out.send(vec![Err(status)]).await;
+                self.pending.push_back(Err(status));
                 false
             }
         }
     }
 
-    /// Sends one event, waiting while the client is slow; false if the
-    /// stream is over.
-    async fn emit(&mut self, kind: Kind) -> bool {
-        self.send(vec![event(kind)]).await
-    }
-
-    /// Sends a batch of events, waiting while the client is slow; false if
-    /// the stream is over.
-    async fn send(&mut self, batch: Batch) -> bool {
-        tokio::select! {
-            biased;
-            () = self.cancel.cancelled() => false,
-            sent = self.out.send(batch) => sent.is_ok(),
-        }
+    /// Queues one event for the client; the stream goes on.
+    fn emit(&mut self, kind: Kind) -> bool {
+        self.pending.push_back(Ok(Encoded::new(&event(kind))));
+        true
     }
 }
 
-fn event(kind: Kind) -> Result<Event, Status> {
-    Ok(Event { event: Some(kind) })
+fn event(kind: Kind) -> Event {
+    Event { event: Some(kind) }
 }
 
 /// What one room contributes to an event stream.
