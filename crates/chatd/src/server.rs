@@ -194,7 +194,8 @@ impl Chatd {
         let native_keepalive = Some((config.keepalive_interval, config.keepalive_timeout));
         let reapers = [
             tokio::spawn(hub.reap_silent_users()),
-            tokio::spawn(sessions.end_idle_sessions_until_shutdown()),
+            tokio::spawn(sessions.clone().end_idle_sessions_until_shutdown()),
+            tokio::spawn(sessions.pass_on_engine_changes_until_shutdown()),
         ];
         log_listening("native protocol", &[addrs.native]);
 

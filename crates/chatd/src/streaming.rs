@@ -9,11 +9,12 @@
 //! subscription with it.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use chat_engine::{Message, Subscription, SubscriptionError};
 use futures::Stream;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::Status;
 
 use crate::status;
@@ -36,7 +37,7 @@ where
     let state = StreamState {
         subscription,
         pending: VecDeque::new(),
-        shutdown,
+        shutdown: stop_signal(&shutdown),
         convert,
         ended: false,
     };
@@ -49,7 +50,7 @@ where
 struct StreamState<F> {
     subscription: Subscription,
     pending: VecDeque<Arc<Message>>,
-    shutdown: CancellationToken,
+    shutdown: StopSignal,
     convert: F,
     ended: bool,
 }
@@ -70,7 +71,7 @@ impl<F> StreamState<F> {
             }
             let received = tokio::select! {
                 biased;
-                () = self.shutdown.cancelled() => return None,
+                () = &mut self.shutdown => return None,
                 received = self.subscription.recv(BATCH) => received,
             };
             match received {
@@ -84,4 +85,13 @@ impl<F> StreamState<F> {
             }
         }
     }
+}
+
+/// Fires when a stream must stop. Made once per stream, it stays registered
+/// between waits; a child token gives each stream its own wake-up list, so
+/// thousands of streams waiting for messages do not contend for one lock.
+pub type StopSignal = Pin<Box<WaitForCancellationFutureOwned>>;
+
+pub fn stop_signal(token: &CancellationToken) -> StopSignal {
+    Box::pin(token.child_token().cancelled_owned())
 }

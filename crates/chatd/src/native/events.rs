@@ -12,6 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use chat_engine::{
     Message, PresenceChange, Room, RoomChange, RoomEvent, RoomEventsError, Start, SubscriptionError,
@@ -23,14 +24,14 @@ use chat_proto::chat::v1::{
 };
 use chat_proto::codec::Encoded;
 use futures::{Stream, StreamExt};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio_stream::StreamMap;
-use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use super::convert;
 use super::sessions::{Control, NativeHub, Session};
 use crate::status;
+use crate::streaming::StopSignal;
 
 /// Messages a room feed takes at a time.
 const BATCH: usize = 64;
@@ -52,10 +53,8 @@ pub fn open(
         session,
         generation,
         control,
-        cancel,
+        stop: Box::pin(cancel.cancelled_owned()),
         feeds: StreamMap::new(),
-        room_changes: hub.engine().watch_rooms(),
-        presence: hub.engine().watch_presence(),
         pending: VecDeque::new(),
         ended: false,
     };
@@ -75,10 +74,10 @@ struct Events {
     /// Which of the session's streams this is.
     generation: u64,
     control: mpsc::UnboundedReceiver<Control>,
-    cancel: CancellationToken,
+    /// Fires when this stream must end (a newer one took over, the session
+    /// ended, or shutdown).
+    stop: StopSignal,
     feeds: StreamMap<String, RoomFeed>,
-    room_changes: broadcast::Receiver<RoomChange>,
-    presence: broadcast::Receiver<PresenceChange>,
     /// Events ready for the client.
     pending: VecDeque<EventItem>,
     ended: bool,
@@ -117,41 +116,46 @@ impl Events {
             if self.ended {
                 return None;
             }
-            self.ended = !self.step().await;
+            self.ended = !std::future::poll_fn(|cx| self.poll_step(cx)).await;
         }
     }
 
     /// Handles one thing that happened; false once the stream is over.
-    async fn step(&mut self) -> bool {
-        tokio::select! {
-            biased;
-            () = self.cancel.cancelled() => false,
-            Some(control) = self.control.recv() => {
-                match control {
-                    Control::Follow { room, after } => self.follow(room, after),
-                    Control::Unfollow { room } => self.unfollow(room),
-                }
-                true
-            }
-            Some((room, item)) = self.feeds.next() => self.feed_item(room, item),
-            change = self.room_changes.recv() => match change {
-                Ok(RoomChange::Opened(room)) => self.emit(Kind::RoomCreated(RoomCreated { room })),
-                Ok(RoomChange::Closed(room)) => self.emit(Kind::RoomClosed(RoomClosed { room })),
-                // Room openings are advisory; ListRooms has the truth.
-                Err(broadcast::error::RecvError::Lagged(_)) => true,
-                Err(broadcast::error::RecvError::Closed) => false,
-            },
-            change = self.presence.recv() => match change {
-                Ok(change) => self.presence_changed(change),
-                // Presence is advisory; ListMembers has the truth.
-                Err(broadcast::error::RecvError::Lagged(_)) => true,
-                Err(broadcast::error::RecvError::Closed) => false,
-            },
+    ///
+    /// Polled by hand rather than through `select!`, whose branch futures
+    /// are made anew for every wait: the stop signal stays registered
+    /// between waits, and the control channel and the room feeds are polled
+    /// in place.
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        if self.stop.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(false);
         }
+        if let Poll::Ready(Some(control)) = self.control.poll_recv(cx) {
+            return Poll::Ready(self.obey(control));
+        }
+        if let Poll::Ready(Some((room, item))) = self.feeds.poll_next_unpin(cx) {
+            return Poll::Ready(self.feed_item(room, item));
+        }
+        Poll::Pending
+    }
+
+    fn obey(&mut self, control: Control) -> bool {
+        match control {
+            Control::Follow { room, after } => self.follow(room, after),
+            Control::Unfollow { room } => self.unfollow(room),
+            Control::RoomChanged(RoomChange::Opened(room)) => {
+                self.emit(Kind::RoomCreated(RoomCreated { room }));
+            }
+            Control::RoomChanged(RoomChange::Closed(room)) => {
+                self.emit(Kind::RoomClosed(RoomClosed { room }));
+            }
+            Control::PresenceChanged(change) => self.presence_changed(change),
+        }
+        true
     }
 
     /// Passes on a presence change of someone in one of the user's rooms.
-    fn presence_changed(&mut self, change: PresenceChange) -> bool {
+    fn presence_changed(&mut self, change: PresenceChange) {
         let engine = self.hub.engine();
         let shares_a_room = change.name != self.session.name()
             && self.feeds.keys().any(|room| {
@@ -159,13 +163,12 @@ impl Events {
                     .find_room(room)
                     .is_some_and(|room| room.is_member(&change.name))
             });
-        if !shares_a_room {
-            return true;
+        if shares_a_room {
+            self.emit(Kind::Presence(Presence {
+                name: change.name,
+                online: change.online,
+            }));
         }
-        self.emit(Kind::Presence(Presence {
-            name: change.name,
-            online: change.online,
-        }))
     }
 
     /// Starts following `room` after sequence number `after`, with a

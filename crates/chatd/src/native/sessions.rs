@@ -5,8 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chat_engine::{Engine, NameClaim, Room};
-use tokio::sync::mpsc;
+use chat_engine::{Engine, NameClaim, PresenceChange, Room, RoomChange};
+use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
@@ -24,13 +24,18 @@ pub struct SessionConfig {
     pub max_sends_per_second: u32,
 }
 
-/// What a session's event stream is asked to do by the session's calls.
-#[derive(Debug)]
+/// What a session's event stream is asked to do by the session's calls,
+/// or told by the hub.
+#[derive(Debug, Clone)]
 pub enum Control {
     /// The user joined `room`: follow it after sequence number `after`.
     Follow { room: Arc<Room>, after: u64 },
     /// The user left `room`.
     Unfollow { room: String },
+    /// A room opened or closed.
+    RoomChanged(RoomChange),
+    /// Someone came online or went offline.
+    PresenceChanged(PresenceChange),
 }
 
 /// The open event stream of a session, as the session's calls see it.
@@ -371,6 +376,35 @@ impl NativeHub {
             tokio::select! {
                 () = self.shared.shutdown.cancelled() => return,
                 _ = ticker.tick() => self.end_idle_sessions(),
+            }
+        }
+    }
+
+    /// Passes every room opening and closing and every presence change on
+    /// to each open event stream, until shutdown.
+    ///
+    /// One receiver here rather than one per stream: a stream waiting for
+    /// messages then polls only its own channel, not two engine-wide
+    /// broadcast queues behind shared locks.
+    pub async fn pass_on_engine_changes_until_shutdown(self) {
+        let engine = self.engine();
+        let mut rooms = engine.watch_rooms();
+        let mut presence = engine.watch_presence();
+        loop {
+            let received = tokio::select! {
+                () = self.shared.shutdown.cancelled() => return,
+                change = rooms.recv() => change.map(Control::RoomChanged),
+                change = presence.recv() => change.map(Control::PresenceChanged),
+            };
+            let control = match received {
+                Ok(control) => control,
+                // Both are advisory: ListRooms and ListMembers have the truth.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let sessions: Vec<Arc<Session>> = self.sessions().values().cloned().collect();
+            for session in sessions {
+                Session::tell_stream(&session.state(), control.clone());
             }
         }
     }
