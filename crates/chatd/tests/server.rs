@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::native::{NativeUser, next_message};
 use common::*;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -60,9 +61,27 @@ async fn shutdown_ends_open_streams_cleanly() {
         read_notes(&mut stream, 1).await,
         [note("ann", "before shutdown")]
     );
+    let mut minji = NativeUser::login(server.addrs.native, "민지").await;
+    minji.create("lounge").await;
+    let mut events = minji.subscribe(&[]).await;
+    minji.send("lounge", "before shutdown").await;
+    assert_eq!(next_message(&mut events).await.text, "before shutdown");
+
     let stopped = tokio::spawn(server.stop());
-    // The stream ends with an OK status, not a reset.
+    // Both streams end with an OK status, not a reset, and drain first.
     assert_eq!(stream.message().await.expect("clean end"), None);
+    let drained = tokio::time::timeout(PATIENCE, async {
+        while let Some(event) = events.message().await.expect("clean end") {
+            assert!(
+                !matches!(
+                    event.event,
+                    Some(chat_proto::chat::v1::event::Event::Message(_))
+                ),
+                "no message was left to read: {event:?}"
+            );
+        }
+    });
+    drained.await.expect("the event stream ended at shutdown");
     stopped.await.unwrap().expect("server stopped cleanly");
 }
 

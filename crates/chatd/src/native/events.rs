@@ -31,7 +31,6 @@ use tonic::Status;
 use super::convert;
 use super::sessions::{Control, NativeHub, Session};
 use crate::status;
-use crate::streaming::StopSignal;
 
 /// Messages a room feed takes at a time.
 const BATCH: usize = 64;
@@ -47,13 +46,12 @@ pub fn open(
     session: Arc<Session>,
     cursors: HashMap<String, u64>,
 ) -> Result<EventStream, Status> {
-    let (generation, control, cancel) = session.open_stream(hub.shutdown())?;
+    let (generation, control) = session.open_stream(hub.shutdown())?;
     let mut events = Events {
         hub: hub.clone(),
         session,
         generation,
         control,
-        stop: Box::pin(cancel.cancelled_owned()),
         feeds: StreamMap::new(),
         pending: VecDeque::new(),
         ended: false,
@@ -73,10 +71,9 @@ struct Events {
     session: Arc<Session>,
     /// Which of the session's streams this is.
     generation: u64,
+    /// Closes when this stream must end: a newer one took over, the
+    /// session ended, or shutdown.
     control: mpsc::UnboundedReceiver<Control>,
-    /// Fires when this stream must end (a newer one took over, the session
-    /// ended, or shutdown).
-    stop: StopSignal,
     feeds: StreamMap<String, RoomFeed>,
     /// Events ready for the client.
     pending: VecDeque<EventItem>,
@@ -123,15 +120,11 @@ impl Events {
     /// Handles one thing that happened; false once the stream is over.
     ///
     /// Polled by hand rather than through `select!`, whose branch futures
-    /// are made anew for every wait: the stop signal stays registered
-    /// between waits, and the control channel and the room feeds are polled
-    /// in place.
+    /// are made anew for every wait: the control channel and the room feeds
+    /// are polled in place, and no lock is taken while nothing happens.
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
-        if self.stop.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(false);
-        }
-        if let Poll::Ready(Some(control)) = self.control.poll_recv(cx) {
-            return Poll::Ready(self.obey(control));
+        if let Poll::Ready(control) = self.control.poll_recv(cx) {
+            return Poll::Ready(control.is_some_and(|control| self.obey(control)));
         }
         if let Poll::Ready(Some((room, item))) = self.feeds.poll_next_unpin(cx) {
             return Poll::Ready(self.feed_item(room, item));

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chat_engine::{Engine, NameClaim, PresenceChange, Room, RoomChange};
+use chat_engine::{Engine, EngineError, NameClaim, PresenceChange, Room, RoomChange};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -39,12 +39,10 @@ pub enum Control {
 }
 
 /// The open event stream of a session, as the session's calls see it.
+/// Dropping it ends the stream: its control channel closes.
 struct StreamSlot {
     generation: u64,
     control: mpsc::UnboundedSender<Control>,
-    /// Cancelled to end the stream (a newer one took over, or the session
-    /// ended).
-    cancel: CancellationToken,
 }
 
 /// A logged-in native user.
@@ -86,28 +84,31 @@ impl Session {
     }
 
     /// Registers a new event stream, ending the one before it. Returns its
-    /// generation, the receiver of its control messages and its token.
+    /// generation and the receiver of its control messages, which closes
+    /// when the stream must end.
     pub fn open_stream(
         &self,
         shutdown: &CancellationToken,
-    ) -> Result<(u64, mpsc::UnboundedReceiver<Control>, CancellationToken), Status> {
+    ) -> Result<(u64, mpsc::UnboundedReceiver<Control>), Status> {
         let mut state = self.state();
         if state.ended {
             return Err(expired());
         }
+        // Checked under the session's lock: shutdown ends the streams it
+        // finds registered, and no stream registers after it.
+        if shutdown.is_cancelled() {
+            return Err(status::from_engine(EngineError::ShuttingDown));
+        }
         let generation = state.next_generation;
         state.next_generation += 1;
         let (control, receiver) = mpsc::unbounded_channel();
-        let cancel = shutdown.child_token();
-        if let Some(old) = state.stream.replace(StreamSlot {
+        // Replacing the slot ends the stream before it.
+        state.stream = Some(StreamSlot {
             generation,
             control,
-            cancel: cancel.clone(),
-        }) {
-            old.cancel.cancel();
-        }
+        });
         self.name.set_online(true);
-        Ok((generation, receiver, cancel))
+        Ok((generation, receiver))
     }
 
     /// The stream of `generation` ended; if it was the current one the user
@@ -237,9 +238,7 @@ impl NativeHub {
                 return;
             }
             state.ended = true;
-            if let Some(stream) = state.stream.take() {
-                stream.cancel.cancel();
-            }
+            state.stream = None;
             std::mem::take(&mut state.rooms)
         };
         for room in rooms {
@@ -381,18 +380,18 @@ impl NativeHub {
     }
 
     /// Passes every room opening and closing and every presence change on
-    /// to each open event stream, until shutdown.
+    /// to each open event stream until shutdown, then ends the streams.
     ///
     /// One receiver here rather than one per stream: a stream waiting for
     /// messages then polls only its own channel, not two engine-wide
-    /// broadcast queues behind shared locks.
+    /// broadcast queues and a shutdown token behind locks.
     pub async fn pass_on_engine_changes_until_shutdown(self) {
         let engine = self.engine();
         let mut rooms = engine.watch_rooms();
         let mut presence = engine.watch_presence();
         loop {
             let received = tokio::select! {
-                () = self.shared.shutdown.cancelled() => return,
+                () = self.shared.shutdown.cancelled() => break,
                 change = rooms.recv() => change.map(Control::RoomChanged),
                 change = presence.recv() => change.map(Control::PresenceChanged),
             };
@@ -400,13 +399,19 @@ impl NativeHub {
                 Ok(control) => control,
                 // Both are advisory: ListRooms and ListMembers have the truth.
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return,
+                Err(broadcast::error::RecvError::Closed) => break,
             };
-            let sessions: Vec<Arc<Session>> = self.sessions().values().cloned().collect();
-            for session in sessions {
+            for session in self.all_sessions() {
                 Session::tell_stream(&session.state(), control.clone());
             }
         }
+        for session in self.all_sessions() {
+            session.state().stream = None;
+        }
+    }
+
+    fn all_sessions(&self) -> Vec<Arc<Session>> {
+        self.sessions().values().cloned().collect()
     }
 
     fn sessions(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
