@@ -34,6 +34,10 @@ pub struct BatchedWrites<S> {
     buffer: Vec<u8>,
     /// Already yielded once for the data in `buffer`: the next flush writes.
     yielded: bool,
+    /// How many bytes the last write-out sent: the next batch's buffer
+    /// starts that big, so a busy connection allocates once per batch
+    /// instead of growing through every power of two.
+    last_batch: usize,
 }
 
 impl<S> BatchedWrites<S> {
@@ -42,6 +46,7 @@ impl<S> BatchedWrites<S> {
             inner,
             buffer: Vec::new(),
             yielded: false,
+            last_batch: 0,
         }
     }
 }
@@ -68,15 +73,20 @@ impl<S: AsyncWrite + Unpin> BatchedWrites<S> {
             }
         }
         // Freed rather than kept: an idle connection holds no buffer.
+        self.last_batch = self.buffer.len();
         self.buffer = Vec::new();
         self.yielded = false;
         Poll::Ready(Ok(()))
     }
 
-    /// Makes room for more data: a full buffer goes out first.
-    fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Makes room for `more` bytes: a full buffer goes out first.
+    fn poll_room(&mut self, cx: &mut Context<'_>, more: usize) -> Poll<io::Result<()>> {
         if self.buffer.len() >= HIGH_WATER {
             ready!(self.poll_write_out(cx))?;
+        }
+        if self.buffer.capacity() == 0 {
+            self.buffer
+                .reserve(self.last_batch.clamp(more, HIGH_WATER.max(more)));
         }
         Poll::Ready(Ok(()))
     }
@@ -98,7 +108,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<S> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        ready!(self.poll_room(cx))?;
+        ready!(self.poll_room(cx, data.len()))?;
         self.buffer.extend_from_slice(data);
         Poll::Ready(Ok(data.len()))
     }
@@ -108,7 +118,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<S> {
         cx: &mut Context<'_>,
         slices: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        ready!(self.poll_room(cx))?;
+        let total = slices.iter().map(|slice| slice.len()).sum();
+        ready!(self.poll_room(cx, total))?;
         let mut taken = 0;
         for slice in slices {
             self.buffer.extend_from_slice(slice);
