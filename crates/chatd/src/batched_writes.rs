@@ -32,6 +32,9 @@ const HIGH_WATER: usize = 256 * 1024;
 pub struct BatchedWrites<S> {
     inner: S,
     buffer: Vec<u8>,
+    /// How much of `buffer` the socket has taken: a partial write resumes
+    /// there without moving the rest.
+    sent: usize,
     /// Already yielded once for the data in `buffer`: the next flush writes.
     yielded: bool,
     /// How many bytes the last write-out sent: the next batch's buffer
@@ -45,6 +48,7 @@ impl<S> BatchedWrites<S> {
         BatchedWrites {
             inner,
             buffer: Vec::new(),
+            sent: 0,
             yielded: false,
             last_batch: 0,
         }
@@ -54,27 +58,17 @@ impl<S> BatchedWrites<S> {
 impl<S: AsyncWrite + Unpin> BatchedWrites<S> {
     /// Writes the whole buffer to the socket.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut written = 0;
-        while written < self.buffer.len() {
-            match Pin::new(&mut self.inner).poll_write(cx, &self.buffer[written..]) {
-                Poll::Ready(Ok(0)) => {
-                    self.buffer.drain(..written);
-                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-                }
-                Poll::Ready(Ok(n)) => written += n,
-                Poll::Ready(Err(error)) => {
-                    self.buffer.drain(..written);
-                    return Poll::Ready(Err(error));
-                }
-                Poll::Pending => {
-                    self.buffer.drain(..written);
-                    return Poll::Pending;
-                }
+        while self.sent < self.buffer.len() {
+            let unsent = &self.buffer[self.sent..];
+            match ready!(Pin::new(&mut self.inner).poll_write(cx, unsent))? {
+                0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                n => self.sent += n,
             }
         }
         // Freed rather than kept: an idle connection holds no buffer.
         self.last_batch = self.buffer.len();
         self.buffer = Vec::new();
+        self.sent = 0;
         self.yielded = false;
         Poll::Ready(Ok(()))
     }

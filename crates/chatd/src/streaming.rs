@@ -90,8 +90,8 @@ impl<F> StreamState<F> {
 /// Fires when a stream must stop. Made once per stream, it stays registered
 /// between waits; a child token gives each stream its own wake-up list, so
 /// thousands of streams waiting for messages do not contend for one lock.
-pub type StopSignal = Pin<Box<WaitForCancellationFutureOwned>>;
+type StopSignal = Pin<Box<WaitForCancellationFutureOwned>>;
 
-pub fn stop_signal(token: &CancellationToken) -> StopSignal {
+fn stop_signal(token: &CancellationToken) -> StopSignal {
     Box::pin(token.child_token().cancelled_owned())
 }
