@@ -113,26 +113,33 @@ impl Events {
             if self.ended {
                 return None;
             }
-            self.ended = !std::future::poll_fn(|cx| self.poll_step(cx)).await;
+            std::future::poll_fn(|cx| self.poll_step(cx)).await;
         }
     }
 
-    /// Handles one thing that happened; false once the stream is over.
+    /// Handles one thing that happened, queueing events or ending the
+    /// stream.
     ///
     /// Polled by hand rather than through `select!`, whose branch futures
     /// are made anew for every wait: the control channel and the room feeds
     /// are polled in place, and no lock is taken while nothing happens.
-    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if let Poll::Ready(control) = self.control.poll_recv(cx) {
-            return Poll::Ready(control.is_some_and(|control| self.obey(control)));
+            match control {
+                Some(control) => self.obey(control),
+                // The session dropped this stream's slot.
+                None => self.ended = true,
+            }
+            return Poll::Ready(());
         }
         if let Poll::Ready(Some((room, item))) = self.feeds.poll_next_unpin(cx) {
-            return Poll::Ready(self.feed_item(room, item));
+            self.feed_item(room, item);
+            return Poll::Ready(());
         }
         Poll::Pending
     }
 
-    fn obey(&mut self, control: Control) -> bool {
+    fn obey(&mut self, control: Control) {
         match control {
             Control::Follow { room, after } => self.follow(room, after),
             Control::Unfollow { room } => self.unfollow(room),
@@ -144,7 +151,6 @@ impl Events {
             }
             Control::PresenceChanged(change) => self.presence_changed(change),
         }
-        true
     }
 
     /// Passes on a presence change of someone in one of the user's rooms.
@@ -192,8 +198,8 @@ impl Events {
         })
     }
 
-    /// Queues what a room's feed brought; false if it ended the stream.
-    fn feed_item(&mut self, room: String, item: FeedItem) -> bool {
+    /// Queues what a room's feed brought.
+    fn feed_item(&mut self, room: String, item: FeedItem) {
         let me = self.session.name();
         match item {
             FeedItem::Messages(messages) => {
@@ -204,7 +210,6 @@ impl Events {
                         Encoded::new(&event(Kind::Message(convert::message(&room, message))))
                     }))
                 }));
-                true
             }
             FeedItem::FellBehind {
                 first_missed,
@@ -220,7 +225,7 @@ impl Events {
             FeedItem::Member(RoomEvent::Left(name)) if name != me => {
                 self.emit(Kind::MemberLeft(MemberLeft { room, name }))
             }
-            FeedItem::Member(_) => true,
+            FeedItem::Member(_) => {}
             FeedItem::MembersLagged(room_handle) => {
                 let snapshot = self.snapshot(&room_handle, room_handle.last_seq());
                 self.emit(snapshot)
@@ -232,15 +237,14 @@ impl Events {
             }
             FeedItem::Failed(status) => {
                 self.pending.push_back(Err(status));
-                false
+                self.ended = true;
             }
         }
     }
 
-    /// Queues one event for the client; the stream goes on.
-    fn emit(&mut self, kind: Kind) -> bool {
+    /// Queues one event for the client.
+    fn emit(&mut self, kind: Kind) {
         self.pending.push_back(Ok(Encoded::new(&event(kind))));
-        true
     }
 }
 
