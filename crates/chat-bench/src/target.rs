@@ -35,7 +35,8 @@ pub struct Target {
 
 impl Target {
     /// Starts chatd on loopback (history in memory, no replay, no send
-    /// limit), or takes the running server given.
+    /// limit, and room for the benchmarks' many streams per connection and
+    /// connections from one address), or takes the running server given.
     pub async fn start(args: &TargetArgs) -> anyhow::Result<Self> {
         if let Some(server) = args.server {
             return Ok(Target {
@@ -56,6 +57,10 @@ impl Target {
                 "0",
                 "--max-sends-per-second",
                 "4000000000",
+                "--max-streams-per-connection",
+                "1000000",
+                "--max-connections-per-address",
+                "1000000",
             ])
             .args([
                 "--native-addr",

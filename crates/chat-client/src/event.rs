@@ -31,6 +31,7 @@ pub enum ClientEvent {
     MemberJoined {
         room: String,
         name: String,
+        online: bool,
     },
     MemberLeft {
         room: String,

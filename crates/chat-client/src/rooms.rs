@@ -126,9 +126,9 @@ impl Rooms {
                 }
             }
             ClientEvent::RoomLeft { room } => self.forget(room),
-            ClientEvent::MemberJoined { room, name } => {
+            ClientEvent::MemberJoined { room, name, online } => {
                 if let Some(log) = self.logs.get_mut(room) {
-                    log.members.insert(name.clone(), true);
+                    log.members.insert(name.clone(), *online);
                     log.add_notice(format!("→ {name} joined"));
                 }
             }

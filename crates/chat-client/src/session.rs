@@ -151,6 +151,7 @@ fn translate(shared: &Shared, event: Kind) -> Option<ClientEvent> {
         Kind::MemberJoined(m) => ClientEvent::MemberJoined {
             room: m.room,
             name: m.name,
+            online: m.online,
         },
         Kind::MemberLeft(m) => ClientEvent::MemberLeft {
             room: m.room,

@@ -1,65 +1,86 @@
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
-use tokio::sync::broadcast;
+use crate::names::name_key;
+use crate::{EngineError, Room};
 
-use crate::EngineError;
-
-/// How many presence changes a slow watcher may fall behind.
-const PRESENCE_BACKLOG: usize = 1024;
-
-/// A user came online or went offline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PresenceChange {
-    pub name: String,
-    pub online: bool,
-}
-
-/// The names of users logged in through any protocol, so a name is unique
-/// across protocols, and whether each is online right now.
-#[derive(Debug)]
+/// The names of users logged in through any protocol, so a name (and any
+/// name that looks like it) is held by one user across protocols; whether
+/// each is online; and the rooms each is in, which hear its presence.
+///
+/// Membership and presence change under this lock, then the room's, in
+/// that order, so a room never hears a join and a presence change out of
+/// order.
+#[derive(Debug, Default)]
 pub(crate) struct Directory {
-    /// Name to online.
-    users: Mutex<HashMap<String, bool>>,
-    changes: broadcast::Sender<PresenceChange>,
+    state: Mutex<DirectoryState>,
 }
 
-impl Default for Directory {
-    fn default() -> Self {
-        Directory {
-            users: Mutex::default(),
-            changes: broadcast::channel(PRESENCE_BACKLOG).0,
+#[derive(Debug, Default)]
+pub(crate) struct DirectoryState {
+    users: HashMap<String, User>,
+    /// [`name_key`] of each name in `users`, to that name.
+    keys: HashMap<String, String>,
+}
+
+#[derive(Debug)]
+struct User {
+    key: String,
+    online: bool,
+    rooms: Vec<Weak<Room>>,
+}
+
+impl DirectoryState {
+    pub(crate) fn is_online(&self, name: &str) -> bool {
+        self.users.get(name).is_some_and(|user| user.online)
+    }
+
+    /// The logged-in user whose name looks like `name`, if any.
+    pub(crate) fn holder_of(&self, name: &str) -> Option<&str> {
+        self.keys.get(&name_key(name)).map(String::as_str)
+    }
+
+    /// `name` (if logged in) is now in `room`.
+    pub(crate) fn entered(&mut self, name: &str, room: &Arc<Room>) {
+        if let Some(user) = self.users.get_mut(name) {
+            user.rooms.retain(|r| r.strong_count() > 0);
+            user.rooms.push(Arc::downgrade(room));
+        }
+    }
+
+    /// `name` (if logged in) is no longer in `room`.
+    pub(crate) fn left(&mut self, name: &str, room: &Room) {
+        if let Some(user) = self.users.get_mut(name) {
+            user.rooms
+                .retain(|r| r.upgrade().is_some_and(|r| !std::ptr::eq(&*r, room)));
         }
     }
 }
 
 impl Directory {
-    pub(crate) fn watch(&self) -> broadcast::Receiver<PresenceChange> {
-        self.changes.subscribe()
-    }
-
-    /// Sets `name`'s presence, telling watchers if it changed. Under the
-    /// map's lock, so watchers hear changes in the order they happened.
-    fn set(&self, users: &mut HashMap<String, bool>, name: &str, online: bool) {
-        let Some(entry) = users.get_mut(name) else {
-            return;
-        };
-        if *entry != online {
-            *entry = online;
-            // No watcher is fine.
-            let _ = self.changes.send(PresenceChange {
-                name: name.to_owned(),
-                online,
-            });
-        }
+    pub(crate) fn lock(&self) -> MutexGuard<'_, DirectoryState> {
+        // Every change is a few inserts or removes: never left half-done.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn claim(self: &Arc<Self>, name: &str) -> Result<NameClaim, EngineError> {
-        let mut users = self.users();
-        if users.contains_key(name) {
-            return Err(EngineError::NameTaken(name.to_owned()));
+        let mut state = self.lock();
+        if let Some(holder) = state.holder_of(name) {
+            return Err(EngineError::NameTaken {
+                name: name.to_owned(),
+                holder: holder.to_owned(),
+            });
         }
-        users.insert(name.to_owned(), false);
+        let key = name_key(name);
+        state.keys.insert(key.clone(), name.to_owned());
+        state.users.insert(
+            name.to_owned(),
+            User {
+                key,
+                online: false,
+                rooms: Vec::new(),
+            },
+        );
         Ok(NameClaim {
             directory: Arc::clone(self),
             name: name.to_owned(),
@@ -67,12 +88,22 @@ impl Directory {
     }
 
     pub(crate) fn is_online(&self, name: &str) -> bool {
-        self.users().get(name).copied().unwrap_or(false)
+        self.lock().is_online(name)
     }
 
-    fn users(&self) -> MutexGuard<'_, HashMap<String, bool>> {
-        // Single inserts and removes: never left half-done.
-        self.users.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Sets `name`'s presence; the rooms it is in hear of a change.
+    fn set_online(&self, name: &str, online: bool) {
+        let state = &mut *self.lock();
+        let Some(user) = state.users.get_mut(name) else {
+            return;
+        };
+        if user.online == online {
+            return;
+        }
+        user.online = online;
+        for room in user.rooms.iter().filter_map(Weak::upgrade) {
+            room.member_presence(name, online);
+        }
     }
 }
 
@@ -91,15 +122,16 @@ impl NameClaim {
     /// Marks the user online (connected) or offline (still holding its
     /// name, e.g. during a grace period after its connection dropped).
     pub fn set_online(&self, online: bool) {
-        let mut users = self.directory.users();
-        self.directory.set(&mut users, &self.name, online);
+        self.directory.set_online(&self.name, online);
     }
 }
 
 impl Drop for NameClaim {
     fn drop(&mut self) {
-        let mut users = self.directory.users();
-        self.directory.set(&mut users, &self.name, false);
-        users.remove(&self.name);
+        self.directory.set_online(&self.name, false);
+        let mut state = self.directory.lock();
+        if let Some(user) = state.users.remove(&self.name) {
+            state.keys.remove(&user.key);
+        }
     }
 }

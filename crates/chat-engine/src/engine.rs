@@ -1,13 +1,12 @@
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::broadcast;
 
 use crate::committer::Committer;
 use crate::directory::Directory;
-use crate::{
-    EngineError, HistoryStore, Limits, Message, NameClaim, PresenceChange, Room, StoreError,
-};
+use crate::{EngineError, HistoryStore, Limits, Message, NameClaim, Room, StoreError};
 
 /// How many room openings and closings a slow watcher may fall behind.
 const ROOM_CHANGE_BACKLOG: usize = 256;
@@ -48,7 +47,7 @@ struct Shared {
     config: EngineConfig,
     store: Arc<dyn HistoryStore>,
     committer: Committer,
-    rooms: Mutex<HashMap<String, Arc<Room>>>,
+    rooms: Mutex<BTreeMap<String, Arc<Room>>>,
     room_changes: broadcast::Sender<RoomChange>,
     directory: Arc<Directory>,
 }
@@ -63,7 +62,7 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    fn rooms(&self) -> MutexGuard<'_, HashMap<String, Arc<Room>>> {
+    fn rooms(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Room>>> {
         // Map updates are single calls, never left half-done by a panic.
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -85,6 +84,11 @@ impl Engine {
         }
     }
 
+    /// The limits every adapter checks against.
+    pub fn limits(&self) -> Limits {
+        self.shared.config.limits
+    }
+
     /// The open room called `name`, opened now if it was not.
     pub fn room(&self, name: &str) -> Arc<Room> {
         let mut rooms = self.shared.rooms();
@@ -97,6 +101,7 @@ impl Engine {
             self.shared.config.window_len,
             Arc::clone(&self.shared.store),
             self.shared.committer.clone(),
+            Arc::clone(&self.shared.directory),
         ));
         rooms.insert(name.to_owned(), Arc::clone(&room));
         // Under the map's lock, so watchers hear openings and closings in
@@ -188,15 +193,25 @@ impl Engine {
     }
 
     /// Claims `name` for a user logging in; it is free again when the claim
-    /// is dropped. Fails if another logged-in user holds it.
+    /// is dropped. Fails if the name breaks the rules, or another logged-in
+    /// user holds it or a name that looks like it.
     pub fn claim_name(&self, name: &str) -> Result<NameClaim, EngineError> {
         self.shared.config.limits.check_name(name)?;
         self.shared.directory.claim(name)
     }
 
-    /// A feed of users coming online and going offline from now on.
-    pub fn watch_presence(&self) -> broadcast::Receiver<PresenceChange> {
-        self.shared.directory.watch()
+    /// Checks a name that a user of a protocol without login (classic)
+    /// sends under: it follows the rules, and no logged-in user holds it or
+    /// a name that looks like it.
+    pub fn check_unclaimed_name(&self, name: &str) -> Result<(), EngineError> {
+        self.shared.config.limits.check_name(name)?;
+        match self.shared.directory.lock().holder_of(name) {
+            Some(holder) => Err(EngineError::NameTaken {
+                name: name.to_owned(),
+                holder: holder.to_owned(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Whether a user called `name` is logged in and connected.
@@ -206,8 +221,27 @@ impl Engine {
 
     /// Names of the open rooms, sorted.
     pub fn room_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.shared.rooms().keys().cloned().collect();
-        names.sort_unstable();
-        names
+        self.shared.rooms().keys().cloned().collect()
+    }
+
+    /// Up to `limit` open rooms whose names sort after `after` (all, if it
+    /// is empty), by name: a page of rooms without copying the rest.
+    pub fn rooms_after(&self, after: &str, limit: usize) -> Vec<Arc<Room>> {
+        let rooms = self.shared.rooms();
+        let from = if after.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(after)
+        };
+        rooms
+            .range::<str, _>((from, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, room)| Arc::clone(room))
+            .collect()
+    }
+
+    /// How many rooms are open.
+    pub fn room_count(&self) -> usize {
+        self.shared.rooms().len()
     }
 }

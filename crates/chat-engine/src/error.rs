@@ -8,14 +8,26 @@ pub enum EngineError {
     EmptyName { max: usize },
     #[error("the name is {len} characters long; the limit is {max}")]
     NameTooLong { len: usize, max: usize },
+    #[error("the name starts or ends with a space; remove it")]
+    NamePadded,
+    #[error(
+        "the name has U+{0:04X}, a character readers cannot see (a control, \
+         zero-width or direction character); use visible characters only"
+    )]
+    NameHasHiddenCharacter(u32),
+    #[error(
+        "the message has U+{0:04X}, a control or direction character; only \
+         newlines and tabs are allowed"
+    )]
+    TextHasControlCharacter(u32),
     #[error("the message is empty; send at least one character")]
     EmptyText,
     #[error("the message is {len} bytes long; the limit is {max} bytes")]
     TextTooLong { len: usize, max: usize },
     #[error("the client message id is {len} bytes long; the limit is {max} bytes")]
     ClientIdTooLong { len: usize, max: usize },
-    #[error("the name `{0}` is taken by a user who is logged in; choose another")]
-    NameTaken(String),
+    #[error("{}", name_taken(name, holder))]
+    NameTaken { name: String, holder: String },
     #[error("the server is shutting down")]
     ShuttingDown,
     #[error("room `{0}` is closed")]
@@ -42,4 +54,12 @@ pub enum SubscriptionError {
     RoomClosed,
     #[error("history store failed: {0}")]
     Store(#[from] StoreError),
+}
+
+fn name_taken(name: &str, holder: &str) -> String {
+    if name == holder {
+        format!("the name `{name}` is taken by a user who is logged in; choose another")
+    } else {
+        format!("the name `{name}` looks like `{holder}`, a user who is logged in; choose another")
+    }
 }

@@ -1,4 +1,5 @@
 use crate::EngineError;
+use crate::names::{check_name_characters, check_text_characters};
 
 /// Longest client-chosen message id, in bytes: room for any UUID or hash.
 const MAX_CLIENT_ID_BYTES: usize = 128;
@@ -32,7 +33,7 @@ impl Limits {
         if len > max {
             return Err(EngineError::NameTooLong { len, max });
         }
-        Ok(())
+        check_name_characters(name)
     }
 
     pub fn check_client_id(&self, client_id: Option<&str>) -> Result<(), EngineError> {
@@ -53,7 +54,7 @@ impl Limits {
         if len > max {
             return Err(EngineError::TextTooLong { len, max });
         }
-        Ok(())
+        check_text_characters(text)
     }
 }
 

@@ -1,19 +1,28 @@
-use std::collections::BTreeSet;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::collections::{BTreeSet, VecDeque};
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::broadcast;
+use tokio::sync::Notify;
 
-use crate::EngineError;
+use crate::{EngineError, Room};
 
-/// How many membership events a slow watcher may fall behind before it is
-/// told it lagged. Joins and leaves are rare next to messages.
-const EVENT_BACKLOG: usize = 1024;
+/// How many membership events a room keeps for watchers that have not read
+/// them yet; one further behind is told it lagged (and reads a fresh member
+/// list instead). Joins, leaves and presence are rare next to messages.
+const EVENT_LOG: usize = 512;
 
-/// A change in who is in a room.
+/// A change in who is in a room, or in whether a member is online.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomEvent {
-    Joined(String),
+    Joined {
+        name: String,
+        online: bool,
+    },
     Left(String),
+    Presence {
+        name: String,
+        online: bool,
+    },
     /// The room closed; no events follow.
     Closed,
 }
@@ -25,40 +34,65 @@ pub enum RoomEventsError {
     Lagged(u64),
 }
 
-/// Who is in a room, and a feed of who comes and goes. Changes and their
+/// Who is in a room, and the newest events about them. Changes and their
 /// events happen under one lock, so every watcher sees them in the order
 /// the membership changed.
+///
+/// Watching is pull-based, as for messages: a watcher is a cursor into the
+/// event log, so an idle room holds no buffer and a watcher costs a number.
 pub(crate) struct Members {
     state: Mutex<MembersState>,
-    events: broadcast::Sender<RoomEvent>,
+    /// Woken on every event.
+    changed: Notify,
 }
 
+#[derive(Default)]
 struct MembersState {
     names: BTreeSet<String>,
     closed: bool,
+    /// The newest events; the first is number `first_event`.
+    log: VecDeque<RoomEvent>,
+    first_event: u64,
+}
+
+impl MembersState {
+    fn end(&self) -> u64 {
+        self.first_event + self.log.len() as u64
+    }
+
+    fn record(&mut self, event: RoomEvent) {
+        if self.log.len() == EVENT_LOG {
+            self.log.pop_front();
+            self.first_event += 1;
+        }
+        self.log.push_back(event);
+    }
 }
 
 impl Members {
     pub(crate) fn new() -> Self {
         Members {
-            state: Mutex::new(MembersState {
-                names: BTreeSet::new(),
-                closed: false,
-            }),
-            events: broadcast::channel(EVENT_BACKLOG).0,
+            state: Mutex::default(),
+            changed: Notify::new(),
         }
     }
 
-    /// Adds `name`; returns whether it was not a member before.
-    pub(crate) fn join(&self, room: &str, name: &str) -> Result<bool, EngineError> {
+    /// Adds `name`, online or not; returns whether it was not a member
+    /// before.
+    pub(crate) fn join(&self, room: &str, name: &str, online: bool) -> Result<bool, EngineError> {
         let mut state = self.state();
         if state.closed {
             return Err(EngineError::RoomClosed(room.to_owned()));
         }
         let joined = state.names.insert(name.to_owned());
         if joined {
-            // No watcher is fine: sending only fails when nobody listens.
-            let _ = self.events.send(RoomEvent::Joined(name.to_owned()));
+            self.record(
+                &mut state,
+                RoomEvent::Joined {
+                    name: name.to_owned(),
+                    online,
+                },
+            );
         }
         Ok(joined)
     }
@@ -68,21 +102,55 @@ impl Members {
         let mut state = self.state();
         let left = state.names.remove(name);
         if left {
-            let _ = self.events.send(RoomEvent::Left(name.to_owned()));
+            self.record(&mut state, RoomEvent::Left(name.to_owned()));
         }
         left
+    }
+
+    /// Tells watchers that member `name` came online or went offline.
+    pub(crate) fn presence(&self, name: &str, online: bool) {
+        let mut state = self.state();
+        if state.names.contains(name) {
+            self.record(
+                &mut state,
+                RoomEvent::Presence {
+                    name: name.to_owned(),
+                    online,
+                },
+            );
+        }
     }
 
     pub(crate) fn close(&self) {
         let mut state = self.state();
         if !state.closed {
             state.closed = true;
-            let _ = self.events.send(RoomEvent::Closed);
+            self.record(&mut state, RoomEvent::Closed);
         }
+    }
+
+    fn record(&self, state: &mut MembersState, event: RoomEvent) {
+        state.record(event);
+        self.changed.notify_waiters();
     }
 
     pub(crate) fn names(&self) -> Vec<String> {
         self.state().names.iter().cloned().collect()
+    }
+
+    pub(crate) fn names_after(&self, after: &str, limit: usize) -> Vec<String> {
+        let state = self.state();
+        let from = if after.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(after)
+        };
+        state
+            .names
+            .range::<str, _>((from, Bound::Unbounded))
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     pub(crate) fn contains(&self, name: &str) -> bool {
@@ -93,45 +161,61 @@ impl Members {
         self.state().names.len()
     }
 
-    pub(crate) fn watch(&self) -> RoomEvents {
-        let state = self.state();
-        RoomEvents {
-            receiver: self.events.subscribe(),
-            closed: state.closed,
-        }
+    /// The number the next event will have.
+    fn next_event(&self) -> u64 {
+        self.state().end()
     }
 
     fn state(&self) -> MutexGuard<'_, MembersState> {
-        // Every change is a single insert or remove: never left half-done.
+        // Every change is a single insert, remove or push: never left
+        // half-done.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// A feed of one room's membership changes from the moment it was made.
+/// A feed of one room's membership and presence changes from the moment it
+/// was made.
 #[derive(Debug)]
 pub struct RoomEvents {
-    receiver: broadcast::Receiver<RoomEvent>,
-    /// The room was already closed when the feed was made.
-    closed: bool,
+    room: Arc<Room>,
+    next: u64,
 }
 
 impl RoomEvents {
+    pub(crate) fn new(room: Arc<Room>) -> Self {
+        let next = room.members_state().next_event();
+        RoomEvents { room, next }
+    }
+
     /// The next change; [`RoomEvent::Closed`] (then again on every call)
-    /// once the room has closed.
+    /// once the room has closed. A feed that fell out of the room's event
+    /// log is told how far, and goes on from the oldest event kept.
     pub async fn recv(&mut self) -> Result<RoomEvent, RoomEventsError> {
-        if self.closed {
-            return Ok(RoomEvent::Closed);
-        }
-        let event = match self.receiver.recv().await {
-            Ok(event) => event,
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                return Err(RoomEventsError::Lagged(missed));
+        let members = self.room.members_state();
+        loop {
+            // Registered before looking, so an event recorded between the
+            // look and the wait still wakes us.
+            let changed = members.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let state = members.state();
+                if self.next < state.first_event {
+                    let missed = state.first_event - self.next;
+                    self.next = state.first_event;
+                    return Err(RoomEventsError::Lagged(missed));
+                }
+                if let Some(event) = state.log.get((self.next - state.first_event) as usize) {
+                    if *event != RoomEvent::Closed {
+                        self.next += 1;
+                    }
+                    return Ok(event.clone());
+                }
+                if state.closed {
+                    return Ok(RoomEvent::Closed);
+                }
             }
-            // The room owns the sender, and we hold no room: treat its end
-            // as a close.
-            Err(broadcast::error::RecvError::Closed) => RoomEvent::Closed,
-        };
-        self.closed = event == RoomEvent::Closed;
-        Ok(event)
+            changed.await;
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::Notify;
 
 use crate::committer::Committer;
+use crate::directory::Directory;
 use crate::members::{Members, RoomEvents};
 use crate::subscription::{Start, Subscription};
 use crate::{Draft, EngineError, HistoryStore, Limits, Message};
@@ -26,6 +27,7 @@ pub struct Room {
     arrivals: Notify,
     subscribers: AtomicUsize,
     members: Members,
+    directory: Arc<Directory>,
 }
 
 /// What numbering a draft gave.
@@ -101,6 +103,7 @@ impl Room {
         window_len: usize,
         store: Arc<dyn HistoryStore>,
         committer: Committer,
+        directory: Arc<Directory>,
     ) -> Self {
         let published = store.last_seq(&name);
         Room {
@@ -119,6 +122,7 @@ impl Room {
             arrivals: Notify::new(),
             subscribers: AtomicUsize::new(0),
             members: Members::new(),
+            directory,
         }
     }
 
@@ -192,20 +196,44 @@ impl Room {
     }
 
     /// Makes `name` a member. Returns whether it was not one already (only
-    /// then do watchers hear [`RoomEvent::Joined`](crate::RoomEvent)).
-    pub fn join(&self, name: &str) -> Result<bool, EngineError> {
-        self.members.join(&self.name, name)
+    /// then do watchers hear [`RoomEvent::Joined`](crate::RoomEvent)). From
+    /// now on the room hears when a logged-in `name` comes and goes online.
+    pub fn join(self: &Arc<Self>, name: &str) -> Result<bool, EngineError> {
+        let mut directory = self.directory.lock();
+        let online = directory.is_online(name);
+        let joined = self.members.join(&self.name, name, online)?;
+        if joined {
+            directory.entered(name, self);
+        }
+        Ok(joined)
     }
 
     /// Removes `name` from the members. Returns whether it was one (only
     /// then do watchers hear [`RoomEvent::Left`](crate::RoomEvent)).
     pub fn leave(&self, name: &str) -> bool {
-        self.members.leave(name)
+        let mut directory = self.directory.lock();
+        let left = self.members.leave(name);
+        if left {
+            directory.left(name, self);
+        }
+        left
+    }
+
+    /// Member `name` came online or went offline (the directory's call,
+    /// under its lock).
+    pub(crate) fn member_presence(&self, name: &str, online: bool) {
+        self.members.presence(name, online);
     }
 
     /// The members' names, sorted.
     pub fn members(&self) -> Vec<String> {
         self.members.names()
+    }
+
+    /// Up to `limit` members whose names sort after `after` (from the
+    /// first, if it is empty), sorted.
+    pub fn members_after(&self, after: &str, limit: usize) -> Vec<String> {
+        self.members.names_after(after, limit)
     }
 
     pub fn is_member(&self, name: &str) -> bool {
@@ -216,9 +244,13 @@ impl Room {
         self.members.len()
     }
 
-    /// A feed of membership changes from now on.
-    pub fn watch_members(&self) -> RoomEvents {
-        self.members.watch()
+    /// A feed of membership and presence changes from now on.
+    pub fn watch_members(self: &Arc<Self>) -> RoomEvents {
+        RoomEvents::new(Arc::clone(self))
+    }
+
+    pub(crate) fn members_state(&self) -> &Members {
+        &self.members
     }
 
     /// Refuses new messages and members, tells subscribers (once they have

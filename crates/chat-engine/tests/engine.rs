@@ -279,12 +279,80 @@ async fn members_join_and_leave_and_watchers_hear_it_in_order() {
     assert!(room.is_member("user-2"));
     assert_eq!(room.member_count(), 1);
     for expected in [
-        RoomEvent::Joined("user-1".into()),
-        RoomEvent::Joined("user-2".into()),
+        RoomEvent::Joined {
+            name: "user-1".into(),
+            online: false,
+        },
+        RoomEvent::Joined {
+            name: "user-2".into(),
+            online: false,
+        },
         RoomEvent::Left("user-1".into()),
     ] {
         assert_eq!(events.recv().await, Ok(expected));
     }
+}
+
+#[tokio::test]
+async fn presence_reaches_the_rooms_a_user_is_in_and_no_others() {
+    let engine = engine(4, 100);
+    let (shared, elsewhere) = (engine.room("shared"), engine.room("elsewhere"));
+    let claim = engine.claim_name("ann").unwrap();
+    claim.set_online(true);
+    shared.join("ann").unwrap();
+    let mut in_shared = shared.watch_members();
+    let mut in_elsewhere = elsewhere.watch_members();
+    claim.set_online(false);
+    claim.set_online(false);
+    claim.set_online(true);
+    for online in [false, true] {
+        let expected = RoomEvent::Presence {
+            name: "ann".into(),
+            online,
+        };
+        assert_eq!(in_shared.recv().await, Ok(expected));
+    }
+    shared.leave("ann");
+    assert_eq!(in_shared.recv().await, Ok(RoomEvent::Left("ann".into())));
+    claim.set_online(false);
+    elsewhere.join("bob").unwrap();
+    // The first event elsewhere is bob's join: ann's presence never came.
+    assert_eq!(
+        in_elsewhere.recv().await,
+        Ok(RoomEvent::Joined {
+            name: "bob".into(),
+            online: false
+        })
+    );
+    // A member who joins while online is said to be so.
+    let mut later = shared.watch_members();
+    claim.set_online(true);
+    shared.join("ann").unwrap();
+    assert_eq!(
+        later.recv().await,
+        Ok(RoomEvent::Joined {
+            name: "ann".into(),
+            online: true
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_watcher_that_falls_out_of_the_event_log_is_told_and_goes_on() {
+    let engine = engine(4, 100);
+    let room = engine.room("busy");
+    let mut events = room.watch_members();
+    for i in 0..600 {
+        room.join(&format!("u{i}")).unwrap();
+    }
+    assert_eq!(events.recv().await, Err(RoomEventsError::Lagged(88)));
+    assert_eq!(
+        events.recv().await,
+        Ok(RoomEvent::Joined {
+            name: "u88".into(),
+            online: false
+        })
+    );
 }
 
 #[tokio::test]
@@ -388,7 +456,10 @@ async fn names_are_unique_while_claimed_and_carry_presence() {
     let claim = engine.claim_name("민지").unwrap();
     assert_eq!(
         engine.claim_name("민지").unwrap_err(),
-        EngineError::NameTaken("민지".into())
+        EngineError::NameTaken {
+            name: "민지".into(),
+            holder: "민지".into()
+        }
     );
     assert!(!engine.is_online("민지"));
     claim.set_online(true);
@@ -400,6 +471,43 @@ async fn names_are_unique_while_claimed_and_carry_presence() {
         engine.claim_name("").unwrap_err(),
         EngineError::EmptyName { max: 64 }
     );
+}
+
+#[tokio::test]
+async fn a_name_that_looks_like_a_claimed_one_is_taken() {
+    let engine = engine(4, 100);
+    let _alice = engine.claim_name("alice").unwrap();
+    for look_alike in ["ALICE", "\u{0430}lice", "ａｌｉｃｅ"] {
+        let error = engine.claim_name(look_alike).unwrap_err();
+        assert_eq!(
+            error,
+            EngineError::NameTaken {
+                name: look_alike.into(),
+                holder: "alice".into()
+            }
+        );
+        assert!(error.to_string().contains("looks like `alice`"), "{error}");
+        assert_eq!(engine.check_unclaimed_name(look_alike), Err(error));
+    }
+    for hidden in [
+        "alice\u{200b}",
+        "al\u{200d}ice",
+        "alice\u{202e}",
+        "\u{feff}alice",
+    ] {
+        assert!(
+            matches!(
+                engine.claim_name(hidden),
+                Err(EngineError::NameHasHiddenCharacter(_))
+            ),
+            "{hidden:?}"
+        );
+    }
+    assert_eq!(
+        engine.claim_name(" alice").unwrap_err(),
+        EngineError::NamePadded
+    );
+    assert_eq!(engine.check_unclaimed_name("bob"), Ok(()));
 }
 
 #[tokio::test]

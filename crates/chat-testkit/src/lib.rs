@@ -2,6 +2,7 @@
 //! loopback port 0, in this process or as a child process; classic-protocol
 //! client helpers; and a proxy that can cut or silence connections.
 
+pub mod hostile;
 pub mod proxy;
 
 use std::net::SocketAddr;

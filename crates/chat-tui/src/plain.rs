@@ -96,7 +96,7 @@ pub fn describe(event: &ClientEvent) -> Option<String> {
             format!("* in #{room} with {} member(s)", members.len())
         }
         ClientEvent::RoomLeft { room } => format!("* out of #{room}"),
-        ClientEvent::MemberJoined { room, name } => format!("* {name} joined #{room}"),
+        ClientEvent::MemberJoined { room, name, .. } => format!("* {name} joined #{room}"),
         ClientEvent::MemberLeft { room, name } => format!("* {name} left #{room}"),
         ClientEvent::Presence { name, online } => {
             format!("* {name} is {}", if *online { "online" } else { "away" })

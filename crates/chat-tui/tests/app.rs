@@ -198,6 +198,7 @@ fn joins_leaves_presence_and_unread_counts() {
     app.apply(ClientEvent::MemberJoined {
         room: "general".into(),
         name: "carol".into(),
+        online: true,
     });
     app.apply(ClientEvent::Presence {
         name: "bob".into(),

@@ -19,8 +19,8 @@ pub struct Config {
     #[arg(long, env = "CHATD_NATIVE_ADDR", default_value = "0.0.0.0:7070")]
     pub native_addr: SocketAddr,
 
-    /// How often native-protocol connections are pinged (HTTP/2 keepalive)
-    /// to find peers that vanished.
+    /// How often native- and classic-protocol connections are pinged
+    /// (HTTP/2 keepalive) to find peers that vanished.
     #[arg(long, env = "CHATD_KEEPALIVE_INTERVAL", default_value = "20s", value_parser = positive_duration)]
     pub keepalive_interval: Duration,
 
@@ -44,6 +44,35 @@ pub struct Config {
     #[arg(long, env = "CHATD_MAX_SENDS_PER_SECOND", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_sends_per_second: u32,
+
+    /// How many client connections `chatd` holds at once, over every port.
+    /// Default: the open-file limit (raised to its hard limit at start)
+    /// less 256 descriptors kept for everything else.
+    #[arg(long, env = "CHATD_MAX_CONNECTIONS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+
+    /// How many connections one client address (an IPv6 /64) may hold at
+    /// once; more are closed as they arrive.
+    #[arg(long, env = "CHATD_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 128,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_address: u64,
+
+    /// How many calls and streams one connection may have open at once
+    /// (HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`).
+    #[arg(long, env = "CHATD_MAX_STREAMS_PER_CONNECTION", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_connection: u32,
+
+    /// How long a new connection has to start HTTP/2 before it is closed.
+    #[arg(long, env = "CHATD_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub handshake_timeout: Duration,
+
+    /// How many bytes of replies one connection may hold that its client
+    /// has not taken yet; further replies wait until it takes them.
+    #[arg(long, env = "CHATD_MAX_UNSENT_BYTES_PER_CONNECTION", default_value_t = 1 << 20,
+          value_parser = clap::value_parser!(u64).range(16 * 1024..))]
+    pub max_unsent_bytes_per_connection: u64,
 
     /// Where the classic protocol (`grpc.ChatServer`) listens.
     #[arg(long, env = "CHATD_CLASSIC_ADDR", default_value = "0.0.0.0:11912")]

@@ -9,7 +9,6 @@
 //!
 //! [`Chatd`] binds the listeners and serves them until shutdown.
 
-mod batched_writes;
 pub mod classic;
 pub mod config;
 pub mod lobby;
@@ -17,6 +16,7 @@ pub mod native;
 mod server;
 mod status;
 mod streaming;
+pub mod transport;
 
 pub use config::Config;
 pub use server::{Chatd, ListenAddrs, StartError};

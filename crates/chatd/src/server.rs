@@ -12,19 +12,20 @@ use chat_proto::lobby::channel_server::ChannelServer;
 use chat_proto::lobby::heartbeat_server::HeartbeatServer;
 use chat_proto::lobby::lobby_server::LobbyServer;
 use futures::stream::select_all;
-use futures::{Stream, TryStreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
-use tonic::transport::server::{Router, TcpIncoming};
+use tonic::transport::server::Router;
 use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 
 use crate::Config;
-use crate::batched_writes::BatchedWrites;
 use crate::classic::ClassicChat;
 use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
 use crate::native::{NativeChat, NativeHub, SessionConfig};
+use crate::transport::{
+    self, Admission, ConnectionSettings, RESERVED_DESCRIPTORS, ReplyBudgetLayer,
+};
 
 /// Where each protocol listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +80,13 @@ impl Chatd {
                 retain_age: config.retain_age.0,
                 max_bytes: config.max_db_bytes,
             };
-            let store = SqliteStore::open(&config.data_dir, options)?;
+            let dir = config.data_dir.clone();
+            // Opening may migrate and trim the database: not on an async worker.
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir, options))
+                .await
+                .map_err(|error| {
+                    StoreError::Unavailable(format!("opening the database failed: {error}"))
+                })??;
             tracing::info!(path = %config.data_dir.join("chat.db").display(), "history kept in");
             Arc::new(store)
         };
@@ -134,6 +141,10 @@ impl Chatd {
         } = self;
         let max_request = config.max_request_bytes();
         let health = HealthReporter::new();
+        let connections = connection_settings(&config);
+        let incoming = |listener| transport::incoming(listener, connections.clone());
+        let max_streams = config.max_streams_per_connection;
+        let discoverable = |keepalive| discoverable(keepalive, max_streams, &health);
 
         let classic = ClassicChat::new(
             engine.room(&config.classic_room),
@@ -189,9 +200,9 @@ impl Chatd {
 
         // Lobby-protocol connections are pinged so that a silent peer is
         // dropped (and its user removed) within two heartbeat intervals.
-        let keepalive = Some((config.heartbeat_interval, config.heartbeat_timeout));
+        let keepalive = (config.heartbeat_interval, config.heartbeat_timeout);
         let stopped = || shutdown.clone().cancelled_owned();
-        let native_keepalive = Some((config.keepalive_interval, config.keepalive_timeout));
+        let native_keepalive = (config.keepalive_interval, config.keepalive_timeout);
         let reapers = [
             tokio::spawn(hub.reap_silent_users()),
             tokio::spawn(sessions.clone().end_idle_sessions_until_shutdown()),
@@ -205,22 +216,22 @@ impl Chatd {
         log_listening("lobby Lobby", &[addrs.lobby]);
         log_listening("lobby channels", &addrs.channels);
         let served = tokio::try_join!(
-            discoverable(native_keepalive, &health)
+            discoverable(native_keepalive)
                 .add_service(native)
                 .serve_with_incoming_shutdown(incoming(listeners.native), stopped()),
-            discoverable(None, &health)
+            discoverable(native_keepalive)
                 .add_service(classic)
                 .serve_with_incoming_shutdown(incoming(listeners.classic), stopped()),
-            discoverable(keepalive, &health)
+            discoverable(keepalive)
                 .add_service(agent)
                 .serve_with_incoming_shutdown(incoming(listeners.agent), stopped()),
-            discoverable(keepalive, &health)
+            discoverable(keepalive)
                 .add_service(heartbeat)
                 .serve_with_incoming_shutdown(incoming(listeners.heartbeat), stopped()),
-            discoverable(keepalive, &health)
+            discoverable(keepalive)
                 .add_service(lobby)
                 .serve_with_incoming_shutdown(incoming(listeners.lobby), stopped()),
-            discoverable(keepalive, &health)
+            discoverable(keepalive)
                 .add_service(channel)
                 .serve_with_incoming_shutdown(
                     select_all(listeners.channels.into_iter().map(incoming)),
@@ -236,13 +247,20 @@ impl Chatd {
 }
 
 /// A server with the health service and reflection, so generic gRPC tools
-/// can discover what every port serves. `keepalive` is the HTTP/2 ping
-/// interval and timeout.
-fn discoverable(keepalive: Option<(Duration, Duration)>, health: &HealthReporter) -> Router {
-    let (interval, timeout) = keepalive.unzip();
+/// can discover what every port serves, its replies metered (see
+/// [`ReplyBudgetLayer`]). `keepalive` is the HTTP/2 ping interval and
+/// timeout.
+fn discoverable(
+    keepalive: (Duration, Duration),
+    max_streams: u32,
+    health: &HealthReporter,
+) -> Router<tower_layer::Stack<ReplyBudgetLayer, tower_layer::Identity>> {
+    let (interval, timeout) = keepalive;
     Server::builder()
-        .http2_keepalive_interval(interval)
-        .http2_keepalive_timeout(timeout)
+        .http2_keepalive_interval(Some(interval))
+        .http2_keepalive_timeout(Some(timeout))
+        .max_concurrent_streams(max_streams)
+        .layer(ReplyBudgetLayer)
         .add_service(HealthServer::new(HealthService::from_health_reporter(
             health.clone(),
         )))
@@ -266,14 +284,41 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
-/// The connections a listener accepts, their writes batched (see
-/// [`BatchedWrites`]).
-fn incoming(
-    listener: TcpListener,
-) -> impl Stream<Item = std::io::Result<BatchedWrites<TcpStream>>> + Unpin {
-    TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .map_ok(BatchedWrites::new)
+/// How connections are admitted and served, on every port alike: the
+/// descriptor limit is one for the whole process.
+fn connection_settings(config: &Config) -> ConnectionSettings {
+    let descriptors = transport::raise_descriptor_limit().unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot raise the open-file limit");
+        rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+    });
+    let most = descriptors.saturating_sub(RESERVED_DESCRIPTORS).max(1);
+    let max_connections = match config.max_connections {
+        Some(asked) => {
+            if asked > most {
+                tracing::warn!(
+                    asked,
+                    descriptors,
+                    "--max-connections is above what the open-file limit allows; \
+                     accepting will pause when descriptors run out"
+                );
+            }
+            asked
+        }
+        None => most,
+    };
+    tracing::info!(max_connections, descriptors, "connection limit");
+    ConnectionSettings {
+        admission: Admission::new(
+            to_usize(max_connections),
+            to_usize(config.max_connections_per_address),
+        ),
+        handshake_timeout: config.handshake_timeout,
+        reply_budget: to_usize(config.max_unsent_bytes_per_connection),
+    }
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 fn log_listening(what: &str, addrs: &[SocketAddr]) {

@@ -10,10 +10,13 @@ pub fn from_engine(error: EngineError) -> Status {
     match error {
         EngineError::EmptyName { .. }
         | EngineError::NameTooLong { .. }
+        | EngineError::NamePadded
+        | EngineError::NameHasHiddenCharacter(_)
+        | EngineError::TextHasControlCharacter(_)
         | EngineError::EmptyText
         | EngineError::TextTooLong { .. }
         | EngineError::ClientIdTooLong { .. } => Status::invalid_argument(message),
-        EngineError::NameTaken(_) => Status::already_exists(message),
+        EngineError::NameTaken { .. } => Status::already_exists(message),
         EngineError::RoomClosed(_) => Status::not_found(message),
         EngineError::ShuttingDown => Status::unavailable(message),
         EngineError::Store(error) => from_store(error),

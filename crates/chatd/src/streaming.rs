@@ -1,16 +1,15 @@
 //! Turns an engine subscription into a gRPC response stream.
 //!
 //! The stream pulls from the subscription only when tonic asks for the next
-//! item, which it does only while the client's HTTP/2 window has room. So a
-//! client that stops reading costs a bounded amount of memory and holds up
-//! nobody; when it reads again the subscription catches it up from history
-//! or ends the stream with a status saying what it lost. No task is spawned
-//! per stream: when the client leaves, tonic drops the stream and the
-//! subscription with it.
+//! item, and takes the bytes of what it pulled from its connection's reply
+//! budget first. So a client that stops reading costs a bounded amount of
+//! memory and holds up nobody; when it reads again the subscription catches
+//! it up from history or ends the stream with a status saying what it lost.
+//! No task is spawned per stream: when the client leaves, tonic drops the
+//! stream and the subscription with it.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use chat_engine::{Message, Subscription, SubscriptionError};
 use futures::Stream;
@@ -18,6 +17,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::Status;
 
 use crate::status;
+use crate::transport::{FRAMING, ReplyQuota};
 
 /// How many messages a stream takes from its room at a time.
 const BATCH: usize = 64;
@@ -25,19 +25,22 @@ const BATCH: usize = 64;
 /// Streams every message of `subscription` that `convert` maps to an item,
 /// until the client leaves, the room closes (the stream ends) or `shutdown`
 /// fires (the stream ends cleanly, so shutdown can drain connections).
+/// Items are paid for from `quota` before they are handed on.
 pub fn subscription_stream<T, F>(
     subscription: Subscription,
     shutdown: CancellationToken,
+    quota: ReplyQuota,
     convert: F,
 ) -> impl Stream<Item = Result<T, Status>> + Send + 'static
 where
-    T: Send + 'static,
+    T: prost::Message + Send + 'static,
     F: FnMut(&Message) -> Option<T> + Send + 'static,
 {
     let state = StreamState {
         subscription,
-        pending: VecDeque::new(),
+        ready: VecDeque::new(),
         shutdown: stop_signal(&shutdown),
+        quota,
         convert,
         ended: false,
     };
@@ -47,27 +50,24 @@ where
     })
 }
 
-struct StreamState<F> {
+struct StreamState<T, F> {
     subscription: Subscription,
-    pending: VecDeque<Arc<Message>>,
+    /// Converted and paid for.
+    ready: VecDeque<T>,
     shutdown: StopSignal,
+    quota: ReplyQuota,
     convert: F,
     ended: bool,
 }
 
-impl<F> StreamState<F> {
-    async fn next<T>(&mut self) -> Option<Result<T, Status>>
-    where
-        F: FnMut(&Message) -> Option<T>,
-    {
+impl<T: prost::Message, F: FnMut(&Message) -> Option<T>> StreamState<T, F> {
+    async fn next(&mut self) -> Option<Result<T, Status>> {
         if self.ended {
             return None;
         }
         loop {
-            while let Some(message) = self.pending.pop_front() {
-                if let Some(item) = (self.convert)(&message) {
-                    return Some(Ok(item));
-                }
+            if let Some(item) = self.ready.pop_front() {
+                return Some(Ok(item));
             }
             let received = tokio::select! {
                 biased;
@@ -75,7 +75,17 @@ impl<F> StreamState<F> {
                 received = self.subscription.recv(BATCH) => received,
             };
             match received {
-                Ok(batch) => self.pending.extend(batch),
+                Ok(batch) => {
+                    let convert = &mut self.convert;
+                    let items: Vec<T> = batch.iter().filter_map(|m| convert(m)).collect();
+                    let bytes = items.iter().map(|item| item.encoded_len() + FRAMING).sum();
+                    tokio::select! {
+                        biased;
+                        () = &mut self.shutdown => return None,
+                        () = self.quota.take(bytes) => {}
+                    }
+                    self.ready.extend(items);
+                }
                 Err(SubscriptionError::RoomClosed) => return None,
                 Err(error) => {
                     self.ended = true;

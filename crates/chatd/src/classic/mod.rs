@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 
 use crate::status;
 use crate::streaming::subscription_stream;
+use crate::transport::ReplyQuota;
 
 /// The classic service: a handle to its room and the settings it needs.
 #[derive(Debug, Clone)]
@@ -46,9 +47,10 @@ type NoteStream = Pin<Box<dyn Stream<Item = Result<Encoded<Note>, Status>> + Sen
 impl ChatServer for ClassicChat {
     type ChatStreamStream = NoteStream;
 
-    async fn chat_stream(&self, _request: Request<Empty>) -> Result<Response<NoteStream>, Status> {
+    async fn chat_stream(&self, request: Request<Empty>) -> Result<Response<NoteStream>, Status> {
         let subscription = self.room.subscribe(Start::Last(self.history_replay));
-        let notes = subscription_stream(subscription, self.shutdown.clone(), |message| {
+        let quota = ReplyQuota::of(request.extensions());
+        let notes = subscription_stream(subscription, self.shutdown.clone(), quota, |message| {
             Some(message.wire_form(|message| {
                 Encoded::new(&Note {
                     name: message.sender.clone(),

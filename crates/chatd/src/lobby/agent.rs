@@ -6,6 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::hub::LobbyHub;
 use crate::status;
+use crate::transport::ConnectionInfo;
 
 pub struct AgentService {
     hub: LobbyHub,
@@ -31,7 +32,7 @@ impl Agent for AgentService {
         &self,
         request: Request<LoginRequest>,
     ) -> Result<Response<LoginReply>, Status> {
-        let peer = request.remote_addr();
+        let peer = ConnectionInfo::of(&request).map(|info| info.remote_addr);
         let index = self.hub.login().map_err(status::from_hub)?;
         tracing::debug!(index, ?peer, ip = request.get_ref().ip, "login");
         Ok(Response::new(LoginReply {

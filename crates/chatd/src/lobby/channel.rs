@@ -11,6 +11,7 @@ use super::chat::{
 };
 use super::hub::LobbyHub;
 use crate::status;
+use crate::transport::{ConnectionInfo, ReplyQuota};
 
 pub struct ChannelService {
     hub: LobbyHub,
@@ -24,9 +25,8 @@ impl ChannelService {
 
 /// The channel a call is for: the port it arrived on.
 fn channel_of<T>(request: &Request<T>) -> Result<i32, Status> {
-    request
-        .local_addr()
-        .map(|addr| i32::from(addr.port()))
+    ConnectionInfo::of(request)
+        .map(|info| i32::from(info.local_addr.port()))
         .ok_or_else(|| Status::internal("cannot tell which port the call arrived on"))
 }
 
@@ -50,9 +50,10 @@ impl Channel for ChannelService {
         request: Request<Chat>,
     ) -> Result<Response<ChatStream>, Status> {
         let channel = channel_of(&request)?;
+        let quota = ReplyQuota::of(request.extensions());
         let index = request.into_inner().index;
         let (room, left) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
-        Ok(Response::new(chat_stream(&room, index, left)))
+        Ok(Response::new(chat_stream(&room, index, left, quota)))
     }
 
     /// Takes the user out of this channel; the rest get `LEAVE_USER`.

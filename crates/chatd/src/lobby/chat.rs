@@ -17,6 +17,7 @@ use tonic::Status;
 
 use crate::status;
 use crate::streaming::subscription_stream;
+use crate::transport::ReplyQuota;
 
 const USER_PREFIX: &str = "user-";
 
@@ -72,9 +73,15 @@ pub type StatusStream = Pin<Box<dyn Stream<Item = Result<StatusReply, Status>> +
 
 /// Streams new messages of `room` to lobby user `index`, all but its own,
 /// until `until` fires or the room closes.
-pub fn chat_stream(room: &Arc<Room>, index: i32, until: CancellationToken) -> ChatStream {
+pub fn chat_stream(
+    room: &Arc<Room>,
+    index: i32,
+    until: CancellationToken,
+    quota: ReplyQuota,
+) -> ChatStream {
     let me = user_name(index);
-    let chats = subscription_stream(room.subscribe(Start::Live), until, move |message| {
+    let subscription = room.subscribe(Start::Live);
+    let chats = subscription_stream(subscription, until, quota, move |message| {
         chat_for(&me, message)
     });
     Box::pin(chats)
@@ -151,8 +158,10 @@ impl StatusFeed {
                 event = self.events.recv() => event,
             };
             let (kind, name) = match event {
-                Ok(RoomEvent::Joined(name)) => (StatusKind::JoinUser, name),
+                Ok(RoomEvent::Joined { name, .. }) => (StatusKind::JoinUser, name),
                 Ok(RoomEvent::Left(name)) => (StatusKind::LeaveUser, name),
+                // The protocol has no presence: a lobby user is there or not.
+                Ok(RoomEvent::Presence { .. }) => continue,
                 Ok(RoomEvent::Closed) => return None,
                 Err(RoomEventsError::Lagged(missed)) => {
                     self.done = true;

@@ -319,7 +319,7 @@ impl LobbyHub {
                         return;
                     }
                 }
-                Ok(RoomEvent::Joined(_)) => {}
+                Ok(RoomEvent::Joined { .. } | RoomEvent::Presence { .. }) => {}
                 Ok(RoomEvent::Closed) => return,
             }
         }

@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 use super::chat::{ChatStream, StatusEnds, StatusStream, chat_stream, post_chat, status_stream};
 use super::hub::{HubError, LobbyHub};
 use crate::status;
+use crate::transport::ReplyQuota;
 
 pub struct LobbyService {
     hub: LobbyHub,
@@ -85,9 +86,15 @@ impl Lobby for LobbyService {
         &self,
         request: Request<Chat>,
     ) -> Result<Response<ChatStream>, Status> {
+        let quota = ReplyQuota::of(request.extensions());
         let index = request.into_inner().index;
         let gone = self.hub.gone_token(index).map_err(status::from_hub)?;
-        Ok(Response::new(chat_stream(self.hub.lobby(), index, gone)))
+        Ok(Response::new(chat_stream(
+            self.hub.lobby(),
+            index,
+            gone,
+            quota,
+        )))
     }
 
     async fn try_user_remove(

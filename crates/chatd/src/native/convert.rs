@@ -11,6 +11,10 @@ use crate::lobby::{is_channel_room, is_lobby_user_name};
 /// Longest room name, in characters.
 const MAX_ROOM_CHARS: usize = 64;
 
+/// The most bytes a `Room` takes on the wire: its name (4 bytes a
+/// character at most) and numbers.
+pub const MOST_ROOM_BYTES: usize = 4 * MAX_ROOM_CHARS + 32;
+
 /// A display name a native user may log in with. (Length and emptiness
 /// are the engine's limits, checked when the name is claimed.)
 pub fn check_user_name(name: &str) -> Result<(), Status> {
@@ -70,8 +74,9 @@ pub fn room(room: &EngineRoom) -> Room {
     }
 }
 
-pub fn members(engine: &Engine, room: &EngineRoom) -> Vec<Member> {
-    room.members()
+/// `names` with whether each is online.
+pub fn members(engine: &Engine, names: Vec<String>) -> Vec<Member> {
+    names
         .into_iter()
         .map(|name| Member {
             online: engine.is_online(&name),
@@ -83,30 +88,27 @@ pub fn members(engine: &Engine, room: &EngineRoom) -> Vec<Member> {
 /// Default and largest page of a listing.
 const PAGE_SIZE: (u32, u32) = (100, 1000);
 
-/// One page of `items` (sorted by `key`): those after `page_token`, at most
-/// `page_size` (0 for the default). Returns the page and the next token,
-/// empty on the last page.
-pub fn page<T>(
-    items: Vec<T>,
-    key: impl Fn(&T) -> &str,
-    page_token: &str,
-    page_size: u32,
-) -> (Vec<T>, String) {
+/// How many items a page of a listing has, for a requested `page_size`
+/// (0 for the default).
+pub fn page_size(page_size: u32) -> usize {
     let size = match page_size {
         0 => PAGE_SIZE.0,
         n => n.min(PAGE_SIZE.1),
-    } as usize;
-    let mut rest: Vec<T> = items
-        .into_iter()
-        .filter(|item| page_token.is_empty() || key(item) > page_token)
-        .collect();
-    let more = rest.len() > size;
-    rest.truncate(size);
-    let next = match rest.last() {
+    };
+    size as usize
+}
+
+/// A page of `items` (sorted by `key`, read one past the page's `size` to
+/// see whether more follow). Returns the page and the next page's token,
+/// empty on the last page.
+pub fn page<T>(mut items: Vec<T>, size: usize, key: impl Fn(&T) -> &str) -> (Vec<T>, String) {
+    let more = items.len() > size;
+    items.truncate(size);
+    let next = match items.last() {
         Some(last) if more => key(last).to_owned(),
         _ => String::new(),
     };
-    (rest, next)
+    (items, next)
 }
 
 #[cfg(test)]
@@ -114,20 +116,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pages_follow_on_from_their_token() {
-        let names: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).into();
-        let (first, token) = page(names.clone(), String::as_str, "", 2);
-        assert_eq!(
-            (first, token.as_str()),
-            (vec!["a".to_owned(), "b".to_owned()], "b")
-        );
-        let (second, token) = page(names.clone(), String::as_str, "b", 2);
-        assert_eq!(
-            (second, token.as_str()),
-            (vec!["c".to_owned(), "d".to_owned()], "d")
-        );
-        let (last, token) = page(names, String::as_str, "d", 2);
-        assert_eq!((last, token.as_str()), (vec!["e".to_owned()], ""));
+    fn a_page_read_one_past_its_size_has_a_next_token() {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (page_of_two, token) = page(names(&["a", "b", "c"]), 2, String::as_str);
+        assert_eq!((page_of_two, token.as_str()), (names(&["a", "b"]), "b"));
+        let (last, token) = page(names(&["c"]), 2, String::as_str);
+        assert_eq!((last, token.as_str()), (names(&["c"]), ""));
+        assert_eq!(page_size(0), 100);
+        assert_eq!(page_size(5000), 1000);
     }
 
     #[test]

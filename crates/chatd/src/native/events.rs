@@ -9,13 +9,14 @@
 //! stream; when the client leaves, tonic drops the stream, which closes it
 //! in the session.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use chat_engine::{
-    Message, PresenceChange, Room, RoomChange, RoomEvent, RoomEventsError, Start, SubscriptionError,
+    Message, Room, RoomChange, RoomEvent, RoomEventsError, Start, SubscriptionError,
 };
 use chat_proto::chat::v1::event::Event as Kind;
 use chat_proto::chat::v1::{
@@ -29,8 +30,9 @@ use tokio_stream::StreamMap;
 use tonic::Status;
 
 use super::convert;
-use super::sessions::{Control, NativeHub, Session};
+use super::sessions::{CONTROL_BACKLOG, Control, NativeHub, Session, StreamControl};
 use crate::status;
+use crate::transport::{FRAMING, ReplyQuota};
 
 /// Messages a room feed takes at a time.
 const BATCH: usize = 64;
@@ -45,15 +47,24 @@ pub fn open(
     hub: &NativeHub,
     session: Arc<Session>,
     cursors: HashMap<String, u64>,
+    quota: ReplyQuota,
 ) -> Result<EventStream, Status> {
-    let (generation, control) = session.open_stream(hub.shutdown())?;
+    let StreamControl {
+        generation,
+        receiver: control,
+        fell_behind,
+    } = session.open_stream(hub.shutdown())?;
     let mut events = Events {
         hub: hub.clone(),
         session,
         generation,
         control,
+        fell_behind,
+        followed: BTreeMap::new(),
         feeds: StreamMap::new(),
         pending: VecDeque::new(),
+        unpaid: 0,
+        quota,
         ended: false,
     };
     events.follow_joined_rooms(&cursors);
@@ -72,11 +83,17 @@ struct Events {
     /// Which of the session's streams this is.
     generation: u64,
     /// Closes when this stream must end: a newer one took over, the
-    /// session ended, or shutdown.
-    control: mpsc::UnboundedReceiver<Control>,
+    /// session ended, shutdown, or it fell behind.
+    control: mpsc::Receiver<Control>,
+    fell_behind: Arc<AtomicBool>,
+    /// The rooms followed, by name.
+    followed: BTreeMap<String, Arc<Room>>,
     feeds: StreamMap<String, RoomFeed>,
     /// Events ready for the client.
     pending: VecDeque<EventItem>,
+    /// Bytes of `pending` not yet taken from the reply budget.
+    unpaid: usize,
+    quota: ReplyQuota,
     ended: bool,
 }
 
@@ -107,6 +124,12 @@ impl Events {
     /// The next event for the client; `None` once the stream is over.
     async fn next(&mut self) -> Option<EventItem> {
         loop {
+            if self.unpaid > 0 {
+                tokio::select! {
+                    () = self.quota.take(self.unpaid) => self.unpaid = 0,
+                    () = self.hub.shutdown().cancelled() => return None,
+                }
+            }
             if let Some(item) = self.pending.pop_front() {
                 return Some(item);
             }
@@ -128,7 +151,15 @@ impl Events {
             match control {
                 Some(control) => self.obey(control),
                 // The session dropped this stream's slot.
-                None => self.ended = true,
+                None => {
+                    if self.fell_behind.load(Ordering::Acquire) {
+                        self.queue(Err(Status::resource_exhausted(format!(
+                            "this event stream fell behind: more than {CONTROL_BACKLOG} room \
+                             changes waited for it. Subscribe again with your cursors to resume"
+                        ))));
+                    }
+                    self.ended = true;
+                }
             }
             return Poll::Ready(());
         }
@@ -149,24 +180,22 @@ impl Events {
             Control::RoomChanged(RoomChange::Closed(room)) => {
                 self.emit(Kind::RoomClosed(RoomClosed { room }));
             }
-            Control::PresenceChanged(change) => self.presence_changed(change),
         }
     }
 
-    /// Passes on a presence change of someone in one of the user's rooms.
-    fn presence_changed(&mut self, change: PresenceChange) {
-        let engine = self.hub.engine();
-        let shares_a_room = change.name != self.session.name()
-            && self.feeds.keys().any(|room| {
-                engine
-                    .find_room(room)
-                    .is_some_and(|room| room.is_member(&change.name))
-            });
-        if shares_a_room {
-            self.emit(Kind::Presence(Presence {
-                name: change.name,
-                online: change.online,
-            }));
+    /// Passes on a presence change that `room` heard, unless another room
+    /// the user shares with that member (the first by name) passes it on.
+    fn presence_changed(&mut self, room: &str, name: String, online: bool) {
+        if name == self.session.name() {
+            return;
+        }
+        let first_shared = self
+            .followed
+            .iter()
+            .find(|(_, followed)| followed.is_member(&name))
+            .map(|(first, _)| first.as_str());
+        if first_shared.is_none_or(|first| first == room) {
+            self.emit(Kind::Presence(Presence { name, online }));
         }
     }
 
@@ -180,10 +209,12 @@ impl Events {
         let feed = room_feed(Arc::clone(&room), after);
         let snapshot = self.snapshot(&room, after);
         self.feeds.insert(room.name().to_owned(), feed);
+        self.followed.insert(room.name().to_owned(), room);
         self.emit(snapshot);
     }
 
     fn unfollow(&mut self, room: String) {
+        self.followed.remove(&room);
         if self.feeds.remove(&room).is_some() {
             self.emit(Kind::RoomLeft(RoomLeft { room }));
         }
@@ -193,7 +224,7 @@ impl Events {
     fn snapshot(&self, room: &Room, last_seq: u64) -> Kind {
         Kind::RoomJoined(RoomJoined {
             room: room.name().to_owned(),
-            members: convert::members(self.hub.engine(), room),
+            members: convert::members(self.hub.engine(), room.members()),
             last_seq,
         })
     }
@@ -205,11 +236,12 @@ impl Events {
             FeedItem::Messages(messages) => {
                 // Every subscriber gets the same bytes for a message, encoded
                 // by the first.
-                self.pending.extend(messages.iter().map(|message| {
-                    Ok(message.wire_form(|message| {
+                for message in messages {
+                    let encoded = message.wire_form(|message| {
                         Encoded::new(&event(Kind::Message(convert::message(&room, message))))
-                    }))
-                }));
+                    });
+                    self.queue(Ok(encoded));
+                }
             }
             FeedItem::FellBehind {
                 first_missed,
@@ -219,8 +251,11 @@ impl Events {
                 first_missed_seq: first_missed,
                 resumed_at_seq: resumed_at,
             })),
-            FeedItem::Member(RoomEvent::Joined(name)) if name != me => {
-                self.emit(Kind::MemberJoined(MemberJoined { room, name }))
+            FeedItem::Member(RoomEvent::Joined { name, online }) if name != me => {
+                self.emit(Kind::MemberJoined(MemberJoined { room, name, online }))
+            }
+            FeedItem::Member(RoomEvent::Presence { name, online }) => {
+                self.presence_changed(&room, name, online)
             }
             FeedItem::Member(RoomEvent::Left(name)) if name != me => {
                 self.emit(Kind::MemberLeft(MemberLeft { room, name }))
@@ -232,11 +267,12 @@ impl Events {
             }
             FeedItem::Closed => {
                 self.feeds.remove(&room);
+                self.followed.remove(&room);
                 self.hub.forget_room(&self.session, &room);
                 self.emit(Kind::RoomLeft(RoomLeft { room }))
             }
             FeedItem::Failed(status) => {
-                self.pending.push_back(Err(status));
+                self.queue(Err(status));
                 self.ended = true;
             }
         }
@@ -244,7 +280,14 @@ impl Events {
 
     /// Queues one event for the client.
     fn emit(&mut self, kind: Kind) {
-        self.pending.push_back(Ok(Encoded::new(&event(kind))));
+        self.queue(Ok(Encoded::new(&event(kind))));
+    }
+
+    fn queue(&mut self, item: EventItem) {
+        if let Ok(encoded) = &item {
+            self.unpaid += encoded.bytes().len() + FRAMING;
+        }
+        self.pending.push_back(item);
     }
 }
 

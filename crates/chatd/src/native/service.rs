@@ -12,9 +12,16 @@ use super::convert;
 use super::events::{self, EventStream};
 use super::sessions::{NativeHub, room_not_found};
 use crate::status;
+use crate::transport::{FRAMING, ReplyQuota};
 
-/// Default and largest history page.
+/// Default and largest history page, in messages.
 const HISTORY_PAGE: (u32, u32) = (50, 500);
+/// Largest history page, in bytes of its messages' text and names: a page
+/// of long messages is cut short (with `has_more`) to fit.
+pub const HISTORY_PAGE_BYTES: usize = 256 * 1024;
+/// Bytes of a history message besides its text and sender: room, numbers,
+/// time, client id, framing.
+const MESSAGE_OVERHEAD: usize = 64 + 128 + FRAMING;
 
 pub struct NativeChat {
     hub: NativeHub,
@@ -56,13 +63,16 @@ impl ChatService for NativeChat {
         request: Request<SubscribeRequest>,
     ) -> Result<Response<EventStream>, Status> {
         let session = self.hub.authenticate(request.metadata())?;
+        let quota = ReplyQuota::of(request.extensions());
         let cursors: HashMap<String, u64> = request
             .into_inner()
             .cursors
             .into_iter()
             .map(|cursor| (cursor.room, cursor.last_seq))
             .collect();
-        Ok(Response::new(events::open(&self.hub, session, cursors)?))
+        Ok(Response::new(events::open(
+            &self.hub, session, cursors, quota,
+        )?))
     }
 
     async fn send_message(
@@ -129,19 +139,21 @@ impl ChatService for NativeChat {
         request: Request<ListRoomsRequest>,
     ) -> Result<Response<ListRoomsResponse>, Status> {
         self.hub.authenticate(request.metadata())?;
+        let quota = ReplyQuota::of(request.extensions());
         let ListRoomsRequest {
             page_size,
             page_token,
         } = request.into_inner();
-        let engine = self.hub.engine();
-        let rooms: Vec<Room> = engine
-            .room_names()
+        let size = convert::page_size(page_size);
+        quota.take(size * convert::MOST_ROOM_BYTES).await;
+        let rooms: Vec<Room> = self
+            .hub
+            .engine()
+            .rooms_after(&page_token, size + 1)
             .iter()
-            .filter_map(|name| engine.find_room(name))
-            .map(|room| convert::room(&room))
+            .map(|room| convert::room(room))
             .collect();
-        let (rooms, next_page_token) =
-            convert::page(rooms, |room| &room.name, &page_token, page_size);
+        let (rooms, next_page_token) = convert::page(rooms, size, |room| &room.name);
         Ok(Response::new(ListRoomsResponse {
             rooms,
             next_page_token,
@@ -153,6 +165,7 @@ impl ChatService for NativeChat {
         request: Request<ListMembersRequest>,
     ) -> Result<Response<ListMembersResponse>, Status> {
         self.hub.authenticate(request.metadata())?;
+        let quota = ReplyQuota::of(request.extensions());
         let ListMembersRequest {
             room,
             page_size,
@@ -162,9 +175,12 @@ impl ChatService for NativeChat {
         let room = engine
             .find_room(&room)
             .ok_or_else(|| room_not_found(&room))?;
-        let members = convert::members(engine, &room);
-        let (members, next_page_token) =
-            convert::page(members, |member| &member.name, &page_token, page_size);
+        let size = convert::page_size(page_size);
+        let most_per_member = 4 * engine.limits().max_name_chars + FRAMING;
+        quota.take(size * most_per_member).await;
+        let names = room.members_after(&page_token, size + 1);
+        let members = convert::members(engine, names);
+        let (members, next_page_token) = convert::page(members, size, |member| &member.name);
         Ok(Response::new(ListMembersResponse {
             members,
             next_page_token,
@@ -176,6 +192,7 @@ impl ChatService for NativeChat {
         request: Request<GetHistoryRequest>,
     ) -> Result<Response<GetHistoryResponse>, Status> {
         self.hub.authenticate(request.metadata())?;
+        let quota = ReplyQuota::of(request.extensions());
         let GetHistoryRequest {
             room,
             position,
@@ -189,8 +206,24 @@ impl ChatService for NativeChat {
             0 => HISTORY_PAGE.0,
             n => n.min(HISTORY_PAGE.1),
         } as usize;
+        // Paid for before it is read: a client that does not read its
+        // replies waits here, holding nothing.
+        let limits = engine.limits();
+        let most_per_message = limits.max_text_bytes + 4 * limits.max_name_chars + MESSAGE_OVERHEAD;
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open("/tmp/dbg-history.log")
+                .unwrap();
+            writeln!(f, "{:?}", quota).unwrap();
+        }
+        quota
+            .take((limit * most_per_message).min(HISTORY_PAGE_BYTES))
+            .await;
         // One more than asked tells whether there is more.
-        let (mut messages, older) = match position {
+        let (messages, older) = match position {
             Some(Position::AfterSeq(after)) => {
                 (engine.history_after(&room, after, limit + 1).await, false)
             }
@@ -202,16 +235,25 @@ impl ChatService for NativeChat {
                 true,
             ),
         };
-        let messages = messages
-            .as_mut()
-            .map_err(|error| status::from_engine(error.clone().into()))?;
-        let has_more = messages.len() > limit;
-        if has_more {
-            if older {
-                messages.remove(0);
-            } else {
-                messages.pop();
-            }
+        let mut messages = messages.map_err(|error| status::from_engine(error.into()))?;
+        // Oldest first; an older page keeps its newest messages.
+        if older {
+            messages.reverse();
+        }
+        let mut bytes = 0;
+        let fits = messages
+            .iter()
+            .take(limit)
+            .take_while(|m| {
+                bytes += m.text.len() + m.sender.len() + MESSAGE_OVERHEAD;
+                bytes <= HISTORY_PAGE_BYTES
+            })
+            .count()
+            .max(1);
+        let has_more = messages.len() > fits;
+        messages.truncate(fits);
+        if older {
+            messages.reverse();
         }
         Ok(Response::new(GetHistoryResponse {
             messages: messages

@@ -5,7 +5,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chat_engine::{Engine, EngineError, NameClaim, PresenceChange, Room, RoomChange};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chat_engine::{Engine, EngineError, NameClaim, Room, RoomChange};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +26,11 @@ pub struct SessionConfig {
     pub max_sends_per_second: u32,
 }
 
+/// How many control messages (joins, leaves, rooms opened and closed) may
+/// wait for a stream that is not being read; past that it ends, told it
+/// fell behind, and the client subscribes again.
+pub const CONTROL_BACKLOG: usize = 256;
+
 /// What a session's event stream is asked to do by the session's calls,
 /// or told by the hub.
 #[derive(Debug, Clone)]
@@ -34,15 +41,23 @@ pub enum Control {
     Unfollow { room: String },
     /// A room opened or closed.
     RoomChanged(RoomChange),
-    /// Someone came online or went offline.
-    PresenceChanged(PresenceChange),
 }
 
 /// The open event stream of a session, as the session's calls see it.
 /// Dropping it ends the stream: its control channel closes.
 struct StreamSlot {
     generation: u64,
-    control: mpsc::UnboundedSender<Control>,
+    control: mpsc::Sender<Control>,
+    /// Set when the stream ended because its control backlog was full.
+    fell_behind: Arc<AtomicBool>,
+}
+
+/// What an event stream receives from its session.
+pub struct StreamControl {
+    pub generation: u64,
+    pub receiver: mpsc::Receiver<Control>,
+    /// Whether the channel closed because the stream fell behind.
+    pub fell_behind: Arc<AtomicBool>,
 }
 
 /// A logged-in native user.
@@ -86,10 +101,7 @@ impl Session {
     /// Registers a new event stream, ending the one before it. Returns its
     /// generation and the receiver of its control messages, which closes
     /// when the stream must end.
-    pub fn open_stream(
-        &self,
-        shutdown: &CancellationToken,
-    ) -> Result<(u64, mpsc::UnboundedReceiver<Control>), Status> {
+    pub fn open_stream(&self, shutdown: &CancellationToken) -> Result<StreamControl, Status> {
         let mut state = self.state();
         if state.ended {
             return Err(expired());
@@ -101,14 +113,20 @@ impl Session {
         }
         let generation = state.next_generation;
         state.next_generation += 1;
-        let (control, receiver) = mpsc::unbounded_channel();
+        let (control, receiver) = mpsc::channel(CONTROL_BACKLOG);
+        let fell_behind = Arc::new(AtomicBool::new(false));
         // Replacing the slot ends the stream before it.
         state.stream = Some(StreamSlot {
             generation,
             control,
+            fell_behind: Arc::clone(&fell_behind),
         });
         self.name.set_online(true);
-        Ok((generation, receiver))
+        Ok(StreamControl {
+            generation,
+            receiver,
+            fell_behind,
+        })
     }
 
     /// The stream of `generation` ended; if it was the current one the user
@@ -126,11 +144,21 @@ impl Session {
         }
     }
 
-    fn tell_stream(state: &SessionState, control: Control) {
-        if let Some(stream) = &state.stream {
-            // A stream that is just ending drops this; the next one starts
-            // from the session's rooms.
-            let _ = stream.control.send(control);
+    /// Passes `control` to the open stream. One whose backlog is full is
+    /// ended (it is told it fell behind); the next stream starts from the
+    /// session's rooms, so nothing is lost.
+    fn tell_stream(state: &mut SessionState, control: Control) {
+        let Some(stream) = &state.stream else {
+            return;
+        };
+        match stream.control.try_send(control) {
+            Ok(()) => {}
+            // Ending already: the next stream starts afresh.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                stream.fell_behind.store(true, Ordering::Release);
+                state.stream = None;
+            }
         }
     }
 
@@ -292,7 +320,7 @@ impl NativeHub {
         room.join(session.name()).map_err(status::from_engine)?;
         state.rooms.insert(room.name().to_owned());
         Session::tell_stream(
-            &state,
+            &mut state,
             Control::Follow {
                 room: Arc::clone(room),
                 after,
@@ -310,7 +338,7 @@ impl NativeHub {
             )));
         }
         Session::tell_stream(
-            &state,
+            &mut state,
             Control::Unfollow {
                 room: name.to_owned(),
             },
@@ -379,30 +407,28 @@ impl NativeHub {
         }
     }
 
-    /// Passes every room opening and closing and every presence change on
-    /// to each open event stream until shutdown, then ends the streams.
+    /// Passes every room opening and closing on to each open event stream
+    /// until shutdown, then ends the streams. (Presence reaches streams
+    /// through the rooms they follow.)
     ///
     /// One receiver here rather than one per stream: a stream waiting for
-    /// messages then polls only its own channel, not two engine-wide
-    /// broadcast queues and a shutdown token behind locks.
+    /// messages then polls only its own channel, not an engine-wide
+    /// broadcast queue and a shutdown token behind locks.
     pub async fn pass_on_engine_changes_until_shutdown(self) {
-        let engine = self.engine();
-        let mut rooms = engine.watch_rooms();
-        let mut presence = engine.watch_presence();
+        let mut rooms = self.engine().watch_rooms();
         loop {
-            let received = tokio::select! {
+            let change = tokio::select! {
                 () = self.shared.shutdown.cancelled() => break,
-                change = rooms.recv() => change.map(Control::RoomChanged),
-                change = presence.recv() => change.map(Control::PresenceChanged),
+                change = rooms.recv() => change,
             };
-            let control = match received {
-                Ok(control) => control,
-                // Both are advisory: ListRooms and ListMembers have the truth.
+            let control = match change {
+                Ok(change) => Control::RoomChanged(change),
+                // Advisory: ListRooms has the truth.
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => break,
             };
             for session in self.all_sessions() {
-                Session::tell_stream(&session.state(), control.clone());
+                Session::tell_stream(&mut session.state(), control.clone());
             }
         }
         for session in self.all_sessions() {

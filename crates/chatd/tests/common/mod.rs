@@ -26,7 +26,25 @@ impl ChatdProcess {
     /// Starts the `chatd` binary on loopback ports with `flags` and `envs`,
     /// and learns the classic protocol's address from its log.
     pub async fn spawn(flags: &[&str], envs: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chatd"))
+        Self::spawn_with_open_files(flags, envs, None).await
+    }
+
+    /// As [`spawn`](Self::spawn), with the child's open-file limit (soft
+    /// and hard) set to `open_files` if given.
+    pub async fn spawn_with_open_files(
+        flags: &[&str],
+        envs: &[(&str, &str)],
+        open_files: Option<u64>,
+    ) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chatd"));
+        if let Some(limit) = open_files {
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs
+            // between fork and exec.
+            unsafe {
+                command.pre_exec(move || rlimit::setrlimit(rlimit::Resource::NOFILE, limit, limit));
+            }
+        }
+        let mut child = command
             .args(LOOPBACK)
             .args(in_memory_unless_given_a_data_dir(flags))
             .args(flags)
@@ -73,6 +91,26 @@ impl ChatdProcess {
     /// Peak resident memory of the process, from /proc, in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
         proc_status_kib(self.pid(), "VmHWM:")
+    }
+
+    /// File descriptors the process holds open.
+    pub fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).map_or(0, |entries| entries.count())
+    }
+
+    /// CPU time (user and system) the process has used, in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        // Fields after the command name, which is in parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        // USER_HZ is 100 on Linux.
+        ticks / 100.0
     }
 }
 

@@ -18,8 +18,12 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use std::sync::Arc;
+
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::transport::server::Connected;
+
+use super::replies::ReplyBudget;
 
 /// Buffered bytes at which a write goes out without waiting for a flush,
 /// and above which writes wait for the socket: it bounds the memory a
@@ -41,16 +45,20 @@ pub struct BatchedWrites<S> {
     /// starts that big, so a busy connection allocates once per batch
     /// instead of growing through every power of two.
     last_batch: usize,
+    /// Told what is written and whether the socket is full, so replies
+    /// wait instead of queueing in HTTP/2 while the client is not reading.
+    replies: Option<Arc<ReplyBudget>>,
 }
 
 impl<S> BatchedWrites<S> {
-    pub fn new(inner: S) -> Self {
+    pub fn new(inner: S, replies: Option<Arc<ReplyBudget>>) -> Self {
         BatchedWrites {
             inner,
             buffer: Vec::new(),
             sent: 0,
             yielded: false,
             last_batch: 0,
+            replies,
         }
     }
 }
@@ -60,10 +68,24 @@ impl<S: AsyncWrite + Unpin> BatchedWrites<S> {
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.sent < self.buffer.len() {
             let unsent = &self.buffer[self.sent..];
-            match ready!(Pin::new(&mut self.inner).poll_write(cx, unsent))? {
-                0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                n => self.sent += n,
+            let written = Pin::new(&mut self.inner).poll_write(cx, unsent);
+            if written.is_pending()
+                && let Some(replies) = &self.replies
+            {
+                replies.socket_blocked(true);
             }
+            match ready!(written)? {
+                0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                n => {
+                    self.sent += n;
+                    if let Some(replies) = &self.replies {
+                        replies.written(n);
+                    }
+                }
+            }
+        }
+        if let Some(replies) = &self.replies {
+            replies.socket_blocked(false);
         }
         // Freed rather than kept: an idle connection holds no buffer.
         self.last_batch = self.buffer.len();
@@ -163,7 +185,7 @@ mod tests {
     #[tokio::test]
     async fn writes_arrive_in_order_after_a_flush() {
         let (near, mut far) = tokio::io::duplex(64);
-        let mut batched = BatchedWrites::new(near);
+        let mut batched = BatchedWrites::new(near, None);
         batched.write_all(b"hello ").await.unwrap();
         let taken = batched
             .write_vectored(&[IoSlice::new(b"wide "), IoSlice::new(b"world")])
@@ -183,7 +205,7 @@ mod tests {
         // Nobody reads the far end of a 1 KiB pipe: writes are taken until
         // the high-water mark, then wait.
         let (near, mut far) = tokio::io::duplex(1024);
-        let mut batched = BatchedWrites::new(near);
+        let mut batched = BatchedWrites::new(near, None);
         let chunk = vec![7u8; 16 * 1024];
         let mut accepted = 0;
         while let Some(written) = batched.write(&chunk).now_or_never() {

@@ -1,0 +1,202 @@
+//! Accepting connections: admission against the connection limits, a
+//! deadline for the HTTP/2 handshake, and an accept loop that backs off
+//! when the process runs out of file descriptors instead of spinning.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Sleep;
+use tonic::transport::server::Connected;
+
+use super::admission::{Admission, Admitted};
+use super::batched_writes::BatchedWrites;
+use super::replies::ReplyBudget;
+
+/// The client's connection preface (24 bytes) and the header of its first
+/// SETTINGS frame (9): read in time, the handshake counts as done.
+const HANDSHAKE_BYTES: usize = 24 + 9;
+
+/// Longest pause between accept attempts while descriptors are exhausted.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// How every accepted connection is treated.
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    pub admission: Admission,
+    /// How long a client has to send the HTTP/2 preface.
+    pub handshake_timeout: Duration,
+    /// Reply bytes a connection may hold unsent (see [`ReplyBudget`]).
+    pub reply_budget: usize,
+}
+
+/// What a call can learn about the connection it came on, from its
+/// request's extensions.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    pub local_addr: SocketAddr,
+    pub remote_addr: SocketAddr,
+    pub replies: Arc<ReplyBudget>,
+}
+
+impl ConnectionInfo {
+    pub fn of<T>(request: &tonic::Request<T>) -> Option<&ConnectionInfo> {
+        request.extensions().get::<ConnectionInfo>()
+    }
+}
+
+/// A served connection: admitted, under a handshake deadline, its writes
+/// batched.
+pub type Connection = BatchedWrites<AdmittedStream>;
+
+/// The connections `listener` accepts and admits, forever. Refused ones
+/// are closed at once.
+pub fn incoming(
+    listener: TcpListener,
+    settings: ConnectionSettings,
+) -> impl Stream<Item = Result<Connection, io::Error>> + Send + Unpin + 'static {
+    Box::pin(futures::stream::unfold(
+        (listener, settings),
+        |(listener, settings)| async move {
+            let connection = accept(&listener, &settings).await;
+            Some((Ok(connection), (listener, settings)))
+        },
+    ))
+}
+
+async fn accept(listener: &TcpListener, settings: &ConnectionSettings) -> Connection {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        match listener.accept().await {
+            Ok((tcp, peer)) => match settings.admission.admit(peer.ip()) {
+                Ok(admitted) => match AdmittedStream::new(tcp, admitted, settings) {
+                    Ok(stream) => {
+                        let replies = Arc::clone(&stream.info.replies);
+                        return BatchedWrites::new(stream, Some(replies));
+                    }
+                    Err(error) => tracing::debug!(%peer, %error, "connection dropped at once"),
+                },
+                Err(refusal) => tracing::debug!(%peer, %refusal, "connection refused"),
+            },
+            Err(error) if out_of_descriptors(&error) => {
+                tracing::warn!(
+                    %error,
+                    open = settings.admission.open(),
+                    "cannot accept: out of file descriptors; waiting for connections to close"
+                );
+                // Woken early when one of ours closes.
+                tokio::select! {
+                    () = settings.admission.freed() => {}
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            // The peer gave up before we took it (ECONNABORTED and the like).
+            Err(error) => tracing::debug!(%error, "accept failed"),
+        }
+    }
+}
+
+fn out_of_descriptors(error: &io::Error) -> bool {
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection stays queued, so
+    // retrying at once would spin.
+    matches!(error.raw_os_error(), Some(24 | 23 | 105 | 12))
+}
+
+/// A TCP connection holding its admission, which must send the HTTP/2
+/// preface before its deadline.
+#[derive(Debug)]
+pub struct AdmittedStream {
+    tcp: TcpStream,
+    info: ConnectionInfo,
+    _admitted: Admitted,
+    /// Until the handshake bytes arrive.
+    deadline: Option<Pin<Box<Sleep>>>,
+    read: usize,
+}
+
+impl AdmittedStream {
+    fn new(tcp: TcpStream, admitted: Admitted, settings: &ConnectionSettings) -> io::Result<Self> {
+        tcp.set_nodelay(true)?;
+        let info = ConnectionInfo {
+            local_addr: tcp.local_addr()?,
+            remote_addr: tcp.peer_addr()?,
+            replies: Arc::new(ReplyBudget::new(settings.reply_budget)),
+        };
+        Ok(AdmittedStream {
+            tcp,
+            info,
+            _admitted: admitted,
+            deadline: Some(Box::pin(tokio::time::sleep(settings.handshake_timeout))),
+            read: 0,
+        })
+    }
+}
+
+impl AsyncRead for AdmittedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.tcp).poll_read(cx, buf);
+        if let Some(deadline) = &mut this.deadline {
+            this.read += buf.filled().len() - before;
+            if this.read >= HANDSHAKE_BYTES {
+                this.deadline = None;
+            } else if polled.is_pending() && deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client did not start HTTP/2 in time",
+                )));
+            }
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for AdmittedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        slices: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write_vectored(cx, slices)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+impl Connected for AdmittedStream {
+    type ConnectInfo = ConnectionInfo;
+
+    fn connect_info(&self) -> ConnectionInfo {
+        self.info.clone()
+    }
+}

@@ -1,0 +1,13 @@
+//! How connections are accepted and served, whatever the protocol: limits
+//! on connections and their handshake, a budget for unsent replies, and
+//! batched writes.
+
+mod admission;
+mod batched_writes;
+mod incoming;
+mod oversized;
+mod replies;
+
+pub use admission::{Admission, RESERVED_DESCRIPTORS, raise_descriptor_limit};
+pub use incoming::{ConnectionInfo, ConnectionSettings, incoming};
+pub use replies::{FRAMING, ReplyBudgetLayer, ReplyQuota};
