@@ -79,6 +79,7 @@ async fn measure(store: Arc<dyn HistoryStore>, senders: usize, args: &StoreArgs)
                 while !stop.load(Ordering::Relaxed) {
                     let draft = Draft {
                         sender: format!("sender-{s}"),
+                        origin: chat_engine::Origin::Native,
                         text: text.clone(),
                         client_id: None,
                     };

@@ -2,6 +2,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chat_proto::chat::v1 as wire;
 
+use crate::printable;
+
 /// The state of the connection to the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Connection {
@@ -62,8 +64,30 @@ pub struct ChatMessage {
     pub room: String,
     pub seq: u64,
     pub sender: String,
+    pub origin: Origin,
     pub text: String,
     pub sent_at: SystemTime,
+}
+
+/// The protocol a sender used. Only a native sender's name is its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    #[default]
+    Native,
+    Classic,
+    Lobby,
+}
+
+impl ChatMessage {
+    /// The sender as shown: its name, marked if it came through a protocol
+    /// without login (`ann (classic)`), so nobody passes for a native user.
+    pub fn sender_label(&self) -> String {
+        match self.origin {
+            Origin::Native => self.sender.clone(),
+            Origin::Classic => format!("{} (classic)", self.sender),
+            Origin::Lobby => format!("{} (lobby)", self.sender),
+        }
+    }
 }
 
 impl From<wire::Message> for ChatMessage {
@@ -73,11 +97,18 @@ impl From<wire::Message> for ChatMessage {
                 + Duration::from_secs(u64::try_from(t.seconds).unwrap_or(0))
                 + Duration::from_nanos(u64::try_from(t.nanos).unwrap_or(0))
         });
+        let origin = match message.origin() {
+            wire::Origin::Classic => Origin::Classic,
+            wire::Origin::Lobby => Origin::Lobby,
+            // Older messages carry none; they were native or classic.
+            wire::Origin::Native | wire::Origin::Unspecified => Origin::Native,
+        };
         ChatMessage {
-            room: message.room,
+            room: printable::line(&message.room),
             seq: message.seq,
-            sender: message.sender,
-            text: message.text,
+            sender: printable::line(&message.sender),
+            origin,
+            text: printable::text(&message.text),
             sent_at,
         }
     }
@@ -92,7 +123,7 @@ pub struct Member {
 impl From<wire::Member> for Member {
     fn from(member: wire::Member) -> Self {
         Member {
-            name: member.name,
+            name: printable::line(&member.name),
             online: member.online,
         }
     }
@@ -108,7 +139,7 @@ pub struct RoomInfo {
 impl From<wire::Room> for RoomInfo {
     fn from(room: wire::Room) -> Self {
         RoomInfo {
-            name: room.name,
+            name: printable::line(&room.name),
             member_count: room.member_count,
             last_seq: room.last_seq,
         }

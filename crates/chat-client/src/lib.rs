@@ -13,9 +13,10 @@ pub mod cli;
 mod client;
 mod error;
 mod event;
+pub mod printable;
 pub mod rooms;
 mod session;
 
 pub use client::{Client, ClientConfig};
 pub use error::ClientError;
-pub use event::{ChatMessage, ClientEvent, Connection, HistoryPage, Member, RoomInfo};
+pub use event::{ChatMessage, ClientEvent, Connection, HistoryPage, Member, Origin, RoomInfo};

@@ -115,8 +115,11 @@ async fn forward(
 }
 
 /// The application's view of a server event, keeping the cursors and the
-/// room list up to date; `None` for a message already delivered.
+/// room list up to date; `None` for a message already delivered. Every
+/// name in it is made [printable](crate::printable) (the server's room
+/// names are printable already, so calls can use them as they are).
 fn translate(shared: &Shared, event: Kind) -> Option<ClientEvent> {
+    let event = printable_event(event);
     Some(match event {
         Kind::Message(message) => {
             let mut cursors = shared.cursors();
@@ -175,6 +178,47 @@ fn translate(shared: &Shared, event: Kind) -> Option<ClientEvent> {
             }
         }
     })
+}
+
+/// `event` with every name in it printable (message text and senders are
+/// made so in [`ChatMessage::from`]).
+fn printable_event(event: Kind) -> Kind {
+    use crate::printable::line;
+    match event {
+        Kind::MemberJoined(mut m) => {
+            m.name = line(&m.name);
+            Kind::MemberJoined(m)
+        }
+        Kind::MemberLeft(mut m) => {
+            m.name = line(&m.name);
+            Kind::MemberLeft(m)
+        }
+        Kind::Presence(mut p) => {
+            p.name = line(&p.name);
+            Kind::Presence(p)
+        }
+        Kind::RoomCreated(mut r) => {
+            r.room = line(&r.room);
+            Kind::RoomCreated(r)
+        }
+        Kind::RoomClosed(mut r) => {
+            r.room = line(&r.room);
+            Kind::RoomClosed(r)
+        }
+        Kind::RoomJoined(mut r) => {
+            r.room = line(&r.room);
+            Kind::RoomJoined(r)
+        }
+        Kind::RoomLeft(mut r) => {
+            r.room = line(&r.room);
+            Kind::RoomLeft(r)
+        }
+        Kind::FellBehind(mut r) => {
+            r.room = line(&r.room);
+            Kind::FellBehind(r)
+        }
+        Kind::Message(message) => Kind::Message(message),
+    }
 }
 
 /// The stream failed with `status`: an ended session means logging in

@@ -7,20 +7,33 @@
 //! "sent" only once its message is stored, and a batch that fails to store
 //! gives its numbers back: no number is ever used twice.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::room::Numbered;
-use crate::{Draft, EngineError, HistoryStore, Message, Room};
+use crate::{Draft, EngineError, HistoryStore, Message, Room, SentKey};
 
 /// Posts stored together at most.
 const MAX_BATCH: usize = 512;
 
+type Done = oneshot::Sender<Result<Arc<Message>, EngineError>>;
+
 struct Submission {
     room: Arc<Room>,
     draft: Draft,
-    done: oneshot::Sender<Result<Arc<Message>, EngineError>>,
+    done: Done,
+}
+
+impl Submission {
+    /// What makes the draft unique, if it has a client id.
+    fn key(&self) -> Option<SentKey> {
+        Some(SentKey {
+            room: self.room.name().to_owned(),
+            sender: self.draft.sender.clone(),
+            client_id: self.draft.client_id.clone()?,
+        })
+    }
 }
 
 /// A handle for submitting posts to the committer task.
@@ -59,14 +72,37 @@ async fn run(store: Arc<dyn HistoryStore>, mut queue: mpsc::UnboundedReceiver<Su
     }
 }
 
-/// Numbers, stores and publishes one batch.
+/// Numbers, stores and publishes one batch. A retry of a stored message
+/// (same room, sender and client id) gets that message back, whether it is
+/// recent (in memory) or older (in the store, e.g. from before a restart);
+/// retries within the batch share one new message.
 async fn commit(store: &dyn HistoryStore, batch: impl Iterator<Item = Submission>) {
-    let mut numbered = Vec::new();
-    for Submission { room, draft, done } in batch {
+    let mut fresh = Vec::new();
+    for submission in batch {
+        match submission.room.recent_repeat(&submission.draft) {
+            Some(earlier) => drop(submission.done.send(Ok(earlier))),
+            None => fresh.push(submission),
+        }
+    }
+    let fresh = without_stored_repeats(store, fresh).await;
+
+    // Messages to store, each with everyone waiting for it.
+    let mut numbered: Vec<(Arc<Room>, Arc<Message>, Vec<Done>)> = Vec::new();
+    let mut by_key: HashMap<SentKey, usize> = HashMap::new();
+    for submission in fresh {
+        let key = submission.key();
+        if let Some(&first) = key.as_ref().and_then(|key| by_key.get(key)) {
+            numbered[first].2.push(submission.done);
+            continue;
+        }
+        let Submission { room, draft, done } = submission;
         match room.number(draft) {
-            Ok(Numbered::New(message)) => numbered.push((room, message, done)),
-            // A retry of a stored message: nothing more to store.
-            Ok(Numbered::Repeat(message)) => drop(done.send(Ok(message))),
+            Ok(message) => {
+                if let Some(key) = key {
+                    by_key.insert(key, numbered.len());
+                }
+                numbered.push((room, message, vec![done]));
+            }
             Err(error) => drop(done.send(Err(error))),
         }
     }
@@ -79,9 +115,11 @@ async fn commit(store: &dyn HistoryStore, batch: impl Iterator<Item = Submission
         .collect();
     match store.append(&records).await {
         Ok(()) => {
-            for (room, message, done) in numbered {
+            for (room, message, waiting) in numbered {
                 room.publish(Arc::clone(&message));
-                let _ = done.send(Ok(message));
+                for done in waiting {
+                    let _ = done.send(Ok(Arc::clone(&message)));
+                }
             }
         }
         Err(error) => {
@@ -91,9 +129,49 @@ async fn commit(store: &dyn HistoryStore, batch: impl Iterator<Item = Submission
             for (room, message, _) in numbered.iter().rev() {
                 room.unnumber(message.seq);
             }
-            for (_, _, done) in numbered {
+            for done in numbered.into_iter().flat_map(|(_, _, waiting)| waiting) {
                 let _ = done.send(Err(EngineError::Store(error.clone())));
             }
         }
     }
+}
+
+/// Answers the submissions whose client id the store already has with the
+/// stored message; returns the rest.
+async fn without_stored_repeats(
+    store: &dyn HistoryStore,
+    submissions: Vec<Submission>,
+) -> Vec<Submission> {
+    let keys: Vec<SentKey> = submissions.iter().filter_map(Submission::key).collect();
+    if keys.is_empty() {
+        return submissions;
+    }
+    let found = match store.find_sent(keys).await {
+        Ok(found) => found,
+        Err(error) => {
+            // Unsure whether they were stored: refuse those with an id.
+            let mut rest = Vec::new();
+            for submission in submissions {
+                if submission.key().is_some() {
+                    let _ = submission.done.send(Err(EngineError::Store(error.clone())));
+                } else {
+                    rest.push(submission);
+                }
+            }
+            return rest;
+        }
+    };
+    let mut found = found.into_iter();
+    let mut rest = Vec::new();
+    for submission in submissions {
+        let stored = match submission.key() {
+            Some(_) => found.next().flatten(),
+            None => None,
+        };
+        match stored {
+            Some(message) => drop(submission.done.send(Ok(message))),
+            None => rest.push(submission),
+        }
+    }
+    rest
 }

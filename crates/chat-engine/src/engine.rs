@@ -6,7 +6,9 @@ use tokio::sync::broadcast;
 
 use crate::committer::Committer;
 use crate::directory::Directory;
-use crate::{EngineError, HistoryStore, Limits, Message, NameClaim, Room, StoreError};
+use std::num::NonZeroU32;
+
+use crate::{EngineError, HistoryStore, Limits, Message, NameClaim, Room, SavedRoom, StoreError};
 
 /// How many room openings and closings a slow watcher may fall behind.
 const ROOM_CHANGE_BACKLOG: usize = 256;
@@ -25,6 +27,18 @@ pub struct EngineConfig {
     /// How many of each room's newest messages are kept in memory for
     /// fan-out and fast replay; older ones are read from the store.
     pub window_len: usize,
+    pub rooms: RoomLimits,
+}
+
+/// How many rooms users may create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomLimits {
+    /// Rooms open on the server, at most.
+    pub max_rooms: usize,
+    /// Rooms one user may have created (and not yet closed), at most.
+    pub max_created_per_user: usize,
+    /// Rooms one user may create in an hour.
+    pub created_per_user_per_hour: u32,
 }
 
 impl Default for EngineConfig {
@@ -32,9 +46,17 @@ impl Default for EngineConfig {
         EngineConfig {
             limits: Limits::default(),
             window_len: 4096,
+            rooms: RoomLimits {
+                max_rooms: 10_000,
+                max_created_per_user: 100,
+                created_per_user_per_hour: 20,
+            },
         }
     }
 }
+
+/// Room creations per user and hour.
+type CreationRate = governor::DefaultKeyedRateLimiter<String>;
 
 /// A cheap-to-clone handle to the engine's shared state: the open rooms and
 /// the history store behind them.
@@ -50,6 +72,7 @@ struct Shared {
     rooms: Mutex<BTreeMap<String, Arc<Room>>>,
     room_changes: broadcast::Sender<RoomChange>,
     directory: Arc<Directory>,
+    creations: CreationRate,
 }
 
 impl std::fmt::Debug for Shared {
@@ -80,6 +103,10 @@ impl Engine {
                 rooms: Mutex::default(),
                 room_changes: broadcast::channel(ROOM_CHANGE_BACKLOG).0,
                 directory: Arc::default(),
+                creations: governor::RateLimiter::keyed(governor::Quota::per_hour(
+                    NonZeroU32::new(config.rooms.created_per_user_per_hour)
+                        .unwrap_or(NonZeroU32::MIN),
+                )),
             }),
         }
     }
@@ -91,6 +118,10 @@ impl Engine {
 
     /// The open room called `name`, opened now if it was not.
     pub fn room(&self, name: &str) -> Arc<Room> {
+        self.open_room(name, None)
+    }
+
+    fn open_room(&self, name: &str, created_by: Option<String>) -> Arc<Room> {
         let mut rooms = self.shared.rooms();
         if let Some(room) = rooms.get(name) {
             return Arc::clone(room);
@@ -102,6 +133,7 @@ impl Engine {
             Arc::clone(&self.shared.store),
             self.shared.committer.clone(),
             Arc::clone(&self.shared.directory),
+            created_by,
         ));
         rooms.insert(name.to_owned(), Arc::clone(&room));
         // Under the map's lock, so watchers hear openings and closings in
@@ -114,16 +146,53 @@ impl Engine {
         room
     }
 
-    /// Opens room `name` and saves it, so it is open again after a restart.
-    pub async fn create_room(&self, name: &str) -> Result<Arc<Room>, EngineError> {
-        self.shared.store.save_room(name).await?;
-        Ok(self.room(name))
+    /// Opens room `name` for user `creator` and saves it, so it is open
+    /// again after a restart. Refused when the server has its most rooms,
+    /// or the user has created its most rooms, in all or this hour.
+    pub async fn create_room(&self, name: &str, creator: &str) -> Result<Arc<Room>, EngineError> {
+        let limits = self.shared.config.rooms;
+        let (open, created) = {
+            let rooms = self.shared.rooms();
+            let created = rooms
+                .values()
+                .filter(|room| room.created_by() == Some(creator))
+                .count();
+            (rooms.len(), created)
+        };
+        if open >= limits.max_rooms {
+            return Err(EngineError::TooManyRooms(limits.max_rooms));
+        }
+        if created >= limits.max_created_per_user {
+            return Err(EngineError::TooManyRoomsCreated(
+                limits.max_created_per_user,
+            ));
+        }
+        let creations = &self.shared.creations;
+        if let Err(not_until) = creations.check_key(&creator.to_owned()) {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(creations.clock()));
+            return Err(EngineError::CreatingRoomsTooFast {
+                per_hour: limits.created_per_user_per_hour,
+                wait_secs: wait.as_secs().max(1),
+            });
+        }
+        // Users who have not created a room for an hour are forgotten.
+        if creations.len() > 1024 {
+            creations.retain_recent();
+        }
+        self.shared
+            .store
+            .save_room(SavedRoom {
+                name: name.to_owned(),
+                created_by: Some(creator.to_owned()),
+            })
+            .await?;
+        Ok(self.open_room(name, Some(creator.to_owned())))
     }
 
     /// Opens every room saved by [`create_room`](Self::create_room).
     pub fn open_saved_rooms(&self) {
-        for name in self.shared.store.saved_rooms() {
-            self.room(&name);
+        for saved in self.shared.store.saved_rooms() {
+            self.open_room(&saved.name, saved.created_by);
         }
     }
 

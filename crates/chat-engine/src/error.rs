@@ -28,6 +28,12 @@ pub enum EngineError {
     ClientIdTooLong { len: usize, max: usize },
     #[error("{}", name_taken(name, holder))]
     NameTaken { name: String, holder: String },
+    #[error("the server has its limit of {0} rooms; leave or wait for rooms to close")]
+    TooManyRooms(usize),
+    #[error("you have created {0} rooms, the most one user may")]
+    TooManyRoomsCreated(usize),
+    #[error("creating rooms too fast: at most {per_hour} an hour; try again in {wait_secs} s")]
+    CreatingRoomsTooFast { per_hour: u32, wait_secs: u64 },
     #[error("the server is shutting down")]
     ShuttingDown,
     #[error("room `{0}` is closed")]

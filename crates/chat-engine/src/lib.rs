@@ -24,12 +24,14 @@ pub mod store;
 mod subscription;
 
 pub use directory::NameClaim;
-pub use engine::{Engine, EngineConfig, RoomChange};
+pub use engine::{Engine, EngineConfig, RoomChange, RoomLimits};
 pub use error::{EngineError, SubscriptionError};
 pub use limits::Limits;
 pub use members::{RoomEvent, RoomEvents, RoomEventsError};
-pub use message::{Draft, Message, WireForms};
+pub use message::{Draft, Message, Origin, WireForms};
 pub use names::name_key;
 pub use room::Room;
-pub use store::{HistoryStore, MemoryStore, SqliteOptions, SqliteStore, StoreError};
+pub use store::{
+    HistoryStore, MemoryStore, SavedRoom, SentKey, SqliteOptions, SqliteStore, StoreError,
+};
 pub use subscription::{Start, Subscription};

@@ -3,11 +3,45 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The protocol a message came through, so readers can tell a native user
+/// from someone of another protocol sending under the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// Stored before origins were kept.
+    #[default]
+    Unknown,
+    Native,
+    Classic,
+    Lobby,
+}
+
+impl Origin {
+    /// The number the store keeps.
+    pub fn code(self) -> i64 {
+        match self {
+            Origin::Unknown => 0,
+            Origin::Native => 1,
+            Origin::Classic => 2,
+            Origin::Lobby => 3,
+        }
+    }
+
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            1 => Origin::Native,
+            2 => Origin::Classic,
+            3 => Origin::Lobby,
+            _ => Origin::Unknown,
+        }
+    }
+}
+
 /// A message as a sender hands it to the engine, before it has a place in
 /// the room's order.
 #[derive(Debug, Clone)]
 pub struct Draft {
     pub sender: String,
+    pub origin: Origin,
     pub text: String,
     /// Chosen by the sender to make a retried send harmless: a second draft
     /// with the same sender and id gets the first one's message back.
@@ -22,6 +56,7 @@ pub struct Message {
     /// Server time of acceptance, milliseconds since the Unix epoch.
     pub sent_at_ms: i64,
     pub sender: String,
+    pub origin: Origin,
     pub text: String,
     pub client_id: Option<String>,
     /// This message as protocols send it, made once and shared.
@@ -34,6 +69,7 @@ impl Message {
             seq,
             sent_at_ms: now_ms(),
             sender: draft.sender,
+            origin: draft.origin,
             text: draft.text,
             client_id: draft.client_id,
             wire: WireForms::default(),
@@ -118,6 +154,7 @@ mod tests {
         Message::accept(
             Draft {
                 sender: "ann".into(),
+                origin: Origin::Native,
                 text: "hi".into(),
                 client_id: None,
             },

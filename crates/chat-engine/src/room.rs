@@ -28,13 +28,8 @@ pub struct Room {
     subscribers: AtomicUsize,
     members: Members,
     directory: Arc<Directory>,
-}
-
-/// What numbering a draft gave.
-pub(crate) enum Numbered {
-    New(Arc<Message>),
-    /// A retry of a message already posted (same sender and client id).
-    Repeat(Arc<Message>),
+    /// The user who created the room, if a user did.
+    created_by: Option<String>,
 }
 
 pub(crate) struct RoomState {
@@ -104,6 +99,7 @@ impl Room {
         store: Arc<dyn HistoryStore>,
         committer: Committer,
         directory: Arc<Directory>,
+        created_by: Option<String>,
     ) -> Self {
         let published = store.last_seq(&name);
         Room {
@@ -123,11 +119,17 @@ impl Room {
             subscribers: AtomicUsize::new(0),
             members: Members::new(),
             directory,
+            created_by,
         }
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The user who created the room, if a user did.
+    pub fn created_by(&self) -> Option<&str> {
+        self.created_by.as_deref()
     }
 
     /// Checks `draft` against the limits and posts it: it gets the next
@@ -141,18 +143,21 @@ impl Room {
         self.committer.submit(Arc::clone(self), draft).await
     }
 
+    /// The recent message that `draft` retries (same sender and client
+    /// id), if it is recent enough to be in memory.
+    pub(crate) fn recent_repeat(&self, draft: &Draft) -> Option<Arc<Message>> {
+        self.read_state().recent_ids.find(draft)
+    }
+
     /// Gives `draft` the next sequence number (the committer's job).
-    pub(crate) fn number(&self, draft: Draft) -> Result<Numbered, EngineError> {
+    pub(crate) fn number(&self, draft: Draft) -> Result<Arc<Message>, EngineError> {
         let mut state = self.write_state();
         if state.closed {
             return Err(EngineError::RoomClosed(self.name.clone()));
         }
-        if let Some(earlier) = state.recent_ids.find(&draft) {
-            return Ok(Numbered::Repeat(earlier));
-        }
         let message = Arc::new(Message::accept(draft, state.next_seq));
         state.next_seq += 1;
-        Ok(Numbered::New(message))
+        Ok(message)
     }
 
     /// Takes back sequence numbers from `seq` on, whose messages could not

@@ -5,15 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_engine::{
-    Draft, Engine, EngineConfig, EngineError, Limits, MemoryStore, Message, RoomChange, RoomEvent,
+    Draft, Engine, EngineConfig, EngineError, MemoryStore, Message, RoomChange, RoomEvent,
     RoomEventsError, Start, SubscriptionError,
 };
 
 fn engine(window_len: usize, retain: usize) -> Engine {
     Engine::new(
         EngineConfig {
-            limits: Limits::default(),
             window_len,
+            ..EngineConfig::default()
         },
         Arc::new(MemoryStore::new(retain)),
     )
@@ -22,6 +22,7 @@ fn engine(window_len: usize, retain: usize) -> Engine {
 fn draft(sender: &str, text: &str) -> Draft {
     Draft {
         sender: sender.to_owned(),
+        origin: chat_engine::Origin::Native,
         text: text.to_owned(),
         client_id: None,
     }
@@ -528,5 +529,52 @@ async fn room_watchers_hear_rooms_open_and_close() {
     assert!(
         changes.try_recv().is_err(),
         "opening an open room is no change"
+    );
+}
+
+#[tokio::test]
+async fn users_may_create_only_so_many_rooms() {
+    let limited = |max_rooms, max_created_per_user, created_per_user_per_hour| {
+        Engine::new(
+            EngineConfig {
+                rooms: chat_engine::RoomLimits {
+                    max_rooms,
+                    max_created_per_user,
+                    created_per_user_per_hour,
+                },
+                ..EngineConfig::default()
+            },
+            Arc::new(MemoryStore::new(10)),
+        )
+    };
+    let engine = limited(100, 2, 100);
+    engine.create_room("a", "ann").await.unwrap();
+    engine.create_room("b", "ann").await.unwrap();
+    assert_eq!(
+        engine.create_room("c", "ann").await.unwrap_err(),
+        EngineError::TooManyRoomsCreated(2)
+    );
+    engine
+        .create_room("c", "bob")
+        .await
+        .expect("bob has created none");
+
+    let engine = limited(100, 100, 3);
+    for room in ["a", "b", "c"] {
+        engine.create_room(room, "ann").await.unwrap();
+    }
+    let error = engine.create_room("d", "ann").await.unwrap_err();
+    assert!(
+        matches!(error, EngineError::CreatingRoomsTooFast { per_hour: 3, wait_secs } if wait_secs > 1000),
+        "{error:?}"
+    );
+
+    // The server's limit counts every open room, `general` too.
+    let engine = limited(2, 100, 100);
+    engine.room("general");
+    engine.create_room("a", "ann").await.unwrap();
+    assert_eq!(
+        engine.create_room("b", "bob").await.unwrap_err(),
+        EngineError::TooManyRooms(2)
     );
 }

@@ -27,6 +27,7 @@ fn engine(dir: &Path, options: SqliteOptions) -> Engine {
 fn draft(text: &str) -> Draft {
     Draft {
         sender: "ann".into(),
+        origin: chat_engine::Origin::Native,
         text: text.into(),
         client_id: Some(format!("id-{text}")),
     }
@@ -41,7 +42,7 @@ async fn history_numbering_and_saved_rooms_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let engine = engine(dir.path(), options());
-        let room = engine.create_room("dev").await.unwrap();
+        let room = engine.create_room("dev", "ann").await.unwrap();
         for i in 1..=5 {
             assert_eq!(room.post(draft(&i.to_string())).await.unwrap().seq, i);
         }
@@ -105,6 +106,7 @@ async fn retention_by_age_drops_old_messages_but_never_reuses_numbers() {
             sender: "ann".into(),
             text: "from 1970".into(),
             client_id: None,
+            origin: chat_engine::Origin::Native,
             wire: Default::default(),
         });
         let new = Arc::new(Message {
@@ -171,7 +173,52 @@ async fn a_schema_1_database_is_migrated() {
     let version: i64 = db
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
+}
+
+#[tokio::test]
+async fn a_schema_2_database_keeps_the_first_of_ids_stored_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // What an earlier chatd left: one client id stored twice (a retry
+        // after a restart), schema 2.
+        let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+        db.execute_batch(SCHEMA_V1).unwrap();
+        db.execute_batch(
+            "ALTER TABLE messages ADD COLUMN client_id TEXT;
+             CREATE TABLE rooms (name TEXT PRIMARY KEY,
+                 last_seq INTEGER NOT NULL DEFAULT 0, saved INTEGER NOT NULL DEFAULT 0);
+             INSERT INTO messages VALUES ('general', 1, 1795000000000, 'ann', 'hi', 'ONCE-1');
+             INSERT INTO messages VALUES ('general', 2, 1795000000001, 'ann', 'hi', 'ONCE-1');
+             INSERT INTO rooms (name, last_seq) VALUES ('general', 2);
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let engine = engine(dir.path(), options());
+    let retry = Draft {
+        client_id: Some("ONCE-1".into()),
+        ..draft("hi")
+    };
+    assert_eq!(engine.room("general").post(retry).await.unwrap().seq, 1);
+}
+
+#[tokio::test]
+async fn a_send_retried_after_a_restart_gets_its_first_message_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = {
+        let engine = engine(dir.path(), options());
+        engine.room("general").post(draft("once")).await.unwrap()
+    };
+    let engine = engine(dir.path(), options());
+    let room = engine.room("general");
+    let again = room.post(draft("once")).await.unwrap();
+    assert_eq!((again.seq, again.sent_at_ms), (first.seq, first.sent_at_ms));
+    // Concurrent retries of a new id are posted once.
+    let tries = futures::future::join_all((0..5).map(|_| room.post(draft("twice")))).await;
+    let seqs: Vec<u64> = tries.into_iter().map(|m| m.unwrap().seq).collect();
+    assert_eq!(seqs, [2; 5]);
+    assert_eq!(room.post(draft("next")).await.unwrap().seq, 3);
 }
 
 fn open_error(dir: &Path) -> String {
@@ -189,7 +236,7 @@ fn a_newer_schema_is_refused() {
     drop(db);
     let error = open_error(dir.path());
     assert!(
-        error.contains("schema version 7, newer than this chatd knows (up to 2)"),
+        error.contains("schema version 7, newer than this chatd knows (up to 3)"),
         "{error}"
     );
 }

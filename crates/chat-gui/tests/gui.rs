@@ -38,6 +38,7 @@ impl Server {
             for i in 1..=n {
                 let draft = chat_engine::Draft {
                     sender: "bob".into(),
+                    origin: chat_engine::Origin::Native,
                     text: format!("note {i}"),
                     client_id: None,
                 };

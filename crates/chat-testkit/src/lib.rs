@@ -39,6 +39,10 @@ pub const LOOPBACK: &[&str] = &[
     "127.0.0.1",
 ];
 
+/// Test servers take classic and lobby notes as fast as tests send them;
+/// tests of that limit set their own.
+pub const FAST_LEGACY_SENDS: &[&str] = &["--max-legacy-sends-per-second", "1000000"];
+
 /// `--in-memory`, unless `flags` name a data directory: tests keep
 /// history on disk only when they test that.
 pub fn in_memory_unless_given_a_data_dir(flags: &[&str]) -> &'static [&'static str] {
@@ -63,6 +67,7 @@ impl TestServer {
     pub async fn start(flags: &[&str]) -> Self {
         let mut args = vec!["chatd"];
         args.extend_from_slice(LOOPBACK);
+        args.extend_from_slice(FAST_LEGACY_SENDS);
         args.extend_from_slice(in_memory_unless_given_a_data_dir(flags));
         args.extend_from_slice(flags);
         let server = Chatd::bind(Config::parse_from(args)).await.expect("bind");

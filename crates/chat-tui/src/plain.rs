@@ -85,12 +85,14 @@ async fn print_events(mut events: mpsc::Receiver<ClientEvent>) {
 /// An event as one line of output; `None` for connection changes.
 pub fn describe(event: &ClientEvent) -> Option<String> {
     Some(match event {
+        // Lines after a message's first are indented, so a message cannot
+        // pass for an event line of its own.
         ClientEvent::Message(m) => format!(
             "[{}] #{} {}: {}",
             crate::clock(m.sent_at),
             m.room,
-            m.sender,
-            m.text
+            m.sender_label(),
+            m.text.replace('\n', "\n    ")
         ),
         ClientEvent::RoomJoined { room, members, .. } => {
             format!("* in #{room} with {} member(s)", members.len())

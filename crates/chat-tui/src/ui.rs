@@ -123,12 +123,13 @@ fn entry_lines(entry: &Entry, me: &str, width: usize) -> Vec<Line<'static>> {
     match entry {
         Entry::Message(message) => {
             let time = crate::clock(message.sent_at);
-            let (sender, text) = (&message.sender, &message.text);
-            let color = if sender == me {
+            let text = &message.text;
+            let color = if message.sender == me {
                 Color::Cyan
             } else {
                 Color::Magenta
             };
+            let sender = message.sender_label();
             let head = format!("{time} {sender}: ");
             let head_width = display_width(&head);
             let first_width = width.saturating_sub(head_width).max(1);
@@ -137,10 +138,7 @@ fn entry_lines(entry: &Entry, me: &str, width: usize) -> Vec<Line<'static>> {
             let first = chunks.next().unwrap_or_default();
             let mut lines = vec![Line::from(vec![
                 Span::raw(format!("{time} ")).dark_gray(),
-                Span::styled(
-                    sender.clone(),
-                    Style::new().fg(color).add_modifier(Modifier::BOLD),
-                ),
+                Span::styled(sender, Style::new().fg(color).add_modifier(Modifier::BOLD)),
                 Span::raw(": "),
                 Span::raw(first),
             ])];

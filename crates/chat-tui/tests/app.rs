@@ -26,6 +26,7 @@ fn type_line(app: &mut App, text: &str) -> Option<Action> {
 
 fn message(room: &str, seq: u64, sender: &str, text: &str) -> ChatMessage {
     ChatMessage {
+        origin: chat_client::Origin::Native,
         room: room.into(),
         seq,
         sender: sender.into(),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chat_engine::{EngineConfig, Limits};
+use chat_engine::{EngineConfig, Limits, RoomLimits};
 use clap::Parser;
 
 /// The chat server: serves the classic, lobby and native protocols over one
@@ -38,6 +38,21 @@ pub struct Config {
     #[arg(long, env = "CHATD_MAX_ROOMS_PER_USER", default_value_t = 100,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_rooms_per_user: u64,
+
+    /// How many rooms may be open on the server; creating more is refused.
+    #[arg(long, env = "CHATD_MAX_ROOMS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rooms: u64,
+
+    /// How many rooms one user may have created, in all.
+    #[arg(long, env = "CHATD_MAX_ROOMS_CREATED_PER_USER", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rooms_created_per_user: u64,
+
+    /// How many rooms one user may create in an hour.
+    #[arg(long, env = "CHATD_ROOMS_CREATED_PER_HOUR", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rooms_created_per_hour: u32,
 
     /// How many messages a second one native user may send (bursts of as
     /// many are fine).
@@ -73,6 +88,13 @@ pub struct Config {
     #[arg(long, env = "CHATD_MAX_UNSENT_BYTES_PER_CONNECTION", default_value_t = 1 << 20,
           value_parser = clap::value_parser!(u64).range(16 * 1024..))]
     pub max_unsent_bytes_per_connection: u64,
+
+    /// How many notes and lobby chat lines a second one client address may
+    /// send over the classic and lobby protocols, which have no login
+    /// (bursts of as many are fine).
+    #[arg(long, env = "CHATD_MAX_LEGACY_SENDS_PER_SECOND", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_legacy_sends_per_second: u32,
 
     /// Where the classic protocol (`grpc.ChatServer`) listens.
     #[arg(long, env = "CHATD_CLASSIC_ADDR", default_value = "0.0.0.0:11912")]
@@ -184,6 +206,11 @@ impl Config {
         EngineConfig {
             limits: self.limits(),
             window_len: to_usize(self.recent_window),
+            rooms: RoomLimits {
+                max_rooms: to_usize(self.max_rooms),
+                max_created_per_user: to_usize(self.max_rooms_created_per_user),
+                created_per_user_per_hour: self.rooms_created_per_hour,
+            },
         }
     }
 

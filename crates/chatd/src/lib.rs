@@ -9,6 +9,7 @@
 //!
 //! [`Chatd`] binds the listeners and serves them until shutdown.
 
+mod address_rate;
 pub mod classic;
 pub mod config;
 pub mod lobby;

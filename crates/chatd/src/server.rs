@@ -20,6 +20,7 @@ use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 
 use crate::Config;
+use crate::address_rate::AddressRate;
 use crate::classic::ClassicChat;
 use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
 use crate::native::{NativeChat, NativeHub, SessionConfig};
@@ -146,9 +147,12 @@ impl Chatd {
         let max_streams = config.max_streams_per_connection;
         let discoverable = |keepalive| discoverable(keepalive, max_streams, &health);
 
+        let legacy_rate = AddressRate::new(config.max_legacy_sends_per_second);
         let classic = ClassicChat::new(
-            engine.room(&config.classic_room),
+            engine.clone(),
+            &config.classic_room,
             config.history_replay,
+            legacy_rate.clone(),
             shutdown.clone(),
         )
         .into_service(max_request);
@@ -187,9 +191,13 @@ impl Chatd {
             config.heartbeat_interval,
         ))
         .max_decoding_message_size(max_request);
-        let lobby = LobbyServer::new(LobbyService::new(hub.clone(), host.clone()))
-            .max_decoding_message_size(max_request);
-        let channel = ChannelServer::new(ChannelService::new(hub.clone()))
+        let lobby = LobbyServer::new(LobbyService::new(
+            hub.clone(),
+            host.clone(),
+            legacy_rate.clone(),
+        ))
+        .max_decoding_message_size(max_request);
+        let channel = ChannelServer::new(ChannelService::new(hub.clone(), legacy_rate))
             .max_decoding_message_size(max_request);
         health.set_serving::<AgentServer<AgentService>>().await;
         health

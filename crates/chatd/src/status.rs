@@ -17,6 +17,9 @@ pub fn from_engine(error: EngineError) -> Status {
         | EngineError::TextTooLong { .. }
         | EngineError::ClientIdTooLong { .. } => Status::invalid_argument(message),
         EngineError::NameTaken { .. } => Status::already_exists(message),
+        EngineError::TooManyRooms(_)
+        | EngineError::TooManyRoomsCreated(_)
+        | EngineError::CreatingRoomsTooFast { .. } => Status::resource_exhausted(message),
         EngineError::RoomClosed(_) => Status::not_found(message),
         EngineError::ShuttingDown => Status::unavailable(message),
         EngineError::Store(error) => from_store(error),

@@ -1,9 +1,9 @@
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 
-use super::{HistoryStore, StoreError};
+use super::{HistoryStore, SavedRoom, SentKey, StoreError};
 use crate::Message;
 
 /// History kept in memory, the newest `retain` messages of each room.
@@ -11,7 +11,9 @@ use crate::Message;
 pub struct MemoryStore {
     retain: usize,
     rooms: Mutex<HashMap<String, VecDeque<Arc<Message>>>>,
-    saved: Mutex<BTreeSet<String>>,
+    saved: Mutex<BTreeMap<String, Option<String>>>,
+    /// The kept messages that carry a client id.
+    sent: Mutex<HashMap<SentKey, Arc<Message>>>,
 }
 
 impl MemoryStore {
@@ -22,6 +24,7 @@ impl MemoryStore {
             retain: retain.max(1),
             rooms: Mutex::default(),
             saved: Mutex::default(),
+            sent: Mutex::default(),
         }
     }
 
@@ -36,30 +39,44 @@ impl MemoryStore {
 impl HistoryStore for MemoryStore {
     async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<(), StoreError> {
         let mut rooms = self.rooms();
+        let mut sent = lock(&self.sent);
         for &(room, message) in batch {
             let history = match rooms.get_mut(room) {
                 Some(history) => history,
                 None => rooms.entry(room.to_owned()).or_default(),
             };
-            if history.len() == self.retain {
-                history.pop_front();
+            if history.len() == self.retain
+                && let Some(oldest) = history.pop_front()
+                && let Some(key) = sent_key(room, &oldest)
+            {
+                sent.remove(&key);
+            }
+            if let Some(key) = sent_key(room, message) {
+                sent.insert(key, Arc::clone(message));
             }
             history.push_back(Arc::clone(message));
         }
         Ok(())
     }
 
-    async fn save_room(&self, room: &str) -> Result<(), StoreError> {
-        self.saved
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(room.to_owned());
+    async fn find_sent(&self, keys: Vec<SentKey>) -> Result<Vec<Option<Arc<Message>>>, StoreError> {
+        let sent = lock(&self.sent);
+        Ok(keys.iter().map(|key| sent.get(key).cloned()).collect())
+    }
+
+    async fn save_room(&self, room: SavedRoom) -> Result<(), StoreError> {
+        lock(&self.saved).insert(room.name, room.created_by);
         Ok(())
     }
 
-    fn saved_rooms(&self) -> Vec<String> {
-        let saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
-        saved.iter().cloned().collect()
+    fn saved_rooms(&self) -> Vec<SavedRoom> {
+        lock(&self.saved)
+            .iter()
+            .map(|(name, created_by)| SavedRoom {
+                name: name.clone(),
+                created_by: created_by.clone(),
+            })
+            .collect()
     }
 
     fn last_seq(&self, room: &str) -> u64 {
@@ -107,4 +124,17 @@ fn position(history: &VecDeque<Arc<Message>>, seq: u64) -> usize {
     usize::try_from(seq.saturating_sub(oldest))
         .unwrap_or(usize::MAX)
         .min(history.len())
+}
+
+fn sent_key(room: &str, message: &Message) -> Option<SentKey> {
+    Some(SentKey {
+        room: room.to_owned(),
+        sender: message.sender.clone(),
+        client_id: message.client_id.clone()?,
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Single inserts and removes: never left half-done.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

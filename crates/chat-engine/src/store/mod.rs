@@ -21,6 +21,22 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+/// A room that reopens after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedRoom {
+    pub name: String,
+    /// The user who created it, if a user did.
+    pub created_by: Option<String>,
+}
+
+/// A message's room, sender and client id: what makes a send unique.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SentKey {
+    pub room: String,
+    pub sender: String,
+    pub client_id: String,
+}
+
 /// Keeps every room's messages in sequence order, and the rooms to reopen
 /// after a restart.
 #[async_trait]
@@ -51,9 +67,14 @@ pub trait HistoryStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError>;
 
-    /// Remembers that room `room` exists, so it reopens after a restart.
-    async fn save_room(&self, room: &str) -> Result<(), StoreError>;
+    /// The stored messages sent with a client id, one for each of `sent`
+    /// (room, sender, client id) that has one, so a send retried after a
+    /// restart finds the message its first try stored.
+    async fn find_sent(&self, sent: Vec<SentKey>) -> Result<Vec<Option<Arc<Message>>>, StoreError>;
 
-    /// The rooms saved with [`save_room`](Self::save_room).
-    fn saved_rooms(&self) -> Vec<String>;
+    /// Remembers that `room` exists, so it reopens after a restart.
+    async fn save_room(&self, room: SavedRoom) -> Result<(), StoreError>;
+
+    /// The rooms saved with [`save_room`](Self::save_room), by name.
+    fn saved_rooms(&self) -> Vec<SavedRoom>;
 }

@@ -3,34 +3,38 @@
 //!
 //! One writer thread owns the writing connection; each [`append`] from the
 //! engine's committer is one transaction, so a whole batch of messages costs
-//! one disk sync. Reads go to a small pool of read-only connections on
-//! blocking threads; WAL mode lets them read while the writer writes.
+//! one disk sync. Reads go to a fixed pool of read-only connections, each
+//! read on a blocking thread (callers wait for a free connection); WAL mode
+//! lets them read while the writer writes.
 //!
 //! Schema versions (in `PRAGMA user_version`):
 //! - 1: `messages` only;
 //! - 2: adds `messages.client_id` and the `rooms` table, which keeps each
 //!   room's last sequence number (so numbering never goes back, even when
 //!   retention has removed every message of a room) and which rooms to
-//!   reopen at start.
+//!   reopen at start;
+//! - 3: adds `messages.origin` (the protocol a message came through), a
+//!   unique index on room, sender and client id (a retried send finds its
+//!   first try after a restart) and `rooms.created_by`.
 //!
 //! [`append`]: HistoryStore::append
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, ErrorCode, OpenFlags, params};
-use tokio::sync::oneshot;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
+use tokio::sync::{Semaphore, oneshot};
 
-use super::{HistoryStore, StoreError};
-use crate::{Message, WireForms};
+use super::{HistoryStore, SavedRoom, SentKey, StoreError};
+use crate::{Message, Origin, WireForms};
 
 /// The schema this code writes.
-const SCHEMA_VERSION: i64 = 2;
-/// Read connections kept open.
-const READERS: usize = 2;
+const SCHEMA_VERSION: i64 = 3;
+/// Read connections, and so reads at once.
+const READERS: usize = 4;
 /// How often messages older than the age limit are removed.
 const AGE_PRUNE_EVERY: Duration = Duration::from_secs(60);
 
@@ -51,9 +55,11 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per connection in `readers`.
+    free_readers: Semaphore,
     /// Each room's last sequence number, as stored.
     last_seqs: Mutex<HashMap<String, u64>>,
-    saved: Mutex<BTreeSet<String>>,
+    saved: Mutex<BTreeMap<String, Option<String>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -69,7 +75,7 @@ enum Job {
         Vec<(String, Arc<Message>)>,
         oneshot::Sender<Result<(), StoreError>>,
     ),
-    SaveRoom(String, oneshot::Sender<Result<(), StoreError>>),
+    SaveRoom(SavedRoom, oneshot::Sender<Result<(), StoreError>>),
 }
 
 impl SqliteStore {
@@ -98,11 +104,7 @@ impl SqliteStore {
         let (last_seqs, saved) =
             load_rooms(&writer).map_err(|e| fail("cannot read the database", e))?;
         let readers = (0..READERS)
-            .map(|_| {
-                let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-                reader.busy_timeout(Duration::from_secs(5))?;
-                Ok(reader)
-            })
+            .map(|_| open_reader(&path))
             .collect::<Result<Vec<_>, rusqlite::Error>>()
             .map_err(|e| fail("cannot open the database for reading", e))?;
         let (jobs, queue) = mpsc::channel();
@@ -116,6 +118,7 @@ impl SqliteStore {
             path,
             writer: jobs,
             readers: Mutex::new(readers),
+            free_readers: Semaphore::new(READERS),
             last_seqs: Mutex::new(last_seqs),
             saved: Mutex::new(saved),
         })
@@ -136,29 +139,41 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `read` with a read connection on a blocking thread.
+    /// Runs `read` with a read connection on a blocking thread, once one
+    /// is free.
     async fn read<T: Send + 'static>(
         &self,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let connection = self.take_reader()?;
-        let (connection, result) = tokio::task::spawn_blocking(move || {
+        let _free = self
+            .free_readers
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("the database is closed".into()))?;
+        let connection = lock(&self.readers)
+            .pop()
+            .expect("a permit stands for a free connection");
+        let outcome = tokio::task::spawn_blocking(move || {
             let result = read(&connection);
             (connection, result)
         })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("a database read failed: {e}")))?;
+        .await;
+        let (connection, result) = match outcome {
+            Ok(done) => done,
+            Err(error) => {
+                // The connection went down with the read: open another so
+                // the pool keeps its size.
+                let replacement = open_reader(&self.path).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot read history: {}", describe(&e)))
+                })?;
+                lock(&self.readers).push(replacement);
+                return Err(StoreError::Unavailable(format!(
+                    "a database read failed: {error}"
+                )));
+            }
+        };
         lock(&self.readers).push(connection);
         result
-            .map_err(|e| StoreError::Unavailable(format!("cannot read history: {}", describe(&e))))
-    }
-
-    fn take_reader(&self) -> Result<Connection, StoreError> {
-        if let Some(connection) = lock(&self.readers).pop() {
-            return Ok(connection);
-        }
-        // All busy: open one more for this read.
-        Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| StoreError::Unavailable(format!("cannot read history: {}", describe(&e))))
     }
 }
@@ -207,15 +222,37 @@ impl HistoryStore for SqliteStore {
         Ok(newest_first)
     }
 
-    async fn save_room(&self, room: &str) -> Result<(), StoreError> {
-        self.job(|done| Job::SaveRoom(room.to_owned(), done))
-            .await?;
-        lock(&self.saved).insert(room.to_owned());
+    async fn find_sent(&self, keys: Vec<SentKey>) -> Result<Vec<Option<Arc<Message>>>, StoreError> {
+        self.read(move |db| {
+            let mut query = db.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages
+                 WHERE room = ?1 AND sender = ?2 AND client_id = ?3"
+            ))?;
+            keys.iter()
+                .map(|key| {
+                    query
+                        .query_row(params![key.room, key.sender, key.client_id], row_to_message)
+                        .optional()
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn save_room(&self, room: SavedRoom) -> Result<(), StoreError> {
+        self.job(|done| Job::SaveRoom(room.clone(), done)).await?;
+        lock(&self.saved).insert(room.name, room.created_by);
         Ok(())
     }
 
-    fn saved_rooms(&self) -> Vec<String> {
-        lock(&self.saved).iter().cloned().collect()
+    fn saved_rooms(&self) -> Vec<SavedRoom> {
+        lock(&self.saved)
+            .iter()
+            .map(|(name, created_by)| SavedRoom {
+                name: name.clone(),
+                created_by: created_by.clone(),
+            })
+            .collect()
     }
 }
 
@@ -266,6 +303,12 @@ fn migrate(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
         }
         tx.execute_batch(MIGRATE_V1_TO_V2).map_err(fail)?;
     }
+    if version < 3 {
+        if version > 0 {
+            tracing::info!(path = %path.display(), "migrating the database to schema 3");
+        }
+        tx.execute_batch(MIGRATE_V2_TO_V3).map_err(fail)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(fail)?;
     tx.commit().map_err(fail)
@@ -292,23 +335,37 @@ const MIGRATE_V1_TO_V2: &str = "
     );
     INSERT INTO rooms (name, last_seq) SELECT room, max(seq) FROM messages GROUP BY room;";
 
-type Rooms = (HashMap<String, u64>, BTreeSet<String>);
+/// Schema 3: origins, client ids unique per room and sender (of any that
+/// an earlier chatd stored twice, the first keeps its id), room creators.
+const MIGRATE_V2_TO_V3: &str = "
+    ALTER TABLE messages ADD COLUMN origin INTEGER NOT NULL DEFAULT 0;
+    UPDATE messages SET client_id = NULL
+        WHERE client_id IS NOT NULL AND EXISTS (
+            SELECT 1 FROM messages AS first
+            WHERE first.room = messages.room AND first.sender = messages.sender
+              AND first.client_id = messages.client_id AND first.seq < messages.seq);
+    CREATE UNIQUE INDEX messages_by_client_id ON messages (room, sender, client_id)
+        WHERE client_id IS NOT NULL;
+    ALTER TABLE rooms ADD COLUMN created_by TEXT;";
+
+type Rooms = (HashMap<String, u64>, BTreeMap<String, Option<String>>);
 
 fn load_rooms(db: &Connection) -> rusqlite::Result<Rooms> {
     let mut last_seqs = HashMap::new();
-    let mut saved = BTreeSet::new();
-    let mut query = db.prepare("SELECT name, last_seq, saved FROM rooms")?;
+    let mut saved = BTreeMap::new();
+    let mut query = db.prepare("SELECT name, last_seq, saved, created_by FROM rooms")?;
     let rows = query.query_map([], |row| {
         Ok((
             row.get::<_, String>(0)?,
             row.get::<_, i64>(1)?,
             row.get::<_, bool>(2)?,
+            row.get::<_, Option<String>>(3)?,
         ))
     })?;
     for row in rows {
-        let (name, last_seq, is_saved) = row?;
+        let (name, last_seq, is_saved, created_by) = row?;
         if is_saved {
-            saved.insert(name.clone());
+            saved.insert(name.clone(), created_by);
         }
         last_seqs.insert(name, u64::try_from(last_seq).unwrap_or(0));
     }
@@ -326,9 +383,9 @@ fn write_jobs(mut db: Connection, queue: mpsc::Receiver<Job>, options: SqliteOpt
             }
             Job::SaveRoom(room, done) => {
                 let result = db.execute(
-                    "INSERT INTO rooms (name, saved) VALUES (?1, 1)
-                     ON CONFLICT (name) DO UPDATE SET saved = 1",
-                    params![room],
+                    "INSERT INTO rooms (name, saved, created_by) VALUES (?1, 1, ?2)
+                     ON CONFLICT (name) DO UPDATE SET saved = 1, created_by = ?2",
+                    params![room.name, room.created_by],
                 );
                 let _ = done.send(
                     result
@@ -359,8 +416,8 @@ fn append(
     let mut newest: HashMap<&str, u64> = HashMap::new();
     {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         for (room, message) in batch {
             insert.execute(params![
@@ -370,6 +427,7 @@ fn append(
                 message.sender,
                 message.text,
                 message.client_id,
+                message.origin.code(),
             ])?;
             newest.insert(room, message.seq);
         }
@@ -409,8 +467,7 @@ fn select(
     limit: usize,
 ) -> rusqlite::Result<Vec<Arc<Message>>> {
     let mut query = db.prepare_cached(&format!(
-        "SELECT seq, sent_at_ms, sender, text, client_id FROM messages
-         WHERE room = ?1 AND {condition} LIMIT ?3"
+        "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND {condition} LIMIT ?3"
     ))?;
     let rows = query.query_map(
         params![room, to_sql(seq), to_sql(limit as u64)],
@@ -419,6 +476,9 @@ fn select(
     rows.collect()
 }
 
+/// What [`row_to_message`] reads, in its order.
+const COLUMNS: &str = "seq, sent_at_ms, sender, text, client_id, origin";
+
 fn row_to_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<Arc<Message>> {
     Ok(Arc::new(Message {
         seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
@@ -426,8 +486,15 @@ fn row_to_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<Arc<Message>> {
         sender: row.get(2)?,
         text: row.get(3)?,
         client_id: row.get(4)?,
+        origin: Origin::from_code(row.get(5)?),
         wire: WireForms::default(),
     }))
+}
+
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let reader = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    reader.busy_timeout(Duration::from_secs(5))?;
+    Ok(reader)
 }
 
 /// SQLite integers are signed; sequence numbers stay far below `i64::MAX`.

@@ -5,7 +5,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use chat_engine::{Draft, Room, Start};
+use chat_engine::{Draft, Engine, Origin, Room, Start};
 use chat_proto::classic::chat_server_server::{ChatServer, ChatServerServer};
 use chat_proto::classic::{Empty, Note};
 use chat_proto::codec::Encoded;
@@ -13,23 +13,36 @@ use futures::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use crate::address_rate::AddressRate;
+use crate::lobby::is_lobby_user_name;
 use crate::status;
 use crate::streaming::subscription_stream;
 use crate::transport::ReplyQuota;
 
-/// The classic service: a handle to its room and the settings it needs.
+/// The classic service: handles to its room and the engine, and the
+/// settings it needs.
 #[derive(Debug, Clone)]
 pub struct ClassicChat {
+    engine: Engine,
     room: Arc<Room>,
     history_replay: usize,
+    rate: AddressRate,
     shutdown: CancellationToken,
 }
 
 impl ClassicChat {
-    pub fn new(room: Arc<Room>, history_replay: usize, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        engine: Engine,
+        room_name: &str,
+        history_replay: usize,
+        rate: AddressRate,
+        shutdown: CancellationToken,
+    ) -> Self {
         ClassicChat {
-            room,
+            room: engine.room(room_name),
+            engine,
             history_replay,
+            rate,
             shutdown,
         }
     }
@@ -62,10 +75,22 @@ impl ChatServer for ClassicChat {
     }
 
     async fn send_note(&self, request: Request<Note>) -> Result<Response<Empty>, Status> {
+        self.rate.check(&request)?;
         let Note { name, message } = request.into_inner();
+        // Anyone may send under any free name, but not under (or looking
+        // like) a logged-in user's, nor a lobby user's `user-N`.
+        self.engine
+            .check_unclaimed_name(&name)
+            .map_err(status::from_engine)?;
+        if is_lobby_user_name(&name) {
+            return Err(Status::invalid_argument(format!(
+                "names like `{name}` belong to lobby-protocol users; choose another"
+            )));
+        }
         self.room
             .post(Draft {
                 sender: name,
+                origin: Origin::Classic,
                 text: message,
                 client_id: None,
             })

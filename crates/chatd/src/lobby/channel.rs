@@ -10,16 +10,18 @@ use super::chat::{
     ChatStream, StatusEnds, StatusStream, chat_stream, post_chat, status_reply, status_stream,
 };
 use super::hub::LobbyHub;
+use crate::address_rate::AddressRate;
 use crate::status;
 use crate::transport::{ConnectionInfo, ReplyQuota};
 
 pub struct ChannelService {
     hub: LobbyHub,
+    rate: AddressRate,
 }
 
 impl ChannelService {
-    pub fn new(hub: LobbyHub) -> Self {
-        ChannelService { hub }
+    pub fn new(hub: LobbyHub, rate: AddressRate) -> Self {
+        ChannelService { hub, rate }
     }
 }
 
@@ -37,6 +39,7 @@ impl Channel for ChannelService {
 
     /// Posts to the channel; every other member gets it.
     async fn try_chat_send(&self, request: Request<Chat>) -> Result<Response<Empty>, Status> {
+        self.rate.check(&request)?;
         let channel = channel_of(&request)?;
         let Chat { index, text } = request.into_inner();
         let (room, _) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;

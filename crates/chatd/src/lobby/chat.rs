@@ -8,7 +8,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use chat_engine::{Draft, Message, Room, RoomEvent, RoomEvents, RoomEventsError, Start};
+use chat_engine::{Draft, Message, Origin, Room, RoomEvent, RoomEvents, RoomEventsError, Start};
 use chat_proto::lobby::status_reply::Status as StatusKind;
 use chat_proto::lobby::{Chat, StatusReply};
 use futures::Stream;
@@ -44,7 +44,13 @@ pub fn chat_for(reader: &str, message: &Message) -> Option<Chat> {
     if message.sender == reader {
         return None;
     }
-    Some(match user_index(&message.sender) {
+    // Only a lobby user's own messages carry its index: anyone else's name
+    // (a classic client may call itself `user-3`) is spelled out.
+    let lobby_index = match message.origin {
+        Origin::Lobby => user_index(&message.sender),
+        _ => None,
+    };
+    Some(match lobby_index {
         Some(index) => Chat {
             index,
             text: Some(message.text.clone()),
@@ -60,6 +66,7 @@ pub fn chat_for(reader: &str, message: &Message) -> Option<Chat> {
 pub async fn post_chat(room: &Arc<Room>, index: i32, text: Option<String>) -> Result<(), Status> {
     room.post(Draft {
         sender: user_name(index),
+        origin: Origin::Lobby,
         text: text.unwrap_or_default(),
         client_id: None,
     })

@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::chat::{ChatStream, StatusEnds, StatusStream, chat_stream, post_chat, status_stream};
 use super::hub::{HubError, LobbyHub};
+use crate::address_rate::AddressRate;
 use crate::status;
 use crate::transport::ReplyQuota;
 
@@ -16,13 +17,15 @@ pub struct LobbyService {
     hub: LobbyHub,
     /// The host part of channel addresses handed to clients.
     advertised_host: String,
+    rate: AddressRate,
 }
 
 impl LobbyService {
-    pub fn new(hub: LobbyHub, advertised_host: String) -> Self {
+    pub fn new(hub: LobbyHub, advertised_host: String, rate: AddressRate) -> Self {
         LobbyService {
             hub,
             advertised_host,
+            rate,
         }
     }
 
@@ -75,6 +78,7 @@ impl Lobby for LobbyService {
 
     /// Posts to the lobby; every other lobby user gets it.
     async fn try_chat_send(&self, request: Request<Chat>) -> Result<Response<Empty>, Status> {
+        self.rate.check(&request)?;
         let Chat { index, text } = request.into_inner();
         self.hub.gone_token(index).map_err(status::from_hub)?;
         post_chat(self.hub.lobby(), index, text).await?;

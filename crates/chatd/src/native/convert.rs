@@ -2,7 +2,7 @@
 
 use chat_engine::Room as EngineRoom;
 use chat_engine::{Engine, Message as EngineMessage};
-use chat_proto::chat::v1::{Member, Message, Room};
+use chat_proto::chat::v1::{Member, Message, Origin, Room};
 use prost_types::Timestamp;
 use tonic::Status;
 
@@ -63,6 +63,16 @@ pub fn message(room: &str, message: &EngineMessage) -> Message {
             nanos: i32::try_from(message.sent_at_ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
         }),
         client_message_id: message.client_id.clone().unwrap_or_default(),
+        origin: origin(message.origin).into(),
+    }
+}
+
+fn origin(origin: chat_engine::Origin) -> Origin {
+    match origin {
+        chat_engine::Origin::Unknown => Origin::Unspecified,
+        chat_engine::Origin::Native => Origin::Native,
+        chat_engine::Origin::Classic => Origin::Classic,
+        chat_engine::Origin::Lobby => Origin::Lobby,
     }
 }
 
@@ -148,6 +158,7 @@ mod tests {
             sender: "a".into(),
             text: "t".into(),
             client_id: None,
+            origin: chat_engine::Origin::Classic,
             wire: Default::default(),
         };
         let sent_at = message("r", &msg).sent_at.unwrap();

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chat_engine::Draft;
+use chat_engine::{Draft, Origin};
 use chat_proto::chat::v1::chat_service_server::ChatService;
 use chat_proto::chat::v1::get_history_request::Position;
 use chat_proto::chat::v1::*;
@@ -90,6 +90,7 @@ impl ChatService for NativeChat {
         let message = target
             .post(Draft {
                 sender: session.name().to_owned(),
+                origin: Origin::Native,
                 text,
                 client_id: Some(client_message_id).filter(|id| !id.is_empty()),
             })

@@ -288,7 +288,7 @@ impl NativeHub {
         let room = self
             .shared
             .engine
-            .create_room(name)
+            .create_room(name, session.name())
             .await
             .map_err(status::from_engine)?;
         self.join(session, &room)

@@ -8,6 +8,6 @@ mod incoming;
 mod oversized;
 mod replies;
 
-pub use admission::{Admission, RESERVED_DESCRIPTORS, raise_descriptor_limit};
+pub use admission::{Admission, RESERVED_DESCRIPTORS, address_key, raise_descriptor_limit};
 pub use incoming::{ConnectionInfo, ConnectionSettings, incoming};
 pub use replies::{FRAMING, ReplyBudgetLayer, ReplyQuota};
