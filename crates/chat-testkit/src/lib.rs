@@ -149,6 +149,17 @@ pub async fn connect(addr: SocketAddr) -> Channel {
         .expect("connect")
 }
 
+/// A connection to `addr` made from the loopback address `source` (e.g.
+/// 127.0.0.2), which per-address limits count apart from 127.0.0.1.
+pub async fn connect_from(source: std::net::IpAddr, addr: SocketAddr) -> Channel {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .local_address(Some(source))
+        .connect()
+        .await
+        .expect("connect")
+}
+
 pub async fn classic_client(addr: SocketAddr) -> ChatServerClient<Channel> {
     ChatServerClient::new(connect(addr).await)
 }

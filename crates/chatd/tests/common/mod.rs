@@ -20,6 +20,7 @@ pub struct ChatdProcess {
     pub child: Child,
     pub classic: SocketAddr,
     pub native: SocketAddr,
+    agent: SocketAddr,
 }
 
 impl ChatdProcess {
@@ -57,14 +58,22 @@ impl ChatdProcess {
             .spawn()
             .expect("spawn chatd");
         let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
-        let (native, classic) = tokio::time::timeout(PATIENCE, async {
-            let mut native = None;
+        let (native, classic, agent) = tokio::time::timeout(PATIENCE, async {
+            let (mut native, mut classic) = (None, None);
             while let Some(line) = log.next_line().await.expect("read chatd log") {
                 if line.contains("native protocol listening") {
                     native = Some(listen_addr(&line));
                 }
                 if line.contains("classic protocol listening") {
-                    return (native.expect("native listens first"), listen_addr(&line));
+                    classic = Some(listen_addr(&line));
+                }
+                if line.contains("lobby Agent listening") {
+                    let first = "native and classic listen first";
+                    return (
+                        native.expect(first),
+                        classic.expect(first),
+                        listen_addr(&line),
+                    );
                 }
             }
             panic!("chatd exited before listening");
@@ -77,7 +86,13 @@ impl ChatdProcess {
             child,
             classic,
             native,
+            agent,
         }
+    }
+
+    /// Where the lobby protocol's Agent listens.
+    pub fn agent(&self) -> SocketAddr {
+        self.agent
     }
 
     pub fn pid(&self) -> u32 {
