@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tonic::Request;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::target::{Target, TargetArgs};
+use crate::target::{ROOMY, Target, TargetArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Protocol {
@@ -67,13 +67,87 @@ struct Run {
 }
 
 pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
-    if args.protocol == Protocol::Classic && args.rooms != 1 {
-        bail!("the classic protocol has one room; use --rooms 1");
+    args.check()?;
+    let target = Target::start(&args.target, ROOMY).await?;
+    let figures = measure(&args, &target, "").await?;
+    println!("{}", args.describe());
+    figures.print();
+    Ok(())
+}
+
+impl FanoutArgs {
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.protocol == Protocol::Classic && self.rooms != 1 {
+            bail!("the classic protocol has one room; use --rooms 1");
+        }
+        if self.message_bytes < 21 {
+            bail!("--message-bytes must be at least 21 (the send time takes 21)");
+        }
+        Ok(())
     }
-    if args.message_bytes < 21 {
-        bail!("--message-bytes must be at least 21 (the send time takes 21)");
+
+    pub fn target(&self) -> &TargetArgs {
+        &self.target
     }
-    let target = Target::start(&args.target).await?;
+
+    /// The load, in one line.
+    pub fn describe(&self) -> String {
+        format!(
+            "{:?} protocol: {} subscribers / {} connections / {} rooms, {} publishers{}, {} B messages, {:?}",
+            self.protocol,
+            self.subscribers,
+            self.connections,
+            self.rooms,
+            self.publishers,
+            if self.rate > 0 {
+                format!(" at {}/s each", self.rate)
+            } else {
+                " back to back".into()
+            },
+            self.message_bytes,
+            self.duration,
+        )
+    }
+}
+
+/// What one fan-out run measured.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    pub sent: f64,
+    pub delivered: f64,
+    /// Latency quantiles (p50, p99, p999) and maximum, in milliseconds.
+    pub p50: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub samples: u64,
+    /// chatd's CPU-seconds per second, and peak memory in MiB.
+    pub cpu: Option<f64>,
+    pub peak_mib: Option<f64>,
+}
+
+impl Figures {
+    pub fn print(&self) {
+        println!("  sent          {:>12.0} messages/s", self.sent);
+        println!("  delivered     {:>12.0} deliveries/s", self.delivered);
+        println!(
+            "  latency       p50 {:.3} ms  p99 {:.3} ms  p999 {:.3} ms  max {:.3} ms  ({} samples)",
+            self.p50, self.p99, self.p999, self.max, self.samples
+        );
+        match (self.cpu, self.peak_mib) {
+            (Some(cpu), Some(peak)) => println!(
+                "  chatd         {cpu:.2} CPU-seconds per second ({:.0}% of one core), peak memory {peak:.1} MiB",
+                100.0 * cpu
+            ),
+            _ => println!("  chatd         (CPU and memory not visible: give --pid)"),
+        }
+    }
+}
+
+/// Runs the load of `args` against `target` once: opens its subscribers
+/// and publishers (their names start with `prefix`), warms up, measures,
+/// and closes them.
+pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow::Result<Figures> {
     let addr = match args.protocol {
         Protocol::Classic => target.classic,
         Protocol::Native => target.native,
@@ -98,13 +172,15 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     for i in 0..args.subscribers {
         let channel = channels[i % channels.len()].clone();
         let room = format!("bench-{}", i % args.rooms);
-        subscribers.push(subscribe(args.protocol, channel, i, room, Arc::clone(&run)).await?);
+        let name = format!("{prefix}sub-{i}");
+        subscribers.push(subscribe(args.protocol, channel, name, room, Arc::clone(&run)).await?);
     }
     let mut publishers = Vec::new();
     for p in 0..args.publishers {
         let channel = connect(addr).await?;
         let room = format!("bench-{}", p % args.rooms);
-        publishers.push(publish(args.protocol, channel, p, room, &args, Arc::clone(&run)).await?);
+        let name = format!("{prefix}pub-{p}");
+        publishers.push(publish(args.protocol, channel, name, room, args, Arc::clone(&run)).await?);
     }
 
     eprintln!("warming up for {:?}…", args.warmup);
@@ -128,44 +204,18 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     for publisher in publishers {
         publisher.await?;
     }
-    let sent = run.sent.load(Ordering::Relaxed) as f64 / elapsed;
-    let delivered = run.delivered.load(Ordering::Relaxed) as f64 / elapsed;
     let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1e6;
-    println!(
-        "{:?} protocol: {} subscribers / {} connections / {} rooms, {} publishers{}, {} B messages, {:?}",
-        args.protocol,
-        args.subscribers,
-        args.connections,
-        args.rooms,
-        args.publishers,
-        if args.rate > 0 {
-            format!(" at {}/s each", args.rate)
-        } else {
-            " back to back".into()
-        },
-        args.message_bytes,
-        args.duration,
-    );
-    println!("  sent          {sent:>12.0} messages/s");
-    println!("  delivered     {delivered:>12.0} deliveries/s");
-    println!(
-        "  latency       p50 {:.3} ms  p99 {:.3} ms  p999 {:.3} ms  max {:.3} ms  ({} samples)",
-        ms(0.5),
-        ms(0.99),
-        ms(0.999),
-        latency.max() as f64 / 1e6,
-        latency.len()
-    );
-    match (cpu, memory) {
-        (Some(cpu), Some((_, peak))) => println!(
-            "  chatd         {:.2} CPU-seconds per second ({:.0}% of one core), peak memory {:.1} MiB",
-            cpu / elapsed,
-            100.0 * cpu / elapsed,
-            peak as f64 / 1024.0
-        ),
-        _ => println!("  chatd         (CPU and memory not visible: give --pid)"),
-    }
-    Ok(())
+    Ok(Figures {
+        sent: run.sent.load(Ordering::Relaxed) as f64 / elapsed,
+        delivered: run.delivered.load(Ordering::Relaxed) as f64 / elapsed,
+        p50: ms(0.5),
+        p99: ms(0.99),
+        p999: ms(0.999),
+        max: latency.max() as f64 / 1e6,
+        samples: latency.len(),
+        cpu: cpu.map(|cpu| cpu / elapsed),
+        peak_mib: memory.map(|(_, peak)| peak as f64 / 1024.0),
+    })
 }
 
 pub async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<Channel> {
@@ -200,7 +250,7 @@ type Task<T> = tokio::task::JoinHandle<T>;
 async fn subscribe(
     protocol: Protocol,
     channel: Channel,
-    i: usize,
+    name: String,
     room: String,
     run: Arc<Run>,
 ) -> anyhow::Result<Task<Histogram<u64>>> {
@@ -225,7 +275,7 @@ async fn subscribe(
             })
         }
         Protocol::Native => {
-            let (mut client, token) = native_login(channel, &format!("sub-{i}")).await?;
+            let (mut client, token) = native_login(channel, &name).await?;
             let join = authorized(native::JoinRoomRequest { room: room.clone() }, &token);
             if client.join_room(join).await.is_err() {
                 client
@@ -258,7 +308,7 @@ async fn subscribe(
 async fn publish(
     protocol: Protocol,
     channel: Channel,
-    p: usize,
+    name: String,
     room: String,
     args: &FanoutArgs,
     run: Arc<Run>,
@@ -273,7 +323,7 @@ async fn publish(
     let native_session = match protocol {
         Protocol::Classic => None,
         Protocol::Native => {
-            let (mut client, token) = native_login(channel.clone(), &format!("pub-{p}")).await?;
+            let (mut client, token) = native_login(channel.clone(), &name).await?;
             let join = authorized(native::JoinRoomRequest { room: room.clone() }, &token);
             if client.join_room(join).await.is_err() {
                 let create = authorized(native::CreateRoomRequest { room: room.clone() }, &token);
@@ -293,7 +343,7 @@ async fn publish(
             let sent = match &mut native_session {
                 None => classic
                     .send_note(Note {
-                        name: format!("pub-{p}"),
+                        name: name.clone(),
                         message: text,
                     })
                     .await

@@ -8,7 +8,7 @@ use chat_proto::classic::chat_server_client::ChatServerClient;
 use clap::Args;
 
 use crate::fanout::connect;
-use crate::target::{Target, TargetArgs};
+use crate::target::{ROOMY, Target, TargetArgs};
 
 #[derive(Debug, Args)]
 pub struct IdleArgs {
@@ -26,7 +26,7 @@ pub struct IdleArgs {
 }
 
 pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
-    let target = Target::start(&args.target).await?;
+    let target = Target::start(&args.target, ROOMY).await?;
     let mut channels = Vec::new();
     for _ in 0..args.connections.max(1) {
         channels.push(connect(target.classic).await?);

@@ -2,6 +2,7 @@
 
 mod fanout;
 mod idle;
+mod soak;
 mod store;
 mod target;
 
@@ -25,6 +26,9 @@ enum Command {
     Fanout(fanout::FanoutArgs),
     /// Idle subscribers held, and the server's memory per subscriber.
     Idle(idle::IdleArgs),
+    /// The classic fan-out load, calm and while hostile clients attack the
+    /// same server: what the attack costs the well-behaved clients.
+    Soak(soak::SoakArgs),
 }
 
 #[tokio::main]
@@ -33,5 +37,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Store(args) => store::run(args).await,
         Command::Fanout(args) => fanout::run(args).await,
         Command::Idle(args) => idle::run(args).await,
+        Command::Soak(args) => soak::run(args).await,
     }
 }

@@ -16,6 +16,10 @@ pub struct TargetArgs {
     /// starting a chatd.
     #[arg(long)]
     server: Option<SocketAddr>,
+    /// With `--server`, that server's native port, for benchmarks that use
+    /// both protocols (`soak`); default: `--server`.
+    #[arg(long, requires = "server")]
+    native_server: Option<SocketAddr>,
     /// With `--server`, the server's process id, to report its CPU time
     /// and memory.
     #[arg(long, requires = "server")]
@@ -24,6 +28,15 @@ pub struct TargetArgs {
     #[arg(long)]
     chatd: Option<PathBuf>,
 }
+
+/// Room for the benchmarks' many streams per connection and connections
+/// from one address.
+pub const ROOMY: &[&str] = &[
+    "--max-streams-per-connection",
+    "1000000",
+    "--max-connections-per-address",
+    "1000000",
+];
 
 /// A server to measure, and how to watch it.
 pub struct Target {
@@ -35,13 +48,12 @@ pub struct Target {
 
 impl Target {
     /// Starts chatd on loopback (history in memory, no replay, no send
-    /// limit, and room for the benchmarks' many streams per connection and
-    /// connections from one address), or takes the running server given.
-    pub async fn start(args: &TargetArgs) -> anyhow::Result<Self> {
+    /// limits) with `flags` too, or takes the running server given.
+    pub async fn start(args: &TargetArgs, flags: &[&str]) -> anyhow::Result<Self> {
         if let Some(server) = args.server {
             return Ok(Target {
                 classic: server,
-                native: server,
+                native: args.native_server.unwrap_or(server),
                 pid: args.pid,
                 _child: None,
             });
@@ -57,11 +69,12 @@ impl Target {
                 "0",
                 "--max-sends-per-second",
                 "4000000000",
-                "--max-streams-per-connection",
-                "1000000",
-                "--max-connections-per-address",
-                "1000000",
+                "--max-legacy-sends-per-second",
+                "4000000000",
+                "--max-logins-per-second",
+                "4000000000",
             ])
+            .args(flags)
             .args([
                 "--native-addr",
                 "127.0.0.1:0",

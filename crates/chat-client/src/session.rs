@@ -182,43 +182,22 @@ fn translate(shared: &Shared, event: Kind) -> Option<ClientEvent> {
 
 /// `event` with every name in it printable (message text and senders are
 /// made so in [`ChatMessage::from`]).
-fn printable_event(event: Kind) -> Kind {
-    use crate::printable::line;
-    match event {
-        Kind::MemberJoined(mut m) => {
-            m.name = line(&m.name);
-            Kind::MemberJoined(m)
-        }
-        Kind::MemberLeft(mut m) => {
-            m.name = line(&m.name);
-            Kind::MemberLeft(m)
-        }
-        Kind::Presence(mut p) => {
-            p.name = line(&p.name);
-            Kind::Presence(p)
-        }
-        Kind::RoomCreated(mut r) => {
-            r.room = line(&r.room);
-            Kind::RoomCreated(r)
-        }
-        Kind::RoomClosed(mut r) => {
-            r.room = line(&r.room);
-            Kind::RoomClosed(r)
-        }
-        Kind::RoomJoined(mut r) => {
-            r.room = line(&r.room);
-            Kind::RoomJoined(r)
-        }
-        Kind::RoomLeft(mut r) => {
-            r.room = line(&r.room);
-            Kind::RoomLeft(r)
-        }
-        Kind::FellBehind(mut r) => {
-            r.room = line(&r.room);
-            Kind::FellBehind(r)
-        }
-        Kind::Message(message) => Kind::Message(message),
+fn printable_event(mut event: Kind) -> Kind {
+    let names: Vec<&mut String> = match &mut event {
+        Kind::MemberJoined(m) => vec![&mut m.room, &mut m.name],
+        Kind::MemberLeft(m) => vec![&mut m.room, &mut m.name],
+        Kind::Presence(p) => vec![&mut p.name],
+        Kind::RoomCreated(r) => vec![&mut r.room],
+        Kind::RoomClosed(r) => vec![&mut r.room],
+        Kind::RoomJoined(r) => vec![&mut r.room],
+        Kind::RoomLeft(r) => vec![&mut r.room],
+        Kind::FellBehind(r) => vec![&mut r.room],
+        Kind::Message(_) => Vec::new(),
+    };
+    for name in names {
+        *name = crate::printable::line(name);
     }
+    event
 }
 
 /// The stream failed with `status`: an ended session means logging in

@@ -39,9 +39,14 @@ pub const LOOPBACK: &[&str] = &[
     "127.0.0.1",
 ];
 
-/// Test servers take classic and lobby notes as fast as tests send them;
-/// tests of that limit set their own.
-pub const FAST_LEGACY_SENDS: &[&str] = &["--max-legacy-sends-per-second", "1000000"];
+/// Test servers take logins and classic and lobby notes as fast as tests
+/// make them; tests of those limits set their own.
+pub const UNTHROTTLED: &[&str] = &[
+    "--max-legacy-sends-per-second",
+    "1000000",
+    "--max-logins-per-second",
+    "1000000",
+];
 
 /// `--in-memory`, unless `flags` name a data directory: tests keep
 /// history on disk only when they test that.
@@ -67,7 +72,7 @@ impl TestServer {
     pub async fn start(flags: &[&str]) -> Self {
         let mut args = vec!["chatd"];
         args.extend_from_slice(LOOPBACK);
-        args.extend_from_slice(FAST_LEGACY_SENDS);
+        args.extend_from_slice(UNTHROTTLED);
         args.extend_from_slice(in_memory_unless_given_a_data_dir(flags));
         args.extend_from_slice(flags);
         let server = Chatd::bind(Config::parse_from(args)).await.expect("bind");

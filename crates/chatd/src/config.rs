@@ -96,6 +96,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_legacy_sends_per_second: u32,
 
+    /// How many logins a second one client address may make (native
+    /// `Login`, lobby `TryLogin`; bursts of as many are fine).
+    #[arg(long, env = "CHATD_MAX_LOGINS_PER_SECOND", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_logins_per_second: u32,
+
     /// Where the classic protocol (`grpc.ChatServer`) listens.
     #[arg(long, env = "CHATD_CLASSIC_ADDR", default_value = "0.0.0.0:11912")]
     pub classic_addr: SocketAddr,

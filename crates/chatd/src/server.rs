@@ -147,7 +147,8 @@ impl Chatd {
         let max_streams = config.max_streams_per_connection;
         let discoverable = |keepalive| discoverable(keepalive, max_streams, &health);
 
-        let legacy_rate = AddressRate::new(config.max_legacy_sends_per_second);
+        let legacy_rate = AddressRate::new(config.max_legacy_sends_per_second, "messages");
+        let login_rate = AddressRate::new(config.max_logins_per_second, "logins");
         let classic = ClassicChat::new(
             engine.clone(),
             &config.classic_room,
@@ -168,7 +169,7 @@ impl Chatd {
             },
             shutdown.clone(),
         );
-        let native = ChatServiceServer::new(NativeChat::new(sessions.clone()))
+        let native = ChatServiceServer::new(NativeChat::new(sessions.clone(), login_rate.clone()))
             .max_decoding_message_size(max_request);
         health.set_serving::<ChatServiceServer<NativeChat>>().await;
 
@@ -182,6 +183,7 @@ impl Chatd {
         let host = &config.advertised_host;
         let agent = AgentServer::new(AgentService::new(
             hub.clone(),
+            login_rate,
             format!("{host}:{}", addrs.heartbeat.port()),
             format!("{host}:{}", addrs.lobby.port()),
         ))

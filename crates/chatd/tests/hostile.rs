@@ -565,8 +565,17 @@ async fn control_characters_are_refused_on_every_protocol() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn classic_and_lobby_senders_are_held_to_a_rate_per_address() {
-    let chatd = ChatdProcess::spawn(&["--max-legacy-sends-per-second", "5"], &[]).await;
+async fn classic_senders_and_logins_are_held_to_a_rate_per_address() {
+    let chatd = ChatdProcess::spawn(
+        &[
+            "--max-legacy-sends-per-second",
+            "5",
+            "--max-logins-per-second",
+            "5",
+        ],
+        &[],
+    )
+    .await;
     let mut flooder = chat_proto::classic::chat_server_client::ChatServerClient::new(
         connect_from(attacker_ip(0), chatd.classic).await,
     );
@@ -583,6 +592,25 @@ async fn classic_and_lobby_senders_are_held_to_a_rate_per_address() {
     // Another address is not held up.
     let mut other = classic_client(chatd.classic).await;
     send(&mut other, "calm", "hello").await.unwrap();
+
+    // Logins from one address are held to their rate too.
+    let mut logins = chat_proto::chat::v1::chat_service_client::ChatServiceClient::new(
+        connect_from(attacker_ip(0), chatd.native).await,
+    );
+    let mut refused = None;
+    for i in 0..50 {
+        let login = chat_proto::chat::v1::LoginRequest {
+            name: format!("guest{i}"),
+        };
+        if let Err(status) = logins.login(login).await {
+            refused = Some(status);
+            break;
+        }
+    }
+    let refused = refused.expect("50 logins at once were all taken");
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+    assert!(refused.message().contains("at most 5 logins a second"));
+    NativeUser::login(chatd.native, "calm").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use crate::Message;
 pub struct MemoryStore {
     retain: usize,
     rooms: Mutex<HashMap<String, VecDeque<Arc<Message>>>>,
-    saved: Mutex<BTreeMap<String, Option<String>>>,
+    saved: Mutex<BTreeMap<String, SavedRoom>>,
     /// The kept messages that carry a client id.
     sent: Mutex<HashMap<SentKey, Arc<Message>>>,
 }
@@ -65,18 +65,12 @@ impl HistoryStore for MemoryStore {
     }
 
     async fn save_room(&self, room: SavedRoom) -> Result<(), StoreError> {
-        lock(&self.saved).insert(room.name, room.created_by);
+        lock(&self.saved).insert(room.name.clone(), room);
         Ok(())
     }
 
     fn saved_rooms(&self) -> Vec<SavedRoom> {
-        lock(&self.saved)
-            .iter()
-            .map(|(name, created_by)| SavedRoom {
-                name: name.clone(),
-                created_by: created_by.clone(),
-            })
-            .collect()
+        lock(&self.saved).values().cloned().collect()
     }
 
     fn last_seq(&self, room: &str) -> u64 {

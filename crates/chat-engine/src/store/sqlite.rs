@@ -59,7 +59,7 @@ pub struct SqliteStore {
     free_readers: Semaphore,
     /// Each room's last sequence number, as stored.
     last_seqs: Mutex<HashMap<String, u64>>,
-    saved: Mutex<BTreeMap<String, Option<String>>>,
+    saved: Mutex<BTreeMap<String, SavedRoom>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -241,18 +241,12 @@ impl HistoryStore for SqliteStore {
 
     async fn save_room(&self, room: SavedRoom) -> Result<(), StoreError> {
         self.job(|done| Job::SaveRoom(room.clone(), done)).await?;
-        lock(&self.saved).insert(room.name, room.created_by);
+        lock(&self.saved).insert(room.name.clone(), room);
         Ok(())
     }
 
     fn saved_rooms(&self) -> Vec<SavedRoom> {
-        lock(&self.saved)
-            .iter()
-            .map(|(name, created_by)| SavedRoom {
-                name: name.clone(),
-                created_by: created_by.clone(),
-            })
-            .collect()
+        lock(&self.saved).values().cloned().collect()
     }
 }
 
@@ -348,7 +342,7 @@ const MIGRATE_V2_TO_V3: &str = "
         WHERE client_id IS NOT NULL;
     ALTER TABLE rooms ADD COLUMN created_by TEXT;";
 
-type Rooms = (HashMap<String, u64>, BTreeMap<String, Option<String>>);
+type Rooms = (HashMap<String, u64>, BTreeMap<String, SavedRoom>);
 
 fn load_rooms(db: &Connection) -> rusqlite::Result<Rooms> {
     let mut last_seqs = HashMap::new();
@@ -365,7 +359,11 @@ fn load_rooms(db: &Connection) -> rusqlite::Result<Rooms> {
     for row in rows {
         let (name, last_seq, is_saved, created_by) = row?;
         if is_saved {
-            saved.insert(name.clone(), created_by);
+            let room = SavedRoom {
+                name: name.clone(),
+                created_by,
+            };
+            saved.insert(name.clone(), room);
         }
         last_seqs.insert(name, u64::try_from(last_seq).unwrap_or(0));
     }

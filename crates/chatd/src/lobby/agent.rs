@@ -5,11 +5,13 @@ use chat_proto::lobby::{LoginReply, LoginRequest};
 use tonic::{Request, Response, Status};
 
 use super::hub::LobbyHub;
+use crate::address_rate::AddressRate;
 use crate::status;
 use crate::transport::ConnectionInfo;
 
 pub struct AgentService {
     hub: LobbyHub,
+    logins: AddressRate,
     heartbeat_address: String,
     lobby_address: String,
 }
@@ -17,9 +19,15 @@ pub struct AgentService {
 impl AgentService {
     /// `heartbeat_address` and `lobby_address` are `host:port` as clients
     /// should dial them.
-    pub fn new(hub: LobbyHub, heartbeat_address: String, lobby_address: String) -> Self {
+    pub fn new(
+        hub: LobbyHub,
+        logins: AddressRate,
+        heartbeat_address: String,
+        lobby_address: String,
+    ) -> Self {
         AgentService {
             hub,
+            logins,
             heartbeat_address,
             lobby_address,
         }
@@ -32,6 +40,7 @@ impl Agent for AgentService {
         &self,
         request: Request<LoginRequest>,
     ) -> Result<Response<LoginReply>, Status> {
+        self.logins.check(&request)?;
         let peer = ConnectionInfo::of(&request).map(|info| info.remote_addr);
         let index = self.hub.login().map_err(status::from_hub)?;
         tracing::debug!(index, ?peer, ip = request.get_ref().ip, "login");

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 use super::convert;
 use super::events::{self, EventStream};
 use super::sessions::{NativeHub, room_not_found};
+use crate::address_rate::AddressRate;
 use crate::status;
 use crate::transport::{FRAMING, ReplyQuota};
 
@@ -25,11 +26,12 @@ const MESSAGE_OVERHEAD: usize = 64 + 128 + FRAMING;
 
 pub struct NativeChat {
     hub: NativeHub,
+    logins: AddressRate,
 }
 
 impl NativeChat {
-    pub fn new(hub: NativeHub) -> Self {
-        NativeChat { hub }
+    pub fn new(hub: NativeHub, logins: AddressRate) -> Self {
+        NativeChat { hub, logins }
     }
 }
 
@@ -41,6 +43,7 @@ impl ChatService for NativeChat {
         &self,
         request: Request<LoginRequest>,
     ) -> Result<Response<LoginResponse>, Status> {
+        self.logins.check(&request)?;
         let name = request.into_inner().name;
         let (session_token, session) = self.hub.login(&name)?;
         Ok(Response::new(LoginResponse {

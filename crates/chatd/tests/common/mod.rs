@@ -47,7 +47,7 @@ impl ChatdProcess {
         }
         let mut child = command
             .args(LOOPBACK)
-            .args(FAST_LEGACY_SENDS)
+            .args(UNTHROTTLED)
             .args(in_memory_unless_given_a_data_dir(flags))
             .args(flags)
             .envs(envs.iter().copied())
