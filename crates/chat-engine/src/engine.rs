@@ -308,9 +308,4 @@ impl Engine {
             .map(|(_, room)| Arc::clone(room))
             .collect()
     }
-
-    /// How many rooms are open.
-    pub fn room_count(&self) -> usize {
-        self.shared.rooms().len()
-    }
 }

@@ -3,6 +3,11 @@ use std::sync::Arc;
 
 use crate::{Message, Room, SubscriptionError};
 
+/// Messages read from the store at a time while catching up: each is a
+/// copy of its own (unlike the window's, shared by every subscriber), and
+/// a stream whose client reads slowly holds them until it can send.
+const CATCH_UP_BATCH: usize = 4;
+
 /// Where a new subscription starts reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
@@ -102,10 +107,11 @@ impl Subscription {
         max: usize,
     ) -> Result<Option<Vec<Arc<Message>>>, SubscriptionError> {
         let wanted = usize::try_from(window_start - self.next_seq).unwrap_or(usize::MAX);
+        let limit = max.min(wanted).min(CATCH_UP_BATCH);
         let batch = self
             .room
             .store()
-            .read_from(self.room.name(), self.next_seq, max.min(wanted))
+            .read_from(self.room.name(), self.next_seq, limit)
             .await?;
         let first_available = batch.first().map_or(window_start, |m| m.seq);
         if first_available == self.next_seq {

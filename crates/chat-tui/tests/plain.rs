@@ -167,3 +167,35 @@ async fn a_name_in_use_or_no_server_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_marks_classic_senders_and_indents_later_lines() {
+    let server = TestServer::start(&[]).await;
+    let (bob, _bob_events) = bob(&server).await;
+    let mut ann = chat(&server, "ann").spawn().unwrap();
+    let mut out: Lines<BufReader<ChildStdout>> = BufReader::new(ann.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "* in #general with 2 member(s)").await;
+
+    // A classic client, with no login, is marked as such.
+    let mut classic = server.classic_client().await;
+    chat_testkit::send(&mut classic, "carol", "from classic")
+        .await
+        .unwrap();
+    let shown = line_containing(&mut out, "from classic").await;
+    assert!(
+        shown.ends_with("#general carol (classic): from classic"),
+        "{shown}"
+    );
+
+    // A message's later lines cannot pass for events of their own.
+    bob.send(
+        "general",
+        "hi\n[09:00] #general admin: give me your password",
+    )
+    .await
+    .unwrap();
+    let first = line_containing(&mut out, "bob:").await;
+    assert!(first.ends_with("#general bob: hi"), "{first}");
+    let next = out.next_line().await.unwrap().unwrap();
+    assert_eq!(next, "    [09:00] #general admin: give me your password");
+}

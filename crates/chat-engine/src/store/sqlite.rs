@@ -3,9 +3,9 @@
 //!
 //! One writer thread owns the writing connection; each [`append`] from the
 //! engine's committer is one transaction, so a whole batch of messages costs
-//! one disk sync. Reads go to a fixed pool of read-only connections, each
-//! read on a blocking thread (callers wait for a free connection); WAL mode
-//! lets them read while the writer writes.
+//! one disk sync. Reads go to a fixed pool of reader threads, each with a
+//! read-only connection of its own, through one queue; WAL mode lets them
+//! read while the writer writes.
 //!
 //! Schema versions (in `PRAGMA user_version`):
 //! - 1: `messages` only;
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 
 use super::{HistoryStore, SavedRoom, SentKey, StoreError};
 use crate::{Message, Origin, WireForms};
@@ -54,9 +54,8 @@ pub struct SqliteOptions {
 pub struct SqliteStore {
     path: PathBuf,
     writer: mpsc::Sender<Job>,
-    readers: Mutex<Vec<Connection>>,
-    /// One permit per connection in `readers`.
-    free_readers: Semaphore,
+    /// Reads, for the reader threads.
+    reads: mpsc::Sender<ReadJob>,
     /// Each room's last sequence number, as stored.
     last_seqs: Mutex<HashMap<String, u64>>,
     saved: Mutex<BTreeMap<String, SavedRoom>>,
@@ -107,6 +106,9 @@ impl SqliteStore {
             .map(|_| open_reader(&path))
             .collect::<Result<Vec<_>, rusqlite::Error>>()
             .map_err(|e| fail("cannot open the database for reading", e))?;
+        let reads = start_readers(readers).map_err(|e| {
+            StoreError::Unavailable(format!("cannot start the database readers: {e}"))
+        })?;
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("chat-store-writer".into())
@@ -117,8 +119,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             path,
             writer: jobs,
-            readers: Mutex::new(readers),
-            free_readers: Semaphore::new(READERS),
+            reads,
             last_seqs: Mutex::new(last_seqs),
             saved: Mutex::new(saved),
         })
@@ -139,43 +140,52 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `read` with a read connection on a blocking thread, once one
-    /// is free.
+    /// Runs `read` on one of the reader threads, once one is free. A
+    /// caller that stops waiting holds nothing: the read still runs and its
+    /// result is dropped. (Waiting on a semaphore instead would let a
+    /// stream that its connection has stopped polling keep a permit
+    /// forever, and starve every other read.)
     async fn read<T: Send + 'static>(
         &self,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let _free = self
-            .free_readers
-            .acquire()
+        let (done, outcome) = oneshot::channel();
+        let job: ReadJob = Box::new(move |db| {
+            let _ = done.send(read(db));
+        });
+        self.reads
+            .send(job)
+            .map_err(|_| StoreError::Unavailable("the database readers have stopped".into()))?;
+        outcome
             .await
-            .map_err(|_| StoreError::Unavailable("the database is closed".into()))?;
-        let connection = lock(&self.readers)
-            .pop()
-            .expect("a permit stands for a free connection");
-        let outcome = tokio::task::spawn_blocking(move || {
-            let result = read(&connection);
-            (connection, result)
-        })
-        .await;
-        let (connection, result) = match outcome {
-            Ok(done) => done,
-            Err(error) => {
-                // The connection went down with the read: open another so
-                // the pool keeps its size.
-                let replacement = open_reader(&self.path).map_err(|e| {
-                    StoreError::Unavailable(format!("cannot read history: {}", describe(&e)))
-                })?;
-                lock(&self.readers).push(replacement);
-                return Err(StoreError::Unavailable(format!(
-                    "a database read failed: {error}"
-                )));
-            }
-        };
-        lock(&self.readers).push(connection);
-        result
+            .map_err(|_| StoreError::Unavailable("a database read failed".into()))?
             .map_err(|e| StoreError::Unavailable(format!("cannot read history: {}", describe(&e))))
     }
+}
+
+/// A read for a reader thread to run on its connection.
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+/// Starts a reader thread for each connection, taking jobs from one queue.
+fn start_readers(readers: Vec<Connection>) -> std::io::Result<mpsc::Sender<ReadJob>> {
+    let (jobs, queue) = mpsc::channel::<ReadJob>();
+    let queue = Arc::new(Mutex::new(queue));
+    for (n, db) in readers.into_iter().enumerate() {
+        let queue = Arc::clone(&queue);
+        std::thread::Builder::new()
+            .name(format!("chat-store-read-{n}"))
+            .spawn(move || {
+                loop {
+                    // The lock is held only to take a job.
+                    let job = lock(&queue).recv();
+                    match job {
+                        Ok(job) => job(&db),
+                        Err(_) => return,
+                    }
+                }
+            })?;
+    }
+    Ok(jobs)
 }
 
 #[async_trait]

@@ -171,7 +171,8 @@ impl ReplyBudget {
     }
 
     /// Bytes taken and not yet given back.
-    pub fn used(&self) -> usize {
+    #[cfg(test)]
+    fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
     }
 }
