@@ -79,6 +79,12 @@ pub enum Origin {
 }
 
 impl ChatMessage {
+    /// Whether the native user `name` sent this (not someone of another
+    /// protocol who used the name while it was free).
+    pub fn is_from(&self, name: &str) -> bool {
+        self.origin == Origin::Native && self.sender == name
+    }
+
     /// The sender as shown: its name, marked if it came through a protocol
     /// without login (`ann (classic)`), so nobody passes for a native user.
     pub fn sender_label(&self) -> String {
@@ -152,4 +158,39 @@ pub struct HistoryPage {
     pub messages: Vec<ChatMessage>,
     /// Whether older messages remain.
     pub has_more: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(sender: &str, origin: wire::Origin) -> ChatMessage {
+        ChatMessage::from(wire::Message {
+            sender: sender.into(),
+            origin: origin.into(),
+            text: "hi\u{1b}[2J".into(),
+            ..wire::Message::default()
+        })
+    }
+
+    #[test]
+    fn only_a_native_sender_is_who_its_name_says() {
+        let native = from("ann", wire::Origin::Native);
+        assert!(native.is_from("ann"));
+        assert_eq!(native.sender_label(), "ann");
+        let classic = from("ann", wire::Origin::Classic);
+        assert!(
+            !classic.is_from("ann"),
+            "a classic `ann` passed for the user"
+        );
+        assert_eq!(classic.sender_label(), "ann (classic)");
+        assert_eq!(
+            from("user-3", wire::Origin::Lobby).sender_label(),
+            "user-3 (lobby)"
+        );
+        assert_eq!(
+            classic.text, "hi\u{FFFD}[2J",
+            "a control character reached the screen"
+        );
+    }
 }

@@ -91,7 +91,7 @@ impl Rooms {
         match event {
             ClientEvent::Message(message) => {
                 let unread = self.current.as_deref() != Some(message.room.as_str())
-                    && message.sender != self.me;
+                    && !message.is_from(&self.me);
                 let log = self.logs.entry(message.room.clone()).or_default();
                 log.add_message(message);
                 if unread {

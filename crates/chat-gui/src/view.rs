@@ -267,7 +267,7 @@ fn entry_row(ui: &mut egui::Ui, entry: &Entry, me: &str) {
         Entry::Message(message) => {
             let local: chrono::DateTime<chrono::Local> = message.sent_at.into();
             let sender = RichText::new(message.sender_label()).strong();
-            let sender = if message.sender == me {
+            let sender = if message.is_from(me) {
                 sender.color(Color32::from_rgb(90, 170, 230))
             } else {
                 sender.color(Color32::from_rgb(200, 120, 220))

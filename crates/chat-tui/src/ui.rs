@@ -124,7 +124,7 @@ fn entry_lines(entry: &Entry, me: &str, width: usize) -> Vec<Line<'static>> {
         Entry::Message(message) => {
             let time = crate::clock(message.sent_at);
             let text = &message.text;
-            let color = if message.sender == me {
+            let color = if message.is_from(me) {
                 Color::Cyan
             } else {
                 Color::Magenta
