@@ -124,12 +124,15 @@ impl Events {
     /// The next event for the client; `None` once the stream is over.
     async fn next(&mut self) -> Option<EventItem> {
         loop {
-            if self.unpaid > 0 {
+            // Waiting (and so watching for shutdown) only when the budget
+            // is spent: the shutdown token is shared by every stream.
+            if self.unpaid > 0 && !self.quota.try_take(self.unpaid) {
                 tokio::select! {
-                    () = self.quota.take(self.unpaid) => self.unpaid = 0,
+                    () = self.quota.take(self.unpaid) => {}
                     () = self.hub.shutdown().cancelled() => return None,
                 }
             }
+            self.unpaid = 0;
             if let Some(item) = self.pending.pop_front() {
                 return Some(item);
             }

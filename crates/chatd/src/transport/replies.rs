@@ -220,6 +220,19 @@ impl ReplyQuota {
         extensions.get::<ReplyQuota>().cloned().unwrap_or_default()
     }
 
+    /// Takes `bytes` for the reply if the connection's budget has them now.
+    pub fn try_take(&self, bytes: usize) -> bool {
+        let Some(held) = &self.shared else {
+            return true;
+        };
+        let bytes = bytes.min(held.budget.limit);
+        let taken = held.budget.try_take(bytes);
+        if taken {
+            held.bytes.fetch_add(bytes, Ordering::AcqRel);
+        }
+        taken
+    }
+
     /// Takes `bytes` for the reply, waiting while the connection's budget
     /// is spent (the client is not reading what it asked for).
     pub async fn take(&self, bytes: usize) {
