@@ -666,3 +666,40 @@ async fn users_coming_online_cost_each_member_an_event_or_two() {
         "the observer was sent a member list again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_is_never_held_up_by_its_reply_budget() {
+    const MESSAGES: usize = 3000;
+    // The smallest budget: what a reader is charged must all come back,
+    // or it runs out long before these messages are through.
+    let chatd = ChatdProcess::spawn(
+        &[
+            "--max-unsent-bytes-per-connection",
+            "16384",
+            "--max-sends-per-second",
+            "1000000",
+        ],
+        &[],
+    )
+    .await;
+    let mut reader = NativeUser::login(chatd.native, "reader").await;
+    reader.join("general").await;
+    let mut events = reader.subscribe(&[]).await;
+    let mut classic = classic_client(chatd.classic).await;
+    let mut notes = chat_stream(&mut classic).await;
+    let mut sender = NativeUser::login(chatd.native, "sender").await;
+    sender.join("general").await;
+    for i in 0..MESSAGES {
+        sender.send("general", &format!("message {i}")).await;
+    }
+    for i in 0..MESSAGES {
+        let message = next_message(&mut events).await;
+        assert_eq!(message.text, format!("message {i}"));
+    }
+    let texts: Vec<String> = read_notes(&mut notes, MESSAGES)
+        .await
+        .into_iter()
+        .map(|note| note.message)
+        .collect();
+    assert_eq!(texts.last().map(String::as_str), Some("message 2999"));
+}

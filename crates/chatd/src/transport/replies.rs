@@ -41,9 +41,9 @@ pub const UNWRITTEN: usize = 256 * 1024;
 /// connection is idle with nothing to write.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(1);
 
-/// Bytes gRPC and HTTP/2 add to each message: a 5-byte length prefix, a
-/// 9-byte frame header.
-pub const FRAMING: usize = 14;
+/// Bytes gRPC adds to each message in a reply body: its length prefix.
+/// (What a stream takes for an item is what its body gives back for it.)
+pub const FRAMING: usize = 5;
 
 /// One connection's allowance of reply bytes not yet handed to hyper.
 #[derive(Debug)]
@@ -360,7 +360,14 @@ where
         let this = self.project();
         ready!(this.quota.poll_room_to_hand_on(this.write_wait, cx));
         if this.rest.is_empty() {
-            match ready!(this.inner.poll_frame(cx)) {
+            let Poll::Ready(frame) = this.inner.poll_frame(cx) else {
+                // Everything the call paid for has been handed on (a stream
+                // pays only for what it yields at once): it holds nothing,
+                // whatever rounding left.
+                this.quota.give_back(usize::MAX);
+                return Poll::Pending;
+            };
+            match frame {
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) => *this.rest = data,
                     Err(frame) => return Poll::Ready(Some(Ok(frame))),
