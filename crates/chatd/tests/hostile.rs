@@ -56,6 +56,27 @@ async fn assert_served(chatd: &ChatdProcess, name: &str) {
     assert_eq!(page.messages.last().map(|m| m.seq), Some(sent.seq));
 }
 
+/// While `attackers` keep up their attack, a bystander is served and the
+/// server's peak memory grew less than 64 MiB over `baseline_kib`; once
+/// they leave, it serves again.
+async fn assert_attack_bounded(
+    chatd: &ChatdProcess,
+    baseline_kib: u64,
+    attackers: Vec<H2Attacker>,
+    what: &str,
+) {
+    assert_served(chatd, "bystander").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let growth = growth_mib(chatd, baseline_kib);
+    assert!(growth < 64, "memory grew by {growth} MiB for {what}");
+    assert!(
+        attackers.iter().all(H2Attacker::is_open),
+        "the server closed an attacker's connection"
+    );
+    drop(attackers);
+    assert_served(chatd, "after").await;
+}
+
 /// Growth of the server's peak memory over `baseline_kib`, in MiB.
 fn growth_mib(chatd: &ChatdProcess, baseline_kib: u64) -> u64 {
     chatd.peak_rss_kib().saturating_sub(baseline_kib) / 1024
@@ -126,18 +147,11 @@ async fn history_replies_never_read(reading: Reading) {
         Some(&attacker.token),
     )
     .await;
-    assert_served(&chatd, "bystander").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-
-    let growth = growth_mib(&chatd, baseline_kib);
-    assert!(
-        growth < 64,
-        "{reading:?}: memory grew by {growth} MiB for {} unread history replies",
+    let what = format!(
+        "{} unread history replies ({reading:?})",
         CONNECTIONS * CALLS
     );
-    assert!(attackers.iter().all(H2Attacker::is_open));
-    drop(attackers);
-    assert_served(&chatd, "after").await;
+    assert_attack_bounded(&chatd, baseline_kib, attackers, &what).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,17 +196,11 @@ async fn classic_streams_never_read(reading: Reading, flags: &[&str]) {
         None,
     )
     .await;
-    assert_served(&chatd, "bystander").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-
-    let growth = growth_mib(&chatd, baseline_kib);
-    assert!(
-        growth < 64,
-        "{flags:?}: memory grew by {growth} MiB for {} unread replaying streams",
+    let what = format!(
+        "{} unread replaying streams ({flags:?})",
         CONNECTIONS * CALLS
     );
-    drop(attackers);
-    assert_served(&chatd, "after").await;
+    assert_attack_bounded(&chatd, baseline_kib, attackers, &what).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
