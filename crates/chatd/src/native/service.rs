@@ -214,15 +214,6 @@ impl ChatService for NativeChat {
         // replies waits here, holding nothing.
         let limits = engine.limits();
         let most_per_message = limits.max_text_bytes + 4 * limits.max_name_chars + MESSAGE_OVERHEAD;
-        {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open("/tmp/dbg-history.log")
-                .unwrap();
-            writeln!(f, "{:?}", quota).unwrap();
-        }
         quota
             .take((limit * most_per_message).min(HISTORY_PAGE_BYTES))
             .await;
