@@ -373,7 +373,10 @@ async fn native_login(
 ) -> anyhow::Result<(ChatServiceClient<Channel>, String)> {
     let mut client = ChatServiceClient::new(channel);
     let login = client
-        .login(native::LoginRequest { name: name.into() })
+        .login(native::LoginRequest {
+            name: name.into(),
+            ..Default::default()
+        })
         .await?;
     Ok((client, login.into_inner().session_token))
 }

@@ -126,6 +126,7 @@ impl Attack {
         let token = login
             .login(native::LoginRequest {
                 name: "soak-attacker".into(),
+                ..Default::default()
             })
             .await?
             .into_inner()

@@ -25,6 +25,8 @@ pub struct ClientConfig {
     /// `host:port` or `http://host:port` of chatd's native protocol.
     pub server: String,
     pub name: String,
+    /// The account's password; empty to log in as a guest.
+    pub password: String,
     /// Rooms to be in from the start.
     pub rooms: Vec<String>,
     /// First and longest wait between reconnection attempts.
@@ -36,6 +38,7 @@ impl ClientConfig {
         ClientConfig {
             server: server.into(),
             name: name.into(),
+            password: String::new(),
             rooms: Vec::new(),
             backoff: (Duration::from_millis(200), Duration::from_secs(5)),
         }
@@ -91,6 +94,7 @@ impl Shared {
             .clone()
             .login(wire::LoginRequest {
                 name: self.config.name.clone(),
+                password: self.config.password.clone(),
             })
             .await
             .map_err(|status| match status.code() {

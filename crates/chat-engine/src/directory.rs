@@ -6,7 +6,8 @@ use crate::{EngineError, Room};
 
 /// The names of users logged in through any protocol, so a name (and any
 /// name that looks like it) is held by one user across protocols; whether
-/// each is online; and the rooms each is in, which hear its presence.
+/// each is online; the rooms each is in, which hear its presence; and the
+/// registered names, which only their accounts may use.
 ///
 /// Membership and presence change under this lock, then the room's, in
 /// that order, so a room never hears a join and a presence change out of
@@ -21,6 +22,8 @@ pub(crate) struct DirectoryState {
     users: HashMap<String, User>,
     /// [`name_key`] of each name in `users`, to that name.
     keys: HashMap<String, String>,
+    /// [`name_key`] of each registered name, to that name.
+    registered: HashMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -38,6 +41,28 @@ impl DirectoryState {
     /// The logged-in user whose name looks like `name`, if any.
     pub(crate) fn holder_of(&self, name: &str) -> Option<&str> {
         self.keys.get(&name_key(name)).map(String::as_str)
+    }
+
+    /// The registered name that looks like `name`, if any.
+    fn registered_as(&self, name: &str) -> Option<&str> {
+        self.registered.get(&name_key(name)).map(String::as_str)
+    }
+
+    /// Fails if `name` is registered or held by a logged-in user.
+    pub(crate) fn check_free(&self, name: &str) -> Result<(), EngineError> {
+        if let Some(account) = self.registered_as(name) {
+            return Err(EngineError::NameRegistered {
+                name: name.to_owned(),
+                account: account.to_owned(),
+            });
+        }
+        match self.holder_of(name) {
+            Some(holder) => Err(EngineError::NameTaken {
+                name: name.to_owned(),
+                holder: holder.to_owned(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// `name` (if logged in) is now in `room`.
@@ -63,7 +88,16 @@ impl Directory {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Claims `name` for a user without an account (a guest): refused if
+    /// it is registered or held.
     pub(crate) fn claim(self: &Arc<Self>, name: &str) -> Result<NameClaim, EngineError> {
+        let mut state = self.lock();
+        state.check_free(name)?;
+        Self::insert_claim(self, &mut state, name)
+    }
+
+    /// Claims registered `name` for its account.
+    pub(crate) fn claim_registered(self: &Arc<Self>, name: &str) -> Result<NameClaim, EngineError> {
         let mut state = self.lock();
         if let Some(holder) = state.holder_of(name) {
             return Err(EngineError::NameTaken {
@@ -71,6 +105,28 @@ impl Directory {
                 holder: holder.to_owned(),
             });
         }
+        Self::insert_claim(self, &mut state, name)
+    }
+
+    /// Registers `name`: from now on only its account may claim it.
+    /// Refused if it, or a name that looks like it, is registered or held.
+    pub(crate) fn register(&self, name: &str) -> Result<(), EngineError> {
+        let mut state = self.lock();
+        state.check_free(name)?;
+        state.registered.insert(name_key(name), name.to_owned());
+        Ok(())
+    }
+
+    /// `name` is no longer registered.
+    pub(crate) fn unregister(&self, name: &str) {
+        self.lock().registered.remove(&name_key(name));
+    }
+
+    fn insert_claim(
+        self: &Arc<Self>,
+        state: &mut DirectoryState,
+        name: &str,
+    ) -> Result<NameClaim, EngineError> {
         let key = name_key(name);
         state.keys.insert(key.clone(), name.to_owned());
         state.users.insert(

@@ -264,23 +264,37 @@ impl Engine {
     /// Claims `name` for a user logging in; it is free again when the claim
     /// is dropped. Fails if the name breaks the rules, or another logged-in
     /// user holds it or a name that looks like it.
+    /// Fails if the name breaks the rules, or it or a name that looks like
+    /// it is registered or held by another logged-in user.
     pub fn claim_name(&self, name: &str) -> Result<NameClaim, EngineError> {
         self.shared.config.limits.check_name(name)?;
         self.shared.directory.claim(name)
     }
 
+    /// Claims registered `name` for its account's user.
+    pub fn claim_registered_name(&self, name: &str) -> Result<NameClaim, EngineError> {
+        self.shared.directory.claim_registered(name)
+    }
+
+    /// Registers `name` for an account: nobody else may use it, or a name
+    /// that looks like it, from now on. Fails if the name breaks the rules,
+    /// or it (or one like it) is registered or held by a logged-in user.
+    pub fn register_name(&self, name: &str) -> Result<(), EngineError> {
+        self.shared.config.limits.check_name(name)?;
+        self.shared.directory.register(name)
+    }
+
+    /// Frees a name [registered](Self::register_name) before.
+    pub fn unregister_name(&self, name: &str) {
+        self.shared.directory.unregister(name);
+    }
+
     /// Checks a name that a user of a protocol without login (classic)
-    /// sends under: it follows the rules, and no logged-in user holds it or
-    /// a name that looks like it.
+    /// sends under: it follows the rules, is not registered, and no
+    /// logged-in user holds it or a name that looks like it.
     pub fn check_unclaimed_name(&self, name: &str) -> Result<(), EngineError> {
         self.shared.config.limits.check_name(name)?;
-        match self.shared.directory.lock().holder_of(name) {
-            Some(holder) => Err(EngineError::NameTaken {
-                name: name.to_owned(),
-                holder: holder.to_owned(),
-            }),
-            None => Ok(()),
-        }
+        self.shared.directory.lock().check_free(name)
     }
 
     /// Whether a user called `name` is logged in and connected.

@@ -28,6 +28,8 @@ pub enum EngineError {
     ClientIdTooLong { len: usize, max: usize },
     #[error("{}", name_taken(name, holder))]
     NameTaken { name: String, holder: String },
+    #[error("{}", name_registered(name, account))]
+    NameRegistered { name: String, account: String },
     #[error("the server has its limit of {0} rooms; leave or wait for rooms to close")]
     TooManyRooms(usize),
     #[error("you have created {0} rooms, the most one user may")]
@@ -67,5 +69,13 @@ fn name_taken(name: &str, holder: &str) -> String {
         format!("the name `{name}` is taken by a user who is logged in; choose another")
     } else {
         format!("the name `{name}` looks like `{holder}`, a user who is logged in; choose another")
+    }
+}
+
+fn name_registered(name: &str, account: &str) -> String {
+    if name == account {
+        format!("the name `{name}` is registered; log in with its password, or choose another name")
+    } else {
+        format!("the name `{name}` looks like `{account}`, a registered name; choose another name")
     }
 }

@@ -32,6 +32,7 @@ pub use message::{Draft, Message, Origin, WireForms};
 pub use names::name_key;
 pub use room::Room;
 pub use store::{
-    HistoryStore, MemoryStore, SavedRoom, SentKey, SqliteOptions, SqliteStore, StoreError,
+    Account, AccountChange, AccountStore, AccountsSnapshot, HistoryStore, MemoryStore, SavedRoom,
+    SentKey, SqliteOptions, SqliteStore, StoreError, StoredSession,
 };
 pub use subscription::{Start, Subscription};

@@ -58,10 +58,37 @@ pub fn in_memory_unless_given_a_data_dir(flags: &[&str]) -> &'static [&'static s
     }
 }
 
+/// Where a test server's protocols listen: it serves them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addrs {
+    pub native: SocketAddr,
+    pub classic: SocketAddr,
+    pub agent: SocketAddr,
+    pub heartbeat: SocketAddr,
+    pub lobby: SocketAddr,
+    pub channels: Vec<SocketAddr>,
+}
+
+impl From<ListenAddrs> for Addrs {
+    fn from(addrs: ListenAddrs) -> Self {
+        let lobby = addrs.lobby.expect("test servers serve the lobby protocol");
+        Addrs {
+            native: addrs.native,
+            classic: addrs
+                .classic
+                .expect("test servers serve the classic protocol"),
+            agent: lobby.agent,
+            heartbeat: lobby.heartbeat,
+            lobby: lobby.lobby,
+            channels: lobby.channels,
+        }
+    }
+}
+
 /// A `chatd` served from this process on loopback port 0.
 pub struct TestServer {
     pub classic: SocketAddr,
-    pub addrs: ListenAddrs,
+    pub addrs: Addrs,
     pub engine: chat_engine::Engine,
     shutdown: CancellationToken,
     serving: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
@@ -76,7 +103,7 @@ impl TestServer {
         args.extend_from_slice(in_memory_unless_given_a_data_dir(flags));
         args.extend_from_slice(flags);
         let server = Chatd::bind(Config::parse_from(args)).await.expect("bind");
-        let addrs = server.addrs();
+        let addrs = Addrs::from(server.addrs());
         let classic = addrs.classic;
         let engine = server.engine().clone();
         let shutdown = CancellationToken::new();

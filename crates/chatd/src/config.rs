@@ -102,9 +102,21 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_logins_per_second: u32,
 
-    /// Where the classic protocol (`grpc.ChatServer`) listens.
+    /// Guests may not log in to the native protocol: only accounts. (The
+    /// classic and lobby protocols have no login; turn them off with
+    /// `--classic-addr off` and `--lobby-addr off`.)
+    #[arg(long, env = "CHATD_REQUIRE_ACCOUNTS")]
+    pub require_accounts: bool,
+
+    /// How long an account's session lasts unused (e.g. `30days`, `12h`);
+    /// each use starts it afresh.
+    #[arg(long, env = "CHATD_SESSION_TTL", default_value = "30days", value_parser = positive_duration)]
+    pub session_ttl: Duration,
+
+    /// Where the classic protocol (`grpc.ChatServer`) listens; `off` to
+    /// not serve it.
     #[arg(long, env = "CHATD_CLASSIC_ADDR", default_value = "0.0.0.0:11912")]
-    pub classic_addr: SocketAddr,
+    pub classic_addr: ListenAddr,
 
     /// The room every classic client shares.
     #[arg(long, env = "CHATD_CLASSIC_ROOM", default_value = "general")]
@@ -119,9 +131,10 @@ pub struct Config {
     pub heartbeat_addr: SocketAddr,
 
     /// Where the lobby protocol's Lobby listens. Channels listen on the same
-    /// host.
+    /// host. `off` to not serve the lobby protocol at all (Agent,
+    /// Heartbeat, Lobby and channels).
     #[arg(long, env = "CHATD_LOBBY_ADDR", default_value = "0.0.0.0:50052")]
-    pub lobby_addr: SocketAddr,
+    pub lobby_addr: ListenAddr,
 
     /// The ports channels are served on, one channel per port: a range
     /// (`50054-50057`), a list (`50054,50060`) or both; `0` takes any free
@@ -229,6 +242,23 @@ impl Config {
     }
 }
 
+/// Where a protocol listens, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenAddr(pub Option<SocketAddr>);
+
+impl FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text == "off" {
+            return Ok(ListenAddr(None));
+        }
+        text.parse()
+            .map(|addr| ListenAddr(Some(addr)))
+            .map_err(|_| format!("{text:?} is neither an address (e.g. 0.0.0.0:11912) nor `off`"))
+    }
+}
+
 /// The pool of channel ports, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelPorts(pub Vec<u16>);
@@ -317,6 +347,17 @@ mod tests {
         assert_eq!(error("70000"), "\"70000\" is not a port number (0-65535)");
         assert_eq!(error(""), "give at least one port, e.g. 50054-50057");
         assert_eq!(error("1-2000"), "at most 1024 channel ports");
+    }
+
+    #[test]
+    fn a_protocol_listens_on_an_address_or_is_off() {
+        assert_eq!("off".parse(), Ok(ListenAddr(None)));
+        assert_eq!(
+            "127.0.0.1:80".parse(),
+            Ok(ListenAddr(Some(SocketAddr::from(([127, 0, 0, 1], 80)))))
+        );
+        let error = "nowhere".parse::<ListenAddr>().unwrap_err();
+        assert!(error.contains("`off`"), "{error}");
     }
 
     #[test]

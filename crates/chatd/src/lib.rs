@@ -9,6 +9,7 @@
 //!
 //! [`Chatd`] binds the listeners and serves them until shutdown.
 
+pub mod accounts;
 mod address_rate;
 pub mod classic;
 pub mod config;
@@ -20,4 +21,4 @@ mod streaming;
 pub mod transport;
 
 pub use config::Config;
-pub use server::{Chatd, ListenAddrs, StartError};
+pub use server::{Chatd, ListenAddrs, LobbyAddrs, StartError};

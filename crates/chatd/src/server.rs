@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_engine::{Engine, HistoryStore, MemoryStore, SqliteOptions, SqliteStore, StoreError};
+use chat_engine::{
+    AccountStore, Engine, HistoryStore, MemoryStore, SqliteOptions, SqliteStore, StoreError,
+};
 use chat_proto::chat::v1::chat_service_server::ChatServiceServer;
 use chat_proto::classic::chat_server_server::ChatServerServer;
 use chat_proto::lobby::agent_server::AgentServer;
@@ -20,6 +22,7 @@ use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 
 use crate::Config;
+use crate::accounts::Accounts;
 use crate::address_rate::AddressRate;
 use crate::classic::ClassicChat;
 use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
@@ -28,11 +31,17 @@ use crate::transport::{
     self, Admission, ConnectionSettings, RESERVED_DESCRIPTORS, ReplyBudgetLayer,
 };
 
-/// Where each protocol listens.
+/// Where each protocol listens; `None` for a protocol turned off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenAddrs {
     pub native: SocketAddr,
-    pub classic: SocketAddr,
+    pub classic: Option<SocketAddr>,
+    pub lobby: Option<LobbyAddrs>,
+}
+
+/// Where the lobby protocol's services listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LobbyAddrs {
     pub agent: SocketAddr,
     pub heartbeat: SocketAddr,
     pub lobby: SocketAddr,
@@ -42,17 +51,32 @@ pub struct ListenAddrs {
 
 /// A `chatd` whose listeners are bound (so their addresses are known, even
 /// when asked for port 0) and which serves once [`run`](Chatd::run).
-#[derive(Debug)]
 pub struct Chatd {
     config: Config,
     engine: Engine,
+    accounts: Accounts,
+    /// `(account, room)`, for the native hub to put accounts back in.
+    memberships: Vec<(String, String)>,
     listeners: Listeners,
+}
+
+impl std::fmt::Debug for Chatd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chatd")
+            .field("addrs", &self.addrs())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
 struct Listeners {
     native: TcpListener,
-    classic: TcpListener,
+    classic: Option<TcpListener>,
+    lobby: Option<LobbyListeners>,
+}
+
+#[derive(Debug)]
+struct LobbyListeners {
     agent: TcpListener,
     heartbeat: TcpListener,
     lobby: TcpListener,
@@ -69,46 +93,32 @@ pub enum StartError {
 }
 
 impl Chatd {
-    /// Opens history and the engine, and binds every listener of `config`.
+    /// Opens history, accounts and the engine, and binds every listener
+    /// of `config`.
     pub async fn bind(config: Config) -> Result<Self, StartError> {
-        let store: Arc<dyn HistoryStore> = if config.in_memory {
-            Arc::new(MemoryStore::new(
-                usize::try_from(config.retain_messages).unwrap_or(usize::MAX),
-            ))
-        } else {
-            let options = SqliteOptions {
-                retain_messages: config.retain_messages,
-                retain_age: config.retain_age.0,
-                max_bytes: config.max_db_bytes,
-            };
-            let dir = config.data_dir.clone();
-            // Opening may migrate and trim the database: not on an async worker.
-            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir, options))
-                .await
-                .map_err(|error| {
-                    StoreError::Unavailable(format!("opening the database failed: {error}"))
-                })??;
-            tracing::info!(path = %config.data_dir.join("chat.db").display(), "history kept in");
-            Arc::new(store)
-        };
-        let engine = Engine::new(config.engine(), store);
+        let (history, account_store) = open_store(&config).await?;
+        let engine = Engine::new(config.engine(), history);
         engine.open_saved_rooms();
-        let channel_host = config.lobby_addr.ip();
-        let mut channels = Vec::with_capacity(config.channel_ports.0.len());
-        for &port in &config.channel_ports.0 {
-            channels.push(bind(SocketAddr::new(channel_host, port), "lobby channel").await?);
-        }
+        let (accounts, memberships) =
+            Accounts::load(account_store, engine.clone(), config.session_ttl).await?;
+        let classic = match config.classic_addr.0 {
+            Some(addr) => Some(bind(addr, "classic protocol").await?),
+            None => None,
+        };
+        let lobby = match config.lobby_addr.0 {
+            Some(addr) => Some(bind_lobby(&config, addr).await?),
+            None => None,
+        };
         let listeners = Listeners {
             native: bind(config.native_addr, "native protocol").await?,
-            classic: bind(config.classic_addr, "classic protocol").await?,
-            agent: bind(config.agent_addr, "lobby Agent").await?,
-            heartbeat: bind(config.heartbeat_addr, "lobby Heartbeat").await?,
-            lobby: bind(config.lobby_addr, "lobby Lobby").await?,
-            channels,
+            classic,
+            lobby,
         };
         Ok(Chatd {
             config,
             engine,
+            accounts,
+            memberships,
             listeners,
         })
     }
@@ -118,11 +128,13 @@ impl Chatd {
         let listeners = &self.listeners;
         ListenAddrs {
             native: local_addr(&listeners.native),
-            classic: local_addr(&listeners.classic),
-            agent: local_addr(&listeners.agent),
-            heartbeat: local_addr(&listeners.heartbeat),
-            lobby: local_addr(&listeners.lobby),
-            channels: listeners.channels.iter().map(local_addr).collect(),
+            classic: listeners.classic.as_ref().map(local_addr),
+            lobby: listeners.lobby.as_ref().map(|lobby| LobbyAddrs {
+                agent: local_addr(&lobby.agent),
+                heartbeat: local_addr(&lobby.heartbeat),
+                lobby: local_addr(&lobby.lobby),
+                channels: lobby.channels.iter().map(local_addr).collect(),
+            }),
         }
     }
 
@@ -138,6 +150,8 @@ impl Chatd {
         let Chatd {
             config,
             engine,
+            accounts,
+            memberships,
             listeners,
         } = self;
         let max_request = config.max_request_bytes();
@@ -146,114 +160,192 @@ impl Chatd {
         let incoming = |listener| transport::incoming(listener, connections.clone());
         let max_streams = config.max_streams_per_connection;
         let discoverable = |keepalive| discoverable(keepalive, max_streams, &health);
-
+        let stopped = || shutdown.clone().cancelled_owned();
+        let native_keepalive = (config.keepalive_interval, config.keepalive_timeout);
         let legacy_rate = AddressRate::new(config.max_legacy_sends_per_second, "messages");
         let login_rate = AddressRate::new(config.max_logins_per_second, "logins");
-        let classic = ClassicChat::new(
-            engine.clone(),
-            &config.classic_room,
-            config.history_replay,
-            legacy_rate.clone(),
-            shutdown.clone(),
-        )
-        .into_service(max_request);
-        health.set_serving::<ChatServerServer<ClassicChat>>().await;
 
         let sessions = NativeHub::new(
             engine.clone(),
+            accounts,
             SessionConfig {
                 presence_grace: config.presence_grace,
                 max_rooms_per_user: usize::try_from(config.max_rooms_per_user)
                     .unwrap_or(usize::MAX),
                 max_sends_per_second: config.max_sends_per_second,
+                require_accounts: config.require_accounts,
             },
             shutdown.clone(),
         );
+        sessions.restore_memberships(memberships);
         let native = ChatServiceServer::new(NativeChat::new(sessions.clone(), login_rate.clone()))
             .max_decoding_message_size(max_request);
         health.set_serving::<ChatServiceServer<NativeChat>>().await;
-
-        let channel_ports = addrs.channels.iter().map(|addr| i32::from(addr.port()));
-        let hub = LobbyHub::new(
-            engine,
-            channel_ports,
-            config.heartbeat_timeout,
-            shutdown.clone(),
-        );
-        let host = &config.advertised_host;
-        let agent = AgentServer::new(AgentService::new(
-            hub.clone(),
-            login_rate,
-            format!("{host}:{}", addrs.heartbeat.port()),
-            format!("{host}:{}", addrs.lobby.port()),
-        ))
-        .max_decoding_message_size(max_request);
-        let heartbeat = HeartbeatServer::new(HeartbeatService::new(
-            hub.clone(),
-            config.heartbeat_interval,
-        ))
-        .max_decoding_message_size(max_request);
-        let lobby = LobbyServer::new(LobbyService::new(
-            hub.clone(),
-            host.clone(),
-            legacy_rate.clone(),
-        ))
-        .max_decoding_message_size(max_request);
-        let channel = ChannelServer::new(ChannelService::new(hub.clone(), legacy_rate))
-            .max_decoding_message_size(max_request);
-        health.set_serving::<AgentServer<AgentService>>().await;
-        health
-            .set_serving::<HeartbeatServer<HeartbeatService>>()
-            .await;
-        health.set_serving::<LobbyServer<LobbyService>>().await;
-        health.set_serving::<ChannelServer<ChannelService>>().await;
-
-        // Lobby-protocol connections are pinged so that a silent peer is
-        // dropped (and its user removed) within two heartbeat intervals.
-        let keepalive = (config.heartbeat_interval, config.heartbeat_timeout);
-        let stopped = || shutdown.clone().cancelled_owned();
-        let native_keepalive = (config.keepalive_interval, config.keepalive_timeout);
-        let reapers = [
-            tokio::spawn(hub.reap_silent_users()),
+        let mut tasks = vec![
             tokio::spawn(sessions.clone().end_idle_sessions_until_shutdown()),
             tokio::spawn(sessions.pass_on_engine_changes_until_shutdown()),
         ];
         log_listening("native protocol", &[addrs.native]);
+        let native = discoverable(native_keepalive)
+            .add_service(native)
+            .serve_with_incoming_shutdown(incoming(listeners.native), stopped());
 
-        log_listening("classic protocol", &[addrs.classic]);
-        log_listening("lobby Agent", &[addrs.agent]);
-        log_listening("lobby Heartbeat", &[addrs.heartbeat]);
-        log_listening("lobby Lobby", &[addrs.lobby]);
-        log_listening("lobby channels", &addrs.channels);
-        let served = tokio::try_join!(
-            discoverable(native_keepalive)
-                .add_service(native)
-                .serve_with_incoming_shutdown(incoming(listeners.native), stopped()),
-            discoverable(native_keepalive)
-                .add_service(classic)
-                .serve_with_incoming_shutdown(incoming(listeners.classic), stopped()),
-            discoverable(keepalive)
-                .add_service(agent)
-                .serve_with_incoming_shutdown(incoming(listeners.agent), stopped()),
-            discoverable(keepalive)
-                .add_service(heartbeat)
-                .serve_with_incoming_shutdown(incoming(listeners.heartbeat), stopped()),
-            discoverable(keepalive)
-                .add_service(lobby)
-                .serve_with_incoming_shutdown(incoming(listeners.lobby), stopped()),
-            discoverable(keepalive)
-                .add_service(channel)
-                .serve_with_incoming_shutdown(
-                    select_all(listeners.channels.into_iter().map(incoming)),
-                    stopped(),
-                ),
-        );
+        let classic = match listeners.classic {
+            Some(listener) => {
+                let classic = ClassicChat::new(
+                    engine.clone(),
+                    &config.classic_room,
+                    config.history_replay,
+                    legacy_rate.clone(),
+                    shutdown.clone(),
+                )
+                .into_service(max_request);
+                health.set_serving::<ChatServerServer<ClassicChat>>().await;
+                log_listening("classic protocol", &[local_addr(&listener)]);
+                Some(
+                    discoverable(native_keepalive)
+                        .add_service(classic)
+                        .serve_with_incoming_shutdown(incoming(listener), stopped()),
+                )
+            }
+            None => {
+                tracing::info!("classic protocol off");
+                None
+            }
+        };
+
+        let lobby = match (listeners.lobby, addrs.lobby) {
+            (Some(listeners), Some(addrs)) => {
+                // Lobby-protocol connections are pinged so that a silent
+                // peer is dropped (and its user removed) within two
+                // heartbeat intervals.
+                let keepalive = (config.heartbeat_interval, config.heartbeat_timeout);
+                let channel_ports = addrs.channels.iter().map(|addr| i32::from(addr.port()));
+                let hub = LobbyHub::new(
+                    engine,
+                    channel_ports,
+                    config.heartbeat_timeout,
+                    shutdown.clone(),
+                );
+                let host = &config.advertised_host;
+                let agent = AgentServer::new(AgentService::new(
+                    hub.clone(),
+                    login_rate,
+                    format!("{host}:{}", addrs.heartbeat.port()),
+                    format!("{host}:{}", addrs.lobby.port()),
+                ))
+                .max_decoding_message_size(max_request);
+                let heartbeat = HeartbeatServer::new(HeartbeatService::new(
+                    hub.clone(),
+                    config.heartbeat_interval,
+                ))
+                .max_decoding_message_size(max_request);
+                let lobby = LobbyServer::new(LobbyService::new(
+                    hub.clone(),
+                    host.clone(),
+                    legacy_rate.clone(),
+                ))
+                .max_decoding_message_size(max_request);
+                let channel = ChannelServer::new(ChannelService::new(hub.clone(), legacy_rate))
+                    .max_decoding_message_size(max_request);
+                health.set_serving::<AgentServer<AgentService>>().await;
+                health
+                    .set_serving::<HeartbeatServer<HeartbeatService>>()
+                    .await;
+                health.set_serving::<LobbyServer<LobbyService>>().await;
+                health.set_serving::<ChannelServer<ChannelService>>().await;
+                tasks.push(tokio::spawn(hub.reap_silent_users()));
+                log_listening("lobby Agent", &[addrs.agent]);
+                log_listening("lobby Heartbeat", &[addrs.heartbeat]);
+                log_listening("lobby Lobby", &[addrs.lobby]);
+                log_listening("lobby channels", &addrs.channels);
+                let served = async move {
+                    tokio::try_join!(
+                        discoverable(keepalive)
+                            .add_service(agent)
+                            .serve_with_incoming_shutdown(incoming(listeners.agent), stopped()),
+                        discoverable(keepalive)
+                            .add_service(heartbeat)
+                            .serve_with_incoming_shutdown(incoming(listeners.heartbeat), stopped()),
+                        discoverable(keepalive)
+                            .add_service(lobby)
+                            .serve_with_incoming_shutdown(incoming(listeners.lobby), stopped()),
+                        discoverable(keepalive)
+                            .add_service(channel)
+                            .serve_with_incoming_shutdown(
+                                select_all(listeners.channels.into_iter().map(incoming)),
+                                stopped(),
+                            ),
+                    )
+                };
+                Some(served)
+            }
+            _ => {
+                tracing::info!("lobby protocol off");
+                None
+            }
+        };
+
+        let served = tokio::try_join!(native, served_if_on(classic), served_if_on(lobby));
         shutdown.cancel();
-        for reaper in reapers {
-            let _ = reaper.await;
+        for task in tasks {
+            let _ = task.await;
         }
         served.map(|_| ())
     }
+}
+
+/// Serves `serving` if the protocol is on.
+async fn served_if_on<T>(
+    serving: Option<impl Future<Output = Result<T, tonic::transport::Error>>>,
+) -> Result<(), tonic::transport::Error> {
+    match serving {
+        Some(serving) => serving.await.map(drop),
+        None => Ok(()),
+    }
+}
+
+/// History and accounts: in memory, or in the SQLite database under
+/// `--data-dir`.
+async fn open_store(
+    config: &Config,
+) -> Result<(Arc<dyn HistoryStore>, Arc<dyn AccountStore>), StoreError> {
+    if config.in_memory {
+        let store = Arc::new(MemoryStore::new(
+            usize::try_from(config.retain_messages).unwrap_or(usize::MAX),
+        ));
+        return Ok((store.clone(), store));
+    }
+    let options = SqliteOptions {
+        retain_messages: config.retain_messages,
+        retain_age: config.retain_age.0,
+        max_bytes: config.max_db_bytes,
+    };
+    let dir = config.data_dir.clone();
+    // Opening may migrate and trim the database: not on an async worker.
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir, options))
+        .await
+        .map_err(|error| {
+            StoreError::Unavailable(format!("opening the database failed: {error}"))
+        })??;
+    tracing::info!(path = %config.data_dir.join("chat.db").display(), "history and accounts kept in");
+    let store = Arc::new(store);
+    Ok((store.clone(), store))
+}
+
+/// Binds the lobby protocol's listeners: its services on their
+/// addresses, channels on the Lobby's host.
+async fn bind_lobby(config: &Config, lobby: SocketAddr) -> std::io::Result<LobbyListeners> {
+    let mut channels = Vec::with_capacity(config.channel_ports.0.len());
+    for &port in &config.channel_ports.0 {
+        channels.push(bind(SocketAddr::new(lobby.ip(), port), "lobby channel").await?);
+    }
+    Ok(LobbyListeners {
+        agent: bind(config.agent_addr, "lobby Agent").await?,
+        heartbeat: bind(config.heartbeat_addr, "lobby Heartbeat").await?,
+        lobby: bind(lobby, "lobby Lobby").await?,
+        channels,
+    })
 }
 
 /// A server with the health service and reflection, so generic gRPC tools

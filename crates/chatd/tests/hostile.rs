@@ -306,6 +306,7 @@ async fn event_streams_never_read_hold_little_and_end_when_they_fall_behind() {
         let login = client
             .login(chat_proto::chat::v1::LoginRequest {
                 name: format!("stalled{i}"),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -612,6 +613,7 @@ async fn classic_senders_and_logins_are_held_to_a_rate_per_address() {
     for i in 0..50 {
         let login = chat_proto::chat::v1::LoginRequest {
             name: format!("guest{i}"),
+            ..Default::default()
         };
         if let Err(status) = logins.login(login).await {
             refused = Some(status);

@@ -23,7 +23,7 @@ async fn login_names_are_checked_and_unique_while_held() {
     let addr = server.addrs.native;
     let mut minji = NativeUser::login(addr, "민지").await;
     assert_eq!(minji.name, "민지");
-    assert_eq!(minji.token.len(), 32);
+    assert_eq!(minji.token.len(), 64);
 
     let taken = NativeUser::try_login(addr, "민지").await.err().unwrap();
     assert_eq!(taken.code(), Code::AlreadyExists);

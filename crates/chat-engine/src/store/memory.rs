@@ -1,12 +1,16 @@
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 
-use super::{HistoryStore, SavedRoom, SentKey, StoreError};
+use super::{
+    Account, AccountChange, AccountStore, AccountsSnapshot, HistoryStore, SavedRoom, SentKey,
+    StoreError, StoredSession,
+};
 use crate::Message;
 
-/// History kept in memory, the newest `retain` messages of each room.
+/// History kept in memory, the newest `retain` messages of each room, and
+/// accounts.
 #[derive(Debug)]
 pub struct MemoryStore {
     retain: usize,
@@ -14,6 +18,14 @@ pub struct MemoryStore {
     saved: Mutex<BTreeMap<String, SavedRoom>>,
     /// The kept messages that carry a client id.
     sent: Mutex<HashMap<SentKey, Arc<Message>>>,
+    accounts: Mutex<Accounts>,
+}
+
+#[derive(Debug, Default)]
+struct Accounts {
+    accounts: BTreeMap<String, Account>,
+    sessions: HashMap<String, StoredSession>,
+    memberships: BTreeSet<(String, String)>,
 }
 
 impl MemoryStore {
@@ -25,6 +37,7 @@ impl MemoryStore {
             rooms: Mutex::default(),
             saved: Mutex::default(),
             sent: Mutex::default(),
+            accounts: Mutex::default(),
         }
     }
 
@@ -107,6 +120,67 @@ impl HistoryStore for MemoryStore {
         let end = position(history, before);
         let start = end.saturating_sub(limit);
         Ok(history.range(start..end).cloned().collect())
+    }
+}
+
+#[async_trait]
+impl AccountStore for MemoryStore {
+    async fn load_accounts(&self) -> Result<AccountsSnapshot, StoreError> {
+        let stored = lock(&self.accounts);
+        Ok(AccountsSnapshot {
+            accounts: stored.accounts.values().cloned().collect(),
+            sessions: stored.sessions.values().cloned().collect(),
+            memberships: stored.memberships.iter().cloned().collect(),
+        })
+    }
+
+    async fn change_accounts(&self, change: AccountChange) -> Result<(), StoreError> {
+        let stored = &mut *lock(&self.accounts);
+        match change {
+            AccountChange::CreateAccount(account) => {
+                stored.accounts.insert(account.name.clone(), account);
+            }
+            AccountChange::SetPassword {
+                account,
+                password_hash,
+            } => {
+                if let Some(account) = stored.accounts.get_mut(&account) {
+                    account.password_hash = password_hash;
+                }
+            }
+            AccountChange::SetLocked { account, locked } => {
+                if let Some(account) = stored.accounts.get_mut(&account) {
+                    account.locked = locked;
+                }
+            }
+            AccountChange::DeleteAccount(name) => {
+                stored.accounts.remove(&name);
+                stored.sessions.retain(|_, session| session.account != name);
+                stored.memberships.retain(|(account, _)| *account != name);
+            }
+            AccountChange::SaveSession(session) => {
+                stored.sessions.insert(session.token_hash.clone(), session);
+            }
+            AccountChange::TouchSessions(uses) => {
+                for (token_hash, used_at) in uses {
+                    if let Some(session) = stored.sessions.get_mut(&token_hash) {
+                        session.last_used_at = used_at;
+                    }
+                }
+            }
+            AccountChange::DeleteSessions(token_hashes) => {
+                for token_hash in token_hashes {
+                    stored.sessions.remove(&token_hash);
+                }
+            }
+            AccountChange::Join { account, room } => {
+                stored.memberships.insert((account, room));
+            }
+            AccountChange::Leave { account, room } => {
+                stored.memberships.remove(&(account, room));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
-//! Where a room's history lives. The engine talks to history only through
-//! [`HistoryStore`], so the in-memory store and a durable one are
-//! interchangeable.
+//! Where a room's history, and everything about accounts, lives. The
+//! engine talks to history only through [`HistoryStore`] and `chatd` to
+//! accounts only through [`AccountStore`], so the in-memory store and a
+//! durable one are interchangeable.
 
 mod memory;
 mod sqlite;
@@ -77,4 +78,88 @@ pub trait HistoryStore: Send + Sync + 'static {
 
     /// The rooms saved with [`save_room`](Self::save_room), by name.
     fn saved_rooms(&self) -> Vec<SavedRoom>;
+}
+
+/// A registered name and what logs in to it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    pub name: String,
+    /// The password's Argon2id hash, in PHC string form.
+    pub password_hash: String,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+    /// A locked account cannot log in.
+    pub locked: bool,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The hash stays out of logs.
+        f.debug_struct("Account")
+            .field("name", &self.name)
+            .field("created_at", &self.created_at)
+            .field("locked", &self.locked)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A login session of an account, as stored: its token only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    /// SHA-256 of the session token, in hex.
+    pub token_hash: String,
+    pub account: String,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+    pub last_used_at: i64,
+}
+
+/// Everything about accounts, as read at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountsSnapshot {
+    pub accounts: Vec<Account>,
+    pub sessions: Vec<StoredSession>,
+    /// `(account, room)`: the rooms each account is in.
+    pub memberships: Vec<(String, String)>,
+}
+
+/// One change to what is stored about accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountChange {
+    CreateAccount(Account),
+    SetPassword {
+        account: String,
+        password_hash: String,
+    },
+    SetLocked {
+        account: String,
+        locked: bool,
+    },
+    /// Removes the account with its sessions and memberships.
+    DeleteAccount(String),
+    /// Adds a session, or updates its last use.
+    SaveSession(StoredSession),
+    /// Records when each session (by token hash) was last used.
+    TouchSessions(Vec<(String, i64)>),
+    /// Removes sessions by token hash.
+    DeleteSessions(Vec<String>),
+    Join {
+        account: String,
+        room: String,
+    },
+    Leave {
+        account: String,
+        room: String,
+    },
+}
+
+/// Keeps accounts, their sessions and the rooms they are in. `chatd` reads
+/// it all once at start and writes every change through.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    /// Everything stored about accounts.
+    async fn load_accounts(&self) -> Result<AccountsSnapshot, StoreError>;
+
+    /// Stores `change`; returns once it is stored.
+    async fn change_accounts(&self, change: AccountChange) -> Result<(), StoreError>;
 }

@@ -15,7 +15,9 @@
 //!   reopen at start;
 //! - 3: adds `messages.origin` (the protocol a message came through), a
 //!   unique index on room, sender and client id (a retried send finds its
-//!   first try after a restart) and `rooms.created_by`.
+//!   first try after a restart) and `rooms.created_by`;
+//! - 4: adds `accounts`, `sessions` (token hashes only) and `memberships`
+//!   (the rooms each account is in).
 //!
 //! [`append`]: HistoryStore::append
 
@@ -28,11 +30,14 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::{HistoryStore, SavedRoom, SentKey, StoreError};
+use super::{
+    Account, AccountChange, AccountStore, AccountsSnapshot, HistoryStore, SavedRoom, SentKey,
+    StoreError, StoredSession,
+};
 use crate::{Message, Origin, WireForms};
 
 /// The schema this code writes.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 /// Read connections, and so reads at once.
 const READERS: usize = 4;
 /// How often messages older than the age limit are removed.
@@ -75,6 +80,7 @@ enum Job {
         oneshot::Sender<Result<(), StoreError>>,
     ),
     SaveRoom(SavedRoom, oneshot::Sender<Result<(), StoreError>>),
+    Accounts(AccountChange, oneshot::Sender<Result<(), StoreError>>),
 }
 
 impl SqliteStore {
@@ -260,6 +266,17 @@ impl HistoryStore for SqliteStore {
     }
 }
 
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn load_accounts(&self) -> Result<AccountsSnapshot, StoreError> {
+        self.read(load_accounts).await
+    }
+
+    async fn change_accounts(&self, change: AccountChange) -> Result<(), StoreError> {
+        self.job(|done| Job::Accounts(change, done)).await
+    }
+}
+
 fn prepare_writer(db: &Connection, options: &SqliteOptions) -> rusqlite::Result<()> {
     db.busy_timeout(Duration::from_secs(5))?;
     // WAL: readers read while the writer writes. FULL: a commit is on disk
@@ -313,6 +330,12 @@ fn migrate(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
         }
         tx.execute_batch(MIGRATE_V2_TO_V3).map_err(fail)?;
     }
+    if version < 4 {
+        if version > 0 {
+            tracing::info!(path = %path.display(), "migrating the database to schema 4");
+        }
+        tx.execute_batch(MIGRATE_V3_TO_V4).map_err(fail)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(fail)?;
     tx.commit().map_err(fail)
@@ -352,6 +375,28 @@ const MIGRATE_V2_TO_V3: &str = "
         WHERE client_id IS NOT NULL;
     ALTER TABLE rooms ADD COLUMN created_by TEXT;";
 
+/// Schema 4: accounts, their sessions (by token hash) and the rooms they
+/// are in.
+const MIGRATE_V3_TO_V4: &str = "
+    CREATE TABLE accounts (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        locked INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_by_account ON sessions (account);
+    CREATE TABLE memberships (
+        account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+        room TEXT NOT NULL,
+        PRIMARY KEY (account, room)
+    );";
+
 type Rooms = (HashMap<String, u64>, BTreeMap<String, SavedRoom>);
 
 fn load_rooms(db: &Connection) -> rusqlite::Result<Rooms> {
@@ -389,6 +434,10 @@ fn write_jobs(mut db: Connection, queue: mpsc::Receiver<Job>, options: SqliteOpt
                 let result = append(&mut db, &batch, options.retain_messages);
                 let _ = done.send(result.map_err(|e| unavailable("cannot store messages", &e)));
             }
+            Job::Accounts(change, done) => {
+                let result = change_accounts(&mut db, change);
+                let _ = done.send(result.map_err(|e| unavailable("cannot store the change", &e)));
+            }
             Job::SaveRoom(room, done) => {
                 let result = db.execute(
                     "INSERT INTO rooms (name, saved, created_by) VALUES (?1, 1, ?2)
@@ -411,6 +460,117 @@ fn write_jobs(mut db: Connection, queue: mpsc::Receiver<Job>, options: SqliteOpt
             }
         }
     }
+}
+
+fn change_accounts(db: &mut Connection, change: AccountChange) -> rusqlite::Result<()> {
+    let tx = db.transaction()?;
+    match change {
+        AccountChange::CreateAccount(account) => {
+            tx.execute(
+                "INSERT INTO accounts (name, password_hash, created_at, locked)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    account.name,
+                    account.password_hash,
+                    account.created_at,
+                    account.locked
+                ],
+            )?;
+        }
+        AccountChange::SetPassword {
+            account,
+            password_hash,
+        } => {
+            tx.execute(
+                "UPDATE accounts SET password_hash = ?2 WHERE name = ?1",
+                params![account, password_hash],
+            )?;
+        }
+        AccountChange::SetLocked { account, locked } => {
+            tx.execute(
+                "UPDATE accounts SET locked = ?2 WHERE name = ?1",
+                params![account, locked],
+            )?;
+        }
+        AccountChange::DeleteAccount(name) => {
+            tx.execute("DELETE FROM sessions WHERE account = ?1", [&name])?;
+            tx.execute("DELETE FROM memberships WHERE account = ?1", [&name])?;
+            tx.execute("DELETE FROM accounts WHERE name = ?1", [&name])?;
+        }
+        AccountChange::SaveSession(session) => {
+            tx.execute(
+                "INSERT INTO sessions (token_hash, account, created_at, last_used_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (token_hash) DO UPDATE SET last_used_at = excluded.last_used_at",
+                params![
+                    session.token_hash,
+                    session.account,
+                    session.created_at,
+                    session.last_used_at
+                ],
+            )?;
+        }
+        AccountChange::TouchSessions(uses) => {
+            let mut touch =
+                tx.prepare_cached("UPDATE sessions SET last_used_at = ?2 WHERE token_hash = ?1")?;
+            for (token_hash, used_at) in uses {
+                touch.execute(params![token_hash, used_at])?;
+            }
+        }
+        AccountChange::DeleteSessions(token_hashes) => {
+            let mut delete = tx.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?;
+            for token_hash in token_hashes {
+                delete.execute([token_hash])?;
+            }
+        }
+        AccountChange::Join { account, room } => {
+            tx.execute(
+                "INSERT OR IGNORE INTO memberships (account, room) VALUES (?1, ?2)",
+                params![account, room],
+            )?;
+        }
+        AccountChange::Leave { account, room } => {
+            tx.execute(
+                "DELETE FROM memberships WHERE account = ?1 AND room = ?2",
+                params![account, room],
+            )?;
+        }
+    }
+    tx.commit()
+}
+
+fn load_accounts(db: &Connection) -> rusqlite::Result<AccountsSnapshot> {
+    let accounts = db
+        .prepare("SELECT name, password_hash, created_at, locked FROM accounts")?
+        .query_map([], |row| {
+            Ok(Account {
+                name: row.get(0)?,
+                password_hash: row.get(1)?,
+                created_at: row.get(2)?,
+                locked: row.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let sessions = db
+        .prepare("SELECT token_hash, account, created_at, last_used_at FROM sessions")?
+        .query_map([], |row| {
+            Ok(StoredSession {
+                token_hash: row.get(0)?,
+                account: row.get(1)?,
+                created_at: row.get(2)?,
+                last_used_at: row.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let memberships = db
+        .prepare("SELECT account, room FROM memberships")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(AccountsSnapshot {
+        accounts,
+        sessions,
+        memberships,
+    })
 }
 
 /// Stores a batch in one transaction, keeping each room's newest

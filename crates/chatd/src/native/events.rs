@@ -30,7 +30,8 @@ use tokio_stream::StreamMap;
 use tonic::Status;
 
 use super::convert;
-use super::sessions::{CONTROL_BACKLOG, Control, NativeHub, Session, StreamControl};
+use super::sessions::NativeHub;
+use super::users::{CONTROL_BACKLOG, Control, Session, StreamControl};
 use crate::status;
 use crate::transport::{FRAMING, ReplyQuota};
 

@@ -6,6 +6,7 @@ mod convert;
 mod events;
 mod service;
 mod sessions;
+mod users;
 
 pub use service::NativeChat;
 pub use sessions::{NativeHub, SessionConfig};

@@ -1,6 +1,7 @@
 //! `chat.v1.ChatService`: the native protocol's calls.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chat_engine::{Draft, Origin};
 use chat_proto::chat::v1::chat_service_server::ChatService;
@@ -11,9 +12,11 @@ use tonic::{Request, Response, Status};
 use super::convert;
 use super::events::{self, EventStream};
 use super::sessions::{NativeHub, room_not_found};
+use super::users::Session;
+use crate::accounts::wrong_name_or_password;
 use crate::address_rate::AddressRate;
 use crate::status;
-use crate::transport::{FRAMING, ReplyQuota};
+use crate::transport::{ConnectionInfo, FRAMING, ReplyQuota, address_key};
 
 /// Default and largest history page, in messages.
 const HISTORY_PAGE: (u32, u32) = (50, 500);
@@ -33,21 +36,64 @@ impl NativeChat {
     pub fn new(hub: NativeHub, logins: AddressRate) -> Self {
         NativeChat { hub, logins }
     }
+
+    /// The session of `request`, which must be an account's, and the
+    /// address it came from.
+    fn account_session<T>(&self, request: &Request<T>) -> Result<(Arc<Session>, String), Status> {
+        let session = self.hub.authenticate(request.metadata())?;
+        if !session.user().is_account() {
+            return Err(Status::failed_precondition(
+                "a guest has no account; Register one first",
+            ));
+        }
+        Ok((session, client_address(request)))
+    }
+}
+
+/// The key failed logins from `request`'s address are counted under.
+fn client_address<T>(request: &Request<T>) -> String {
+    ConnectionInfo::of(request).map_or_else(String::new, |info| {
+        address_key(info.remote_addr.ip()).to_string()
+    })
+}
+
+/// The password given to confirm a change was wrong (or throttled).
+fn wrong_password() -> Status {
+    let status = wrong_name_or_password();
+    Status::new(status.code(), "wrong password")
 }
 
 #[tonic::async_trait]
 impl ChatService for NativeChat {
     type SubscribeStream = EventStream;
 
+    async fn register(
+        &self,
+        request: Request<RegisterRequest>,
+    ) -> Result<Response<RegisterResponse>, Status> {
+        self.logins.check(&request)?;
+        let RegisterRequest { name, password } = request.into_inner();
+        let session = self.hub.register(&name, &password).await?;
+        Ok(Response::new(RegisterResponse {
+            session_token: session.token().to_owned(),
+            name: session.name().to_owned(),
+        }))
+    }
+
     async fn login(
         &self,
         request: Request<LoginRequest>,
     ) -> Result<Response<LoginResponse>, Status> {
         self.logins.check(&request)?;
-        let name = request.into_inner().name;
-        let (session_token, session) = self.hub.login(&name)?;
+        let address = client_address(&request);
+        let LoginRequest { name, password } = request.into_inner();
+        let session = if password.is_empty() {
+            self.hub.guest_login(&name)?
+        } else {
+            self.hub.account_login(&name, &password, &address).await?
+        };
         Ok(Response::new(LoginResponse {
-            session_token,
+            session_token: session.token().to_owned(),
             name: session.name().to_owned(),
         }))
     }
@@ -57,8 +103,59 @@ impl ChatService for NativeChat {
         request: Request<LogoutRequest>,
     ) -> Result<Response<LogoutResponse>, Status> {
         let session = self.hub.authenticate(request.metadata())?;
-        self.hub.end(&session, "logged out");
+        self.hub.logout(&session).await?;
         Ok(Response::new(LogoutResponse {}))
+    }
+
+    async fn who_am_i(
+        &self,
+        request: Request<WhoAmIRequest>,
+    ) -> Result<Response<WhoAmIResponse>, Status> {
+        let session = self.hub.authenticate(request.metadata())?;
+        Ok(Response::new(WhoAmIResponse {
+            name: session.name().to_owned(),
+            registered: session.user().is_account(),
+        }))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<ChangePasswordRequest>,
+    ) -> Result<Response<ChangePasswordResponse>, Status> {
+        let (session, address) = self.account_session(&request)?;
+        let ChangePasswordRequest {
+            old_password,
+            new_password,
+        } = request.into_inner();
+        let accounts = self.hub.accounts();
+        let name = session.name();
+        accounts
+            .check_password(name, &old_password, &address)
+            .await
+            .map_err(|_| wrong_password())?;
+        accounts.set_password(name, &new_password).await?;
+        accounts
+            .revoke_sessions(name, "", Some(session.token()))
+            .await?;
+        self.hub.end_revoked_sessions(name);
+        tracing::info!(name, "password changed");
+        Ok(Response::new(ChangePasswordResponse {}))
+    }
+
+    async fn delete_account(
+        &self,
+        request: Request<DeleteAccountRequest>,
+    ) -> Result<Response<DeleteAccountResponse>, Status> {
+        let (session, address) = self.account_session(&request)?;
+        let name = session.name();
+        let accounts = self.hub.accounts();
+        accounts
+            .check_password(name, &request.into_inner().password, &address)
+            .await
+            .map_err(|_| wrong_password())?;
+        accounts.delete(name).await?;
+        self.hub.remove_account_user(name);
+        Ok(Response::new(DeleteAccountResponse {}))
     }
 
     async fn subscribe(
@@ -89,7 +186,9 @@ impl ChatService for NativeChat {
             client_message_id,
         } = request.into_inner();
         let target = self.hub.room_of(&session, &room)?;
-        session.take_send(self.hub.config().max_sends_per_second)?;
+        session
+            .user()
+            .take_send(self.hub.config().max_sends_per_second)?;
         let message = target
             .post(Draft {
                 sender: session.name().to_owned(),
@@ -123,7 +222,10 @@ impl ChatService for NativeChat {
         request: Request<JoinRoomRequest>,
     ) -> Result<Response<JoinRoomResponse>, Status> {
         let session = self.hub.authenticate(request.metadata())?;
-        let room = self.hub.join_room(&session, &request.into_inner().room)?;
+        let room = self
+            .hub
+            .join_room(&session, &request.into_inner().room)
+            .await?;
         Ok(Response::new(JoinRoomResponse {
             room: Some(convert::room(&room)),
         }))
@@ -134,7 +236,9 @@ impl ChatService for NativeChat {
         request: Request<LeaveRoomRequest>,
     ) -> Result<Response<LeaveRoomResponse>, Status> {
         let session = self.hub.authenticate(request.metadata())?;
-        self.hub.leave_room(&session, &request.into_inner().room)?;
+        self.hub
+            .leave_room(&session, &request.into_inner().room)
+            .await?;
         Ok(Response::new(LeaveRoomResponse {}))
     }
 

@@ -1,178 +1,37 @@
-//! Native-protocol sessions: who is logged in under which token, which
-//! rooms each user is in, and when a session that went away ends.
+//! The native protocol's hub: who is logged in under which token, guest
+//! and account logins, rooms joined and left, and when a session that
+//! went away ends.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use chat_engine::{Engine, EngineError, NameClaim, Room, RoomChange};
-use tokio::sync::{broadcast, mpsc};
+use chat_engine::{Engine, Room};
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
 use super::convert::{check_room_name, check_user_name};
+use super::users::{Control, Session, User, expired};
+use crate::accounts::{self, Accounts};
 use crate::status;
 
 /// Settings of the native protocol's sessions.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    /// How long a session lives on without an event stream or a call.
+    /// How long a session lives on without an event stream or a call
+    /// (a guest's then ends; an account's is only put out of memory).
     pub presence_grace: Duration,
     pub max_rooms_per_user: usize,
     pub max_sends_per_second: u32,
+    /// Guests may not log in.
+    pub require_accounts: bool,
 }
 
-/// How many control messages (joins, leaves, rooms opened and closed) may
-/// wait for a stream that is not being read; past that it ends, told it
-/// fell behind, and the client subscribes again.
-pub const CONTROL_BACKLOG: usize = 256;
-
-/// What a session's event stream is asked to do by the session's calls,
-/// or told by the hub.
-#[derive(Debug, Clone)]
-pub enum Control {
-    /// The user joined `room`: follow it after sequence number `after`.
-    Follow { room: Arc<Room>, after: u64 },
-    /// The user left `room`.
-    Unfollow { room: String },
-    /// A room opened or closed.
-    RoomChanged(RoomChange),
-}
-
-/// The open event stream of a session, as the session's calls see it.
-/// Dropping it ends the stream: its control channel closes.
-struct StreamSlot {
-    generation: u64,
-    control: mpsc::Sender<Control>,
-    /// Set when the stream ended because its control backlog was full.
-    fell_behind: Arc<AtomicBool>,
-}
-
-/// What an event stream receives from its session.
-pub struct StreamControl {
-    pub generation: u64,
-    pub receiver: mpsc::Receiver<Control>,
-    /// Whether the channel closed because the stream fell behind.
-    pub fell_behind: Arc<AtomicBool>,
-}
-
-/// A logged-in native user.
-pub struct Session {
-    token: String,
-    name: NameClaim,
-    state: Mutex<SessionState>,
-}
-
-struct SessionState {
-    rooms: BTreeSet<String>,
-    stream: Option<StreamSlot>,
-    next_generation: u64,
-    /// Since when the session has had no stream open, or its last call.
-    idle_since: Instant,
-    sends: TokenBucket,
-    ended: bool,
-}
-
-impl Session {
-    pub fn name(&self) -> &str {
-        self.name.name()
-    }
-
-    /// The rooms the user is in, sorted.
-    pub fn rooms(&self) -> Vec<String> {
-        self.state().rooms.iter().cloned().collect()
-    }
-
-    /// Takes a send from the user's allowance, or says to slow down.
-    pub fn take_send(&self, per_second: u32) -> Result<(), Status> {
-        if self.state().sends.take(per_second) {
-            Ok(())
-        } else {
-            Err(Status::resource_exhausted(format!(
-                "sending too fast: at most {per_second} messages a second; wait a moment and retry"
-            )))
-        }
-    }
-
-    /// Registers a new event stream, ending the one before it. Returns its
-    /// generation and the receiver of its control messages, which closes
-    /// when the stream must end.
-    pub fn open_stream(&self, shutdown: &CancellationToken) -> Result<StreamControl, Status> {
-        let mut state = self.state();
-        if state.ended {
-            return Err(expired());
-        }
-        // Checked under the session's lock: shutdown ends the streams it
-        // finds registered, and no stream registers after it.
-        if shutdown.is_cancelled() {
-            return Err(status::from_engine(EngineError::ShuttingDown));
-        }
-        let generation = state.next_generation;
-        state.next_generation += 1;
-        let (control, receiver) = mpsc::channel(CONTROL_BACKLOG);
-        let fell_behind = Arc::new(AtomicBool::new(false));
-        // Replacing the slot ends the stream before it.
-        state.stream = Some(StreamSlot {
-            generation,
-            control,
-            fell_behind: Arc::clone(&fell_behind),
-        });
-        self.name.set_online(true);
-        Ok(StreamControl {
-            generation,
-            receiver,
-            fell_behind,
-        })
-    }
-
-    /// The stream of `generation` ended; if it was the current one the user
-    /// is offline and the grace period starts.
-    pub fn close_stream(&self, generation: u64) {
-        let mut state = self.state();
-        if state
-            .stream
-            .as_ref()
-            .is_some_and(|s| s.generation == generation)
-        {
-            state.stream = None;
-            state.idle_since = Instant::now();
-            self.name.set_online(false);
-        }
-    }
-
-    /// Passes `control` to the open stream. One whose backlog is full is
-    /// ended (it is told it fell behind); the next stream starts from the
-    /// session's rooms, so nothing is lost.
-    fn tell_stream(state: &mut SessionState, control: Control) {
-        let Some(stream) = &state.stream else {
-            return;
-        };
-        match stream.control.try_send(control) {
-            Ok(()) => {}
-            // Ending already: the next stream starts afresh.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                stream.fell_behind.store(true, Ordering::Release);
-                state.stream = None;
-            }
-        }
-    }
-
-    fn touch(&self) {
-        self.state().idle_since = Instant::now();
-    }
-
-    fn state(&self) -> MutexGuard<'_, SessionState> {
-        // Every change leaves the state consistent before it could panic.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// A cheap-to-clone handle to every native session.
+/// A cheap-to-clone handle to every native user and session.
 #[derive(Clone)]
 pub struct NativeHub {
     shared: Arc<Shared>,
@@ -180,25 +39,44 @@ pub struct NativeHub {
 
 struct Shared {
     engine: Engine,
+    accounts: Accounts,
     config: SessionConfig,
     shutdown: CancellationToken,
+    /// The sessions in memory, by token. An account's session not in
+    /// memory (after a restart, or idle) is brought back on its next use.
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    /// Every user, by name: the guests logged in, and the accounts that
+    /// are in rooms or have logged in since the start.
+    users: Mutex<HashMap<String, Arc<User>>>,
+    next_session_id: AtomicU64,
 }
 
 impl NativeHub {
-    pub fn new(engine: Engine, config: SessionConfig, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        engine: Engine,
+        accounts: Accounts,
+        config: SessionConfig,
+        shutdown: CancellationToken,
+    ) -> Self {
         NativeHub {
             shared: Arc::new(Shared {
                 engine,
+                accounts,
                 config,
                 shutdown,
                 sessions: Mutex::default(),
+                users: Mutex::default(),
+                next_session_id: AtomicU64::new(0),
             }),
         }
     }
 
     pub fn engine(&self) -> &Engine {
         &self.shared.engine
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        &self.shared.accounts
     }
 
     pub fn config(&self) -> &SessionConfig {
@@ -209,30 +87,102 @@ impl NativeHub {
         &self.shared.shutdown
     }
 
-    /// Starts a session for `name`.
-    pub fn login(&self, name: &str) -> Result<(String, Arc<Session>), Status> {
+    /// Puts each account back in the rooms it was in, as stored; the
+    /// accounts are offline until they connect.
+    pub fn restore_memberships(&self, memberships: Vec<(String, String)>) {
+        for (account, room) in memberships {
+            let Some(open) = self.shared.engine.find_room(&room) else {
+                tracing::debug!(account, room, "a stored membership's room is not open");
+                continue;
+            };
+            let joined = self
+                .account_user(&account)
+                .and_then(|user| user.join(&open, usize::MAX));
+            if let Err(error) = joined {
+                tracing::warn!(account, room, %error, "cannot put an account back in its room");
+            }
+        }
+    }
+
+    /// Starts a guest's session under `name`, which no account holds.
+    pub fn guest_login(&self, name: &str) -> Result<Arc<Session>, Status> {
+        if self.shared.config.require_accounts {
+            return Err(Status::permission_denied(
+                "this server admits accounts only: log in with a password, or register first",
+            ));
+        }
         check_user_name(name)?;
         let claim = self
             .shared
             .engine
             .claim_name(name)
             .map_err(status::from_engine)?;
-        let token = new_token();
-        let session = Arc::new(Session {
-            token: token.clone(),
-            name: claim,
-            state: Mutex::new(SessionState {
-                rooms: BTreeSet::new(),
-                stream: None,
-                next_generation: 0,
-                idle_since: Instant::now(),
-                sends: TokenBucket::full(self.shared.config.max_sends_per_second),
-                ended: false,
-            }),
-        });
-        self.sessions().insert(token.clone(), Arc::clone(&session));
-        tracing::info!(name, "native user logged in");
-        Ok((token, session))
+        let user = Arc::new(User::new(
+            claim,
+            false,
+            self.shared.config.max_sends_per_second,
+        ));
+        self.users().insert(name.to_owned(), Arc::clone(&user));
+        let session = self.add_session(accounts::new_token(), user);
+        tracing::info!(name, "guest logged in");
+        Ok(session)
+    }
+
+    /// Creates an account and starts a session of it.
+    pub async fn register(&self, name: &str, password: &str) -> Result<Arc<Session>, Status> {
+        check_user_name(name)?;
+        let account = self.shared.accounts.register(name, password).await?;
+        self.account_session(&account.name).await
+    }
+
+    /// Starts a session of the account `name` names, if `password` is its.
+    pub async fn account_login(
+        &self,
+        name: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<Arc<Session>, Status> {
+        let account = self
+            .shared
+            .accounts
+            .check_password(name, password, address)
+            .await?;
+        let session = self.account_session(&account.name).await?;
+        tracing::info!(name = account.name, "account logged in");
+        Ok(session)
+    }
+
+    async fn account_session(&self, account: &str) -> Result<Arc<Session>, Status> {
+        let user = self.account_user(account)?;
+        let token = self.shared.accounts.open_session(account).await?;
+        Ok(self.add_session(token, user))
+    }
+
+    /// The user of account `name`, made if it has none yet.
+    fn account_user(&self, name: &str) -> Result<Arc<User>, Status> {
+        let mut users = self.users();
+        if let Some(user) = users.get(name) {
+            return Ok(Arc::clone(user));
+        }
+        let claim = self
+            .shared
+            .engine
+            .claim_registered_name(name)
+            .map_err(status::from_engine)?;
+        let user = Arc::new(User::new(
+            claim,
+            true,
+            self.shared.config.max_sends_per_second,
+        ));
+        users.insert(name.to_owned(), Arc::clone(&user));
+        Ok(user)
+    }
+
+    fn add_session(&self, token: String, user: Arc<User>) -> Arc<Session> {
+        let id = self.shared.next_session_id.fetch_add(1, Ordering::Relaxed);
+        let session = Arc::new(Session::new(id, token.clone(), user));
+        self.sessions().insert(token, Arc::clone(&session));
+        session
     }
 
     /// The session whose token `metadata` carries.
@@ -241,39 +191,106 @@ impl NativeHub {
             .get("authorization")
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
             .ok_or_else(|| {
                 Status::unauthenticated(
                     "this call needs a session: log in with Login and send its token \
                      as the metadata `authorization: Bearer TOKEN`",
                 )
             })?;
-        let session = self
-            .sessions()
-            .get(token.trim())
-            .cloned()
+        let found = self.sessions().get(token).cloned();
+        if let Some(session) = found {
+            // An account's session may have expired or been revoked since.
+            if session.user().is_account() && self.shared.accounts.session_account(token).is_none()
+            {
+                self.end(&session, "expired");
+                return Err(expired());
+            }
+            session.touch();
+            return Ok(session);
+        }
+        let account = self
+            .shared
+            .accounts
+            .session_account(token)
             .ok_or_else(expired)?;
-        session.touch();
-        Ok(session)
+        let user = self.account_user(&account)?;
+        Ok(self.add_session(token.to_owned(), user))
     }
 
-    /// Ends a session: the user leaves its rooms (the others are told), its
-    /// stream ends and its name is free.
+    /// Ends a session in memory: its stream ends. A guest leaves its rooms
+    /// (the others are told) and its name is free; an account stays in
+    /// them, and is offline once none of its sessions has a stream.
     pub fn end(&self, session: &Session, reason: &str) {
-        self.sessions().remove(&session.token);
-        let rooms = {
-            let mut state = session.state();
-            if state.ended {
-                return;
-            }
-            state.ended = true;
-            state.stream = None;
-            std::mem::take(&mut state.rooms)
-        };
-        for room in rooms {
-            self.vacate(&room, session.name());
+        self.sessions().remove(session.token());
+        if !session.end() {
+            return;
         }
-        session.name.set_online(false);
+        let user = session.user();
+        if !user.is_account() {
+            self.users().remove(user.name());
+            for room in user.end() {
+                self.vacate(&room, user.name());
+            }
+        }
         tracing::info!(name = session.name(), reason, "native session ended");
+    }
+
+    /// Logs the session out: an account's token is revoked for good.
+    pub async fn logout(&self, session: &Session) -> Result<(), Status> {
+        if session.user().is_account() {
+            self.shared.accounts.revoke(session.token()).await?;
+        }
+        self.end(session, "logged out");
+        Ok(())
+    }
+
+    /// Ends the in-memory sessions of account `name` whose tokens are no
+    /// longer live (revoked, or the account deleted or locked).
+    pub fn end_revoked_sessions(&self, name: &str) {
+        let revoked: Vec<Arc<Session>> = self
+            .sessions()
+            .values()
+            .filter(|s| s.name() == name && s.user().is_account())
+            .filter(|s| !self.shared.accounts.is_live(s.token()))
+            .cloned()
+            .collect();
+        for session in revoked {
+            self.end(&session, "revoked");
+        }
+    }
+
+    /// Removes account `name`'s user: its sessions end and it leaves its
+    /// rooms. (The account itself is removed by [`Accounts::delete`].)
+    pub fn remove_account_user(&self, name: &str) {
+        let sessions: Vec<Arc<Session>> = self
+            .sessions()
+            .values()
+            .filter(|s| s.name() == name && s.user().is_account())
+            .cloned()
+            .collect();
+        for session in sessions {
+            self.end(&session, "account deleted");
+        }
+        let user = self.users().remove(name);
+        if let Some(user) = user {
+            for room in user.end() {
+                self.vacate(&room, name);
+            }
+        }
+    }
+
+    /// The users online now (with a stream open), by name, and whether
+    /// each is an account.
+    pub fn online_users(&self) -> Vec<(String, bool)> {
+        let mut online: Vec<(String, bool)> = self
+            .users()
+            .values()
+            .filter(|user| user.is_online())
+            .map(|user| (user.name().to_owned(), user.is_account()))
+            .collect();
+        online.sort();
+        online
     }
 
     /// Creates room `name`, saved so it outlives restarts, with the user
@@ -291,66 +308,53 @@ impl NativeHub {
             .create_room(name, session.name())
             .await
             .map_err(status::from_engine)?;
-        self.join(session, &room)
+        self.join(session, &room).await
     }
 
     /// Puts the user in open room `name`.
-    pub fn join_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
+    pub async fn join_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
         let room = self
             .shared
             .engine
             .find_room(name)
             .ok_or_else(|| room_not_found(name))?;
-        self.join(session, &room)
+        self.join(session, &room).await
     }
 
-    fn join(&self, session: &Session, room: &Arc<Room>) -> Result<Arc<Room>, Status> {
-        let mut state = session.state();
-        if state.rooms.contains(room.name()) {
+    async fn join(&self, session: &Session, room: &Arc<Room>) -> Result<Arc<Room>, Status> {
+        let user = session.user();
+        if user.is_in(room.name()) {
             return Ok(Arc::clone(room));
         }
-        let max = self.shared.config.max_rooms_per_user;
-        if state.rooms.len() >= max {
-            return Err(Status::resource_exhausted(format!(
-                "already in {max} rooms, the most one user may be in; leave one first"
-            )));
+        // An account's rooms are stored first: a join acknowledged is
+        // kept.
+        if user.is_account() {
+            self.shared.accounts.join(user.name(), room.name()).await?;
         }
-        // Read first, so a message posted as the user joins is not missed.
-        let after = room.last_seq();
-        room.join(session.name()).map_err(status::from_engine)?;
-        state.rooms.insert(room.name().to_owned());
-        Session::tell_stream(
-            &mut state,
-            Control::Follow {
-                room: Arc::clone(room),
-                after,
-            },
-        );
+        user.join(room, self.shared.config.max_rooms_per_user)?;
         Ok(Arc::clone(room))
     }
 
     /// Takes the user out of room `name`.
-    pub fn leave_room(&self, session: &Session, name: &str) -> Result<(), Status> {
-        let mut state = session.state();
-        if !state.rooms.remove(name) {
+    pub async fn leave_room(&self, session: &Session, name: &str) -> Result<(), Status> {
+        let user = session.user();
+        if !user.is_in(name) {
             return Err(Status::failed_precondition(format!(
                 "you are not in room `{name}`"
             )));
         }
-        Session::tell_stream(
-            &mut state,
-            Control::Unfollow {
-                room: name.to_owned(),
-            },
-        );
-        drop(state);
-        self.vacate(name, session.name());
+        if user.is_account() {
+            self.shared.accounts.leave(user.name(), name).await?;
+        }
+        if user.leave(name) {
+            self.vacate(name, user.name());
+        }
         Ok(())
     }
 
     /// The room the user is in called `name`, to send to.
     pub fn room_of(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
-        if !session.state().rooms.contains(name) {
+        if !session.user().is_in(name) {
             return Err(Status::failed_precondition(format!(
                 "you are not in room `{name}`; join it with JoinRoom first"
             )));
@@ -363,7 +367,7 @@ impl NativeHub {
 
     /// The user left room `name` (or the room went away under it).
     pub fn forget_room(&self, session: &Session, name: &str) {
-        session.state().rooms.remove(name);
+        session.user().forget_room(name);
     }
 
     /// Takes `user` out of room `name`. Rooms stay open when empty (lobby
@@ -382,10 +386,7 @@ impl NativeHub {
         let idle: Vec<Arc<Session>> = self
             .sessions()
             .values()
-            .filter(|session| {
-                let state = session.state();
-                state.stream.is_none() && now.duration_since(state.idle_since) > grace
-            })
+            .filter(|session| session.idle_longer_than(grace, now))
             .cloned()
             .collect();
         for session in idle {
@@ -394,17 +395,23 @@ impl NativeHub {
     }
 
     /// Runs [`end_idle_sessions`](Self::end_idle_sessions) a few times per
-    /// grace period until shutdown.
+    /// grace period, and ends expired account sessions each minute, until
+    /// shutdown.
     pub async fn end_idle_sessions_until_shutdown(self) {
         let period = (self.shared.config.presence_grace / 4).max(Duration::from_millis(10));
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut expiry = tokio::time::interval(Duration::from_secs(60));
+        expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                () = self.shared.shutdown.cancelled() => return,
+                () = self.shared.shutdown.cancelled() => break,
                 _ = ticker.tick() => self.end_idle_sessions(),
+                _ = expiry.tick() => self.shared.accounts.end_expired_sessions().await,
             }
         }
+        // Last uses since the last write are kept.
+        self.shared.accounts.end_expired_sessions().await;
     }
 
     /// Passes every room opening and closing on to each open event stream
@@ -427,17 +434,17 @@ impl NativeHub {
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => break,
             };
-            for session in self.all_sessions() {
-                Session::tell_stream(&mut session.state(), control.clone());
+            for user in self.all_users() {
+                user.tell(&control);
             }
         }
-        for session in self.all_sessions() {
-            session.state().stream = None;
+        for user in self.all_users() {
+            user.end_streams();
         }
     }
 
-    fn all_sessions(&self) -> Vec<Arc<Session>> {
-        self.sessions().values().cloned().collect()
+    fn all_users(&self) -> Vec<Arc<User>> {
+        self.users().values().cloned().collect()
     }
 
     fn sessions(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
@@ -447,48 +454,17 @@ impl NativeHub {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn users(&self) -> MutexGuard<'_, HashMap<String, Arc<User>>> {
+        self.shared
+            .users
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 pub fn room_not_found(name: &str) -> Status {
     Status::not_found(format!(
         "there is no open room `{name}`; ListRooms shows them, CreateRoom makes one"
     ))
-}
-
-fn expired() -> Status {
-    Status::unauthenticated("the session token is unknown or its session ended; log in again")
-}
-
-/// 128 random bits, in hex.
-fn new_token() -> String {
-    format!("{:032x}", rand::random::<u128>())
-}
-
-/// Allows `per_second` sends a second, in bursts of up to `per_second`.
-struct TokenBucket {
-    tokens: f64,
-    refilled: Instant,
-}
-
-impl TokenBucket {
-    fn full(per_second: u32) -> Self {
-        TokenBucket {
-            tokens: f64::from(per_second),
-            refilled: Instant::now(),
-        }
-    }
-
-    fn take(&mut self, per_second: u32) -> bool {
-        let now = Instant::now();
-        let rate = f64::from(per_second);
-        let earned = now.duration_since(self.refilled).as_secs_f64() * rate;
-        self.tokens = (self.tokens + earned).min(rate);
-        self.refilled = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }

@@ -23,9 +23,21 @@ impl NativeUser {
     }
 
     pub async fn try_login(addr: SocketAddr, name: &str) -> Result<Self, Status> {
+        Self::try_login_with(addr, name, "").await
+    }
+
+    /// Logs in to account `name` with `password` (a guest if empty).
+    pub async fn try_login_with(
+        addr: SocketAddr,
+        name: &str,
+        password: &str,
+    ) -> Result<Self, Status> {
         let mut client = ChatServiceClient::new(connect(addr).await);
         let reply = client
-            .login(LoginRequest { name: name.into() })
+            .login(LoginRequest {
+                name: name.into(),
+                password: password.into(),
+            })
             .await?
             .into_inner();
         Ok(NativeUser {
@@ -33,6 +45,48 @@ impl NativeUser {
             token: reply.session_token,
             client,
         })
+    }
+
+    pub async fn try_register(
+        addr: SocketAddr,
+        name: &str,
+        password: &str,
+    ) -> Result<Self, Status> {
+        let mut client = ChatServiceClient::new(connect(addr).await);
+        let reply = client
+            .register(RegisterRequest {
+                name: name.into(),
+                password: password.into(),
+            })
+            .await?
+            .into_inner();
+        Ok(NativeUser {
+            name: reply.name,
+            token: reply.session_token,
+            client,
+        })
+    }
+
+    pub async fn register(addr: SocketAddr, name: &str, password: &str) -> Self {
+        Self::try_register(addr, name, password)
+            .await
+            .expect("Register")
+    }
+
+    /// A client that uses a token it was given, on a connection of its own.
+    pub async fn with_token(addr: SocketAddr, name: &str, token: &str) -> Self {
+        NativeUser {
+            name: name.into(),
+            token: token.into(),
+            client: ChatServiceClient::new(connect(addr).await),
+        }
+    }
+
+    /// Who the server says this session is: Ok((name, registered)).
+    pub async fn who_am_i(&mut self) -> Result<(String, bool), Status> {
+        let request = self.req(WhoAmIRequest {});
+        let reply = self.client.who_am_i(request).await?.into_inner();
+        Ok((reply.name, reply.registered))
     }
 
     /// `message` with the session token attached.

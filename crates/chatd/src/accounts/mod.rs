@@ -1,0 +1,462 @@
+//! Accounts and their login sessions: registered names, Argon2id password
+//! hashes, session tokens kept only as hashes, and the throttle on failed
+//! logins. Everything is read from the [`AccountStore`] at start and each
+//! change is written through before it is acknowledged.
+
+mod passwords;
+mod throttle;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chat_engine::{
+    Account, AccountChange, AccountStore, AccountsSnapshot, Engine, StoreError, StoredSession,
+    name_key,
+};
+use sha2::{Digest, Sha256};
+use tonic::Status;
+
+pub use passwords::{PASSWORD_BYTES, Passwords};
+use throttle::LoginThrottle;
+
+use crate::status;
+
+/// How often a session's last use is written back, at most: a session in
+/// use is not rewritten on every call.
+const TOUCH_EVERY: i64 = 60;
+
+/// A cheap-to-clone handle to the accounts.
+#[derive(Clone)]
+pub struct Accounts {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    store: Arc<dyn AccountStore>,
+    engine: Engine,
+    passwords: Passwords,
+    /// A session unused for this long is over.
+    session_ttl: Duration,
+    state: Mutex<State>,
+    throttle: Mutex<LoginThrottle>,
+}
+
+#[derive(Default)]
+struct State {
+    /// By [`name_key`] of the account's name.
+    accounts: HashMap<String, Account>,
+    /// By token hash.
+    sessions: HashMap<String, SessionRecord>,
+}
+
+#[derive(Debug, Clone)]
+struct SessionRecord {
+    stored: StoredSession,
+    /// The last use written to the store.
+    saved_use: i64,
+}
+
+/// An account's session, as `chatctl` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The first 12 hex digits of the token's hash: enough to name it,
+    /// useless to log in with.
+    pub id: String,
+    pub account: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+}
+
+/// Why a login was refused.
+pub fn wrong_name_or_password() -> Status {
+    Status::unauthenticated("wrong name or password")
+}
+
+impl Accounts {
+    /// Accounts over `store`, whose names are registered in `engine`.
+    /// Returns the accounts' memberships, for their users to rejoin.
+    pub async fn load(
+        store: Arc<dyn AccountStore>,
+        engine: Engine,
+        session_ttl: Duration,
+    ) -> Result<(Self, Vec<(String, String)>), StoreError> {
+        let AccountsSnapshot {
+            accounts,
+            sessions,
+            memberships,
+        } = store.load_accounts().await?;
+        let mut state = State::default();
+        for account in accounts {
+            if let Err(error) = engine.register_name(&account.name) {
+                // Only if the name rules changed since it was registered.
+                tracing::warn!(name = account.name, %error, "account name not reserved");
+            }
+            state.accounts.insert(name_key(&account.name), account);
+        }
+        for stored in sessions {
+            let saved_use = stored.last_used_at;
+            state.sessions.insert(
+                stored.token_hash.clone(),
+                SessionRecord { stored, saved_use },
+            );
+        }
+        let accounts = Accounts {
+            shared: Arc::new(Shared {
+                store,
+                engine,
+                passwords: Passwords::default(),
+                session_ttl,
+                state: Mutex::new(state),
+                throttle: Mutex::default(),
+            }),
+        };
+        accounts.end_expired_sessions().await;
+        Ok((accounts, memberships))
+    }
+
+    /// The account registered under `name` or a name that looks like it.
+    pub fn find(&self, name: &str) -> Option<Account> {
+        self.state().accounts.get(&name_key(name)).cloned()
+    }
+
+    /// Every account, by name.
+    pub fn list(&self) -> Vec<Account> {
+        let mut accounts: Vec<Account> = self.state().accounts.values().cloned().collect();
+        accounts.sort_by(|a, b| a.name.cmp(&b.name));
+        accounts
+    }
+
+    /// Creates an account for `name`. `check_name` has checked the name
+    /// against the protocol's rules.
+    pub async fn register(&self, name: &str, password: &str) -> Result<Account, Status> {
+        Passwords::check_strength(password)?;
+        // Reserved first, so two registrations of one name cannot both
+        // hash; released again if anything after fails.
+        self.shared
+            .engine
+            .register_name(name)
+            .map_err(status::from_engine)?;
+        let created = async {
+            let account = Account {
+                name: name.to_owned(),
+                password_hash: self.shared.passwords.hash(password).await?,
+                created_at: now(),
+                locked: false,
+            };
+            self.change(AccountChange::CreateAccount(account.clone()))
+                .await?;
+            self.state()
+                .accounts
+                .insert(name_key(name), account.clone());
+            Ok::<_, Status>(account)
+        }
+        .await;
+        if created.is_err() {
+            self.shared.engine.unregister_name(name);
+        }
+        let account = created?;
+        tracing::info!(name, "account registered");
+        Ok(account)
+    }
+
+    /// The account `name` names if `password` is its password. Failed
+    /// attempts are throttled per name and per `address`; the reply never
+    /// says which of name or password was wrong.
+    pub async fn check_password(
+        &self,
+        name: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<Account, Status> {
+        let key = name_key(name);
+        if let Err(held) = self.throttle().check(&key, address) {
+            return Err(Status::resource_exhausted(format!(
+                "too many failed logins for {}; try again in {} s",
+                held.whom,
+                held.wait.as_secs().max(1)
+            )));
+        }
+        let account = self.state().accounts.get(&key).cloned();
+        let hash = account.as_ref().map(|a| a.password_hash.as_str());
+        let matches = self.shared.passwords.verify(password, hash).await?;
+        match account {
+            Some(account) if matches => {
+                self.throttle().succeeded(&key, address);
+                if account.locked {
+                    return Err(Status::permission_denied(format!(
+                        "the account `{}` is locked; ask the server's operator",
+                        account.name
+                    )));
+                }
+                Ok(account)
+            }
+            _ => {
+                self.throttle().failed(&key, address);
+                tracing::info!(name, address, "failed login");
+                Err(wrong_name_or_password())
+            }
+        }
+    }
+
+    /// Sets `account`'s password, unchecked (the caller checked the old
+    /// one, or is the operator).
+    pub async fn set_password(&self, account: &str, password: &str) -> Result<(), Status> {
+        Passwords::check_strength(password)?;
+        let password_hash = self.shared.passwords.hash(password).await?;
+        self.change(AccountChange::SetPassword {
+            account: account.to_owned(),
+            password_hash: password_hash.clone(),
+        })
+        .await?;
+        if let Some(stored) = self.state().accounts.get_mut(&name_key(account)) {
+            stored.password_hash = password_hash;
+        }
+        Ok(())
+    }
+
+    pub async fn set_locked(&self, account: &str, locked: bool) -> Result<(), Status> {
+        self.change(AccountChange::SetLocked {
+            account: account.to_owned(),
+            locked,
+        })
+        .await?;
+        if let Some(stored) = self.state().accounts.get_mut(&name_key(account)) {
+            stored.locked = locked;
+        }
+        Ok(())
+    }
+
+    /// Removes `account` with its sessions and memberships; its name is
+    /// free again.
+    pub async fn delete(&self, account: &str) -> Result<(), Status> {
+        self.change(AccountChange::DeleteAccount(account.to_owned()))
+            .await?;
+        let key = name_key(account);
+        {
+            let mut state = self.state();
+            state.accounts.remove(&key);
+            state.sessions.retain(|_, s| s.stored.account != account);
+        }
+        self.throttle().forget(&key);
+        self.shared.engine.unregister_name(account);
+        tracing::info!(name = account, "account deleted");
+        Ok(())
+    }
+
+    /// Starts a session of `account`; returns its token, which is stored
+    /// only as a hash.
+    pub async fn open_session(&self, account: &str) -> Result<String, Status> {
+        let token = new_token();
+        let now = now();
+        let stored = StoredSession {
+            token_hash: token_hash(&token),
+            account: account.to_owned(),
+            created_at: now,
+            last_used_at: now,
+        };
+        self.change(AccountChange::SaveSession(stored.clone()))
+            .await?;
+        self.state().sessions.insert(
+            stored.token_hash.clone(),
+            SessionRecord {
+                stored,
+                saved_use: now,
+            },
+        );
+        Ok(token)
+    }
+
+    /// The account whose live session `token` is, noting the use. A
+    /// session past its time to live is ended here.
+    pub fn session_account(&self, token: &str) -> Option<String> {
+        let hash = token_hash(token);
+        let now = now();
+        let ttl = self.ttl_secs();
+        let mut state = self.state();
+        let record = state.sessions.get_mut(&hash)?;
+        if now - record.stored.last_used_at > ttl {
+            state.sessions.remove(&hash);
+            drop(state);
+            self.forget_stored(vec![hash]);
+            return None;
+        }
+        record.stored.last_used_at = now;
+        Some(record.stored.account.clone())
+    }
+
+    /// Ends the session of `token`.
+    pub async fn revoke(&self, token: &str) -> Result<(), Status> {
+        self.revoke_hashes(vec![token_hash(token)]).await
+    }
+
+    /// Ends `account`'s sessions whose ids (see [`SessionInfo::id`])
+    /// start with `id_prefix`, all of them if it is empty, except the one
+    /// of token `keep`. Returns how many ended.
+    pub async fn revoke_sessions(
+        &self,
+        account: &str,
+        id_prefix: &str,
+        keep: Option<&str>,
+    ) -> Result<usize, Status> {
+        let keep = keep.map(token_hash);
+        let hashes: Vec<String> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|s| s.stored.account == account)
+            .map(|s| s.stored.token_hash.clone())
+            .filter(|hash| hash.starts_with(id_prefix) && Some(hash) != keep.as_ref())
+            .collect();
+        let ended = hashes.len();
+        self.revoke_hashes(hashes).await?;
+        Ok(ended)
+    }
+
+    async fn revoke_hashes(&self, hashes: Vec<String>) -> Result<(), Status> {
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        self.change(AccountChange::DeleteSessions(hashes.clone()))
+            .await?;
+        let mut state = self.state();
+        for hash in hashes {
+            state.sessions.remove(&hash);
+        }
+        Ok(())
+    }
+
+    /// The live sessions of `account` (every account's, if `None`).
+    pub fn sessions(&self, account: Option<&str>) -> Vec<SessionInfo> {
+        let mut sessions: Vec<SessionInfo> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|s| account.is_none_or(|a| s.stored.account == a))
+            .map(|s| SessionInfo {
+                id: s.stored.token_hash[..12].to_owned(),
+                account: s.stored.account.clone(),
+                created_at: s.stored.created_at,
+                last_used_at: s.stored.last_used_at,
+            })
+            .collect();
+        sessions.sort_by(|a, b| (&a.account, a.created_at).cmp(&(&b.account, b.created_at)));
+        sessions
+    }
+
+    /// Whether the session of `token` is still live (not revoked).
+    pub fn is_live(&self, token: &str) -> bool {
+        self.state().sessions.contains_key(&token_hash(token))
+    }
+
+    pub async fn join(&self, account: &str, room: &str) -> Result<(), Status> {
+        self.change(AccountChange::Join {
+            account: account.to_owned(),
+            room: room.to_owned(),
+        })
+        .await
+    }
+
+    pub async fn leave(&self, account: &str, room: &str) -> Result<(), Status> {
+        self.change(AccountChange::Leave {
+            account: account.to_owned(),
+            room: room.to_owned(),
+        })
+        .await
+    }
+
+    /// Ends sessions past their time to live and writes back the last use
+    /// of the ones used since it was last written.
+    pub async fn end_expired_sessions(&self) {
+        let now = now();
+        let ttl = self.ttl_secs();
+        let (expired, used) = {
+            let mut state = self.state();
+            let mut expired = Vec::new();
+            let mut used = Vec::new();
+            state.sessions.retain(|hash, record| {
+                if now - record.stored.last_used_at > ttl {
+                    expired.push(hash.clone());
+                    return false;
+                }
+                if record.stored.last_used_at - record.saved_use >= TOUCH_EVERY {
+                    record.saved_use = record.stored.last_used_at;
+                    used.push((hash.clone(), record.saved_use));
+                }
+                true
+            });
+            (expired, used)
+        };
+        if !used.is_empty()
+            && let Err(error) = self.change(AccountChange::TouchSessions(used)).await
+        {
+            tracing::warn!(%error, "cannot record when sessions were last used");
+        }
+        if !expired.is_empty() {
+            tracing::info!(count = expired.len(), "sessions expired");
+            self.forget_stored(expired);
+        }
+    }
+
+    /// Removes ended sessions from the store in the background: they are
+    /// gone from memory already, and a restart ends them again by age.
+    fn forget_stored(&self, hashes: Vec<String>) {
+        let store = Arc::clone(&self.shared.store);
+        tokio::spawn(async move {
+            if let Err(error) = store
+                .change_accounts(AccountChange::DeleteSessions(hashes))
+                .await
+            {
+                tracing::warn!(%error, "cannot remove ended sessions from the store");
+            }
+        });
+    }
+
+    async fn change(&self, change: AccountChange) -> Result<(), Status> {
+        self.shared
+            .store
+            .change_accounts(change)
+            .await
+            .map_err(|error| status::from_engine(error.into()))
+    }
+
+    fn ttl_secs(&self) -> i64 {
+        i64::try_from(self.shared.session_ttl.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Single inserts and removes: never left half-done.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn throttle(&self) -> MutexGuard<'_, LoginThrottle> {
+        self.shared
+            .throttle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// 256 random bits, in hex.
+pub fn new_token() -> String {
+    let bits: [u8; 32] = rand::random();
+    hex(&bits)
+}
+
+fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

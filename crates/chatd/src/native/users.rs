@@ -1,0 +1,377 @@
+//! Native-protocol users and their sessions.
+//!
+//! A user is a guest (a free name, one session, gone with it) or an
+//! account (a registered name, any number of sessions at once: a laptop
+//! and a phone). The rooms a user is in, its presence and its send
+//! allowance are the user's; each session may have one event stream open,
+//! and every open stream of a user gets the user's events. A user is
+//! online while any of its sessions has a stream open.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use chat_engine::{EngineError, NameClaim, Room, RoomChange};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+
+use crate::status;
+
+/// How many control messages (joins, leaves, rooms opened and closed) may
+/// wait for a stream that is not being read; past that it ends, told it
+/// fell behind, and the client subscribes again.
+pub const CONTROL_BACKLOG: usize = 256;
+
+/// What an event stream is asked to do by its user's calls, or told by
+/// the hub.
+#[derive(Debug, Clone)]
+pub enum Control {
+    /// The user joined `room`: follow it after sequence number `after`.
+    Follow { room: Arc<Room>, after: u64 },
+    /// The user left `room`.
+    Unfollow { room: String },
+    /// A room opened or closed.
+    RoomChanged(RoomChange),
+}
+
+/// An open event stream, as its user's calls see it. Dropping it ends the
+/// stream: its control channel closes.
+struct StreamSlot {
+    generation: u64,
+    control: mpsc::Sender<Control>,
+    /// Set when the stream ended because its control backlog was full.
+    fell_behind: Arc<AtomicBool>,
+}
+
+/// What an event stream receives from its session.
+pub struct StreamControl {
+    pub generation: u64,
+    pub receiver: mpsc::Receiver<Control>,
+    /// Whether the channel closed because the stream fell behind.
+    pub fell_behind: Arc<AtomicBool>,
+}
+
+/// A logged-in native user: a guest or an account.
+pub struct User {
+    name: NameClaim,
+    is_account: bool,
+    state: Mutex<UserState>,
+}
+
+struct UserState {
+    rooms: BTreeSet<String>,
+    /// The open event stream of each session that has one, by session id.
+    streams: HashMap<u64, StreamSlot>,
+    sends: TokenBucket,
+    /// A guest whose session ended.
+    ended: bool,
+}
+
+impl User {
+    pub fn new(name: NameClaim, is_account: bool, sends_per_second: u32) -> Self {
+        User {
+            name,
+            is_account,
+            state: Mutex::new(UserState {
+                rooms: BTreeSet::new(),
+                streams: HashMap::new(),
+                sends: TokenBucket::full(sends_per_second),
+                ended: false,
+            }),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.name.name()
+    }
+
+    pub fn is_account(&self) -> bool {
+        self.is_account
+    }
+
+    /// Whether any session of the user has a stream open.
+    pub fn is_online(&self) -> bool {
+        !self.state().streams.is_empty()
+    }
+
+    /// The rooms the user is in, sorted.
+    pub fn rooms(&self) -> Vec<String> {
+        self.state().rooms.iter().cloned().collect()
+    }
+
+    pub fn is_in(&self, room: &str) -> bool {
+        self.state().rooms.contains(room)
+    }
+
+    /// Takes a send from the user's allowance, or says to slow down.
+    pub fn take_send(&self, per_second: u32) -> Result<(), Status> {
+        if self.state().sends.take(per_second) {
+            Ok(())
+        } else {
+            Err(Status::resource_exhausted(format!(
+                "sending too fast: at most {per_second} messages a second; wait a moment and retry"
+            )))
+        }
+    }
+
+    /// Puts the user in `room` and tells its streams to follow it. Refused
+    /// past `max_rooms`. Returns whether the user was not in it already.
+    pub fn join(&self, room: &Arc<Room>, max_rooms: usize) -> Result<bool, Status> {
+        let mut state = self.state();
+        if state.rooms.contains(room.name()) {
+            return Ok(false);
+        }
+        if state.rooms.len() >= max_rooms {
+            return Err(Status::resource_exhausted(format!(
+                "already in {max_rooms} rooms, the most one user may be in; leave one first"
+            )));
+        }
+        // Read first, so a message posted as the user joins is not missed.
+        let after = room.last_seq();
+        room.join(self.name()).map_err(status::from_engine)?;
+        state.rooms.insert(room.name().to_owned());
+        state.tell_streams(
+            &self.name,
+            &Control::Follow {
+                room: Arc::clone(room),
+                after,
+            },
+        );
+        Ok(true)
+    }
+
+    /// Takes the user out of room `name`; false if it was not in it.
+    pub fn leave(&self, name: &str) -> bool {
+        let mut state = self.state();
+        if !state.rooms.remove(name) {
+            return false;
+        }
+        state.tell_streams(
+            &self.name,
+            &Control::Unfollow {
+                room: name.to_owned(),
+            },
+        );
+        true
+    }
+
+    /// The user is no longer in room `name` (it went away under it).
+    pub fn forget_room(&self, name: &str) {
+        self.state().rooms.remove(name);
+    }
+
+    /// Passes `control` to every open stream of the user.
+    pub fn tell(&self, control: &Control) {
+        self.state().tell_streams(&self.name, control);
+    }
+
+    /// Ends every stream of the user (at shutdown).
+    pub fn end_streams(&self) {
+        self.state().streams.clear();
+    }
+
+    /// A guest's session ended: no stream may open any more, and the
+    /// rooms it was in are returned for it to leave.
+    pub fn end(&self) -> BTreeSet<String> {
+        let mut state = self.state();
+        state.ended = true;
+        state.streams.clear();
+        self.name.set_online(false);
+        std::mem::take(&mut state.rooms)
+    }
+
+    fn state(&self) -> MutexGuard<'_, UserState> {
+        // Every change leaves the state consistent before it could panic.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl UserState {
+    /// Passes `control` to each open stream. One whose backlog is full is
+    /// ended (it is told it fell behind); its next stream starts from the
+    /// user's rooms, so nothing is lost.
+    fn tell_streams(&mut self, name: &NameClaim, control: &Control) {
+        let before = self.streams.len();
+        self.streams
+            .retain(|_, stream| match stream.control.try_send(control.clone()) {
+                Ok(()) => true,
+                // Ending already: its session's next stream starts afresh.
+                Err(mpsc::error::TrySendError::Closed(_)) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    stream.fell_behind.store(true, Ordering::Release);
+                    false
+                }
+            });
+        if before > 0 && self.streams.is_empty() {
+            name.set_online(false);
+        }
+    }
+}
+
+/// One login of a user, named by its token.
+pub struct Session {
+    id: u64,
+    token: String,
+    user: Arc<User>,
+    state: Mutex<SessionState>,
+}
+
+struct SessionState {
+    next_generation: u64,
+    /// Since when the session has had no stream open, or its last call.
+    idle_since: Instant,
+    ended: bool,
+}
+
+impl Session {
+    pub fn new(id: u64, token: String, user: Arc<User>) -> Self {
+        Session {
+            id,
+            token,
+            user,
+            state: Mutex::new(SessionState {
+                next_generation: 0,
+                idle_since: Instant::now(),
+                ended: false,
+            }),
+        }
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub fn user(&self) -> &Arc<User> {
+        &self.user
+    }
+
+    pub fn name(&self) -> &str {
+        self.user.name()
+    }
+
+    /// The rooms the user is in, sorted.
+    pub fn rooms(&self) -> Vec<String> {
+        self.user.rooms()
+    }
+
+    /// Registers a new event stream of this session, ending the one before
+    /// it. Returns its generation and the receiver of its control
+    /// messages, which closes when the stream must end.
+    pub fn open_stream(&self, shutdown: &CancellationToken) -> Result<StreamControl, Status> {
+        let mut session = self.state();
+        let mut user = self.user.state();
+        if session.ended || user.ended {
+            return Err(expired());
+        }
+        // Checked under the user's lock: shutdown ends the streams it
+        // finds registered, and no stream registers after it.
+        if shutdown.is_cancelled() {
+            return Err(status::from_engine(EngineError::ShuttingDown));
+        }
+        let generation = session.next_generation;
+        session.next_generation += 1;
+        let (control, receiver) = mpsc::channel(CONTROL_BACKLOG);
+        let fell_behind = Arc::new(AtomicBool::new(false));
+        // Replacing the slot ends the stream before it.
+        user.streams.insert(
+            self.id,
+            StreamSlot {
+                generation,
+                control,
+                fell_behind: Arc::clone(&fell_behind),
+            },
+        );
+        self.user.name.set_online(true);
+        Ok(StreamControl {
+            generation,
+            receiver,
+            fell_behind,
+        })
+    }
+
+    /// The stream of `generation` ended. If it was the session's current
+    /// one, the session has none; if it was the user's last, the user is
+    /// offline.
+    pub fn close_stream(&self, generation: u64) {
+        let mut session = self.state();
+        let mut user = self.user.state();
+        if user
+            .streams
+            .get(&self.id)
+            .is_some_and(|s| s.generation == generation)
+        {
+            user.streams.remove(&self.id);
+            if user.streams.is_empty() {
+                self.user.name.set_online(false);
+            }
+        }
+        if !user.streams.contains_key(&self.id) {
+            session.idle_since = Instant::now();
+        }
+    }
+
+    /// Whether the session has had no stream and no call for longer than
+    /// `grace`.
+    pub fn idle_longer_than(&self, grace: std::time::Duration, now: Instant) -> bool {
+        let session = self.state();
+        !self.user.state().streams.contains_key(&self.id)
+            && now.duration_since(session.idle_since) > grace
+    }
+
+    pub fn touch(&self) {
+        self.state().idle_since = Instant::now();
+    }
+
+    /// Ends the session: its stream ends and no new one opens. Returns
+    /// false if it had ended already.
+    pub fn end(&self) -> bool {
+        let mut session = self.state();
+        if std::mem::replace(&mut session.ended, true) {
+            return false;
+        }
+        let mut user = self.user.state();
+        if user.streams.remove(&self.id).is_some() && user.streams.is_empty() {
+            self.user.name.set_online(false);
+        }
+        true
+    }
+
+    fn state(&self) -> MutexGuard<'_, SessionState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+pub fn expired() -> Status {
+    Status::unauthenticated("the session token is unknown or its session ended; log in again")
+}
+
+/// Allows `per_second` sends a second, in bursts of up to `per_second`.
+struct TokenBucket {
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl TokenBucket {
+    fn full(per_second: u32) -> Self {
+        TokenBucket {
+            tokens: f64::from(per_second),
+            refilled: Instant::now(),
+        }
+    }
+
+    fn take(&mut self, per_second: u32) -> bool {
+        let now = Instant::now();
+        let rate = f64::from(per_second);
+        let earned = now.duration_since(self.refilled).as_secs_f64() * rate;
+        self.tokens = (self.tokens + earned).min(rate);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
