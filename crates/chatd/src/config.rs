@@ -113,6 +113,15 @@ pub struct Config {
     #[arg(long, env = "CHATD_SESSION_TTL", default_value = "30days", value_parser = positive_duration)]
     pub session_ttl: Duration,
 
+    /// A PEM certificate (chain) to serve every listener over TLS with,
+    /// with `--tls-key`. Without both, every listener is plaintext.
+    #[arg(long, env = "CHATD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "CHATD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Where the classic protocol (`grpc.ChatServer`) listens; `off` to
     /// not serve it.
     #[arg(long, env = "CHATD_CLASSIC_ADDR", default_value = "0.0.0.0:11912")]
@@ -211,6 +220,26 @@ pub struct Config {
     /// Log filter, in `tracing` syntax (e.g. `info`, `chatd=debug`).
     #[arg(long, env = "CHATD_LOG", default_value = "info")]
     pub log: String,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What `chatd` does instead of serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Makes a self-signed certificate and key for trying TLS out
+    /// (`cert.pem` and `key.pem`); clients must be told to trust it
+    /// (`chat --ca-cert cert.pem`).
+    GenCert {
+        /// A host name or IP address clients will dial; give as many as
+        /// needed.
+        #[arg(long, required = true)]
+        host: Vec<String>,
+        /// Where to write `cert.pem` and `key.pem`.
+        #[arg(long, default_value = ".")]
+        out_dir: PathBuf,
+    },
 }
 
 impl Config {

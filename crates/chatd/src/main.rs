@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 
 use anyhow::Context;
+use chatd::config::Command;
 use chatd::{Chatd, Config};
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -11,6 +12,9 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    if let Some(Command::GenCert { host, out_dir }) = &config.command {
+        return gen_cert(host, out_dir);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log).context("invalid --log filter")?)
         .with_writer(std::io::stderr)
@@ -36,6 +40,41 @@ async fn main() -> anyhow::Result<()> {
         ),
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Writes a self-signed certificate for `hosts` and its key to `dir`.
+fn gen_cert(hosts: &[String], dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let (cert, key) = chatd::transport::self_signed(hosts).map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    std::fs::write(&cert_path, cert)
+        .with_context(|| format!("cannot write {}", cert_path.display()))?;
+    // The key is for the server's eyes only.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&key_path)
+        .and_then(|mut file| file.write_all(key.as_bytes()))
+        .with_context(|| format!("cannot write {}", key_path.display()))?;
+    println!(
+        "wrote {} and {} for {}\n\
+         serve with:   chatd --tls-cert {} --tls-key {}\n\
+         connect with: chat --server https://{}:7070 --ca-cert {}",
+        cert_path.display(),
+        key_path.display(),
+        hosts.join(", "),
+        cert_path.display(),
+        key_path.display(),
+        hosts[0],
+        cert_path.display(),
+    );
     Ok(())
 }
 

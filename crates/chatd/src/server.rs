@@ -28,7 +28,7 @@ use crate::classic::ClassicChat;
 use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
 use crate::native::{NativeChat, NativeHub, SessionConfig};
 use crate::transport::{
-    self, Admission, ConnectionSettings, RESERVED_DESCRIPTORS, ReplyBudgetLayer,
+    self, Admission, ConnectionSettings, RESERVED_DESCRIPTORS, ReplyBudgetLayer, Tls,
 };
 
 /// Where each protocol listens; `None` for a protocol turned off.
@@ -53,6 +53,7 @@ pub struct LobbyAddrs {
 /// when asked for port 0) and which serves once [`run`](Chatd::run).
 pub struct Chatd {
     config: Config,
+    tls: Option<Tls>,
     engine: Engine,
     accounts: Accounts,
     /// `(account, room)`, for the native hub to put accounts back in.
@@ -90,12 +91,18 @@ pub enum StartError {
     Listen(#[from] std::io::Error),
     #[error(transparent)]
     History(#[from] StoreError),
+    #[error("{0}")]
+    Tls(String),
 }
 
 impl Chatd {
     /// Opens history, accounts and the engine, and binds every listener
     /// of `config`.
     pub async fn bind(config: Config) -> Result<Self, StartError> {
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(Tls::load(cert, key).map_err(StartError::Tls)?),
+            _ => None,
+        };
         let (history, account_store) = open_store(&config).await?;
         let engine = Engine::new(config.engine(), history);
         engine.open_saved_rooms();
@@ -116,6 +123,7 @@ impl Chatd {
         };
         Ok(Chatd {
             config,
+            tls,
             engine,
             accounts,
             memberships,
@@ -149,6 +157,7 @@ impl Chatd {
         let addrs = self.addrs();
         let Chatd {
             config,
+            tls,
             engine,
             accounts,
             memberships,
@@ -156,7 +165,14 @@ impl Chatd {
         } = self;
         let max_request = config.max_request_bytes();
         let health = HealthReporter::new();
-        let connections = connection_settings(&config);
+        match &tls {
+            Some(_) => tracing::info!("serving every listener over TLS"),
+            None => tracing::warn!(
+                "serving plaintext: anyone on the network path can read and alter the chat; \
+                 give --tls-cert and --tls-key to serve TLS"
+            ),
+        }
+        let connections = connection_settings(&config, tls);
         let incoming = |listener| transport::incoming(listener, connections.clone());
         let max_streams = config.max_streams_per_connection;
         let discoverable = |keepalive| discoverable(keepalive, max_streams, &health);
@@ -388,7 +404,7 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 
 /// How connections are admitted and served, on every port alike: the
 /// descriptor limit is one for the whole process.
-fn connection_settings(config: &Config) -> ConnectionSettings {
+fn connection_settings(config: &Config, tls: Option<Tls>) -> ConnectionSettings {
     let descriptors = transport::raise_descriptor_limit().unwrap_or_else(|error| {
         tracing::warn!(%error, "cannot raise the open-file limit");
         rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
@@ -415,6 +431,7 @@ fn connection_settings(config: &Config) -> ConnectionSettings {
             to_usize(config.max_connections_per_address),
         ),
         handshake_timeout: config.handshake_timeout,
+        tls,
         reply_budget: to_usize(config.max_unsent_bytes_per_connection),
     }
 }

@@ -18,6 +18,7 @@ use tonic::transport::server::Connected;
 use super::admission::{Admission, Admitted};
 use super::batched_writes::BatchedWrites;
 use super::replies::ReplyBudget;
+use super::tls::{ServerStream, Tls};
 
 /// The client's connection preface (24 bytes) and the header of its first
 /// SETTINGS frame (9): read in time, the handshake counts as done.
@@ -30,8 +31,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct ConnectionSettings {
     pub admission: Admission,
-    /// How long a client has to send the HTTP/2 preface.
+    /// How long a client has to finish the TLS handshake (if any) and
+    /// send the HTTP/2 preface.
     pub handshake_timeout: Duration,
+    /// Connections are TLS with this, plaintext without.
+    pub tls: Option<Tls>,
     /// Reply bytes a connection may hold unsent (see [`ReplyBudget`]).
     pub reply_budget: usize,
 }
@@ -109,11 +113,10 @@ fn out_of_descriptors(error: &io::Error) -> bool {
     matches!(error.raw_os_error(), Some(24 | 23 | 105 | 12))
 }
 
-/// A TCP connection holding its admission, which must send the HTTP/2
-/// preface before its deadline.
-#[derive(Debug)]
+/// A TCP connection (plaintext or TLS) holding its admission, which must
+/// send the HTTP/2 preface before its deadline.
 pub struct AdmittedStream {
-    tcp: TcpStream,
+    io: ServerStream,
     info: ConnectionInfo,
     _admitted: Admitted,
     /// Until the handshake bytes arrive.
@@ -130,12 +133,28 @@ impl AdmittedStream {
             replies: Arc::new(ReplyBudget::new(settings.reply_budget)),
         };
         Ok(AdmittedStream {
-            tcp,
+            io: ServerStream::new(tcp, settings.tls.as_ref()),
             info,
             _admitted: admitted,
             deadline: Some(Box::pin(tokio::time::sleep(settings.handshake_timeout))),
             read: 0,
         })
+    }
+}
+
+impl AdmittedStream {
+    /// Fails the connection if its handshake deadline has passed while
+    /// `polled` waits. (Checked on writes too: over TLS, the server's first
+    /// write waits for the TLS handshake, and reads may not be tried yet.)
+    fn past_deadline<T>(&mut self, cx: &mut Context<'_>, polled: &Poll<T>) -> Option<io::Error> {
+        let deadline = self.deadline.as_mut()?;
+        if polled.is_pending() && deadline.as_mut().poll(cx).is_ready() {
+            return Some(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client did not start HTTP/2 in time",
+            ));
+        }
+        None
     }
 }
 
@@ -147,16 +166,13 @@ impl AsyncRead for AdmittedStream {
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         let before = buf.filled().len();
-        let polled = Pin::new(&mut this.tcp).poll_read(cx, buf);
-        if let Some(deadline) = &mut this.deadline {
+        let polled = Pin::new(&mut this.io).poll_read(cx, buf);
+        if this.deadline.is_some() {
             this.read += buf.filled().len() - before;
             if this.read >= HANDSHAKE_BYTES {
                 this.deadline = None;
-            } else if polled.is_pending() && deadline.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the client did not start HTTP/2 in time",
-                )));
+            } else if let Some(error) = this.past_deadline(cx, &polled) {
+                return Poll::Ready(Err(error));
             }
         }
         polled
@@ -169,7 +185,11 @@ impl AsyncWrite for AdmittedStream {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, data)
+        let polled = Pin::new(&mut self.io).poll_write(cx, data);
+        match self.past_deadline(cx, &polled) {
+            Some(error) => Poll::Ready(Err(error)),
+            None => polled,
+        }
     }
 
     fn poll_write_vectored(
@@ -177,19 +197,27 @@ impl AsyncWrite for AdmittedStream {
         cx: &mut Context<'_>,
         slices: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, slices)
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, slices);
+        match self.past_deadline(cx, &polled) {
+            Some(error) => Poll::Ready(Err(error)),
+            None => polled,
+        }
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
+        self.io.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_flush(cx)
+        let polled = Pin::new(&mut self.io).poll_flush(cx);
+        match self.past_deadline(cx, &polled) {
+            Some(error) => Poll::Ready(Err(error)),
+            None => polled,
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_shutdown(cx)
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
