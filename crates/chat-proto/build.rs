@@ -12,20 +12,26 @@ const PROTOS: &[&str] = &[
     "lobby/lobby_chat.proto",
     "chat/v1/chat.proto",
 ];
+/// The admin protocol, served only on a Unix socket: generated, but kept
+/// out of what reflection on the TCP ports describes.
+const ADMIN: &str = "admin/v1/admin.proto";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
 
-    let files: Vec<PathBuf> = PROTOS.iter().map(|p| proto_root.join(p)).collect();
+    let public: Vec<PathBuf> = PROTOS.iter().map(|p| proto_root.join(p)).collect();
+    let mut files = public.clone();
+    files.push(proto_root.join(ADMIN));
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }
-    let descriptors = protox::compile(&files, [&proto_root])?;
 
     // Reflection serves this set, so generic gRPC tools can discover every service.
-    std::fs::write(out_dir.join("descriptors.bin"), descriptors.encode_to_vec())?;
+    let served = protox::compile(&public, [&proto_root])?;
+    std::fs::write(out_dir.join("descriptors.bin"), served.encode_to_vec())?;
 
+    let descriptors = protox::compile(&files, [&proto_root])?;
     let stubs = |clients: bool| {
         tonic_prost_build::configure()
             .codec_path("crate::codec::ChatCodec")

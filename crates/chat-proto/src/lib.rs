@@ -23,5 +23,13 @@ pub mod chat {
     }
 }
 
+/// Administering a running `chatd` over its Unix socket, for `chatctl`
+/// (`proto/admin/v1/admin.proto`).
+pub mod admin {
+    pub mod v1 {
+        tonic::include_proto!("chat.admin.v1");
+    }
+}
+
 /// Encoded `FileDescriptorSet` of every protocol, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));

@@ -176,6 +176,12 @@ pub struct Config {
     #[arg(long, env = "CHATD_DATA_DIR", default_value = "chatd-data")]
     pub data_dir: PathBuf,
 
+    /// Where `chatctl` reaches this chatd: a Unix socket, mode 0600.
+    /// Default: `admin.sock` in the data directory (none with
+    /// `--in-memory`); `off` for none.
+    #[arg(long, env = "CHATD_ADMIN_SOCKET")]
+    pub admin_socket: Option<String>,
+
     /// Keep history in memory only: nothing is written to disk, and a
     /// restart forgets it.
     #[arg(long, env = "CHATD_IN_MEMORY")]
@@ -259,6 +265,16 @@ impl Config {
                 max_created_per_user: to_usize(self.max_rooms_created_per_user),
                 created_per_user_per_hour: self.rooms_created_per_hour,
             },
+        }
+    }
+
+    /// Where the admin socket is, if there is one.
+    pub fn admin_socket(&self) -> Option<PathBuf> {
+        match self.admin_socket.as_deref() {
+            Some("off") => None,
+            Some(path) => Some(PathBuf::from(path)),
+            None if self.in_memory => None,
+            None => Some(self.data_dir.join("admin.sock")),
         }
     }
 

@@ -11,6 +11,7 @@
 
 pub mod accounts;
 mod address_rate;
+mod admin;
 pub mod classic;
 pub mod config;
 pub mod lobby;

@@ -1,6 +1,7 @@
 //! Binding the listeners and serving every protocol until shutdown.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use chat_proto::lobby::channel_server::ChannelServer;
 use chat_proto::lobby::heartbeat_server::HeartbeatServer;
 use chat_proto::lobby::lobby_server::LobbyServer;
 use futures::stream::select_all;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic::transport::server::Router;
@@ -24,6 +25,7 @@ use tonic_health::server::{HealthReporter, HealthService};
 use crate::Config;
 use crate::accounts::Accounts;
 use crate::address_rate::AddressRate;
+use crate::admin;
 use crate::classic::ClassicChat;
 use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
 use crate::native::{NativeChat, NativeHub, SessionConfig};
@@ -71,6 +73,8 @@ impl std::fmt::Debug for Chatd {
 
 #[derive(Debug)]
 struct Listeners {
+    /// `chatctl`'s, and its path.
+    admin: Option<(UnixListener, PathBuf)>,
     native: TcpListener,
     classic: Option<TcpListener>,
     lobby: Option<LobbyListeners>,
@@ -116,7 +120,12 @@ impl Chatd {
             Some(addr) => Some(bind_lobby(&config, addr).await?),
             None => None,
         };
+        let admin = match config.admin_socket() {
+            Some(path) => Some((admin::bind(&path).await?, path)),
+            None => None,
+        };
         let listeners = Listeners {
+            admin,
             native: bind(config.native_addr, "native protocol").await?,
             classic,
             lobby,
@@ -194,6 +203,9 @@ impl Chatd {
             shutdown.clone(),
         );
         sessions.restore_memberships(memberships);
+        let admin = listeners.admin.map(|(listener, path)| {
+            admin::serve(listener, path, sessions.clone(), shutdown.clone())
+        });
         let native = ChatServiceServer::new(NativeChat::new(sessions.clone(), login_rate.clone()))
             .max_decoding_message_size(max_request);
         health.set_serving::<ChatServiceServer<NativeChat>>().await;
@@ -302,7 +314,12 @@ impl Chatd {
             }
         };
 
-        let served = tokio::try_join!(native, served_if_on(classic), served_if_on(lobby));
+        let served = tokio::try_join!(
+            native,
+            served_if_on(classic),
+            served_if_on(lobby),
+            served_if_on(admin)
+        );
         shutdown.cancel();
         for task in tasks {
             let _ = task.await;

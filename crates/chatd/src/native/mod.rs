@@ -8,5 +8,6 @@ mod service;
 mod sessions;
 mod users;
 
+pub use convert::check_user_name;
 pub use service::NativeChat;
 pub use sessions::{NativeHub, SessionConfig};

@@ -280,6 +280,11 @@ impl NativeHub {
         }
     }
 
+    /// Whether native user `name` has a stream open.
+    pub fn is_online(&self, name: &str) -> bool {
+        self.users().get(name).is_some_and(|user| user.is_online())
+    }
+
     /// The users online now (with a stream open), by name, and whether
     /// each is an account.
     pub fn online_users(&self) -> Vec<(String, bool)> {
