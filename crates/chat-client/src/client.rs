@@ -1,6 +1,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use chat_proto::chat::v1 as wire;
 use chat_proto::chat::v1::chat_service_client::ChatServiceClient;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Status};
 
 use crate::error::is_transient;
@@ -20,13 +21,23 @@ const RETRY_FOR: Duration = Duration::from_secs(20);
 const EVENT_BACKLOG: usize = 1024;
 
 /// Where to connect and as whom.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientConfig {
-    /// `host:port` or `http://host:port` of chatd's native protocol.
+    /// `host:port`, `http://host:port` or `https://host:port` (TLS) of
+    /// chatd's native protocol.
     pub server: String,
     pub name: String,
     /// The account's password; empty to log in as a guest.
     pub password: String,
+    /// Create the account (with `password`) instead of logging in to it.
+    pub register: bool,
+    /// Speak TLS to a `server` given without a scheme.
+    pub tls: bool,
+    /// PEM certificates to trust besides the system's roots (a server's
+    /// self-signed certificate, or its CA).
+    pub ca_cert: Option<Vec<u8>>,
+    /// A session token from an earlier run, tried before logging in.
+    pub token: Option<String>,
     /// Rooms to be in from the start.
     pub rooms: Vec<String>,
     /// First and longest wait between reconnection attempts.
@@ -39,6 +50,10 @@ impl ClientConfig {
             server: server.into(),
             name: name.into(),
             password: String::new(),
+            register: false,
+            tls: false,
+            ca_cert: None,
+            token: None,
             rooms: Vec::new(),
             backoff: (Duration::from_millis(200), Duration::from_secs(5)),
         }
@@ -47,9 +62,40 @@ impl ClientConfig {
     fn url(&self) -> String {
         if self.server.contains("://") {
             self.server.clone()
+        } else if self.tls {
+            format!("https://{}", self.server)
         } else {
             format!("http://{}", self.server)
         }
+    }
+
+    fn is_tls(&self) -> bool {
+        self.url().starts_with("https://")
+    }
+
+    /// What to try when the server cannot be reached because of `reason`.
+    fn hint(&self, reason: &str) -> &'static str {
+        if reason.contains("certificate") {
+            "; the server's certificate is not trusted: if it is self-signed, \
+             give it with --ca-cert FILE"
+        } else if self.is_tls() {
+            "; if the server does not serve TLS, use http://"
+        } else {
+            "; if the server serves TLS, use https://HOST:PORT or --tls"
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No password or token in logs.
+        f.debug_struct("ClientConfig")
+            .field("server", &self.server)
+            .field("name", &self.name)
+            .field("register", &self.register)
+            .field("tls", &self.tls)
+            .field("rooms", &self.rooms)
+            .finish_non_exhaustive()
     }
 }
 
@@ -69,6 +115,10 @@ pub(crate) struct Auth {
 
 pub(crate) struct Shared {
     pub config: ClientConfig,
+    /// `config.token`, until it has been tried.
+    saved: Mutex<Option<String>>,
+    /// The account has been registered (by this client): log in from now.
+    registered: AtomicBool,
     pub rpc: ChatServiceClient<Channel>,
     pub auth: watch::Sender<Auth>,
     /// The rooms the user means to be in, to rejoin after a new login.
@@ -89,19 +139,10 @@ impl Shared {
     /// Logs in and rejoins the rooms the user means to be in. Rooms that
     /// are gone are dropped, with a `RoomLeft` for the application.
     pub async fn login(&self, events: &mpsc::Sender<ClientEvent>) -> Result<(), ClientError> {
-        let reply = self
-            .rpc
-            .clone()
-            .login(wire::LoginRequest {
-                name: self.config.name.clone(),
-                password: self.config.password.clone(),
-            })
-            .await
-            .map_err(|status| match status.code() {
-                Code::AlreadyExists => ClientError::NameTaken(self.config.name.clone()),
-                _ => ClientError::from_status(status),
-            })?;
-        let token = reply.into_inner().session_token;
+        let token = match self.saved_token().await {
+            Some(token) => token,
+            None => self.new_session().await?,
+        };
         let rooms: Vec<String> = self.rooms().iter().cloned().collect();
         for room in rooms {
             let joined = self
@@ -129,6 +170,68 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// The token given in the config, once, if the server still knows it.
+    async fn saved_token(&self) -> Option<String> {
+        let token = self
+            .saved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        let check = authorized(wire::WhoAmIRequest {}, &token);
+        self.rpc.clone().who_am_i(check).await.ok().map(|_| token)
+    }
+
+    /// Registers, or logs in, for a new session token.
+    async fn new_session(&self) -> Result<String, ClientError> {
+        let config = &self.config;
+        let registering = config.register && !self.registered.load(Ordering::Acquire);
+        let reply = if registering {
+            let request = wire::RegisterRequest {
+                name: config.name.clone(),
+                password: config.password.clone(),
+            };
+            self.rpc
+                .clone()
+                .register(request)
+                .await
+                .map(|reply| reply.into_inner().session_token)
+        } else {
+            let request = wire::LoginRequest {
+                name: config.name.clone(),
+                password: config.password.clone(),
+            };
+            self.rpc
+                .clone()
+                .login(request)
+                .await
+                .map(|reply| reply.into_inner().session_token)
+        };
+        match reply {
+            Ok(token) => {
+                self.registered.store(true, Ordering::Release);
+                Ok(token)
+            }
+            Err(status) => Err(match status.code() {
+                Code::AlreadyExists if !registering => ClientError::NameTaken {
+                    name: config.name.clone(),
+                    message: status.message().to_owned(),
+                },
+                // The connection failed under the call; the status's
+                // sources say why (a refused certificate, say).
+                Code::Unknown | Code::Unavailable | Code::Cancelled | Code::Internal => {
+                    let reason = error_chain(&status);
+                    ClientError::Unreachable {
+                        address: config.server.clone(),
+                        reason: format!("{reason}{}", config.hint(&reason)),
+                    }
+                }
+                _ => ClientError::from_status(status),
+            }),
+        }
+    }
+}
+
 type CallFuture<T> = Pin<Box<dyn Future<Output = Result<T, Status>> + Send>>;
 
 impl Client {
@@ -142,16 +245,31 @@ impl Client {
             address: config.server.clone(),
             reason,
         };
-        let channel = Endpoint::from_shared(config.url())
-            .map_err(|e| unreachable(e.to_string()))?
+        let mut endpoint =
+            Endpoint::from_shared(config.url()).map_err(|e| unreachable(e.to_string()))?;
+        if config.is_tls() {
+            let mut tls = ClientTlsConfig::new().with_enabled_roots();
+            if let Some(pem) = &config.ca_cert {
+                tls = tls.ca_certificate(Certificate::from_pem(pem));
+            }
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| unreachable(error_chain(&e)))?;
+        }
+        let channel = endpoint
             .connect_timeout(Duration::from_secs(5))
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(5))
             .keep_alive_while_idle(true)
             .connect()
             .await
-            .map_err(|e| unreachable(error_chain(&e)))?;
+            .map_err(|e| {
+                let reason = error_chain(&e);
+                unreachable(format!("{reason}{}", config.hint(&reason)))
+            })?;
         let shared = Arc::new(Shared {
+            saved: Mutex::new(config.token.clone()),
+            registered: AtomicBool::new(false),
             rpc: ChatServiceClient::new(channel),
             auth: watch::channel(Auth::default()).0,
             rooms: Mutex::default(),
@@ -170,6 +288,11 @@ impl Client {
 
     pub fn name(&self) -> &str {
         &self.shared.config.name
+    }
+
+    /// The current session's token, to save for the next run.
+    pub fn session_token(&self) -> Option<String> {
+        self.shared.auth.borrow().token.clone()
     }
 
     /// The rooms the user is in, as far as the client knows.

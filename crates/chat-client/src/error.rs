@@ -5,8 +5,10 @@ use tonic::{Code, Status};
 pub enum ClientError {
     #[error("cannot reach the server at {address}: {reason}")]
     Unreachable { address: String, reason: String },
-    #[error("the name `{0}` is taken; choose another")]
-    NameTaken(String),
+    /// The name is held by someone logged in, or registered; `message`
+    /// is the server's.
+    #[error("{message}")]
+    NameTaken { name: String, message: String },
     /// The server refused the request; `message` says why.
     #[error("{message}")]
     Refused { code: Code, message: String },

@@ -101,7 +101,11 @@ async fn an_unreachable_server_and_a_taken_name_are_clear_errors() {
         .await
         .err()
         .unwrap();
-    assert_eq!(error, ClientError::NameTaken("ann".into()));
+    assert!(
+        matches!(&error, ClientError::NameTaken { name, message }
+            if name == "ann" && message.contains("taken")),
+        "{error:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,4 +190,69 @@ async fn sending_faster_than_the_server_allows_is_paced_not_lost() {
     let history = ann.history("general", None, 100).await.unwrap();
     let texts: Vec<String> = history.messages.into_iter().map(|m| m.text).collect();
     assert_eq!(texts, (1..=45).map(|i| i.to_string()).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_registers_logs_in_with_its_password_and_resumes_a_saved_token() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addrs.native;
+    let registering = ClientConfig {
+        password: "a long password".into(),
+        register: true,
+        ..config(addr, "ann")
+    };
+    let (ann, _events) = Client::connect(registering).await.unwrap();
+    let token = ann.session_token().expect("a session");
+
+    let wrong = ClientConfig {
+        password: "not it at all".into(),
+        ..config(addr, "ann")
+    };
+    let refused = Client::connect(wrong).await.err().unwrap();
+    assert!(
+        matches!(&refused, ClientError::Refused { message, .. } if message == "wrong name or password"),
+        "{refused:?}"
+    );
+    let guest = Client::connect(config(addr, "ann")).await.err().unwrap();
+    assert!(guest.to_string().contains("registered"), "{guest}");
+
+    // A saved token resumes the session without the password.
+    let resumed = ClientConfig {
+        token: Some(token.clone()),
+        ..config(addr, "ann")
+    };
+    let (again, _events) = Client::connect(resumed).await.unwrap();
+    assert_eq!(again.session_token(), Some(token));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_connects_with_the_servers_certificate_and_says_what_to_do_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, cert) = chat_testkit::tls_server(dir.path(), &[]).await;
+    let server_url = format!("https://localhost:{}", server.addrs.native.port());
+    let trusting = ClientConfig {
+        ca_cert: Some(std::fs::read(&cert).unwrap()),
+        ..config(&server_url, "ann")
+    };
+    let (ann, mut events) = Client::connect(trusting).await.unwrap();
+    wait_for(&mut events, |event| {
+        matches!(event, ClientEvent::Connection(Connection::Online)).then_some(())
+    })
+    .await;
+    ann.send("general", "over TLS").await.unwrap();
+    assert_eq!(next_message(&mut events).await.text, "over TLS");
+
+    let untrusting = Client::connect(config(&server_url, "bob"))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        untrusting.to_string().contains("--ca-cert"),
+        "{untrusting:?}"
+    );
+    let plaintext = Client::connect(config(server.addrs.native, "carl"))
+        .await
+        .err()
+        .unwrap();
+    assert!(plaintext.to_string().contains("https://"), "{plaintext:?}");
 }

@@ -160,6 +160,31 @@ impl Drop for TestServer {
     }
 }
 
+/// A self-signed certificate for `localhost` and 127.0.0.1 and its key,
+/// written to `dir` as `cert.pem` and `key.pem`.
+pub fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) =
+        chatd::transport::self_signed(&["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert).unwrap();
+    std::fs::write(&key_path, key).unwrap();
+    (cert_path, key_path)
+}
+
+/// A `chatd` serving TLS with a [`certificate`] written to `dir`; returns
+/// the certificate's path too.
+pub async fn tls_server(dir: &std::path::Path, flags: &[&str]) -> (TestServer, std::path::PathBuf) {
+    let (cert, key) = certificate(dir);
+    let mut args = vec![
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(flags);
+    (TestServer::start(&args).await, cert)
+}
+
 /// Polls `done` until it holds, failing the test after [`PATIENCE`].
 pub async fn wait_until(mut done: impl FnMut() -> bool, what: impl Fn() -> String) {
     let deadline = tokio::time::Instant::now() + PATIENCE;

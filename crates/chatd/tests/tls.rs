@@ -6,7 +6,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chat_proto::chat::v1::chat_service_client::ChatServiceClient;
 use chat_proto::chat::v1::*;
@@ -14,28 +14,6 @@ use common::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tonic::Code;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
-
-/// A certificate for `localhost` and 127.0.0.1, written to `dir`.
-fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) =
-        chatd::transport::self_signed(&["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, cert).unwrap();
-    std::fs::write(&key_path, key).unwrap();
-    (cert_path, key_path)
-}
-
-async fn tls_server(dir: &Path) -> (TestServer, PathBuf) {
-    let (cert, key) = certificate(dir);
-    let server = TestServer::start(&[
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ])
-    .await;
-    (server, cert)
-}
 
 fn tls_endpoint(addr: SocketAddr, ca: Option<&Path>) -> Endpoint {
     let mut tls = ClientTlsConfig::new().domain_name("localhost");
@@ -76,7 +54,7 @@ async fn connect_error(
 #[tokio::test]
 async fn native_and_classic_clients_chat_over_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, ca) = tls_server(dir.path()).await;
+    let (server, ca) = tls_server(dir.path(), &[]).await;
 
     let mut native = ChatServiceClient::new(tls_channel(server.addrs.native, &ca).await);
     let login = native
@@ -100,7 +78,7 @@ async fn native_and_classic_clients_chat_over_tls() {
 #[tokio::test]
 async fn a_certificate_the_client_does_not_trust_is_refused_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, _ca) = tls_server(dir.path()).await;
+    let (server, _ca) = tls_server(dir.path(), &[]).await;
     let error = connect_error(tls_endpoint(server.addrs.native, None).connect()).await;
     assert!(error.contains("certificate"), "{error}");
 }
@@ -108,7 +86,7 @@ async fn a_certificate_the_client_does_not_trust_is_refused_and_says_so() {
 #[tokio::test]
 async fn plaintext_to_a_tls_port_and_tls_to_a_plaintext_port_fail_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (tls, ca) = tls_server(dir.path()).await;
+    let (tls, ca) = tls_server(dir.path(), &[]).await;
     let mut plain_client = ChatServiceClient::new(
         Endpoint::from_shared(format!("http://{}", tls.addrs.native))
             .unwrap()
@@ -141,16 +119,7 @@ async fn plaintext_to_a_tls_port_and_tls_to_a_plaintext_port_fail_at_once() {
 #[tokio::test]
 async fn a_tls_port_whose_client_never_finishes_the_handshake_closes_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = certificate(dir.path());
-    let server = TestServer::start(&[
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-        "--handshake-timeout",
-        "300ms",
-    ])
-    .await;
+    let (server, _ca) = tls_server(dir.path(), &["--handshake-timeout", "300ms"]).await;
     let mut silent = tokio::net::TcpStream::connect(server.addrs.native)
         .await
         .unwrap();
@@ -164,7 +133,7 @@ async fn a_tls_port_whose_client_never_finishes_the_handshake_closes_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_grpcio_client_registers_and_logs_in_over_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, ca) = tls_server(dir.path()).await;
+    let (server, ca) = tls_server(dir.path(), &[]).await;
     let stubs = python::generate("chat/v1/chat.proto");
     let mut client = python::spawn(
         "native_tls_client.py",
