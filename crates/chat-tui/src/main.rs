@@ -3,8 +3,8 @@
 
 use std::io::IsTerminal;
 
+use chat_client::Client;
 use chat_client::cli::ConnectArgs;
-use chat_client::{Client, ClientConfig};
 use chat_tui::app::App;
 use clap::Parser;
 
@@ -34,11 +34,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .connect
         .name_or_login()
         .ok_or_else(|| anyhow::anyhow!("give a name with --name NAME"))?;
-    let config = ClientConfig {
-        rooms: vec![room.clone()],
-        ..ClientConfig::new(server.clone(), name.clone())
+    // Asked for at the terminal without echo, never taken as a flag.
+    let password = if args.connect.needs_password() {
+        rpassword::prompt_password(format!("password for {name}: "))?
+    } else {
+        String::new()
     };
+    let config = args
+        .connect
+        .config(name.clone(), password)
+        .map_err(anyhow::Error::msg)?;
     let (client, events) = Client::connect(config).await?;
+    if let Some(token) = client.session_token() {
+        args.connect.save_token(&token)?;
+    }
     if args.plain || !std::io::stdin().is_terminal() {
         chat_tui::plain::run(client, events, room).await
     } else {

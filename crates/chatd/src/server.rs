@@ -110,6 +110,8 @@ impl Chatd {
         let (history, account_store) = open_store(&config).await?;
         let engine = Engine::new(config.engine(), history);
         engine.open_saved_rooms();
+        // Everyone's first room, whether or not the classic protocol is on.
+        engine.room(&config.classic_room);
         let (accounts, memberships) =
             Accounts::load(account_store, engine.clone(), config.session_ttl).await?;
         let classic = match config.classic_addr.0 {
