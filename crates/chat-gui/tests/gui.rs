@@ -225,7 +225,7 @@ fn a_taken_name_is_explained_on_the_first_screen() {
         Screen::Login(form) => form.error.is_some(),
         Screen::Chat(_) => panic!("logged in under a taken name"),
     });
-    second.get_by_label("the name `ann` is taken; choose another");
+    second.get_by_label("the name `ann` is taken by a user who is logged in; choose another");
 }
 
 #[test]
