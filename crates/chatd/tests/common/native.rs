@@ -40,11 +40,7 @@ impl NativeUser {
             })
             .await?
             .into_inner();
-        Ok(NativeUser {
-            name: reply.name,
-            token: reply.session_token,
-            client,
-        })
+        Ok(Self::session(reply.name, reply.session_token, client))
     }
 
     pub async fn try_register(
@@ -60,11 +56,15 @@ impl NativeUser {
             })
             .await?
             .into_inner();
-        Ok(NativeUser {
-            name: reply.name,
-            token: reply.session_token,
+        Ok(Self::session(reply.name, reply.session_token, client))
+    }
+
+    fn session(name: String, token: String, client: ChatServiceClient<Channel>) -> Self {
+        NativeUser {
+            name,
+            token,
             client,
-        })
+        }
     }
 
     pub async fn register(addr: SocketAddr, name: &str, password: &str) -> Self {
