@@ -145,7 +145,7 @@ async fn a_name_in_use_or_no_server_is_a_clear_error() {
     assert!(!output.status.success());
     assert_eq!(
         String::from_utf8_lossy(&output.stderr).trim(),
-        "chat: the name `bob` is taken; choose another"
+        "chat: the name `bob` is taken by a user who is logged in; choose another"
     );
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
