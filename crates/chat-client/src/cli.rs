@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::ClientConfig;
 
 /// Where to connect, as whom, and to which room first.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct ConnectArgs {
     /// chatd's native-protocol address (`https://HOST:PORT` for TLS).
     #[arg(long, short, env = "CHAT_SERVER", default_value = "127.0.0.1:7070")]

@@ -77,7 +77,7 @@ impl ClientConfig {
     fn hint(&self, reason: &str) -> &'static str {
         if reason.contains("certificate") {
             "; the server's certificate is not trusted: if it is self-signed, \
-             give it with --ca-cert FILE"
+             trust its PEM file as a CA certificate (--ca-cert FILE)"
         } else if self.is_tls() {
             "; if the server does not serve TLS, use http://"
         } else {

@@ -4,7 +4,7 @@
 use eframe::egui;
 
 use crate::backend::Backend;
-use crate::state::State;
+use crate::state::{LoginForm, State};
 use crate::view;
 
 pub struct ChatGui {
@@ -14,11 +14,11 @@ pub struct ChatGui {
 
 impl ChatGui {
     /// A window starting on the login screen with these fields filled in.
-    pub fn new(ctx: &egui::Context, server: String, name: String, room: String) -> Self {
+    pub fn new(ctx: &egui::Context, form: LoginForm) -> Self {
         crate::fonts::add_fallback_font(ctx);
         let repaint = ctx.clone();
         ChatGui {
-            state: State::new(server, name, room),
+            state: State::new(form),
             backend: Backend::start(move || repaint.request_repaint()),
         }
     }

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
-use chat_client::{Client, ClientConfig, ClientEvent, HistoryPage};
+use chat_client::cli::ConnectArgs;
+use chat_client::{Client, ClientEvent, HistoryPage};
 use tokio::sync::mpsc;
 
 /// How many messages one history request asks for.
@@ -14,22 +15,29 @@ const HISTORY_PAGE: u32 = 50;
 /// What the window asks of the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Connect {
-        server: String,
-        name: String,
-        room: String,
-    },
-    Send {
-        room: String,
-        text: String,
-    },
+    Connect(Login),
+    Send { room: String, text: String },
     Join(String),
     Create(String),
     Leave(String),
-    History {
-        room: String,
-        before: Option<u64>,
-    },
+    History { room: String, before: Option<u64> },
+}
+
+/// Logging in, or registering: the flags the form stands for, and the
+/// password (empty for a guest).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Login {
+    pub args: ConnectArgs,
+    pub password: String,
+}
+
+// By hand, to keep the password out of debug output.
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("args", &self.args)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the network hands back.
@@ -111,20 +119,15 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
     let mut client: Option<Client> = None;
     while let Some(request) = queue.recv().await {
         let update = match (request, &client) {
-            (Request::Connect { server, name, room }, _) => {
-                let config = ClientConfig {
-                    rooms: vec![room],
-                    ..ClientConfig::new(server, name.clone())
-                };
-                match Client::connect(config).await {
-                    Ok((connected, events)) => {
-                        client = Some(connected);
-                        tokio::spawn(forward(events, sink.clone()));
-                        Update::Connected { name }
-                    }
-                    Err(error) => Update::ConnectFailed(error.to_string()),
+            (Request::Connect(login), _) => match connect(login).await {
+                Ok((connected, events)) => {
+                    let name = connected.name().to_owned();
+                    client = Some(connected);
+                    tokio::spawn(forward(events, sink.clone()));
+                    Update::Connected { name }
                 }
-            }
+                Err(error) => Update::ConnectFailed(error),
+            },
             (_, None) => Update::Failed("not connected".into()),
             (Request::Send { room, text }, Some(client)) => match client.send(&room, &text).await {
                 Ok(_) => continue,
@@ -151,6 +154,21 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
             return;
         }
     }
+}
+
+/// Logs in (or registers) and keeps the session token if asked to.
+async fn connect(login: Login) -> Result<(Client, mpsc::Receiver<ClientEvent>), String> {
+    let Login { args, password } = login;
+    let name = args.name.clone().unwrap_or_default();
+    let config = args.config(name, password)?;
+    let (client, events) = Client::connect(config)
+        .await
+        .map_err(|error| error.to_string())?;
+    if let Some(token) = client.session_token() {
+        args.save_token(&token)
+            .map_err(|error| format!("cannot keep the session token: {error}"))?;
+    }
+    Ok((client, events))
 }
 
 fn done(result: Result<Option<String>, chat_client::ClientError>) -> Update {

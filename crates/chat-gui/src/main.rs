@@ -2,6 +2,7 @@
 
 use chat_client::cli::ConnectArgs;
 use chat_gui::ChatGui;
+use chat_gui::state::LoginForm;
 use clap::Parser;
 
 /// The desktop client for chatd's native protocol.
@@ -15,8 +16,7 @@ struct Args {
 
 fn main() -> eframe::Result {
     let connect = Args::parse().connect;
-    let name = connect.name_or_login().unwrap_or_default();
-    let ConnectArgs { server, room, .. } = connect;
+    let form = LoginForm::new(&connect, connect.name_or_login().unwrap_or_default());
     let options = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
             .with_title("chat")
@@ -27,6 +27,6 @@ fn main() -> eframe::Result {
     eframe::run_native(
         "chat",
         options,
-        Box::new(move |cc| Ok(Box::new(ChatGui::new(&cc.egui_ctx, server, name, room)))),
+        Box::new(move |cc| Ok(Box::new(ChatGui::new(&cc.egui_ctx, form)))),
     )
 }

@@ -1,10 +1,13 @@
 //! What the window shows, changed only by [`Update`]s from the network and
 //! by the view; no drawing and no I/O.
 
+use std::path::PathBuf;
+
+use chat_client::cli::ConnectArgs;
 use chat_client::rooms::Rooms;
 use chat_client::{ClientEvent, Connection};
 
-use crate::backend::{Request, Update};
+use crate::backend::{Login, Request, Update};
 
 /// How many of a room's newest entries are drawn at first, and how many
 /// more each step back; drawing stays cheap however long a room is.
@@ -16,13 +19,91 @@ pub enum Screen {
     Chat(ChatView),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The first screen. An empty password logs in as a guest.
+#[derive(Clone, PartialEq, Eq)]
 pub struct LoginForm {
     pub server: String,
     pub name: String,
+    pub password: String,
     pub room: String,
+    /// A PEM certificate file to trust besides the system's; may be empty.
+    pub ca_cert: String,
+    /// From the command line, not shown: `--tls` and `--token-file`.
+    pub tls: bool,
+    pub token_file: Option<PathBuf>,
     pub error: Option<String>,
     pub connecting: bool,
+}
+
+impl LoginForm {
+    /// The form as the command line fills it in, as `name`.
+    pub fn new(args: &ConnectArgs, name: String) -> Self {
+        LoginForm {
+            server: args.server.clone(),
+            name,
+            password: String::new(),
+            room: args.room.clone(),
+            ca_cert: args
+                .ca_cert
+                .as_ref()
+                .map(|path| path.display().to_string())
+                .unwrap_or_default(),
+            tls: args.tls,
+            token_file: args.token_file.clone(),
+            error: None,
+            connecting: false,
+        }
+    }
+
+    /// Whether the form says enough to log in, or with `register` to
+    /// create an account.
+    pub fn ready(&self, register: bool) -> bool {
+        !self.connecting
+            && !self.server.trim().is_empty()
+            && !self.name.trim().is_empty()
+            && (!register || !self.password.is_empty())
+    }
+
+    /// Starts logging in, or with `register` creating an account, if the
+    /// form is ready.
+    pub fn submit(&mut self, register: bool) -> Option<Request> {
+        if !self.ready(register) {
+            return None;
+        }
+        self.connecting = true;
+        self.error = None;
+        let ca_cert = self.ca_cert.trim();
+        let args = ConnectArgs {
+            server: self.server.trim().to_owned(),
+            name: Some(self.name.trim().to_owned()),
+            room: self.room.trim().to_owned(),
+            tls: self.tls,
+            ca_cert: (!ca_cert.is_empty()).then(|| PathBuf::from(ca_cert)),
+            password: !self.password.is_empty(),
+            register,
+            token_file: self.token_file.clone(),
+        };
+        Some(Request::Connect(Login {
+            args,
+            password: self.password.clone(),
+        }))
+    }
+}
+
+// By hand, to keep the password out of debug output.
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("server", &self.server)
+            .field("name", &self.name)
+            .field("room", &self.room)
+            .field("ca_cert", &self.ca_cert)
+            .field("tls", &self.tls)
+            .field("token_file", &self.token_file)
+            .field("error", &self.error)
+            .field("connecting", &self.connecting)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -85,15 +166,9 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(server: String, name: String, room: String) -> Self {
+    pub fn new(form: LoginForm) -> Self {
         State {
-            screen: Screen::Login(LoginForm {
-                server,
-                name,
-                room,
-                error: None,
-                connecting: false,
-            }),
+            screen: Screen::Login(form),
         }
     }
 

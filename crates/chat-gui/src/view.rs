@@ -20,7 +20,7 @@ pub fn show(ui: &mut egui::Ui, state: &mut State) -> Vec<Request> {
 
 /// The first screen: where to connect and as whom.
 fn login(ui: &mut egui::Ui, form: &mut LoginForm) -> Option<Request> {
-    let mut submitted = false;
+    let mut submitted = None;
     egui::CentralPanel::default().show(ui, |ui| {
         ui.vertical_centered(|ui| {
             ui.add_space(40.0);
@@ -31,48 +31,67 @@ fn login(ui: &mut egui::Ui, form: &mut LoginForm) -> Option<Request> {
         let margin = ((ui.available_width() - 340.0) / 2.0).max(0.0);
         ui.horizontal(|ui| {
             ui.add_space(margin);
-            ui.vertical(|ui| login_fields(ui, form, &mut submitted));
+            ui.vertical(|ui| submitted = login_fields(ui, form));
         });
     });
-    if !submitted || form.connecting || form.name.trim().is_empty() {
-        return None;
-    }
-    form.connecting = true;
-    form.error = None;
-    Some(Request::Connect {
-        server: form.server.trim().to_owned(),
-        name: form.name.trim().to_owned(),
-        room: form.room.trim().to_owned(),
-    })
+    form.submit(submitted?)
 }
 
-fn login_fields(ui: &mut egui::Ui, form: &mut LoginForm, submitted: &mut bool) {
+/// Draws the form; says whether it was submitted to log in (`false`) or to
+/// register (`true`).
+fn login_fields(ui: &mut egui::Ui, form: &mut LoginForm) -> Option<bool> {
+    let mut submitted = None;
+    let enabled = !form.connecting;
     egui::Grid::new("login")
         .num_columns(2)
         .spacing([12.0, 8.0])
         .show(ui, |ui| {
-            for (label, value) in [
-                ("Server", &mut form.server),
-                ("Name", &mut form.name),
-                ("Room", &mut form.room),
+            for (label, value, hint, secret) in [
+                (
+                    "Server",
+                    &mut form.server,
+                    "host:port or https://host:port",
+                    false,
+                ),
+                ("Name", &mut form.name, "", false),
+                (
+                    "Password",
+                    &mut form.password,
+                    "empty: chat as a guest",
+                    true,
+                ),
+                ("Room", &mut form.room, "", false),
+                (
+                    "CA certificate",
+                    &mut form.ca_cert,
+                    "PEM file to trust (optional)",
+                    false,
+                ),
             ] {
                 let label = ui.label(label);
-                let field = ui.add_enabled(
-                    !form.connecting,
-                    TextEdit::singleline(value).desired_width(260.0),
-                );
-                let field = field.labelled_by(label.id);
-                *submitted |= field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+                let field = TextEdit::singleline(value)
+                    .hint_text(hint)
+                    .password(secret)
+                    .desired_width(260.0);
+                let field = ui.add_enabled(enabled, field).labelled_by(label.id);
+                if field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
+                    submitted = Some(false);
+                }
                 ui.end_row();
             }
         });
     ui.add_space(8.0);
     ui.horizontal(|ui| {
-        let ready =
-            !form.connecting && !form.name.trim().is_empty() && !form.server.trim().is_empty();
-        *submitted |= ui
-            .add_enabled(ready, egui::Button::new("Connect"))
-            .clicked();
+        let connect = egui::Button::new("Connect");
+        if ui.add_enabled(form.ready(false), connect).clicked() {
+            submitted = Some(false);
+        }
+        let register = ui
+            .add_enabled(form.ready(true), egui::Button::new("Register"))
+            .on_disabled_hover_text("Choose a password to register the name.");
+        if register.clicked() {
+            submitted = Some(true);
+        }
         if form.connecting {
             ui.spinner();
             ui.label("Connecting…");
@@ -82,6 +101,7 @@ fn login_fields(ui: &mut egui::Ui, form: &mut LoginForm, submitted: &mut bool) {
         ui.add_space(8.0);
         ui.colored_label(ERROR, error);
     }
+    submitted
 }
 
 /// The chat window: rooms, messages, members, the input line.

@@ -1,13 +1,16 @@
 //! The desktop client headless, with egui_kittest (no display, no GPU),
 //! against a real chatd on loopback: logging in, sending on Enter,
-//! switching rooms, an unreachable server and a taken name.
+//! switching rooms, an unreachable server and a taken name, accounts and
+//! TLS.
 
 use std::time::{Duration, Instant};
 
+use chat_client::cli::ConnectArgs;
 use chat_client::rooms::Entry;
 use chat_gui::ChatGui;
-use chat_gui::state::{ChatView, Screen};
+use chat_gui::state::{ChatView, LoginForm, Screen};
 use chat_testkit::{PATIENCE, TestServer};
+use clap::Parser;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -21,6 +24,18 @@ impl Server {
     fn start() -> Self {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let server = runtime.block_on(TestServer::start(&[]));
+        Server::new(runtime, server)
+    }
+
+    /// A chatd serving TLS with a certificate written to `dir`; returns the
+    /// certificate's path too.
+    fn start_tls(dir: &std::path::Path) -> (Self, std::path::PathBuf) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let (server, cert) = runtime.block_on(chat_testkit::tls_server(dir, &[]));
+        (Server::new(runtime, server), cert)
+    }
+
+    fn new(runtime: tokio::runtime::Runtime, server: TestServer) -> Self {
         Server {
             server: Some(server),
             runtime,
@@ -56,10 +71,36 @@ impl Drop for Server {
 }
 
 fn window(server: &str, name: &str) -> Harness<'static, ChatGui> {
-    let (server, name) = (server.to_owned(), name.to_owned());
+    let args = Flags::parse_from(["chat-gui", "--server", server]).connect;
+    let form = LoginForm::new(&args, name.to_owned());
     Harness::builder()
         .with_size([900.0, 600.0])
-        .build_eframe(move |cc| ChatGui::new(&cc.egui_ctx, server, name, "general".into()))
+        .build_eframe(move |cc| ChatGui::new(&cc.egui_ctx, form))
+}
+
+/// Types `text` into the field labelled `label`.
+fn fill(harness: &mut Harness<'_, ChatGui>, label: &str, text: &str) {
+    harness.get_by_label(label).focus();
+    harness.step();
+    harness.get_by_label(label).type_text(text);
+    harness.step();
+}
+
+/// Waits for the first screen to show the error of the attempt just
+/// made, and returns it.
+fn login_error(harness: &mut Harness<'_, ChatGui>) -> String {
+    // Carry out the click or key that started the attempt.
+    harness.step();
+    run_until(harness, "an error on the first screen", |app| {
+        match &app.state.screen {
+            Screen::Login(form) => !form.connecting && form.error.is_some(),
+            Screen::Chat(_) => panic!("logged in, expecting an error"),
+        }
+    });
+    match &harness.state().state.screen {
+        Screen::Login(form) => form.error.clone().unwrap(),
+        Screen::Chat(_) => unreachable!(),
+    }
 }
 
 /// Runs frames until `done` holds, failing after [`PATIENCE`].
@@ -268,4 +309,67 @@ fn scrolling_up_loads_older_history_from_the_server() {
         texts(app).len() == 100
     });
     assert_eq!(texts(harness.state())[0], "bob: note 21");
+}
+
+/// `ConnectArgs` as a command line, for building the first screen.
+#[derive(Parser)]
+struct Flags {
+    #[command(flatten)]
+    connect: ConnectArgs,
+}
+
+#[test]
+fn a_name_is_registered_and_then_needs_its_password() {
+    let server = Server::start();
+    let mut owner = window(&server.addr(), "ann");
+    // Registering needs a password; the field does not show it.
+    owner.get_by_label("Register").click();
+    owner.run_steps(2);
+    assert!(
+        matches!(&owner.state().state.screen, Screen::Login(form) if !form.connecting),
+        "registering without a password"
+    );
+    fill(&mut owner, "Password", "correct horse");
+    let field = owner.get_by_label("Password");
+    assert_ne!(field.value().as_deref(), Some("correct horse"));
+    owner.get_by_label("Register").click();
+    run_until(&mut owner, "the chat window", |app| chat(app).is_some());
+    drop(owner);
+
+    // A guest cannot take the registered name.
+    let mut guest = window(&server.addr(), "ann");
+    guest.get_by_label("Connect").click();
+    let error = login_error(&mut guest);
+    assert!(error.contains("registered"), "{error}");
+
+    // A wrong password is refused without saying which part was wrong.
+    fill(&mut guest, "Password", "wrong horse");
+    guest.get_by_label("Connect").click();
+    assert_eq!(login_error(&mut guest), "wrong name or password");
+
+    // The right one logs in to the account.
+    let mut again = window(&server.addr(), "ann");
+    fill(&mut again, "Password", "correct horse");
+    again.key_press(egui::Key::Enter);
+    run_until(&mut again, "the chat window", |app| chat(app).is_some());
+}
+
+#[test]
+fn tls_needs_the_certificate_trusted_and_then_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, cert) = Server::start_tls(dir.path());
+    let port = server.server.as_ref().unwrap().addrs.native.port();
+    let url = format!("https://localhost:{port}");
+
+    let mut harness = window(&url, "ann");
+    harness.get_by_label("Connect").click();
+    let error = login_error(&mut harness);
+    assert!(error.contains("certificate is not trusted"), "{error}");
+
+    fill(&mut harness, "CA certificate", cert.to_str().unwrap());
+    log_in(&mut harness);
+    send(&mut harness, "over TLS");
+    run_until(&mut harness, "the message back", |app| {
+        texts(app) == ["ann: over TLS"]
+    });
 }
