@@ -20,3 +20,4 @@ mod session;
 pub use client::{Client, ClientConfig};
 pub use error::ClientError;
 pub use event::{ChatMessage, ClientEvent, Connection, HistoryPage, Member, Origin, RoomInfo};
+pub use tonic::Code;

@@ -7,6 +7,7 @@ use chat_client::{ClientEvent, Connection, HistoryPage};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::command::{self, Command, Line};
+use crate::line_edit::LineEdit;
 use crate::runner::Outcome;
 
 /// How many messages one history request asks for.
@@ -48,9 +49,8 @@ pub struct App {
     pub server: String,
     pub connection: Connection,
     pub rooms: Rooms,
-    /// What is being typed, and the cursor as a character index into it.
-    pub input: String,
-    pub cursor: usize,
+    /// What is being typed.
+    pub input: LineEdit,
     pub status: Option<Status>,
     /// How many lines the message view is scrolled up from the newest.
     pub scroll: usize,
@@ -63,8 +63,7 @@ impl App {
             server: server.into(),
             connection: Connection::Connecting,
             rooms: Rooms::new(me),
-            input: String::new(),
-            cursor: 0,
+            input: LineEdit::default(),
             status: None,
             scroll: 0,
             quit: false,
@@ -114,28 +113,7 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Char('c' | 'd') if ctrl => self.quit = true,
-            KeyCode::Char('u') if ctrl => {
-                self.input.clear();
-                self.cursor = 0;
-            }
-            KeyCode::Char(c) => {
-                let at = self.byte_index(self.cursor);
-                self.input.insert(at, c);
-                self.cursor += 1;
-            }
-            KeyCode::Backspace if self.cursor > 0 => {
-                self.cursor -= 1;
-                let at = self.byte_index(self.cursor);
-                self.input.remove(at);
-            }
-            KeyCode::Delete if self.cursor < self.input.chars().count() => {
-                let at = self.byte_index(self.cursor);
-                self.input.remove(at);
-            }
-            KeyCode::Left => self.cursor = self.cursor.saturating_sub(1),
-            KeyCode::Right => self.cursor = (self.cursor + 1).min(self.input.chars().count()),
-            KeyCode::Home => self.cursor = 0,
-            KeyCode::End => self.cursor = self.input.chars().count(),
+            _ if self.input.on_key(&key) => {}
             KeyCode::Tab => self.cycle_room(1),
             KeyCode::BackTab => self.cycle_room(-1),
             KeyCode::PageUp => return self.scroll_up(10),
@@ -150,8 +128,7 @@ impl App {
 
     /// The typed line: text for the current room, or a command.
     fn submit(&mut self) -> Option<Action> {
-        let line = std::mem::take(&mut self.input);
-        self.cursor = 0;
+        let line = self.input.take();
         match command::parse(&line) {
             Ok(Line::Empty) => None,
             Ok(Line::Text(text)) => match &self.rooms.current {
@@ -188,12 +165,5 @@ impl App {
     fn cycle_room(&mut self, step: isize) {
         self.rooms.cycle(step);
         self.scroll = 0;
-    }
-
-    fn byte_index(&self, chars: usize) -> usize {
-        self.input
-            .char_indices()
-            .nth(chars)
-            .map_or(self.input.len(), |(at, _)| at)
     }
 }

@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 
 use chat_client::Client;
 use chat_client::cli::ConnectArgs;
-use chat_tui::app::App;
 use clap::Parser;
 
 /// The terminal client for chatd's native protocol.
@@ -29,7 +28,11 @@ async fn main() {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let ConnectArgs { server, room, .. } = args.connect.clone();
+    if !args.plain && std::io::stdin().is_terminal() {
+        // The login screen asks for whatever is missing.
+        let name = args.connect.name_or_login().unwrap_or_default();
+        return chat_tui::tui::run(args.connect, name).await;
+    }
     let name = args
         .connect
         .name_or_login()
@@ -42,15 +45,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let config = args
         .connect
-        .config(name.clone(), password)
+        .config(name, password)
         .map_err(anyhow::Error::msg)?;
     let (client, events) = Client::connect(config).await?;
     if let Some(token) = client.session_token() {
         args.connect.save_token(&token)?;
     }
-    if args.plain || !std::io::stdin().is_terminal() {
-        chat_tui::plain::run(client, events, room).await
-    } else {
-        chat_tui::tui::run(client, events, App::new(name, server)).await
-    }
+    chat_tui::plain::run(client, events, args.connect.room).await
 }

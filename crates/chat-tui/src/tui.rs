@@ -1,12 +1,15 @@
-//! The full-screen terminal UI: reads keys, server events and the results
-//! of commands, updates the [`App`] and redraws.
+//! The full-screen terminal UI: the login screen when it is needed, then
+//! the chat. Reads keys, server events and the results of commands,
+//! updates the state and redraws.
 
+use chat_client::cli::ConnectArgs;
 use chat_client::{Client, ClientError, ClientEvent, HistoryPage};
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event};
 use tokio::sync::mpsc;
 
 use crate::app::{Action, App, HISTORY_PAGE};
+use crate::login::{LoginAction, LoginForm};
 use crate::runner::{self, Outcome};
 use crate::ui;
 
@@ -16,27 +19,32 @@ enum Done {
     History(String, Result<HistoryPage, ClientError>),
 }
 
-/// Runs the UI until the user quits, then restores the terminal.
-pub async fn run(
-    client: Client,
-    events: mpsc::Receiver<ClientEvent>,
-    app: App,
-) -> anyhow::Result<()> {
+type Keys = mpsc::UnboundedReceiver<Event>;
+
+/// Logs in as `connect` says, as `name`, and runs the UI until the user
+/// quits, then restores the terminal.
+pub async fn run(connect: ConnectArgs, name: String) -> anyhow::Result<()> {
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, &client, events, app).await;
+    let mut keys = read_keys();
+    let (result, client) = match log_in(&mut terminal, &mut keys, &connect, name).await {
+        Ok(Some((client, events, server))) => {
+            let app = App::new(client.name(), server);
+            let result = event_loop(&mut terminal, &client, &mut keys, events, app).await;
+            (result, Some(client))
+        }
+        Ok(None) => (Ok(()), None),
+        Err(error) => (Err(error), None),
+    };
     ratatui::restore();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), client.logout()).await;
+    if let Some(client) = client {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), client.logout()).await;
+    }
     result
 }
 
-async fn event_loop(
-    terminal: &mut DefaultTerminal,
-    client: &Client,
-    mut events: mpsc::Receiver<ClientEvent>,
-    mut app: App,
-) -> anyhow::Result<()> {
-    // Terminal input blocks, so it is read on a thread of its own.
-    let (keys_tx, mut keys) = mpsc::unbounded_channel();
+/// Terminal input blocks, so it is read on a thread of its own.
+fn read_keys() -> Keys {
+    let (keys_tx, keys) = mpsc::unbounded_channel();
     std::thread::spawn(move || {
         while let Ok(event) = event::read() {
             if keys_tx.send(event).is_err() {
@@ -44,6 +52,84 @@ async fn event_loop(
             }
         }
     });
+    keys
+}
+
+/// Logs in, showing the login screen first when a password is needed, and
+/// again with the error after every failed attempt. `None`: the user quit.
+async fn log_in(
+    terminal: &mut DefaultTerminal,
+    keys: &mut Keys,
+    connect: &ConnectArgs,
+    name: String,
+) -> anyhow::Result<Option<(Client, mpsc::Receiver<ClientEvent>, String)>> {
+    let mut form = LoginForm::new(&connect.server, &name, connect.register);
+    let mut show_form = connect.needs_password() || name.is_empty();
+    loop {
+        while show_form && !form.connecting {
+            terminal.draw(|frame| ui::draw_login(frame, &form))?;
+            let Some(event) = keys.recv().await else {
+                return Ok(None);
+            };
+            if let Event::Key(key) = event
+                && form.on_key(key) == Some(LoginAction::Quit)
+            {
+                return Ok(None);
+            }
+        }
+        if show_form {
+            terminal.draw(|frame| ui::draw_login(frame, &form))?;
+        }
+        let password = form.password.text.clone();
+        let args = ConnectArgs {
+            server: form.server.text.trim().to_owned(),
+            name: Some(form.name.text.trim().to_owned()),
+            password: !password.is_empty(),
+            register: form.register,
+            ..connect.clone()
+        };
+        let config = args
+            .config(form.name.text.trim().to_owned(), password)
+            .map_err(anyhow::Error::msg)?;
+        let attempt = tokio::select! {
+            attempt = Client::connect(config) => attempt,
+            () = until_quit(keys, &mut form) => return Ok(None),
+        };
+        match attempt {
+            Ok((client, events)) => {
+                if let Some(token) = client.session_token() {
+                    args.save_token(&token)?;
+                }
+                return Ok(Some((client, events, args.server)));
+            }
+            Err(error) => {
+                form.failed(&error);
+                show_form = true;
+            }
+        }
+    }
+}
+
+/// Waits for the user to quit while an attempt is under way.
+async fn until_quit(keys: &mut Keys, form: &mut LoginForm) {
+    form.connecting = true;
+    while let Some(event) = keys.recv().await {
+        if let Event::Key(key) = event
+            && form.on_key(key) == Some(LoginAction::Quit)
+        {
+            return;
+        }
+    }
+    std::future::pending().await
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    client: &Client,
+    keys: &mut Keys,
+    mut events: mpsc::Receiver<ClientEvent>,
+    mut app: App,
+) -> anyhow::Result<()> {
     // One worker carries out actions in order, so sends keep their order.
     let (actions, queue) = mpsc::unbounded_channel();
     let (done_tx, mut done) = mpsc::unbounded_channel();

@@ -7,12 +7,14 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Padding, Paragraph};
 use unicode_width::UnicodeWidthChar;
 
 use chat_client::rooms::Entry;
 
 use crate::app::App;
+use crate::line_edit::LineEdit;
+use crate::login::{Field, LoginForm};
 
 const SIDE_PANEL: u16 = 18;
 /// Width of the `HH:MM ` column that continuation lines are indented by.
@@ -186,16 +188,29 @@ fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
         Some(room) => format!(" {} → #{room} ", app.rooms.me()),
         None => format!(" {} ", app.rooms.me()),
     };
-    let block = Block::bordered().title(title);
+    draw_line(
+        frame,
+        &app.input,
+        Block::bordered().title(title),
+        area,
+        None,
+    );
+}
+
+/// Draws `edit` in `block`, scrolled to keep the cursor in view, with the
+/// terminal's cursor on it; `mask` stands in for every character.
+fn draw_line(frame: &mut Frame, edit: &LineEdit, block: Block, area: Rect, mask: Option<char>) {
     let inner = block.inner(area);
-    // Keep the cursor in view on a long line.
-    let before_cursor: String = app.input.chars().take(app.cursor).collect();
+    let text: String = match mask {
+        Some(mask) => edit.text.chars().map(|_| mask).collect(),
+        None => edit.text.clone(),
+    };
+    let before_cursor: String = text.chars().take(edit.cursor).collect();
     let cursor_column = display_width(&before_cursor);
     let room = usize::from(inner.width.saturating_sub(1));
     let skip_columns = cursor_column.saturating_sub(room);
     let mut skipped = 0;
-    let shown: String = app
-        .input
+    let shown: String = text
         .chars()
         .skip_while(|c| {
             let skip = skipped < skip_columns;
@@ -209,6 +224,83 @@ fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
         x.min(inner.right().saturating_sub(1)),
         inner.y,
     ));
+}
+
+/// The login screen: a box in the middle with the three fields, the
+/// register switch, the last error and the keys.
+pub fn draw_login(frame: &mut Frame, form: &LoginForm) {
+    let area = frame.area();
+    let width = area.width.min(64);
+    let height = area.height.min(16);
+    let [_, column, _] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(width),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let [_, area, _] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(height),
+        Constraint::Fill(1),
+    ])
+    .areas(column);
+    let title = if form.register {
+        " chat · create an account "
+    } else {
+        " chat · log in "
+    };
+    let outer = Block::bordered().title(title.bold());
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [server, name, password, register, message, keys] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(3),
+        Constraint::Length(3),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let mut fields = [
+        (Field::Server, server, " Server ", None),
+        (Field::Name, name, " Name ", None),
+        (
+            Field::Password,
+            password,
+            " Password (empty: a guest) ",
+            Some('•'),
+        ),
+    ];
+    // The terminal has one cursor: the focused field, drawn last, keeps it.
+    fields.sort_by_key(|(field, ..)| *field == form.focus);
+    for (field, area, title, mask) in fields {
+        let mut block = Block::bordered().title(title);
+        if form.focus == field {
+            block = block.border_style(Style::new().fg(Color::Cyan));
+        }
+        draw_line(frame, form.field(field), block, area, mask);
+    }
+
+    let check = if form.register { "[x]" } else { "[ ]" };
+    frame.render_widget(
+        Paragraph::new(format!(
+            " {check} create an account under this name (Ctrl-R)"
+        )),
+        register,
+    );
+    if let Some(error) = &form.error {
+        let error = Paragraph::new(error.as_str())
+            .block(Block::new().padding(Padding::horizontal(1)))
+            .fg(Color::Red)
+            .wrap(ratatui::widgets::Wrap { trim: true });
+        frame.render_widget(error, message);
+    }
+    let hint = if form.connecting {
+        Span::raw(" connecting…").fg(Color::Yellow)
+    } else {
+        Span::raw(" Enter: go · Tab: next field · Esc: quit").dark_gray()
+    };
+    frame.render_widget(Paragraph::new(Line::from(hint)), keys);
 }
 
 fn draw_status(frame: &mut Frame, app: &App, area: Rect) {

@@ -4,14 +4,16 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use chat_client::rooms::Entry;
-use chat_client::{ChatMessage, ClientEvent, Connection, HistoryPage, Member};
+use chat_client::{ChatMessage, ClientError, ClientEvent, Code, Connection, HistoryPage, Member};
 use chat_tui::app::{Action, App};
 use chat_tui::command::Command;
+use chat_tui::login::{Field, LoginAction, LoginForm};
 use chat_tui::runner::Outcome;
 use chat_tui::ui;
-use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::Position;
+use ratatui::{Frame, Terminal};
 
 fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
@@ -78,10 +80,17 @@ fn texts(app: &App, room: &str) -> Vec<String> {
 }
 
 fn screen(app: &App, width: u16, height: u16) -> Vec<String> {
+    drawn(width, height, |frame| ui::draw(frame, app)).0
+}
+
+/// What `draw` puts on a `width` by `height` terminal: its rows, and
+/// where the cursor is.
+fn drawn(width: u16, height: u16, draw: impl FnOnce(&mut Frame)) -> (Vec<String>, Position) {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|frame| ui::draw(frame, app)).unwrap();
+    terminal.draw(draw).unwrap();
+    let cursor = terminal.get_cursor_position().unwrap();
     let buffer = terminal.backend().buffer();
-    (0..height)
+    let rows = (0..height)
         .map(|y| {
             let mut row = String::new();
             let mut x = 0;
@@ -96,7 +105,8 @@ fn screen(app: &App, width: u16, height: u16) -> Vec<String> {
             }
             row
         })
-        .collect()
+        .collect();
+    (rows, cursor)
 }
 
 #[test]
@@ -109,18 +119,18 @@ fn typing_and_enter_send_to_the_current_room() {
             text: "안녕 🙂".into()
         })
     );
-    assert_eq!(app.input, "", "the input clears after sending");
+    assert_eq!(app.input.text, "", "the input clears after sending");
     // Editing: backspace, cursor moves, Ctrl-U.
     for c in "helo".chars() {
         app.on_key(key(KeyCode::Char(c)));
     }
     app.on_key(key(KeyCode::Left));
     app.on_key(key(KeyCode::Char('l')));
-    assert_eq!(app.input, "hello");
+    assert_eq!(app.input.text, "hello");
     app.on_key(key(KeyCode::Backspace));
-    assert_eq!(app.input, "helo");
+    assert_eq!(app.input.text, "helo");
     app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
-    assert_eq!(app.input, "");
+    assert_eq!(app.input.text, "");
     assert_eq!(
         app.on_key(key(KeyCode::Enter)),
         None,
@@ -329,4 +339,113 @@ fn the_status_line_shows_the_connection() {
         "{}",
         screen[23]
     );
+}
+
+fn login_screen(form: &LoginForm) -> (String, Position) {
+    let (rows, cursor) = drawn(80, 24, |frame| ui::draw_login(frame, form));
+    (rows.join("\n"), cursor)
+}
+
+/// Whether the cursor is in the field titled `title`: on the row below it.
+fn cursor_in(screen: &str, cursor: Position, title: &str) -> bool {
+    let row = screen.lines().position(|line| line.contains(title));
+    row.is_some_and(|row| usize::from(cursor.y) == row + 1)
+}
+
+#[test]
+fn the_login_screen_hides_the_password_and_submits_the_form() {
+    let mut form = LoginForm::new("127.0.0.1:7070", "ann", false);
+    let (screen, cursor) = login_screen(&form);
+    assert!(screen.contains("chat · log in"), "{screen}");
+    assert!(screen.contains("127.0.0.1:7070") && screen.contains("ann"));
+    // The name is known: the cursor waits in the password field.
+    assert_eq!(form.focus, Field::Password);
+    assert!(
+        cursor_in(&screen, cursor, "Password"),
+        "{cursor:?}\n{screen}"
+    );
+    for c in "hunter22".chars() {
+        assert_eq!(form.on_key(key(KeyCode::Char(c))), None);
+    }
+    let (screen, _) = login_screen(&form);
+    assert!(
+        !screen.contains("hunter22"),
+        "the password shows:\n{screen}"
+    );
+    assert!(screen.contains("••••••••"), "{screen}");
+    assert!(!format!("{form:?}").contains("hunter22"));
+
+    assert_eq!(form.on_key(key(KeyCode::Enter)), Some(LoginAction::Submit));
+    assert!(form.connecting);
+    assert_eq!(form.password.text, "hunter22");
+    assert!(login_screen(&form).0.contains("connecting…"));
+    // While connecting only quitting is heard.
+    assert_eq!(form.on_key(key(KeyCode::Char('x'))), None);
+    assert_eq!(form.password.text, "hunter22");
+    assert_eq!(form.on_key(key(KeyCode::Esc)), Some(LoginAction::Quit));
+}
+
+#[test]
+fn the_login_screen_moves_between_fields_and_switches_to_registering() {
+    let mut form = LoginForm::new("127.0.0.1:7070", "", false);
+    assert_eq!(form.focus, Field::Name, "the missing name is asked first");
+    for c in "지민".chars() {
+        form.on_key(key(KeyCode::Char(c)));
+    }
+    form.on_key(key(KeyCode::Tab));
+    assert_eq!(form.focus, Field::Password);
+    form.on_key(key(KeyCode::Tab));
+    assert_eq!(form.focus, Field::Server);
+    let (screen, cursor) = login_screen(&form);
+    assert!(cursor_in(&screen, cursor, "Server"), "{cursor:?}\n{screen}");
+    form.on_key(key(KeyCode::BackTab));
+    assert_eq!(form.focus, Field::Password);
+    assert_eq!(form.name.text, "지민");
+
+    form.on_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL));
+    assert!(form.register);
+    let (screen, _) = login_screen(&form);
+    assert!(screen.contains("chat · create an account"), "{screen}");
+    assert!(screen.contains("[x] create an account"), "{screen}");
+    // An account needs a password.
+    assert_eq!(form.on_key(key(KeyCode::Enter)), None);
+    assert!(!form.connecting);
+    assert!(login_screen(&form).0.contains("choose a password"));
+    form.on_key(key(KeyCode::Char('p')));
+    assert_eq!(form.on_key(key(KeyCode::Enter)), Some(LoginAction::Submit));
+}
+
+#[test]
+fn a_failed_login_is_shown_with_the_cursor_on_what_to_fix() {
+    let mut form = LoginForm::new("127.0.0.1:7070", "ann", false);
+    "wrong horse".chars().for_each(|c| {
+        form.on_key(key(KeyCode::Char(c)));
+    });
+    form.on_key(key(KeyCode::Enter));
+    form.failed(&ClientError::Refused {
+        code: Code::Unauthenticated,
+        message: "wrong name or password".into(),
+    });
+    assert!(!form.connecting);
+    assert_eq!(form.focus, Field::Password);
+    assert_eq!(form.password.text, "", "a refused password is cleared");
+    assert!(login_screen(&form).0.contains("wrong name or password"));
+
+    form.failed(&ClientError::NameTaken {
+        name: "ann".into(),
+        message: "the name `ann` is registered; log in with its password".into(),
+    });
+    assert_eq!(form.focus, Field::Password);
+    form.failed(&ClientError::NameTaken {
+        name: "ann".into(),
+        message: "the name `ann` is taken by a user who is logged in".into(),
+    });
+    assert_eq!(form.focus, Field::Name);
+    form.failed(&ClientError::Unreachable {
+        address: "127.0.0.1:7070".into(),
+        reason: "connection refused".into(),
+    });
+    assert_eq!(form.focus, Field::Server);
+    let (screen, _) = login_screen(&form);
+    assert!(screen.contains("cannot reach the server"), "{screen}");
 }
