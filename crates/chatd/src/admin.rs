@@ -70,7 +70,7 @@ impl AdminService for Admin {
     ) -> Result<Response<CreateAccountResponse>, Status> {
         let CreateAccountRequest { name, password } = request.into_inner();
         crate::native::check_user_name(&name)?;
-        let account = self.hub.accounts().register(&name, &password).await?;
+        let account = self.hub.accounts().register(&name, &password, None).await?;
         Ok(Response::new(CreateAccountResponse {
             account: Some(self.wire(account)),
         }))

@@ -428,3 +428,60 @@ async fn the_classic_and_lobby_protocols_can_be_turned_off() {
     shutdown.cancel();
     serving.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn one_address_registers_a_few_accounts_at_once_and_then_is_held() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addrs.native;
+    let mut registrar = chat_proto::chat::v1::chat_service_client::ChatServiceClient::new(
+        connect_from(hostile::attacker_ip(3), addr).await,
+    );
+    let mut held = None;
+    for n in 0..20 {
+        let attempt = registrar
+            .register(RegisterRequest {
+                name: format!("sock{n}"),
+                password: PASSWORD.into(),
+            })
+            .await;
+        match attempt {
+            Ok(_) => {}
+            Err(status) if status.code() == Code::ResourceExhausted => {
+                held = Some((n, status));
+                break;
+            }
+            Err(status) => panic!("unexpected {status:?}"),
+        }
+    }
+    let (registered, held) = held.expect("registering was never held");
+    assert!(registered <= 4, "{registered} accounts before the hold");
+    assert!(
+        held.message()
+            .contains("accounts registered from your address")
+            && held.message().contains("try again in"),
+        "{held:?}"
+    );
+    // Other addresses are not held.
+    NativeUser::register(addr, "ann", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn an_account_holds_at_most_twenty_sessions_and_the_oldest_ends_first() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addrs.native;
+    let mut oldest = NativeUser::register(addr, "ann", PASSWORD).await;
+    // Session times are kept to the second: make the first one older.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut newer = Vec::new();
+    for _ in 0..chatd::accounts::MOST_SESSIONS_PER_ACCOUNT {
+        newer.push(
+            NativeUser::try_login_with(addr, "ann", PASSWORD)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(code(oldest.who_am_i().await), Code::Unauthenticated);
+    for session in &mut newer {
+        assert_eq!(session.who_am_i().await.unwrap(), ("ann".into(), true));
+    }
+}

@@ -26,6 +26,10 @@ use crate::status;
 /// use is not rewritten on every call.
 const TOUCH_EVERY: i64 = 60;
 
+/// Sessions one account may hold at once; opening one more ends the one
+/// unused the longest, so a leaked script cannot pile them up.
+pub const MOST_SESSIONS_PER_ACCOUNT: usize = 20;
+
 /// A cheap-to-clone handle to the accounts.
 #[derive(Clone)]
 pub struct Accounts {
@@ -127,10 +131,27 @@ impl Accounts {
         accounts
     }
 
-    /// Creates an account for `name`. `check_name` has checked the name
-    /// against the protocol's rules.
-    pub async fn register(&self, name: &str, password: &str) -> Result<Account, Status> {
+    /// Creates an account for `name`, for a client at `address` (which is
+    /// held to a pace of registrations), or for the operator (`None`). The
+    /// caller has checked the name against its protocol's rules.
+    pub async fn register(
+        &self,
+        name: &str,
+        password: &str,
+        address: Option<&str>,
+    ) -> Result<Account, Status> {
         Passwords::check_strength(password)?;
+        if let Some(address) = address {
+            self.throttle()
+                .check_registration(address)
+                .map_err(|held| {
+                    Status::resource_exhausted(format!(
+                        "too many accounts registered from {}; try again in {} s",
+                        held.whom,
+                        held.wait.as_secs().max(1)
+                    ))
+                })?;
+        }
         // Reserved first, so two registrations of one name cannot both
         // hash; released again if anything after fails.
         self.shared
@@ -156,6 +177,9 @@ impl Accounts {
             self.shared.engine.unregister_name(name);
         }
         let account = created?;
+        if let Some(address) = address {
+            self.throttle().registered(address);
+        }
         tracing::info!(name, "account registered");
         Ok(account)
     }
@@ -245,8 +269,22 @@ impl Accounts {
     }
 
     /// Starts a session of `account`; returns its token, which is stored
-    /// only as a hash.
+    /// only as a hash. Ends the account's least recently used sessions
+    /// past [`MOST_SESSIONS_PER_ACCOUNT`].
     pub async fn open_session(&self, account: &str) -> Result<String, Status> {
+        let mut held: Vec<(i64, String)> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|s| s.stored.account == account)
+            .map(|s| (s.stored.last_used_at, s.stored.token_hash.clone()))
+            .collect();
+        if held.len() >= MOST_SESSIONS_PER_ACCOUNT {
+            held.sort();
+            let oldest = held.len() + 1 - MOST_SESSIONS_PER_ACCOUNT;
+            let ended = held.drain(..oldest).map(|(_, hash)| hash).collect();
+            self.revoke_hashes(ended).await?;
+        }
         let token = new_token();
         let now = now();
         let stored = StoredSession {

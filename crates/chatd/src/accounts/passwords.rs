@@ -142,3 +142,38 @@ impl Drop for Waiting<'_> {
         self.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn past_the_queue_limit_a_check_is_refused_at_once() {
+        let passwords = Passwords::default();
+        // Every hashing thread busy.
+        let busy = passwords
+            .running
+            .clone()
+            .acquire_many_owned(passwords.running.available_permits() as u32)
+            .await
+            .unwrap();
+        let queued: Vec<_> = (0..MOST_WAITING)
+            .map(|_| {
+                let passwords = passwords.clone();
+                tokio::spawn(async move { passwords.verify("password1", None).await })
+            })
+            .collect();
+        while passwords.waiting.load(Ordering::Acquire) < MOST_WAITING {
+            tokio::task::yield_now().await;
+        }
+        let refused = passwords.verify("password1", None).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+        assert!(refused.message().contains("busy"), "{refused:?}");
+        // The queued ones go through once threads are free.
+        drop(busy);
+        for check in queued {
+            assert!(!check.await.unwrap().unwrap());
+        }
+        assert_eq!(passwords.waiting.load(Ordering::Acquire), 0);
+    }
+}

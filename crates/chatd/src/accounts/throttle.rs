@@ -1,5 +1,6 @@
 //! Failed logins, counted per account name and per client address, so
-//! passwords cannot be guessed at speed.
+//! passwords cannot be guessed at speed; and registrations, counted per
+//! address, so one client cannot fill the server with accounts.
 //!
 //! A few failures are free; after them each further attempt must wait a
 //! delay that doubles with every failure, up to a ceiling. The ceiling per
@@ -40,6 +41,15 @@ const BY_ADDRESS: Rule = Rule {
     whom: "your address",
 };
 
+/// Accounts made from one address: a few at once, then fewer and fewer,
+/// down to one an hour.
+const REGISTERING: Rule = Rule {
+    free: 2,
+    ceiling: Duration::from_secs(60 * 60),
+    forget_after: Duration::from_secs(24 * 60 * 60),
+    whom: "your address",
+};
+
 /// Keys remembered per kind before the quiet ones are forgotten, and the
 /// most ever kept.
 const PURGE_ABOVE: usize = 10_000;
@@ -60,30 +70,110 @@ pub struct Held {
     pub wait: Duration,
 }
 
-#[derive(Debug, Default)]
+/// The counts of one kind of key.
+#[derive(Debug)]
+struct Counts {
+    rule: Rule,
+    map: HashMap<String, Failures>,
+    /// The size at which the quiet keys are next cleared out; it grows
+    /// with what is left, so clearing out costs little per count.
+    purge_at: usize,
+}
+
+impl Counts {
+    fn new(rule: Rule) -> Self {
+        Counts {
+            rule,
+            map: HashMap::new(),
+            purge_at: PURGE_ABOVE,
+        }
+    }
+
+    fn held(&self, key: &str, now: Instant) -> Result<(), Held> {
+        let Some(failures) = self.map.get(key) else {
+            return Ok(());
+        };
+        let until = failures.last + wait_after(&self.rule, failures.count);
+        if now < until {
+            return Err(Held {
+                whom: self.rule.whom,
+                wait: until - now,
+            });
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, key: &str, now: Instant) {
+        if self.map.len() >= self.purge_at && !self.map.contains_key(key) {
+            self.purge(now);
+        }
+        let failures = self.map.entry(key.to_owned()).or_insert(Failures {
+            count: 0,
+            last: now,
+        });
+        if now.duration_since(failures.last) >= self.rule.forget_after {
+            failures.count = 0;
+        }
+        failures.count += 1;
+        failures.last = now;
+    }
+
+    /// Forgets the quiet keys; past [`MOST_KEPT`], a spread-out attack's
+    /// older half too.
+    fn purge(&mut self, now: Instant) {
+        let forget_after = self.rule.forget_after;
+        self.map
+            .retain(|_, f| now.duration_since(f.last) < forget_after);
+        if self.map.len() >= MOST_KEPT {
+            let mut lasts: Vec<Instant> = self.map.values().map(|f| f.last).collect();
+            let middle = lasts.len() / 2;
+            let (_, &mut median, _) = lasts.select_nth_unstable(middle);
+            self.map.retain(|_, f| f.last > median);
+        }
+        self.purge_at = (self.map.len() * 2).clamp(PURGE_ABOVE, MOST_KEPT);
+    }
+
+    fn remove(&mut self, key: &str) {
+        self.map.remove(key);
+    }
+}
+
+#[derive(Debug)]
 pub struct LoginThrottle {
-    names: HashMap<String, Failures>,
-    addresses: HashMap<String, Failures>,
+    names: Counts,
+    addresses: Counts,
     /// Per account name key, the addresses it logged in from lately.
     known: HashMap<String, Vec<String>>,
+    registrations: Counts,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        LoginThrottle {
+            names: Counts::new(BY_NAME),
+            addresses: Counts::new(BY_ADDRESS),
+            known: HashMap::new(),
+            registrations: Counts::new(REGISTERING),
+        }
+    }
 }
 
 impl LoginThrottle {
     /// Whether a login for `name` from `address` may be tried now.
     pub fn check(&self, name: &str, address: &str) -> Result<(), Held> {
         let now = Instant::now();
-        held(&BY_ADDRESS, self.addresses.get(address), now)?;
+        self.addresses.held(address, now)?;
         if !self.is_known(name, address) {
-            held(&BY_NAME, self.names.get(name), now)?;
+            self.names.held(name, now)?;
         }
         Ok(())
     }
 
     pub fn failed(&mut self, name: &str, address: &str) {
         let now = Instant::now();
-        count(&BY_ADDRESS, &mut self.addresses, address, now);
+        self.addresses.count(address, now);
         if !self.is_known(name, address) {
-            count(&BY_NAME, &mut self.names, name, now);
+            self.names.count(name, now);
         }
     }
 
@@ -99,6 +189,15 @@ impl LoginThrottle {
         known.push(address.to_owned());
     }
 
+    /// Whether an account may be registered from `address` now.
+    pub fn check_registration(&self, address: &str) -> Result<(), Held> {
+        self.registrations.held(address, Instant::now())
+    }
+
+    pub fn registered(&mut self, address: &str) {
+        self.registrations.count(address, Instant::now());
+    }
+
     /// The account is gone: forget what was known of it.
     pub fn forget(&mut self, name: &str) {
         self.names.remove(name);
@@ -112,20 +211,6 @@ impl LoginThrottle {
     }
 }
 
-fn held(rule: &Rule, failures: Option<&Failures>, now: Instant) -> Result<(), Held> {
-    let Some(failures) = failures else {
-        return Ok(());
-    };
-    let until = failures.last + wait_after(rule, failures.count);
-    if now < until {
-        return Err(Held {
-            whom: rule.whom,
-            wait: until - now,
-        });
-    }
-    Ok(())
-}
-
 /// The wait after `count` failures: none for the free ones, then 1 s,
 /// 2 s, 4 s, ... up to the ceiling.
 fn wait_after(rule: &Rule, count: u32) -> Duration {
@@ -134,27 +219,6 @@ fn wait_after(rule: &Rule, count: u32) -> Duration {
         return Duration::ZERO;
     }
     Duration::from_secs(1u64 << (over - 1).min(20)).min(rule.ceiling)
-}
-
-fn count(rule: &Rule, map: &mut HashMap<String, Failures>, key: &str, now: Instant) {
-    if map.len() >= PURGE_ABOVE && !map.contains_key(key) {
-        map.retain(|_, f| now.duration_since(f.last) < rule.forget_after);
-        // Past this many, keys from a spread-out attack replace others.
-        if map.len() >= MOST_KEPT
-            && let Some(evicted) = map.keys().next().cloned()
-        {
-            map.remove(&evicted);
-        }
-    }
-    let failures = map.entry(key.to_owned()).or_insert(Failures {
-        count: 0,
-        last: now,
-    });
-    if now.duration_since(failures.last) >= rule.forget_after {
-        failures.count = 0;
-    }
-    failures.count += 1;
-    failures.last = now;
 }
 
 #[cfg(test)]
@@ -180,5 +244,40 @@ mod tests {
         assert_eq!(throttle.check("ann", "10.0.0.1"), Ok(()));
         tokio::time::advance(BY_NAME.ceiling).await;
         assert_eq!(throttle.check("ann", "10.0.0.2"), Ok(()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_spread_out_attack_is_remembered_within_a_bound() {
+        let mut throttle = LoginThrottle::default();
+        for n in 0..MOST_KEPT * 2 {
+            throttle.failed(
+                "ann",
+                &format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255),
+            );
+            // Time moves on, so there is an older half to forget.
+            if n % 1000 == 0 {
+                tokio::time::advance(Duration::from_millis(10)).await;
+            }
+        }
+        assert!(throttle.addresses.map.len() <= MOST_KEPT);
+        // The newest are still held.
+        let newest = MOST_KEPT * 2 - 1;
+        let newest = format!(
+            "10.{}.{}.{}",
+            newest >> 16,
+            (newest >> 8) & 255,
+            newest & 255
+        );
+        assert!(throttle.addresses.map.contains_key(&newest));
+        // Once they have gone quiet, the next new address clears them out.
+        tokio::time::advance(BY_ADDRESS.forget_after).await;
+        for n in 0..=throttle.addresses.purge_at {
+            throttle.failed("bob", &format!("192.168.{}.{}", n >> 8, n & 255));
+        }
+        assert!(
+            throttle.addresses.map.len() <= PURGE_ABOVE,
+            "{}",
+            throttle.addresses.map.len()
+        );
     }
 }

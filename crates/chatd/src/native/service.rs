@@ -72,8 +72,9 @@ impl ChatService for NativeChat {
         request: Request<RegisterRequest>,
     ) -> Result<Response<RegisterResponse>, Status> {
         self.logins.check(&request)?;
+        let address = client_address(&request);
         let RegisterRequest { name, password } = request.into_inner();
-        let session = self.hub.register(&name, &password).await?;
+        let session = self.hub.register(&name, &password, &address).await?;
         Ok(Response::new(RegisterResponse {
             session_token: session.token().to_owned(),
             name: session.name().to_owned(),

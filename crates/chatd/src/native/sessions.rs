@@ -128,10 +128,17 @@ impl NativeHub {
         Ok(session)
     }
 
-    /// Creates an account and starts a session of it.
-    pub async fn register(&self, name: &str, password: &str) -> Result<Arc<Session>, Status> {
+    /// Creates an account for a client at `address` and starts a session
+    /// of it.
+    pub async fn register(
+        &self,
+        name: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<Arc<Session>, Status> {
         check_user_name(name)?;
-        let account = self.shared.accounts.register(name, password).await?;
+        let accounts = &self.shared.accounts;
+        let account = accounts.register(name, password, Some(address)).await?;
         self.account_session(&account.name).await
     }
 
