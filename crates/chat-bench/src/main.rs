@@ -2,6 +2,7 @@
 
 mod fanout;
 mod idle;
+mod login;
 mod soak;
 mod store;
 mod target;
@@ -29,6 +30,11 @@ enum Command {
     /// The classic fan-out load, calm and while hostile clients attack the
     /// same server: what the attack costs the well-behaved clients.
     Soak(soak::SoakArgs),
+    /// The cost of a login: a guest's, and an account's (an Argon2id
+    /// check), one at a time and several at once.
+    Login(login::LoginArgs),
+    /// The cost of a new connection, plaintext and with a TLS handshake.
+    Handshake(login::HandshakeArgs),
 }
 
 #[tokio::main]
@@ -38,5 +44,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Fanout(args) => fanout::run(args).await,
         Command::Idle(args) => idle::run(args).await,
         Command::Soak(args) => soak::run(args).await,
+        Command::Login(args) => login::run_login(args).await,
+        Command::Handshake(args) => login::run_handshake(args).await,
     }
 }

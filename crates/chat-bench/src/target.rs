@@ -29,6 +29,13 @@ pub struct TargetArgs {
     chatd: Option<PathBuf>,
 }
 
+impl TargetArgs {
+    /// Whether the server is one already running, not started here.
+    pub fn is_remote(&self) -> bool {
+        self.server.is_some()
+    }
+}
+
 /// Room for the benchmarks' many streams per connection and connections
 /// from one address.
 pub const ROOMY: &[&str] = &[
