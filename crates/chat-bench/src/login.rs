@@ -48,9 +48,9 @@ impl Timed {
     fn print(&self, what: &str) {
         let n = self.latency.len() as f64;
         let ms = |q: f64| self.latency.value_at_quantile(q) as f64 / 1e6;
-        let cpu = self
-            .cpu
-            .map_or("not visible".into(), |cpu| format!("{:.2} ms", cpu * 1e3 / n));
+        let cpu = self.cpu.map_or("not visible".into(), |cpu| {
+            format!("{:.2} ms", cpu * 1e3 / n)
+        });
         println!(
             "  {what:<34} p50 {:>7.2} ms  p99 {:>7.2} ms  {:>7.0}/s  server CPU each {cpu}",
             ms(0.5),

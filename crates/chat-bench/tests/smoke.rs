@@ -85,3 +85,35 @@ async fn idle_holds_subscribers_and_store_measures_both_stores() {
         "{output}"
     );
 }
+
+#[tokio::test]
+async fn login_times_guests_and_accounts() {
+    let server = TestServer::start(&["--max-logins-per-second", "1000"]).await;
+    let addr = server.addrs.native.to_string();
+    let output = bench(&["login", "--server", &addr, "-n", "4", "-c", "2"]).await;
+    for kind in [
+        "guest (no password)",
+        "account (Argon2id check)",
+        "account, 2 at once",
+    ] {
+        assert!(timed(&output, kind), "{output}");
+    }
+}
+
+/// Whether `output` has a line of timings for `kind`.
+fn timed(output: &str, kind: &str) -> bool {
+    output
+        .lines()
+        .any(|line| line.trim().starts_with(kind) && line.contains("p99"))
+}
+
+#[tokio::test]
+async fn handshake_times_plaintext_and_tls_connections() {
+    // `cargo test --workspace` builds chatd next to chat-bench.
+    let chatd = std::path::Path::new(env!("CARGO_BIN_EXE_chat-bench")).with_file_name("chatd");
+    assert!(chatd.exists(), "no {}: build it first", chatd.display());
+    let output = bench(&["handshake", "-n", "5", "--chatd", chatd.to_str().unwrap()]).await;
+    for kind in ["plaintext", "TLS 1.3"] {
+        assert!(timed(&output, kind), "{output}");
+    }
+}
