@@ -305,18 +305,18 @@ impl Accounts {
         Ok(token)
     }
 
-    /// The account whose live session `token` is, noting the use. A
-    /// session past its time to live is ended here.
-    pub fn session_account(&self, token: &str) -> Option<String> {
-        let hash = token_hash(token);
+    /// The account whose live session has the token of [`token_hash`]
+    /// `hash`, noting the use. A session past its time to live is ended
+    /// here.
+    pub fn session_account(&self, hash: &str) -> Option<String> {
         let now = now();
         let ttl = self.ttl_secs();
         let mut state = self.state();
-        let record = state.sessions.get_mut(&hash)?;
+        let record = state.sessions.get_mut(hash)?;
         if now - record.stored.last_used_at > ttl {
-            state.sessions.remove(&hash);
+            state.sessions.remove(hash);
             drop(state);
-            self.forget_stored(vec![hash]);
+            self.forget_stored(vec![hash.to_owned()]);
             return None;
         }
         record.stored.last_used_at = now;
@@ -382,9 +382,10 @@ impl Accounts {
         sessions
     }
 
-    /// Whether the session of `token` is still live (not revoked).
-    pub fn is_live(&self, token: &str) -> bool {
-        self.state().sessions.contains_key(&token_hash(token))
+    /// Whether the session of token hash `hash` is still live (not
+    /// revoked).
+    pub fn is_live(&self, hash: &str) -> bool {
+        self.state().sessions.contains_key(hash)
     }
 
     pub async fn join(&self, account: &str, room: &str) -> Result<(), Status> {
@@ -484,12 +485,18 @@ pub fn new_token() -> String {
     hex(&bits)
 }
 
-fn token_hash(token: &str) -> String {
+/// What a session is known by in the store: its token's SHA-256, in hex.
+pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 /// Seconds since the Unix epoch.

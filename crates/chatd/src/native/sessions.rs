@@ -208,7 +208,8 @@ impl NativeHub {
         let found = self.sessions().get(token).cloned();
         if let Some(session) = found {
             // An account's session may have expired or been revoked since.
-            if session.user().is_account() && self.shared.accounts.session_account(token).is_none()
+            if let Some(hash) = session.token_hash()
+                && self.shared.accounts.session_account(hash).is_none()
             {
                 self.end(&session, "expired");
                 return Err(expired());
@@ -219,7 +220,7 @@ impl NativeHub {
         let account = self
             .shared
             .accounts
-            .session_account(token)
+            .session_account(&accounts::token_hash(token))
             .ok_or_else(expired)?;
         let user = self.account_user(&account)?;
         Ok(self.add_session(token.to_owned(), user))
@@ -258,8 +259,11 @@ impl NativeHub {
         let revoked: Vec<Arc<Session>> = self
             .sessions()
             .values()
-            .filter(|s| s.name() == name && s.user().is_account())
-            .filter(|s| !self.shared.accounts.is_live(s.token()))
+            .filter(|s| s.name() == name)
+            .filter(|s| {
+                s.token_hash()
+                    .is_some_and(|hash| !self.shared.accounts.is_live(hash))
+            })
             .cloned()
             .collect();
         for session in revoked {

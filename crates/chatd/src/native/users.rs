@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
+use crate::accounts;
 use crate::status;
 
 /// How many control messages (joins, leaves, rooms opened and closed) may
@@ -214,6 +215,9 @@ impl UserState {
 pub struct Session {
     id: u64,
     token: String,
+    /// An account session's token hash, by which the accounts know it;
+    /// kept so a call does not hash the token again.
+    token_hash: Option<String>,
     user: Arc<User>,
     state: Mutex<SessionState>,
 }
@@ -227,9 +231,11 @@ struct SessionState {
 
 impl Session {
     pub fn new(id: u64, token: String, user: Arc<User>) -> Self {
+        let token_hash = user.is_account().then(|| accounts::token_hash(&token));
         Session {
             id,
             token,
+            token_hash,
             user,
             state: Mutex::new(SessionState {
                 next_generation: 0,
@@ -241,6 +247,11 @@ impl Session {
 
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// The token's hash, for an account's session.
+    pub fn token_hash(&self) -> Option<&str> {
+        self.token_hash.as_deref()
     }
 
     pub fn user(&self) -> &Arc<User> {
