@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::ClientConfig;
+use tokio::sync::mpsc;
+
+use crate::{Client, ClientConfig, ClientError, ClientEvent};
 
 /// Where to connect, as whom, and to which room first.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -49,9 +51,27 @@ impl ConnectArgs {
         self.register || (self.password && self.saved_token().is_none())
     }
 
+    /// Logs in as these flags say, as `name` with `password` (empty: a
+    /// guest, or the saved token), and keeps the session token in the
+    /// token file if one was given.
+    pub async fn log_in(
+        &self,
+        name: String,
+        password: String,
+    ) -> Result<(Client, mpsc::Receiver<ClientEvent>), ClientError> {
+        let config = self.config(name, password).map_err(ClientError::Setup)?;
+        let (client, events) = Client::connect(config).await?;
+        if let Some(token) = client.session_token() {
+            self.save_token(&token).map_err(|error| {
+                ClientError::Setup(format!("cannot keep the session token: {error}"))
+            })?;
+        }
+        Ok((client, events))
+    }
+
     /// The client config these flags say, as `name` with `password`
     /// (empty for a guest).
-    pub fn config(&self, name: String, password: String) -> Result<ClientConfig, String> {
+    fn config(&self, name: String, password: String) -> Result<ClientConfig, String> {
         let ca_cert = match &self.ca_cert {
             Some(path) => Some(
                 std::fs::read(path)

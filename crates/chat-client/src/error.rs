@@ -14,6 +14,10 @@ pub enum ClientError {
     Refused { code: Code, message: String },
     #[error("the client has shut down")]
     Closed,
+    /// A file the flags name could not be read or written (the CA
+    /// certificate, the token file); `0` says which and why.
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl ClientError {

@@ -119,15 +119,18 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
     let mut client: Option<Client> = None;
     while let Some(request) = queue.recv().await {
         let update = match (request, &client) {
-            (Request::Connect(login), _) => match connect(login).await {
-                Ok((connected, events)) => {
-                    let name = connected.name().to_owned();
-                    client = Some(connected);
-                    tokio::spawn(forward(events, sink.clone()));
-                    Update::Connected { name }
+            (Request::Connect(Login { args, password }), _) => {
+                let name = args.name.clone().unwrap_or_default();
+                match args.log_in(name, password).await {
+                    Ok((connected, events)) => {
+                        let name = connected.name().to_owned();
+                        client = Some(connected);
+                        tokio::spawn(forward(events, sink.clone()));
+                        Update::Connected { name }
+                    }
+                    Err(error) => Update::ConnectFailed(error.to_string()),
                 }
-                Err(error) => Update::ConnectFailed(error),
-            },
+            }
             (_, None) => Update::Failed("not connected".into()),
             (Request::Send { room, text }, Some(client)) => match client.send(&room, &text).await {
                 Ok(_) => continue,
@@ -154,21 +157,6 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
             return;
         }
     }
-}
-
-/// Logs in (or registers) and keeps the session token if asked to.
-async fn connect(login: Login) -> Result<(Client, mpsc::Receiver<ClientEvent>), String> {
-    let Login { args, password } = login;
-    let name = args.name.clone().unwrap_or_default();
-    let config = args.config(name, password)?;
-    let (client, events) = Client::connect(config)
-        .await
-        .map_err(|error| error.to_string())?;
-    if let Some(token) = client.session_token() {
-        args.save_token(&token)
-            .map_err(|error| format!("cannot keep the session token: {error}"))?;
-    }
-    Ok((client, events))
 }
 
 fn done(result: Result<Option<String>, chat_client::ClientError>) -> Update {

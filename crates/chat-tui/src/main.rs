@@ -3,7 +3,6 @@
 
 use std::io::IsTerminal;
 
-use chat_client::Client;
 use chat_client::cli::ConnectArgs;
 use clap::Parser;
 
@@ -43,13 +42,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         String::new()
     };
-    let config = args
-        .connect
-        .config(name, password)
-        .map_err(anyhow::Error::msg)?;
-    let (client, events) = Client::connect(config).await?;
-    if let Some(token) = client.session_token() {
-        args.connect.save_token(&token)?;
-    }
+    let (client, events) = args.connect.log_in(name, password).await?;
     chat_tui::plain::run(client, events, args.connect.room).await
 }

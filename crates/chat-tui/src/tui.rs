@@ -88,20 +88,15 @@ async fn log_in(
             register: form.register,
             ..connect.clone()
         };
-        let config = args
-            .config(form.name.text.trim().to_owned(), password)
-            .map_err(anyhow::Error::msg)?;
+        let name = form.name.text.trim().to_owned();
         let attempt = tokio::select! {
-            attempt = Client::connect(config) => attempt,
+            attempt = args.log_in(name, password) => attempt,
             () = until_quit(keys, &mut form) => return Ok(None),
         };
         match attempt {
-            Ok((client, events)) => {
-                if let Some(token) = client.session_token() {
-                    args.save_token(&token)?;
-                }
-                return Ok(Some((client, events, args.server)));
-            }
+            Ok((client, events)) => return Ok(Some((client, events, args.server))),
+            // A file the flags name is unusable: nothing on the form fixes that.
+            Err(ClientError::Setup(error)) => anyhow::bail!(error),
             Err(error) => {
                 form.failed(&error);
                 show_form = true;
