@@ -168,6 +168,9 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
     for _ in 0..args.connections.max(1) {
         channels.push(connect(addr).await?);
     }
+    if args.protocol == Protocol::Native {
+        create_rooms(channels[0].clone(), prefix, args.rooms).await?;
+    }
     let mut subscribers = Vec::new();
     for i in 0..args.subscribers {
         let channel = channels[i % channels.len()].clone();
@@ -277,14 +280,7 @@ async fn subscribe(
         Protocol::Native => {
             let (mut client, token) = native_login(channel, &name).await?;
             let join = authorized(native::JoinRoomRequest { room: room.clone() }, &token);
-            if client.join_room(join).await.is_err() {
-                client
-                    .create_room(authorized(
-                        native::CreateRoomRequest { room: room.clone() },
-                        &token,
-                    ))
-                    .await?;
-            }
+            client.join_room(join).await?;
             let subscribe = authorized(native::SubscribeRequest::default(), &token);
             let mut events = client.subscribe(subscribe).await?.into_inner();
             tokio::spawn(async move {
@@ -325,10 +321,7 @@ async fn publish(
         Protocol::Native => {
             let (mut client, token) = native_login(channel.clone(), &name).await?;
             let join = authorized(native::JoinRoomRequest { room: room.clone() }, &token);
-            if client.join_room(join).await.is_err() {
-                let create = authorized(native::CreateRoomRequest { room: room.clone() }, &token);
-                client.create_room(create).await?;
-            }
+            client.join_room(join).await?;
             Some((client, token))
         }
     };
@@ -365,6 +358,34 @@ async fn publish(
             }
         }
     }))
+}
+
+/// Creates rooms `bench-0` to `bench-{rooms - 1}` (those not there yet)
+/// under an account of their own: only accounts create rooms.
+async fn create_rooms(channel: Channel, prefix: &str, rooms: usize) -> anyhow::Result<()> {
+    let mut client = ChatServiceClient::new(channel);
+    // A throwaway account: nobody logs in to it again.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos();
+    let registered = client
+        .register(native::RegisterRequest {
+            name: format!("{prefix}owner-{}", std::process::id()),
+            password: format!("bench-{nanos}"),
+        })
+        .await?;
+    let token = registered.into_inner().session_token;
+    for i in 0..rooms {
+        let create = native::CreateRoomRequest {
+            room: format!("bench-{i}"),
+            private: false,
+        };
+        match client.create_room(authorized(create, &token)).await {
+            Err(status) if status.code() != tonic::Code::AlreadyExists => return Err(status.into()),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 async fn native_login(

@@ -13,7 +13,10 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Status};
 
 use crate::error::is_transient;
-use crate::{ChatMessage, ClientError, ClientEvent, HistoryPage, Member, RoomInfo, session};
+use crate::{
+    ChatMessage, ClientError, ClientEvent, HistoryPage, Member, RoomAction, RoomInfo, printable,
+    session,
+};
 
 /// How long a call keeps retrying through a lost connection or session.
 const RETRY_FOR: Duration = Duration::from_secs(20);
@@ -154,12 +157,14 @@ impl Shared {
                 ))
                 .await;
             if let Err(status) = joined {
-                if status.code() != Code::NotFound {
+                // Gone, or banned from it, while the session was away.
+                if !matches!(status.code(), Code::NotFound | Code::PermissionDenied) {
                     return Err(ClientError::from_status(status));
                 }
                 self.rooms().remove(&room);
                 self.cursors().remove(&room);
-                let _ = events.send(ClientEvent::RoomLeft { room }).await;
+                let reason = status.message().to_owned();
+                let _ = events.send(ClientEvent::RoomLeft { room, reason }).await;
             }
         }
         self.auth.send_replace(Auth {
@@ -320,10 +325,12 @@ impl Client {
             .ok_or_else(|| missing("message"))
     }
 
-    /// Creates `room` and joins it.
-    pub async fn create_room(&self, room: &str) -> Result<RoomInfo, ClientError> {
+    /// Creates `room`, private (seen only by those invited) or not, owned
+    /// by the user, and joins it.
+    pub async fn create_room(&self, room: &str, private: bool) -> Result<RoomInfo, ClientError> {
         let message = wire::CreateRoomRequest {
             room: room.to_owned(),
+            private,
         };
         let reply = self
             .call(Retry::Never, move |mut rpc, token| {
@@ -366,6 +373,66 @@ impl Client {
         self.shared.rooms().remove(room);
         self.shared.cursors().remove(room);
         Ok(())
+    }
+
+    /// Takes `action` in `room` (as owner or moderator). Returns it as the
+    /// server took it, names in the server's spelling.
+    pub async fn moderate(
+        &self,
+        room: &str,
+        action: RoomAction,
+    ) -> Result<RoomAction, ClientError> {
+        let message = wire::ModerateRoomRequest {
+            room: room.to_owned(),
+            action: Some(wire::RoomAction {
+                action: Some(action),
+            }),
+        };
+        let reply = self
+            .call(Retry::Never, move |mut rpc, token| {
+                let request = authorized(message.clone(), &token);
+                Box::pin(async move { Ok(rpc.moderate_room(request).await?.into_inner()) })
+            })
+            .await?;
+        reply
+            .action
+            .and_then(|action| action.action)
+            .ok_or_else(|| missing("action"))
+    }
+
+    /// The names banned from `room` (for its owner and moderators).
+    pub async fn list_bans(&self, room: &str) -> Result<Vec<String>, ClientError> {
+        let message = wire::ListBansRequest {
+            room: room.to_owned(),
+        };
+        let reply = self
+            .call(Retry::Transient, move |mut rpc, token| {
+                let request = authorized(message.clone(), &token);
+                Box::pin(async move { Ok(rpc.list_bans(request).await?.into_inner()) })
+            })
+            .await?;
+        Ok(reply
+            .names
+            .iter()
+            .map(|name| printable::line(name))
+            .collect())
+    }
+
+    /// The direct conversation with account `name`, opened (and joined)
+    /// if there was none.
+    pub async fn open_direct(&self, name: &str) -> Result<RoomInfo, ClientError> {
+        let message = wire::OpenDirectRequest {
+            name: name.to_owned(),
+        };
+        let reply = self
+            .call(Retry::Transient, move |mut rpc, token| {
+                let request = authorized(message.clone(), &token);
+                Box::pin(async move { Ok(rpc.open_direct(request).await?.into_inner()) })
+            })
+            .await?;
+        let room = reply.room.ok_or_else(|| missing("room"))?;
+        let name = room.name.clone();
+        self.entered(&name, Some(room))
     }
 
     /// Every open room, by name.

@@ -26,9 +26,25 @@ pub enum ClientEvent {
         room: String,
         members: Vec<Member>,
         last_seq: u64,
+        details: RoomInfo,
     },
+    /// The user is out of `room`; `reason` says who made it leave ("kicked
+    /// by ann"), if someone did.
     RoomLeft {
         room: String,
+        reason: String,
+    },
+    /// `actor`, an owner or moderator, changed `room`.
+    RoomChanged {
+        room: String,
+        actor: String,
+        action: RoomAction,
+    },
+    /// The user may join private room `room` (`by` is empty when the
+    /// invitation is an old one, told again on connecting).
+    Invited {
+        room: String,
+        by: String,
     },
     MemberJoined {
         room: String,
@@ -120,10 +136,47 @@ impl From<wire::Message> for ChatMessage {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A change an owner or moderator makes to a room (the protocol's own
+/// type: `SetTopic(text)`, `Kick(name)`, ..., `Delete(true)`).
+pub use wire::room_action::Action as RoomAction;
+
+/// A member's standing in a room, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub enum Role {
+    #[default]
+    Member,
+    Moderator,
+    Owner,
+}
+
+impl Role {
+    /// A mark to show before a member's name: `~` owner, `@` moderator.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Role::Owner => "~",
+            Role::Moderator => "@",
+            Role::Member => "",
+        }
+    }
+}
+
+impl From<wire::Role> for Role {
+    fn from(role: wire::Role) -> Self {
+        match role {
+            wire::Role::Member => Role::Member,
+            wire::Role::Moderator => Role::Moderator,
+            wire::Role::Owner => Role::Owner,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Member {
     pub name: String,
     pub online: bool,
+    pub role: Role,
+    /// May read, not send.
+    pub muted: bool,
 }
 
 impl From<wire::Member> for Member {
@@ -131,15 +184,38 @@ impl From<wire::Member> for Member {
         Member {
             name: printable::line(&member.name),
             online: member.online,
+            role: member.role().into(),
+            muted: member.muted,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RoomInfo {
     pub name: String,
     pub member_count: u32,
     pub last_seq: u64,
+    /// Seen only by members and those invited.
+    pub private: bool,
+    /// A direct conversation with `peer`.
+    pub direct: bool,
+    pub topic: String,
+    /// Empty for the server's own rooms and direct conversations.
+    pub owner: String,
+    /// The other account of a direct conversation.
+    pub peer: String,
+}
+
+impl RoomInfo {
+    /// How to show the room: `@peer` for a direct conversation, its name
+    /// otherwise.
+    pub fn title(&self) -> String {
+        if self.direct {
+            format!("@{}", self.peer)
+        } else {
+            self.name.clone()
+        }
+    }
 }
 
 impl From<wire::Room> for RoomInfo {
@@ -148,6 +224,11 @@ impl From<wire::Room> for RoomInfo {
             name: printable::line(&room.name),
             member_count: room.member_count,
             last_seq: room.last_seq,
+            private: room.private,
+            direct: room.direct,
+            topic: printable::line(&room.topic),
+            owner: printable::line(&room.owner),
+            peer: printable::line(&room.peer),
         }
     }
 }

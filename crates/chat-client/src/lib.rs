@@ -19,5 +19,7 @@ mod session;
 
 pub use client::{Client, ClientConfig};
 pub use error::ClientError;
-pub use event::{ChatMessage, ClientEvent, Connection, HistoryPage, Member, Origin, RoomInfo};
+pub use event::{
+    ChatMessage, ClientEvent, Connection, HistoryPage, Member, Origin, Role, RoomAction, RoomInfo,
+};
 pub use tonic::Code;

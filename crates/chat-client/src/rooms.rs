@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{ChatMessage, ClientEvent, HistoryPage};
+use crate::{ChatMessage, ClientEvent, HistoryPage, Member, Role, RoomAction, RoomInfo};
 
 /// One line of a room's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,8 +22,10 @@ pub type EntryKey = (u64, u32);
 #[derive(Debug, Default)]
 pub struct RoomLog {
     pub entries: BTreeMap<EntryKey, Entry>,
-    /// Name to online.
-    pub members: BTreeMap<String, bool>,
+    /// By name.
+    pub members: BTreeMap<String, Member>,
+    /// Kind, topic and owner.
+    pub details: RoomInfo,
     /// Older history may exist before the oldest message shown.
     pub has_older: bool,
     /// A history request is on its way.
@@ -52,6 +54,51 @@ impl RoomLog {
         self.entries
             .insert((self.newest_seq(), self.notices), Entry::Notice(text));
     }
+
+    /// `actor` changed the room: roles, mutes and topic follow, and the
+    /// log says what happened.
+    fn changed(&mut self, actor: &str, action: &RoomAction) {
+        let mut set_role = |name: &str, role: Role| {
+            if let Some(member) = self.members.get_mut(name) {
+                member.role = role;
+            }
+        };
+        match action {
+            RoomAction::SetTopic(topic) => self.details.topic.clone_from(topic),
+            RoomAction::Promote(name) => set_role(name, Role::Moderator),
+            RoomAction::Demote(name) => set_role(name, Role::Member),
+            RoomAction::TransferOwnership(name) => {
+                set_role(actor, Role::Moderator);
+                set_role(name, Role::Owner);
+                self.details.owner.clone_from(name);
+            }
+            RoomAction::Mute(name) | RoomAction::Unmute(name) => {
+                if let Some(member) = self.members.get_mut(name) {
+                    member.muted = matches!(action, RoomAction::Mute(_));
+                }
+            }
+            _ => {}
+        }
+        self.add_notice(format!("* {}", describe(actor, action)));
+    }
+}
+
+/// What `actor` did, in words: `ann kicked bob`.
+pub fn describe(actor: &str, action: &RoomAction) -> String {
+    match action {
+        RoomAction::SetTopic(topic) if topic.is_empty() => format!("{actor} cleared the topic"),
+        RoomAction::SetTopic(topic) => format!("{actor} set the topic: {topic}"),
+        RoomAction::Invite(name) => format!("{actor} invited {name}"),
+        RoomAction::Kick(name) => format!("{actor} kicked {name}"),
+        RoomAction::Ban(name) => format!("{actor} banned {name}"),
+        RoomAction::Unban(name) => format!("{actor} unbanned {name}"),
+        RoomAction::Mute(name) => format!("{actor} muted {name}"),
+        RoomAction::Unmute(name) => format!("{actor} unmuted {name}"),
+        RoomAction::Promote(name) => format!("{actor} made {name} a moderator"),
+        RoomAction::Demote(name) => format!("{actor} took {name}'s moderator rights"),
+        RoomAction::TransferOwnership(name) => format!("{actor} handed the room to {name}"),
+        RoomAction::Delete(_) => format!("{actor} deleted the room"),
+    }
 }
 
 /// A page of history to load: messages of `room` before `before`.
@@ -67,6 +114,12 @@ pub struct Rooms {
     me: String,
     pub logs: BTreeMap<String, RoomLog>,
     pub current: Option<String>,
+    /// Private rooms the user is invited to and not in, to who invited
+    /// (empty if not known).
+    pub invitations: BTreeMap<String, String>,
+    /// The latest thing to tell the user that belongs to no room in view
+    /// (removed from a room, invited to one).
+    pub notice: Option<String>,
 }
 
 impl Rooms {
@@ -75,7 +128,36 @@ impl Rooms {
             me: me.into(),
             logs: BTreeMap::new(),
             current: None,
+            invitations: BTreeMap::new(),
+            notice: None,
         }
+    }
+
+    /// The user's role in `room`.
+    pub fn my_role(&self, room: &str) -> Role {
+        self.logs
+            .get(room)
+            .and_then(|log| log.members.get(&self.me))
+            .map_or(Role::Member, |member| member.role)
+    }
+
+    /// The rooms in the order shown: rooms by name, then direct
+    /// conversations by the other's name.
+    pub fn ordered(&self) -> Vec<&str> {
+        let mut names: Vec<(bool, String, &str)> = self
+            .logs
+            .iter()
+            .map(|(name, log)| (log.details.direct, log.details.title(), name.as_str()))
+            .collect();
+        names.sort();
+        names.into_iter().map(|(_, _, name)| name).collect()
+    }
+
+    /// How to show room `room`: `@peer` for a direct conversation.
+    pub fn title(&self, room: &str) -> String {
+        self.logs
+            .get(room)
+            .map_or_else(|| room.to_owned(), |log| log.details.title())
     }
 
     pub fn me(&self) -> &str {
@@ -102,9 +184,15 @@ impl Rooms {
                 room,
                 members,
                 last_seq,
+                details,
             } => {
+                self.invitations.remove(room);
                 let log = self.logs.entry(room.clone()).or_default();
-                log.members = members.iter().map(|m| (m.name.clone(), m.online)).collect();
+                log.members = members
+                    .iter()
+                    .map(|m| (m.name.clone(), m.clone()))
+                    .collect();
+                log.details = details.clone();
                 if log.newest_seq() > *last_seq {
                     // The server's numbering of this room started over (it
                     // restarted without saved history): start the log over.
@@ -125,10 +213,37 @@ impl Rooms {
                     });
                 }
             }
-            ClientEvent::RoomLeft { room } => self.forget(room),
+            ClientEvent::RoomLeft { room, reason } => {
+                if !reason.is_empty() {
+                    self.notice = Some(format!("you left {}: {reason}", self.title(room)));
+                }
+                self.forget(room);
+            }
+            ClientEvent::RoomChanged {
+                room,
+                actor,
+                action,
+            } => {
+                if let Some(log) = self.logs.get_mut(room) {
+                    log.changed(actor, action);
+                }
+            }
+            ClientEvent::Invited { room, by } => {
+                if !self.logs.contains_key(room) {
+                    self.invitations.insert(room.clone(), by.clone());
+                    if !by.is_empty() {
+                        self.notice = Some(format!("{by} invited you to {room}: /join {room}"));
+                    }
+                }
+            }
             ClientEvent::MemberJoined { room, name, online } => {
                 if let Some(log) = self.logs.get_mut(room) {
-                    log.members.insert(name.clone(), *online);
+                    let member = Member {
+                        name: name.clone(),
+                        online: *online,
+                        ..Member::default()
+                    };
+                    log.members.insert(name.clone(), member);
                     log.add_notice(format!("→ {name} joined"));
                 }
             }
@@ -141,7 +256,7 @@ impl Rooms {
             ClientEvent::Presence { name, online } => {
                 for log in self.logs.values_mut() {
                     if let Some(shown) = log.members.get_mut(name) {
-                        *shown = *online;
+                        shown.online = *online;
                     }
                 }
             }
@@ -201,7 +316,7 @@ impl Rooms {
 
     /// Shows the room `step` places after the current one, going round.
     pub fn cycle(&mut self, step: isize) {
-        let names: Vec<String> = self.logs.keys().cloned().collect();
+        let names: Vec<String> = self.ordered().into_iter().map(str::to_owned).collect();
         if names.is_empty() {
             return;
         }
@@ -218,7 +333,7 @@ impl Rooms {
     pub fn forget(&mut self, room: &str) {
         self.logs.remove(room);
         if self.current.as_deref() == Some(room) {
-            self.current = self.logs.keys().next().cloned();
+            self.current = self.ordered().first().map(|name| (*name).to_owned());
         }
     }
 }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tonic::{Code, Streaming};
 
 use crate::client::{Shared, authorized};
-use crate::{ChatMessage, ClientError, ClientEvent, Connection, Member};
+use crate::{ChatMessage, ClientError, ClientEvent, Connection, Member, RoomInfo};
 
 /// Follows the session until the application drops its event receiver or
 /// logs out: subscribes, forwards events, and after any failure reconnects
@@ -144,13 +144,26 @@ fn translate(shared: &Shared, event: Kind) -> Option<ClientEvent> {
                 room: joined.room,
                 members: joined.members.into_iter().map(Member::from).collect(),
                 last_seq: joined.last_seq,
+                details: joined.details.map(RoomInfo::from).unwrap_or_default(),
             }
         }
         Kind::RoomLeft(left) => {
             shared.rooms().remove(&left.room);
             shared.cursors().remove(&left.room);
-            ClientEvent::RoomLeft { room: left.room }
+            ClientEvent::RoomLeft {
+                room: left.room,
+                reason: left.reason,
+            }
         }
+        Kind::RoomChanged(changed) => ClientEvent::RoomChanged {
+            room: changed.room,
+            actor: changed.actor,
+            action: changed.action.and_then(|a| a.action)?,
+        },
+        Kind::Invited(invited) => ClientEvent::Invited {
+            room: invited.room,
+            by: invited.by,
+        },
         Kind::MemberJoined(m) => ClientEvent::MemberJoined {
             room: m.room,
             name: m.name,
@@ -190,7 +203,13 @@ fn printable_event(mut event: Kind) -> Kind {
         Kind::RoomCreated(r) => vec![&mut r.room],
         Kind::RoomClosed(r) => vec![&mut r.room],
         Kind::RoomJoined(r) => vec![&mut r.room],
-        Kind::RoomLeft(r) => vec![&mut r.room],
+        Kind::RoomLeft(r) => vec![&mut r.room, &mut r.reason],
+        Kind::Invited(r) => vec![&mut r.room, &mut r.by],
+        Kind::RoomChanged(r) => {
+            let mut names = vec![&mut r.room, &mut r.actor];
+            names.extend(r.action.as_mut().and_then(action_text));
+            names
+        }
         Kind::FellBehind(r) => vec![&mut r.room],
         Kind::Message(_) => Vec::new(),
     };
@@ -198,6 +217,24 @@ fn printable_event(mut event: Kind) -> Kind {
         *name = crate::printable::line(name);
     }
     event
+}
+
+/// The name or topic a room action carries.
+fn action_text(action: &mut wire::RoomAction) -> Option<&mut String> {
+    use wire::room_action::Action;
+    match action.action.as_mut()? {
+        Action::SetTopic(text)
+        | Action::Invite(text)
+        | Action::Kick(text)
+        | Action::Ban(text)
+        | Action::Unban(text)
+        | Action::Mute(text)
+        | Action::Unmute(text)
+        | Action::Promote(text)
+        | Action::Demote(text)
+        | Action::TransferOwnership(text) => Some(text),
+        Action::Delete(_) => None,
+    }
 }
 
 /// The stream failed with `status`: an ended session means logging in

@@ -44,7 +44,7 @@ impl DirectoryState {
     }
 
     /// The registered name that looks like `name`, if any.
-    fn registered_as(&self, name: &str) -> Option<&str> {
+    pub(crate) fn registered_as(&self, name: &str) -> Option<&str> {
         self.registered.get(&name_key(name)).map(String::as_str)
     }
 

@@ -8,12 +8,17 @@ use crate::committer::Committer;
 use crate::directory::Directory;
 use std::num::NonZeroU32;
 
-use crate::{EngineError, HistoryStore, Limits, Message, NameClaim, Room, SavedRoom, StoreError};
+use crate::access::RoomAccess;
+use crate::store::{Grant, RoomUpdate};
+use crate::{
+    EngineError, HistoryStore, Limits, Message, NameClaim, Room, RoomAction, SavedRoom, StoreError,
+};
 
 /// How many room openings and closings a slow watcher may fall behind.
 const ROOM_CHANGE_BACKLOG: usize = 256;
 
-/// A room opening or closing.
+/// A public room opening or closing. (Private rooms open and close
+/// unannounced: their members hear of them as members.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomChange {
     Opened(String),
@@ -73,6 +78,9 @@ struct Shared {
     room_changes: broadcast::Sender<RoomChange>,
     directory: Arc<Directory>,
     creations: CreationRate,
+    /// Held while a direct conversation is looked for and made, so two
+    /// calls for one pair cannot make two.
+    opening_direct: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -107,6 +115,7 @@ impl Engine {
                     NonZeroU32::new(config.rooms.created_per_user_per_hour)
                         .unwrap_or(NonZeroU32::MIN),
                 )),
+                opening_direct: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -117,11 +126,13 @@ impl Engine {
     }
 
     /// The open room called `name`, opened now if it was not.
+    /// Rooms opened this way are public and have no owner: the server's
+    /// own rooms (`general`, `lobby`, lobby channels).
     pub fn room(&self, name: &str) -> Arc<Room> {
-        self.open_room(name, None)
+        self.open_room(name, RoomAccess::default())
     }
 
-    fn open_room(&self, name: &str, created_by: Option<String>) -> Arc<Room> {
+    fn open_room(&self, name: &str, access: RoomAccess) -> Arc<Room> {
         let mut rooms = self.shared.rooms();
         if let Some(room) = rooms.get(name) {
             return Arc::clone(room);
@@ -133,29 +144,62 @@ impl Engine {
             Arc::clone(&self.shared.store),
             self.shared.committer.clone(),
             Arc::clone(&self.shared.directory),
-            created_by,
+            access,
         ));
         rooms.insert(name.to_owned(), Arc::clone(&room));
         // Under the map's lock, so watchers hear openings and closings in
         // the order they happened. No watcher is fine.
-        let _ = self
-            .shared
-            .room_changes
-            .send(RoomChange::Opened(name.to_owned()));
+        if !room.is_private() {
+            let _ = self
+                .shared
+                .room_changes
+                .send(RoomChange::Opened(name.to_owned()));
+        }
         tracing::debug!(room = name, "room opened");
         room
     }
 
-    /// Opens room `name` for user `creator` and saves it, so it is open
-    /// again after a restart. Refused when the server has its most rooms,
-    /// or the user has created its most rooms, in all or this hour.
-    pub async fn create_room(&self, name: &str, creator: &str) -> Result<Arc<Room>, EngineError> {
+    /// Opens room `name`, public or private, owned by account `owner`,
+    /// and saves it, so it is open again after a restart. Refused to a
+    /// user without an account, when the server has its most rooms, or the
+    /// owner has created its most rooms, in all or this hour.
+    pub async fn create_room(
+        &self,
+        name: &str,
+        owner: &str,
+        private: bool,
+    ) -> Result<Arc<Room>, EngineError> {
+        if !self.is_account(owner) {
+            return Err(EngineError::NotAllowed(
+                "only accounts create rooms (a guest's name, and so its room, \
+                 could pass to anyone): register an account first"
+                    .into(),
+            ));
+        }
+        self.check_room_allowance(owner)?;
+        self.save_and_open(SavedRoom {
+            name: name.to_owned(),
+            owner: Some(owner.to_owned()),
+            private,
+            ..SavedRoom::default()
+        })
+        .await
+    }
+
+    /// Whether `name` is a registered account's name as registered.
+    fn is_account(&self, name: &str) -> bool {
+        self.shared.directory.lock().registered_as(name) == Some(name)
+    }
+
+    /// Refuses a new room when the server has its most rooms, or `creator`
+    /// has made its most rooms, in all or this hour.
+    fn check_room_allowance(&self, creator: &str) -> Result<(), EngineError> {
         let limits = self.shared.config.rooms;
         let (open, created) = {
             let rooms = self.shared.rooms();
             let created = rooms
                 .values()
-                .filter(|room| room.created_by() == Some(creator))
+                .filter(|room| room.access().owner.as_deref() == Some(creator))
                 .count();
             (rooms.len(), created)
         };
@@ -179,21 +223,139 @@ impl Engine {
         if creations.len() > 1024 {
             creations.retain_recent();
         }
-        self.shared
-            .store
-            .save_room(SavedRoom {
-                name: name.to_owned(),
-                created_by: Some(creator.to_owned()),
-            })
-            .await?;
-        Ok(self.open_room(name, Some(creator.to_owned())))
+        Ok(())
     }
 
-    /// Opens every room saved by [`create_room`](Self::create_room).
-    pub fn open_saved_rooms(&self) {
-        for saved in self.shared.store.saved_rooms() {
-            self.open_room(&saved.name, saved.created_by);
+    async fn save_and_open(&self, room: SavedRoom) -> Result<Arc<Room>, EngineError> {
+        let access = RoomAccess::from_saved(&room);
+        let name = room.name.clone();
+        self.shared
+            .store
+            .update_rooms(vec![RoomUpdate::Create(room)])
+            .await?;
+        Ok(self.open_room(&name, access))
+    }
+
+    /// The direct conversation of accounts `me` and `peer`, made (under
+    /// the name `new_name` gives) if they have none. Returns it and whether
+    /// it is new.
+    pub async fn open_direct(
+        &self,
+        me: &str,
+        peer: &str,
+        new_name: impl FnOnce() -> String,
+    ) -> Result<(Arc<Room>, bool), EngineError> {
+        if !self.is_account(me) {
+            return Err(EngineError::NotAllowed(
+                "direct conversations are between accounts: register an account first".into(),
+            ));
         }
+        let peer = self
+            .shared
+            .directory
+            .lock()
+            .registered_as(peer)
+            .map(str::to_owned)
+            .ok_or_else(|| EngineError::NoSuchUser(peer.to_owned()))?;
+        if peer == me {
+            return Err(EngineError::InvalidChange(
+                "a direct conversation is with someone else".into(),
+            ));
+        }
+        let _one_at_a_time = self.shared.opening_direct.lock().await;
+        // Direct conversations are opened rarely; a scan of the rooms is
+        // cheaper to keep right than an index.
+        let found = self.shared.rooms().values().find_map(|room| {
+            let access = room.access();
+            let pair = access.direct
+                && access.participants.len() == 2
+                && access.participants.contains(me)
+                && access.participants.contains(&peer);
+            pair.then(|| Arc::clone(room))
+        });
+        if let Some(room) = found {
+            return Ok((room, false));
+        }
+        self.check_room_allowance(me)?;
+        let room = self
+            .save_and_open(SavedRoom {
+                name: new_name(),
+                private: true,
+                direct: true,
+                grants: vec![
+                    (Grant::Participant, me.to_owned()),
+                    (Grant::Participant, peer.clone()),
+                ],
+                ..SavedRoom::default()
+            })
+            .await?;
+        Ok((room, true))
+    }
+
+    /// Lets `actor` take `action` in room `name` if its role there allows
+    /// (see [`RoomAccess::check`]); a deleted room closes. Returns the
+    /// action as taken, its target's name in proper form.
+    pub async fn moderate(
+        &self,
+        name: &str,
+        actor: &str,
+        action: RoomAction,
+    ) -> Result<RoomAction, EngineError> {
+        let room = self.find_visible_room(name, actor)?;
+        let action = room.moderate(actor, action).await?;
+        if action == RoomAction::Delete {
+            self.close_room(name);
+            tracing::info!(room = name, by = actor, "room deleted");
+        }
+        Ok(action)
+    }
+
+    /// Forgets what rooms granted a guest whose session ended, so whoever
+    /// takes its name next does not inherit its invitations or mutes.
+    pub fn forget_guest(&self, name: &str) {
+        for room in self.shared.rooms().values() {
+            room.forget(name, false);
+        }
+    }
+
+    /// Forgets what rooms granted a deleted account; a room it owned
+    /// passes to its first moderator, or has no owner.
+    pub async fn forget_account(&self, name: &str) -> Result<(), EngineError> {
+        let rooms: Vec<Arc<Room>> = self.shared.rooms().values().cloned().collect();
+        let updates: Vec<RoomUpdate> = rooms
+            .iter()
+            .flat_map(|room| room.forget(name, true))
+            .collect();
+        if !updates.is_empty() {
+            self.shared.store.update_rooms(updates).await?;
+        }
+        Ok(())
+    }
+
+    /// The rooms `name` is invited to and not in, by name.
+    pub fn invitations_for(&self, name: &str) -> Vec<String> {
+        self.shared
+            .rooms()
+            .values()
+            .filter(|room| room.access().is_invited(name) && !room.is_member(name))
+            .map(|room| room.name().to_owned())
+            .collect()
+    }
+
+    /// The open room called `name`, if user `user` may know of it.
+    pub fn find_visible_room(&self, name: &str, user: &str) -> Result<Arc<Room>, EngineError> {
+        self.find_room(name)
+            .filter(|room| room.is_visible_to(user))
+            .ok_or_else(|| EngineError::NoSuchRoom(name.to_owned()))
+    }
+
+    /// Opens every room saved by [`create_room`](Self::create_room) as it
+    /// was saved.
+    pub async fn open_saved_rooms(&self) -> Result<(), StoreError> {
+        for saved in self.shared.store.saved_rooms().await? {
+            self.open_room(&saved.name, RoomAccess::from_saved(&saved));
+        }
+        Ok(())
     }
 
     /// The open room called `name`, if there is one.
@@ -210,10 +372,12 @@ impl Engine {
             let Some(room) = rooms.remove(name) else {
                 return false;
             };
-            let _ = self
-                .shared
-                .room_changes
-                .send(RoomChange::Closed(name.to_owned()));
+            if !room.is_private() {
+                let _ = self
+                    .shared
+                    .room_changes
+                    .send(RoomChange::Closed(name.to_owned()));
+            }
             room
         };
         room.close();
@@ -307,9 +471,15 @@ impl Engine {
         self.shared.rooms().keys().cloned().collect()
     }
 
-    /// Up to `limit` open rooms whose names sort after `after` (all, if it
-    /// is empty), by name: a page of rooms without copying the rest.
-    pub fn rooms_after(&self, after: &str, limit: usize) -> Vec<Arc<Room>> {
+    /// Up to `limit` open rooms that `keep` keeps whose names sort after
+    /// `after` (all, if it is empty), by name: a page of rooms without
+    /// copying the rest.
+    pub fn rooms_after(
+        &self,
+        after: &str,
+        limit: usize,
+        keep: impl Fn(&Room) -> bool,
+    ) -> Vec<Arc<Room>> {
         let rooms = self.shared.rooms();
         let from = if after.is_empty() {
             Bound::Unbounded
@@ -318,6 +488,7 @@ impl Engine {
         };
         rooms
             .range::<str, _>((from, Bound::Unbounded))
+            .filter(|(_, room)| keep(room))
             .take(limit)
             .map(|(_, room)| Arc::clone(room))
             .collect()

@@ -40,6 +40,25 @@ pub enum EngineError {
     ShuttingDown,
     #[error("room `{0}` is closed")]
     RoomClosed(String),
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
+    InvalidChange(String),
+    #[error("there is no user `{0}`: no account has that name, and nobody logged in holds it")]
+    NoSuchUser(String),
+    /// No open room by that name that the asker may know of.
+    #[error("there is no open room `{0}`")]
+    NoSuchRoom(String),
+    #[error("you are banned from room `{0}`")]
+    Banned(String),
+    #[error("you are muted in room `{0}`: you may read it, but not send to it")]
+    Muted(String),
+    #[error("the topic is {len} characters long; the limit is {max}")]
+    TopicTooLong { len: usize, max: usize },
+    #[error(
+        "the room has granted or refused {0} names, the most it may; unban or remove some first"
+    )]
+    TooManyGrants(usize),
     #[error("history store failed: {0}")]
     Store(#[from] StoreError),
 }

@@ -11,6 +11,7 @@
 //! caught up from the store — or told it [lagged](SubscriptionError::Lagged)
 //! if the store no longer has what it missed. Nothing is dropped silently.
 
+mod access;
 mod committer;
 mod directory;
 mod engine;
@@ -23,6 +24,7 @@ mod room;
 pub mod store;
 mod subscription;
 
+pub use access::{MAX_TOPIC_CHARS, MOST_GRANTS, Role, RoomAccess, RoomAction, Target};
 pub use directory::NameClaim;
 pub use engine::{Engine, EngineConfig, RoomChange, RoomLimits};
 pub use error::{EngineError, SubscriptionError};
@@ -32,7 +34,7 @@ pub use message::{Draft, Message, Origin, WireForms};
 pub use names::name_key;
 pub use room::Room;
 pub use store::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, HistoryStore, MemoryStore, SavedRoom,
-    SentKey, SqliteOptions, SqliteStore, StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, MemoryStore,
+    RoomUpdate, SavedRoom, SentKey, SqliteOptions, SqliteStore, StoreError, StoredSession,
 };
 pub use subscription::{Start, Subscription};

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 
-use crate::{EngineError, Room};
+use crate::{EngineError, Room, RoomAction};
 
 /// How many membership events a room keeps for watchers that have not read
 /// them yet; one further behind is told it lagged (and reads a fresh member
@@ -22,6 +22,12 @@ pub enum RoomEvent {
     Presence {
         name: String,
         online: bool,
+    },
+    /// An owner or moderator changed the room (before any member it
+    /// removes leaves).
+    Changed {
+        actor: String,
+        action: RoomAction,
     },
     /// The room closed; no events follow.
     Closed,
@@ -119,6 +125,18 @@ impl Members {
                 },
             );
         }
+    }
+
+    /// Tells watchers of a change to the room.
+    pub(crate) fn announce(&self, actor: &str, action: RoomAction) {
+        let mut state = self.state();
+        self.record(
+            &mut state,
+            RoomEvent::Changed {
+                actor: actor.to_owned(),
+                action,
+            },
+        );
     }
 
     pub(crate) fn close(&self) {

@@ -4,11 +4,13 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::Notify;
 
+use crate::access::{AccessChange, RoomAccess, Target};
 use crate::committer::Committer;
 use crate::directory::Directory;
 use crate::members::{Members, RoomEvents};
+use crate::store::{Grant, RoomUpdate};
 use crate::subscription::{Start, Subscription};
-use crate::{Draft, EngineError, HistoryStore, Limits, Message};
+use crate::{Draft, EngineError, HistoryStore, Limits, Message, RoomAction};
 
 /// One chat room: a total order of messages, a window of the most recent
 /// ones for fast fan-out, the subscribers reading it, and its members.
@@ -28,8 +30,12 @@ pub struct Room {
     subscribers: AtomicUsize,
     members: Members,
     directory: Arc<Directory>,
-    /// The user who created the room, if a user did.
-    created_by: Option<String>,
+    /// Who may do what. Taken before the directory's and the members'
+    /// locks, never while holding them.
+    access: RwLock<RoomAccess>,
+    /// Held while a change to `access` is checked and stored, so changes
+    /// are made one at a time, each against the one before.
+    changing: tokio::sync::Mutex<()>,
 }
 
 pub(crate) struct RoomState {
@@ -73,6 +79,16 @@ impl RecentIds {
     }
 }
 
+/// Invitations and mutes of a guest are not stored: it is gone after a
+/// restart anyway, and its name is free for someone else.
+fn is_guest_only(change: &AccessChange) -> bool {
+    matches!(
+        change,
+        AccessChange::Grant(Grant::Invited | Grant::Muted, _)
+            | AccessChange::Revoke(Grant::Invited | Grant::Muted, _)
+    )
+}
+
 impl RoomState {
     /// The oldest sequence number still in the window (`published + 1` if
     /// it is empty).
@@ -99,7 +115,7 @@ impl Room {
         store: Arc<dyn HistoryStore>,
         committer: Committer,
         directory: Arc<Directory>,
-        created_by: Option<String>,
+        access: RoomAccess,
     ) -> Self {
         let published = store.last_seq(&name);
         Room {
@@ -119,7 +135,8 @@ impl Room {
             subscribers: AtomicUsize::new(0),
             members: Members::new(),
             directory,
-            created_by,
+            access: RwLock::new(access),
+            changing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -127,9 +144,135 @@ impl Room {
         &self.name
     }
 
-    /// The user who created the room, if a user did.
-    pub fn created_by(&self) -> Option<&str> {
-        self.created_by.as_deref()
+    /// Who may do what in the room. Hold it briefly: changes wait for it.
+    pub fn access(&self) -> RwLockReadGuard<'_, RoomAccess> {
+        self.access.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_access(&self) -> RwLockWriteGuard<'_, RoomAccess> {
+        // Changed by whole assignments and single inserts: never half-done.
+        self.access.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn is_private(&self) -> bool {
+        self.access().private
+    }
+
+    /// Whether user `name` may learn that the room exists.
+    pub fn is_visible_to(&self, name: &str) -> bool {
+        let access = self.access();
+        access.is_visible_to(name, self.is_member(name))
+    }
+
+    /// Lets `actor` take `action`, if its role allows: the change is
+    /// stored, made, and announced to the room's watchers. Kicked and
+    /// banned members leave. Returns the action with its target's name in
+    /// proper form.
+    pub(crate) async fn moderate(
+        &self,
+        actor: &str,
+        action: RoomAction,
+    ) -> Result<RoomAction, EngineError> {
+        let _one_at_a_time = self.changing.lock().await;
+        let target = action.target().and_then(|name| self.resolve(name, &action));
+        let action = match &target {
+            Some(target) => action.with_target(target.name.clone()),
+            None => action,
+        };
+        let changes = {
+            let access = self.access();
+            access.check(&self.name, actor, &action, target.as_ref(), &self.limits)?;
+            access.changes(actor, &action)
+        };
+        let is_account = target.as_ref().is_some_and(|target| target.is_account);
+        let mut stored: Vec<RoomUpdate> = changes
+            .iter()
+            .filter(|change| is_account || !is_guest_only(change))
+            .map(|change| change.stored(&self.name))
+            .collect();
+        if action == RoomAction::Delete {
+            stored.push(RoomUpdate::Delete(self.name.clone()));
+        }
+        if !stored.is_empty() {
+            self.store.update_rooms(stored).await?;
+        }
+        {
+            let mut access = self.write_access();
+            for change in changes {
+                access.apply(change);
+            }
+        }
+        self.members.announce(actor, action.clone());
+        if let RoomAction::Kick(name) | RoomAction::Ban(name) = &action {
+            self.leave(name);
+        }
+        Ok(action)
+    }
+
+    /// The user `name` names for `action`: an account or a logged-in user
+    /// by any spelling. A ban may name anyone; an unban, a banned name.
+    fn resolve(&self, name: &str, action: &RoomAction) -> Option<Target> {
+        let known = {
+            let directory = self.directory.lock();
+            directory
+                .registered_as(name)
+                .map(|account| (account.to_owned(), true))
+                .or_else(|| {
+                    directory
+                        .holder_of(name)
+                        .map(|held| (held.to_owned(), false))
+                })
+        };
+        let (name, is_account) = match (known, action) {
+            (Some(known), _) => known,
+            (None, RoomAction::Ban(_)) if self.limits.check_name(name).is_ok() => {
+                (name.to_owned(), false)
+            }
+            (None, RoomAction::Unban(_)) => {
+                let banned = self.access().banned.get(&crate::name_key(name)).cloned()?;
+                (banned, false)
+            }
+            (None, _) => return None,
+        };
+        Some(Target {
+            is_member: self.is_member(&name),
+            name,
+            is_account,
+        })
+    }
+
+    /// Forgets what the room granted user `name`, who is gone (a guest
+    /// whose session ended, or a deleted account), so nobody who takes
+    /// the name later inherits it. A room it owned passes to its first
+    /// moderator, if it has one. Returns the changes to store.
+    pub(crate) fn forget(&self, name: &str, is_account: bool) -> Vec<RoomUpdate> {
+        let mut access = self.write_access();
+        let mut changes = Vec::new();
+        let mut grants = vec![Grant::Invited, Grant::Muted];
+        if is_account {
+            grants.extend([Grant::Moderator, Grant::Participant]);
+        }
+        for grant in grants {
+            if let Some(held) = access.revoke(grant, name) {
+                changes.push(AccessChange::Revoke(grant, held));
+            }
+        }
+        if is_account && access.owner.as_deref() == Some(name) {
+            let heir = access.moderators.pop_first();
+            if let Some(heir) = &heir {
+                changes.push(AccessChange::Revoke(Grant::Moderator, heir.clone()));
+            }
+            access.owner.clone_from(&heir);
+            changes.push(AccessChange::Owner(heir));
+        }
+        if !is_account {
+            // A guest's invitations and mutes were never stored.
+            return Vec::new();
+        }
+        changes
+            .iter()
+            .map(|change| change.stored(&self.name))
+            .collect()
     }
 
     /// Checks `draft` against the limits and posts it: it gets the next
@@ -137,6 +280,12 @@ impl Room {
     /// Returns once it is stored. A draft whose sender and client id match
     /// a recent message is not posted again: that message is returned.
     pub async fn post(self: &Arc<Self>, draft: Draft) -> Result<Arc<Message>, EngineError> {
+        {
+            let access = self.access();
+            if !access.muted.is_empty() && access.muted.contains(&draft.sender) {
+                return Err(EngineError::Muted(self.name.clone()));
+            }
+        }
         self.limits.check_name(&draft.sender)?;
         self.limits.check_text(&draft.text)?;
         self.limits.check_client_id(draft.client_id.as_deref())?;
@@ -203,7 +352,19 @@ impl Room {
     /// Makes `name` a member. Returns whether it was not one already (only
     /// then do watchers hear [`RoomEvent::Joined`](crate::RoomEvent)). From
     /// now on the room hears when a logged-in `name` comes and goes online.
+    /// Refused to a banned user, and for a private room to one not invited
+    /// (as if the room were not there).
     pub fn join(self: &Arc<Self>, name: &str) -> Result<bool, EngineError> {
+        // Held through the join, so a ban cannot fall between the check
+        // and the join.
+        let access = self.access();
+        if !access.may_join(name) && !self.is_member(name) {
+            return Err(if access.is_banned(name) && !access.private {
+                EngineError::Banned(self.name.clone())
+            } else {
+                EngineError::NoSuchRoom(self.name.clone())
+            });
+        }
         let mut directory = self.directory.lock();
         let online = directory.is_online(name);
         let joined = self.members.join(&self.name, name, online)?;

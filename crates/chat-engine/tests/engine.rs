@@ -535,7 +535,7 @@ async fn room_watchers_hear_rooms_open_and_close() {
 #[tokio::test]
 async fn users_may_create_only_so_many_rooms() {
     let limited = |max_rooms, max_created_per_user, created_per_user_per_hour| {
-        Engine::new(
+        let engine = Engine::new(
             EngineConfig {
                 rooms: chat_engine::RoomLimits {
                     max_rooms,
@@ -545,25 +545,36 @@ async fn users_may_create_only_so_many_rooms() {
                 ..EngineConfig::default()
             },
             Arc::new(MemoryStore::new(10)),
-        )
+        );
+        for account in ["ann", "bob"] {
+            engine.register_name(account).unwrap();
+        }
+        engine
     };
     let engine = limited(100, 2, 100);
-    engine.create_room("a", "ann").await.unwrap();
-    engine.create_room("b", "ann").await.unwrap();
+    assert!(
+        matches!(
+            engine.create_room("a", "guest", false).await,
+            Err(EngineError::NotAllowed(_))
+        ),
+        "only accounts own rooms"
+    );
+    engine.create_room("a", "ann", false).await.unwrap();
+    engine.create_room("b", "ann", true).await.unwrap();
     assert_eq!(
-        engine.create_room("c", "ann").await.unwrap_err(),
+        engine.create_room("c", "ann", false).await.unwrap_err(),
         EngineError::TooManyRoomsCreated(2)
     );
     engine
-        .create_room("c", "bob")
+        .create_room("c", "bob", false)
         .await
         .expect("bob has created none");
 
     let engine = limited(100, 100, 3);
     for room in ["a", "b", "c"] {
-        engine.create_room(room, "ann").await.unwrap();
+        engine.create_room(room, "ann", false).await.unwrap();
     }
-    let error = engine.create_room("d", "ann").await.unwrap_err();
+    let error = engine.create_room("d", "ann", false).await.unwrap_err();
     assert!(
         matches!(error, EngineError::CreatingRoomsTooFast { per_hour: 3, wait_secs } if wait_secs > 1000),
         "{error:?}"
@@ -572,9 +583,9 @@ async fn users_may_create_only_so_many_rooms() {
     // The server's limit counts every open room, `general` too.
     let engine = limited(2, 100, 100);
     engine.room("general");
-    engine.create_room("a", "ann").await.unwrap();
+    engine.create_room("a", "ann", false).await.unwrap();
     assert_eq!(
-        engine.create_room("b", "bob").await.unwrap_err(),
+        engine.create_room("b", "bob", false).await.unwrap_err(),
         EngineError::TooManyRooms(2)
     );
 }

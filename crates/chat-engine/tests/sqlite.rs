@@ -8,7 +8,7 @@ use std::time::Duration;
 use chat_engine::store::SCHEMA_V1;
 use chat_engine::{
     Account, AccountChange, AccountStore, Draft, Engine, EngineConfig, EngineError, HistoryStore,
-    Message, SqliteOptions, SqliteStore, Start, StoreError, StoredSession,
+    Message, Role, RoomAction, SqliteOptions, SqliteStore, Start, StoreError, StoredSession,
 };
 
 fn options() -> SqliteOptions {
@@ -42,14 +42,15 @@ async fn history_numbering_and_saved_rooms_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let engine = engine(dir.path(), options());
-        let room = engine.create_room("dev", "ann").await.unwrap();
+        engine.register_name("ann").unwrap();
+        let room = engine.create_room("dev", "ann", false).await.unwrap();
         for i in 1..=5 {
             assert_eq!(room.post(draft(&i.to_string())).await.unwrap().seq, i);
         }
         engine.room("general").post(draft("g")).await.unwrap();
     }
     let engine = engine(dir.path(), options());
-    engine.open_saved_rooms();
+    engine.open_saved_rooms().await.unwrap();
     assert_eq!(
         engine.room_names(),
         ["dev"],
@@ -173,7 +174,7 @@ async fn a_schema_1_database_is_migrated() {
     let version: i64 = db
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 }
 
 #[tokio::test]
@@ -414,4 +415,101 @@ async fn accounts_sessions_and_memberships_survive_a_reopen_and_go_with_their_ac
     assert_eq!(loaded.accounts, [ann]);
     assert_eq!(loaded.sessions, [touched]);
     assert_eq!(loaded.memberships, [("ann".to_owned(), "rust".to_owned())]);
+}
+
+#[tokio::test]
+async fn roles_bans_mutes_invitations_and_topics_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || async {
+        let engine = engine(dir.path(), options());
+        for account in ["ann", "bob", "eve"] {
+            engine.register_name(account).unwrap();
+        }
+        engine.open_saved_rooms().await.unwrap();
+        engine
+    };
+    {
+        let engine = open().await;
+        let room = engine.create_room("ops", "ann", true).await.unwrap();
+        room.join("ann").unwrap();
+        for action in [
+            RoomAction::SetTopic("on call".into()),
+            RoomAction::Invite("bob".into()),
+            RoomAction::Ban("eve".into()),
+            RoomAction::Ban("mallory".into()),
+        ] {
+            engine.moderate("ops", "ann", action).await.unwrap();
+        }
+        room.join("bob").unwrap();
+        for action in [
+            RoomAction::Promote("bob".into()),
+            RoomAction::Unban("mallory".into()),
+        ] {
+            engine.moderate("ops", "ann", action).await.unwrap();
+        }
+        engine
+            .moderate("ops", "ann", RoomAction::TransferOwnership("bob".into()))
+            .await
+            .unwrap();
+        let (direct, created) = engine
+            .open_direct("ann", "eve", || "@dm-1".into())
+            .await
+            .unwrap();
+        assert!(created && direct.access().direct);
+        engine.create_room("doomed", "ann", false).await.unwrap();
+        engine
+            .moderate("doomed", "ann", RoomAction::Delete)
+            .await
+            .unwrap();
+    }
+    let engine = open().await;
+    assert_eq!(
+        engine.room_names(),
+        ["@dm-1", "ops"],
+        "a deleted room stays gone"
+    );
+    let room = engine.find_room("ops").unwrap();
+    let access = room.access().clone();
+    assert!(access.private);
+    assert_eq!(access.topic, "on call");
+    assert_eq!(access.owner.as_deref(), Some("bob"));
+    assert_eq!(access.role_of("ann"), Role::Moderator);
+    assert!(access.is_banned("EVE") && !access.is_banned("mallory"));
+    assert!(access.may_join("bob") && !access.may_join("eve") && !access.may_join("carl"));
+    let (direct, created) = engine
+        .open_direct("eve", "ann", || "@dm-2".into())
+        .await
+        .unwrap();
+    assert_eq!((direct.name(), created), ("@dm-1", false));
+}
+
+#[tokio::test]
+async fn a_schema_4_room_made_by_a_guest_has_no_owner_after_migrating() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+        db.execute_batch(SCHEMA_V1).unwrap();
+        drop(db);
+        // Bring it to schema 4 the way an older chatd would have left it.
+        drop(SqliteStore::open(dir.path(), options()).unwrap());
+        let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+        db.execute_batch(
+            "ALTER TABLE rooms RENAME COLUMN owner TO created_by;
+             ALTER TABLE rooms DROP COLUMN private;
+             ALTER TABLE rooms DROP COLUMN direct;
+             ALTER TABLE rooms DROP COLUMN topic;
+             DROP TABLE room_grants;
+             INSERT INTO accounts VALUES ('ann', 'hash', 0, 0);
+             INSERT INTO rooms (name, saved, created_by) VALUES ('annex', 1, 'ann');
+             INSERT INTO rooms (name, saved, created_by) VALUES ('guesthouse', 1, 'guest');
+             PRAGMA user_version = 4;",
+        )
+        .unwrap();
+    }
+    let engine = engine(dir.path(), options());
+    engine.open_saved_rooms().await.unwrap();
+    let owner = |room: &str| engine.find_room(room).unwrap().access().owner.clone();
+    assert_eq!(owner("annex").as_deref(), Some("ann"));
+    assert_eq!(owner("guesthouse"), None, "a guest owns no room");
+    assert!(!engine.find_room("guesthouse").unwrap().is_private());
 }

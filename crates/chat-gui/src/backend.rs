@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
 use chat_client::cli::ConnectArgs;
-use chat_client::{Client, ClientEvent, HistoryPage};
+use chat_client::{Client, ClientEvent, HistoryPage, RoomAction};
 use tokio::sync::mpsc;
 
 /// How many messages one history request asks for.
@@ -16,11 +16,27 @@ const HISTORY_PAGE: u32 = 50;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Connect(Login),
-    Send { room: String, text: String },
+    Send {
+        room: String,
+        text: String,
+    },
     Join(String),
-    Create(String),
+    Create {
+        room: String,
+        private: bool,
+    },
     Leave(String),
-    History { room: String, before: Option<u64> },
+    /// An owner's or moderator's change to `room`.
+    Moderate {
+        room: String,
+        action: RoomAction,
+    },
+    /// Opens the direct conversation with account `name` and shows it.
+    Direct(String),
+    History {
+        room: String,
+        before: Option<u64>,
+    },
 }
 
 /// Logging in, or registering: the flags the form stands for, and the
@@ -139,8 +155,17 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
             (Request::Join(room), Some(client)) => {
                 done(client.join_room(&room).await.map(|r| Some(r.name)))
             }
-            (Request::Create(room), Some(client)) => {
-                done(client.create_room(&room).await.map(|r| Some(r.name)))
+            (Request::Create { room, private }, Some(client)) => done(
+                client
+                    .create_room(&room, private)
+                    .await
+                    .map(|r| Some(r.name)),
+            ),
+            (Request::Moderate { room, action }, Some(client)) => {
+                done(client.moderate(&room, action).await.map(|_| None))
+            }
+            (Request::Direct(name), Some(client)) => {
+                done(client.open_direct(&name).await.map(|r| Some(r.name)))
             }
             (Request::Leave(room), Some(client)) => {
                 done(client.leave_room(&room).await.map(|()| None))

@@ -115,6 +115,13 @@ pub struct ChatView {
     pub input: String,
     /// The room name being typed in the side panel.
     pub room_field: String,
+    /// Whether a room created from the side panel is private.
+    pub private: bool,
+    /// The account name being typed to open a direct conversation.
+    pub direct_field: String,
+    /// The topic and the name to invite being typed in the room header.
+    pub topic_field: String,
+    pub invite_field: String,
     /// The outcome of the last command: text, and whether it is an error.
     pub status: Option<(String, bool)>,
     /// How many of the current room's newest entries are drawn.
@@ -131,6 +138,10 @@ impl ChatView {
             rooms: Rooms::new(name),
             input: String::new(),
             room_field: String::new(),
+            private: false,
+            direct_field: String::new(),
+            topic_field: String::new(),
+            invite_field: String::new(),
             status: None,
             shown: SHOWN_STEP,
             at_top: false,
@@ -189,7 +200,11 @@ impl State {
                 if let ClientEvent::Connection(connection) = &event {
                     view.connection = connection.clone();
                 }
-                let request = view.rooms.apply(&event)?;
+                let request = view.rooms.apply(&event);
+                if let Some(notice) = view.rooms.notice.take() {
+                    view.status = Some((notice, false));
+                }
+                let request = request?;
                 Some(Request::History {
                     room: request.room,
                     before: request.before,

@@ -1,7 +1,7 @@
 //! Drawing the [`State`] and turning clicks and keys into [`Request`]s.
 
-use chat_client::Connection;
-use chat_client::rooms::Entry;
+use chat_client::rooms::{Entry, Rooms};
+use chat_client::{Connection, Member, Role, RoomAction};
 use eframe::egui::{self, Color32, Key, RichText, ScrollArea, TextEdit};
 
 use crate::backend::Request;
@@ -121,12 +121,66 @@ fn chat(ui: &mut egui::Ui, view: &mut ChatView) -> Vec<Request> {
         .resizable(false)
         .exact_size(150.0)
         .show(ui, |ui| {
-            members_panel(ui, view);
+            requests.extend(members_panel(ui, view));
         });
     egui::CentralPanel::default().show(ui, |ui| {
+        requests.extend(room_header(ui, view));
         requests.extend(messages(ui, view));
     });
     requests
+}
+
+/// A room as listed: `# name`, `🔒 name` if private, `@peer` for a direct
+/// conversation.
+fn room_label(rooms: &Rooms, room: &str) -> String {
+    match rooms.logs.get(room).map(|log| &log.details) {
+        Some(details) if details.direct => details.title(),
+        Some(details) if details.private => format!("🔒 {room}"),
+        _ => format!("# {room}"),
+    }
+}
+
+/// The current room's name and topic; for its owner and moderators, the
+/// topic to set, someone to invite, and for its owner, deleting it.
+fn room_header(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
+    let room = view.rooms.current.clone()?;
+    let log = view.rooms.current_log()?;
+    let topic = log.details.topic.clone();
+    let role = view.rooms.my_role(&room);
+    let mut request = None;
+    ui.horizontal_wrapped(|ui| {
+        ui.heading(room_label(&view.rooms, &room));
+        if !topic.is_empty() {
+            ui.label(RichText::new(&topic).weak());
+        }
+    });
+    if role >= Role::Moderator {
+        ui.horizontal(|ui| {
+            let label = ui.label("Topic");
+            ui.add(TextEdit::singleline(&mut view.topic_field).desired_width(180.0))
+                .labelled_by(label.id);
+            if ui.button("Set topic").clicked() {
+                let topic = std::mem::take(&mut view.topic_field).trim().to_owned();
+                request = Some(RoomAction::SetTopic(topic));
+            }
+            let label = ui.label("Invite");
+            ui.add(TextEdit::singleline(&mut view.invite_field).desired_width(100.0))
+                .labelled_by(label.id);
+            let name = view.invite_field.trim().to_owned();
+            if ui
+                .add_enabled(!name.is_empty(), egui::Button::new("Invite"))
+                .clicked()
+            {
+                view.invite_field.clear();
+                request = Some(RoomAction::Invite(name));
+            }
+            if role == Role::Owner && ui.button("Delete room").clicked() {
+                request = Some(RoomAction::Delete(true));
+            }
+        });
+    }
+    ui.separator();
+    request.map(|action| Request::Moderate { room, action })
 }
 
 fn input_line(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
@@ -134,7 +188,7 @@ fn input_line(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
     let mut request = None;
     ui.add_space(4.0);
     ui.horizontal(|ui| {
-        let label = ui.label(format!("to #{room}"));
+        let label = ui.label(format!("to {}", room_label(&view.rooms, &room)));
         let field = ui
             .add(
                 TextEdit::singleline(&mut view.input)
@@ -179,26 +233,46 @@ fn status_line(ui: &mut egui::Ui, view: &ChatView) {
 fn rooms_panel(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
     ui.heading("Rooms");
     let mut switch = None;
-    for (name, log) in &view.rooms.logs {
-        let current = view.rooms.current.as_deref() == Some(name.as_str());
+    let mut in_direct = false;
+    for name in view.rooms.ordered() {
+        let log = &view.rooms.logs[name];
+        if log.details.direct && !in_direct {
+            in_direct = true;
+            ui.add_space(6.0);
+            ui.label(RichText::new("Direct").strong());
+        }
+        let current = view.rooms.current.as_deref() == Some(name);
+        let label = room_label(&view.rooms, name);
         let text = if log.unread > 0 {
-            format!("#{name} ({})", log.unread)
+            format!("{label} ({})", log.unread)
         } else {
-            format!("#{name}")
+            label
         };
         if ui.selectable_label(current, text).clicked() {
-            switch = Some(name.clone());
+            switch = Some(name.to_owned());
         }
     }
     if let Some(room) = switch {
         view.switch_to(&room);
+    }
+    let mut request = None;
+    if !view.rooms.invitations.is_empty() {
+        ui.add_space(6.0);
+        ui.label(RichText::new("Invited").strong());
+        for room in view.rooms.invitations.keys() {
+            ui.horizontal(|ui| {
+                ui.label(format!("🔒 {room}"));
+                if ui.small_button("Join").clicked() {
+                    request = Some(Request::Join(room.clone()));
+                }
+            });
+        }
     }
     ui.separator();
     let label = ui.label("Room name");
     ui.add(TextEdit::singleline(&mut view.room_field).desired_width(f32::INFINITY))
         .labelled_by(label.id);
     let name = view.room_field.trim().to_owned();
-    let mut request = None;
     ui.horizontal(|ui| {
         if ui
             .add_enabled(!name.is_empty(), egui::Button::new("Join"))
@@ -210,36 +284,103 @@ fn rooms_panel(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
             .add_enabled(!name.is_empty(), egui::Button::new("Create"))
             .clicked()
         {
-            request = Some(Request::Create(name.clone()));
+            request = Some(Request::Create {
+                room: name.clone(),
+                private: view.private,
+            });
         }
+        ui.checkbox(&mut view.private, "private");
     });
-    if request.is_some() {
+    if matches!(request, Some(Request::Join(_) | Request::Create { .. })) {
         view.room_field.clear();
     }
     if let Some(current) = view.rooms.current.clone()
-        && ui.button(format!("Leave #{current}")).clicked()
+        && ui
+            .button(format!("Leave {}", room_label(&view.rooms, &current)))
+            .clicked()
     {
         request = Some(Request::Leave(current));
+    }
+    ui.separator();
+    let label = ui.label("Message an account");
+    ui.add(TextEdit::singleline(&mut view.direct_field).desired_width(f32::INFINITY))
+        .labelled_by(label.id);
+    let name = view.direct_field.trim().to_owned();
+    if ui
+        .add_enabled(!name.is_empty(), egui::Button::new("Open"))
+        .clicked()
+    {
+        view.direct_field.clear();
+        request = Some(Request::Direct(name));
     }
     request
 }
 
-fn members_panel(ui: &mut egui::Ui, view: &ChatView) {
+/// The current room's members with presence and role; a member's menu
+/// (right click) holds what the user's role allows to do to them.
+fn members_panel(ui: &mut egui::Ui, view: &ChatView) -> Option<Request> {
     ui.heading("Members");
-    let Some(log) = view.rooms.current_log() else {
-        return;
-    };
-    for (name, &online) in &log.members {
-        let dot = if online {
+    let room = view.rooms.current.clone()?;
+    let log = view.rooms.current_log()?;
+    let role = view.rooms.my_role(&room);
+    let mut action = None;
+    for member in log.members.values() {
+        let dot = if member.online {
             RichText::new("●").color(ONLINE)
         } else {
             RichText::new("○").weak()
         };
         ui.horizontal(|ui| {
             ui.label(dot);
-            ui.label(name);
+            let mut name = format!("{}{}", member.role.mark(), member.name);
+            if member.muted {
+                name.push_str(" (muted)");
+            }
+            let label = ui.add(egui::Label::new(name).sense(egui::Sense::click()));
+            if member.name != view.rooms.me() {
+                label.context_menu(|ui| {
+                    for (text, chosen) in member_actions(role, member) {
+                        if ui.button(text).clicked() {
+                            action = Some(chosen);
+                            ui.close();
+                        }
+                    }
+                });
+            }
         });
     }
+    let direct = matches!(action, Some(RoomAction::Invite(_)));
+    match action? {
+        // "Message" opens a direct conversation rather than changing the room.
+        RoomAction::Invite(name) if direct => Some(Request::Direct(name)),
+        action => Some(Request::Moderate { room, action }),
+    }
+}
+
+/// What a user of role `role` may do to `member`, as menu entries.
+/// "Message" comes as an `Invite` the caller turns into opening a direct
+/// conversation.
+fn member_actions(role: Role, member: &Member) -> Vec<(&'static str, RoomAction)> {
+    let name = member.name.clone();
+    let mut actions = vec![("Message", RoomAction::Invite(name.clone()))];
+    if role > member.role && role >= Role::Moderator {
+        actions.push(("Kick", RoomAction::Kick(name.clone())));
+        actions.push(("Ban", RoomAction::Ban(name.clone())));
+        if member.muted {
+            actions.push(("Unmute", RoomAction::Unmute(name.clone())));
+        } else {
+            actions.push(("Mute", RoomAction::Mute(name.clone())));
+        }
+    }
+    if role == Role::Owner {
+        if member.role == Role::Moderator {
+            actions.push(("Remove moderator", RoomAction::Demote(name.clone())));
+        } else {
+            actions.push(("Make moderator", RoomAction::Promote(name.clone())));
+        }
+        actions.push(("Make owner", RoomAction::TransferOwnership(name)));
+    }
+    actions
 }
 
 /// The current room's newest entries; scrolling to the top, or the button

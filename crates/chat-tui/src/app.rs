@@ -80,6 +80,9 @@ impl App {
         if self.rooms.current != shown {
             self.scroll = 0;
         }
+        if let Some(notice) = self.rooms.notice.take() {
+            self.outcome(Outcome::Info(notice));
+        }
         request.map(Action::from)
     }
 

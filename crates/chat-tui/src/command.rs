@@ -1,13 +1,23 @@
 //! What a typed line means: text for the current room, or a command.
 
+use chat_client::RoomAction;
+
 /// A slash command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// `/all TEXT`: post to the lobby.
     All(String),
     /// `/make [NAME]` or `/create [NAME]`: a new room (named for you if
-    /// no name is given).
-    Create(Option<String>),
+    /// no name is given); `/private [NAME]`: a new private room.
+    Create { name: Option<String>, private: bool },
+    /// `/topic [TEXT]`, `/invite NAME`, `/kick NAME`, `/ban NAME`,
+    /// `/unban NAME`, `/mute NAME`, `/unmute NAME`, `/op NAME`,
+    /// `/deop NAME`, `/owner NAME`, `/delete`: change the current room.
+    Moderate(RoomAction),
+    /// `/bans`: who is banned from the current room.
+    Bans,
+    /// `/msg NAME TEXT`: a direct message to account NAME.
+    Direct { name: String, text: String },
     /// `/list`: the open rooms.
     List,
     /// `/join ROOM`: join a room (or switch to it); a number N means the
@@ -58,10 +68,21 @@ pub const HELP: &[&str] = &[
     "TEXT              send TEXT to the current room (//TEXT sends /TEXT)",
     "/all TEXT         send TEXT to the lobby",
     "/make [NAME]      create a room and go there (also /create)",
+    "/private [NAME]   create a private room: only those you /invite see it",
+    "/msg NAME TEXT    send TEXT to account NAME, in your direct conversation",
     "/list             list the open rooms",
     "/join ROOM        join a room, or go to one you are in (/join N: channel N)",
     "/leave [ROOM]     leave the current room, or ROOM",
     "/user             who is in the current room (also /who)",
+    "/topic [TEXT]     set (or clear) the room's topic       · owner, moderators",
+    "/invite NAME      let NAME join this private room        · owner, moderators",
+    "/kick NAME        put NAME out (may come back)           · owner, moderators",
+    "/ban NAME         put NAME out for good; /unban NAME     · owner, moderators",
+    "/mute NAME        NAME may read, not send; /unmute NAME  · owner, moderators",
+    "/bans             who is banned here                     · owner, moderators",
+    "/op NAME          make NAME a moderator; /deop NAME      · owner",
+    "/owner NAME       hand the room to NAME                  · owner",
+    "/delete           delete this room and its history       · owner",
     "/help             this help (also /?)",
     "/quit             leave the chat",
 ];
@@ -85,7 +106,41 @@ pub fn parse(line: &str) -> Result<Line, CommandError> {
         "all" => {
             Command::All(required(rest, "all", "a message", "/all hello everyone")?.to_owned())
         }
-        "make" | "create" => Command::Create(room_name(rest, "make")?),
+        "make" | "create" => Command::Create {
+            name: room_name(rest, "make")?,
+            private: false,
+        },
+        "private" => Command::Create {
+            name: room_name(rest, "private")?,
+            private: true,
+        },
+        "topic" => Command::Moderate(RoomAction::SetTopic(rest.to_owned())),
+        "invite" => Command::Moderate(RoomAction::Invite(user(rest, "invite")?)),
+        "kick" => Command::Moderate(RoomAction::Kick(user(rest, "kick")?)),
+        "ban" => Command::Moderate(RoomAction::Ban(user(rest, "ban")?)),
+        "unban" => Command::Moderate(RoomAction::Unban(user(rest, "unban")?)),
+        "mute" => Command::Moderate(RoomAction::Mute(user(rest, "mute")?)),
+        "unmute" => Command::Moderate(RoomAction::Unmute(user(rest, "unmute")?)),
+        "op" => Command::Moderate(RoomAction::Promote(user(rest, "op")?)),
+        "deop" => Command::Moderate(RoomAction::Demote(user(rest, "deop")?)),
+        "owner" => Command::Moderate(RoomAction::TransferOwnership(user(rest, "owner")?)),
+        "delete" => no_arguments(rest, "delete", Command::Moderate(RoomAction::Delete(true)))?,
+        "bans" => no_arguments(rest, "bans", Command::Bans)?,
+        "msg" => {
+            let (name, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let text = text.trim();
+            if name.is_empty() || text.is_empty() {
+                return Err(CommandError::MissingArgument {
+                    command: "msg",
+                    what: "a name and a message",
+                    example: "/msg ann hello",
+                });
+            }
+            Command::Direct {
+                name: name.to_owned(),
+                text: text.to_owned(),
+            }
+        }
         "list" => no_arguments(rest, "list", Command::List)?,
         "join" => {
             let room = room_name(rest, "join")?.ok_or(CommandError::MissingArgument {
@@ -119,6 +174,11 @@ fn required<'a>(
     } else {
         Ok(rest)
     }
+}
+
+/// The user a command names: the rest of the line.
+fn user(rest: &str, command: &'static str) -> Result<String, CommandError> {
+    required(rest, command, "a name", "/kick ann").map(str::to_owned)
 }
 
 fn no_arguments(
@@ -167,11 +227,64 @@ mod tests {
             command("/all hello there"),
             Command::All("hello there".into())
         );
-        assert_eq!(command("/make"), Command::Create(None));
-        assert_eq!(command("/make dev"), Command::Create(Some("dev".into())));
+        let create = |name: Option<&str>, private| Command::Create {
+            name: name.map(str::to_owned),
+            private,
+        };
+        assert_eq!(command("/make"), create(None, false));
+        assert_eq!(command("/make dev"), create(Some("dev"), false));
+        assert_eq!(command("/create 개발"), create(Some("개발"), false));
+        assert_eq!(command("/private ops"), create(Some("ops"), true));
+        let moderate = |action| Command::Moderate(action);
         assert_eq!(
-            command("/create 개발"),
-            Command::Create(Some("개발".into()))
+            command("/topic Rust and more"),
+            moderate(RoomAction::SetTopic("Rust and more".into()))
+        );
+        assert_eq!(command("/topic"), moderate(RoomAction::SetTopic("".into())));
+        assert_eq!(
+            command("/invite bob"),
+            moderate(RoomAction::Invite("bob".into()))
+        );
+        assert_eq!(
+            command("/kick bob"),
+            moderate(RoomAction::Kick("bob".into()))
+        );
+        assert_eq!(
+            command("/ban Mallory M"),
+            moderate(RoomAction::Ban("Mallory M".into()))
+        );
+        assert_eq!(
+            command("/unban bob"),
+            moderate(RoomAction::Unban("bob".into()))
+        );
+        assert_eq!(
+            command("/mute bob"),
+            moderate(RoomAction::Mute("bob".into()))
+        );
+        assert_eq!(
+            command("/unmute bob"),
+            moderate(RoomAction::Unmute("bob".into()))
+        );
+        assert_eq!(
+            command("/op bob"),
+            moderate(RoomAction::Promote("bob".into()))
+        );
+        assert_eq!(
+            command("/deop bob"),
+            moderate(RoomAction::Demote("bob".into()))
+        );
+        assert_eq!(
+            command("/owner bob"),
+            moderate(RoomAction::TransferOwnership("bob".into()))
+        );
+        assert_eq!(command("/delete"), moderate(RoomAction::Delete(true)));
+        assert_eq!(command("/bans"), Command::Bans);
+        assert_eq!(
+            command("/msg bob hi there"),
+            Command::Direct {
+                name: "bob".into(),
+                text: "hi there".into()
+            }
         );
         assert_eq!(command("/list"), Command::List);
         assert_eq!(command("/join general"), Command::Join("general".into()));
@@ -213,6 +326,12 @@ mod tests {
             "/all needs a message, e.g. /all hello everyone"
         );
         assert_eq!(error("/join"), "/join needs a room, e.g. /join general");
+        assert_eq!(error("/kick"), "/kick needs a name, e.g. /kick ann");
+        assert_eq!(
+            error("/msg bob"),
+            "/msg needs a name and a message, e.g. /msg ann hello"
+        );
+        assert_eq!(error("/delete dev"), "/delete takes no arguments");
         assert_eq!(error("/list rooms"), "/list takes no arguments");
         assert_eq!(error("/quit now"), "/quit takes no arguments");
         assert_eq!(

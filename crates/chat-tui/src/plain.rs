@@ -97,7 +97,21 @@ pub fn describe(event: &ClientEvent) -> Option<String> {
         ClientEvent::RoomJoined { room, members, .. } => {
             format!("* in #{room} with {} member(s)", members.len())
         }
-        ClientEvent::RoomLeft { room } => format!("* out of #{room}"),
+        ClientEvent::RoomLeft { room, reason } if reason.is_empty() => format!("* out of #{room}"),
+        ClientEvent::RoomLeft { room, reason } => format!("* out of #{room}: {reason}"),
+        ClientEvent::RoomChanged {
+            room,
+            actor,
+            action,
+        } => {
+            format!("* #{room}: {}", chat_client::rooms::describe(actor, action))
+        }
+        ClientEvent::Invited { room, by } if by.is_empty() => {
+            format!("* you are invited to #{room}: /join {room}")
+        }
+        ClientEvent::Invited { room, by } => {
+            format!("* {by} invited you to #{room}: /join {room}")
+        }
         ClientEvent::MemberJoined { room, name, .. } => format!("* {name} joined #{room}"),
         ClientEvent::MemberLeft { room, name } => format!("* {name} left #{room}"),
         ClientEvent::Presence { name, online } => {

@@ -1,7 +1,7 @@
 //! Carrying out commands against the server; shared by the terminal UI and
 //! the plain line mode, which only differ in how they show the outcome.
 
-use chat_client::Client;
+use chat_client::{Client, RoomAction};
 
 use crate::command::{Command, HELP};
 
@@ -31,16 +31,55 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
             }
             send(client, LOBBY, &text).await
         }
-        Command::Create(name) => {
+        Command::Create { name, private } => {
             let name = name.unwrap_or_else(|| format!("room-{:04x}", rand::random::<u16>()));
-            match client.create_room(&name).await {
+            match client.create_room(&name, private).await {
                 Ok(room) => vec![
-                    Outcome::Info(format!("created #{}", room.name)),
+                    Outcome::Info(format!(
+                        "created {}#{}",
+                        if private { "private room " } else { "" },
+                        room.name
+                    )),
                     Outcome::SwitchTo(room.name),
                 ],
                 Err(error) => vec![Outcome::Error(error.to_string())],
             }
         }
+        Command::Moderate(action) => {
+            let Some(room) = current else {
+                return vec![Outcome::Error("you are in no room; /join one first".into())];
+            };
+            let delete = matches!(action, RoomAction::Delete(_));
+            match client.moderate(room, action).await {
+                // The room's log tells of the change, as it does everyone's.
+                Ok(_) if delete => vec![Outcome::Left(room.to_owned())],
+                Ok(_) => Vec::new(),
+                Err(error) => vec![Outcome::Error(error.to_string())],
+            }
+        }
+        Command::Bans => {
+            let Some(room) = current else {
+                return vec![Outcome::Error("you are in no room; /join one first".into())];
+            };
+            match client.list_bans(room).await {
+                Ok(names) if names.is_empty() => {
+                    vec![Outcome::Info(format!("nobody is banned from #{room}"))]
+                }
+                Ok(names) => vec![Outcome::Info(format!(
+                    "banned from #{room}: {}",
+                    names.join(", ")
+                ))],
+                Err(error) => vec![Outcome::Error(error.to_string())],
+            }
+        }
+        Command::Direct { name, text } => match client.open_direct(&name).await {
+            Ok(room) => {
+                let mut outcomes = send(client, &room.name, &text).await;
+                outcomes.push(Outcome::SwitchTo(room.name));
+                outcomes
+            }
+            Err(error) => vec![Outcome::Error(error.to_string())],
+        },
         Command::List => match client.list_rooms().await {
             Ok(rooms) => {
                 let list: Vec<String> = rooms
@@ -81,11 +120,14 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
                     let names: Vec<String> = members
                         .iter()
                         .map(|m| {
-                            if m.online {
-                                m.name.clone()
-                            } else {
-                                format!("{} (away)", m.name)
+                            let mut shown = format!("{}{}", m.role.mark(), m.name);
+                            if m.muted {
+                                shown.push_str(" (muted)");
                             }
+                            if !m.online {
+                                shown.push_str(" (away)");
+                            }
+                            shown
                         })
                         .collect();
                     vec![Outcome::Info(format!("in #{room}: {}", names.join(", ")))]

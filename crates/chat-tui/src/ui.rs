@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Padding, Paragraph};
 use unicode_width::UnicodeWidthChar;
 
-use chat_client::rooms::Entry;
+use chat_client::rooms::{Entry, Rooms};
 
 use crate::app::App;
 use crate::line_edit::LineEdit;
@@ -47,25 +47,44 @@ pub fn draw(frame: &mut Frame, app: &App) {
 }
 
 fn draw_rooms(frame: &mut Frame, app: &App, area: Rect) {
-    let lines: Vec<Line> = app
-        .rooms
-        .logs
-        .iter()
-        .map(|(name, view)| {
-            let current = app.rooms.current.as_deref() == Some(name.as_str());
-            let marker = if current { "> " } else { "  " };
-            let mut spans = vec![Span::raw(marker), Span::raw(format!("#{name}"))];
-            if view.unread > 0 {
-                spans.push(Span::raw(format!(" ({})", view.unread)).fg(Color::Yellow));
-            }
-            let line = Line::from(spans);
-            if current { line.bold() } else { line }
-        })
-        .collect();
+    let rooms = &app.rooms;
+    let mut lines: Vec<Line> = Vec::new();
+    let mut in_direct = false;
+    for name in rooms.ordered() {
+        let view = &rooms.logs[name];
+        if view.details.direct && !in_direct {
+            in_direct = true;
+            lines.push(Line::from(" Direct").dark_gray());
+        }
+        let current = rooms.current.as_deref() == Some(name);
+        let marker = if current { "> " } else { "  " };
+        let mut spans = vec![Span::raw(marker), Span::raw(room_label(rooms, name))];
+        if view.unread > 0 {
+            spans.push(Span::raw(format!(" ({})", view.unread)).fg(Color::Yellow));
+        }
+        let line = Line::from(spans);
+        lines.push(if current { line.bold() } else { line });
+    }
+    if !rooms.invitations.is_empty() {
+        lines.push(Line::from(" Invited").dark_gray());
+        for room in rooms.invitations.keys() {
+            lines.push(Line::from(format!("  🔒{room}")).fg(Color::Yellow));
+        }
+    }
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(" Rooms ")),
         area,
     );
+}
+
+/// A room as listed and titled: `#name`, `🔒name` if private, `@peer` for
+/// a direct conversation.
+fn room_label(rooms: &Rooms, room: &str) -> String {
+    match rooms.logs.get(room).map(|log| &log.details) {
+        Some(details) if details.direct => details.title(),
+        Some(details) if details.private => format!("🔒{room}"),
+        _ => format!("#{room}"),
+    }
 }
 
 fn draw_members(frame: &mut Frame, app: &App, area: Rect) {
@@ -74,14 +93,22 @@ fn draw_members(frame: &mut Frame, app: &App, area: Rect) {
         .current_log()
         .map(|view| {
             view.members
-                .iter()
-                .map(|(name, &online)| {
-                    let dot = if online {
+                .values()
+                .map(|member| {
+                    let dot = if member.online {
                         Span::raw("● ").fg(Color::Green)
                     } else {
                         Span::raw("○ ").dark_gray()
                     };
-                    Line::from(vec![dot, Span::raw(name.clone())])
+                    let mut spans = vec![
+                        dot,
+                        Span::raw(member.role.mark()).fg(Color::Yellow),
+                        Span::raw(member.name.clone()),
+                    ];
+                    if member.muted {
+                        spans.push(Span::raw(" (muted)").dark_gray());
+                    }
+                    Line::from(spans)
                 })
                 .collect()
         })
@@ -94,9 +121,19 @@ fn draw_members(frame: &mut Frame, app: &App, area: Rect) {
 
 fn draw_messages(frame: &mut Frame, app: &App, area: Rect) {
     let title = match (&app.rooms.current, app.rooms.current_log()) {
-        (Some(room), Some(view)) if view.loading => format!(" #{room} · loading history… "),
-        (Some(room), _) if app.scroll > 0 => format!(" #{room} · scrolled back (PgDn to return) "),
-        (Some(room), _) => format!(" #{room} "),
+        (Some(room), Some(view)) => {
+            let label = room_label(&app.rooms, room);
+            if view.loading {
+                format!(" {label} · loading history… ")
+            } else if app.scroll > 0 {
+                format!(" {label} · scrolled back (PgDn to return) ")
+            } else if view.details.topic.is_empty() {
+                format!(" {label} ")
+            } else {
+                format!(" {label} · {} ", view.details.topic)
+            }
+        }
+        (Some(room), None) => format!(" #{room} "),
         (None, _) => " no room: /join general ".to_owned(),
     };
     let block = Block::bordered().title(title);
@@ -185,7 +222,7 @@ fn display_width(text: &str) -> usize {
 
 fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
     let title = match &app.rooms.current {
-        Some(room) => format!(" {} → #{room} ", app.rooms.me()),
+        Some(room) => format!(" {} → {} ", app.rooms.me(), room_label(&app.rooms, room)),
         None => format!(" {} ", app.rooms.me()),
     };
     draw_line(

@@ -4,7 +4,9 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use chat_client::rooms::Entry;
-use chat_client::{ChatMessage, ClientError, ClientEvent, Code, Connection, HistoryPage, Member};
+use chat_client::{
+    ChatMessage, ClientError, ClientEvent, Code, Connection, HistoryPage, Member, RoomInfo,
+};
 use chat_tui::app::{Action, App};
 use chat_tui::command::Command;
 use chat_tui::login::{Field, LoginAction, LoginForm};
@@ -45,9 +47,14 @@ fn joined(room: &str, members: &[&str], last_seq: u64) -> ClientEvent {
             .map(|name| Member {
                 name: (*name).into(),
                 online: true,
+                ..Member::default()
             })
             .collect(),
         last_seq,
+        details: RoomInfo {
+            name: room.into(),
+            ..RoomInfo::default()
+        },
     }
 }
 
@@ -220,7 +227,7 @@ fn joins_leaves_presence_and_unread_counts() {
         name: "carol".into(),
     });
     let view = &app.rooms.logs["general"];
-    assert_eq!(view.members.get("bob"), Some(&false));
+    assert_eq!(view.members.get("bob").map(|bob| bob.online), Some(false));
     assert!(!view.members.contains_key("carol"));
     assert_eq!(
         texts(&app, "general")[2..],
@@ -248,7 +255,10 @@ fn joins_leaves_presence_and_unread_counts() {
     assert_eq!(app.rooms.current.as_deref(), Some("general"));
     app.on_key(key(KeyCode::BackTab));
 
-    app.apply(ClientEvent::RoomLeft { room: "dev".into() });
+    app.apply(ClientEvent::RoomLeft {
+        room: "dev".into(),
+        reason: String::new(),
+    });
     assert_eq!(app.rooms.current.as_deref(), Some("general"));
 }
 

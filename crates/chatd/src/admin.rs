@@ -120,7 +120,7 @@ impl AdminService for Admin {
     ) -> Result<Response<DeleteAccountResponse>, Status> {
         let account = self.account(&request.into_inner().name)?;
         self.hub.accounts().delete(&account.name).await?;
-        self.hub.remove_account_user(&account.name);
+        self.hub.remove_account_user(&account.name).await?;
         Ok(Response::new(DeleteAccountResponse {}))
     }
 

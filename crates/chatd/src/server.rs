@@ -109,7 +109,7 @@ impl Chatd {
         };
         let (history, account_store) = open_store(&config).await?;
         let engine = Engine::new(config.engine(), history);
-        engine.open_saved_rooms();
+        engine.open_saved_rooms().await?;
         // Everyone's first room, whether or not the classic protocol is on.
         engine.room(&config.classic_room);
         let (accounts, memberships) =

@@ -22,7 +22,14 @@ pub fn from_engine(error: EngineError) -> Status {
         EngineError::TooManyRooms(_)
         | EngineError::TooManyRoomsCreated(_)
         | EngineError::CreatingRoomsTooFast { .. } => Status::resource_exhausted(message),
-        EngineError::RoomClosed(_) => Status::not_found(message),
+        EngineError::RoomClosed(_) | EngineError::NoSuchUser(_) => Status::not_found(message),
+        EngineError::NoSuchRoom(room) => room_not_found(&room),
+        EngineError::NotAllowed(_) | EngineError::Banned(_) | EngineError::Muted(_) => {
+            Status::permission_denied(message)
+        }
+        EngineError::InvalidChange(_) => Status::failed_precondition(message),
+        EngineError::TopicTooLong { .. } => Status::invalid_argument(message),
+        EngineError::TooManyGrants(_) => Status::resource_exhausted(message),
         EngineError::ShuttingDown => Status::unavailable(message),
         EngineError::Store(error) => from_store(error),
     }
@@ -52,6 +59,14 @@ pub fn from_hub(error: HubError) -> Status {
         HubError::UnknownCommand(_) | HubError::MissingChannel => Status::invalid_argument(message),
         HubError::Engine(error) => from_engine(error),
     }
+}
+
+/// A room that is not there, or not for the asker to know of: the two
+/// read the same.
+pub fn room_not_found(name: &str) -> Status {
+    Status::not_found(format!(
+        "there is no open room `{name}`; ListRooms shows them, CreateRoom makes one"
+    ))
 }
 
 fn from_store(error: StoreError) -> Status {

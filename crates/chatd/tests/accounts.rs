@@ -16,7 +16,7 @@ use common::native::*;
 use common::*;
 use tonic::Code;
 
-const PASSWORD: &str = "correct horse battery";
+use common::native::PASSWORD;
 
 fn code<T>(result: Result<T, tonic::Status>) -> Code {
     result.map(|_| ()).unwrap_err().code()

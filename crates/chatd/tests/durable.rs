@@ -23,7 +23,7 @@ async fn history_numbering_and_rooms_come_back_after_a_restart() {
                 .await
                 .unwrap();
         }
-        let mut ann = NativeUser::login(server.addrs.native, "ann").await;
+        let mut ann = NativeUser::account(server.addrs.native, "ann").await;
         ann.create("dev").await;
         ann.send("dev", "kept in dev").await;
         server.stop().await.unwrap();

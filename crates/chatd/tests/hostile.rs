@@ -324,7 +324,7 @@ async fn event_streams_never_read_hold_little_and_end_when_they_fall_behind() {
 
     // Another user comes and goes (presence and membership churn in
     // their room) and creates more rooms than a stream's backlog holds.
-    let mut churner = NativeUser::login(chatd.native, "churner").await;
+    let mut churner = NativeUser::account(chatd.native, "churner").await;
     churner.join("general").await;
     for round in 0..100 {
         let events = churner.subscribe(&[]).await;
@@ -366,15 +366,12 @@ async fn a_room_flood_is_refused_and_rooms_are_cheap() {
     const ROOMS: usize = 3000;
     let chatd = ChatdProcess::spawn(&["--max-rooms", "3002"], &[]).await;
     // One user may create 20 rooms an hour.
-    let mut flooder = NativeUser::login(chatd.native, "flooder").await;
+    let mut flooder = NativeUser::account(chatd.native, "flooder").await;
     for i in 0..20 {
         flooder.create(&format!("mine-{i}")).await;
     }
     let refused = flooder
-        .client
-        .create_room(flooder.req(chat_proto::chat::v1::CreateRoomRequest {
-            room: "one-too-many".into(),
-        }))
+        .try_create("one-too-many", false)
         .await
         .expect_err("a 21st room in an hour");
     assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
@@ -388,7 +385,7 @@ async fn a_room_flood_is_refused_and_rooms_are_cheap() {
     let mut created = 20;
     let mut user = 0;
     while created < ROOMS {
-        let mut creator = NativeUser::login(chatd.native, &format!("maker{user}")).await;
+        let mut creator = NativeUser::account(chatd.native, &format!("maker{user}")).await;
         for _ in 0..20.min(ROOMS - created) {
             creator.create(&format!("room-{created}")).await;
             created += 1;
@@ -397,12 +394,9 @@ async fn a_room_flood_is_refused_and_rooms_are_cheap() {
     }
     let per_room = (chatd.rss_kib().saturating_sub(baseline_kib) * 1024) / (ROOMS as u64 - 20);
     assert!(per_room < 4096, "an idle room costs {per_room} bytes");
-    let mut last = NativeUser::login(chatd.native, "last").await;
+    let mut last = NativeUser::account(chatd.native, "last").await;
     let full = last
-        .client
-        .create_room(last.req(chat_proto::chat::v1::CreateRoomRequest {
-            room: "no-room".into(),
-        }))
+        .try_create("no-room", false)
         .await
         .expect_err("past the server's limit");
     assert_eq!(full.code(), tonic::Code::ResourceExhausted);

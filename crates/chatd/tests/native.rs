@@ -79,7 +79,7 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
 async fn messages_reach_every_member_in_one_order_with_the_sender_set_by_the_server() {
     let server = TestServer::start(&["--max-sends-per-second", "1000"]).await;
     let addr = server.addrs.native;
-    let mut ann = NativeUser::login(addr, "ann").await;
+    let mut ann = NativeUser::account(addr, "ann").await;
     let mut bob = NativeUser::login(addr, "bob").await;
     let mut ann_events = ann.subscribe(&[]).await;
     let mut bob_events = bob.subscribe(&[]).await;
@@ -282,7 +282,7 @@ async fn rooms_created_and_closed_are_announced() {
     let server = TestServer::start(&[]).await;
     let addr = server.addrs.native;
     let mut ann = NativeUser::login(addr, "ann").await;
-    let mut bob = NativeUser::login(addr, "bob").await;
+    let mut bob = NativeUser::account(addr, "bob").await;
     let mut events = ann.subscribe(&[]).await;
     bob.create("개발").await;
     assert_eq!(
@@ -317,7 +317,7 @@ async fn rooms_created_and_closed_are_announced() {
 async fn limits_and_bad_requests_get_clear_statuses() {
     let server =
         TestServer::start(&["--max-rooms-per-user", "2", "--max-sends-per-second", "5"]).await;
-    let mut ann = NativeUser::login(server.addrs.native, "ann").await;
+    let mut ann = NativeUser::account(server.addrs.native, "ann").await;
     ann.join("general").await;
 
     let long = ann
@@ -343,27 +343,20 @@ async fn limits_and_bad_requests_get_clear_statuses() {
         room: "nowhere".into(),
     });
     assert_eq!(code(ann.client.join_room(request).await), Code::NotFound);
-    for bad in ["", "two words", "channel-9"] {
-        let request = ann.req(CreateRoomRequest { room: bad.into() });
+    for bad in ["", "two words", "channel-9", "lobby", "@dm-1"] {
         assert_eq!(
-            code(ann.client.create_room(request).await),
+            code(ann.try_create(bad, false).await),
             Code::InvalidArgument,
             "{bad:?}"
         );
     }
-    let request = ann.req(CreateRoomRequest {
-        room: "general".into(),
-    });
     assert_eq!(
-        code(ann.client.create_room(request).await),
+        code(ann.try_create("general", false).await),
         Code::AlreadyExists
     );
 
     ann.join("lobby").await;
-    let request = ann.req(CreateRoomRequest {
-        room: "third".into(),
-    });
-    let full = ann.client.create_room(request).await.unwrap_err();
+    let full = ann.try_create("third", false).await.unwrap_err();
     assert_eq!(full.code(), Code::ResourceExhausted);
     assert!(full.message().contains("2 rooms"), "{}", full.message());
 

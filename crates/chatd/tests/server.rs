@@ -61,7 +61,7 @@ async fn shutdown_ends_open_streams_cleanly() {
         read_notes(&mut stream, 1).await,
         [note("ann", "before shutdown")]
     );
-    let mut minji = NativeUser::login(server.addrs.native, "민지").await;
+    let mut minji = NativeUser::account(server.addrs.native, "민지").await;
     minji.create("lounge").await;
     let mut events = minji.subscribe(&[]).await;
     minji.send("lounge", "before shutdown").await;

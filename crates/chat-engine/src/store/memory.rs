@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, HistoryStore, SavedRoom, SentKey,
-    StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, HistoryStore, RoomUpdate, SavedRoom,
+    SentKey, StoreError, StoredSession,
 };
 use crate::Message;
 
@@ -16,6 +16,9 @@ pub struct MemoryStore {
     retain: usize,
     rooms: Mutex<HashMap<String, VecDeque<Arc<Message>>>>,
     saved: Mutex<BTreeMap<String, SavedRoom>>,
+    /// The last sequence number of each deleted room whose history went
+    /// with it.
+    deleted_last_seqs: Mutex<HashMap<String, u64>>,
     /// The kept messages that carry a client id.
     sent: Mutex<HashMap<SentKey, Arc<Message>>>,
     accounts: Mutex<Accounts>,
@@ -36,8 +39,52 @@ impl MemoryStore {
             retain: retain.max(1),
             rooms: Mutex::default(),
             saved: Mutex::default(),
+            deleted_last_seqs: Mutex::default(),
             sent: Mutex::default(),
             accounts: Mutex::default(),
+        }
+    }
+
+    /// Applies one change to the saved rooms.
+    fn update_room(&self, update: RoomUpdate) {
+        let mut saved = lock(&self.saved);
+        match update {
+            RoomUpdate::Create(room) => {
+                saved.insert(room.name.clone(), room);
+            }
+            RoomUpdate::Delete(room) => {
+                saved.remove(&room);
+                // Numbering carries on from the last message removed.
+                let removed = self.rooms().remove(&room);
+                if let Some(newest) = removed.and_then(|mut history| history.pop_back()) {
+                    lock(&self.deleted_last_seqs).insert(room.clone(), newest.seq);
+                }
+                lock(&self.sent).retain(|key, _| key.room != room);
+                let memberships = &mut lock(&self.accounts).memberships;
+                memberships.retain(|(_, joined)| *joined != room);
+            }
+            RoomUpdate::SetTopic { room, topic } => {
+                if let Some(room) = saved.get_mut(&room) {
+                    room.topic = topic;
+                }
+            }
+            RoomUpdate::SetOwner { room, owner } => {
+                if let Some(room) = saved.get_mut(&room) {
+                    room.owner = owner;
+                }
+            }
+            RoomUpdate::Grant { room, grant, name } => {
+                if let Some(room) = saved.get_mut(&room)
+                    && !room.grants.contains(&(grant, name.clone()))
+                {
+                    room.grants.push((grant, name));
+                }
+            }
+            RoomUpdate::Revoke { room, grant, name } => {
+                if let Some(room) = saved.get_mut(&room) {
+                    room.grants.retain(|held| *held != (grant, name.clone()));
+                }
+            }
         }
     }
 
@@ -77,20 +124,27 @@ impl HistoryStore for MemoryStore {
         Ok(keys.iter().map(|key| sent.get(key).cloned()).collect())
     }
 
-    async fn save_room(&self, room: SavedRoom) -> Result<(), StoreError> {
-        lock(&self.saved).insert(room.name.clone(), room);
+    async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {
+        for update in updates {
+            self.update_room(update);
+        }
         Ok(())
     }
 
-    fn saved_rooms(&self) -> Vec<SavedRoom> {
-        lock(&self.saved).values().cloned().collect()
+    async fn saved_rooms(&self) -> Result<Vec<SavedRoom>, StoreError> {
+        Ok(lock(&self.saved).values().cloned().collect())
     }
 
     fn last_seq(&self, room: &str) -> u64 {
-        self.rooms()
+        let newest = self
+            .rooms()
             .get(room)
             .and_then(|history| history.back())
-            .map_or(0, |message| message.seq)
+            .map(|message| message.seq);
+        newest.unwrap_or_else(|| {
+            let deleted = lock(&self.deleted_last_seqs);
+            deleted.get(room).copied().unwrap_or(0)
+        })
     }
 
     async fn read_from(

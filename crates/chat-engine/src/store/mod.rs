@@ -22,12 +22,82 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// A room that reopens after a restart.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A room that reopens after a restart, with who may do what in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SavedRoom {
     pub name: String,
-    /// The user who created it, if a user did.
-    pub created_by: Option<String>,
+    /// The account that owns it, if one does.
+    pub owner: Option<String>,
+    pub private: bool,
+    /// A direct conversation between two accounts.
+    pub direct: bool,
+    pub topic: String,
+    pub grants: Vec<(Grant, String)>,
+}
+
+/// What a room grants (or refuses) a user, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Grant {
+    Moderator,
+    Muted,
+    Banned,
+    Invited,
+    /// One of a direct conversation's two accounts.
+    Participant,
+}
+
+impl Grant {
+    pub const ALL: [Grant; 5] = [
+        Grant::Moderator,
+        Grant::Muted,
+        Grant::Banned,
+        Grant::Invited,
+        Grant::Participant,
+    ];
+
+    /// The grant's name in a database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grant::Moderator => "moderator",
+            Grant::Muted => "muted",
+            Grant::Banned => "banned",
+            Grant::Invited => "invited",
+            Grant::Participant => "participant",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Grant> {
+        Grant::ALL.into_iter().find(|grant| grant.as_str() == text)
+    }
+}
+
+/// One change to the saved rooms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomUpdate {
+    /// Saves a new room.
+    Create(SavedRoom),
+    SetTopic {
+        room: String,
+        topic: String,
+    },
+    SetOwner {
+        room: String,
+        owner: Option<String>,
+    },
+    Grant {
+        room: String,
+        grant: Grant,
+        name: String,
+    },
+    Revoke {
+        room: String,
+        grant: Grant,
+        name: String,
+    },
+    /// Forgets the room: it does not reopen, and its messages, grants and
+    /// memberships are removed. Its last sequence number is kept, so a
+    /// room made later under the name numbers on from it.
+    Delete(String),
 }
 
 /// A message's room, sender and client id: what makes a send unique.
@@ -73,11 +143,12 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// restart finds the message its first try stored.
     async fn find_sent(&self, sent: Vec<SentKey>) -> Result<Vec<Option<Arc<Message>>>, StoreError>;
 
-    /// Remembers that `room` exists, so it reopens after a restart.
-    async fn save_room(&self, room: SavedRoom) -> Result<(), StoreError>;
+    /// Saves rooms, or changes to them, all or none, so they reopen after
+    /// a restart as they were.
+    async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError>;
 
-    /// The rooms saved with [`save_room`](Self::save_room), by name.
-    fn saved_rooms(&self) -> Vec<SavedRoom>;
+    /// The rooms saved with [`update_rooms`](Self::update_rooms), by name.
+    async fn saved_rooms(&self) -> Result<Vec<SavedRoom>, StoreError>;
 }
 
 /// A registered name and what logs in to it.

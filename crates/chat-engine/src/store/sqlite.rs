@@ -17,7 +17,11 @@
 //!   unique index on room, sender and client id (a retried send finds its
 //!   first try after a restart) and `rooms.created_by`;
 //! - 4: adds `accounts`, `sessions` (token hashes only) and `memberships`
-//!   (the rooms each account is in).
+//!   (the rooms each account is in);
+//! - 5: renames `rooms.created_by` to `owner` (only an account owns a
+//!   room: rooms guests made are left without one), adds `rooms.private`,
+//!   `direct` and `topic`, and `room_grants` (moderators, mutes, bans,
+//!   invitations and a direct conversation's two accounts).
 //!
 //! [`append`]: HistoryStore::append
 
@@ -31,13 +35,13 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, HistoryStore, SavedRoom, SentKey,
-    StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, RoomUpdate,
+    SavedRoom, SentKey, StoreError, StoredSession,
 };
 use crate::{Message, Origin, WireForms};
 
 /// The schema this code writes.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 /// Read connections, and so reads at once.
 const READERS: usize = 4;
 /// How often messages older than the age limit are removed.
@@ -63,7 +67,6 @@ pub struct SqliteStore {
     reads: mpsc::Sender<ReadJob>,
     /// Each room's last sequence number, as stored.
     last_seqs: Mutex<HashMap<String, u64>>,
-    saved: Mutex<BTreeMap<String, SavedRoom>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -79,7 +82,7 @@ enum Job {
         Vec<(String, Arc<Message>)>,
         oneshot::Sender<Result<(), StoreError>>,
     ),
-    SaveRoom(SavedRoom, oneshot::Sender<Result<(), StoreError>>),
+    Rooms(Vec<RoomUpdate>, oneshot::Sender<Result<(), StoreError>>),
     Accounts(AccountChange, oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -106,8 +109,7 @@ impl SqliteStore {
         if let Some(age) = options.retain_age {
             prune_by_age(&writer, age).map_err(|e| fail("cannot trim the database", e))?;
         }
-        let (last_seqs, saved) =
-            load_rooms(&writer).map_err(|e| fail("cannot read the database", e))?;
+        let last_seqs = load_last_seqs(&writer).map_err(|e| fail("cannot read the database", e))?;
         let readers = (0..READERS)
             .map(|_| open_reader(&path))
             .collect::<Result<Vec<_>, rusqlite::Error>>()
@@ -127,7 +129,6 @@ impl SqliteStore {
             writer: jobs,
             reads,
             last_seqs: Mutex::new(last_seqs),
-            saved: Mutex::new(saved),
         })
     }
 
@@ -255,14 +256,12 @@ impl HistoryStore for SqliteStore {
         .await
     }
 
-    async fn save_room(&self, room: SavedRoom) -> Result<(), StoreError> {
-        self.job(|done| Job::SaveRoom(room.clone(), done)).await?;
-        lock(&self.saved).insert(room.name.clone(), room);
-        Ok(())
+    async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {
+        self.job(|done| Job::Rooms(updates, done)).await
     }
 
-    fn saved_rooms(&self) -> Vec<SavedRoom> {
-        lock(&self.saved).values().cloned().collect()
+    async fn saved_rooms(&self) -> Result<Vec<SavedRoom>, StoreError> {
+        self.read(load_saved_rooms).await
     }
 }
 
@@ -336,6 +335,12 @@ fn migrate(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
         }
         tx.execute_batch(MIGRATE_V3_TO_V4).map_err(fail)?;
     }
+    if version < 5 {
+        if version > 0 {
+            tracing::info!(path = %path.display(), "migrating the database to schema 5");
+        }
+        tx.execute_batch(MIGRATE_V4_TO_V5).map_err(fail)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(fail)?;
     tx.commit().map_err(fail)
@@ -397,32 +402,131 @@ const MIGRATE_V3_TO_V4: &str = "
         PRIMARY KEY (account, room)
     );";
 
-type Rooms = (HashMap<String, u64>, BTreeMap<String, SavedRoom>);
+/// Schema 5: owners, private and direct rooms, topics, and what rooms
+/// grant whom. Only accounts own rooms: one a guest made has no owner.
+const MIGRATE_V4_TO_V5: &str = "
+    ALTER TABLE rooms RENAME COLUMN created_by TO owner;
+    UPDATE rooms SET owner = NULL
+        WHERE owner IS NOT NULL AND owner NOT IN (SELECT name FROM accounts);
+    ALTER TABLE rooms ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN direct INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+    CREATE TABLE room_grants (
+        room TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (room, kind, name)
+    );";
 
-fn load_rooms(db: &Connection) -> rusqlite::Result<Rooms> {
-    let mut last_seqs = HashMap::new();
-    let mut saved = BTreeMap::new();
-    let mut query = db.prepare("SELECT name, last_seq, saved, created_by FROM rooms")?;
-    let rows = query.query_map([], |row| {
+fn load_last_seqs(db: &Connection) -> rusqlite::Result<HashMap<String, u64>> {
+    db.prepare("SELECT name, last_seq FROM rooms")?
+        .query_map([], |row| {
+            let last_seq: i64 = row.get(1)?;
+            Ok((row.get(0)?, u64::try_from(last_seq).unwrap_or(0)))
+        })?
+        .collect()
+}
+
+fn load_saved_rooms(db: &Connection) -> rusqlite::Result<Vec<SavedRoom>> {
+    let mut rooms: BTreeMap<String, SavedRoom> = db
+        .prepare("SELECT name, owner, private, direct, topic FROM rooms WHERE saved = 1")?
+        .query_map([], |row| {
+            Ok(SavedRoom {
+                name: row.get(0)?,
+                owner: row.get(1)?,
+                private: row.get(2)?,
+                direct: row.get(3)?,
+                topic: row.get(4)?,
+                grants: Vec::new(),
+            })
+        })?
+        .map(|room| room.map(|room| (room.name.clone(), room)))
+        .collect::<rusqlite::Result<_>>()?;
+    let mut grants = db.prepare("SELECT room, kind, name FROM room_grants")?;
+    let grants = grants.query_map([], |row| {
         Ok((
             row.get::<_, String>(0)?,
-            row.get::<_, i64>(1)?,
-            row.get::<_, bool>(2)?,
-            row.get::<_, Option<String>>(3)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
         ))
     })?;
-    for row in rows {
-        let (name, last_seq, is_saved, created_by) = row?;
-        if is_saved {
-            let room = SavedRoom {
-                name: name.clone(),
-                created_by,
-            };
-            saved.insert(name.clone(), room);
+    for grant in grants {
+        let (room, kind, name) = grant?;
+        match (rooms.get_mut(&room), Grant::parse(&kind)) {
+            (Some(room), Some(grant)) => room.grants.push((grant, name)),
+            _ => tracing::warn!(
+                room,
+                kind,
+                name,
+                "ignoring a grant of an unknown kind or room"
+            ),
         }
-        last_seqs.insert(name, u64::try_from(last_seq).unwrap_or(0));
     }
-    Ok((last_seqs, saved))
+    Ok(rooms.into_values().collect())
+}
+
+fn update_rooms(db: &mut Connection, updates: Vec<RoomUpdate>) -> rusqlite::Result<()> {
+    let tx = db.transaction()?;
+    for update in updates {
+        update_room(&tx, update)?;
+    }
+    tx.commit()
+}
+
+fn update_room(tx: &rusqlite::Transaction<'_>, update: RoomUpdate) -> rusqlite::Result<()> {
+    match update {
+        RoomUpdate::Create(room) => {
+            tx.execute(
+                "INSERT INTO rooms (name, saved, owner, private, direct, topic)
+                 VALUES (?1, 1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (name) DO UPDATE SET saved = 1, owner = ?2, private = ?3,
+                     direct = ?4, topic = ?5",
+                params![room.name, room.owner, room.private, room.direct, room.topic],
+            )?;
+            tx.execute("DELETE FROM room_grants WHERE room = ?1", [&room.name])?;
+            let mut grant = tx.prepare_cached(
+                "INSERT OR IGNORE INTO room_grants (room, kind, name) VALUES (?1, ?2, ?3)",
+            )?;
+            for (kind, name) in &room.grants {
+                grant.execute(params![room.name, kind.as_str(), name])?;
+            }
+        }
+        RoomUpdate::SetTopic { room, topic } => {
+            tx.execute(
+                "UPDATE rooms SET topic = ?2 WHERE name = ?1",
+                params![room, topic],
+            )?;
+        }
+        RoomUpdate::SetOwner { room, owner } => {
+            tx.execute(
+                "UPDATE rooms SET owner = ?2 WHERE name = ?1",
+                params![room, owner],
+            )?;
+        }
+        RoomUpdate::Grant { room, grant, name } => {
+            tx.execute(
+                "INSERT OR IGNORE INTO room_grants (room, kind, name) VALUES (?1, ?2, ?3)",
+                params![room, grant.as_str(), name],
+            )?;
+        }
+        RoomUpdate::Revoke { room, grant, name } => {
+            tx.execute(
+                "DELETE FROM room_grants WHERE room = ?1 AND kind = ?2 AND name = ?3",
+                params![room, grant.as_str(), name],
+            )?;
+        }
+        RoomUpdate::Delete(room) => {
+            tx.execute("DELETE FROM messages WHERE room = ?1", [&room])?;
+            tx.execute("DELETE FROM room_grants WHERE room = ?1", [&room])?;
+            tx.execute("DELETE FROM memberships WHERE room = ?1", [&room])?;
+            tx.execute(
+                "UPDATE rooms SET saved = 0, owner = NULL, private = 0, direct = 0, topic = ''
+                 WHERE name = ?1",
+                [&room],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// The writer thread: runs jobs until the store is dropped.
@@ -438,17 +542,9 @@ fn write_jobs(mut db: Connection, queue: mpsc::Receiver<Job>, options: SqliteOpt
                 let result = change_accounts(&mut db, change);
                 let _ = done.send(result.map_err(|e| unavailable("cannot store the change", &e)));
             }
-            Job::SaveRoom(room, done) => {
-                let result = db.execute(
-                    "INSERT INTO rooms (name, saved, created_by) VALUES (?1, 1, ?2)
-                     ON CONFLICT (name) DO UPDATE SET saved = 1, created_by = ?2",
-                    params![room.name, room.created_by],
-                );
-                let _ = done.send(
-                    result
-                        .map(drop)
-                        .map_err(|e| unavailable("cannot save the room", &e)),
-                );
+            Job::Rooms(updates, done) => {
+                let result = update_rooms(&mut db, updates);
+                let _ = done.send(result.map_err(|e| unavailable("cannot save the room", &e)));
             }
         }
         if let Some(age) = options.retain_age

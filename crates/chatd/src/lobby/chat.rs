@@ -167,8 +167,9 @@ impl StatusFeed {
             let (kind, name) = match event {
                 Ok(RoomEvent::Joined { name, .. }) => (StatusKind::JoinUser, name),
                 Ok(RoomEvent::Left(name)) => (StatusKind::LeaveUser, name),
-                // The protocol has no presence: a lobby user is there or not.
-                Ok(RoomEvent::Presence { .. }) => continue,
+                // The protocol has no presence (a lobby user is there or
+                // not) and no moderation (its rooms have no owner).
+                Ok(RoomEvent::Presence { .. } | RoomEvent::Changed { .. }) => continue,
                 Ok(RoomEvent::Closed) => return None,
                 Err(RoomEventsError::Lagged(missed)) => {
                     self.done = true;

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::chat::user_name;
 
 /// The engine room every lobby-protocol user is a member of.
-const LOBBY_ROOM: &str = "lobby";
+pub const LOBBY_ROOM: &str = "lobby";
 
 const CHANNEL_PREFIX: &str = "channel-";
 
@@ -319,7 +319,11 @@ impl LobbyHub {
                         return;
                     }
                 }
-                Ok(RoomEvent::Joined { .. } | RoomEvent::Presence { .. }) => {}
+                Ok(
+                    RoomEvent::Joined { .. }
+                    | RoomEvent::Presence { .. }
+                    | RoomEvent::Changed { .. },
+                ) => {}
                 Ok(RoomEvent::Closed) => return,
             }
         }

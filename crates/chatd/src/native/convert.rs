@@ -1,19 +1,23 @@
 //! Rules for names, and engine values in `chat.v1` wire form.
 
 use chat_engine::Room as EngineRoom;
-use chat_engine::{Engine, Message as EngineMessage};
-use chat_proto::chat::v1::{Member, Message, Origin, Room};
+use chat_engine::{Engine, MAX_TOPIC_CHARS, Message as EngineMessage};
+use chat_proto::chat::v1::room_action::Action as WireAction;
+use chat_proto::chat::v1::{Member, Message, Origin, Role, Room, RoomAction};
 use prost_types::Timestamp;
 use tonic::Status;
 
-use crate::lobby::{is_channel_room, is_lobby_user_name};
+use crate::lobby::{LOBBY_ROOM, is_channel_room, is_lobby_user_name};
 
 /// Longest room name, in characters.
 const MAX_ROOM_CHARS: usize = 64;
 
-/// The most bytes a `Room` takes on the wire: its name (4 bytes a
-/// character at most) and numbers.
-pub const MOST_ROOM_BYTES: usize = 4 * MAX_ROOM_CHARS + 32;
+/// Longest user name, in characters (the engine's default limit).
+const MAX_NAME_CHARS: usize = 64;
+
+/// The most bytes a `Room` takes on the wire: its name, topic, owner and
+/// peer (4 bytes a character at most) and numbers.
+pub const MOST_ROOM_BYTES: usize = 4 * (MAX_ROOM_CHARS + MAX_TOPIC_CHARS + 2 * MAX_NAME_CHARS) + 32;
 
 /// A display name a native user may log in with. (Length and emptiness
 /// are the engine's limits, checked when the name is claimed.)
@@ -44,13 +48,21 @@ pub fn check_room_name(name: &str) -> Result<(), Status> {
             "the room name `{name}` has spaces or control characters; use letters, digits, `-` or `_`"
         )));
     }
-    if is_channel_room(name) {
+    if is_channel_room(name) || name == LOBBY_ROOM {
         return Err(Status::invalid_argument(format!(
-            "`{name}`: names starting `channel-` belong to lobby-protocol channels"
+            "`{name}`: `lobby` and names starting `channel-` belong to the lobby protocol"
+        )));
+    }
+    if name.starts_with(DIRECT_PREFIX) {
+        return Err(Status::invalid_argument(format!(
+            "`{name}`: names starting `{DIRECT_PREFIX}` belong to direct conversations"
         )));
     }
     Ok(())
 }
+
+/// How the names of direct conversations start.
+pub const DIRECT_PREFIX: &str = "@";
 
 pub fn message(room: &str, message: &EngineMessage) -> Message {
     Message {
@@ -76,23 +88,96 @@ fn origin(origin: chat_engine::Origin) -> Origin {
     }
 }
 
-pub fn room(room: &EngineRoom) -> Room {
+/// `room` as user `viewer` sees it.
+pub fn room(room: &EngineRoom, viewer: &str) -> Room {
+    let access = room.access();
     Room {
         name: room.name().to_owned(),
         member_count: u32::try_from(room.member_count()).unwrap_or(u32::MAX),
         last_seq: room.last_seq(),
+        private: access.private,
+        direct: access.direct,
+        topic: access.topic.clone(),
+        owner: access.owner.clone().unwrap_or_default(),
+        peer: access
+            .participants
+            .iter()
+            .find(|name| *name != viewer)
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
-/// `names` with whether each is online.
-pub fn members(engine: &Engine, names: Vec<String>) -> Vec<Member> {
+/// `names`, members of `room`, with whether each is online, its role and
+/// whether it is muted.
+pub fn members(engine: &Engine, room: &EngineRoom, names: Vec<String>) -> Vec<Member> {
+    let access = room.access();
     names
         .into_iter()
         .map(|name| Member {
             online: engine.is_online(&name),
+            role: role(access.role_of(&name)).into(),
+            muted: access.muted.contains(&name),
             name,
         })
         .collect()
+}
+
+fn role(role: chat_engine::Role) -> Role {
+    match role {
+        chat_engine::Role::Member => Role::Member,
+        chat_engine::Role::Moderator => Role::Moderator,
+        chat_engine::Role::Owner => Role::Owner,
+    }
+}
+
+/// A room action from the wire.
+pub fn action_from_wire(action: Option<RoomAction>) -> Result<chat_engine::RoomAction, Status> {
+    use chat_engine::RoomAction as A;
+    let action = action.and_then(|action| action.action).ok_or_else(|| {
+        Status::invalid_argument(
+            "say what to do: set one field of `action` (set_topic, invite, ...)",
+        )
+    })?;
+    Ok(match action {
+        WireAction::SetTopic(topic) => A::SetTopic(topic),
+        WireAction::Invite(name) => A::Invite(name),
+        WireAction::Kick(name) => A::Kick(name),
+        WireAction::Ban(name) => A::Ban(name),
+        WireAction::Unban(name) => A::Unban(name),
+        WireAction::Mute(name) => A::Mute(name),
+        WireAction::Unmute(name) => A::Unmute(name),
+        WireAction::Promote(name) => A::Promote(name),
+        WireAction::Demote(name) => A::Demote(name),
+        WireAction::TransferOwnership(name) => A::TransferOwnership(name),
+        WireAction::Delete(true) => A::Delete,
+        WireAction::Delete(false) => {
+            return Err(Status::invalid_argument(
+                "`delete` must be true to delete the room",
+            ));
+        }
+    })
+}
+
+/// A room action in wire form.
+pub fn action_to_wire(action: &chat_engine::RoomAction) -> RoomAction {
+    use chat_engine::RoomAction as A;
+    let action = match action.clone() {
+        A::SetTopic(topic) => WireAction::SetTopic(topic),
+        A::Invite(name) => WireAction::Invite(name),
+        A::Kick(name) => WireAction::Kick(name),
+        A::Ban(name) => WireAction::Ban(name),
+        A::Unban(name) => WireAction::Unban(name),
+        A::Mute(name) => WireAction::Mute(name),
+        A::Unmute(name) => WireAction::Unmute(name),
+        A::Promote(name) => WireAction::Promote(name),
+        A::Demote(name) => WireAction::Demote(name),
+        A::TransferOwnership(name) => WireAction::TransferOwnership(name),
+        A::Delete => WireAction::Delete(true),
+    };
+    RoomAction {
+        action: Some(action),
+    }
 }
 
 /// Default and largest page of a listing.
@@ -143,6 +228,8 @@ mod tests {
         assert!(check_room_name("").is_err());
         assert!(check_room_name("two words").is_err());
         assert!(check_room_name("channel-50054").is_err());
+        assert!(check_room_name("lobby").is_err());
+        assert!(check_room_name("@dm-1").is_err());
         assert!(check_room_name(&"r".repeat(65)).is_err());
         assert!(check_user_name("민지").is_ok());
         assert!(check_user_name("user-7").is_err());

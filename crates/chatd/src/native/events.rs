@@ -20,8 +20,8 @@ use chat_engine::{
 };
 use chat_proto::chat::v1::event::Event as Kind;
 use chat_proto::chat::v1::{
-    Event, FellBehind, MemberJoined, MemberLeft, Presence, RoomClosed, RoomCreated, RoomJoined,
-    RoomLeft,
+    Event, FellBehind, Invited, MemberJoined, MemberLeft, Presence, RoomChanged, RoomClosed,
+    RoomCreated, RoomJoined, RoomLeft,
 };
 use chat_proto::codec::Encoded;
 use futures::{Stream, StreamExt};
@@ -69,6 +69,7 @@ pub fn open(
         ended: false,
     };
     events.follow_joined_rooms(&cursors);
+    events.tell_invitations();
     Ok(Box::pin(futures::stream::unfold(
         events,
         |mut events| async move {
@@ -119,6 +120,17 @@ impl Events {
                 }
                 None => self.hub.forget_room(&self.session, &name),
             }
+        }
+    }
+
+    /// Tells of the invitations the user has not taken up.
+    fn tell_invitations(&mut self) {
+        let me = self.session.name().to_owned();
+        for room in self.hub.engine().invitations_for(&me) {
+            self.emit(Kind::Invited(Invited {
+                room,
+                by: String::new(),
+            }));
         }
     }
 
@@ -177,7 +189,8 @@ impl Events {
     fn obey(&mut self, control: Control) {
         match control {
             Control::Follow { room, after } => self.follow(room, after),
-            Control::Unfollow { room } => self.unfollow(room),
+            Control::Unfollow { room, reason } => self.unfollow(room, reason),
+            Control::Invited { room, by } => self.emit(Kind::Invited(Invited { room, by })),
             Control::RoomChanged(RoomChange::Opened(room)) => {
                 self.emit(Kind::RoomCreated(RoomCreated { room }));
             }
@@ -217,10 +230,10 @@ impl Events {
         self.emit(snapshot);
     }
 
-    fn unfollow(&mut self, room: String) {
+    fn unfollow(&mut self, room: String, reason: String) {
         self.followed.remove(&room);
         if self.feeds.remove(&room).is_some() {
-            self.emit(Kind::RoomLeft(RoomLeft { room }));
+            self.emit(Kind::RoomLeft(RoomLeft { room, reason }));
         }
     }
 
@@ -228,8 +241,9 @@ impl Events {
     fn snapshot(&self, room: &Room, last_seq: u64) -> Kind {
         Kind::RoomJoined(RoomJoined {
             room: room.name().to_owned(),
-            members: convert::members(self.hub.engine(), room.members()),
+            members: convert::members(self.hub.engine(), room, room.members()),
             last_seq,
+            details: Some(convert::room(room, self.session.name())),
         })
     }
 
@@ -264,6 +278,13 @@ impl Events {
             FeedItem::Member(RoomEvent::Left(name)) if name != me => {
                 self.emit(Kind::MemberLeft(MemberLeft { room, name }))
             }
+            FeedItem::Member(RoomEvent::Changed { actor, action }) => {
+                self.emit(Kind::RoomChanged(RoomChanged {
+                    room,
+                    actor,
+                    action: Some(convert::action_to_wire(&action)),
+                }))
+            }
             FeedItem::Member(_) => {}
             FeedItem::MembersLagged(room_handle) => {
                 let snapshot = self.snapshot(&room_handle, room_handle.last_seq());
@@ -273,7 +294,10 @@ impl Events {
                 self.feeds.remove(&room);
                 self.followed.remove(&room);
                 self.hub.forget_room(&self.session, &room);
-                self.emit(Kind::RoomLeft(RoomLeft { room }))
+                self.emit(Kind::RoomLeft(RoomLeft {
+                    room,
+                    reason: String::new(),
+                }))
             }
             FeedItem::Failed(status) => {
                 self.queue(Err(status));

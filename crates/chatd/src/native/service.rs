@@ -11,11 +11,11 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use super::events::{self, EventStream};
-use super::sessions::{NativeHub, room_not_found};
+use super::sessions::NativeHub;
 use super::users::Session;
 use crate::accounts::wrong_name_or_password;
 use crate::address_rate::AddressRate;
-use crate::status;
+use crate::status::{self, room_not_found};
 use crate::transport::{ConnectionInfo, FRAMING, ReplyQuota, address_key};
 
 /// Default and largest history page, in messages.
@@ -155,7 +155,7 @@ impl ChatService for NativeChat {
             .await
             .map_err(|_| wrong_password())?;
         accounts.delete(name).await?;
-        self.hub.remove_account_user(name);
+        self.hub.remove_account_user(name).await?;
         Ok(Response::new(DeleteAccountResponse {}))
     }
 
@@ -186,7 +186,7 @@ impl ChatService for NativeChat {
             text,
             client_message_id,
         } = request.into_inner();
-        let target = self.hub.room_of(&session, &room)?;
+        let target = self.hub.room_of(&session, &room).await?;
         session
             .user()
             .take_send(self.hub.config().max_sends_per_second)?;
@@ -209,12 +209,10 @@ impl ChatService for NativeChat {
         request: Request<CreateRoomRequest>,
     ) -> Result<Response<CreateRoomResponse>, Status> {
         let session = self.hub.authenticate(request.metadata())?;
-        let room = self
-            .hub
-            .create_room(&session, &request.into_inner().room)
-            .await?;
+        let CreateRoomRequest { room, private } = request.into_inner();
+        let room = self.hub.create_room(&session, &room, private).await?;
         Ok(Response::new(CreateRoomResponse {
-            room: Some(convert::room(&room)),
+            room: Some(convert::room(&room, session.name())),
         }))
     }
 
@@ -228,7 +226,7 @@ impl ChatService for NativeChat {
             .join_room(&session, &request.into_inner().room)
             .await?;
         Ok(Response::new(JoinRoomResponse {
-            room: Some(convert::room(&room)),
+            room: Some(convert::room(&room, session.name())),
         }))
     }
 
@@ -247,7 +245,7 @@ impl ChatService for NativeChat {
         &self,
         request: Request<ListRoomsRequest>,
     ) -> Result<Response<ListRoomsResponse>, Status> {
-        self.hub.authenticate(request.metadata())?;
+        let session = self.hub.authenticate(request.metadata())?;
         let quota = ReplyQuota::of(request.extensions());
         let ListRoomsRequest {
             page_size,
@@ -255,12 +253,13 @@ impl ChatService for NativeChat {
         } = request.into_inner();
         let size = convert::page_size(page_size);
         quota.take(size * convert::MOST_ROOM_BYTES).await;
+        let me = session.name();
         let rooms: Vec<Room> = self
             .hub
             .engine()
-            .rooms_after(&page_token, size + 1)
+            .rooms_after(&page_token, size + 1, |room| room.is_visible_to(me))
             .iter()
-            .map(|room| convert::room(room))
+            .map(|room| convert::room(room, me))
             .collect();
         let (rooms, next_page_token) = convert::page(rooms, size, |room| &room.name);
         Ok(Response::new(ListRoomsResponse {
@@ -273,7 +272,7 @@ impl ChatService for NativeChat {
         &self,
         request: Request<ListMembersRequest>,
     ) -> Result<Response<ListMembersResponse>, Status> {
-        self.hub.authenticate(request.metadata())?;
+        let session = self.hub.authenticate(request.metadata())?;
         let quota = ReplyQuota::of(request.extensions());
         let ListMembersRequest {
             room,
@@ -281,14 +280,12 @@ impl ChatService for NativeChat {
             page_token,
         } = request.into_inner();
         let engine = self.hub.engine();
-        let room = engine
-            .find_room(&room)
-            .ok_or_else(|| room_not_found(&room))?;
+        let room = self.hub.readable_room(&session, &room)?;
         let size = convert::page_size(page_size);
         let most_per_member = 4 * engine.limits().max_name_chars + FRAMING;
         quota.take(size * most_per_member).await;
         let names = room.members_after(&page_token, size + 1);
-        let members = convert::members(engine, names);
+        let members = convert::members(engine, &room, names);
         let (members, next_page_token) = convert::page(members, size, |member| &member.name);
         Ok(Response::new(ListMembersResponse {
             members,
@@ -300,7 +297,7 @@ impl ChatService for NativeChat {
         &self,
         request: Request<GetHistoryRequest>,
     ) -> Result<Response<GetHistoryResponse>, Status> {
-        self.hub.authenticate(request.metadata())?;
+        let session = self.hub.authenticate(request.metadata())?;
         let quota = ReplyQuota::of(request.extensions());
         let GetHistoryRequest {
             room,
@@ -308,7 +305,11 @@ impl ChatService for NativeChat {
             limit,
         } = request.into_inner();
         let engine = self.hub.engine();
-        if engine.find_room(&room).is_none() && engine.last_seq(&room) == 0 {
+        // A room no longer open (a lobby channel closed) keeps its history
+        // readable; a deleted room's went with it.
+        if engine.find_room(&room).is_some() {
+            self.hub.readable_room(&session, &room)?;
+        } else if engine.last_seq(&room) == 0 {
             return Err(room_not_found(&room));
         }
         let limit = match limit {
@@ -361,6 +362,53 @@ impl ChatService for NativeChat {
                 .map(|m| convert::message(&room, m))
                 .collect(),
             has_more,
+        }))
+    }
+
+    async fn moderate_room(
+        &self,
+        request: Request<ModerateRoomRequest>,
+    ) -> Result<Response<ModerateRoomResponse>, Status> {
+        let session = self.hub.authenticate(request.metadata())?;
+        let ModerateRoomRequest { room, action } = request.into_inner();
+        let action = convert::action_from_wire(action)?;
+        let action = self.hub.moderate(&session, &room, action).await?;
+        Ok(Response::new(ModerateRoomResponse {
+            action: Some(convert::action_to_wire(&action)),
+        }))
+    }
+
+    async fn list_bans(
+        &self,
+        request: Request<ListBansRequest>,
+    ) -> Result<Response<ListBansResponse>, Status> {
+        let session = self.hub.authenticate(request.metadata())?;
+        let quota = ReplyQuota::of(request.extensions());
+        let name = request.into_inner().room;
+        let room = self.hub.readable_room(&session, &name)?;
+        if room.access().role_of(session.name()) == chat_engine::Role::Member {
+            return Err(Status::permission_denied(format!(
+                "only the owner and moderators of `{name}` may see whom it bans"
+            )));
+        }
+        let names: Vec<String> = room.access().banned.values().cloned().collect();
+        let most_per_name = 4 * self.hub.engine().limits().max_name_chars + FRAMING;
+        quota.take(names.len() * most_per_name).await;
+        Ok(Response::new(ListBansResponse { names }))
+    }
+
+    async fn open_direct(
+        &self,
+        request: Request<OpenDirectRequest>,
+    ) -> Result<Response<OpenDirectResponse>, Status> {
+        let session = self.hub.authenticate(request.metadata())?;
+        let (room, created) = self
+            .hub
+            .open_direct(&session, &request.into_inner().name)
+            .await?;
+        Ok(Response::new(OpenDirectResponse {
+            room: Some(convert::room(&room, session.name())),
+            created,
         }))
     }
 }

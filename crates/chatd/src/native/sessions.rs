@@ -7,17 +7,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chat_engine::{Engine, Room};
+use chat_engine::{Engine, Room, RoomAction};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
-use super::convert::{check_room_name, check_user_name};
+use super::convert::{DIRECT_PREFIX, check_room_name, check_user_name};
 use super::users::{Control, Session, User, expired};
 use crate::accounts::{self, Accounts};
-use crate::status;
+use crate::status::{self, room_not_found};
 
 /// Settings of the native protocol's sessions.
 #[derive(Debug, Clone)]
@@ -240,6 +240,7 @@ impl NativeHub {
             for room in user.end() {
                 self.vacate(&room, user.name());
             }
+            self.shared.engine.forget_guest(user.name());
         }
         tracing::info!(name = session.name(), reason, "native session ended");
     }
@@ -271,9 +272,10 @@ impl NativeHub {
         }
     }
 
-    /// Removes account `name`'s user: its sessions end and it leaves its
-    /// rooms. (The account itself is removed by [`Accounts::delete`].)
-    pub fn remove_account_user(&self, name: &str) {
+    /// Removes account `name`'s user: its sessions end, it leaves its
+    /// rooms, and rooms forget its roles and invitations. (The account
+    /// itself is removed by [`Accounts::delete`].)
+    pub async fn remove_account_user(&self, name: &str) -> Result<(), Status> {
         let sessions: Vec<Arc<Session>> = self
             .sessions()
             .values()
@@ -289,6 +291,11 @@ impl NativeHub {
                 self.vacate(&room, name);
             }
         }
+        self.shared
+            .engine
+            .forget_account(name)
+            .await
+            .map_err(status::from_engine)
     }
 
     /// Whether native user `name` has a stream open.
@@ -309,36 +316,40 @@ impl NativeHub {
         online
     }
 
-    /// Creates room `name`, saved so it outlives restarts, with the user
-    /// in it.
-    pub async fn create_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
+    /// Creates room `name` (private or not), owned by the user, saved so
+    /// it outlives restarts, with the user in it.
+    pub async fn create_room(
+        &self,
+        session: &Session,
+        name: &str,
+        private: bool,
+    ) -> Result<Arc<Room>, Status> {
         check_room_name(name)?;
         if self.shared.engine.find_room(name).is_some() {
             return Err(Status::already_exists(format!(
-                "room `{name}` already exists; join it with JoinRoom"
+                "room `{name}` already exists; join it with JoinRoom, or choose another name"
             )));
         }
         let room = self
             .shared
             .engine
-            .create_room(name, session.name())
+            .create_room(name, session.name(), private)
             .await
             .map_err(status::from_engine)?;
-        self.join(session, &room).await
+        self.join(session.user(), &room).await
     }
 
-    /// Puts the user in open room `name`.
+    /// Puts the user in open room `name`, if it may join it.
     pub async fn join_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
         let room = self
             .shared
             .engine
-            .find_room(name)
-            .ok_or_else(|| room_not_found(name))?;
-        self.join(session, &room).await
+            .find_visible_room(name, session.name())
+            .map_err(status::from_engine)?;
+        self.join(session.user(), &room).await
     }
 
-    async fn join(&self, session: &Session, room: &Arc<Room>) -> Result<Arc<Room>, Status> {
-        let user = session.user();
+    async fn join(&self, user: &User, room: &Arc<Room>) -> Result<Arc<Room>, Status> {
         if user.is_in(room.name()) {
             return Ok(Arc::clone(room));
         }
@@ -362,23 +373,137 @@ impl NativeHub {
         if user.is_account() {
             self.shared.accounts.leave(user.name(), name).await?;
         }
-        if user.leave(name) {
+        if user.leave(name, "") {
             self.vacate(name, user.name());
         }
         Ok(())
     }
 
-    /// The room the user is in called `name`, to send to.
-    pub fn room_of(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
+    /// The room the user is in called `name`, to send to. In a direct
+    /// conversation the other account is brought back if it left, so no
+    /// message goes unseen.
+    pub async fn room_of(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
         if !session.user().is_in(name) {
             return Err(Status::failed_precondition(format!(
                 "you are not in room `{name}`; join it with JoinRoom first"
             )));
         }
-        self.shared
+        let room = self
+            .shared
             .engine
             .find_room(name)
-            .ok_or_else(|| room_not_found(name))
+            .ok_or_else(|| room_not_found(name))?;
+        let peer = {
+            let access = room.access();
+            let peer = access.participants.iter().find(|p| *p != session.name());
+            peer.filter(|peer| access.direct && !room.is_member(peer))
+                .cloned()
+        };
+        if let Some(peer) = peer {
+            let peer = self.account_user(&peer)?;
+            self.join(&peer, &room).await?;
+        }
+        Ok(room)
+    }
+
+    /// Open room `name`, whose members and history the user may read: a
+    /// public room, or a private one it is in.
+    pub fn readable_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
+        let room = self
+            .shared
+            .engine
+            .find_visible_room(name, session.name())
+            .map_err(status::from_engine)?;
+        if room.is_private() && !room.is_member(session.name()) {
+            return Err(Status::permission_denied(format!(
+                "`{name}` is a private room: join it to read it"
+            )));
+        }
+        Ok(room)
+    }
+
+    /// Lets the user take `action` in room `name`, if its role there
+    /// allows; then a kicked or banned user leaves, an invited one is told,
+    /// and a deleted room leaves everyone. Returns the action as taken.
+    pub async fn moderate(
+        &self,
+        session: &Session,
+        name: &str,
+        action: RoomAction,
+    ) -> Result<RoomAction, Status> {
+        let actor = session.name();
+        let action = self
+            .shared
+            .engine
+            .moderate(name, actor, action)
+            .await
+            .map_err(status::from_engine)?;
+        match &action {
+            RoomAction::Kick(target) => {
+                self.removed(name, target, &format!("kicked by {actor}"))
+                    .await
+            }
+            RoomAction::Ban(target) => {
+                self.removed(name, target, &format!("banned by {actor}"))
+                    .await
+            }
+            RoomAction::Invite(target) => {
+                let invitee = self.users().get(target).cloned();
+                if let Some(invitee) = invitee {
+                    invitee.tell(&Control::Invited {
+                        room: name.to_owned(),
+                        by: actor.to_owned(),
+                    });
+                }
+            }
+            RoomAction::Delete => {
+                let reason = format!("deleted by {actor}");
+                for user in self.all_users() {
+                    user.leave(name, &reason);
+                }
+            }
+            _ => {}
+        }
+        Ok(action)
+    }
+
+    /// User `name` was made to leave room `room` (the room has let it go):
+    /// its streams are told why, and an account's membership is forgotten.
+    async fn removed(&self, room: &str, name: &str, reason: &str) {
+        let user = self.users().get(name).cloned();
+        let Some(user) = user else {
+            return;
+        };
+        user.leave(room, reason);
+        if user.is_account()
+            && let Err(error) = self.shared.accounts.leave(name, room).await
+        {
+            // The room holds the truth: a banned member is refused again
+            // when memberships are restored.
+            tracing::warn!(room, name, %error, "cannot forget a removed member's membership");
+        }
+    }
+
+    /// The direct conversation of the user and account `peer`, made if
+    /// there is none, with both in it. Returns it and whether it is new.
+    pub async fn open_direct(
+        &self,
+        session: &Session,
+        peer: &str,
+    ) -> Result<(Arc<Room>, bool), Status> {
+        let new_name = || format!("{DIRECT_PREFIX}dm-{}", &accounts::new_token()[..16]);
+        let (room, created) = self
+            .shared
+            .engine
+            .open_direct(session.name(), peer, new_name)
+            .await
+            .map_err(status::from_engine)?;
+        let participants: Vec<String> = room.access().participants.iter().cloned().collect();
+        for name in participants {
+            let user = self.account_user(&name)?;
+            self.join(&user, &room).await?;
+        }
+        Ok((room, created))
     }
 
     /// The user left room `name` (or the room went away under it).
@@ -477,10 +602,4 @@ impl NativeHub {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-pub fn room_not_found(name: &str) -> Status {
-    Status::not_found(format!(
-        "there is no open room `{name}`; ListRooms shows them, CreateRoom makes one"
-    ))
 }

@@ -31,8 +31,10 @@ pub const CONTROL_BACKLOG: usize = 256;
 pub enum Control {
     /// The user joined `room`: follow it after sequence number `after`.
     Follow { room: Arc<Room>, after: u64 },
-    /// The user left `room`.
-    Unfollow { room: String },
+    /// The user left `room`, or was made to (`reason` says how).
+    Unfollow { room: String, reason: String },
+    /// The user was invited to `room` by `by`.
+    Invited { room: String, by: String },
     /// A room opened or closed.
     RoomChanged(RoomChange),
 }
@@ -144,7 +146,8 @@ impl User {
     }
 
     /// Takes the user out of room `name`; false if it was not in it.
-    pub fn leave(&self, name: &str) -> bool {
+    /// `reason` says who made it leave, if someone else did.
+    pub fn leave(&self, name: &str, reason: &str) -> bool {
         let mut state = self.state();
         if !state.rooms.remove(name) {
             return false;
@@ -153,6 +156,7 @@ impl User {
             &self.name,
             &Control::Unfollow {
                 room: name.to_owned(),
+                reason: reason.to_owned(),
             },
         );
         true

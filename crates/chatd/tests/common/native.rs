@@ -1,7 +1,8 @@
 //! A thin `chat.v1` test client over the generated stubs, so tests see the
 //! protocol itself.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use chat_proto::chat::v1::chat_service_client::ChatServiceClient;
 use chat_proto::chat::v1::event::Event as Kind;
@@ -9,7 +10,10 @@ use chat_proto::chat::v1::*;
 use tonic::transport::Channel;
 use tonic::{Request, Status, Streaming};
 
-use super::{PATIENCE, connect};
+use super::{PATIENCE, connect, connect_from};
+
+/// The password of accounts that tests make with [`NativeUser::account`].
+pub const PASSWORD: &str = "correct horse battery";
 
 pub struct NativeUser {
     pub name: String,
@@ -65,6 +69,25 @@ impl NativeUser {
             token,
             client,
         }
+    }
+
+    /// Registers account `name` (with [`PASSWORD`]) from a loopback
+    /// address no other call has used, so tests that need several
+    /// accounts are not held by the registration pace of one address.
+    pub async fn account(addr: SocketAddr, name: &str) -> Self {
+        static NEXT_SOURCE: AtomicU16 = AtomicU16::new(1);
+        let n = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed).to_be_bytes();
+        let source = IpAddr::V4(Ipv4Addr::new(127, 1, n[0], n[1]));
+        let mut client = ChatServiceClient::new(connect_from(source, addr).await);
+        let reply = client
+            .register(RegisterRequest {
+                name: name.into(),
+                password: PASSWORD.into(),
+            })
+            .await
+            .expect("Register")
+            .into_inner();
+        Self::session(reply.name, reply.session_token, client)
     }
 
     pub async fn register(addr: SocketAddr, name: &str, password: &str) -> Self {
@@ -127,14 +150,53 @@ impl NativeUser {
     }
 
     pub async fn create(&mut self, room: &str) -> Room {
-        let request = self.req(CreateRoomRequest { room: room.into() });
-        self.client
+        self.try_create(room, false).await.expect("CreateRoom")
+    }
+
+    pub async fn try_create(&mut self, room: &str, private: bool) -> Result<Room, Status> {
+        let request = self.req(CreateRoomRequest {
+            room: room.into(),
+            private,
+        });
+        Ok(self
+            .client
             .create_room(request)
-            .await
-            .expect("CreateRoom")
+            .await?
             .into_inner()
             .room
-            .unwrap()
+            .unwrap())
+    }
+
+    pub async fn try_join(&mut self, room: &str) -> Result<Room, Status> {
+        let request = self.req(JoinRoomRequest { room: room.into() });
+        Ok(self
+            .client
+            .join_room(request)
+            .await?
+            .into_inner()
+            .room
+            .unwrap())
+    }
+
+    /// Takes `action` in `room`; the action as the server took it.
+    pub async fn moderate(
+        &mut self,
+        room: &str,
+        action: room_action::Action,
+    ) -> Result<room_action::Action, Status> {
+        let request = self.req(ModerateRoomRequest {
+            room: room.into(),
+            action: Some(RoomAction {
+                action: Some(action),
+            }),
+        });
+        let reply = self.client.moderate_room(request).await?.into_inner();
+        Ok(reply.action.and_then(|action| action.action).unwrap())
+    }
+
+    pub async fn open_direct(&mut self, name: &str) -> Result<OpenDirectResponse, Status> {
+        let request = self.req(OpenDirectRequest { name: name.into() });
+        Ok(self.client.open_direct(request).await?.into_inner())
     }
 
     pub async fn leave(&mut self, room: &str) {
