@@ -130,13 +130,13 @@ fn chat(ui: &mut egui::Ui, view: &mut ChatView) -> Vec<Request> {
     requests
 }
 
-/// A room as listed: `# name`, `🔒 name` if private, `@peer` for a direct
+/// A room as listed: `#name`, `🔒name` if private, `@peer` for a direct
 /// conversation.
 fn room_label(rooms: &Rooms, room: &str) -> String {
     match rooms.logs.get(room).map(|log| &log.details) {
         Some(details) if details.direct => details.title(),
-        Some(details) if details.private => format!("🔒 {room}"),
-        _ => format!("# {room}"),
+        Some(details) if details.private => format!("🔒{room}"),
+        _ => format!("#{room}"),
     }
 }
 
@@ -146,10 +146,15 @@ fn room_header(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
     let room = view.rooms.current.clone()?;
     let log = view.rooms.current_log()?;
     let topic = log.details.topic.clone();
+    let heading = if log.details.private && !log.details.direct {
+        format!("🔒 {}", log.details.title())
+    } else {
+        log.details.title()
+    };
     let role = view.rooms.my_role(&room);
     let mut request = None;
     ui.horizontal_wrapped(|ui| {
-        ui.heading(room_label(&view.rooms, &room));
+        ui.heading(heading);
         if !topic.is_empty() {
             ui.label(RichText::new(&topic).weak());
         }
@@ -163,7 +168,7 @@ fn room_header(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
                 let topic = std::mem::take(&mut view.topic_field).trim().to_owned();
                 request = Some(RoomAction::SetTopic(topic));
             }
-            let label = ui.label("Invite");
+            let label = ui.label("Invite who");
             ui.add(TextEdit::singleline(&mut view.invite_field).desired_width(100.0))
                 .labelled_by(label.id);
             let name = view.invite_field.trim().to_owned();
@@ -261,7 +266,7 @@ fn rooms_panel(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
         ui.label(RichText::new("Invited").strong());
         for room in view.rooms.invitations.keys() {
             ui.horizontal(|ui| {
-                ui.label(format!("🔒 {room}"));
+                ui.label(format!("🔒{room}"));
                 if ui.small_button("Join").clicked() {
                     request = Some(Request::Join(room.clone()));
                 }
@@ -323,7 +328,7 @@ fn members_panel(ui: &mut egui::Ui, view: &ChatView) -> Option<Request> {
     let room = view.rooms.current.clone()?;
     let log = view.rooms.current_log()?;
     let role = view.rooms.my_role(&room);
-    let mut action = None;
+    let mut choice = None;
     for member in log.members.values() {
         let dot = if member.online {
             RichText::new("●").color(ONLINE)
@@ -341,7 +346,7 @@ fn members_panel(ui: &mut egui::Ui, view: &ChatView) -> Option<Request> {
                 label.context_menu(|ui| {
                     for (text, chosen) in member_actions(role, member) {
                         if ui.button(text).clicked() {
-                            action = Some(chosen);
+                            choice = Some(chosen);
                             ui.close();
                         }
                     }
@@ -349,36 +354,40 @@ fn members_panel(ui: &mut egui::Ui, view: &ChatView) -> Option<Request> {
             }
         });
     }
-    let direct = matches!(action, Some(RoomAction::Invite(_)));
-    match action? {
-        // "Message" opens a direct conversation rather than changing the room.
-        RoomAction::Invite(name) if direct => Some(Request::Direct(name)),
-        action => Some(Request::Moderate { room, action }),
+    match choice? {
+        MemberChoice::Message(name) => Some(Request::Direct(name)),
+        MemberChoice::Act(action) => Some(Request::Moderate { room, action }),
     }
 }
 
+/// An entry of a member's menu.
+enum MemberChoice {
+    /// Open the direct conversation with the member.
+    Message(String),
+    Act(RoomAction),
+}
+
 /// What a user of role `role` may do to `member`, as menu entries.
-/// "Message" comes as an `Invite` the caller turns into opening a direct
-/// conversation.
-fn member_actions(role: Role, member: &Member) -> Vec<(&'static str, RoomAction)> {
+fn member_actions(role: Role, member: &Member) -> Vec<(&'static str, MemberChoice)> {
     let name = member.name.clone();
-    let mut actions = vec![("Message", RoomAction::Invite(name.clone()))];
+    let mut actions = vec![("Message", MemberChoice::Message(name.clone()))];
+    let mut act = |text, action| actions.push((text, MemberChoice::Act(action)));
     if role > member.role && role >= Role::Moderator {
-        actions.push(("Kick", RoomAction::Kick(name.clone())));
-        actions.push(("Ban", RoomAction::Ban(name.clone())));
+        act("Kick", RoomAction::Kick(name.clone()));
+        act("Ban", RoomAction::Ban(name.clone()));
         if member.muted {
-            actions.push(("Unmute", RoomAction::Unmute(name.clone())));
+            act("Unmute", RoomAction::Unmute(name.clone()));
         } else {
-            actions.push(("Mute", RoomAction::Mute(name.clone())));
+            act("Mute", RoomAction::Mute(name.clone()));
         }
     }
     if role == Role::Owner {
         if member.role == Role::Moderator {
-            actions.push(("Remove moderator", RoomAction::Demote(name.clone())));
+            act("Remove moderator", RoomAction::Demote(name.clone()));
         } else {
-            actions.push(("Make moderator", RoomAction::Promote(name.clone())));
+            act("Make moderator", RoomAction::Promote(name.clone()));
         }
-        actions.push(("Make owner", RoomAction::TransferOwnership(name)));
+        act("Make owner", RoomAction::TransferOwnership(name));
     }
     actions
 }

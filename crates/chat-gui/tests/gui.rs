@@ -200,11 +200,21 @@ fn enter_sends_and_keeps_the_focus_in_the_input() {
     });
 }
 
+/// Registers the form's name with a password, and waits for the chat
+/// window. (Only accounts create rooms.)
+fn register(harness: &mut Harness<'_, ChatGui>) {
+    fill(harness, "Password", "correct horse");
+    harness.get_by_label("Register").click();
+    run_until(harness, "the chat window", |app| {
+        chat(app).is_some_and(|view| view.rooms.current.as_deref() == Some("general"))
+    });
+}
+
 #[test]
 fn rooms_are_created_joined_and_switched() {
     let server = Server::start();
     let mut harness = window(&server.addr(), "ann");
-    log_in(&mut harness);
+    register(&mut harness);
     send(&mut harness, "in general");
     run_until(&mut harness, "the message", |app| texts(app).len() == 1);
 
@@ -372,4 +382,68 @@ fn tls_needs_the_certificate_trusted_and_then_connects() {
     run_until(&mut harness, "the message back", |app| {
         texts(app) == ["ann: over TLS"]
     });
+}
+
+#[test]
+fn an_owner_moderates_from_the_room_header_and_the_member_menu() {
+    let server = Server::start();
+    let mut harness = window(&server.addr(), "ann");
+    register(&mut harness);
+    fill(&mut harness, "Room name", "ops");
+    harness.get_by_label("private").click();
+    harness.step();
+    harness.get_by_label("Create").click();
+    run_until(&mut harness, "the private room", |app| {
+        chat(app).is_some_and(|view| view.rooms.current.as_deref() == Some("ops"))
+    });
+    harness.get_by_label("🔒ops");
+    let engine = server.server.as_ref().unwrap().engine.clone();
+    let room = engine.find_room("ops").unwrap();
+    assert!(room.is_private());
+
+    // The header: a topic, and an invitation for bob, an account.
+    let mut config = chat_client::ClientConfig::new(server.addr(), "bob");
+    config.password = "bob's password".into();
+    config.register = true;
+    let (bob, _bob_events) = server
+        .runtime
+        .block_on(chat_client::Client::connect(config))
+        .unwrap();
+    fill(&mut harness, "Topic", "on call this week");
+    harness.get_by_label("Set topic").click();
+    fill(&mut harness, "Invite who", "bob");
+    harness.get_by_label("Invite").click();
+    run_until(&mut harness, "the topic and the invitation", |app| {
+        chat(app)
+            .and_then(|view| view.rooms.current_log())
+            .is_some_and(|log| {
+                log.details.topic == "on call this week"
+                    && log
+                        .entries
+                        .values()
+                        .any(|e| *e == Entry::Notice("* ann invited bob".into()))
+            })
+    });
+    harness.get_by_label("on call this week");
+    assert!(room.access().is_invited("bob"));
+
+    // bob joins; his menu mutes him, then kicks him.
+    server.runtime.block_on(bob.join_room("ops")).unwrap();
+    run_until(&mut harness, "bob in the member list", |app| {
+        chat(app)
+            .and_then(|view| view.rooms.current_log())
+            .is_some_and(|log| log.members.contains_key("bob"))
+    });
+    harness.get_by_label("bob").click_secondary();
+    harness.run_steps(3);
+    harness.get_by_label("Mute").click();
+    run_until(&mut harness, "bob muted", |_| {
+        room.access().muted.contains("bob")
+    });
+    harness.get_by_label("bob (muted)");
+    harness.get_by_label("bob (muted)").click_secondary();
+    harness.run_steps(3);
+    harness.get_by_label("Kick").click();
+    run_until(&mut harness, "bob kicked", |_| !room.is_member("bob"));
+    assert!(harness.query_by_label("bob (muted)").is_none());
 }
