@@ -84,7 +84,19 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
             Ok(rooms) => {
                 let list: Vec<String> = rooms
                     .iter()
-                    .map(|room| format!("#{} ({})", room.name, room.member_count))
+                    .map(|room| {
+                        let mark = if room.private && !room.direct {
+                            "🔒"
+                        } else {
+                            "#"
+                        };
+                        let name = if room.direct {
+                            room.title()
+                        } else {
+                            format!("{mark}{}", room.name)
+                        };
+                        format!("{name} ({})", room.member_count)
+                    })
                     .collect();
                 vec![Outcome::Info(format!("rooms: {}", list.join(", ")))]
             }

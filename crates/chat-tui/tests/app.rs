@@ -5,7 +5,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use chat_client::rooms::Entry;
 use chat_client::{
-    ChatMessage, ClientError, ClientEvent, Code, Connection, HistoryPage, Member, RoomInfo,
+    ChatMessage, ClientError, ClientEvent, Code, Connection, HistoryPage, Member, Role, RoomAction,
+    RoomInfo,
 };
 use chat_tui::app::{Action, App};
 use chat_tui::command::Command;
@@ -458,4 +459,88 @@ fn a_failed_login_is_shown_with_the_cursor_on_what_to_fix() {
     assert_eq!(form.focus, Field::Server);
     let (screen, _) = login_screen(&form);
     assert!(screen.contains("cannot reach the server"), "{screen}");
+}
+
+#[test]
+fn roles_topics_private_rooms_and_direct_conversations_are_shown() {
+    let mut app = chatting(1);
+    let members = |names: &[(&str, Role)]| {
+        names
+            .iter()
+            .map(|&(name, role)| Member {
+                name: name.into(),
+                online: true,
+                role,
+                ..Member::default()
+            })
+            .collect()
+    };
+    app.apply(ClientEvent::RoomJoined {
+        room: "ops".into(),
+        members: members(&[("ann", Role::Owner), ("bob", Role::Member)]),
+        last_seq: 0,
+        details: RoomInfo {
+            name: "ops".into(),
+            private: true,
+            ..RoomInfo::default()
+        },
+    });
+    app.apply(ClientEvent::RoomJoined {
+        room: "@dm-1".into(),
+        members: members(&[("ann", Role::Member), ("carl", Role::Member)]),
+        last_seq: 0,
+        details: RoomInfo {
+            name: "@dm-1".into(),
+            private: true,
+            direct: true,
+            peer: "carl".into(),
+            ..RoomInfo::default()
+        },
+    });
+    app.rooms.switch_to("ops");
+    for action in [
+        RoomAction::SetTopic("on call".into()),
+        RoomAction::Promote("bob".into()),
+        RoomAction::Mute("bob".into()),
+    ] {
+        app.apply(ClientEvent::RoomChanged {
+            room: "ops".into(),
+            actor: "ann".into(),
+            action,
+        });
+    }
+    let shown = screen(&app, 80, 24);
+    // Rooms, then direct conversations by the other's name.
+    assert!(shown[1].contains("  #general"), "{}", shown[1]);
+    assert!(shown[2].contains("> 🔒ops"), "{}", shown[2]);
+    assert!(shown[3].contains(" Direct"), "{}", shown[3]);
+    assert!(shown[4].contains("  @carl"), "{}", shown[4]);
+    assert!(shown[0].contains("🔒ops · on call"), "{}", shown[0]);
+    assert!(shown[1].contains("~ann"), "{}", shown[1]);
+    assert!(shown[2].contains("@bob (muted)"), "{}", shown[2]);
+    assert_eq!(
+        texts(&app, "ops"),
+        [
+            "* ann set the topic: on call",
+            "* ann made bob a moderator",
+            "* ann muted bob"
+        ]
+    );
+
+    // Removed from a room: the status line says by whom.
+    app.apply(ClientEvent::RoomLeft {
+        room: "ops".into(),
+        reason: "kicked by bob".into(),
+    });
+    assert_eq!(
+        app.status.as_ref().map(|status| status.text.as_str()),
+        Some("you left ops: kicked by bob")
+    );
+    app.apply(ClientEvent::Invited {
+        room: "ops".into(),
+        by: "bob".into(),
+    });
+    let after = screen(&app, 80, 24);
+    assert!(after.iter().any(|row| row.contains(" Invited")));
+    assert!(after.iter().any(|row| row.contains("🔒ops")));
 }

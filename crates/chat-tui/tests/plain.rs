@@ -10,6 +10,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{ChildStderr, ChildStdout, Command};
 
 fn chat(server: &TestServer, name: &str) -> Command {
+    chat_with(server, name, &[])
+}
+
+fn chat_with(server: &TestServer, name: &str, flags: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_chat"));
     command
         .args([
@@ -19,6 +23,7 @@ fn chat(server: &TestServer, name: &str) -> Command {
             "--name",
             name,
         ])
+        .args(flags)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -41,6 +46,21 @@ async fn line_containing<R: tokio::io::AsyncBufRead + Unpin>(
     found
         .await
         .unwrap_or_else(|_| panic!("no line with {wanted:?}"))
+}
+
+/// Registers account `name` with a library client and saves its session
+/// token to a file, which `chat --password --token-file FILE` logs in
+/// with (no terminal to ask a password on). Returns the client too.
+async fn account(server: &TestServer, name: &str, dir: &std::path::Path) -> (Client, String) {
+    let config = ClientConfig {
+        password: "correct horse".into(),
+        register: true,
+        ..ClientConfig::new(server.addrs.native.to_string(), name)
+    };
+    let (client, _events) = Client::connect(config).await.unwrap();
+    let file = dir.join(format!("{name}.token"));
+    std::fs::write(&file, client.session_token().unwrap()).unwrap();
+    (client, file.to_str().unwrap().to_owned())
 }
 
 async fn bob(server: &TestServer) -> (Client, tokio::sync::mpsc::Receiver<ClientEvent>) {
@@ -70,13 +90,18 @@ async fn next_text(events: &mut tokio::sync::mpsc::Receiver<ClientEvent>) -> (St
 async fn plain_mode_chats_runs_commands_and_quits() {
     let server = TestServer::start(&[]).await;
     let (bob, mut bob_events) = bob(&server).await;
-    let mut ann = chat(&server, "ann").spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, token_file) = account(&server, "ann", dir.path()).await;
+    let mut ann = chat_with(&server, "ann", &["--password", "--token-file", &token_file])
+        .spawn()
+        .unwrap();
     let mut stdin = ann.stdin.take().unwrap();
     let mut out: Lines<BufReader<ChildStdout>> = BufReader::new(ann.stdout.take().unwrap()).lines();
     let mut err: Lines<BufReader<ChildStderr>> = BufReader::new(ann.stderr.take().unwrap()).lines();
 
     line_containing(&mut out, "* in #general with 2 member(s)").await;
     bob.send("general", "hello ann 👋").await.unwrap();
+
     let shown = line_containing(&mut out, "bob:").await;
     assert!(shown.ends_with("#general bob: hello ann 👋"), "{shown}");
     assert!(shown.starts_with('['), "a time comes first: {shown}");
@@ -96,7 +121,7 @@ async fn plain_mode_chats_runs_commands_and_quits() {
     line_containing(&mut out, "* now in #dev").await;
     assert_eq!(
         line_containing(&mut out, "* in #dev:").await,
-        "* in #dev: ann"
+        "* in #dev: ~ann"
     );
     stdin.write_all(b"/list\n").await.unwrap();
     let list = line_containing(&mut out, "* rooms:").await;
@@ -108,9 +133,10 @@ async fn plain_mode_chats_runs_commands_and_quits() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status}");
-    // Logged out: her name is free and she left her rooms.
+    // Logged out: an account keeps its rooms, offline.
     let members = bob.list_members("general").await.unwrap();
-    assert_eq!(members.len(), 1);
+    let ann = members.iter().find(|m| m.name == "ann").expect("ann kept");
+    assert!(!ann.online, "{members:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,4 +224,131 @@ async fn plain_mode_marks_classic_senders_and_indents_later_lines() {
     assert!(first.ends_with("#general bob: hi"), "{first}");
     let next = out.next_line().await.unwrap().unwrap();
     assert_eq!(next, "    [09:00] #general admin: give me your password");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_moderates_and_sends_direct_messages() {
+    let server = TestServer::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, token_file) = account(&server, "ann", dir.path()).await;
+    let (carl, _) = account(&server, "carl", dir.path()).await;
+    let (bob, mut bob_events) = bob(&server).await;
+    let mut ann = chat_with(&server, "ann", &["--password", "--token-file", &token_file])
+        .spawn()
+        .unwrap();
+    let mut stdin = ann.stdin.take().unwrap();
+    let mut out: Lines<BufReader<ChildStdout>> = BufReader::new(ann.stdout.take().unwrap()).lines();
+    let mut err: Lines<BufReader<ChildStderr>> = BufReader::new(ann.stderr.take().unwrap()).lines();
+    line_containing(&mut out, "* in #general").await;
+
+    stdin
+        .write_all(
+            b"/make dev
+/topic Rust, mostly
+",
+        )
+        .await
+        .unwrap();
+    line_containing(&mut out, "* now in #dev").await;
+    line_containing(&mut out, "* #dev: ann set the topic: Rust, mostly").await;
+    bob.join_room("dev").await.unwrap();
+    line_containing(&mut out, "* bob joined #dev").await;
+    stdin
+        .write_all(
+            b"/mute bob
+",
+        )
+        .await
+        .unwrap();
+    line_containing(&mut out, "* #dev: ann muted bob").await;
+    let refused = bob.send("dev", "hello?").await.unwrap_err();
+    assert!(refused.to_string().contains("muted"), "{refused}");
+    stdin
+        .write_all(
+            b"/kick bob
+",
+        )
+        .await
+        .unwrap();
+    line_containing(&mut out, "* #dev: ann kicked bob").await;
+    let reason = loop {
+        match tokio::time::timeout(PATIENCE, bob_events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            ClientEvent::RoomLeft { room, reason } if room == "dev" => break reason,
+            _ => {}
+        }
+    };
+    assert_eq!(reason, "kicked by ann");
+    bob.join_room("dev").await.unwrap();
+    stdin
+        .write_all(
+            b"/ban bob
+/bans
+",
+        )
+        .await
+        .unwrap();
+    line_containing(&mut out, "* #dev: ann banned bob").await;
+    assert_eq!(
+        line_containing(&mut out, "* banned from").await,
+        "* banned from #dev: bob"
+    );
+    assert!(
+        bob.join_room("dev").await.is_err(),
+        "a banned guest came back"
+    );
+    stdin
+        .write_all(
+            b"/op bob
+",
+        )
+        .await
+        .unwrap();
+    let error = line_containing(&mut err, "bob").await;
+    assert!(error.starts_with("! "), "{error}");
+
+    // A private room: bob is invited and told so.
+    stdin
+        .write_all(
+            b"/private ops
+/invite bob
+",
+        )
+        .await
+        .unwrap();
+    line_containing(&mut out, "* created private room #ops").await;
+    line_containing(&mut out, "* #ops: ann invited bob").await;
+    let by = loop {
+        match tokio::time::timeout(PATIENCE, bob_events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            ClientEvent::Invited { room, by } if room == "ops" => break by,
+            _ => {}
+        }
+    };
+    assert_eq!(by, "ann");
+
+    // A direct message goes to carl's direct conversation with ann.
+    stdin
+        .write_all(
+            b"/msg carl just between us
+",
+        )
+        .await
+        .unwrap();
+    let shown = line_containing(&mut out, "just between us").await;
+    assert!(shown.contains(" ann: just between us"), "{shown}");
+    let rooms = carl.list_rooms().await.unwrap();
+    let direct = rooms
+        .iter()
+        .find(|room| room.direct)
+        .expect("carl's direct room");
+    assert_eq!(direct.peer, "ann");
+    let history = carl.history(&direct.name, None, 10).await.unwrap();
+    assert_eq!(history.messages[0].text, "just between us");
 }

@@ -274,7 +274,7 @@ async fn two_sessions_of_one_account_share_its_events_and_its_presence() {
     let mut phone = NativeUser::try_login_with(addr, "ann", PASSWORD)
         .await
         .unwrap();
-    let mut bob = NativeUser::login(addr, "bob").await;
+    let mut bob = NativeUser::account(addr, "bob").await;
     bob.create("rust").await;
     let mut bob_events = bob.subscribe(&[]).await;
     let mut laptop_events = laptop.subscribe(&[]).await;
@@ -423,7 +423,7 @@ async fn the_classic_and_lobby_protocols_can_be_turned_off() {
     let native = addrs.native;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let serving = tokio::spawn(server.run(shutdown.clone()));
-    let mut ann = NativeUser::login(native, "ann").await;
+    let mut ann = NativeUser::account(native, "ann").await;
     ann.create("rust").await;
     shutdown.cancel();
     serving.await.unwrap().unwrap();
