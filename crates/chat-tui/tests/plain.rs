@@ -71,19 +71,29 @@ async fn bob(server: &TestServer) -> (Client, tokio::sync::mpsc::Receiver<Client
     Client::connect(config).await.unwrap()
 }
 
-/// The next message someone other than Bob sent, as Bob sees it.
-async fn next_text(events: &mut tokio::sync::mpsc::Receiver<ClientEvent>) -> (String, String) {
+/// The next event that `pick` takes, skipping others.
+async fn next_event<T>(
+    events: &mut tokio::sync::mpsc::Receiver<ClientEvent>,
+    pick: impl Fn(ClientEvent) -> Option<T>,
+) -> T {
     loop {
         let event = tokio::time::timeout(PATIENCE, events.recv())
             .await
             .unwrap()
             .unwrap();
-        if let ClientEvent::Message(m) = event
-            && m.sender != "bob"
-        {
-            return (m.sender, m.text);
+        if let Some(picked) = pick(event) {
+            return picked;
         }
     }
+}
+
+/// The next message someone other than Bob sent, as Bob sees it.
+async fn next_text(events: &mut tokio::sync::mpsc::Receiver<ClientEvent>) -> (String, String) {
+    next_event(events, |event| match event {
+        ClientEvent::Message(m) if m.sender != "bob" => Some((m.sender, m.text)),
+        _ => None,
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,16 +281,11 @@ async fn plain_mode_moderates_and_sends_direct_messages() {
         .await
         .unwrap();
     line_containing(&mut out, "* #dev: ann kicked bob").await;
-    let reason = loop {
-        match tokio::time::timeout(PATIENCE, bob_events.recv())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            ClientEvent::RoomLeft { room, reason } if room == "dev" => break reason,
-            _ => {}
-        }
-    };
+    let reason = next_event(&mut bob_events, |event| match event {
+        ClientEvent::RoomLeft { room, reason } if room == "dev" => Some(reason),
+        _ => None,
+    })
+    .await;
     assert_eq!(reason, "kicked by ann");
     bob.join_room("dev").await.unwrap();
     stdin
@@ -321,16 +326,11 @@ async fn plain_mode_moderates_and_sends_direct_messages() {
         .unwrap();
     line_containing(&mut out, "* created private room #ops").await;
     line_containing(&mut out, "* #ops: ann invited bob").await;
-    let by = loop {
-        match tokio::time::timeout(PATIENCE, bob_events.recv())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            ClientEvent::Invited { room, by } if room == "ops" => break by,
-            _ => {}
-        }
-    };
+    let by = next_event(&mut bob_events, |event| match event {
+        ClientEvent::Invited { room, by } if room == "ops" => Some(by),
+        _ => None,
+    })
+    .await;
     assert_eq!(by, "ann");
 
     // A direct message goes to carl's direct conversation with ann.
