@@ -252,34 +252,18 @@ async fn plain_mode_moderates_and_sends_direct_messages() {
     line_containing(&mut out, "* in #general").await;
 
     stdin
-        .write_all(
-            b"/make dev
-/topic Rust, mostly
-",
-        )
+        .write_all(b"/make dev\n/topic Rust, mostly\n")
         .await
         .unwrap();
     line_containing(&mut out, "* now in #dev").await;
     line_containing(&mut out, "* #dev: ann set the topic: Rust, mostly").await;
     bob.join_room("dev").await.unwrap();
     line_containing(&mut out, "* bob joined #dev").await;
-    stdin
-        .write_all(
-            b"/mute bob
-",
-        )
-        .await
-        .unwrap();
+    stdin.write_all(b"/mute bob\n").await.unwrap();
     line_containing(&mut out, "* #dev: ann muted bob").await;
     let refused = bob.send("dev", "hello?").await.unwrap_err();
     assert!(refused.to_string().contains("muted"), "{refused}");
-    stdin
-        .write_all(
-            b"/kick bob
-",
-        )
-        .await
-        .unwrap();
+    stdin.write_all(b"/kick bob\n").await.unwrap();
     line_containing(&mut out, "* #dev: ann kicked bob").await;
     let reason = next_event(&mut bob_events, |event| match event {
         ClientEvent::RoomLeft { room, reason } if room == "dev" => Some(reason),
@@ -288,14 +272,7 @@ async fn plain_mode_moderates_and_sends_direct_messages() {
     .await;
     assert_eq!(reason, "kicked by ann");
     bob.join_room("dev").await.unwrap();
-    stdin
-        .write_all(
-            b"/ban bob
-/bans
-",
-        )
-        .await
-        .unwrap();
+    stdin.write_all(b"/ban bob\n/bans\n").await.unwrap();
     line_containing(&mut out, "* #dev: ann banned bob").await;
     assert_eq!(
         line_containing(&mut out, "* banned from").await,
@@ -305,23 +282,13 @@ async fn plain_mode_moderates_and_sends_direct_messages() {
         bob.join_room("dev").await.is_err(),
         "a banned guest came back"
     );
-    stdin
-        .write_all(
-            b"/op bob
-",
-        )
-        .await
-        .unwrap();
+    stdin.write_all(b"/op bob\n").await.unwrap();
     let error = line_containing(&mut err, "bob").await;
     assert!(error.starts_with("! "), "{error}");
 
     // A private room: bob is invited and told so.
     stdin
-        .write_all(
-            b"/private ops
-/invite bob
-",
-        )
+        .write_all(b"/private ops\n/invite bob\n")
         .await
         .unwrap();
     line_containing(&mut out, "* created private room #ops").await;
@@ -335,10 +302,7 @@ async fn plain_mode_moderates_and_sends_direct_messages() {
 
     // A direct message goes to carl's direct conversation with ann.
     stdin
-        .write_all(
-            b"/msg carl just between us
-",
-        )
+        .write_all(b"/msg carl just between us\n")
         .await
         .unwrap();
     let shown = line_containing(&mut out, "just between us").await;
