@@ -160,9 +160,9 @@ fn room_header(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
         }
     });
     if role >= Role::Moderator {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let label = ui.label("Topic");
-            ui.add(TextEdit::singleline(&mut view.topic_field).desired_width(180.0))
+            ui.add(TextEdit::singleline(&mut view.topic_field).desired_width(150.0))
                 .labelled_by(label.id);
             if ui.button("Set topic").clicked() {
                 let topic = std::mem::take(&mut view.topic_field).trim().to_owned();
@@ -294,8 +294,9 @@ fn rooms_panel(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
                 private: view.private,
             });
         }
-        ui.checkbox(&mut view.private, "private");
     });
+    ui.checkbox(&mut view.private, "private")
+        .on_hover_text("Create it private: only those you invite see it.");
     if matches!(request, Some(Request::Join(_) | Request::Create { .. })) {
         view.room_field.clear();
     }
