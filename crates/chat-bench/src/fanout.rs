@@ -402,7 +402,7 @@ async fn native_login(
     Ok((client, login.into_inner().session_token))
 }
 
-fn authorized<T>(message: T, token: &str) -> Request<T> {
+pub(crate) fn authorized<T>(message: T, token: &str) -> Request<T> {
     let mut request = Request::new(message);
     request.metadata_mut().insert(
         "authorization",

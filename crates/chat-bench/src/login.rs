@@ -38,14 +38,14 @@ pub struct HandshakeArgs {
 }
 
 /// Timings of one kind of attempt, and the server CPU they took.
-struct Timed {
+pub(crate) struct Timed {
     latency: Histogram<u64>,
     wall: Duration,
     cpu: Option<f64>,
 }
 
 impl Timed {
-    fn print(&self, what: &str) {
+    pub(crate) fn print(&self, what: &str) {
         let n = self.latency.len() as f64;
         let ms = |q: f64| self.latency.value_at_quantile(q) as f64 / 1e6;
         let cpu = self.cpu.map_or("not visible".into(), |cpu| {
@@ -61,7 +61,7 @@ impl Timed {
 }
 
 /// Runs `attempt` `count` times with `concurrency` at once, timing each.
-async fn time<F, Fut>(
+pub(crate) async fn time<F, Fut>(
     target: &Target,
     count: usize,
     concurrency: usize,

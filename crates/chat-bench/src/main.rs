@@ -3,6 +3,7 @@
 mod fanout;
 mod idle;
 mod login;
+mod rooms;
 mod soak;
 mod store;
 mod target;
@@ -35,6 +36,9 @@ enum Command {
     Login(login::LoginArgs),
     /// The cost of a new connection, plaintext and with a TLS handshake.
     Handshake(login::HandshakeArgs),
+    /// The cost of private rooms and moderation on a server full of rooms:
+    /// moderating, listing, subscribing, opening a direct conversation.
+    Rooms(rooms::RoomsArgs),
 }
 
 #[tokio::main]
@@ -46,5 +50,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Soak(args) => soak::run(args).await,
         Command::Login(args) => login::run_login(args).await,
         Command::Handshake(args) => login::run_handshake(args).await,
+        Command::Rooms(args) => rooms::run(args).await,
     }
 }

@@ -117,3 +117,29 @@ async fn handshake_times_plaintext_and_tls_connections() {
         assert!(timed(&output, kind), "{output}");
     }
 }
+
+#[tokio::test]
+async fn rooms_times_moderation_listing_subscribing_and_direct_conversations() {
+    let chatd = std::path::Path::new(env!("CARGO_BIN_EXE_chat-bench")).with_file_name("chatd");
+    assert!(chatd.exists(), "no {}: build it first", chatd.display());
+    let output = bench(&[
+        "rooms",
+        "--rooms",
+        "40",
+        "-n",
+        "5",
+        "--chatd",
+        chatd.to_str().unwrap(),
+    ])
+    .await;
+    for kind in [
+        "CreateRoom",
+        "ModerateRoom (mute, unmute)",
+        "ListRooms, 100, as the outsider",
+        "ListRooms, 100, as the owner",
+        "Subscribe, to the first invitation",
+        "OpenDirect (found among them)",
+    ] {
+        assert!(timed(&output, kind), "{output}");
+    }
+}
