@@ -1,11 +1,11 @@
 //! Password hashing: Argon2id with OWASP's parameters, on blocking threads,
-//! a few at a time.
+//! a few at a time, each in a 19 MiB working memory kept for the next.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 use tonic::Status;
 
@@ -22,9 +22,92 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// 128 random bits, as Argon2 wants its salt.
-fn fresh_salt() -> SaltString {
-    SaltString::encode_b64(&rand::random::<[u8; 16]>()).expect("16 bytes make a valid salt")
+/// Argon2's working memory: a buffer per check running, kept for the next
+/// one. A buffer allocated and freed for every check left the allocator
+/// holding freed ones: 0.5 GB of resident memory after 200 logins, with
+/// two checks at a time.
+#[derive(Default)]
+struct WorkingMemory {
+    free: Mutex<Vec<Vec<Block>>>,
+}
+
+impl WorkingMemory {
+    /// Runs `work` in a buffer of `blocks` blocks. At most one buffer per
+    /// check running at once is kept, of the size our own hashes use.
+    fn with<T>(&self, blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+        let kept = self.free().pop();
+        let mut buffer = kept
+            .filter(|buffer| buffer.len() == blocks)
+            .unwrap_or_else(|| vec![Block::default(); blocks]);
+        let result = work(&mut buffer);
+        if blocks == argon2().params().block_count() {
+            self.free().push(buffer);
+        }
+        result
+    }
+
+    fn free(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Block>>> {
+        // A push or a pop: never left half-done.
+        self.free.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The PHC string of `password`'s Argon2id hash with a fresh salt,
+/// computed in `memory`.
+fn hash_in(memory: &mut [Block], password: &[u8]) -> Result<String, String> {
+    let salt = rand::random::<[u8; 16]>();
+    let encoded_salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    let argon2 = argon2();
+    let mut output = vec![
+        0u8;
+        argon2
+            .params()
+            .output_len()
+            .unwrap_or(Params::DEFAULT_OUTPUT_LEN)
+    ];
+    argon2
+        .hash_password_into_with_memory(password, &salt, &mut output, memory)
+        .map_err(|e| e.to_string())?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: argon2.params().try_into().map_err(|e| format!("{e}"))?,
+        salt: Some(encoded_salt.as_salt()),
+        hash: Some(Output::new(&output).map_err(|e| e.to_string())?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` is the one `hash` (a PHC string) was made from; a
+/// hash that cannot be read matches nothing.
+fn verify_in(memory: &WorkingMemory, password: &[u8], hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params), Some(expected), Some(salt)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+        parsed.hash,
+        parsed.salt,
+    ) else {
+        return false;
+    };
+    let version = parsed
+        .version
+        .map_or(Ok(Version::V0x13), Version::try_from)
+        .unwrap_or(Version::V0x13);
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut output = vec![0u8; expected.len()];
+    memory.with(blocks, |memory| {
+        argon2
+            .hash_password_into_with_memory(password, salt, &mut output, memory)
+            .is_ok()
+    }) && Output::new(&output).is_ok_and(|output| output == expected)
 }
 
 /// Hashes and checks passwords, as many at once as there are cores.
@@ -32,6 +115,7 @@ fn fresh_salt() -> SaltString {
 pub struct Passwords {
     running: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
+    memory: Arc<WorkingMemory>,
     /// Checked against when the account does not exist, so a login for an
     /// unknown name takes as long as one with a wrong password.
     stand_in: Arc<str>,
@@ -40,13 +124,14 @@ pub struct Passwords {
 impl Default for Passwords {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let stand_in = argon2()
-            .hash_password(b"a password nobody has", &fresh_salt())
-            .expect("hashing a fixed password works")
-            .to_string();
+        // In memory of its own: a server nobody logs in to keeps none.
+        let mut memory = vec![Block::default(); argon2().params().block_count()];
+        let stand_in =
+            hash_in(&mut memory, b"a password nobody has").expect("hashing a fixed password works");
         Passwords {
             running: Arc::new(Semaphore::new(cores)),
             waiting: Arc::default(),
+            memory: Arc::default(),
             stand_in: stand_in.into(),
         }
     }
@@ -70,10 +155,12 @@ impl Passwords {
     /// The PHC string of `password`'s hash with a fresh salt.
     pub async fn hash(&self, password: &str) -> Result<String, Status> {
         let password = password.to_owned();
+        let memory = Arc::clone(&self.memory);
         self.run(move || {
-            argon2()
-                .hash_password(password.as_bytes(), &fresh_salt())
-                .map(|hash| hash.to_string())
+            memory
+                .with(argon2().params().block_count(), |memory| {
+                    hash_in(memory, password.as_bytes())
+                })
                 .map_err(|error| Status::internal(format!("hashing the password failed: {error}")))
         })
         .await?
@@ -85,14 +172,9 @@ impl Passwords {
         let password = password.to_owned();
         let known = hash.is_some();
         let hash = hash.map_or_else(|| self.stand_in.to_string(), str::to_owned);
+        let memory = Arc::clone(&self.memory);
         let matches = self
-            .run(move || {
-                PasswordHash::new(&hash).is_ok_and(|parsed| {
-                    argon2()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
-                })
-            })
+            .run(move || verify_in(&memory, password.as_bytes(), &hash))
             .await?;
         Ok(known && matches)
     }
@@ -146,6 +228,46 @@ impl Drop for Waiting<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+    #[tokio::test]
+    async fn hashes_match_the_argon2_crates_own_both_ways_in_reused_memory() {
+        let passwords = Passwords::default();
+        let ours = passwords.hash("correct horse").await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon2().verify_password(b"correct horse", &parsed).is_ok());
+        assert!(argon2().verify_password(b"wrong horse", &parsed).is_err());
+        let salt = SaltString::encode_b64(b"sixteen bytes!!!").unwrap();
+        let theirs = argon2().hash_password(b"battery staple", &salt).unwrap();
+        let theirs = theirs.to_string();
+        assert!(
+            passwords
+                .verify("battery staple", Some(&theirs))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .verify("battery stapler", Some(&theirs))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .verify("battery staple", Some("not a hash"))
+                .await
+                .unwrap()
+        );
+        // Many checks, one or two buffers.
+        for _ in 0..4 {
+            passwords
+                .verify("correct horse", Some(&ours))
+                .await
+                .unwrap();
+        }
+        let kept = passwords.memory.free().len();
+        assert!((1..=2).contains(&kept), "{kept} buffers kept");
+    }
 
     #[tokio::test]
     async fn past_the_queue_limit_a_check_is_refused_at_once() {
