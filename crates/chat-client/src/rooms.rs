@@ -224,6 +224,10 @@ impl Rooms {
                 actor,
                 action,
             } => {
+                // The room goes next: say so where the user will look.
+                if matches!(action, RoomAction::Delete(_)) {
+                    self.notice = Some(format!("{actor} deleted {}", self.title(room)));
+                }
                 if let Some(log) = self.logs.get_mut(room) {
                     log.changed(actor, action);
                 }

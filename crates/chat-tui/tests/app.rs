@@ -540,6 +540,15 @@ fn roles_topics_private_rooms_and_direct_conversations_are_shown() {
         room: "ops".into(),
         by: "bob".into(),
     });
+    app.apply(ClientEvent::RoomChanged {
+        room: "general".into(),
+        actor: "bob".into(),
+        action: RoomAction::Delete(true),
+    });
+    assert_eq!(
+        app.status.as_ref().map(|status| status.text.as_str()),
+        Some("bob deleted general")
+    );
     let after = screen(&app, 80, 24);
     assert!(after.iter().any(|row| row.contains(" Invited")));
     assert!(after.iter().any(|row| row.contains("🔒ops")));
