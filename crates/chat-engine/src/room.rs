@@ -248,11 +248,18 @@ impl Room {
     pub(crate) fn forget(&self, name: &str, is_account: bool) -> Vec<RoomUpdate> {
         let mut access = self.write_access();
         let mut changes = Vec::new();
-        let mut grants = vec![Grant::Invited, Grant::Muted];
-        if is_account {
-            grants.extend([Grant::Moderator, Grant::Participant]);
-        }
-        for grant in grants {
+        // Bans stay: they keep the name out, whoever takes it.
+        let held: &[Grant] = if is_account {
+            &[
+                Grant::Invited,
+                Grant::Muted,
+                Grant::Moderator,
+                Grant::Participant,
+            ]
+        } else {
+            &[Grant::Invited, Grant::Muted]
+        };
+        for &grant in held {
             if let Some(held) = access.revoke(grant, name) {
                 changes.push(AccessChange::Revoke(grant, held));
             }
@@ -265,12 +272,9 @@ impl Room {
             access.owner.clone_from(&heir);
             changes.push(AccessChange::Owner(heir));
         }
-        if !is_account {
-            // A guest's invitations and mutes were never stored.
-            return Vec::new();
-        }
         changes
             .iter()
+            .filter(|change| is_account || !is_guest_only(change))
             .map(|change| change.stored(&self.name))
             .collect()
     }
