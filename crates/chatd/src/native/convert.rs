@@ -1,7 +1,7 @@
 //! Rules for names, and engine values in `chat.v1` wire form.
 
 use chat_engine::Room as EngineRoom;
-use chat_engine::{Engine, MAX_TOPIC_CHARS, Message as EngineMessage};
+use chat_engine::{Engine, Limits, MAX_TOPIC_CHARS, Message as EngineMessage};
 use chat_proto::chat::v1::room_action::Action as WireAction;
 use chat_proto::chat::v1::{Member, Message, Origin, Role, Room, RoomAction};
 use prost_types::Timestamp;
@@ -12,12 +12,11 @@ use crate::lobby::{LOBBY_ROOM, is_channel_room, is_lobby_user_name};
 /// Longest room name, in characters.
 const MAX_ROOM_CHARS: usize = 64;
 
-/// Longest user name, in characters (the engine's default limit).
-const MAX_NAME_CHARS: usize = 64;
-
-/// The most bytes a `Room` takes on the wire: its name, topic, owner and
-/// peer (4 bytes a character at most) and numbers.
-pub const MOST_ROOM_BYTES: usize = 4 * (MAX_ROOM_CHARS + MAX_TOPIC_CHARS + 2 * MAX_NAME_CHARS) + 32;
+/// The most bytes a `Room` takes on the wire under `limits`: its name,
+/// topic, owner and peer (4 bytes a character at most) and numbers.
+pub fn most_room_bytes(limits: &Limits) -> usize {
+    4 * (MAX_ROOM_CHARS + MAX_TOPIC_CHARS + 2 * limits.max_name_chars) + 32
+}
 
 /// A display name a native user may log in with. (Length and emptiness
 /// are the engine's limits, checked when the name is claimed.)

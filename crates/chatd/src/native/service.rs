@@ -252,7 +252,8 @@ impl ChatService for NativeChat {
             page_token,
         } = request.into_inner();
         let size = convert::page_size(page_size);
-        quota.take(size * convert::MOST_ROOM_BYTES).await;
+        let limits = self.hub.engine().limits();
+        quota.take(size * convert::most_room_bytes(&limits)).await;
         let me = session.name();
         let rooms: Vec<Room> = self
             .hub
