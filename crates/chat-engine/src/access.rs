@@ -507,6 +507,26 @@ mod tests {
     }
 
     #[test]
+    fn a_room_grants_so_many_names_and_takes_topics_so_long() {
+        let mut access = room();
+        for i in access.grant_count()..MOST_GRANTS {
+            access.grant(Grant::Banned, format!("spammer-{i}"));
+        }
+        assert_eq!(
+            check(&access, "mo", RoomAction::Ban("one-more".into())),
+            Err(EngineError::TooManyGrants(MOST_GRANTS))
+        );
+        assert_eq!(check(&access, "mo", RoomAction::Kick("mem".into())), Ok(()));
+        let long = "t".repeat(MAX_TOPIC_CHARS + 1);
+        assert!(matches!(
+            check(&access, "mo", RoomAction::SetTopic(long)),
+            Err(EngineError::TopicTooLong { .. })
+        ));
+        let longest = "한".repeat(MAX_TOPIC_CHARS);
+        assert_eq!(check(&access, "mo", RoomAction::SetTopic(longest)), Ok(()));
+    }
+
+    #[test]
     fn handing_over_a_room_keeps_the_old_owner_as_a_moderator() {
         let mut access = room();
         for change in access.changes("olga", &RoomAction::TransferOwnership("mo".into())) {
