@@ -63,6 +63,27 @@ async fn account(server: &TestServer, name: &str, dir: &std::path::Path) -> (Cli
     (client, file.to_str().unwrap().to_owned())
 }
 
+/// `chat --plain` logged in to account `name` with the token in
+/// `token_file`, and its standard input, output and error.
+fn spawn_logged_in(
+    server: &TestServer,
+    name: &str,
+    token_file: &str,
+) -> (
+    tokio::process::Child,
+    tokio::process::ChildStdin,
+    Lines<BufReader<ChildStdout>>,
+    Lines<BufReader<ChildStderr>>,
+) {
+    let mut chat = chat_with(server, name, &["--password", "--token-file", token_file])
+        .spawn()
+        .unwrap();
+    let stdin = chat.stdin.take().unwrap();
+    let out = BufReader::new(chat.stdout.take().unwrap()).lines();
+    let err = BufReader::new(chat.stderr.take().unwrap()).lines();
+    (chat, stdin, out, err)
+}
+
 async fn bob(server: &TestServer) -> (Client, tokio::sync::mpsc::Receiver<ClientEvent>) {
     let config = ClientConfig {
         rooms: vec!["general".into()],
@@ -102,12 +123,7 @@ async fn plain_mode_chats_runs_commands_and_quits() {
     let (bob, mut bob_events) = bob(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let (_, token_file) = account(&server, "ann", dir.path()).await;
-    let mut ann = chat_with(&server, "ann", &["--password", "--token-file", &token_file])
-        .spawn()
-        .unwrap();
-    let mut stdin = ann.stdin.take().unwrap();
-    let mut out: Lines<BufReader<ChildStdout>> = BufReader::new(ann.stdout.take().unwrap()).lines();
-    let mut err: Lines<BufReader<ChildStderr>> = BufReader::new(ann.stderr.take().unwrap()).lines();
+    let (mut ann, mut stdin, mut out, mut err) = spawn_logged_in(&server, "ann", &token_file);
 
     line_containing(&mut out, "* in #general with 2 member(s)").await;
     bob.send("general", "hello ann 👋").await.unwrap();
@@ -243,12 +259,7 @@ async fn plain_mode_moderates_and_sends_direct_messages() {
     let (_, token_file) = account(&server, "ann", dir.path()).await;
     let (carl, _) = account(&server, "carl", dir.path()).await;
     let (bob, mut bob_events) = bob(&server).await;
-    let mut ann = chat_with(&server, "ann", &["--password", "--token-file", &token_file])
-        .spawn()
-        .unwrap();
-    let mut stdin = ann.stdin.take().unwrap();
-    let mut out: Lines<BufReader<ChildStdout>> = BufReader::new(ann.stdout.take().unwrap()).lines();
-    let mut err: Lines<BufReader<ChildStderr>> = BufReader::new(ann.stderr.take().unwrap()).lines();
+    let (_ann, mut stdin, mut out, mut err) = spawn_logged_in(&server, "ann", &token_file);
     line_containing(&mut out, "* in #general").await;
 
     stdin

@@ -52,7 +52,11 @@ impl NativeUser {
         name: &str,
         password: &str,
     ) -> Result<Self, Status> {
-        let mut client = ChatServiceClient::new(connect(addr).await);
+        Self::register_over(connect(addr).await, name, password).await
+    }
+
+    async fn register_over(channel: Channel, name: &str, password: &str) -> Result<Self, Status> {
+        let mut client = ChatServiceClient::new(channel);
         let reply = client
             .register(RegisterRequest {
                 name: name.into(),
@@ -78,16 +82,9 @@ impl NativeUser {
         static NEXT_SOURCE: AtomicU16 = AtomicU16::new(1);
         let n = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed).to_be_bytes();
         let source = IpAddr::V4(Ipv4Addr::new(127, 1, n[0], n[1]));
-        let mut client = ChatServiceClient::new(connect_from(source, addr).await);
-        let reply = client
-            .register(RegisterRequest {
-                name: name.into(),
-                password: PASSWORD.into(),
-            })
+        Self::register_over(connect_from(source, addr).await, name, PASSWORD)
             .await
             .expect("Register")
-            .into_inner();
-        Self::session(reply.name, reply.session_token, client)
     }
 
     pub async fn register(addr: SocketAddr, name: &str, password: &str) -> Self {
