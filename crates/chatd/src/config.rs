@@ -19,6 +19,11 @@ pub struct Config {
     #[arg(long, env = "CHATD_NATIVE_ADDR", default_value = "0.0.0.0:7070")]
     pub native_addr: SocketAddr,
 
+    /// Serve the web client on the native protocol's port (its page at
+    /// `/`, the native protocol over gRPC-Web for it): `on` or `off`.
+    #[arg(long, env = "CHATD_WEB", default_value = "on", value_parser = on_off, action = clap::ArgAction::Set)]
+    pub web: bool,
+
     /// How often native- and classic-protocol connections are pinged
     /// (HTTP/2 keepalive) to find peers that vanished.
     #[arg(long, env = "CHATD_KEEPALIVE_INTERVAL", default_value = "20s", value_parser = positive_duration)]
@@ -345,6 +350,14 @@ fn parse_port(text: &str) -> Result<u16, String> {
     text.trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a port number (0-65535)"))
+}
+
+fn on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{text:?} is neither `on` nor `off`")),
+    }
 }
 
 fn positive_duration(text: &str) -> Result<Duration, String> {

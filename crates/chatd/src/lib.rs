@@ -5,7 +5,9 @@
 //! - [`classic`]: `grpc.ChatServer`, the single room of the seed "Chat 1st";
 //! - [`lobby`]: `Agent`, `Heartbeat`, `Lobby` and `Channel`, the seed
 //!   "Chat 2nd";
-//! - [`native`]: `chat.v1.ChatService`, our own protocol.
+//! - [`native`]: `chat.v1.ChatService`, our own protocol;
+//! - [`web`]: the browser client, served with the native protocol over
+//!   gRPC-Web on the native port.
 //!
 //! [`Chatd`] binds the listeners and serves them until shutdown.
 
@@ -20,6 +22,7 @@ mod server;
 mod status;
 mod streaming;
 pub mod transport;
+pub mod web;
 
 pub use config::Config;
 pub use server::{Chatd, ListenAddrs, LobbyAddrs, StartError};

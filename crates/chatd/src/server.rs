@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic::transport::server::Router;
+use tower_layer::{Identity, Stack};
 use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 
@@ -29,6 +30,7 @@ use crate::admin;
 use crate::classic::ClassicChat;
 use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
 use crate::native::{NativeChat, NativeHub, SessionConfig};
+use crate::web::{WebFiles, WebLayer};
 use crate::transport::{
     self, Admission, ConnectionSettings, RESERVED_DESCRIPTORS, ReplyBudgetLayer, Tls,
 };
@@ -183,10 +185,11 @@ impl Chatd {
                  give --tls-cert and --tls-key to serve TLS"
             ),
         }
+        let tls_on = tls.is_some();
         let connections = connection_settings(&config, tls);
         let incoming = |listener| transport::incoming(listener, connections.clone());
         let max_streams = config.max_streams_per_connection;
-        let discoverable = |keepalive| discoverable(keepalive, max_streams, &health);
+        let server = |keepalive| server(keepalive, max_streams);
         let stopped = || shutdown.clone().cancelled_owned();
         let native_keepalive = (config.keepalive_interval, config.keepalive_timeout);
         let legacy_rate = AddressRate::new(config.max_legacy_sends_per_second, "messages");
@@ -216,8 +219,25 @@ impl Chatd {
             tokio::spawn(sessions.pass_on_engine_changes_until_shutdown()),
         ];
         log_listening("native protocol", &[addrs.native]);
-        let native = discoverable(native_keepalive)
-            .add_service(native)
+        let web = config.web.then(WebFiles::embedded);
+        match &web {
+            Some(files) => tracing::info!(
+                bytes = files.transfer_size(),
+                "web client at {}://{}/",
+                if tls_on { "https" } else { "http" },
+                browsable(addrs.native)
+            ),
+            None => tracing::info!("web client off"),
+        }
+        // Browsers speak gRPC-Web over HTTP/1.1 unless TLS lets them use
+        // HTTP/2.
+        let native = discoverable(
+            server(native_keepalive)
+                .accept_http1(web.is_some())
+                .layer(WebLayer::new(web)),
+            &health,
+        )
+        .add_service(native)
             .serve_with_incoming_shutdown(incoming(listeners.native), stopped());
 
         let classic = match listeners.classic {
@@ -233,7 +253,7 @@ impl Chatd {
                 health.set_serving::<ChatServerServer<ClassicChat>>().await;
                 log_listening("classic protocol", &[local_addr(&listener)]);
                 Some(
-                    discoverable(native_keepalive)
+                    discoverable(server(native_keepalive), &health)
                         .add_service(classic)
                         .serve_with_incoming_shutdown(incoming(listener), stopped()),
                 )
@@ -291,16 +311,16 @@ impl Chatd {
                 log_listening("lobby channels", &addrs.channels);
                 let served = async move {
                     tokio::try_join!(
-                        discoverable(keepalive)
+                        discoverable(server(keepalive), &health)
                             .add_service(agent)
                             .serve_with_incoming_shutdown(incoming(listeners.agent), stopped()),
-                        discoverable(keepalive)
+                        discoverable(server(keepalive), &health)
                             .add_service(heartbeat)
                             .serve_with_incoming_shutdown(incoming(listeners.heartbeat), stopped()),
-                        discoverable(keepalive)
+                        discoverable(server(keepalive), &health)
                             .add_service(lobby)
                             .serve_with_incoming_shutdown(incoming(listeners.lobby), stopped()),
-                        discoverable(keepalive)
+                        discoverable(server(keepalive), &health)
                             .add_service(channel)
                             .serve_with_incoming_shutdown(
                                 select_all(listeners.channels.into_iter().map(incoming)),
@@ -383,21 +403,21 @@ async fn bind_lobby(config: &Config, lobby: SocketAddr) -> std::io::Result<Lobby
     })
 }
 
-/// A server with the health service and reflection, so generic gRPC tools
-/// can discover what every port serves, its replies metered (see
-/// [`ReplyBudgetLayer`]). `keepalive` is the HTTP/2 ping interval and
-/// timeout.
-fn discoverable(
-    keepalive: (Duration, Duration),
-    max_streams: u32,
-    health: &HealthReporter,
-) -> Router<tower_layer::Stack<ReplyBudgetLayer, tower_layer::Identity>> {
+/// A server whose replies are metered (see [`ReplyBudgetLayer`]).
+/// `keepalive` is the HTTP/2 ping interval and timeout.
+fn server(keepalive: (Duration, Duration), max_streams: u32) -> Server<Stack<ReplyBudgetLayer, Identity>> {
     let (interval, timeout) = keepalive;
     Server::builder()
         .http2_keepalive_interval(Some(interval))
         .http2_keepalive_timeout(Some(timeout))
         .max_concurrent_streams(max_streams)
         .layer(ReplyBudgetLayer)
+}
+
+/// `server` with the health service and reflection, so generic gRPC tools
+/// can discover what every port serves.
+fn discoverable<L: Clone>(mut server: Server<L>, health: &HealthReporter) -> Router<L> {
+    server
         .add_service(HealthServer::new(HealthService::from_health_reporter(
             health.clone(),
         )))
@@ -457,6 +477,16 @@ fn connection_settings(config: &Config, tls: Option<Tls>) -> ConnectionSettings 
 
 fn to_usize(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// `addr` as a browser on this machine can open it: an unspecified
+/// address (listening on all) is reached as `localhost`.
+fn browsable(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
 }
 
 fn log_listening(what: &str, addrs: &[SocketAddr]) {

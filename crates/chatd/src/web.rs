@@ -1,0 +1,304 @@
+//! The web client, on the native protocol's port: its files for browsers
+//! that ask for a page, and the native protocol over gRPC-Web for the
+//! calls it makes. Plain gRPC on the same port passes through untouched.
+//!
+//! The page calls the port it was loaded from, so no cross-origin request
+//! is needed and none is allowed (no CORS headers are sent).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use futures::future::{BoxFuture, FutureExt};
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{Empty, Full};
+use rust_embed::RustEmbed;
+use tonic::body::Body;
+use tonic_web::{GrpcWebLayer, GrpcWebService};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// The built web client (`web/dist/`, built from `web/src/` by
+/// `npm run build` and committed), compiled into the binary.
+#[derive(RustEmbed)]
+#[folder = "../../web/dist/"]
+struct Bundle;
+
+/// What the page may do: load its own scripts and styles, call its own
+/// origin, and nothing else (no inline script, no framing).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
+    connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
+
+/// The web client's files, ready to serve: each with its type, a
+/// validator, and a gzipped copy when that is smaller.
+#[derive(Debug, Clone)]
+pub struct WebFiles {
+    files: Arc<HashMap<String, File>>,
+}
+
+#[derive(Debug)]
+struct File {
+    content_type: HeaderValue,
+    etag: HeaderValue,
+    /// Built files carry a content hash in their name and never change;
+    /// `index.html` names them, so it is checked every time.
+    immutable: bool,
+    plain: Bytes,
+    gzipped: Option<Bytes>,
+}
+
+impl WebFiles {
+    /// The files compiled into the binary.
+    pub fn embedded() -> Self {
+        let files = Bundle::iter()
+            .filter_map(|path| {
+                let file = Bundle::get(&path)?;
+                let hash = file.metadata.sha256_hash();
+                let etag = format!("\"{}\"", hex(&hash[..12]));
+                let plain = Bytes::from(file.data.into_owned());
+                let prepared = File {
+                    content_type: HeaderValue::from_str(file.metadata.mimetype())
+                        .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                    etag: HeaderValue::from_str(&etag).expect("hex is a valid header value"),
+                    immutable: path.starts_with("assets/"),
+                    gzipped: gzip(&plain),
+                    plain,
+                };
+                Some((path.into_owned(), prepared))
+            })
+            .collect();
+        WebFiles {
+            files: Arc::new(files),
+        }
+    }
+
+    /// Bytes of the whole client as a browser fetches it (gzipped where
+    /// that is smaller).
+    pub fn transfer_size(&self) -> usize {
+        self.files
+            .values()
+            .map(|file| file.gzipped.as_ref().unwrap_or(&file.plain).len())
+            .sum()
+    }
+
+    /// The reply to a `GET` or `HEAD` of `request`'s path.
+    fn respond<B>(&self, request: &Request<B>) -> Response<Body> {
+        let path = request.uri().path().trim_start_matches('/');
+        let path = if path.is_empty() { "index.html" } else { path };
+        let Some(file) = self.files.get(path) else {
+            return plain_reply(StatusCode::NOT_FOUND, "not found: this server has no such page\n");
+        };
+        let headers = request.headers();
+        let cache = if file.immutable {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        let reply = Response::builder()
+            .header(header::ETAG, file.etag.clone())
+            .header(header::CACHE_CONTROL, cache)
+            .header(header::VARY, "accept-encoding");
+        let reply = with_security_headers(reply);
+        if headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .any(|tag| tag == file.etag || tag == "*")
+        {
+            return reply
+                .status(StatusCode::NOT_MODIFIED)
+                .body(Body::empty())
+                .expect("a valid response");
+        }
+        let (bytes, gzipped) = match &file.gzipped {
+            Some(gzipped) if accepts_gzip(headers) => (gzipped.clone(), true),
+            _ => (file.plain.clone(), false),
+        };
+        let mut reply = reply
+            .header(header::CONTENT_TYPE, file.content_type.clone())
+            .header(header::CONTENT_LENGTH, bytes.len());
+        if gzipped {
+            reply = reply.header(header::CONTENT_ENCODING, "gzip");
+        }
+        let body = if request.method() == Method::HEAD {
+            Body::new(Empty::<Bytes>::new())
+        } else {
+            Body::new(Full::new(bytes))
+        };
+        reply.body(body).expect("a valid response")
+    }
+}
+
+fn with_security_headers(reply: http::response::Builder) -> http::response::Builder {
+    reply
+        .header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY)
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(header::REFERRER_POLICY, "no-referrer")
+}
+
+fn plain_reply(status: StatusCode, text: &'static str) -> Response<Body> {
+    with_security_headers(Response::builder())
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::new(Full::new(Bytes::from_static(text.as_bytes()))))
+        .expect("a valid response")
+}
+
+fn accepts_gzip(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            parts.next() == Some("gzip") && !parts.any(|param| param.replace(' ', "") == "q=0")
+        })
+}
+
+/// `bytes` gzipped, if that saves anything.
+fn gzip(bytes: &[u8]) -> Option<Bytes> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    encoder.write_all(bytes).ok()?;
+    let gzipped = encoder.finish().ok()?;
+    (gzipped.len() < bytes.len()).then(|| Bytes::from(gzipped))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Serves the web client in front of a server's gRPC services, or, when
+/// built with `None` (`--web off`), passes everything through.
+#[derive(Debug, Clone)]
+pub struct WebLayer {
+    files: Option<WebFiles>,
+}
+
+impl WebLayer {
+    pub fn new(files: Option<WebFiles>) -> Self {
+        WebLayer { files }
+    }
+}
+
+impl<S: Clone> Layer<S> for WebLayer {
+    type Service = WebService<S>;
+
+    fn layer(&self, grpc: S) -> WebService<S> {
+        WebService {
+            web: self
+                .files
+                .clone()
+                .map(|files| (files, GrpcWebLayer::new().layer(grpc.clone()))),
+            grpc,
+        }
+    }
+}
+
+/// See [`WebLayer`].
+#[derive(Debug, Clone)]
+pub struct WebService<S> {
+    grpc: S,
+    web: Option<(WebFiles, GrpcWebService<S>)>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for WebService<S>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ReqBody::Error: Into<tonic::codegen::StdError> + std::fmt::Display,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<tonic::codegen::StdError> + std::fmt::Display,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.grpc.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The service polled ready is the one that takes the call; a fresh
+        // clone is left in its place (tower's rule for cloned services).
+        let fresh = self.grpc.clone();
+        let mut grpc = std::mem::replace(&mut self.grpc, fresh);
+        if let Some((files, grpc_web)) = &self.web {
+            if is_grpc_web(&request) {
+                let mut grpc_web = grpc_web.clone();
+                return async move {
+                    // Ready as `grpc`, which it wraps, was polled ready.
+                    std::future::poll_fn(|cx| {
+                        Service::<Request<ReqBody>>::poll_ready(&mut grpc_web, cx)
+                    })
+                    .await?;
+                    grpc_web.call(request).await
+                }
+                .boxed();
+            }
+            if is_page_request(&request) {
+                let reply = files.respond(&request);
+                return async move { Ok(reply) }.boxed();
+            }
+        }
+        let reply = grpc.call(request.map(Body::new));
+        async move { Ok(reply.await?.map(Body::new)) }.boxed()
+    }
+}
+
+fn content_type<B>(request: &Request<B>) -> &str {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+}
+
+fn is_grpc_web<B>(request: &Request<B>) -> bool {
+    content_type(request).starts_with("application/grpc-web")
+}
+
+/// A browser asking for a page or file, not a gRPC call.
+fn is_page_request<B>(request: &Request<B>) -> bool {
+    matches!(*request.method(), Method::GET | Method::HEAD)
+        && !content_type(request).starts_with("application/grpc")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_taken_unless_refused() {
+        let accepts = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, value.parse().unwrap());
+            accepts_gzip(&headers)
+        };
+        assert!(accepts("gzip, deflate, br, zstd"));
+        assert!(accepts("br;q=1.0, gzip;q=0.8"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("br, deflate"));
+        assert!(!accepts_gzip(&http::HeaderMap::new()));
+    }
+
+    #[test]
+    fn the_embedded_client_has_its_page_and_is_small() {
+        let files = WebFiles::embedded();
+        assert!(files.files.contains_key("index.html"));
+        assert!(
+            files.files.keys().any(|path| path.ends_with(".js")),
+            "no script in {:?}",
+            files.files.keys().collect::<Vec<_>>()
+        );
+        // The README promises a client under 150 KB gzipped.
+        assert!(files.transfer_size() < 150 * 1024, "{}", files.transfer_size());
+    }
+}

@@ -1,0 +1,426 @@
+// What the user sees, apart from how it is drawn: rooms, their logs and
+// members, unread counts, invitations, sends on their way, and the
+// connection. Changed only by the methods here (from server events and
+// user actions), so it can be tested without a server or a browser.
+// The semantics follow chat-client's `rooms.rs`.
+
+import { Origin, Role } from "./gen/chat/v1/chat_pb";
+
+export { Origin, Role };
+
+export interface ChatMessage {
+  room: string;
+  seq: number;
+  sender: string;
+  text: string;
+  sentAt: Date;
+  origin: Origin;
+  clientId: string;
+}
+
+export interface Member {
+  name: string;
+  online: boolean;
+  role: Role;
+  muted: boolean;
+}
+
+export interface RoomDetails {
+  name: string;
+  private: boolean;
+  direct: boolean;
+  topic: string;
+  owner: string;
+  peer: string;
+}
+
+/** One change to a room, as the server's RoomAction says it. */
+export type RoomAction =
+  | { case: "setTopic"; value: string }
+  | { case: "invite"; value: string }
+  | { case: "kick"; value: string }
+  | { case: "ban"; value: string }
+  | { case: "unban"; value: string }
+  | { case: "mute"; value: string }
+  | { case: "unmute"; value: string }
+  | { case: "promote"; value: string }
+  | { case: "demote"; value: string }
+  | { case: "transferOwnership"; value: string }
+  | { case: "delete"; value: boolean };
+
+/** A line of a room's log: a message, or a notice placed right after the
+ * message that preceded it. */
+export type Entry =
+  | { kind: "message"; key: string; message: ChatMessage }
+  | { kind: "notice"; key: string; text: string };
+
+export interface RoomLog {
+  details: RoomDetails;
+  members: Map<string, Member>;
+  /** Oldest first. */
+  entries: Entry[];
+  unread: number;
+  /** Older history may exist before the oldest message shown. */
+  hasOlder: boolean;
+  /** A history request is on its way. */
+  loading: boolean;
+}
+
+export type Connection =
+  | { state: "connecting" }
+  | { state: "online" }
+  | { state: "offline"; reason: string; retryAt: number };
+
+/** A message the user sent that the server has not yet taken. */
+export interface PendingSend {
+  room: string;
+  text: string;
+  /** Sent with every try, so a retry is never posted twice. */
+  clientId: string;
+  /** Why the server refused it for good; it is not tried again. */
+  error?: string;
+}
+
+/** A page of a room's history to ask for: messages before `before`. */
+export interface HistoryRequest {
+  room: string;
+  before: number;
+}
+
+export class ChatState {
+  me = "";
+  registered = false;
+  connection: Connection = { state: "connecting" };
+  rooms = new Map<string, RoomLog>();
+  current: string | null = null;
+  /** Private rooms the user is invited to and not in, to who invited
+   * (empty if not known). */
+  invitations = new Map<string, string>();
+  /** The latest thing to tell the user that belongs to no room in view. */
+  notice: string | null = null;
+  outbox: PendingSend[] = [];
+  /** Whether the user can see the page: messages arriving while it is
+   * hidden count as unread even in the room in view. */
+  visible = true;
+  private notices = 0;
+
+  constructor(me = "", registered = false) {
+    this.me = me;
+    this.registered = registered;
+  }
+
+  /** The rooms in the order shown: rooms by name, then direct
+   * conversations by the other's name. */
+  ordered(): string[] {
+    return [...this.rooms.keys()].sort((a, b) => {
+      const da = this.rooms.get(a)!.details.direct;
+      const db = this.rooms.get(b)!.details.direct;
+      if (da !== db) return da ? 1 : -1;
+      return this.title(a).localeCompare(this.title(b));
+    });
+  }
+
+  /** How to show `room`: `@peer` for a direct conversation. */
+  title(room: string): string {
+    const details = this.rooms.get(room)?.details;
+    return details?.direct && details.peer ? `@${details.peer}` : room;
+  }
+
+  currentLog(): RoomLog | undefined {
+    return this.current === null ? undefined : this.rooms.get(this.current);
+  }
+
+  myRole(room: string): Role {
+    return this.rooms.get(room)?.members.get(this.me)?.role ?? Role.MEMBER;
+  }
+
+  totalUnread(): number {
+    let total = 0;
+    for (const log of this.rooms.values()) total += log.unread;
+    return total;
+  }
+
+  /** The page's title: the unread count first, when there is one. */
+  pageTitle(): string {
+    const unread = this.totalUnread();
+    return unread > 0 ? `(${unread}) chat` : "chat";
+  }
+
+  /** A message from the event stream or a send's reply. Returns false
+   * for one already shown. */
+  addMessage(message: ChatMessage): boolean {
+    const log = this.logOf(message.room);
+    if (!insertMessage(log, message)) return false;
+    const inView = this.current === message.room && this.visible;
+    if (!inView && message.sender !== this.me) log.unread += 1;
+    return true;
+  }
+
+  /** The user is in `room` with these members; messages after `lastSeq`
+   * follow. May ask for the newest history. */
+  roomJoined(
+    details: RoomDetails,
+    members: Member[],
+    lastSeq: number,
+  ): HistoryRequest | null {
+    const room = details.name;
+    this.invitations.delete(room);
+    const log = this.logOf(room);
+    log.details = details;
+    log.members = new Map(members.map((m) => [m.name, m]));
+    if (newestSeq(log) > lastSeq) {
+      // The server's numbering started over (it restarted without its
+      // history): so does the log.
+      log.entries = [];
+      log.hasOlder = true;
+      this.addNotice(room, "! the server restarted without its history");
+    }
+    if (this.current === null) this.current = room;
+    if (oldestSeq(log) === null && lastSeq > 0 && !log.loading) {
+      log.loading = true;
+      return { room, before: lastSeq + 1 };
+    }
+    return null;
+  }
+
+  /** The user is out of `room`; `reason` says why when someone else made
+   * it leave. */
+  roomLeft(room: string, reason: string): void {
+    if (reason) this.notice = `you left ${this.title(room)}: ${reason}`;
+    this.forget(room);
+  }
+
+  roomChanged(room: string, actor: string, action: RoomAction): void {
+    if (action.case === "delete") {
+      this.notice = `${actor} deleted ${this.title(room)}`;
+    }
+    const log = this.rooms.get(room);
+    if (!log) return;
+    const member = (name: string) => log.members.get(name);
+    switch (action.case) {
+      case "setTopic":
+        log.details = { ...log.details, topic: action.value };
+        break;
+      case "mute":
+      case "unmute": {
+        const m = member(action.value);
+        if (m) m.muted = action.case === "mute";
+        break;
+      }
+      case "promote":
+      case "demote": {
+        const m = member(action.value);
+        if (m)
+          m.role = action.case === "promote" ? Role.MODERATOR : Role.MEMBER;
+        break;
+      }
+      case "transferOwnership": {
+        const old = member(actor);
+        if (old) old.role = Role.MODERATOR;
+        const m = member(action.value);
+        if (m) m.role = Role.OWNER;
+        log.details = { ...log.details, owner: action.value };
+        break;
+      }
+    }
+    this.addNotice(room, `* ${describe(actor, action)}`);
+  }
+
+  invited(room: string, by: string): void {
+    if (this.rooms.has(room)) return;
+    this.invitations.set(room, by);
+    if (by) this.notice = `${by} invited you to ${room}`;
+  }
+
+  memberJoined(room: string, name: string, online: boolean): void {
+    const log = this.rooms.get(room);
+    if (!log) return;
+    log.members.set(name, { name, online, role: Role.MEMBER, muted: false });
+    this.addNotice(room, `→ ${name} joined`);
+  }
+
+  memberLeft(room: string, name: string): void {
+    const log = this.rooms.get(room);
+    if (!log) return;
+    log.members.delete(name);
+    this.addNotice(room, `← ${name} left`);
+  }
+
+  presence(name: string, online: boolean): void {
+    for (const log of this.rooms.values()) {
+      const member = log.members.get(name);
+      if (member) member.online = online;
+    }
+  }
+
+  fellBehind(room: string, firstMissed: number, resumedAt: number): void {
+    if (!this.rooms.has(room)) return;
+    this.addNotice(
+      room,
+      `! messages #${firstMissed} to #${resumedAt - 1} were lost while the connection lagged`,
+    );
+  }
+
+  /** A page of `room`'s history arrived (or failed: null). */
+  historyLoaded(
+    room: string,
+    page: { messages: ChatMessage[]; hasMore: boolean } | null,
+  ): void {
+    const log = this.rooms.get(room);
+    if (!log) return;
+    log.loading = false;
+    if (!page) return;
+    for (const message of page.messages) insertMessage(log, message);
+    log.hasOlder = page.hasMore;
+  }
+
+  /** The page before the oldest message of the room in view, if there may
+   * be one and none is on its way. */
+  requestOlder(): HistoryRequest | null {
+    const log = this.currentLog();
+    if (!log || !log.hasOlder || log.loading || this.current === null) {
+      return null;
+    }
+    const oldest = oldestSeq(log);
+    if (oldest === null || oldest <= 1) {
+      log.hasOlder = false;
+      return null;
+    }
+    log.loading = true;
+    return { room: this.current, before: oldest };
+  }
+
+  /** Shows `room` and marks it read. */
+  switchTo(room: string): void {
+    if (!this.rooms.has(room)) return;
+    this.current = room;
+    this.rooms.get(room)!.unread = 0;
+  }
+
+  /** Shows the room `step` places after the one in view, going round. */
+  cycle(step: number): void {
+    const names = this.ordered();
+    if (names.length === 0) return;
+    const at = Math.max(0, names.indexOf(this.current ?? ""));
+    const next = (((at + step) % names.length) + names.length) % names.length;
+    this.switchTo(names[next]);
+  }
+
+  setVisible(visible: boolean): void {
+    this.visible = visible;
+    if (visible && this.current !== null) {
+      const log = this.rooms.get(this.current);
+      if (log) log.unread = 0;
+    }
+  }
+
+  /** Drops `room`, showing another if it was in view. */
+  forget(room: string): void {
+    this.rooms.delete(room);
+    this.outbox = this.outbox.filter((send) => send.room !== room);
+    if (this.current === room) {
+      this.current = this.ordered()[0] ?? null;
+      if (this.current !== null) this.rooms.get(this.current)!.unread = 0;
+    }
+  }
+
+  /** The user logged out, or its session ended: nothing of it stays. */
+  reset(me = "", registered = false): void {
+    Object.assign(this, new ChatState(me, registered));
+  }
+
+  private logOf(room: string): RoomLog {
+    let log = this.rooms.get(room);
+    if (!log) {
+      log = {
+        details: {
+          name: room,
+          private: false,
+          direct: false,
+          topic: "",
+          owner: "",
+          peer: "",
+        },
+        members: new Map(),
+        entries: [],
+        unread: 0,
+        hasOlder: true,
+        loading: false,
+      };
+      this.rooms.set(room, log);
+    }
+    return log;
+  }
+
+  private addNotice(room: string, text: string): void {
+    const log = this.rooms.get(room);
+    if (!log) return;
+    this.notices += 1;
+    log.entries.push({ kind: "notice", key: `n${this.notices}`, text });
+  }
+}
+
+function newestSeq(log: RoomLog): number {
+  for (let i = log.entries.length - 1; i >= 0; i--) {
+    const entry = log.entries[i];
+    if (entry.kind === "message") return entry.message.seq;
+  }
+  return 0;
+}
+
+function oldestSeq(log: RoomLog): number | null {
+  for (const entry of log.entries) {
+    if (entry.kind === "message") return entry.message.seq;
+  }
+  return null;
+}
+
+/** Puts `message` in its place by sequence number; false if it is there
+ * already. Notices stay after the message they followed. */
+function insertMessage(log: RoomLog, message: ChatMessage): boolean {
+  const entries = log.entries;
+  // Most messages are the newest: look from the end.
+  let at = entries.length;
+  while (at > 0) {
+    const entry = entries[at - 1];
+    if (entry.kind === "message") {
+      if (entry.message.seq === message.seq) return false;
+      if (entry.message.seq < message.seq) break;
+    }
+    at -= 1;
+  }
+  // A message older than everything shown goes before the notices at the
+  // top too (they came after it).
+  entries.splice(at, 0, { kind: "message", key: `m${message.seq}`, message });
+  return true;
+}
+
+/** What `actor` did, in words: `ann kicked bob`. */
+export function describe(actor: string, action: RoomAction): string {
+  switch (action.case) {
+    case "setTopic":
+      return action.value
+        ? `${actor} set the topic: ${action.value}`
+        : `${actor} cleared the topic`;
+    case "invite":
+      return `${actor} invited ${action.value}`;
+    case "kick":
+      return `${actor} kicked ${action.value}`;
+    case "ban":
+      return `${actor} banned ${action.value}`;
+    case "unban":
+      return `${actor} unbanned ${action.value}`;
+    case "mute":
+      return `${actor} muted ${action.value}`;
+    case "unmute":
+      return `${actor} unmuted ${action.value}`;
+    case "promote":
+      return `${actor} made ${action.value} a moderator`;
+    case "demote":
+      return `${actor} took ${action.value}'s moderator rights`;
+    case "transferOwnership":
+      return `${actor} handed the room to ${action.value}`;
+    case "delete":
+      return `${actor} deleted the room`;
+  }
+}

@@ -1,0 +1,136 @@
+// The page: the login, or the chat with its connection state.
+
+import { useEffect, useState } from "preact/hooks";
+
+import type { ChatClient } from "../client";
+import type { Connection } from "../state";
+import { useClientState } from "./hooks";
+import { Login } from "./Login";
+import { Members } from "./Members";
+import { Room } from "./Room";
+import { Sidebar } from "./Sidebar";
+
+export function App({ client }: { client: ChatClient }) {
+  useClientState(client);
+  const state = client.state;
+  // On a narrow screen the rooms and members are drawers.
+  const [drawer, setDrawer] = useState<"rooms" | "members" | null>(null);
+
+  useEffect(() => {
+    document.title = state.pageTitle();
+  });
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") setDrawer(null);
+      // Alt+↑/↓ walk the rooms, as in chat-gui.
+      if (e.altKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
+        e.preventDefault();
+        client.cycle(e.key === "ArrowUp" ? -1 : 1);
+      }
+    };
+    const onVisible = () =>
+      client.setVisible(document.visibilityState === "visible");
+    const onOnline = () => client.retryNow();
+    window.addEventListener("keydown", onKey);
+    document.addEventListener("visibilitychange", onVisible);
+    window.addEventListener("online", onOnline);
+    onVisible();
+    return () => {
+      window.removeEventListener("keydown", onKey);
+      document.removeEventListener("visibilitychange", onVisible);
+      window.removeEventListener("online", onOnline);
+    };
+  }, [client]);
+
+  if (!client.loggedIn) return <Login client={client} />;
+
+  const close = () => setDrawer(null);
+  const toggle = (which: "rooms" | "members") =>
+    setDrawer(drawer === which ? null : which);
+  return (
+    <div class={`chat drawer-${drawer ?? "none"}`}>
+      <header class="topbar">
+        <button
+          class="secondary narrow-only"
+          aria-expanded={drawer === "rooms"}
+          onClick={() => toggle("rooms")}
+        >
+          Rooms{state.totalUnread() > 0 ? ` (${state.totalUnread()})` : ""}
+        </button>
+        <h1>chat</h1>
+        <ConnectionState
+          connection={state.connection}
+          onRetry={() => client.retryNow()}
+        />
+        <span class="me" title={state.registered ? "account" : "guest"}>
+          {state.me}
+          {!state.registered && <span class="hint"> (guest)</span>}
+        </span>
+        <button
+          class="secondary narrow-only"
+          aria-expanded={drawer === "members"}
+          onClick={() => toggle("members")}
+        >
+          Members
+        </button>
+        <button class="secondary" onClick={() => void client.logout()}>
+          Log out
+        </button>
+      </header>
+      {state.notice && (
+        <p class="notice-bar" role="status">
+          {state.notice}
+        </p>
+      )}
+      <Sidebar client={client} onPicked={close} />
+      <Room client={client} />
+      <Members client={client} onPicked={close} />
+    </div>
+  );
+}
+
+function ConnectionState({
+  connection,
+  onRetry,
+}: {
+  connection: Connection;
+  onRetry: () => void;
+}) {
+  const [, tick] = useState(0);
+  // Counts down the retry while offline.
+  useEffect(() => {
+    if (connection.state !== "offline") return;
+    const timer = setInterval(() => tick((n) => n + 1), 500);
+    return () => clearInterval(timer);
+  }, [connection]);
+  switch (connection.state) {
+    case "online":
+      return (
+        <span class="connection online" role="status">
+          online
+        </span>
+      );
+    case "connecting":
+      return (
+        <span class="connection connecting" role="status">
+          connecting…
+        </span>
+      );
+    case "offline": {
+      const seconds = Math.max(
+        0,
+        Math.ceil((connection.retryAt - Date.now()) / 1000),
+      );
+      return (
+        <span class="connection offline" role="status">
+          offline: {connection.reason}; retrying
+          {seconds > 0 ? ` in ${seconds}s` : ""}{" "}
+          <button class="link" onClick={onRetry}>
+            retry now
+          </button>
+        </span>
+      );
+    }
+  }
+}

@@ -1,0 +1,463 @@
+// The room in view: its header and settings, its log, and the composer.
+
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
+
+import type { ChatClient } from "../client";
+import { Origin, Role } from "../state";
+import type { ChatMessage, Entry, PendingSend, RoomLog } from "../state";
+import { dayLabel, dayOf, linkify, timeOf } from "../text";
+import { useAction } from "./hooks";
+
+export function Room({ client }: { client: ChatClient }) {
+  const state = client.state;
+  const log = state.currentLog();
+  const room = state.current;
+  if (!log || room === null) {
+    return (
+      <section class="room-view empty">
+        <p>Join a room to start chatting.</p>
+      </section>
+    );
+  }
+  const me = log.members.get(state.me);
+  return (
+    <section class="room-view" aria-label={state.title(room)}>
+      <RoomHeader client={client} room={room} log={log} />
+      <Log
+        client={client}
+        room={room}
+        log={log}
+        pending={state.outbox.filter((send) => send.room === room)}
+      />
+      <Composer client={client} room={room} muted={me?.muted ?? false} />
+    </section>
+  );
+}
+
+function RoomHeader({
+  client,
+  room,
+  log,
+}: {
+  client: ChatClient;
+  room: string;
+  log: RoomLog;
+}) {
+  const state = client.state;
+  const role = state.myRole(room);
+  const [open, setOpen] = useState(false);
+  const details = log.details;
+  const kind = details.direct
+    ? "direct conversation"
+    : details.private
+      ? "private room"
+      : "public room";
+  return (
+    <header class="room-header">
+      <div class="room-title">
+        <h2>{state.title(room)}</h2>
+        <span class="hint">
+          {kind}
+          {details.owner && ` · owner ${details.owner}`}
+          {role === Role.OWNER
+            ? " · you own it"
+            : role === Role.MODERATOR
+              ? " · you moderate it"
+              : ""}
+        </span>
+        {details.topic && <p class="topic">{details.topic}</p>}
+      </div>
+      <button
+        class="secondary"
+        aria-expanded={open}
+        onClick={() => setOpen(!open)}
+        title="Room settings"
+      >
+        {open ? "Close" : "Room…"}
+      </button>
+      {open && (
+        <RoomSettings
+          client={client}
+          room={room}
+          log={log}
+          role={role}
+          onClose={() => setOpen(false)}
+        />
+      )}
+    </header>
+  );
+}
+
+function RoomSettings({
+  client,
+  room,
+  log,
+  role,
+  onClose,
+}: {
+  client: ChatClient;
+  room: string;
+  log: RoomLog;
+  role: Role;
+  onClose: () => void;
+}) {
+  const [topic, setTopic] = useState(log.details.topic);
+  const [invitee, setInvitee] = useState("");
+  const [bans, setBans] = useState<string[] | null>(null);
+  const [error, act] = useAction();
+  const moderator = role >= Role.MODERATOR && !log.details.direct;
+  return (
+    <div
+      class="room-settings"
+      onKeyDown={(e) => {
+        if (e.key === "Escape") onClose();
+      }}
+    >
+      {moderator && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            act(() =>
+              client.moderate(room, { case: "setTopic", value: topic }),
+            );
+          }}
+        >
+          <label>
+            Topic
+            <input
+              name="topic"
+              maxLength={256}
+              value={topic}
+              onInput={(e) => setTopic(e.currentTarget.value)}
+            />
+          </label>
+          <button type="submit">Set topic</button>
+        </form>
+      )}
+      {moderator && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (!invitee.trim()) return;
+            act(
+              () =>
+                client.moderate(room, {
+                  case: "invite",
+                  value: invitee.trim(),
+                }),
+              () => setInvitee(""),
+            );
+          }}
+        >
+          <label>
+            Invite
+            <input
+              name="invite"
+              placeholder="name"
+              value={invitee}
+              onInput={(e) => setInvitee(e.currentTarget.value)}
+            />
+          </label>
+          <button type="submit">Invite</button>
+        </form>
+      )}
+      {moderator && (
+        <div>
+          <button
+            class="secondary"
+            onClick={() => act(() => client.listBans(room), setBans)}
+          >
+            Show bans
+          </button>
+          {bans && (
+            <ul class="bans">
+              {bans.length === 0 && <li class="hint">nobody is banned</li>}
+              {bans.map((name) => (
+                <li key={name}>
+                  {name}{" "}
+                  <button
+                    class="link"
+                    onClick={() =>
+                      act(
+                        () =>
+                          client.moderate(room, { case: "unban", value: name }),
+                        () => setBans(bans.filter((b) => b !== name)),
+                      )
+                    }
+                  >
+                    unban
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+      <div class="buttons">
+        <button class="secondary" onClick={() => act(() => client.leave(room))}>
+          Leave room
+        </button>
+        {role === Role.OWNER && (
+          <button
+            class="danger"
+            onClick={() => {
+              if (confirm(`Delete ${room} and its history for everyone?`)) {
+                act(() =>
+                  client.moderate(room, { case: "delete", value: true }),
+                );
+              }
+            }}
+          >
+            Delete room
+          </button>
+        )}
+      </div>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** How close to the bottom (px) counts as reading the newest messages. */
+const STICKY = 40;
+/** How close to the top (px) scrolling loads older messages. */
+const LOAD_OLDER_AT = 80;
+
+function Log({
+  client,
+  room,
+  log,
+  pending,
+}: {
+  client: ChatClient;
+  room: string;
+  log: RoomLog;
+  pending: PendingSend[];
+}) {
+  const list = useRef<HTMLDivElement>(null);
+  const seen = useRef({ room: "", first: "", height: 0, atBottom: true });
+
+  // Keep the view where the reader is: at the bottom if it was there,
+  // else on the same messages when older ones are added above.
+  useLayoutEffect(() => {
+    const element = list.current;
+    if (!element) return;
+    const before = seen.current;
+    const first = log.entries[0]?.key ?? "";
+    if (before.room !== room || before.atBottom) {
+      element.scrollTop = element.scrollHeight;
+    } else if (first !== before.first) {
+      element.scrollTop += element.scrollHeight - before.height;
+    }
+    seen.current = {
+      room,
+      first,
+      height: element.scrollHeight,
+      atBottom:
+        element.scrollHeight - element.scrollTop - element.clientHeight <
+        STICKY,
+    };
+    // Too few messages to scroll: load older ones to fill the view.
+    if (element.scrollHeight <= element.clientHeight) client.loadOlder();
+  });
+
+  const onScroll = () => {
+    const element = list.current!;
+    seen.current.atBottom =
+      element.scrollHeight - element.scrollTop - element.clientHeight < STICKY;
+    seen.current.height = element.scrollHeight;
+    if (element.scrollTop < LOAD_OLDER_AT) client.loadOlder();
+  };
+
+  return (
+    <div
+      class="log"
+      ref={list}
+      onScroll={onScroll}
+      role="log"
+      aria-live="polite"
+      tabIndex={0}
+    >
+      {log.hasOlder ? (
+        <button
+          class="link older"
+          onClick={() => client.loadOlder()}
+          disabled={log.loading}
+        >
+          {log.loading ? "Loading older messages…" : "Load older messages"}
+        </button>
+      ) : (
+        <p class="hint start">The start of {client.state.title(room)}.</p>
+      )}
+      {withDays(log.entries).map((item) =>
+        "day" in item ? (
+          <div class="day" key={`d${item.day}`} role="separator">
+            <span>{item.label}</span>
+          </div>
+        ) : item.kind === "message" ? (
+          <MessageLine
+            key={item.key}
+            message={item.message}
+            me={client.state.me}
+          />
+        ) : (
+          <p class="notice" key={item.key}>
+            {item.text}
+          </p>
+        ),
+      )}
+      {pending.map((send) => (
+        <div
+          class={send.error ? "message pending failed" : "message pending"}
+          key={send.clientId}
+        >
+          <span class="time">{send.error ? "not sent" : "sending…"}</span>
+          <span class="sender mine">{client.state.me}</span>
+          <span class="text">{send.text}</span>
+          {send.error && (
+            <span class="error">
+              {send.error}{" "}
+              <button
+                class="link"
+                onClick={() => client.dismiss(send.clientId)}
+              >
+                dismiss
+              </button>
+            </span>
+          )}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+type DayMark = { day: string; label: string };
+
+/** The entries with a day separator before the first message of each day. */
+function withDays(entries: Entry[]): (Entry | DayMark)[] {
+  const out: (Entry | DayMark)[] = [];
+  let day = "";
+  for (const entry of entries) {
+    if (entry.kind === "message") {
+      const today = dayOf(entry.message.sentAt);
+      if (today !== day) {
+        day = today;
+        out.push({ day, label: dayLabel(entry.message.sentAt) });
+      }
+    }
+    out.push(entry);
+  }
+  return out;
+}
+
+function MessageLine({ message, me }: { message: ChatMessage; me: string }) {
+  const mine = message.sender === me && message.origin === Origin.NATIVE;
+  return (
+    <div class="message" data-seq={message.seq}>
+      <time
+        class="time"
+        dateTime={message.sentAt.toISOString()}
+        title={message.sentAt.toLocaleString()}
+      >
+        {timeOf(message.sentAt)}
+      </time>
+      <span class={`sender c${colorOf(message.sender)}${mine ? " mine" : ""}`}>
+        {message.sender}
+        {message.origin === Origin.CLASSIC && (
+          <span class="origin"> (classic)</span>
+        )}
+        {message.origin === Origin.LOBBY && (
+          <span class="origin"> (lobby)</span>
+        )}
+      </span>
+      <span class="text">
+        {linkify(message.text).map((piece, i) =>
+          "href" in piece ? (
+            <a
+              key={i}
+              href={piece.href}
+              target="_blank"
+              rel="noopener noreferrer"
+            >
+              {piece.text}
+            </a>
+          ) : (
+            piece.text
+          ),
+        )}
+      </span>
+    </div>
+  );
+}
+
+/** One of eight colours, the same for a name everywhere. */
+function colorOf(name: string): number {
+  let hash = 0;
+  for (const char of name) hash = (hash * 31 + char.codePointAt(0)!) >>> 0;
+  return hash % 8;
+}
+
+function Composer({
+  client,
+  room,
+  muted,
+}: {
+  client: ChatClient;
+  room: string;
+  muted: boolean;
+}) {
+  const [text, setText] = useState("");
+  const composing = useRef(false);
+  const input = useRef<HTMLTextAreaElement>(null);
+
+  useLayoutEffect(() => {
+    input.current?.focus();
+  }, [room]);
+
+  const send = () => {
+    if (!text.trim()) return;
+    client.send(room, text);
+    setText("");
+  };
+
+  return (
+    <form
+      class="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        send();
+      }}
+    >
+      <textarea
+        ref={input}
+        name="message"
+        rows={1}
+        value={text}
+        disabled={muted}
+        aria-label={`Message ${client.state.title(room)}`}
+        placeholder={
+          muted
+            ? "You are muted in this room"
+            : `Message ${client.state.title(room)}`
+        }
+        onInput={(e) => setText(e.currentTarget.value)}
+        onCompositionStart={() => (composing.current = true)}
+        onCompositionEnd={() => (composing.current = false)}
+        onKeyDown={(e) => {
+          // Enter that ends an IME composition (Korean, Japanese, ...)
+          // picks the text; it does not send.
+          if (e.key !== "Enter" || e.shiftKey) return;
+          if (e.isComposing || composing.current || e.keyCode === 229) return;
+          e.preventDefault();
+          send();
+        }}
+      />
+      <button type="submit" disabled={muted || !text.trim()}>
+        Send
+      </button>
+    </form>
+  );
+}
