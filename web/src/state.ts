@@ -52,7 +52,7 @@ export type RoomAction =
  * message that preceded it. */
 export type Entry =
   | { kind: "message"; key: string; message: ChatMessage }
-  | { kind: "notice"; key: string; text: string };
+  | { kind: "notice"; key: string; text: string; after: number };
 
 export interface RoomLog {
   details: RoomDetails;
@@ -64,6 +64,8 @@ export interface RoomLog {
   hasOlder: boolean;
   /** A history request is on its way. */
   loading: boolean;
+  /** The newest sequence number known in the room, shown or not. */
+  newest: number;
 }
 
 export type Connection =
@@ -173,8 +175,10 @@ export class ChatState {
       // history): so does the log.
       log.entries = [];
       log.hasOlder = true;
+      log.newest = lastSeq;
       this.addNotice(room, "! the server restarted without its history");
     }
+    log.newest = Math.max(log.newest, lastSeq);
     if (this.current === null) this.current = room;
     if (oldestSeq(log) === null && lastSeq > 0 && !log.loading) {
       log.loading = true;
@@ -346,6 +350,7 @@ export class ChatState {
         unread: 0,
         hasOlder: true,
         loading: false,
+        newest: 0,
       };
       this.rooms.set(room, log);
     }
@@ -356,7 +361,8 @@ export class ChatState {
     const log = this.rooms.get(room);
     if (!log) return;
     this.notices += 1;
-    log.entries.push({ kind: "notice", key: `n${this.notices}`, text });
+    const key = `n${this.notices}`;
+    log.entries.push({ kind: "notice", key, text, after: log.newest });
   }
 }
 
@@ -376,22 +382,25 @@ function oldestSeq(log: RoomLog): number | null {
 }
 
 /** Puts `message` in its place by sequence number; false if it is there
- * already. Notices stay after the message they followed. */
+ * already. A notice stays right after the newest message there was when
+ * it was given. */
 function insertMessage(log: RoomLog, message: ChatMessage): boolean {
   const entries = log.entries;
+  const seq = message.seq;
   // Most messages are the newest: look from the end.
   let at = entries.length;
   while (at > 0) {
     const entry = entries[at - 1];
     if (entry.kind === "message") {
-      if (entry.message.seq === message.seq) return false;
-      if (entry.message.seq < message.seq) break;
+      if (entry.message.seq === seq) return false;
+      if (entry.message.seq < seq) break;
+    } else if (entry.after < seq) {
+      break;
     }
     at -= 1;
   }
-  // A message older than everything shown goes before the notices at the
-  // top too (they came after it).
-  entries.splice(at, 0, { kind: "message", key: `m${message.seq}`, message });
+  entries.splice(at, 0, { kind: "message", key: `m${seq}`, message });
+  log.newest = Math.max(log.newest, seq);
   return true;
 }
 

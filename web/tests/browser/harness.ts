@@ -1,0 +1,235 @@
+// What the browser tests run against: a real chatd (built by cargo) on
+// loopback, real Chromium (Debian's, driven by playwright-core), the
+// terminal client `chat --plain`, and a classic-protocol client.
+
+import { spawn } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { chromium } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { expect } from "vitest";
+
+import { ChatServer } from "../../src/gen/classic/classic_chat_pb";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../../..");
+/** Built by `cargo build` (scripts/test does it first). */
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, "target");
+const binary = (name: string) => join(targetDir, "debug", name);
+export const PATIENCE = 20_000;
+/** Where screenshots are kept after a run. */
+export const ARTIFACTS = join(root, "web", "test-results");
+
+export interface Chatd {
+  url: string;
+  port: number;
+  classic: string;
+  dataDir: string;
+  /** Stops it (SIGTERM, or SIGKILL), waiting for it to exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts chatd on loopback: the native port (and web client) on `port`
+ * (0: any free one), the classic protocol on a free port, history in
+ * `dataDir` (a new temporary one if not given). */
+export async function startChatd(
+  options: { port?: number; dataDir?: string; flags?: string[] } = {},
+): Promise<Chatd> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "chat-web-"));
+  const child = spawn(
+    binary("chatd"),
+    [
+      "--native-addr",
+      `127.0.0.1:${options.port ?? 0}`,
+      "--classic-addr",
+      "127.0.0.1:0",
+      "--lobby-addr",
+      "off",
+      "--data-dir",
+      dataDir,
+      "--admin-socket",
+      "off",
+      "--presence-grace",
+      "3s",
+      "--shutdown-grace",
+      "1s",
+      ...(options.flags ?? []),
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  const log: string[] = [];
+  const lines = createInterface({ input: child.stderr });
+  let url = "";
+  let classic = "";
+  await new Promise<void>((ready, failed) => {
+    const timer = setTimeout(
+      () => failed(new Error(`chatd did not start:\n${log.join("\n")}`)),
+      PATIENCE,
+    );
+    child.on("exit", (code) =>
+      failed(new Error(`chatd exited (${code}):\n${log.join("\n")}`)),
+    );
+    lines.on("line", (line) => {
+      log.push(line);
+      url ||= /web client at (\S+)/.exec(line)?.[1] ?? "";
+      classic ||= /classic protocol listening addr=(\S+)/.exec(line)?.[1] ?? "";
+      if (url && classic) {
+        clearTimeout(timer);
+        ready();
+      }
+    });
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    classic,
+    dataDir,
+    stop: (signal = "SIGTERM") =>
+      new Promise<void>((done) => {
+        if (child.exitCode !== null) return done();
+        child.removeAllListeners("exit");
+        child.on("exit", () => done());
+        child.kill(signal);
+      }),
+  };
+}
+
+export function removeDir(dir: string) {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Debian's Chromium, or the one CHROMIUM names. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox"],
+  });
+}
+
+/** A page of the web client in a context of its own (its own storage). */
+export async function openPage(
+  browser: Browser,
+  server: Chatd,
+  viewport = { width: 1100, height: 720 },
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.setDefaultTimeout(PATIENCE);
+  await page.goto(server.url);
+  return { context, page };
+}
+
+/** Logs in from the login screen: a guest without a password. */
+export async function logIn(
+  page: Page,
+  name: string,
+  password = "",
+  register = false,
+) {
+  await page.fill("input[name=name]", name);
+  await page.fill("input[name=password]", password);
+  if (register) {
+    await page.click("text=Register");
+  } else {
+    await page.click("button[type=submit]");
+  }
+  await expect
+    .poll(() => page.locator(".connection.online").count(), {
+      timeout: PATIENCE,
+    })
+    .toBe(1);
+}
+
+/** Types `text` in the composer and presses Enter. */
+export async function say(page: Page, text: string) {
+  await page.fill("textarea[name=message]", text);
+  await page.press("textarea[name=message]", "Enter");
+}
+
+/** The texts of the messages shown in the room in view. */
+export function shownTexts(page: Page): Promise<string[]> {
+  return page.locator(".message:not(.pending) .text").allInnerTexts();
+}
+
+/** Waits until the room in view shows `text`, once. */
+export async function expectShownOnce(page: Page, text: string) {
+  await expect
+    .poll(
+      async () => (await shownTexts(page)).filter((t) => t === text).length,
+      {
+        timeout: PATIENCE,
+      },
+    )
+    .toBe(1);
+}
+
+export async function screenshot(page: Page, name: string) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+}
+
+/** `chat --plain`, the terminal client, logged in as guest `name`. */
+export class PlainChat {
+  private readonly child: ChildProcessWithoutNullStreams;
+  readonly lines: string[] = [];
+  private waiters: (() => void)[] = [];
+
+  constructor(server: Chatd, name: string) {
+    this.child = spawn(binary("chat"), [
+      "--plain",
+      "--server",
+      `127.0.0.1:${server.port}`,
+      "--name",
+      name,
+    ]);
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      createInterface({ input: stream }).on("line", (line) => {
+        this.lines.push(line);
+        for (const wake of this.waiters.splice(0)) wake();
+      });
+    }
+  }
+
+  say(text: string) {
+    this.child.stdin.write(`${text}\n`);
+  }
+
+  /** Waits for an output line containing `wanted`. */
+  async waitFor(wanted: string): Promise<string> {
+    const deadline = Date.now() + PATIENCE;
+    for (;;) {
+      const found = this.lines.find((line) => line.includes(wanted));
+      if (found) return found;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `chat --plain never said ${wanted}:\n${this.lines.join("\n")}`,
+        );
+      }
+      await new Promise<void>((wake) => {
+        this.waiters.push(wake);
+        setTimeout(wake, 200);
+      });
+    }
+  }
+
+  close() {
+    this.child.stdin.end();
+    this.child.kill();
+  }
+}
+
+/** A classic-protocol client (`grpc.ChatServer`, the seed "Chat 1st"),
+ * over connect-node's gRPC transport: an implementation of its own. */
+export function classicClient(server: Chatd) {
+  return createClient(
+    ChatServer,
+    createGrpcTransport({ baseUrl: `http://${server.classic}` }),
+  );
+}

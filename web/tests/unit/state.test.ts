@@ -1,0 +1,217 @@
+import { describe, expect, test } from "vitest";
+
+import {
+  ChatState,
+  Origin,
+  Role,
+  describe as describeAction,
+} from "../../src/state";
+import type { ChatMessage, Member, RoomDetails } from "../../src/state";
+
+function message(
+  room: string,
+  seq: number,
+  sender = "bob",
+  text = `#${seq}`,
+): ChatMessage {
+  return {
+    room,
+    seq,
+    sender,
+    text,
+    sentAt: new Date(2026, 10, 29, 12, seq),
+    origin: Origin.NATIVE,
+    clientId: "",
+  };
+}
+
+function details(name: string, more: Partial<RoomDetails> = {}): RoomDetails {
+  return {
+    name,
+    private: false,
+    direct: false,
+    topic: "",
+    owner: "",
+    peer: "",
+    ...more,
+  };
+}
+
+function member(name: string, role = Role.MEMBER, online = true): Member {
+  return { name, online, role, muted: false };
+}
+
+/** What the room's log shows, in order: message seqs and notice texts. */
+function shown(state: ChatState, room: string): (number | string)[] {
+  return state.rooms
+    .get(room)!
+    .entries.map((entry) =>
+      entry.kind === "message" ? entry.message.seq : entry.text,
+    );
+}
+
+describe("ChatState", () => {
+  test("a room joined with history asks for its newest page, once", () => {
+    const state = new ChatState("ann");
+    expect(state.roomJoined(details("general"), [member("ann")], 120)).toEqual({
+      room: "general",
+      before: 121,
+    });
+    expect(state.current).toBe("general");
+    // Joined again (a reconnect) while the page is on its way: no second ask.
+    expect(
+      state.roomJoined(details("general"), [member("ann")], 120),
+    ).toBeNull();
+  });
+
+  test("messages are shown once each, in sequence order, whatever order they come in", () => {
+    const state = new ChatState("ann");
+    state.roomJoined(details("general"), [], 0);
+    for (const seq of [3, 1, 2, 3, 5, 4, 1])
+      state.addMessage(message("general", seq));
+    expect(shown(state, "general")).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  test("history pages go before what is shown, and notices stay where they were given", () => {
+    const state = new ChatState("ann");
+    state.roomJoined(details("general"), [], 10);
+    state.memberJoined("general", "bob", true);
+    state.addMessage(message("general", 11));
+    state.historyLoaded("general", {
+      messages: [message("general", 9), message("general", 10)],
+      hasMore: true,
+    });
+    expect(shown(state, "general")).toEqual([9, 10, "→ bob joined", 11]);
+    expect(state.requestOlder()).toEqual({ room: "general", before: 9 });
+    // One page at a time.
+    expect(state.requestOlder()).toBeNull();
+    state.historyLoaded("general", {
+      messages: [message("general", 8)],
+      hasMore: false,
+    });
+    expect(state.requestOlder()).toBeNull();
+    expect(shown(state, "general")).toEqual([8, 9, 10, "→ bob joined", 11]);
+  });
+
+  test("unread counts rooms not in view and a hidden page, not one's own messages", () => {
+    const state = new ChatState("ann");
+    state.roomJoined(details("general"), [], 0);
+    state.roomJoined(details("dev"), [], 0);
+    expect(state.current).toBe("general");
+    state.addMessage(message("dev", 1));
+    state.addMessage(message("dev", 2, "ann"));
+    state.addMessage(message("general", 1));
+    expect(state.rooms.get("dev")!.unread).toBe(1);
+    expect(state.rooms.get("general")!.unread).toBe(0);
+    state.setVisible(false);
+    state.addMessage(message("general", 2));
+    expect(state.pageTitle()).toBe("(2) chat");
+    state.setVisible(true);
+    expect(state.pageTitle()).toBe("(1) chat");
+    state.switchTo("dev");
+    expect(state.pageTitle()).toBe("chat");
+  });
+
+  test("a server that restarted without its history starts the log over", () => {
+    const state = new ChatState("ann");
+    state.roomJoined(details("general"), [], 0);
+    state.addMessage(message("general", 1));
+    state.addMessage(message("general", 2));
+    state.roomJoined(details("general"), [], 0);
+    expect(shown(state, "general")).toEqual([
+      "! the server restarted without its history",
+    ]);
+    state.addMessage(message("general", 1, "bob", "new first"));
+    expect(shown(state, "general")).toEqual([
+      "! the server restarted without its history",
+      1,
+    ]);
+  });
+
+  test("room changes move roles, mutes and the topic, and say so", () => {
+    const state = new ChatState("ann");
+    state.roomJoined(
+      details("dev", { owner: "ann" }),
+      [member("ann", Role.OWNER), member("bob")],
+      0,
+    );
+    state.roomChanged("dev", "ann", { case: "promote", value: "bob" });
+    expect(state.rooms.get("dev")!.members.get("bob")!.role).toBe(
+      Role.MODERATOR,
+    );
+    state.roomChanged("dev", "ann", {
+      case: "transferOwnership",
+      value: "bob",
+    });
+    expect(state.myRole("dev")).toBe(Role.MODERATOR);
+    expect(state.rooms.get("dev")!.members.get("bob")!.role).toBe(Role.OWNER);
+    expect(state.rooms.get("dev")!.details.owner).toBe("bob");
+    state.roomChanged("dev", "bob", { case: "mute", value: "ann" });
+    expect(state.rooms.get("dev")!.members.get("ann")!.muted).toBe(true);
+    state.roomChanged("dev", "bob", { case: "setTopic", value: "ship it" });
+    expect(state.rooms.get("dev")!.details.topic).toBe("ship it");
+    expect(shown(state, "dev").at(-1)).toBe("* bob set the topic: ship it");
+  });
+
+  test("being removed from a room forgets it, says why, and shows another", () => {
+    const state = new ChatState("ann");
+    state.roomJoined(details("general"), [], 0);
+    state.roomJoined(details("dev"), [], 0);
+    state.switchTo("dev");
+    state.outbox.push({ room: "dev", text: "hi", clientId: "1" });
+    state.roomLeft("dev", "kicked by bob");
+    expect(state.rooms.has("dev")).toBe(false);
+    expect(state.current).toBe("general");
+    expect(state.notice).toBe("you left dev: kicked by bob");
+    expect(state.outbox).toEqual([]);
+  });
+
+  test("invitations are kept until the room is joined", () => {
+    const state = new ChatState("ann");
+    state.invited("ops", "bob");
+    expect(state.notice).toBe("bob invited you to ops");
+    expect([...state.invitations]).toEqual([["ops", "bob"]]);
+    state.roomJoined(details("ops", { private: true }), [], 0);
+    expect(state.invitations.size).toBe(0);
+  });
+
+  test("direct conversations are titled by the other account and listed last", () => {
+    const state = new ChatState("ann");
+    state.roomJoined(
+      details("@dm-0123456789abcdef", { direct: true, peer: "zed" }),
+      [],
+      0,
+    );
+    state.roomJoined(details("zoo"), [], 0);
+    state.roomJoined(details("abc"), [], 0);
+    expect(state.ordered().map((room) => state.title(room))).toEqual([
+      "abc",
+      "zoo",
+      "@zed",
+    ]);
+    state.switchTo("abc");
+    state.cycle(-1);
+    expect(state.title(state.current!)).toBe("@zed");
+  });
+
+  test("presence follows a member across rooms", () => {
+    const state = new ChatState("ann");
+    state.roomJoined(details("a"), [member("bob", Role.MEMBER, false)], 0);
+    state.roomJoined(details("b"), [member("bob", Role.MEMBER, false)], 0);
+    state.presence("bob", true);
+    expect(state.rooms.get("a")!.members.get("bob")!.online).toBe(true);
+    expect(state.rooms.get("b")!.members.get("bob")!.online).toBe(true);
+  });
+
+  test("actions are described as chat-client describes them", () => {
+    expect(describeAction("ann", { case: "kick", value: "bob" })).toBe(
+      "ann kicked bob",
+    );
+    expect(describeAction("ann", { case: "setTopic", value: "" })).toBe(
+      "ann cleared the topic",
+    );
+    expect(describeAction("ann", { case: "demote", value: "bob" })).toBe(
+      "ann took bob's moderator rights",
+    );
+  });
+});
