@@ -256,6 +256,8 @@ export class ChatClient {
       this.setConnection({ state: "connecting" });
       const reason = await this.followOnce(generation);
       if (reason === null || generation !== this.generation) return;
+      // Logged in again: subscribe at once.
+      if (reason === "") continue;
       this.setConnection({
         state: "offline",
         reason,
@@ -273,8 +275,8 @@ export class ChatClient {
     }
   }
 
-  /** One stream's worth of following; the reason it ended, or null when
-   * the session is over. */
+  /** One stream's worth of following; the reason it ended (empty to
+   * follow again at once), or null when the session is over. */
   private async followOnce(generation: number): Promise<string | null> {
     const session = this.session;
     if (!session) return null;
@@ -331,7 +333,7 @@ export class ChatClient {
       this.session = { ...session, token: reply.sessionToken };
       this.store.setItem(SESSION_KEY, JSON.stringify(this.session));
       await this.join(FIRST_ROOM).catch(() => {});
-      return "logged in again";
+      return "";
     } catch (error) {
       const failure = ConnectError.from(error);
       if (isTransient(failure)) return reason(failure);

@@ -49,7 +49,7 @@ export function App({ client }: { client: ChatClient }) {
   const toggle = (which: "rooms" | "members") =>
     setDrawer(drawer === which ? null : which);
   return (
-    <div class={`chat drawer-${drawer ?? "none"}`}>
+    <div class={`chat ${state.connection.state} drawer-${drawer ?? "none"}`}>
       <header class="topbar">
         <button
           class="secondary narrow-only"

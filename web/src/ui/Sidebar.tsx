@@ -136,26 +136,38 @@ function JoinRoom({
           {error}
         </p>
       )}
-      {listed && (
-        <ul class="listed">
-          {listed
-            .filter((r) => !client.state.rooms.has(r.name))
-            .map((r) => (
-              <li key={r.name}>
-                <button class="link" onClick={() => join(r.name)}>
-                  {r.private ? "🔒 " : ""}
-                  {r.name}
-                </button>
-                <span class="hint">
-                  {" "}
-                  {r.members} {r.members === 1 ? "member" : "members"}
-                  {r.topic ? ` · ${r.topic}` : ""}
-                </span>
-              </li>
-            ))}
-        </ul>
-      )}
+      {listed && <Listed rooms={listed} client={client} join={join} />}
     </section>
+  );
+}
+
+/** The rooms the server lists that the user is not in. */
+function Listed({
+  rooms,
+  client,
+  join,
+}: {
+  rooms: ListedRoom[];
+  client: ChatClient;
+  join: (room: string) => void;
+}) {
+  const others = rooms.filter((r) => !client.state.rooms.has(r.name));
+  return (
+    <ul class="listed">
+      {others.length === 0 && <li class="hint">No other rooms to join.</li>}
+      {others.map((r) => (
+        <li key={r.name}>
+          <button class="link" onClick={() => join(r.name)}>
+            {r.private ? "🔒 " : ""}
+            {r.name}
+          </button>
+          <span class="hint">
+            {r.members} {r.members === 1 ? "member" : "members"}
+            {r.topic ? ` · ${r.topic}` : ""}
+          </span>
+        </li>
+      ))}
+    </ul>
   );
 }
 

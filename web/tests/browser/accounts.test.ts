@@ -1,0 +1,138 @@
+// Accounts in the browser: register, log out and in again, a private
+// room with an invitation, moderation, and a direct conversation.
+
+import { afterAll, beforeAll, expect, test } from "vitest";
+import type { Browser } from "playwright-core";
+
+import {
+  expectShownOnce,
+  launchBrowser,
+  logIn,
+  openPage,
+  removeDir,
+  say,
+  screenshot,
+  startChatd,
+} from "./harness";
+import type { Chatd } from "./harness";
+
+let server: Chatd;
+let browser: Browser;
+
+beforeAll(async () => {
+  server = await startChatd();
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  removeDir(server.dataDir);
+});
+
+test("register, log out, and log in again with the password", async () => {
+  const { page, context } = await openPage(browser, server);
+  await logIn(page, "carol", "carol's password", true);
+  expect(await page.locator(".me").innerText()).toBe("carol");
+
+  // A reload keeps the session.
+  await page.reload();
+  await expect.poll(() => page.locator(".connection.online").count()).toBe(1);
+  expect(await page.locator(".me").innerText()).toBe("carol");
+
+  await page.click("text=Log out");
+  await page.waitForSelector("input[name=name]");
+  // A wrong password is refused with the server's words.
+  await page.fill("input[name=name]", "carol");
+  await page.fill("input[name=password]", "not it at all");
+  await page.click("button[type=submit]");
+  await expect
+    .poll(() => page.locator(".login .error").innerText())
+    .toMatch(/password/i);
+  // The name is the account's: a guest may not take it.
+  await page.fill("input[name=password]", "");
+  await page.click("button[type=submit]");
+  await expect
+    .poll(() => page.locator(".login .error").innerText())
+    .toMatch(/account|taken|registered|in use/i);
+
+  await logIn(page, "CAROL", "carol's password");
+  expect(await page.locator(".me").innerText()).toBe("carol");
+  await context.close();
+});
+
+test("a private room, an invitation, moderation and a direct message", async () => {
+  const ann = await openPage(browser, server);
+  const bob = await openPage(browser, server);
+  await logIn(ann.page, "ann", "ann's password", true);
+  await logIn(bob.page, "bob", "bob's password", true);
+
+  await ann.page.fill("input[name=create]", "ops");
+  await ann.page.check("input[name=private]");
+  await ann.page.press("input[name=create]", "Enter");
+  await expect
+    .poll(() => ann.page.locator(".room-header .hint").innerText())
+    .toContain("private room");
+
+  // Not invited, bob cannot see it.
+  await bob.page.click("text=Browse");
+  await bob.page.waitForSelector(".listed");
+  expect(await bob.page.locator(".listed").innerText()).not.toContain("ops");
+  await bob.page.fill("input[name=join]", "ops");
+  await bob.page.press("input[name=join]", "Enter");
+  await expect
+    .poll(() => bob.page.locator(".side-form .error").first().innerText())
+    .toMatch(/ops/);
+
+  // Invited, bob sees the invitation and joins.
+  await ann.page.click("text=Room…");
+  await ann.page.fill("input[name=invite]", "bob");
+  await ann.page.press("input[name=invite]", "Enter");
+  await bob.page.waitForSelector(".invitations >> text=ops");
+  expect(await bob.page.locator(".notice-bar").innerText()).toBe(
+    "ann invited you to ops",
+  );
+  await bob.page.click(".invitations button");
+  await expect
+    .poll(() => bob.page.locator(".room-header h2").innerText())
+    .toBe("ops");
+  await say(bob.page, "thanks for the invite");
+  await expectShownOnce(ann.page, "thanks for the invite");
+
+  // The owner mutes bob from the member menu: bob's composer says so.
+  await ann.page.click(".members .member:has-text('bob')");
+  await ann.page.click(".menu >> text=Mute");
+  await expect
+    .poll(() =>
+      bob.page.locator("textarea[name=message]").getAttribute("placeholder"),
+    )
+    .toBe("You are muted in this room");
+  expect(await bob.page.locator("textarea[name=message]").isDisabled()).toBe(
+    true,
+  );
+  await expect
+    .poll(() => ann.page.locator(".notice").allInnerTexts())
+    .toContain("* ann muted bob");
+  await screenshot(ann.page, "moderation-ann");
+
+  // Then kicks bob, who is told why and taken out of the room.
+  await ann.page.click(".members .member:has-text('bob')");
+  await ann.page.click(".menu >> text=Kick");
+  await expect
+    .poll(() => bob.page.locator(".notice-bar").innerText())
+    .toBe("you left ops: kicked by ann");
+  expect(await bob.page.locator(".rooms").innerText()).not.toContain("ops");
+
+  // A direct message, from the sidebar.
+  await bob.page.fill("input[name=direct]", "ann");
+  await bob.page.press("input[name=direct]", "Enter");
+  await expect
+    .poll(() => bob.page.locator(".room-header h2").innerText())
+    .toBe("@ann");
+  await say(bob.page, "no hard feelings");
+  await ann.page.waitForSelector(".rooms >> text=@bob");
+  await ann.page.click(".rooms >> text=@bob");
+  await expectShownOnce(ann.page, "no hard feelings");
+  await ann.context.close();
+  await bob.context.close();
+});

@@ -1,0 +1,94 @@
+// What users notice: IME composition, a phone-width screen, keyboard use.
+
+import { afterAll, beforeAll, expect, test } from "vitest";
+import type { Browser } from "playwright-core";
+
+import {
+  expectShownOnce,
+  launchBrowser,
+  logIn,
+  openPage,
+  removeDir,
+  say,
+  screenshot,
+  shownTexts,
+  startChatd,
+} from "./harness";
+import type { Chatd } from "./harness";
+
+let server: Chatd;
+let browser: Browser;
+
+beforeAll(async () => {
+  server = await startChatd();
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  removeDir(server.dataDir);
+});
+
+test("Enter during an IME composition picks the text and does not send", async () => {
+  const { page, context } = await openPage(browser, server);
+  await logIn(page, "지우");
+  const composer = page.locator("textarea[name=message]");
+  await composer.focus();
+  await composer.dispatchEvent("compositionstart", { data: "" });
+  await page.keyboard.insertText("안녕");
+  // Chrome's Enter while composing, and Safari's (after the text is
+  // committed but before compositionend).
+  await composer.dispatchEvent("keydown", { key: "Enter", isComposing: true });
+  await composer.dispatchEvent("keydown", { key: "Enter", isComposing: false });
+  expect(await composer.inputValue()).toBe("안녕");
+  await composer.dispatchEvent("compositionend", { data: "안녕" });
+  await page.keyboard.insertText("하세요");
+  await composer.press("Enter");
+  await expectShownOnce(page, "안녕하세요");
+  expect(await composer.inputValue()).toBe("");
+  expect(await shownTexts(page)).toEqual(["안녕하세요"]);
+  // Shift+Enter is a new line, not a send.
+  await composer.fill("two");
+  await composer.press("Shift+Enter");
+  await page.keyboard.insertText("lines");
+  await composer.press("Enter");
+  await expectShownOnce(page, "two\nlines");
+  await context.close();
+});
+
+test("a 360 px phone screen: no sideways scrolling, drawers, long words wrap", async () => {
+  const { page, context } = await openPage(browser, server, {
+    width: 360,
+    height: 740,
+  });
+  // The login works from the keyboard alone.
+  await page.focus("input[name=name]");
+  await page.keyboard.type("phone");
+  await page.keyboard.press("Tab");
+  expect(
+    await page.evaluate(() => document.activeElement?.getAttribute("name")),
+  ).toBe("password");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(".connection.online");
+
+  const word = "w".repeat(300);
+  await say(page, word);
+  await say(page, "🙂🎉 emoji and 한국어");
+  await expectShownOnce(page, word);
+  await expectShownOnce(page, "🙂🎉 emoji and 한국어");
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  expect(width).toBeLessThanOrEqual(360);
+  const box = await page.locator(".message", { hasText: word }).boundingBox();
+  expect(box!.x + box!.width).toBeLessThanOrEqual(360);
+
+  // Rooms and members are drawers on a phone; Escape closes them.
+  expect(await page.locator(".sidebar").isVisible()).toBe(false);
+  await page.click("button:has-text('Rooms')");
+  expect(await page.locator(".sidebar").isVisible()).toBe(true);
+  await screenshot(page, "phone-rooms");
+  await page.keyboard.press("Escape");
+  expect(await page.locator(".sidebar").isVisible()).toBe(false);
+  await screenshot(page, "phone");
+  await context.close();
+});
