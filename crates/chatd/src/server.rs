@@ -19,9 +19,9 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic::transport::server::Router;
-use tower_layer::{Identity, Stack};
 use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
+use tower_layer::{Identity, Stack};
 
 use crate::Config;
 use crate::accounts::Accounts;
@@ -30,10 +30,10 @@ use crate::admin;
 use crate::classic::ClassicChat;
 use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
 use crate::native::{NativeChat, NativeHub, SessionConfig};
-use crate::web::{WebFiles, WebLayer};
 use crate::transport::{
     self, Admission, ConnectionSettings, RESERVED_DESCRIPTORS, ReplyBudgetLayer, Tls,
 };
+use crate::web::{WebFiles, WebLayer};
 
 /// Where each protocol listens; `None` for a protocol turned off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +106,9 @@ impl Chatd {
     /// of `config`.
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         let tls = match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => Some(Tls::load(cert, key).map_err(StartError::Tls)?),
+            (Some(cert), Some(key)) => {
+                Some(Tls::load(cert, key, config.web).map_err(StartError::Tls)?)
+            }
             _ => None,
         };
         let (history, account_store) = open_store(&config).await?;
@@ -238,7 +240,7 @@ impl Chatd {
             &health,
         )
         .add_service(native)
-            .serve_with_incoming_shutdown(incoming(listeners.native), stopped());
+        .serve_with_incoming_shutdown(incoming(listeners.native), stopped());
 
         let classic = match listeners.classic {
             Some(listener) => {
@@ -405,7 +407,10 @@ async fn bind_lobby(config: &Config, lobby: SocketAddr) -> std::io::Result<Lobby
 
 /// A server whose replies are metered (see [`ReplyBudgetLayer`]).
 /// `keepalive` is the HTTP/2 ping interval and timeout.
-fn server(keepalive: (Duration, Duration), max_streams: u32) -> Server<Stack<ReplyBudgetLayer, Identity>> {
+fn server(
+    keepalive: (Duration, Duration),
+    max_streams: u32,
+) -> Server<Stack<ReplyBudgetLayer, Identity>> {
     let (interval, timeout) = keepalive;
     Server::builder()
         .http2_keepalive_interval(Some(interval))

@@ -92,7 +92,10 @@ impl WebFiles {
         let path = request.uri().path().trim_start_matches('/');
         let path = if path.is_empty() { "index.html" } else { path };
         let Some(file) = self.files.get(path) else {
-            return plain_reply(StatusCode::NOT_FOUND, "not found: this server has no such page\n");
+            return plain_reply(
+                StatusCode::NOT_FOUND,
+                "not found: this server has no such page\n",
+            );
         };
         let headers = request.headers();
         let cache = if file.immutable {
@@ -299,6 +302,10 @@ mod tests {
             files.files.keys().collect::<Vec<_>>()
         );
         // The README promises a client under 150 KB gzipped.
-        assert!(files.transfer_size() < 150 * 1024, "{}", files.transfer_size());
+        assert!(
+            files.transfer_size() < 150 * 1024,
+            "{}",
+            files.transfer_size()
+        );
     }
 }

@@ -101,6 +101,26 @@ export async function startChatd(
   };
 }
 
+/** A self-signed certificate for localhost from `chatd gen-cert`: the
+ * flags that serve TLS with it. */
+export async function selfSignedFlags(dir: string): Promise<string[]> {
+  const child = spawn(binary("chatd"), [
+    "gen-cert",
+    "--host",
+    "localhost",
+    "--out-dir",
+    dir,
+  ]);
+  const code = await new Promise((done) => child.on("exit", done));
+  if (code !== 0) throw new Error(`chatd gen-cert failed (${code})`);
+  return [
+    "--tls-cert",
+    join(dir, "cert.pem"),
+    "--tls-key",
+    join(dir, "key.pem"),
+  ];
+}
+
 export function removeDir(dir: string) {
   rmSync(dir, { recursive: true, force: true });
 }
@@ -119,7 +139,11 @@ export async function openPage(
   server: Chatd,
   viewport = { width: 1100, height: 720 },
 ): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport });
+  // Over TLS, the server's certificate is a self-signed one.
+  const context = await browser.newContext({
+    viewport,
+    ignoreHTTPSErrors: true,
+  });
   const page = await context.newPage();
   page.setDefaultTimeout(PATIENCE);
   await page.goto(server.url);

@@ -32,8 +32,10 @@ impl std::fmt::Debug for Tls {
 
 impl Tls {
     /// Loads a PEM certificate chain and private key. The message of an
-    /// error names the file and what is wrong with it.
-    pub fn load(cert: &Path, key: &Path) -> Result<Self, String> {
+    /// error names the file and what is wrong with it. Clients are offered
+    /// HTTP/2, and HTTP/1.1 too if `http1` (browsers behind proxies that
+    /// speak only that, for the web client).
+    pub fn load(cert: &Path, key: &Path, http1: bool) -> Result<Self, String> {
         let certs = CertificateDer::pem_file_iter(cert)
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
             .map_err(|error| format!("cannot read the certificate {}: {error}", cert.display()))?;
@@ -51,6 +53,9 @@ impl Tls {
             .and_then(|builder| builder.with_no_client_auth().with_single_cert(certs, key))
             .map_err(|error| format!("the certificate and key cannot be used: {error}"))?;
         config.alpn_protocols = vec![b"h2".to_vec()];
+        if http1 {
+            config.alpn_protocols.push(b"http/1.1".to_vec());
+        }
         Ok(Tls {
             acceptor: TlsAcceptor::from(Arc::new(config)),
         })
