@@ -137,11 +137,15 @@ export function launchBrowser(): Promise<Browser> {
 export async function openPage(
   browser: Browser,
   server: Chatd,
-  viewport = { width: 1100, height: 720 },
+  options: {
+    viewport?: { width: number; height: number };
+    colorScheme?: "light" | "dark";
+  } = {},
 ): Promise<{ context: BrowserContext; page: Page }> {
-  // Over TLS, the server's certificate is a self-signed one.
   const context = await browser.newContext({
-    viewport,
+    viewport: options.viewport ?? { width: 1100, height: 720 },
+    colorScheme: options.colorScheme ?? "light",
+    // Over TLS, the server's certificate is a self-signed one.
     ignoreHTTPSErrors: true,
   });
   const page = await context.newPage();

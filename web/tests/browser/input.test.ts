@@ -57,11 +57,15 @@ test("Enter during an IME composition picks the text and does not send", async (
   await context.close();
 });
 
-test("a 360 px phone screen: no sideways scrolling, drawers, long words wrap", async () => {
+test("a 360 px phone screen in dark mode: no sideways scrolling, drawers, long words wrap", async () => {
   const { page, context } = await openPage(browser, server, {
-    width: 360,
-    height: 740,
+    viewport: { width: 360, height: 740 },
+    colorScheme: "dark",
   });
+  // The theme follows the system's.
+  expect(
+    await page.evaluate(() => getComputedStyle(document.body).backgroundColor),
+  ).toBe("rgb(23, 25, 29)");
   // The login works from the keyboard alone.
   await page.focus("input[name=name]");
   await page.keyboard.type("phone");
