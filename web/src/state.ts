@@ -8,6 +8,11 @@ import { Origin, Role } from "./gen/chat/v1/chat_pb";
 
 export { Origin, Role };
 
+/** Entries a room keeps while it is not in view: older ones are dropped
+ * (and loaded again from history if the user scrolls back), so a tab left
+ * open in busy rooms stays small. */
+export const MOST_ENTRIES = 1000;
+
 export interface ChatMessage {
   room: string;
   seq: number;
@@ -155,6 +160,7 @@ export class ChatState {
     if (!insertMessage(log, message)) return false;
     const inView = this.current === message.room && this.visible;
     if (!inView && message.sender !== this.me) log.unread += 1;
+    if (this.current !== message.room) trim(log);
     return true;
   }
 
@@ -297,6 +303,8 @@ export class ChatState {
   /** Shows `room` and marks it read. */
   switchTo(room: string): void {
     if (!this.rooms.has(room)) return;
+    const left = this.currentLog();
+    if (left && this.current !== room) trim(left);
     this.current = room;
     this.rooms.get(room)!.unread = 0;
   }
@@ -363,6 +371,15 @@ export class ChatState {
     this.notices += 1;
     const key = `n${this.notices}`;
     log.entries.push({ kind: "notice", key, text, after: log.newest });
+  }
+}
+
+/** Drops the oldest entries past [`MOST_ENTRIES`]. */
+function trim(log: RoomLog): void {
+  const extra = log.entries.length - MOST_ENTRIES;
+  if (extra > 0) {
+    log.entries.splice(0, extra);
+    log.hasOlder = true;
   }
 }
 

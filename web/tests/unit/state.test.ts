@@ -2,6 +2,7 @@ import { describe, expect, test } from "vitest";
 
 import {
   ChatState,
+  MOST_ENTRIES,
   Origin,
   Role,
   describe as describeAction,
@@ -192,6 +193,29 @@ describe("ChatState", () => {
     state.switchTo("abc");
     state.cycle(-1);
     expect(state.title(state.current!)).toBe("@zed");
+  });
+
+  test("a room out of view keeps its newest entries only, and can load the rest again", () => {
+    const state = new ChatState("ann");
+    state.roomJoined(details("general"), [], 0);
+    state.roomJoined(details("busy"), [], 0);
+    for (let seq = 1; seq <= MOST_ENTRIES + 10; seq++)
+      state.addMessage(message("busy", seq));
+    expect(shown(state, "busy")[0]).toBe(11);
+    expect(shown(state, "busy")).toHaveLength(MOST_ENTRIES);
+    // In view, it keeps what is scrolled back to.
+    state.switchTo("busy");
+    expect(state.requestOlder()).toEqual({ room: "busy", before: 11 });
+    state.historyLoaded("busy", {
+      messages: Array.from({ length: 10 }, (_, i) => message("busy", i + 1)),
+      hasMore: false,
+    });
+    state.addMessage(message("busy", MOST_ENTRIES + 11));
+    expect(shown(state, "busy")).toHaveLength(MOST_ENTRIES + 11);
+    // Left, it is trimmed again.
+    state.switchTo("general");
+    expect(shown(state, "busy")).toHaveLength(MOST_ENTRIES);
+    expect(state.rooms.get("busy")!.hasOlder).toBe(true);
   });
 
   test("presence follows a member across rooms", () => {
