@@ -3,6 +3,7 @@
 import { useState } from "preact/hooks";
 
 import type { ChatClient } from "../client";
+import { ErrorLine } from "./forms";
 
 export function Login({ client }: { client: ChatClient }) {
   const [name, setName] = useState("");
@@ -59,11 +60,7 @@ export function Login({ client }: { client: ChatClient }) {
             onInput={(e) => setPassword(e.currentTarget.value)}
           />
         </label>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorLine error={error} />
         <div class="buttons">
           <button type="submit" disabled={busy}>
             {password ? "Log in" : "Join as guest"}

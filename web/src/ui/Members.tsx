@@ -6,6 +6,7 @@ import { useState } from "preact/hooks";
 import type { ChatClient } from "../client";
 import { Role } from "../state";
 import type { Member, RoomAction } from "../state";
+import { ErrorLine } from "./forms";
 import { useAction } from "./hooks";
 
 export function Members({
@@ -96,11 +97,7 @@ export function Members({
           );
         })}
       </ul>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine error={error} />
     </aside>
   );
 }

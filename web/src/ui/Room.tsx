@@ -6,6 +6,7 @@ import type { ChatClient } from "../client";
 import { Origin, Role } from "../state";
 import type { ChatMessage, Entry, PendingSend, RoomLog } from "../state";
 import { dayLabel, dayOf, linkify, timeOf } from "../text";
+import { ErrorLine, FieldForm } from "./forms";
 import { useAction } from "./hooks";
 
 export function Room({ client }: { client: ChatClient }) {
@@ -101,8 +102,6 @@ function RoomSettings({
   role: Role;
   onClose: () => void;
 }) {
-  const [topic, setTopic] = useState(log.details.topic);
-  const [invitee, setInvitee] = useState("");
   const [bans, setBans] = useState<string[] | null>(null);
   const [error, act] = useAction();
   const moderator = role >= Role.MODERATOR && !log.details.direct;
@@ -114,52 +113,28 @@ function RoomSettings({
       }}
     >
       {moderator && (
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            act(() =>
-              client.moderate(room, { case: "setTopic", value: topic }),
-            );
-          }}
-        >
-          <label>
-            Topic
-            <input
-              name="topic"
-              maxLength={256}
-              value={topic}
-              onInput={(e) => setTopic(e.currentTarget.value)}
-            />
-          </label>
-          <button type="submit">Set topic</button>
-        </form>
+        <FieldForm
+          label="Topic"
+          name="topic"
+          button="Set topic"
+          initial={log.details.topic}
+          keep
+          maxLength={256}
+          action={(topic) =>
+            client.moderate(room, { case: "setTopic", value: topic })
+          }
+        />
       )}
       {moderator && (
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (!invitee.trim()) return;
-            act(
-              () =>
-                client.moderate(room, {
-                  case: "invite",
-                  value: invitee.trim(),
-                }),
-              () => setInvitee(""),
-            );
-          }}
-        >
-          <label>
-            Invite
-            <input
-              name="invite"
-              placeholder="name"
-              value={invitee}
-              onInput={(e) => setInvitee(e.currentTarget.value)}
-            />
-          </label>
-          <button type="submit">Invite</button>
-        </form>
+        <FieldForm
+          label="Invite"
+          name="invite"
+          placeholder="name"
+          button="Invite"
+          action={(name) =>
+            client.moderate(room, { case: "invite", value: name })
+          }
+        />
       )}
       {moderator && (
         <div>
@@ -212,11 +187,7 @@ function RoomSettings({
           </button>
         )}
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine error={error} />
     </div>
   );
 }

@@ -3,6 +3,7 @@
 import { useState } from "preact/hooks";
 
 import type { ChatClient, ListedRoom } from "../client";
+import { ErrorLine, FieldForm } from "./forms";
 import { useAction } from "./hooks";
 
 export function Sidebar({
@@ -14,6 +15,13 @@ export function Sidebar({
 }) {
   const state = client.state;
   const [error, act] = useAction();
+  const [isPrivate, setPrivate] = useState(false);
+  const [listed, setListed] = useState<ListedRoom[] | null>(null);
+  const join = async (room: string) => {
+    await client.join(room);
+    setListed(null);
+    onPicked();
+  };
   return (
     <nav class="sidebar" aria-label="Rooms">
       <h2>Rooms</h2>
@@ -55,24 +63,77 @@ export function Sidebar({
                   {room}
                   {by && <span class="hint"> from {by}</span>}
                 </span>
-                <button onClick={() => act(() => client.join(room), onPicked)}>
-                  Join
-                </button>
+                <button onClick={() => act(() => join(room))}>Join</button>
               </li>
             ))}
           </ul>
         </>
       )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      <JoinRoom client={client} onPicked={onPicked} />
+      <section class="side-form">
+        <FieldForm
+          label="Join a room"
+          name="join"
+          placeholder="room name"
+          button="Join"
+          action={join}
+        >
+          <button
+            type="button"
+            class="secondary"
+            onClick={() =>
+              listed
+                ? setListed(null)
+                : act(() => client.listRooms(), setListed)
+            }
+          >
+            {listed ? "Hide list" : "Browse"}
+          </button>
+        </FieldForm>
+        {listed && (
+          <Listed
+            rooms={listed}
+            client={client}
+            join={(room) => act(() => join(room))}
+          />
+        )}
+      </section>
+      <ErrorLine error={error} />
       {state.registered ? (
         <>
-          <CreateRoom client={client} onPicked={onPicked} />
-          <OpenDirect client={client} onPicked={onPicked} />
+          <section class="side-form">
+            <FieldForm
+              label="New room"
+              name="create"
+              placeholder="room name"
+              button="Create"
+              action={async (room) => {
+                await client.create(room, isPrivate);
+                onPicked();
+              }}
+            >
+              <label class="check">
+                <input
+                  type="checkbox"
+                  name="private"
+                  checked={isPrivate}
+                  onChange={(e) => setPrivate(e.currentTarget.checked)}
+                />
+                private (only those invited)
+              </label>
+            </FieldForm>
+          </section>
+          <section class="side-form">
+            <FieldForm
+              label="Message an account"
+              name="direct"
+              placeholder="name"
+              button="Open"
+              action={async (name) => {
+                await client.openDirect(name);
+                onPicked();
+              }}
+            />
+          </section>
         </>
       ) : (
         <p class="hint">
@@ -81,63 +142,6 @@ export function Sidebar({
         </p>
       )}
     </nav>
-  );
-}
-
-function JoinRoom({
-  client,
-  onPicked,
-}: {
-  client: ChatClient;
-  onPicked: () => void;
-}) {
-  const [room, setRoom] = useState("");
-  const [listed, setListed] = useState<ListedRoom[] | null>(null);
-  const [error, act] = useAction();
-  const join = (name: string) =>
-    act(
-      () => client.join(name),
-      () => {
-        setRoom("");
-        setListed(null);
-        onPicked();
-      },
-    );
-  return (
-    <section class="side-form">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (room.trim()) join(room.trim());
-        }}
-      >
-        <label>
-          Join a room
-          <input
-            name="join"
-            placeholder="room name"
-            value={room}
-            onInput={(e) => setRoom(e.currentTarget.value)}
-          />
-        </label>
-        <button type="submit">Join</button>
-        <button
-          type="button"
-          class="secondary"
-          onClick={() =>
-            listed ? setListed(null) : act(() => client.listRooms(), setListed)
-          }
-        >
-          {listed ? "Hide list" : "Browse"}
-        </button>
-      </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {listed && <Listed rooms={listed} client={client} join={join} />}
-    </section>
   );
 }
 
@@ -168,103 +172,5 @@ function Listed({
         </li>
       ))}
     </ul>
-  );
-}
-
-function CreateRoom({
-  client,
-  onPicked,
-}: {
-  client: ChatClient;
-  onPicked: () => void;
-}) {
-  const [room, setRoom] = useState("");
-  const [isPrivate, setPrivate] = useState(false);
-  const [error, act] = useAction();
-  return (
-    <section class="side-form">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (!room.trim()) return;
-          act(
-            () => client.create(room.trim(), isPrivate),
-            () => {
-              setRoom("");
-              onPicked();
-            },
-          );
-        }}
-      >
-        <label>
-          New room
-          <input
-            name="create"
-            placeholder="room name"
-            value={room}
-            onInput={(e) => setRoom(e.currentTarget.value)}
-          />
-        </label>
-        <label class="check">
-          <input
-            type="checkbox"
-            name="private"
-            checked={isPrivate}
-            onChange={(e) => setPrivate(e.currentTarget.checked)}
-          />
-          private (only those invited)
-        </label>
-        <button type="submit">Create</button>
-      </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-    </section>
-  );
-}
-
-function OpenDirect({
-  client,
-  onPicked,
-}: {
-  client: ChatClient;
-  onPicked: () => void;
-}) {
-  const [name, setName] = useState("");
-  const [error, act] = useAction();
-  return (
-    <section class="side-form">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (!name.trim()) return;
-          act(
-            () => client.openDirect(name.trim()),
-            () => {
-              setName("");
-              onPicked();
-            },
-          );
-        }}
-      >
-        <label>
-          Message an account
-          <input
-            name="direct"
-            placeholder="name"
-            value={name}
-            onInput={(e) => setName(e.currentTarget.value)}
-          />
-        </label>
-        <button type="submit">Open</button>
-      </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-    </section>
   );
 }

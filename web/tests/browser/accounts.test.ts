@@ -1,36 +1,21 @@
 // Accounts in the browser: register, log out and in again, a private
 // room with an invitation, moderation, and a direct conversation.
 
-import { afterAll, beforeAll, expect, test } from "vitest";
-import type { Browser } from "playwright-core";
+import { expect, test } from "vitest";
 
 import {
   expectShownOnce,
-  launchBrowser,
   logIn,
   openPage,
-  removeDir,
   say,
   screenshot,
-  startChatd,
+  sharedChatdAndBrowser,
 } from "./harness";
-import type { Chatd } from "./harness";
 
-let server: Chatd;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startChatd();
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  removeDir(server.dataDir);
-});
+const shared = sharedChatdAndBrowser();
 
 test("register, log out, and log in again with the password", async () => {
+  const { server, browser } = shared;
   const { page, context } = await openPage(browser, server);
   await logIn(page, "carol", "carol's password", true);
   expect(await page.locator(".me").innerText()).toBe("carol");
@@ -62,6 +47,7 @@ test("register, log out, and log in again with the password", async () => {
 });
 
 test("a private room, an invitation, moderation and a direct message", async () => {
+  const { server, browser } = shared;
   const ann = await openPage(browser, server);
   const bob = await openPage(browser, server);
   await logIn(ann.page, "ann", "ann's password", true);

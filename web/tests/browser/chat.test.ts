@@ -1,8 +1,7 @@
 // Two browsers chat with each other, with `chat --plain` and with a
 // classic-protocol client, all through one chatd.
 
-import { afterAll, beforeAll, expect, test } from "vitest";
-import type { Browser } from "playwright-core";
+import { expect, test } from "vitest";
 
 import {
   PATIENCE,
@@ -11,29 +10,15 @@ import {
   expectShownOnce,
   logIn,
   openPage,
-  launchBrowser,
-  removeDir,
   say,
   screenshot,
-  startChatd,
+  sharedChatdAndBrowser,
 } from "./harness";
-import type { Chatd } from "./harness";
 
-let server: Chatd;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startChatd();
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  removeDir(server.dataDir);
-});
+const shared = sharedChatdAndBrowser();
 
 test("two browsers, chat --plain and a classic client talk in one room", async () => {
+  const { server, browser } = shared;
   const ann = await openPage(browser, server);
   const minji = await openPage(browser, server);
   await logIn(ann.page, "ann", "ann's password", true);

@@ -14,7 +14,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { chromium } from "playwright-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 
 import { ChatServer } from "../../src/gen/classic/classic_chat_pb";
 
@@ -123,6 +123,22 @@ export async function selfSignedFlags(dir: string): Promise<string[]> {
 
 export function removeDir(dir: string) {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** A chatd and a Chromium shared by the tests of one file: started
+ * before the first, stopped after the last. */
+export function sharedChatdAndBrowser(): { server: Chatd; browser: Browser } {
+  const shared = {} as { server: Chatd; browser: Browser };
+  beforeAll(async () => {
+    shared.server = await startChatd();
+    shared.browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await shared.browser?.close();
+    await shared.server?.stop();
+    if (shared.server) removeDir(shared.server.dataDir);
+  });
+  return shared;
 }
 
 /** Debian's Chromium, or the one CHROMIUM names. */

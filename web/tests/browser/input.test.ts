@@ -1,36 +1,21 @@
 // What users notice: IME composition, a phone-width screen, keyboard use.
 
-import { afterAll, beforeAll, expect, test } from "vitest";
-import type { Browser } from "playwright-core";
+import { expect, test } from "vitest";
 
 import {
   expectShownOnce,
-  launchBrowser,
   logIn,
   openPage,
-  removeDir,
   say,
   screenshot,
   shownTexts,
-  startChatd,
+  sharedChatdAndBrowser,
 } from "./harness";
-import type { Chatd } from "./harness";
 
-let server: Chatd;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startChatd();
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  removeDir(server.dataDir);
-});
+const shared = sharedChatdAndBrowser();
 
 test("Enter during an IME composition picks the text and does not send", async () => {
+  const { server, browser } = shared;
   const { page, context } = await openPage(browser, server);
   await logIn(page, "지우");
   const composer = page.locator("textarea[name=message]");
@@ -58,6 +43,7 @@ test("Enter during an IME composition picks the text and does not send", async (
 });
 
 test("a 360 px phone screen in dark mode: no sideways scrolling, drawers, long words wrap", async () => {
+  const { server, browser } = shared;
   const { page, context } = await openPage(browser, server, {
     viewport: { width: 360, height: 740 },
     colorScheme: "dark",
