@@ -110,17 +110,18 @@ export function Sidebar({
                 await client.create(room, isPrivate);
                 onPicked();
               }}
-            >
-              <label class="check">
-                <input
-                  type="checkbox"
-                  name="private"
-                  checked={isPrivate}
-                  onChange={(e) => setPrivate(e.currentTarget.checked)}
-                />
-                private (only those invited)
-              </label>
-            </FieldForm>
+              options={
+                <label class="check">
+                  <input
+                    type="checkbox"
+                    name="private"
+                    checked={isPrivate}
+                    onChange={(e) => setPrivate(e.currentTarget.checked)}
+                  />
+                  private (only those invited)
+                </label>
+              }
+            />
           </section>
           <section class="side-form">
             <FieldForm

@@ -17,7 +17,8 @@ export function ErrorLine({ error }: { error: string | null }) {
 
 /** A form of one text field: Enter or its button runs `action` with the
  * trimmed text (not when empty), which is cleared when the action
- * succeeds; a failure shows under it. `children` go after the button. */
+ * succeeds; a failure shows under it. `options` go before the button,
+ * `children` after it. */
 export function FieldForm({
   label,
   name,
@@ -27,6 +28,7 @@ export function FieldForm({
   keep = false,
   maxLength,
   action,
+  options,
   children,
 }: {
   label: string;
@@ -38,6 +40,7 @@ export function FieldForm({
   keep?: boolean;
   maxLength?: number;
   action: (text: string) => Promise<unknown>;
+  options?: ComponentChildren;
   children?: ComponentChildren;
 }) {
   const [text, setText] = useState(initial);
@@ -65,6 +68,7 @@ export function FieldForm({
             onInput={(e) => setText(e.currentTarget.value)}
           />
         </label>
+        {options}
         <button type="submit">{button}</button>
         {children}
       </form>
