@@ -530,23 +530,23 @@ function isTransient(failure: ConnectError): boolean {
   ].includes(failure.code);
 }
 
-/** Why a connection failed, in words. */
+/** Why a call failed, in words: the server's, or that it is out of reach
+ * (the browser's fetch failed, or the server said it is unavailable
+ * without saying why). */
 function reason(failure: ConnectError): string {
-  if (failure.code === Code.Unavailable || failure.code === Code.Unknown) {
-    return "cannot reach the server";
-  }
+  const unreached =
+    failure.cause instanceof TypeError ||
+    (failure.code === Code.Unavailable && !failure.rawMessage);
+  if (unreached) return "cannot reach the server";
   return failure.rawMessage || Code[failure.code];
 }
 
-/** `call`, failing with an Error that carries the server's words. */
+/** `call`, failing with an Error that says why. */
 async function friendly<T>(call: Promise<T>): Promise<T> {
   try {
     return await call;
   } catch (error) {
-    const failure = ConnectError.from(error);
-    const words =
-      failure.code === Code.Unavailable ? reason(failure) : failure.rawMessage;
-    throw new Error(words || Code[failure.code]);
+    throw new Error(reason(ConnectError.from(error)));
   }
 }
 

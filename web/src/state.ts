@@ -185,6 +185,8 @@ export class ChatState {
       this.addNotice(room, "! the server restarted without its history");
     }
     log.newest = Math.max(log.newest, lastSeq);
+    // An empty room has nothing older to load.
+    if (lastSeq === 0 && oldestSeq(log) === null) log.hasOlder = false;
     if (this.current === null) this.current = room;
     if (oldestSeq(log) === null && lastSeq > 0 && !log.loading) {
       log.loading = true;

@@ -122,6 +122,8 @@ describe("ChatState", () => {
     expect(shown(state, "general")).toEqual([
       "! the server restarted without its history",
     ]);
+    // Nothing older to load in a room that starts empty.
+    expect(state.rooms.get("general")!.hasOlder).toBe(false);
     state.addMessage(message("general", 1, "bob", "new first"));
     expect(shown(state, "general")).toEqual([
       "! the server restarted without its history",
