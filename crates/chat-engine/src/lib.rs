@@ -35,6 +35,7 @@ pub use names::name_key;
 pub use room::Room;
 pub use store::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, MemoryStore,
-    RoomUpdate, SavedRoom, SentKey, SqliteOptions, SqliteStore, StoreError, StoredSession,
+    PostgresOptions, PostgresStore, RoomUpdate, SavedRoom, SentKey, SqliteOptions, SqliteStore,
+    StoreError, StoredSession,
 };
 pub use subscription::{Start, Subscription};

@@ -3,6 +3,7 @@
 //! client helpers; and a proxy that can cut or silence connections.
 
 pub mod hostile;
+pub mod postgres;
 pub mod proxy;
 
 use std::net::SocketAddr;
@@ -48,10 +49,10 @@ pub const UNTHROTTLED: &[&str] = &[
     "1000000",
 ];
 
-/// `--in-memory`, unless `flags` name a data directory: tests keep
-/// history on disk only when they test that.
+/// `--in-memory`, unless `flags` name a data directory or a database:
+/// tests keep history on disk only when they test that.
 pub fn in_memory_unless_given_a_data_dir(flags: &[&str]) -> &'static [&'static str] {
-    if flags.contains(&"--data-dir") {
+    if flags.contains(&"--data-dir") || flags.contains(&"--database-url") {
         &[]
     } else {
         &["--in-memory"]

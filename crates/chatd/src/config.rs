@@ -189,8 +189,15 @@ pub struct Config {
 
     /// Keep history in memory only: nothing is written to disk, and a
     /// restart forgets it.
-    #[arg(long, env = "CHATD_IN_MEMORY")]
+    #[arg(long, env = "CHATD_IN_MEMORY", conflicts_with = "database_url")]
     pub in_memory: bool,
+
+    /// Keep history, rooms and accounts in this PostgreSQL database
+    /// (`postgres://user:password@host:5432/chat`, or `host=... dbname=...`)
+    /// instead of SQLite under `--data-dir`. Its schema is created or
+    /// brought up to date at start.
+    #[arg(long, env = "CHATD_DATABASE_URL")]
+    pub database_url: Option<String>,
 
     /// How many messages of history each room keeps.
     #[arg(long, env = "CHATD_RETAIN_MESSAGES", default_value_t = 100_000,

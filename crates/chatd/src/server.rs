@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_engine::{
-    AccountStore, Engine, HistoryStore, MemoryStore, SqliteOptions, SqliteStore, StoreError,
+    AccountStore, Engine, HistoryStore, MemoryStore, PostgresOptions, PostgresStore, SqliteOptions,
+    SqliteStore, StoreError,
 };
 use chat_proto::chat::v1::chat_service_server::ChatServiceServer;
 use chat_proto::classic::chat_server_server::ChatServerServer;
@@ -362,11 +363,20 @@ async fn served_if_on<T>(
     }
 }
 
-/// History and accounts: in memory, or in the SQLite database under
-/// `--data-dir`.
+/// History and accounts: in PostgreSQL, in memory, or in the SQLite
+/// database under `--data-dir`.
 async fn open_store(
     config: &Config,
 ) -> Result<(Arc<dyn HistoryStore>, Arc<dyn AccountStore>), StoreError> {
+    if let Some(url) = &config.database_url {
+        let options = PostgresOptions {
+            retain_messages: config.retain_messages,
+            retain_age: config.retain_age.0,
+        };
+        let store = Arc::new(PostgresStore::connect(url, options).await?);
+        tracing::info!("history and accounts kept in PostgreSQL");
+        return Ok((store.clone(), store));
+    }
     if config.in_memory {
         let store = Arc::new(MemoryStore::new(
             usize::try_from(config.retain_messages).unwrap_or(usize::MAX),

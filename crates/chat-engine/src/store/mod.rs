@@ -4,6 +4,7 @@
 //! durable one are interchangeable.
 
 mod memory;
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use memory::MemoryStore;
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SCHEMA_V1, SqliteOptions, SqliteStore};
 
 use crate::Message;

@@ -1,0 +1,663 @@
+//! History and accounts in PostgreSQL, for nodes that share one database.
+//!
+//! A pool of connections (`deadpool-postgres`) serves every call; each
+//! [`append`] from the engine's committer is one transaction, so a batch
+//! of messages costs one commit. The schema is versioned in
+//! `chatd_schema`; [`PostgresStore::connect`] brings it up to date under an
+//! advisory lock, so nodes starting together migrate it once.
+//!
+//! A room's messages are keyed by `(room, seq)`: two writers can never
+//! store one number twice, and `rooms.last_seq` only grows.
+//!
+//! [`append`]: HistoryStore::append
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::{NoTls, Row};
+
+use super::{
+    Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, RoomUpdate,
+    SavedRoom, SentKey, StoreError, StoredSession,
+};
+use crate::{Message, Origin, WireForms};
+
+/// Connections in the pool, and so calls at once.
+const POOL_SIZE: usize = 16;
+/// How long a call waits for a connection before it fails.
+const CONNECTION_WAIT: Duration = Duration::from_secs(5);
+/// Taken (for the transaction) by a node migrating the schema.
+const MIGRATION_LOCK: i64 = 0x6368_6174_6400;
+
+/// Each schema version's changes, in order: version N is the first N.
+const MIGRATIONS: &[&str] = &[
+    // 1: rooms (with their last sequence number, kept so numbering never
+    // goes back), messages, grants, accounts, sessions, memberships.
+    "CREATE TABLE rooms (
+        name TEXT PRIMARY KEY,
+        last_seq BIGINT NOT NULL DEFAULT 0,
+        saved BOOLEAN NOT NULL DEFAULT FALSE,
+        owner TEXT,
+        private BOOLEAN NOT NULL DEFAULT FALSE,
+        direct BOOLEAN NOT NULL DEFAULT FALSE,
+        topic TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE messages (
+        room TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        sent_at_ms BIGINT NOT NULL,
+        sender TEXT NOT NULL,
+        text TEXT NOT NULL,
+        client_id TEXT,
+        origin SMALLINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (room, seq)
+    );
+    CREATE UNIQUE INDEX messages_by_client_id ON messages (room, sender, client_id)
+        WHERE client_id IS NOT NULL;
+    CREATE INDEX messages_by_age ON messages (sent_at_ms);
+    CREATE TABLE room_grants (
+        room TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (room, kind, name)
+    );
+    CREATE TABLE accounts (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        locked BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+        created_at BIGINT NOT NULL,
+        last_used_at BIGINT NOT NULL
+    );
+    CREATE INDEX sessions_by_account ON sessions (account);
+    CREATE TABLE memberships (
+        account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+        room TEXT NOT NULL,
+        PRIMARY KEY (account, room)
+    );",
+];
+
+/// Limits on what the database keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// The newest this many messages of each room are kept.
+    pub retain_messages: u64,
+    /// Messages older than this are removed at start (`None`: kept however
+    /// old).
+    pub retain_age: Option<Duration>,
+}
+
+/// History and accounts in the PostgreSQL database at a URL.
+pub struct PostgresStore {
+    pool: Pool,
+    retain_messages: i64,
+    /// Each room's last sequence number, as stored.
+    last_seqs: Mutex<HashMap<String, u64>>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host/db`
+    /// or key=value form), bringing its schema up to date. Fails with a
+    /// message a person can act on if the database cannot be reached or
+    /// used, or its schema is newer than this code.
+    pub async fn connect(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|error| {
+            StoreError::Unavailable(format!("the database URL cannot be used: {error}"))
+        })?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .wait_timeout(Some(CONNECTION_WAIT))
+            .create_timeout(Some(CONNECTION_WAIT))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|error| {
+                StoreError::Unavailable(format!("cannot pool connections: {error}"))
+            })?;
+        let store = PostgresStore {
+            pool,
+            retain_messages: to_sql(options.retain_messages),
+            last_seqs: Mutex::new(HashMap::new()),
+        };
+        store.migrate().await?;
+        if let Some(age) = options.retain_age {
+            let client = store.client().await?;
+            client
+                .execute(
+                    "DELETE FROM messages WHERE sent_at_ms < $1",
+                    &[&(now_ms() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX))],
+                )
+                .await
+                .map_err(|e| unavailable("cannot trim the database", &e))?;
+        }
+        let rows = store
+            .client()
+            .await?
+            .query("SELECT name, last_seq FROM rooms", &[])
+            .await
+            .map_err(|e| unavailable("cannot read the rooms", &e))?;
+        *lock(&store.last_seqs) = rows
+            .iter()
+            .map(|row| (row.get(0), from_sql(row.get(1))))
+            .collect();
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|error| StoreError::Unavailable(format!("cannot reach the database: {error}")))
+    }
+
+    /// Brings the schema up to the newest version, or refuses a newer one.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot migrate the database", &e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(fail)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(fail)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS chatd_schema (version INTEGER NOT NULL)")
+            .await
+            .map_err(fail)?;
+        let version: i32 = tx
+            .query_opt("SELECT version FROM chatd_schema", &[])
+            .await
+            .map_err(fail)?
+            .map_or(0, |row| row.get(0));
+        let newest = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+        if version > newest {
+            return Err(StoreError::Unavailable(format!(
+                "the database has schema version {version}, newer than this chatd's \
+                 {newest}: run a newer chatd"
+            )));
+        }
+        for (at, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tracing::info!(version = at + 1, "migrating the database");
+            tx.batch_execute(migration).await.map_err(fail)?;
+        }
+        tx.execute("DELETE FROM chatd_schema", &[])
+            .await
+            .map_err(fail)?;
+        tx.execute("INSERT INTO chatd_schema (version) VALUES ($1)", &[&newest])
+            .await
+            .map_err(fail)?;
+        tx.commit().await.map_err(fail)
+    }
+}
+
+#[async_trait]
+impl HistoryStore for PostgresStore {
+    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<(), StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot store messages", &e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(fail)?;
+        // One statement for the whole batch.
+        let mut rooms = Vec::with_capacity(batch.len());
+        let mut seqs = Vec::with_capacity(batch.len());
+        let mut times = Vec::with_capacity(batch.len());
+        let mut senders = Vec::with_capacity(batch.len());
+        let mut texts = Vec::with_capacity(batch.len());
+        let mut client_ids = Vec::with_capacity(batch.len());
+        let mut origins = Vec::with_capacity(batch.len());
+        let mut newest: HashMap<&str, u64> = HashMap::new();
+        for &(room, message) in batch {
+            rooms.push(room);
+            seqs.push(to_sql(message.seq));
+            times.push(message.sent_at_ms);
+            senders.push(message.sender.as_str());
+            texts.push(message.text.as_str());
+            client_ids.push(message.client_id.as_deref());
+            origins.push(i16::try_from(message.origin.code()).unwrap_or(0));
+            newest.insert(room, message.seq);
+        }
+        tx.execute(
+            "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin)
+             SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[],
+                                  $5::TEXT[], $6::TEXT[], $7::SMALLINT[])",
+            &[
+                &rooms,
+                &seqs,
+                &times,
+                &senders,
+                &texts,
+                &client_ids,
+                &origins,
+            ],
+        )
+        .await
+        .map_err(fail)?;
+        for (&room, &last_seq) in &newest {
+            let last_seq = to_sql(last_seq);
+            tx.execute(
+                "INSERT INTO rooms (name, last_seq) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET last_seq = GREATEST(rooms.last_seq, $2)",
+                &[&room, &last_seq],
+            )
+            .await
+            .map_err(fail)?;
+            if last_seq > self.retain_messages {
+                tx.execute(
+                    "DELETE FROM messages WHERE room = $1 AND seq <= $2",
+                    &[&room, &(last_seq - self.retain_messages)],
+                )
+                .await
+                .map_err(fail)?;
+            }
+        }
+        tx.commit().await.map_err(fail)?;
+        let mut last_seqs = lock(&self.last_seqs);
+        for (room, last_seq) in newest {
+            last_seqs.insert(room.to_owned(), last_seq);
+        }
+        Ok(())
+    }
+
+    fn last_seq(&self, room: &str) -> u64 {
+        lock(&self.last_seqs).get(room).copied().unwrap_or(0)
+    }
+
+    async fn read_from(
+        &self,
+        room: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        self.select("seq >= $2 ORDER BY seq", room, from, limit)
+            .await
+    }
+
+    async fn read_before(
+        &self,
+        room: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        let mut newest_first = self
+            .select("seq < $2 ORDER BY seq DESC", room, before, limit)
+            .await?;
+        newest_first.reverse();
+        Ok(newest_first)
+    }
+
+    async fn find_sent(&self, keys: Vec<SentKey>) -> Result<Vec<Option<Arc<Message>>>, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot read history", &e);
+        let client = self.client().await?;
+        let query = client
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages
+                 WHERE room = $1 AND sender = $2 AND client_id = $3"
+            ))
+            .await
+            .map_err(fail)?;
+        let mut found = Vec::with_capacity(keys.len());
+        for key in &keys {
+            let row = client
+                .query_opt(&query, &[&key.room, &key.sender, &key.client_id])
+                .await
+                .map_err(fail)?;
+            found.push(row.as_ref().map(row_to_message));
+        }
+        Ok(found)
+    }
+
+    async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot save rooms", &e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(fail)?;
+        for update in updates {
+            update_room(&tx, update).await.map_err(fail)?;
+        }
+        tx.commit().await.map_err(fail)
+    }
+
+    async fn saved_rooms(&self) -> Result<Vec<SavedRoom>, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot read the rooms", &e);
+        let client = self.client().await?;
+        let mut rooms: BTreeMap<String, SavedRoom> = client
+            .query(
+                "SELECT name, owner, private, direct, topic FROM rooms WHERE saved",
+                &[],
+            )
+            .await
+            .map_err(fail)?
+            .iter()
+            .map(|row| {
+                let room = SavedRoom {
+                    name: row.get(0),
+                    owner: row.get(1),
+                    private: row.get(2),
+                    direct: row.get(3),
+                    topic: row.get(4),
+                    grants: Vec::new(),
+                };
+                (room.name.clone(), room)
+            })
+            .collect();
+        for row in client
+            .query("SELECT room, kind, name FROM room_grants", &[])
+            .await
+            .map_err(fail)?
+        {
+            let (room, kind, name): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+            match (rooms.get_mut(&room), Grant::parse(&kind)) {
+                (Some(room), Some(grant)) => room.grants.push((grant, name)),
+                _ => tracing::warn!(
+                    room,
+                    kind,
+                    name,
+                    "ignoring a grant of an unknown kind or room"
+                ),
+            }
+        }
+        Ok(rooms.into_values().collect())
+    }
+}
+
+impl PostgresStore {
+    /// Up to `limit` messages of `room` matching `condition` (on `$2`,
+    /// which is `seq`), in the order it gives.
+    async fn select(
+        &self,
+        condition: &str,
+        room: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot read history", &e);
+        let client = self.client().await?;
+        let query = client
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE room = $1 AND {condition} LIMIT $3"
+            ))
+            .await
+            .map_err(fail)?;
+        let rows = client
+            .query(&query, &[&room, &to_sql(seq), &to_sql(limit as u64)])
+            .await
+            .map_err(fail)?;
+        Ok(rows.iter().map(row_to_message).collect())
+    }
+}
+
+async fn update_room(
+    tx: &deadpool_postgres::Transaction<'_>,
+    update: RoomUpdate,
+) -> Result<(), tokio_postgres::Error> {
+    const GRANT: &str = "INSERT INTO room_grants (room, kind, name) VALUES ($1, $2, $3)
+                         ON CONFLICT DO NOTHING";
+    match update {
+        RoomUpdate::Create(room) => {
+            tx.execute(
+                "INSERT INTO rooms (name, saved, owner, private, direct, topic)
+                 VALUES ($1, TRUE, $2, $3, $4, $5)
+                 ON CONFLICT (name) DO UPDATE SET saved = TRUE, owner = $2, private = $3,
+                     direct = $4, topic = $5",
+                &[
+                    &room.name,
+                    &room.owner,
+                    &room.private,
+                    &room.direct,
+                    &room.topic,
+                ],
+            )
+            .await?;
+            tx.execute("DELETE FROM room_grants WHERE room = $1", &[&room.name])
+                .await?;
+            for (kind, name) in &room.grants {
+                tx.execute(GRANT, &[&room.name, &kind.as_str(), name])
+                    .await?;
+            }
+        }
+        RoomUpdate::SetTopic { room, topic } => {
+            tx.execute(
+                "UPDATE rooms SET topic = $2 WHERE name = $1",
+                &[&room, &topic],
+            )
+            .await?;
+        }
+        RoomUpdate::SetOwner { room, owner } => {
+            tx.execute(
+                "UPDATE rooms SET owner = $2 WHERE name = $1",
+                &[&room, &owner],
+            )
+            .await?;
+        }
+        RoomUpdate::Grant { room, grant, name } => {
+            tx.execute(GRANT, &[&room, &grant.as_str(), &name]).await?;
+        }
+        RoomUpdate::Revoke { room, grant, name } => {
+            tx.execute(
+                "DELETE FROM room_grants WHERE room = $1 AND kind = $2 AND name = $3",
+                &[&room, &grant.as_str(), &name],
+            )
+            .await?;
+        }
+        RoomUpdate::Delete(room) => {
+            for table in ["messages", "room_grants", "memberships"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE room = $1"), &[&room])
+                    .await?;
+            }
+            tx.execute(
+                "UPDATE rooms SET saved = FALSE, owner = NULL, private = FALSE, direct = FALSE,
+                     topic = '' WHERE name = $1",
+                &[&room],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl AccountStore for PostgresStore {
+    async fn load_accounts(&self) -> Result<AccountsSnapshot, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot read the accounts", &e);
+        let client = self.client().await?;
+        let accounts = client
+            .query(
+                "SELECT name, password_hash, created_at, locked FROM accounts",
+                &[],
+            )
+            .await
+            .map_err(fail)?
+            .iter()
+            .map(|row| Account {
+                name: row.get(0),
+                password_hash: row.get(1),
+                created_at: row.get(2),
+                locked: row.get(3),
+            })
+            .collect();
+        let sessions = client
+            .query(
+                "SELECT token_hash, account, created_at, last_used_at FROM sessions",
+                &[],
+            )
+            .await
+            .map_err(fail)?
+            .iter()
+            .map(|row| StoredSession {
+                token_hash: row.get(0),
+                account: row.get(1),
+                created_at: row.get(2),
+                last_used_at: row.get(3),
+            })
+            .collect();
+        let memberships = client
+            .query("SELECT account, room FROM memberships", &[])
+            .await
+            .map_err(fail)?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        Ok(AccountsSnapshot {
+            accounts,
+            sessions,
+            memberships,
+        })
+    }
+
+    async fn change_accounts(&self, change: AccountChange) -> Result<(), StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot save the accounts", &e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(fail)?;
+        change_accounts(&tx, change).await.map_err(fail)?;
+        tx.commit().await.map_err(fail)
+    }
+}
+
+async fn change_accounts(
+    tx: &deadpool_postgres::Transaction<'_>,
+    change: AccountChange,
+) -> Result<(), tokio_postgres::Error> {
+    match change {
+        AccountChange::CreateAccount(account) => {
+            tx.execute(
+                "INSERT INTO accounts (name, password_hash, created_at, locked)
+                 VALUES ($1, $2, $3, $4)",
+                &[
+                    &account.name,
+                    &account.password_hash,
+                    &account.created_at,
+                    &account.locked,
+                ],
+            )
+            .await?;
+        }
+        AccountChange::SetPassword {
+            account,
+            password_hash,
+        } => {
+            tx.execute(
+                "UPDATE accounts SET password_hash = $2 WHERE name = $1",
+                &[&account, &password_hash],
+            )
+            .await?;
+        }
+        AccountChange::SetLocked { account, locked } => {
+            tx.execute(
+                "UPDATE accounts SET locked = $2 WHERE name = $1",
+                &[&account, &locked],
+            )
+            .await?;
+        }
+        AccountChange::DeleteAccount(name) => {
+            // Sessions and memberships go with it (ON DELETE CASCADE).
+            tx.execute("DELETE FROM accounts WHERE name = $1", &[&name])
+                .await?;
+        }
+        AccountChange::SaveSession(session) => {
+            tx.execute(
+                "INSERT INTO sessions (token_hash, account, created_at, last_used_at)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (token_hash) DO UPDATE SET last_used_at = excluded.last_used_at",
+                &[
+                    &session.token_hash,
+                    &session.account,
+                    &session.created_at,
+                    &session.last_used_at,
+                ],
+            )
+            .await?;
+        }
+        AccountChange::TouchSessions(uses) => {
+            let (hashes, times): (Vec<String>, Vec<i64>) = uses.into_iter().unzip();
+            tx.execute(
+                "UPDATE sessions SET last_used_at = used.at
+                 FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS used (token_hash, at)
+                 WHERE sessions.token_hash = used.token_hash",
+                &[&hashes, &times],
+            )
+            .await?;
+        }
+        AccountChange::DeleteSessions(token_hashes) => {
+            tx.execute(
+                "DELETE FROM sessions WHERE token_hash = ANY($1)",
+                &[&token_hashes],
+            )
+            .await?;
+        }
+        AccountChange::Join { account, room } => {
+            tx.execute(
+                "INSERT INTO memberships (account, room) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&account, &room],
+            )
+            .await?;
+        }
+        AccountChange::Leave { account, room } => {
+            tx.execute(
+                "DELETE FROM memberships WHERE account = $1 AND room = $2",
+                &[&account, &room],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// What [`row_to_message`] reads, in its order.
+const COLUMNS: &str = "seq, sent_at_ms, sender, text, client_id, origin";
+
+fn row_to_message(row: &Row) -> Arc<Message> {
+    Arc::new(Message {
+        seq: from_sql(row.get(0)),
+        sent_at_ms: row.get(1),
+        sender: row.get(2),
+        text: row.get(3),
+        client_id: row.get(4),
+        origin: Origin::from_code(i64::from(row.get::<_, i16>(5))),
+        wire: WireForms::default(),
+    })
+}
+
+/// PostgreSQL integers are signed; sequence numbers stay far below
+/// `i64::MAX`.
+fn to_sql(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn from_sql(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A database error in words a person can act on.
+fn unavailable(what: &str, error: &tokio_postgres::Error) -> StoreError {
+    let why = match error.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None if error.is_closed() => "the connection to the database closed".to_owned(),
+        None => error.to_string(),
+    };
+    StoreError::Unavailable(format!("{what}: {why}"))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update is a single insert or swap: never left half-done.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
