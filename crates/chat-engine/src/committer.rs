@@ -86,24 +86,40 @@ async fn commit(store: &dyn HistoryStore, batch: impl Iterator<Item = Submission
     }
     let fresh = without_stored_repeats(store, fresh).await;
 
-    // Messages to store, each with everyone waiting for it.
-    let mut numbered: Vec<(Arc<Room>, Arc<Message>, Vec<Done>)> = Vec::new();
+    // Drafts to store, each with everyone waiting for it.
+    let mut drafts: Vec<(Arc<Room>, Draft, Vec<Done>)> = Vec::new();
     let mut by_key: HashMap<SentKey, usize> = HashMap::new();
     for submission in fresh {
         let key = submission.key();
         if let Some(&first) = key.as_ref().and_then(|key| by_key.get(key)) {
-            numbered[first].2.push(submission.done);
+            drafts[first].2.push(submission.done);
             continue;
         }
-        let Submission { room, draft, done } = submission;
+        if let Some(key) = key {
+            by_key.insert(key, drafts.len());
+        }
+        drafts.push((submission.room, submission.draft, vec![submission.done]));
+    }
+    if drafts.is_empty() {
+        return;
+    }
+    store_batch(store, drafts).await;
+}
+
+/// Numbers, stores and publishes `drafts` in one batch. A shared store may
+/// have moved a room's messages up, after ones other nodes stored: those
+/// are shown first (read back from the store), then the batch's.
+async fn store_batch(store: &dyn HistoryStore, drafts: Vec<(Arc<Room>, Draft, Vec<Done>)>) {
+    let mut numbered: Vec<(Arc<Room>, Arc<Message>, Vec<Done>)> = Vec::new();
+    for (room, draft, waiting) in drafts {
         match room.number(draft) {
-            Ok(message) => {
-                if let Some(key) = key {
-                    by_key.insert(key, numbered.len());
+            Ok(message) => numbered.push((room, message, waiting)),
+            // Only a closed room refuses a number.
+            Err(_) => {
+                for done in waiting {
+                    let _ = done.send(Err(EngineError::RoomClosed(room.name().to_owned())));
                 }
-                numbered.push((room, message, vec![done]));
             }
-            Err(error) => drop(done.send(Err(error))),
         }
     }
     if numbered.is_empty() {
@@ -113,15 +129,8 @@ async fn commit(store: &dyn HistoryStore, batch: impl Iterator<Item = Submission
         .iter()
         .map(|(room, message, _)| (room.name(), message))
         .collect();
-    match store.append(&records).await {
-        Ok(()) => {
-            for (room, message, waiting) in numbered {
-                room.publish(Arc::clone(&message));
-                for done in waiting {
-                    let _ = done.send(Ok(Arc::clone(&message)));
-                }
-            }
-        }
+    let seqs = match store.append(&records).await {
+        Ok(seqs) => seqs,
         Err(error) => {
             tracing::error!(%error, messages = numbered.len(), "storing messages failed");
             // Give the numbers back, newest first, so each room resumes at
@@ -131,6 +140,43 @@ async fn commit(store: &dyn HistoryStore, batch: impl Iterator<Item = Submission
             }
             for done in numbered.into_iter().flat_map(|(_, _, waiting)| waiting) {
                 let _ = done.send(Err(EngineError::Store(error.clone())));
+            }
+            return;
+        }
+    };
+    for ((room, message, waiting), seq) in numbered.into_iter().zip(seqs) {
+        let message = if seq == message.seq {
+            room.publish(Arc::clone(&message));
+            message
+        } else {
+            catch_up(store, &room, seq - 1).await;
+            let moved = Arc::new(message.renumbered(seq));
+            room.publish_stored(Arc::clone(&moved));
+            moved
+        };
+        for done in waiting {
+            let _ = done.send(Ok(Arc::clone(&message)));
+        }
+    }
+}
+
+/// Publishes the messages other nodes stored in `room` up to `stored`
+/// that this node has not shown yet.
+async fn catch_up(store: &dyn HistoryStore, room: &Room, stored: u64) {
+    const PAGE: usize = 512;
+    while room.last_seq() < stored {
+        let from = room.last_seq() + 1;
+        match store.read_from(room.name(), from, PAGE).await {
+            Ok(page) if !page.is_empty() => {
+                for message in page.into_iter().take_while(|m| m.seq <= stored) {
+                    room.publish_stored(message);
+                }
+            }
+            // Removed by retention meanwhile: go on from there.
+            Ok(_) => room.skip_to(stored),
+            Err(error) => {
+                tracing::warn!(%error, room = room.name(), "cannot read what other nodes stored");
+                room.skip_to(stored);
             }
         }
     }

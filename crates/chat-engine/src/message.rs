@@ -64,6 +64,20 @@ pub struct Message {
 }
 
 impl Message {
+    /// This message under another sequence number (a shared store moved
+    /// it), its wire forms made afresh.
+    pub(crate) fn renumbered(&self, seq: u64) -> Self {
+        Message {
+            seq,
+            sent_at_ms: self.sent_at_ms,
+            sender: self.sender.clone(),
+            origin: self.origin,
+            text: self.text.clone(),
+            client_id: self.client_id.clone(),
+            wire: WireForms::default(),
+        }
+    }
+
     pub(crate) fn accept(draft: Draft, seq: u64) -> Self {
         Message {
             seq,

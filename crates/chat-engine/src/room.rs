@@ -335,6 +335,36 @@ impl Room {
         self.arrivals.notify_waiters();
     }
 
+    /// Shows a message another node stored (the committer's job, in
+    /// sequence order, after this room's newest): numbering goes on after
+    /// it. One that does not follow the newest directly (retention removed
+    /// those between) starts the window afresh.
+    pub(crate) fn publish_stored(&self, message: Arc<Message>) {
+        {
+            let mut state = self.write_state();
+            if message.seq <= state.published {
+                return;
+            }
+            if message.seq != state.published + 1 {
+                state.window.clear();
+            }
+            state.next_seq = state.next_seq.max(message.seq + 1);
+        }
+        self.publish(message);
+    }
+
+    /// Numbers on after `seq`, whose messages are gone from the store.
+    pub(crate) fn skip_to(&self, seq: u64) {
+        let mut state = self.write_state();
+        if seq > state.published {
+            state.window.clear();
+            state.published = seq;
+            state.next_seq = state.next_seq.max(seq + 1);
+        }
+        drop(state);
+        self.arrivals.notify_waiters();
+    }
+
     /// A subscription that starts at `start` and then follows every new
     /// message.
     pub fn subscribe(self: &Arc<Self>, start: Start) -> Subscription {

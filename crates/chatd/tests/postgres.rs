@@ -37,7 +37,7 @@ fn message(seq: u64, text: &str, client_id: Option<&str>) -> Arc<Message> {
 async fn rooms_history_and_accounts_outlive_a_restart_in_postgres() {
     let postgres = Postgres::start().await;
     let url = postgres.new_database("restart").await;
-    let flags = ["--database-url", url.as_str()];
+    let flags = ["--database-url", url.as_str(), "--admin-socket", "off"];
     let (token, seq) = {
         let server = TestServer::start(&flags).await;
         let mut ann = NativeUser::register(server.addrs.native, "ann", PASSWORD).await;
@@ -78,7 +78,7 @@ async fn rooms_history_and_accounts_outlive_a_restart_in_postgres() {
 }
 
 #[tokio::test]
-async fn the_store_keeps_each_number_once_and_finds_retried_sends() {
+async fn writers_sharing_the_store_number_on_from_each_other_and_find_retried_sends() {
     let postgres = Postgres::start().await;
     let url = postgres.new_database("store").await;
     // Two stores on one database, as two nodes would be.
@@ -87,27 +87,25 @@ async fn the_store_keeps_each_number_once_and_finds_retried_sends() {
 
     let one = message(1, "one", Some("id-1"));
     let two = message(2, "two", None);
-    first
+    let stored = first
         .append(&[("general", &one), ("general", &two)])
         .await
         .unwrap();
+    assert_eq!(stored, [1, 2]);
     assert_eq!(first.last_seq("general"), 2);
 
-    // The same number from another writer is refused, and nothing of its
-    // batch is kept.
-    let clash = message(2, "clash", None);
-    let three = message(3, "three", None);
-    let refused = second
-        .append(&[("general", &three), ("general", &clash)])
+    // The other writer numbered from what it knew (nothing): its messages
+    // go after the stored ones, in their order, and it is told where.
+    let late = message(1, "late", None);
+    let later = message(2, "later", None);
+    let stored = second
+        .append(&[("general", &late), ("general", &later)])
         .await
-        .unwrap_err();
-    assert!(
-        refused.to_string().contains("cannot store messages"),
-        "{refused}"
-    );
+        .unwrap();
+    assert_eq!(stored, [3, 4]);
     let kept = first.read_from("general", 1, 10).await.unwrap();
-    let texts: Vec<_> = kept.iter().map(|m| m.text.as_str()).collect();
-    assert_eq!(texts, ["one", "two"]);
+    let kept: Vec<_> = kept.iter().map(|m| (m.seq, m.text.as_str())).collect();
+    assert_eq!(kept, [(1, "one"), (2, "two"), (3, "late"), (4, "later")]);
 
     let older = first.read_before("general", 3, 1).await.unwrap();
     assert_eq!(older[0].text, "two");
@@ -131,7 +129,7 @@ async fn the_store_keeps_each_number_once_and_finds_retried_sends() {
 
     // A store that connects later reads where numbering stands.
     let third = PostgresStore::connect(&url, options()).await.unwrap();
-    assert_eq!(third.last_seq("general"), 2);
+    assert_eq!(third.last_seq("general"), 4);
 }
 
 #[tokio::test]
@@ -166,4 +164,79 @@ async fn a_database_chatd_cannot_use_is_a_clear_error_at_start() {
         error.to_string().contains("cannot reach the database"),
         "{error}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_database_give_one_order_without_gaps_or_doubles() {
+    let postgres = Postgres::start().await;
+    let url = postgres.new_database("two_nodes").await;
+    let flags = ["--database-url", url.as_str(), "--admin-socket", "off"];
+    let nodes = [
+        TestServer::start(&flags).await,
+        TestServer::start(&flags).await,
+    ];
+    let mut readers = Vec::new();
+    for (n, node) in nodes.iter().enumerate() {
+        let mut reader = NativeUser::login(node.addrs.native, &format!("reader{n}")).await;
+        reader.join("general").await;
+        readers.push(reader.subscribe(&[]).await);
+    }
+
+    // Two senders on each node, all at once.
+    const EACH: usize = 25;
+    let mut senders = Vec::new();
+    for (n, node) in nodes.iter().enumerate() {
+        for s in 0..2 {
+            let addr = node.addrs.native;
+            senders.push(tokio::spawn(async move {
+                let name = format!("node{n}-sender{s}");
+                let mut user = NativeUser::login(addr, &name).await;
+                user.join("general").await;
+                let mut seqs = Vec::new();
+                for i in 0..EACH {
+                    seqs.push(user.send("general", &format!("{name} {i}")).await.seq);
+                }
+                seqs
+            }));
+        }
+    }
+    let mut all = Vec::new();
+    for sender in senders {
+        let seqs = sender.await.unwrap();
+        // A sender's messages keep the order it sent them in.
+        assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "{seqs:?}");
+        all.extend(seqs);
+    }
+    all.sort_unstable();
+    let total = 4 * EACH as u64;
+    assert_eq!(
+        all,
+        (1..=total).collect::<Vec<_>>(),
+        "numbers given twice or skipped"
+    );
+
+    // A send on each node brings it up to date; each node's reader then
+    // has every message once, in the one order.
+    let mut last = NativeUser::login(nodes[0].addrs.native, "closer0").await;
+    last.join("general").await;
+    assert_eq!(last.send("general", "from node 0").await.seq, total + 1);
+    let mut last = NativeUser::login(nodes[1].addrs.native, "closer1").await;
+    last.join("general").await;
+    assert_eq!(last.send("general", "from node 1").await.seq, total + 2);
+    let mut orders = Vec::new();
+    for (n, events) in readers.iter_mut().enumerate() {
+        let upto = total + 1 + n as u64;
+        let mut order = Vec::new();
+        while order.len() < upto as usize {
+            let message = next_message(events).await;
+            assert_eq!(
+                message.seq,
+                order.len() as u64 + 1,
+                "node {n} skipped or repeated"
+            );
+            order.push(message.text);
+        }
+        orders.push(order);
+    }
+    assert_eq!(orders[0][..], orders[1][..orders[0].len()]);
 }

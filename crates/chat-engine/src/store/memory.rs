@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::{
     Account, AccountChange, AccountStore, AccountsSnapshot, HistoryStore, RoomUpdate, SavedRoom,
-    SentKey, StoreError, StoredSession,
+    SentKey, StoreError, StoredSession, numbers_given,
 };
 use crate::Message;
 
@@ -97,7 +97,7 @@ impl MemoryStore {
 
 #[async_trait]
 impl HistoryStore for MemoryStore {
-    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<(), StoreError> {
+    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<Vec<u64>, StoreError> {
         let mut rooms = self.rooms();
         let mut sent = lock(&self.sent);
         for &(room, message) in batch {
@@ -116,7 +116,7 @@ impl HistoryStore for MemoryStore {
             }
             history.push_back(Arc::clone(message));
         }
-        Ok(())
+        Ok(numbers_given(batch))
     }
 
     async fn find_sent(&self, keys: Vec<SentKey>) -> Result<Vec<Option<Arc<Message>>>, StoreError> {

@@ -115,8 +115,13 @@ pub struct SentKey {
 #[async_trait]
 pub trait HistoryStore: Send + Sync + 'static {
     /// Stores a batch of `(room, message)`, each room's messages in sequence
-    /// order. Returns only once all of it is stored, or none of it.
-    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<(), StoreError>;
+    /// order. Returns only once all of it is stored, or none of it, with
+    /// the number each message was stored under: its own, unless other
+    /// writers of a shared store (other nodes) stored messages of its room
+    /// first, and then each room's messages of the batch follow the room's
+    /// stored newest, in their order. So the order has no gaps and no
+    /// doubles however many write.
+    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<Vec<u64>, StoreError>;
 
     /// The sequence number of the newest stored message of `room`, 0 if none,
     /// so a reopened room carries on numbering without reusing a number.
@@ -151,6 +156,12 @@ pub trait HistoryStore: Send + Sync + 'static {
 
     /// The rooms saved with [`update_rooms`](Self::update_rooms), by name.
     async fn saved_rooms(&self) -> Result<Vec<SavedRoom>, StoreError>;
+}
+
+/// The numbers a batch came with: what a store with one writer stores
+/// them under.
+fn numbers_given(batch: &[(&str, &Arc<Message>)]) -> Vec<u64> {
+    batch.iter().map(|(_, message)| message.seq).collect()
 }
 
 /// A registered name and what logs in to it.

@@ -6,8 +6,12 @@
 //! `chatd_schema`; [`PostgresStore::connect`] brings it up to date under an
 //! advisory lock, so nodes starting together migrate it once.
 //!
-//! A room's messages are keyed by `(room, seq)`: two writers can never
-//! store one number twice, and `rooms.last_seq` only grows.
+//! A room's messages are keyed by `(room, seq)`, and `rooms.last_seq` is
+//! its counter: the committing transaction locks it, numbers the batch's
+//! messages of the room after it (moving them up if other nodes stored
+//! messages since this one last looked), and moves it on. So nodes
+//! sharing the database give one total order per room, with no number
+//! given twice and none skipped.
 //!
 //! [`append`]: HistoryStore::append
 
@@ -208,10 +212,33 @@ impl PostgresStore {
 
 #[async_trait]
 impl HistoryStore for PostgresStore {
-    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<(), StoreError> {
+    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<Vec<u64>, StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot store messages", &e);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(fail)?;
+        // Each room's counter, locked until the commit: writers take turns,
+        // and a batch numbered from an older count moves up after it.
+        let mut shifts: HashMap<&str, i64> = HashMap::new();
+        for &(room, message) in batch {
+            if shifts.contains_key(room) {
+                continue;
+            }
+            tx.execute(
+                "INSERT INTO rooms (name) VALUES ($1) ON CONFLICT DO NOTHING",
+                &[&room],
+            )
+            .await
+            .map_err(fail)?;
+            let stored: i64 = tx
+                .query_one(
+                    "SELECT last_seq FROM rooms WHERE name = $1 FOR UPDATE",
+                    &[&room],
+                )
+                .await
+                .map_err(fail)?
+                .get(0);
+            shifts.insert(room, stored + 1 - to_sql(message.seq));
+        }
         // One statement for the whole batch.
         let mut rooms = Vec::with_capacity(batch.len());
         let mut seqs = Vec::with_capacity(batch.len());
@@ -220,16 +247,17 @@ impl HistoryStore for PostgresStore {
         let mut texts = Vec::with_capacity(batch.len());
         let mut client_ids = Vec::with_capacity(batch.len());
         let mut origins = Vec::with_capacity(batch.len());
-        let mut newest: HashMap<&str, u64> = HashMap::new();
+        let mut newest: HashMap<&str, i64> = HashMap::new();
         for &(room, message) in batch {
+            let seq = to_sql(message.seq) + shifts[room];
             rooms.push(room);
-            seqs.push(to_sql(message.seq));
+            seqs.push(seq);
             times.push(message.sent_at_ms);
             senders.push(message.sender.as_str());
             texts.push(message.text.as_str());
             client_ids.push(message.client_id.as_deref());
             origins.push(i16::try_from(message.origin.code()).unwrap_or(0));
-            newest.insert(room, message.seq);
+            newest.insert(room, seq);
         }
         tx.execute(
             "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin)
@@ -248,10 +276,8 @@ impl HistoryStore for PostgresStore {
         .await
         .map_err(fail)?;
         for (&room, &last_seq) in &newest {
-            let last_seq = to_sql(last_seq);
             tx.execute(
-                "INSERT INTO rooms (name, last_seq) VALUES ($1, $2)
-                 ON CONFLICT (name) DO UPDATE SET last_seq = GREATEST(rooms.last_seq, $2)",
+                "UPDATE rooms SET last_seq = $2 WHERE name = $1",
                 &[&room, &last_seq],
             )
             .await
@@ -268,9 +294,9 @@ impl HistoryStore for PostgresStore {
         tx.commit().await.map_err(fail)?;
         let mut last_seqs = lock(&self.last_seqs);
         for (room, last_seq) in newest {
-            last_seqs.insert(room.to_owned(), last_seq);
+            last_seqs.insert(room.to_owned(), from_sql(last_seq));
         }
-        Ok(())
+        Ok(seqs.into_iter().map(from_sql).collect())
     }
 
     fn last_seq(&self, room: &str) -> u64 {

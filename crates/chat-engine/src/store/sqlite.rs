@@ -36,7 +36,7 @@ use tokio::sync::oneshot;
 
 use super::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, RoomUpdate,
-    SavedRoom, SentKey, StoreError, StoredSession,
+    SavedRoom, SentKey, StoreError, StoredSession, numbers_given,
 };
 use crate::{Message, Origin, WireForms};
 
@@ -197,7 +197,7 @@ fn start_readers(readers: Vec<Connection>) -> std::io::Result<mpsc::Sender<ReadJ
 
 #[async_trait]
 impl HistoryStore for SqliteStore {
-    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<(), StoreError> {
+    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<Vec<u64>, StoreError> {
         let owned: Vec<(String, Arc<Message>)> = batch
             .iter()
             .map(|&(room, message)| (room.to_owned(), Arc::clone(message)))
@@ -207,7 +207,7 @@ impl HistoryStore for SqliteStore {
         for &(room, message) in batch {
             last_seqs.insert(room.to_owned(), message.seq);
         }
-        Ok(())
+        Ok(numbers_given(batch))
     }
 
     fn last_seq(&self, room: &str) -> u64 {
