@@ -1,7 +1,10 @@
 //! The one place messages get their sequence numbers: a task that takes
 //! posts in arrival order, numbers a batch of them, stores the batch in one
 //! go (one transaction, one disk sync for a durable store), and only then
-//! publishes the messages to their rooms and acknowledges the senders.
+//! publishes the messages to their rooms (and, through the relay, to other
+//! nodes sharing the store) and acknowledges the senders. A shared store
+//! may move a room's numbers up, after messages other nodes stored: those
+//! are read back and shown first.
 //!
 //! So a subscriber never sees a message that was not stored, a sender hears
 //! "sent" only once its message is stored, and a batch that fails to store
@@ -12,7 +15,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Draft, EngineError, HistoryStore, Message, Room, SentKey};
+use crate::{Draft, EngineError, HistoryStore, Message, Relay, Room, SentKey};
 
 /// Posts stored together at most.
 const MAX_BATCH: usize = 512;
@@ -43,10 +46,11 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    /// Starts the committer task on the current tokio runtime.
-    pub(crate) fn start(store: Arc<dyn HistoryStore>) -> Self {
+    /// Starts the committer task on the current tokio runtime; what it
+    /// stores, it also hands to `relay` for the other nodes.
+    pub(crate) fn start(store: Arc<dyn HistoryStore>, relay: Arc<dyn Relay>) -> Self {
         let (submissions, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(store, queue));
+        tokio::spawn(run(store, relay, queue));
         Committer { submissions }
     }
 
@@ -65,10 +69,14 @@ impl Committer {
     }
 }
 
-async fn run(store: Arc<dyn HistoryStore>, mut queue: mpsc::UnboundedReceiver<Submission>) {
+async fn run(
+    store: Arc<dyn HistoryStore>,
+    relay: Arc<dyn Relay>,
+    mut queue: mpsc::UnboundedReceiver<Submission>,
+) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        commit(store.as_ref(), waiting.drain(..)).await;
+        commit(store.as_ref(), relay.as_ref(), waiting.drain(..)).await;
     }
 }
 
@@ -76,7 +84,11 @@ async fn run(store: Arc<dyn HistoryStore>, mut queue: mpsc::UnboundedReceiver<Su
 /// (same room, sender and client id) gets that message back, whether it is
 /// recent (in memory) or older (in the store, e.g. from before a restart);
 /// retries within the batch share one new message.
-async fn commit(store: &dyn HistoryStore, batch: impl Iterator<Item = Submission>) {
+async fn commit(
+    store: &dyn HistoryStore,
+    relay: &dyn Relay,
+    batch: impl Iterator<Item = Submission>,
+) {
     let mut fresh = Vec::new();
     for submission in batch {
         match submission.room.recent_repeat(&submission.draft) {
@@ -103,13 +115,17 @@ async fn commit(store: &dyn HistoryStore, batch: impl Iterator<Item = Submission
     if drafts.is_empty() {
         return;
     }
-    store_batch(store, drafts).await;
+    store_batch(store, relay, drafts).await;
 }
 
 /// Numbers, stores and publishes `drafts` in one batch. A shared store may
 /// have moved a room's messages up, after ones other nodes stored: those
 /// are shown first (read back from the store), then the batch's.
-async fn store_batch(store: &dyn HistoryStore, drafts: Vec<(Arc<Room>, Draft, Vec<Done>)>) {
+async fn store_batch(
+    store: &dyn HistoryStore,
+    relay: &dyn Relay,
+    drafts: Vec<(Arc<Room>, Draft, Vec<Done>)>,
+) {
     let mut numbered: Vec<(Arc<Room>, Arc<Message>, Vec<Done>)> = Vec::new();
     for (room, draft, waiting) in drafts {
         match room.number(draft) {
@@ -146,30 +162,29 @@ async fn store_batch(store: &dyn HistoryStore, drafts: Vec<(Arc<Room>, Draft, Ve
     };
     for ((room, message, waiting), seq) in numbered.into_iter().zip(seqs) {
         let message = if seq == message.seq {
-            room.publish(Arc::clone(&message));
             message
         } else {
             catch_up(store, &room, seq - 1).await;
-            let moved = Arc::new(message.renumbered(seq));
-            room.publish_stored(Arc::clone(&moved));
-            moved
+            Arc::new(message.renumbered(seq))
         };
+        relay.publish(room.name(), &message);
+        room.deliver(Arc::clone(&message));
         for done in waiting {
             let _ = done.send(Ok(Arc::clone(&message)));
         }
     }
 }
 
-/// Publishes the messages other nodes stored in `room` up to `stored`
-/// that this node has not shown yet.
-async fn catch_up(store: &dyn HistoryStore, room: &Room, stored: u64) {
+/// Shows the messages other nodes stored in `room` up to `stored` that
+/// this node has not shown yet, reading them from the store.
+pub(crate) async fn catch_up(store: &dyn HistoryStore, room: &Room, stored: u64) {
     const PAGE: usize = 512;
     while room.last_seq() < stored {
         let from = room.last_seq() + 1;
         match store.read_from(room.name(), from, PAGE).await {
             Ok(page) if !page.is_empty() => {
                 for message in page.into_iter().take_while(|m| m.seq <= stored) {
-                    room.publish_stored(message);
+                    room.deliver(message);
                 }
             }
             // Removed by retention meanwhile: go on from there.

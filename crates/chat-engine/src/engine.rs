@@ -1,17 +1,19 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use crate::committer::Committer;
+use crate::committer::{Committer, catch_up};
 use crate::directory::Directory;
 use std::num::NonZeroU32;
 
 use crate::access::RoomAccess;
 use crate::store::{Grant, RoomUpdate};
 use crate::{
-    EngineError, HistoryStore, Limits, Message, NameClaim, Room, RoomAction, SavedRoom, StoreError,
+    EngineError, HistoryStore, Limits, Message, NameClaim, NoRelay, Relay, Room, RoomAction,
+    SavedRoom, StoreError,
 };
 
 /// How many room openings and closings a slow watcher may fall behind.
@@ -60,6 +62,10 @@ impl Default for EngineConfig {
     }
 }
 
+/// How long a gap in a room's numbers (a message from another node not
+/// yet come, or lost) is waited for before it is read from the store.
+pub const GAP_WAIT: Duration = Duration::from_millis(100);
+
 /// Room creations per user and hour.
 type CreationRate = governor::DefaultKeyedRateLimiter<String>;
 
@@ -100,13 +106,24 @@ impl Shared {
 }
 
 impl Engine {
-    /// An engine over `store`. Starts the task that stores and publishes
-    /// messages, so it must be called within a tokio runtime.
+    /// An engine over `store`, on its own. Starts the task that stores and
+    /// publishes messages, so it must be called within a tokio runtime.
     pub fn new(config: EngineConfig, store: Arc<dyn HistoryStore>) -> Self {
+        Self::with_relay(config, store, Arc::new(NoRelay))
+    }
+
+    /// An engine over a store it shares with other nodes, handing what it
+    /// stores to them through `relay` (and shown theirs through
+    /// [`deliver_remote`](Self::deliver_remote)).
+    pub fn with_relay(
+        config: EngineConfig,
+        store: Arc<dyn HistoryStore>,
+        relay: Arc<dyn Relay>,
+    ) -> Self {
         Engine {
             shared: Arc::new(Shared {
                 config,
-                committer: Committer::start(Arc::clone(&store)),
+                committer: Committer::start(Arc::clone(&store), relay),
                 store,
                 rooms: Mutex::default(),
                 room_changes: broadcast::channel(ROOM_CHANGE_BACKLOG).0,
@@ -117,6 +134,33 @@ impl Engine {
                 )),
                 opening_direct: tokio::sync::Mutex::new(()),
             }),
+        }
+    }
+
+    /// A message another node stored: shown in its room, if the room is
+    /// open here, in order. A gap before it is given [`GAP_WAIT`] to fill
+    /// through the relay, then read from the store.
+    pub fn deliver_remote(&self, room: &str, message: Arc<Message>) {
+        let Some(room) = self.find_room(room) else {
+            return;
+        };
+        if room.deliver(message).is_some() && room.start_filling() {
+            let store = Arc::clone(&self.shared.store);
+            tokio::spawn(async move {
+                loop {
+                    while let Some(newest) = room.newest_waiting() {
+                        tokio::time::sleep(GAP_WAIT).await;
+                        if room.newest_waiting().is_some() {
+                            catch_up(store.as_ref(), &room, newest - 1).await;
+                        }
+                    }
+                    room.stop_filling();
+                    // A gap that opened as this one closed has no filler yet.
+                    if room.newest_waiting().is_none() || !room.start_filling() {
+                        break;
+                    }
+                }
+            });
         }
     }
 

@@ -20,6 +20,7 @@ mod limits;
 mod members;
 mod message;
 mod names;
+mod relay;
 mod room;
 pub mod store;
 mod subscription;
@@ -32,6 +33,7 @@ pub use limits::Limits;
 pub use members::{RoomEvent, RoomEvents, RoomEventsError};
 pub use message::{Draft, Message, Origin, WireForms};
 pub use names::name_key;
+pub use relay::{NoRelay, Relay};
 pub use room::Room;
 pub use store::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, MemoryStore,

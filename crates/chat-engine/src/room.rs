@@ -1,5 +1,5 @@
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::Notify;
@@ -28,6 +28,8 @@ pub struct Room {
     /// Woken on every new message and on close.
     arrivals: Notify,
     subscribers: AtomicUsize,
+    /// A task is reading a gap in the numbers from the store.
+    filling: AtomicBool,
     members: Members,
     directory: Arc<Directory>,
     /// Who may do what. Taken before the directory's and the members'
@@ -48,6 +50,9 @@ pub(crate) struct RoomState {
     pub(crate) window: VecDeque<Arc<Message>>,
     pub(crate) closed: bool,
     recent_ids: RecentIds,
+    /// Stored messages that wait for one before them (other nodes' may
+    /// come out of order, or one may be lost on the way), by number.
+    waiting: BTreeMap<u64, Arc<Message>>,
 }
 
 /// The newest messages that carry a client id, by sender and id, so a
@@ -130,9 +135,11 @@ impl Room {
                 window: VecDeque::new(),
                 closed: false,
                 recent_ids: RecentIds::default(),
+                waiting: BTreeMap::new(),
             }),
             arrivals: Notify::new(),
             subscribers: AtomicUsize::new(0),
+            filling: AtomicBool::new(false),
             members: Members::new(),
             directory,
             access: RwLock::new(access),
@@ -320,48 +327,79 @@ impl Room {
         state.next_seq = state.next_seq.min(seq);
     }
 
-    /// Shows a stored message to subscribers (the committer's job, in
-    /// sequence order).
-    pub(crate) fn publish(&self, message: Arc<Message>) {
-        {
+    /// Shows a stored message to subscribers once every message before it
+    /// is shown; numbering goes on after it. Messages may come in any order
+    /// (other nodes' through the broker); one already shown is dropped.
+    /// Returns the first missing number while any wait for it.
+    pub(crate) fn deliver(&self, message: Arc<Message>) -> Option<u64> {
+        let (shown, gap) = {
             let mut state = self.write_state();
-            state.published = message.seq;
-            if state.window.len() == self.window_len {
-                state.window.pop_front();
+            if message.seq > state.published {
+                state.waiting.insert(message.seq, message);
             }
-            state.recent_ids.remember(&message, self.window_len);
-            state.window.push_back(message);
+            let mut shown = false;
+            loop {
+                let wanted = state.published + 1;
+                let Some(next) = state.waiting.remove(&wanted) else {
+                    break;
+                };
+                state.next_seq = state.next_seq.max(next.seq + 1);
+                state.published = next.seq;
+                if state.window.len() == self.window_len {
+                    state.window.pop_front();
+                }
+                state.recent_ids.remember(&next, self.window_len);
+                state.window.push_back(next);
+                shown = true;
+            }
+            let gap = (!state.waiting.is_empty()).then_some(state.published + 1);
+            (shown, gap)
+        };
+        if shown {
+            self.arrivals.notify_waiters();
         }
-        self.arrivals.notify_waiters();
+        gap
     }
 
-    /// Shows a message another node stored (the committer's job, in
-    /// sequence order, after this room's newest): numbering goes on after
-    /// it. One that does not follow the newest directly (retention removed
-    /// those between) starts the window afresh.
-    pub(crate) fn publish_stored(&self, message: Arc<Message>) {
+    /// Takes the job of filling the gap, unless a task has it.
+    pub(crate) fn start_filling(&self) -> bool {
+        !self.filling.swap(true, Ordering::AcqRel)
+    }
+
+    pub(crate) fn stop_filling(&self) {
+        self.filling.store(false, Ordering::Release);
+    }
+
+    /// The newest number waiting behind a gap, if any wait.
+    pub(crate) fn newest_waiting(&self) -> Option<u64> {
+        self.read_state()
+            .waiting
+            .last_key_value()
+            .map(|(&seq, _)| seq)
+    }
+
+    /// Goes on after `seq`: messages up to it are gone from the store
+    /// (retention removed them before this node could show them).
+    pub(crate) fn skip_to(&self, seq: u64) {
         {
             let mut state = self.write_state();
-            if message.seq <= state.published {
+            if seq <= state.published {
                 return;
             }
-            if message.seq != state.published + 1 {
-                state.window.clear();
-            }
-            state.next_seq = state.next_seq.max(message.seq + 1);
-        }
-        self.publish(message);
-    }
-
-    /// Numbers on after `seq`, whose messages are gone from the store.
-    pub(crate) fn skip_to(&self, seq: u64) {
-        let mut state = self.write_state();
-        if seq > state.published {
             state.window.clear();
             state.published = seq;
             state.next_seq = state.next_seq.max(seq + 1);
+            state.waiting = state.waiting.split_off(&(seq + 1));
         }
-        drop(state);
+        // What waited right after the skipped numbers can be shown now.
+        let next = self
+            .read_state()
+            .waiting
+            .first_key_value()
+            .map(|(_, m)| Arc::clone(m));
+        if let Some(next) = next {
+            self.deliver(next);
+        }
         self.arrivals.notify_waiters();
     }
 
