@@ -199,6 +199,12 @@ pub struct Config {
     #[arg(long, env = "CHATD_DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// Run as a node of a cluster: hand the messages this node stores to
+    /// the others, and take theirs, through NATS at this URL
+    /// (`nats://host:4222`). Needs `--database-url`, shared by every node.
+    #[arg(long, env = "CHATD_NATS_URL", requires = "database_url")]
+    pub nats_url: Option<String>,
+
     /// How many messages of history each room keeps.
     #[arg(long, env = "CHATD_RETAIN_MESSAGES", default_value_t = 100_000,
           value_parser = clap::value_parser!(u64).range(1..))]

@@ -15,6 +15,7 @@ pub mod accounts;
 mod address_rate;
 mod admin;
 pub mod classic;
+mod cluster;
 pub mod config;
 pub mod lobby;
 pub mod native;

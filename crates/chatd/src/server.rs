@@ -29,6 +29,7 @@ use crate::accounts::Accounts;
 use crate::address_rate::AddressRate;
 use crate::admin;
 use crate::classic::ClassicChat;
+use crate::cluster::Broker;
 use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
 use crate::native::{NativeChat, NativeHub, SessionConfig};
 use crate::transport::{
@@ -59,6 +60,8 @@ pub struct LobbyAddrs {
 pub struct Chatd {
     config: Config,
     tls: Option<Tls>,
+    /// The other nodes' messages come through it, in a cluster.
+    broker: Option<Broker>,
     engine: Engine,
     accounts: Accounts,
     /// `(account, room)`, for the native hub to put accounts back in.
@@ -100,6 +103,8 @@ pub enum StartError {
     History(#[from] StoreError),
     #[error("{0}")]
     Tls(String),
+    #[error("{0}")]
+    Broker(String),
 }
 
 impl Chatd {
@@ -113,7 +118,14 @@ impl Chatd {
             _ => None,
         };
         let (history, account_store) = open_store(&config).await?;
-        let engine = Engine::new(config.engine(), history);
+        let broker = match &config.nats_url {
+            Some(url) => Some(Broker::connect(url).await.map_err(StartError::Broker)?),
+            None => None,
+        };
+        let engine = match &broker {
+            Some(broker) => Engine::with_relay(config.engine(), history, broker.relay()),
+            None => Engine::new(config.engine(), history),
+        };
         engine.open_saved_rooms().await?;
         // Everyone's first room, whether or not the classic protocol is on.
         engine.room(&config.classic_room);
@@ -140,6 +152,7 @@ impl Chatd {
         Ok(Chatd {
             config,
             tls,
+            broker,
             engine,
             accounts,
             memberships,
@@ -174,6 +187,7 @@ impl Chatd {
         let Chatd {
             config,
             tls,
+            broker,
             engine,
             accounts,
             memberships,
@@ -221,6 +235,12 @@ impl Chatd {
             tokio::spawn(sessions.clone().end_idle_sessions_until_shutdown()),
             tokio::spawn(sessions.pass_on_engine_changes_until_shutdown()),
         ];
+        if let Some(broker) = broker {
+            tracing::info!("a node of a cluster: following the other nodes through NATS");
+            tasks.push(tokio::spawn(
+                broker.follow(engine.clone(), shutdown.clone()),
+            ));
+        }
         log_listening("native protocol", &[addrs.native]);
         let web = config.web.then(WebFiles::embedded);
         match &web {

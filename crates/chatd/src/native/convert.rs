@@ -78,6 +78,30 @@ pub fn message(room: &str, message: &EngineMessage) -> Message {
     }
 }
 
+/// A wire message back as the engine's, with its room (how nodes of a
+/// cluster hand each other what they stored).
+pub fn from_wire(message: Message) -> (String, EngineMessage) {
+    let sent_at_ms = message
+        .sent_at
+        .map_or(0, |at| at.seconds * 1000 + i64::from(at.nanos) / 1_000_000);
+    let origin = match Origin::try_from(message.origin) {
+        Ok(Origin::Native) => chat_engine::Origin::Native,
+        Ok(Origin::Classic) => chat_engine::Origin::Classic,
+        Ok(Origin::Lobby) => chat_engine::Origin::Lobby,
+        _ => chat_engine::Origin::Unknown,
+    };
+    let engine = EngineMessage {
+        seq: message.seq,
+        sent_at_ms,
+        sender: message.sender,
+        origin,
+        text: message.text,
+        client_id: Some(message.client_message_id).filter(|id| !id.is_empty()),
+        wire: Default::default(),
+    };
+    (message.room, engine)
+}
+
 fn origin(origin: chat_engine::Origin) -> Origin {
     match origin {
         chat_engine::Origin::Unknown => Origin::Unspecified,

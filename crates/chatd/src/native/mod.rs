@@ -2,7 +2,7 @@
 //! named users with session tokens, named rooms, history pages, presence,
 //! and an event stream that resumes where a client left off.
 
-mod convert;
+pub(crate) mod convert;
 mod events;
 mod service;
 mod sessions;

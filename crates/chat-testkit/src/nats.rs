@@ -1,0 +1,69 @@
+//! A NATS server of a test's own, from Debian's `nats-server` package, on
+//! a free loopback port; stopped when dropped.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::PATIENCE;
+
+pub struct Nats {
+    server: Option<Child>,
+    port: u16,
+}
+
+impl Nats {
+    /// Starts the server; waits until it takes connections.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .expect("a free port");
+        let mut nats = Nats { server: None, port };
+        nats.start_server().await;
+        nats
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server abruptly (SIGKILL).
+    pub fn kill(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+
+    /// Starts it again after [`kill`](Self::kill), on the same port.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.start_server().await;
+    }
+
+    async fn start_server(&mut self) {
+        let program =
+            std::env::var("CHAT_TEST_NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
+        let server = Command::new(program)
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server starts (is Debian's nats-server installed?)");
+        self.server = Some(server);
+        let deadline = Instant::now() + PATIENCE;
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
