@@ -76,10 +76,15 @@ impl Postgres {
         self.url(name)
     }
 
-    /// Stops the server abruptly (SIGKILL), as a crash would.
+    /// Stops the server abruptly (SIGKILL to it and its backends), as a
+    /// crash would.
     pub fn kill(&mut self) {
         if let Some(mut server) = self.server.take() {
-            let _ = server.kill();
+            // The server leads a process group of its own (with `runuser`
+            // in front of it, as root): the whole group goes.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", server.id())])
+                .status();
             let _ = server.wait();
         }
     }
@@ -92,26 +97,18 @@ impl Postgres {
     }
 
     async fn start_server(&mut self) {
-        let data = self.dir.path().join("data");
-        let server = as_server_user(&self.bin.join("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-c",
-                "listen_addresses=127.0.0.1",
-            ])
-            .arg("-k")
-            .arg(self.dir.path())
-            .args(["-c", "max_connections=200", "-c", "fsync=on"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("postgres starts");
-        self.server = Some(server);
         let deadline = Instant::now() + PATIENCE;
         loop {
+            // After a kill, the old server's backends may hold its shared
+            // memory for a moment: the new one then exits, and is started
+            // again.
+            let exited = self
+                .server
+                .as_mut()
+                .is_none_or(|server| server.try_wait().is_ok_and(|status| status.is_some()));
+            if exited {
+                self.server = Some(self.spawn_server());
+            }
             match tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls).await {
                 Ok(_) => return,
                 Err(error) if Instant::now() > deadline => {
@@ -120,6 +117,23 @@ impl Postgres {
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
+    }
+
+    fn spawn_server(&self) -> Child {
+        use std::os::unix::process::CommandExt;
+        as_server_user(&self.bin.join("postgres"))
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-p", &self.port.to_string()])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .arg("-k")
+            .arg(self.dir.path())
+            .args(["-c", "max_connections=200", "-c", "fsync=on"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("postgres starts")
     }
 }
 

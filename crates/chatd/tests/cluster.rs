@@ -10,8 +10,7 @@ use common::*;
 
 /// A PostgreSQL database and a NATS server, and nodes on them.
 struct Cluster {
-    /// Runs while the cluster lives.
-    _postgres: Postgres,
+    postgres: Postgres,
     nats: Nats,
     url: String,
 }
@@ -21,7 +20,7 @@ impl Cluster {
         let postgres = Postgres::start().await;
         let url = postgres.new_database(name).await;
         Cluster {
-            _postgres: postgres,
+            postgres,
             nats: Nats::start().await,
             url,
         }
@@ -113,4 +112,84 @@ async fn a_message_the_broker_never_brought_is_read_from_the_database() {
     assert_eq!((second.seq, second.text.as_str()), (2, "lost on the way"));
     let third = next_message(&mut events).await;
     assert_eq!((third.seq, third.text.as_str()), (3, "third"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_carry_on_through_a_broker_restart_with_nothing_lost() {
+    let mut cluster = Cluster::start("broker_restart").await;
+    let (a, b) = (cluster.node().await, cluster.node().await);
+    let mut reader = NativeUser::login(b.addrs.native, "reader").await;
+    reader.join("general").await;
+    let mut events = reader.subscribe(&[]).await;
+    let mut ann = NativeUser::login(a.addrs.native, "ann").await;
+    ann.join("general").await;
+    ann.send("general", "before").await;
+    assert_eq!(next_message(&mut events).await.text, "before");
+
+    // Without the broker, sends are still stored and acknowledged.
+    cluster.nats.kill();
+    assert_eq!(
+        ann.send("general", "while the broker was down").await.seq,
+        2
+    );
+    cluster.nats.restart().await;
+
+    // Once the nodes are back on the broker, the next message brings
+    // node b up to date: the one it missed is read from the database.
+    let mut n = 0;
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        n += 1;
+        ann.send("general", &format!("after {n}")).await;
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_secs(1), next_message(&mut events));
+        if let Ok(message) = waited.await {
+            seen.push((message.seq, message.text));
+        }
+        assert!(n < 30, "node b never caught up: {seen:?}");
+    }
+    assert_eq!(seen[0], (2, "while the broker was down".to_owned()));
+    assert_eq!(seen[1].0, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_fail_clearly_while_the_database_is_down_and_work_again_after() {
+    let mut cluster = Cluster::start("database_restart").await;
+    let a = cluster.node().await;
+    let mut ann = NativeUser::login(a.addrs.native, "ann").await;
+    ann.join("general").await;
+    assert_eq!(ann.send("general", "before").await.seq, 1);
+
+    cluster.postgres.kill();
+    let refused = ann
+        .try_send("general", "while down", "id-1")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert!(refused.message().contains("database"), "{refused:?}");
+
+    // Back: the node recovers by itself, numbering on without a gap, and
+    // the retried send (same client id) is posted once.
+    cluster.postgres.restart().await;
+    let mut tries = 0;
+    let sent = loop {
+        tries += 1;
+        match ann.try_send("general", "while down", "id-1").await {
+            Ok(sent) => break sent,
+            Err(status) if tries < 50 => {
+                assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(status) => panic!("never recovered: {status:?}"),
+        }
+    };
+    assert_eq!(sent.seq, 2);
+    assert_eq!(
+        ann.try_send("general", "while down", "id-1")
+            .await
+            .unwrap()
+            .seq,
+        2
+    );
+    assert_eq!(ann.send("general", "after").await.seq, 3);
 }
