@@ -10,7 +10,9 @@ use crate::{Client, ClientConfig, ClientError, ClientEvent};
 /// Where to connect, as whom, and to which room first.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct ConnectArgs {
-    /// chatd's native-protocol address (`https://HOST:PORT` for TLS).
+    /// chatd's native-protocol address (`https://HOST:PORT` for TLS), or
+    /// several, comma separated (nodes of a cluster: when one fails, the
+    /// client moves to the next and resumes there).
     #[arg(long, short, env = "CHAT_SERVER", default_value = "127.0.0.1:7070")]
     pub server: String,
     /// Your display name (default: your login name).

@@ -1,7 +1,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -27,7 +27,9 @@ const EVENT_BACKLOG: usize = 1024;
 #[derive(Clone)]
 pub struct ClientConfig {
     /// `host:port`, `http://host:port` or `https://host:port` (TLS) of
-    /// chatd's native protocol.
+    /// chatd's native protocol; or several, comma separated, tried in
+    /// order, the next taken when the one in use fails (nodes of a
+    /// cluster).
     pub server: String,
     pub name: String,
     /// The account's password; empty to log in as a guest.
@@ -62,18 +64,29 @@ impl ClientConfig {
         }
     }
 
-    fn url(&self) -> String {
-        if self.server.contains("://") {
-            self.server.clone()
-        } else if self.tls {
-            format!("https://{}", self.server)
-        } else {
-            format!("http://{}", self.server)
-        }
+    /// The servers to use, in order: `server` may name several, comma
+    /// separated (nodes of a cluster).
+    fn urls(&self) -> Vec<String> {
+        self.server
+            .split(',')
+            .map(str::trim)
+            .filter(|server| !server.is_empty())
+            .map(|server| {
+                if server.contains("://") {
+                    server.to_owned()
+                } else if self.tls {
+                    format!("https://{server}")
+                } else {
+                    format!("http://{server}")
+                }
+            })
+            .collect()
     }
 
     fn is_tls(&self) -> bool {
-        self.url().starts_with("https://")
+        self.urls()
+            .first()
+            .is_some_and(|url| url.starts_with("https://"))
     }
 
     /// What to try when the server cannot be reached because of `reason`.
@@ -122,7 +135,9 @@ pub(crate) struct Shared {
     saved: Mutex<Option<String>>,
     /// The account has been registered (by this client): log in from now.
     registered: AtomicBool,
-    pub rpc: ChatServiceClient<Channel>,
+    /// A client for each of the configured servers, and which is in use.
+    servers: Vec<ChatServiceClient<Channel>>,
+    current: AtomicUsize,
     pub auth: watch::Sender<Auth>,
     /// The rooms the user means to be in, to rejoin after a new login.
     rooms: Mutex<BTreeSet<String>>,
@@ -131,6 +146,19 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The server in use.
+    pub fn rpc(&self) -> ChatServiceClient<Channel> {
+        self.servers[self.current.load(Ordering::Acquire) % self.servers.len()].clone()
+    }
+
+    /// Moves to the next configured server, if there are several (the one
+    /// in use failed).
+    pub fn next_server(&self) {
+        if self.servers.len() > 1 {
+            self.current.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
     pub fn rooms(&self) -> MutexGuard<'_, BTreeSet<String>> {
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -149,8 +177,7 @@ impl Shared {
         let rooms: Vec<String> = self.rooms().iter().cloned().collect();
         for room in rooms {
             let joined = self
-                .rpc
-                .clone()
+                .rpc()
                 .join_room(authorized(
                     wire::JoinRoomRequest { room: room.clone() },
                     &token,
@@ -184,7 +211,7 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
             .take()?;
         let check = authorized(wire::WhoAmIRequest {}, &token);
-        self.rpc.clone().who_am_i(check).await.ok().map(|_| token)
+        self.rpc().who_am_i(check).await.ok().map(|_| token)
     }
 
     /// Registers, or logs in, for a new session token.
@@ -196,8 +223,7 @@ impl Shared {
                 name: config.name.clone(),
                 password: config.password.clone(),
             };
-            self.rpc
-                .clone()
+            self.rpc()
                 .register(request)
                 .await
                 .map(|reply| reply.into_inner().session_token)
@@ -206,8 +232,7 @@ impl Shared {
                 name: config.name.clone(),
                 password: config.password.clone(),
             };
-            self.rpc
-                .clone()
+            self.rpc()
                 .login(request)
                 .await
                 .map(|reply| reply.into_inner().session_token)
@@ -250,32 +275,42 @@ impl Client {
             address: config.server.clone(),
             reason,
         };
-        let mut endpoint =
-            Endpoint::from_shared(config.url()).map_err(|e| unreachable(e.to_string()))?;
-        if config.is_tls() {
-            let mut tls = ClientTlsConfig::new().with_enabled_roots();
-            if let Some(pem) = &config.ca_cert {
-                tls = tls.ca_certificate(Certificate::from_pem(pem));
-            }
-            endpoint = endpoint
-                .tls_config(tls)
-                .map_err(|e| unreachable(error_chain(&e)))?;
+        let urls = config.urls();
+        if urls.is_empty() {
+            return Err(unreachable("no server address given".into()));
         }
-        let channel = endpoint
-            .connect_timeout(Duration::from_secs(5))
-            .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(Duration::from_secs(5))
-            .keep_alive_while_idle(true)
-            .connect()
-            .await
-            .map_err(|e| {
-                let reason = error_chain(&e);
-                unreachable(format!("{reason}{}", config.hint(&reason)))
-            })?;
+        // The first server that answers is used; the others are kept to
+        // move to when it fails.
+        let mut servers = Vec::with_capacity(urls.len());
+        let mut current = None;
+        let mut failures = Vec::new();
+        for url in &urls {
+            let endpoint = endpoint(&config, url).map_err(&unreachable)?;
+            let channel = if current.is_some() {
+                endpoint.connect_lazy()
+            } else {
+                match endpoint.connect().await {
+                    Ok(channel) => {
+                        current = Some(servers.len());
+                        channel
+                    }
+                    Err(error) => {
+                        let reason = error_chain(&error);
+                        failures.push(format!("{url}: {reason}{}", config.hint(&reason)));
+                        endpoint.connect_lazy()
+                    }
+                }
+            };
+            servers.push(ChatServiceClient::new(channel));
+        }
+        let Some(current) = current else {
+            return Err(unreachable(failures.join("; ")));
+        };
         let shared = Arc::new(Shared {
             saved: Mutex::new(config.token.clone()),
             registered: AtomicBool::new(false),
-            rpc: ChatServiceClient::new(channel),
+            servers,
+            current: AtomicUsize::new(current),
             auth: watch::channel(Auth::default()).0,
             rooms: Mutex::default(),
             cursors: Mutex::default(),
@@ -550,7 +585,7 @@ impl Client {
                 return Err(ClientError::Closed);
             }
             let failure = match current.token {
-                Some(token) => match attempt(self.shared.rpc.clone(), token).await {
+                Some(token) => match attempt(self.shared.rpc(), token).await {
                     Ok(value) => return Ok(value),
                     Err(status) => status,
                 },
@@ -586,6 +621,23 @@ enum Retry {
     /// Those, and being told to slow down (sends, which the server limits
     /// per user): the wait between tries paces them.
     EvenThrottled,
+}
+
+/// How to reach the server at `url`, with the TLS settings of `config`.
+fn endpoint(config: &ClientConfig, url: &str) -> Result<Endpoint, String> {
+    let mut endpoint = Endpoint::from_shared(url.to_owned()).map_err(|e| e.to_string())?;
+    if url.starts_with("https://") {
+        let mut tls = ClientTlsConfig::new().with_enabled_roots();
+        if let Some(pem) = &config.ca_cert {
+            tls = tls.ca_certificate(Certificate::from_pem(pem));
+        }
+        endpoint = endpoint.tls_config(tls).map_err(|e| error_chain(&e))?;
+    }
+    Ok(endpoint
+        .connect_timeout(Duration::from_secs(5))
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true))
 }
 
 /// `message` with the session `token` attached.

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use tonic::{Code, Streaming};
 
 use crate::client::{Shared, authorized};
+use crate::error::is_transient;
 use crate::{ChatMessage, ClientError, ClientEvent, Connection, Member, RoomInfo};
 
 /// Follows the session until the application drops its event receiver or
@@ -22,9 +23,17 @@ pub(crate) async fn run(shared: Arc<Shared>, events: mpsc::Sender<ClientEvent>) 
         }
         let reason = match follow(&shared, &events).await {
             Ended::Stop => return,
-            Ended::Reconnect { reason, was_online } => {
+            Ended::Reconnect {
+                reason,
+                was_online,
+                lost_server,
+            } => {
                 if was_online {
                     wait = first_wait;
+                }
+                // Another node of a cluster, if several were given.
+                if lost_server {
+                    shared.next_server();
                 }
                 reason
             }
@@ -48,7 +57,12 @@ pub(crate) async fn run(shared: Arc<Shared>, events: mpsc::Sender<ClientEvent>) 
 
 enum Ended {
     Stop,
-    Reconnect { reason: String, was_online: bool },
+    Reconnect {
+        reason: String,
+        was_online: bool,
+        /// The server failed or went away (rather than the session).
+        lost_server: bool,
+    },
 }
 
 /// One connection's worth of following: (re)login if needed, subscribe
@@ -62,7 +76,14 @@ async fn follow(shared: &Shared, events: &mpsc::Sender<ClientEvent>) -> Ended {
         Some(token) => token,
         None => match shared.login(events).await {
             Ok(()) => return Box::pin(follow(shared, events)).await,
-            Err(error) => return reconnect(error.to_string(), false),
+            Err(error) => {
+                let lost_server = match &error {
+                    ClientError::Unreachable { .. } => true,
+                    ClientError::Refused { code, .. } => *code != Code::Unauthenticated,
+                    _ => false,
+                };
+                return reconnect(error.to_string(), false, lost_server);
+            }
         },
     };
     let cursors = shared
@@ -74,8 +95,7 @@ async fn follow(shared: &Shared, events: &mpsc::Sender<ClientEvent>) -> Ended {
         })
         .collect();
     let stream = shared
-        .rpc
-        .clone()
+        .rpc()
         .subscribe(authorized(wire::SubscribeRequest { cursors }, &token))
         .await;
     let mut stream = match stream {
@@ -102,7 +122,7 @@ async fn forward(
         let event = match received {
             Ok(Some(wire::Event { event: Some(event) })) => event,
             Ok(Some(_)) => continue,
-            Ok(None) => return reconnect("the server ended the stream".into(), true),
+            Ok(None) => return reconnect("the server ended the stream".into(), true, true),
             Err(status) => return failed(shared, status, true),
         };
         let Some(event) = translate(shared, event) else {
@@ -248,13 +268,22 @@ fn failed(shared: &Shared, status: tonic::Status, was_online: bool) -> Ended {
         if shared.auth.borrow().closed {
             return Ended::Stop;
         }
-        return reconnect("the session ended; logging in again".into(), true);
+        return reconnect("the session ended; logging in again".into(), true, false);
     }
-    reconnect(ClientError::from_status(status).to_string(), was_online)
+    let lost_server = is_transient(&status);
+    reconnect(
+        ClientError::from_status(status).to_string(),
+        was_online,
+        lost_server,
+    )
 }
 
-fn reconnect(reason: String, was_online: bool) -> Ended {
-    Ended::Reconnect { reason, was_online }
+fn reconnect(reason: String, was_online: bool, lost_server: bool) -> Ended {
+    Ended::Reconnect {
+        reason,
+        was_online,
+        lost_server,
+    }
 }
 
 /// Hands `event` to the application; false once it stopped listening.

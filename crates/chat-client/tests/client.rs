@@ -256,3 +256,44 @@ async fn tls_connects_with_the_servers_certificate_and_says_what_to_do_without_i
         .unwrap();
     assert!(plaintext.to_string().contains("https://"), "{plaintext:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_given_several_nodes_moves_to_another_when_its_node_goes() {
+    let postgres = chat_testkit::postgres::Postgres::start().await;
+    let database = postgres.new_database("failover").await;
+    let broker = chat_testkit::nats::Nats::start().await;
+    let nats = broker.url();
+    let flags = [
+        "--database-url",
+        database.as_str(),
+        "--nats-url",
+        nats.as_str(),
+        "--admin-socket",
+        "off",
+    ];
+    let a = TestServer::start(&flags).await;
+    let b = TestServer::start(&flags).await;
+    let both = format!("{},{}", a.addrs.native, b.addrs.native);
+    let (ann, mut events) = Client::connect(config(both, "ann")).await.unwrap();
+    let (bob, _bob_events) = Client::connect(config(b.addrs.native, "bob"))
+        .await
+        .unwrap();
+    for i in 0..5 {
+        bob.send("general", &format!("m{i}")).await.unwrap();
+    }
+    for i in 0..5 {
+        assert_eq!(next_message(&mut events).await.text, format!("m{i}"));
+    }
+
+    // ann's node goes; what is said meanwhile reaches ann on the other
+    // node, once each, in order.
+    a.stop().await.unwrap();
+    for i in 5..10 {
+        bob.send("general", &format!("m{i}")).await.unwrap();
+    }
+    for i in 5..10 {
+        assert_eq!(next_message(&mut events).await.text, format!("m{i}"));
+    }
+    let sent = ann.send("general", "from ann, on b").await.unwrap();
+    assert_eq!(sent.seq, 11);
+}
