@@ -12,10 +12,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{Draft, EngineError, HistoryStore, Message, Relay, Room, SentKey};
+
+/// How long a gap in a room's numbers (a message from another node not
+/// yet come, or lost) is waited for before it is read from the store.
+pub(crate) const GAP_WAIT: Duration = Duration::from_millis(100);
 
 /// Posts stored together at most.
 const MAX_BATCH: usize = 512;
@@ -76,7 +81,7 @@ async fn run(
 ) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        commit(store.as_ref(), relay.as_ref(), waiting.drain(..)).await;
+        commit(&store, relay.as_ref(), waiting.drain(..)).await;
     }
 }
 
@@ -85,7 +90,7 @@ async fn run(
 /// recent (in memory) or older (in the store, e.g. from before a restart);
 /// retries within the batch share one new message.
 async fn commit(
-    store: &dyn HistoryStore,
+    store: &Arc<dyn HistoryStore>,
     relay: &dyn Relay,
     batch: impl Iterator<Item = Submission>,
 ) {
@@ -96,7 +101,7 @@ async fn commit(
             None => fresh.push(submission),
         }
     }
-    let fresh = without_stored_repeats(store, fresh).await;
+    let fresh = without_stored_repeats(store.as_ref(), fresh).await;
 
     // Drafts to store, each with everyone waiting for it.
     let mut drafts: Vec<(Arc<Room>, Draft, Vec<Done>)> = Vec::new();
@@ -122,7 +127,7 @@ async fn commit(
 /// have moved a room's messages up, after ones other nodes stored: those
 /// are shown first (read back from the store), then the batch's.
 async fn store_batch(
-    store: &dyn HistoryStore,
+    store: &Arc<dyn HistoryStore>,
     relay: &dyn Relay,
     drafts: Vec<(Arc<Room>, Draft, Vec<Done>)>,
 ) {
@@ -164,11 +169,14 @@ async fn store_batch(
         let message = if seq == message.seq {
             message
         } else {
-            catch_up(store, &room, seq - 1).await;
+            catch_up(store.as_ref(), &room, seq - 1).await;
             Arc::new(message.renumbered(seq))
         };
         relay.publish(room.name(), &message);
-        room.deliver(Arc::clone(&message));
+        if room.deliver(Arc::clone(&message)).is_some() {
+            // What other nodes stored before it could not be read yet.
+            fill_gap_later(Arc::clone(store), Arc::clone(&room));
+        }
         for done in waiting {
             let _ = done.send(Ok(Arc::clone(&message)));
         }
@@ -189,12 +197,38 @@ pub(crate) async fn catch_up(store: &dyn HistoryStore, room: &Room, stored: u64)
             }
             // Removed by retention meanwhile: go on from there.
             Ok(_) => room.skip_to(stored),
+            // Tried again later (see `fill_gap_later`): nothing is skipped
+            // for a store that is down for a while.
             Err(error) => {
                 tracing::warn!(%error, room = room.name(), "cannot read what other nodes stored");
-                room.skip_to(stored);
+                return;
             }
         }
     }
+}
+
+/// Unless a task is at it already, fills `room`'s gap: waits [`GAP_WAIT`]
+/// for what is missing to come through the relay, then reads it from the
+/// store, again until nothing waits.
+pub(crate) fn fill_gap_later(store: Arc<dyn HistoryStore>, room: Arc<Room>) {
+    if !room.start_filling() {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            while let Some(newest) = room.newest_waiting() {
+                tokio::time::sleep(GAP_WAIT).await;
+                if room.newest_waiting().is_some() {
+                    catch_up(store.as_ref(), &room, newest - 1).await;
+                }
+            }
+            room.stop_filling();
+            // A gap that opened as this one closed has no filler yet.
+            if room.newest_waiting().is_none() || !room.start_filling() {
+                break;
+            }
+        }
+    });
 }
 
 /// Answers the submissions whose client id the store already has with the

@@ -1,11 +1,10 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use crate::committer::{Committer, catch_up};
+use crate::committer::{Committer, fill_gap_later};
 use crate::directory::Directory;
 use std::num::NonZeroU32;
 
@@ -61,10 +60,6 @@ impl Default for EngineConfig {
         }
     }
 }
-
-/// How long a gap in a room's numbers (a message from another node not
-/// yet come, or lost) is waited for before it is read from the store.
-pub const GAP_WAIT: Duration = Duration::from_millis(100);
 
 /// Room creations per user and hour.
 type CreationRate = governor::DefaultKeyedRateLimiter<String>;
@@ -138,29 +133,15 @@ impl Engine {
     }
 
     /// A message another node stored: shown in its room, if the room is
-    /// open here, in order. A gap before it is given [`GAP_WAIT`] to fill
-    /// through the relay, then read from the store.
+    /// open here, in order. A gap before it is given 100 ms to fill through
+    /// the relay, then read from the store (again, while the store is
+    /// down: nothing is skipped).
     pub fn deliver_remote(&self, room: &str, message: Arc<Message>) {
         let Some(room) = self.find_room(room) else {
             return;
         };
-        if room.deliver(message).is_some() && room.start_filling() {
-            let store = Arc::clone(&self.shared.store);
-            tokio::spawn(async move {
-                loop {
-                    while let Some(newest) = room.newest_waiting() {
-                        tokio::time::sleep(GAP_WAIT).await;
-                        if room.newest_waiting().is_some() {
-                            catch_up(store.as_ref(), &room, newest - 1).await;
-                        }
-                    }
-                    room.stop_filling();
-                    // A gap that opened as this one closed has no filler yet.
-                    if room.newest_waiting().is_none() || !room.start_filling() {
-                        break;
-                    }
-                }
-            });
+        if room.deliver(message).is_some() {
+            fill_gap_later(Arc::clone(&self.shared.store), room);
         }
     }
 

@@ -678,7 +678,7 @@ fn unavailable(what: &str, error: &tokio_postgres::Error) -> StoreError {
     let why = match error.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None if error.is_closed() => "the connection to the database closed".to_owned(),
-        None => error.to_string(),
+        None => format!("cannot reach the database ({error})"),
     };
     StoreError::Unavailable(format!("{what}: {why}"))
 }
