@@ -40,6 +40,13 @@ impl Cluster {
     }
 }
 
+/// A user of the node at `addr`, in `general`.
+async fn member(addr: std::net::SocketAddr, name: &str) -> NativeUser {
+    let mut user = NativeUser::login(addr, name).await;
+    user.join("general").await;
+    user
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_sent_on_one_node_reaches_readers_on_the_others_live() {
     let cluster = Cluster::start("live").await;
@@ -50,8 +57,7 @@ async fn a_message_sent_on_one_node_reaches_readers_on_the_others_live() {
     ];
     let mut readers = Vec::new();
     for (n, node) in nodes.iter().enumerate() {
-        let mut reader = NativeUser::login(node.addrs.native, &format!("reader{n}")).await;
-        reader.join("general").await;
+        let mut reader = member(node.addrs.native, &format!("reader{n}")).await;
         readers.push(reader.subscribe(&[]).await);
     }
     // Senders on the first two nodes; the third only reads.
@@ -83,11 +89,9 @@ async fn a_message_sent_on_one_node_reaches_readers_on_the_others_live() {
 async fn a_message_the_broker_never_brought_is_read_from_the_database() {
     let cluster = Cluster::start("lost").await;
     let (a, b) = (cluster.node().await, cluster.node().await);
-    let mut reader = NativeUser::login(b.addrs.native, "reader").await;
-    reader.join("general").await;
+    let mut reader = member(b.addrs.native, "reader").await;
     let mut events = reader.subscribe(&[]).await;
-    let mut ann = NativeUser::login(a.addrs.native, "ann").await;
-    ann.join("general").await;
+    let mut ann = member(a.addrs.native, "ann").await;
     assert_eq!(ann.send("general", "first").await.seq, 1);
     assert_eq!(next_message(&mut events).await.text, "first");
 
@@ -118,11 +122,9 @@ async fn a_message_the_broker_never_brought_is_read_from_the_database() {
 async fn nodes_carry_on_through_a_broker_restart_with_nothing_lost() {
     let mut cluster = Cluster::start("broker_restart").await;
     let (a, b) = (cluster.node().await, cluster.node().await);
-    let mut reader = NativeUser::login(b.addrs.native, "reader").await;
-    reader.join("general").await;
+    let mut reader = member(b.addrs.native, "reader").await;
     let mut events = reader.subscribe(&[]).await;
-    let mut ann = NativeUser::login(a.addrs.native, "ann").await;
-    ann.join("general").await;
+    let mut ann = member(a.addrs.native, "ann").await;
     ann.send("general", "before").await;
     assert_eq!(next_message(&mut events).await.text, "before");
 
@@ -156,8 +158,7 @@ async fn nodes_carry_on_through_a_broker_restart_with_nothing_lost() {
 async fn sends_fail_clearly_while_the_database_is_down_and_work_again_after() {
     let mut cluster = Cluster::start("database_restart").await;
     let a = cluster.node().await;
-    let mut ann = NativeUser::login(a.addrs.native, "ann").await;
-    ann.join("general").await;
+    let mut ann = member(a.addrs.native, "ann").await;
     assert_eq!(ann.send("general", "before").await.seq, 1);
 
     cluster.postgres.kill();
