@@ -216,15 +216,15 @@ pub(crate) fn fill_gap_later(store: Arc<dyn HistoryStore>, room: Arc<Room>) {
     }
     tokio::spawn(async move {
         loop {
-            while let Some(newest) = room.newest_waiting() {
+            while room.behind_to().is_some() {
                 tokio::time::sleep(GAP_WAIT).await;
-                if room.newest_waiting().is_some() {
-                    catch_up(store.as_ref(), &room, newest - 1).await;
+                if let Some(stored) = room.behind_to() {
+                    catch_up(store.as_ref(), &room, stored).await;
                 }
             }
             room.stop_filling();
             // A gap that opened as this one closed has no filler yet.
-            if room.newest_waiting().is_none() || !room.start_filling() {
+            if room.behind_to().is_none() || !room.start_filling() {
                 break;
             }
         }

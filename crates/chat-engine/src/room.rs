@@ -51,8 +51,11 @@ pub(crate) struct RoomState {
     pub(crate) closed: bool,
     recent_ids: RecentIds,
     /// Stored messages that wait for one before them (other nodes' may
-    /// come out of order, or one may be lost on the way), by number.
+    /// come out of order, or one may be lost on the way), by number; at
+    /// most `window_len`.
     waiting: BTreeMap<u64, Arc<Message>>,
+    /// The newest number known to be stored (`published` or beyond).
+    heard_of: u64,
 }
 
 /// The newest messages that carry a client id, by sender and id, so a
@@ -136,6 +139,7 @@ impl Room {
                 closed: false,
                 recent_ids: RecentIds::default(),
                 waiting: BTreeMap::new(),
+                heard_of: published,
             }),
             arrivals: Notify::new(),
             subscribers: AtomicUsize::new(0),
@@ -330,35 +334,51 @@ impl Room {
     /// Shows a stored message to subscribers once every message before it
     /// is shown; numbering goes on after it. Messages may come in any order
     /// (other nodes' through the broker); one already shown is dropped.
-    /// Returns the first missing number while any wait for it.
+    /// At most a window's worth wait behind a gap: the rest are read from
+    /// the store with what is missing. Returns the first missing number
+    /// while there is a gap.
     pub(crate) fn deliver(&self, message: Arc<Message>) -> Option<u64> {
         let (shown, gap) = {
             let mut state = self.write_state();
-            if message.seq > state.published {
+            state.heard_of = state.heard_of.max(message.seq);
+            // The next one is shown at once (the usual case, with no map).
+            let mut shown = false;
+            if message.seq == state.published + 1 {
+                self.show(&mut state, message);
+                shown = true;
+            } else if message.seq > state.published && state.waiting.len() < self.window_len {
                 state.waiting.insert(message.seq, message);
             }
-            let mut shown = false;
-            loop {
-                let wanted = state.published + 1;
-                let Some(next) = state.waiting.remove(&wanted) else {
-                    break;
-                };
-                state.next_seq = state.next_seq.max(next.seq + 1);
-                state.published = next.seq;
-                if state.window.len() == self.window_len {
-                    state.window.pop_front();
-                }
-                state.recent_ids.remember(&next, self.window_len);
-                state.window.push_back(next);
-                shown = true;
-            }
-            let gap = (!state.waiting.is_empty()).then_some(state.published + 1);
+            shown |= self.show_waiting(&mut state);
+            let gap = (state.heard_of > state.published).then_some(state.published + 1);
             (shown, gap)
         };
         if shown {
             self.arrivals.notify_waiters();
         }
         gap
+    }
+
+    /// Publishes the waiting messages that follow the newest published, in
+    /// order; whether any were.
+    fn show_waiting(&self, state: &mut RoomState) -> bool {
+        let mut shown = false;
+        while let Some(next) = state.waiting.remove(&(state.published + 1)) {
+            self.show(state, next);
+            shown = true;
+        }
+        shown
+    }
+
+    /// Publishes `message`, which follows the newest published.
+    fn show(&self, state: &mut RoomState, message: Arc<Message>) {
+        state.next_seq = state.next_seq.max(message.seq + 1);
+        state.published = message.seq;
+        if state.window.len() == self.window_len {
+            state.window.pop_front();
+        }
+        state.recent_ids.remember(&message, self.window_len);
+        state.window.push_back(message);
     }
 
     /// Takes the job of filling the gap, unless a task has it.
@@ -370,12 +390,11 @@ impl Room {
         self.filling.store(false, Ordering::Release);
     }
 
-    /// The newest number waiting behind a gap, if any wait.
-    pub(crate) fn newest_waiting(&self) -> Option<u64> {
-        self.read_state()
-            .waiting
-            .last_key_value()
-            .map(|(&seq, _)| seq)
+    /// The newest number known to be stored, while the messages up to it
+    /// are not all shown.
+    pub(crate) fn behind_to(&self) -> Option<u64> {
+        let state = self.read_state();
+        (state.heard_of > state.published).then_some(state.heard_of)
     }
 
     /// Goes on after `seq`: messages up to it are gone from the store
@@ -388,17 +407,11 @@ impl Room {
             }
             state.window.clear();
             state.published = seq;
+            state.heard_of = state.heard_of.max(seq);
             state.next_seq = state.next_seq.max(seq + 1);
             state.waiting = state.waiting.split_off(&(seq + 1));
-        }
-        // What waited right after the skipped numbers can be shown now.
-        let next = self
-            .read_state()
-            .waiting
-            .first_key_value()
-            .map(|(_, m)| Arc::clone(m));
-        if let Some(next) = next {
-            self.deliver(next);
+            // What waited right after the skipped numbers can be shown now.
+            self.show_waiting(&mut state);
         }
         self.arrivals.notify_waiters();
     }
@@ -519,5 +532,37 @@ impl Room {
 
     fn write_state(&self) -> RwLockWriteGuard<'_, RoomState> {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Engine, EngineConfig, MemoryStore, Origin, WireForms};
+
+    #[tokio::test]
+    async fn at_most_a_window_of_messages_waits_behind_a_gap() {
+        let engine = Engine::new(
+            EngineConfig {
+                window_len: 8,
+                ..EngineConfig::default()
+            },
+            Arc::new(MemoryStore::new(100)),
+        );
+        let room = engine.room("general");
+        for seq in 2..=100 {
+            let message = Arc::new(Message {
+                seq,
+                sent_at_ms: 0,
+                sender: "other-node".into(),
+                origin: Origin::Native,
+                text: format!("m{seq}"),
+                client_id: None,
+                wire: WireForms::default(),
+            });
+            assert_eq!(room.deliver(message), Some(1));
+        }
+        assert_eq!(room.read_state().waiting.len(), 8);
+        assert_eq!(room.behind_to(), Some(100));
     }
 }

@@ -637,3 +637,33 @@ async fn a_message_the_relay_lost_is_read_from_the_store() {
         .expect("the gap was filled from the store");
     assert_eq!(texts(&got), ["lost on the way", "came"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn more_messages_behind_a_gap_than_wait_in_memory_are_all_shown_in_order() {
+    let store = Arc::new(MemoryStore::new(1000));
+    let engine = Engine::new(
+        EngineConfig {
+            window_len: 4,
+            ..EngineConfig::default()
+        },
+        store.clone(),
+    );
+    let room = engine.room("general");
+    let mut sub = room.subscribe(Start::Live);
+    let messages: Vec<_> = (1..=50)
+        .map(|seq| stored(seq, &format!("m{seq}")))
+        .collect();
+    let batch: Vec<_> = messages.iter().map(|m| ("general", m)).collect();
+    chat_engine::HistoryStore::append(store.as_ref(), &batch)
+        .await
+        .unwrap();
+    // #1 never comes through the relay; 49 do, more than a window waits.
+    for message in &messages[1..] {
+        engine.deliver_remote("general", Arc::clone(message));
+    }
+    let got = tokio::time::timeout(Duration::from_secs(5), take(&mut sub, 50))
+        .await
+        .expect("the gap was filled from the store");
+    let want: Vec<String> = (1..=50).map(|seq| format!("m{seq}")).collect();
+    assert_eq!(texts(&got), want);
+}

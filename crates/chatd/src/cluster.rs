@@ -16,6 +16,11 @@ use crate::native::convert;
 /// Where nodes publish the messages they stored (a `chat.v1.Message` each).
 const MESSAGES: &str = "chatd.messages";
 
+/// Stored messages waiting to be published, at most: past it (the broker
+/// is down or slow) they are dropped, and the other nodes read them from
+/// the database when the next one shows the gap.
+const PUBLISH_BACKLOG: usize = 16 * 1024;
+
 /// The broker connection of a node.
 #[derive(Clone)]
 pub struct Broker {
@@ -45,7 +50,7 @@ impl Broker {
     /// The relay the engine hands its stored messages to: they are
     /// published in the order stored, by one task.
     pub fn relay(&self) -> Arc<dyn Relay> {
-        let (queue, mut outgoing) = mpsc::unbounded_channel::<bytes::Bytes>();
+        let (queue, mut outgoing) = mpsc::channel::<bytes::Bytes>(PUBLISH_BACKLOG);
         let client = self.client.clone();
         tokio::spawn(async move {
             while let Some(payload) = outgoing.recv().await {
@@ -86,12 +91,18 @@ impl Broker {
 }
 
 struct NatsRelay {
-    queue: mpsc::UnboundedSender<bytes::Bytes>,
+    queue: mpsc::Sender<bytes::Bytes>,
 }
 
 impl Relay for NatsRelay {
     fn publish(&self, room: &str, message: &Arc<Message>) {
         let payload = convert::message(room, message).encode_to_vec();
-        let _ = self.queue.send(payload.into());
+        if self.queue.try_send(payload.into()).is_err() {
+            tracing::debug!(
+                room,
+                seq = message.seq,
+                "broker backlog full: not published"
+            );
+        }
     }
 }
