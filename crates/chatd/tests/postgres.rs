@@ -170,7 +170,15 @@ async fn a_database_chatd_cannot_use_is_a_clear_error_at_start() {
 async fn two_nodes_on_one_database_give_one_order_without_gaps_or_doubles() {
     let postgres = Postgres::start().await;
     let url = postgres.new_database("two_nodes").await;
-    let flags = ["--database-url", url.as_str(), "--admin-socket", "off"];
+    // Each sender sends faster than the default allowance.
+    let flags = [
+        "--database-url",
+        url.as_str(),
+        "--admin-socket",
+        "off",
+        "--max-sends-per-second",
+        "1000",
+    ];
     let nodes = [
         TestServer::start(&flags).await,
         TestServer::start(&flags).await,
