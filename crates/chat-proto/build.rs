@@ -12,9 +12,10 @@ const PROTOS: &[&str] = &[
     "lobby/lobby_chat.proto",
     "chat/v1/chat.proto",
 ];
-/// The admin protocol, served only on a Unix socket: generated, but kept
-/// out of what reflection on the TCP ports describes.
-const ADMIN: &str = "admin/v1/admin.proto";
+/// The admin protocol, served only on a Unix socket, and what the nodes of
+/// a cluster tell each other: generated, but kept out of what reflection
+/// on the TCP ports describes.
+const PRIVATE: &[&str] = &["admin/v1/admin.proto", "cluster/v1/cluster.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
@@ -22,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let public: Vec<PathBuf> = PROTOS.iter().map(|p| proto_root.join(p)).collect();
     let mut files = public.clone();
-    files.push(proto_root.join(ADMIN));
+    files.extend(PRIVATE.iter().map(|p| proto_root.join(p)));
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }

@@ -1,7 +1,8 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use crate::names::name_key;
+use crate::relay::{News, Relay};
 use crate::{EngineError, Room};
 
 /// The names of users logged in through any protocol, so a name (and any
@@ -9,12 +10,15 @@ use crate::{EngineError, Room};
 /// each is online; the rooms each is in, which hear its presence; and the
 /// registered names, which only their accounts may use.
 ///
+/// In a cluster, it also knows who is online on the other nodes, and
+/// tells them when its own users come and go.
+///
 /// Membership and presence change under this lock, then the room's, in
 /// that order, so a room never hears a join and a presence change out of
 /// order.
-#[derive(Debug, Default)]
 pub(crate) struct Directory {
     state: Mutex<DirectoryState>,
+    relay: Arc<dyn Relay>,
 }
 
 #[derive(Debug, Default)]
@@ -24,6 +28,20 @@ pub(crate) struct DirectoryState {
     keys: HashMap<String, String>,
     /// [`name_key`] of each registered name, to that name.
     registered: HashMap<String, String>,
+    /// Users online on other nodes of a cluster.
+    remote: HashSet<String>,
+    /// [`name_key`] of each name in `remote`, to that name.
+    remote_keys: HashMap<String, String>,
+}
+
+/// A user logged in on this node, as the other nodes of a cluster learn
+/// of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserHere {
+    pub name: String,
+    pub online: bool,
+    /// The rooms it is in.
+    pub rooms: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -34,13 +52,49 @@ struct User {
 }
 
 impl DirectoryState {
+    /// Whether `name` is online here or on another node.
     pub(crate) fn is_online(&self, name: &str) -> bool {
-        self.users.get(name).is_some_and(|user| user.online)
+        self.users.get(name).is_some_and(|user| user.online) || self.remote.contains(name)
     }
 
-    /// The logged-in user whose name looks like `name`, if any.
+    /// The logged-in user whose name looks like `name`, here or (online)
+    /// on another node, if any.
     pub(crate) fn holder_of(&self, name: &str) -> Option<&str> {
-        self.keys.get(&name_key(name)).map(String::as_str)
+        let key = name_key(name);
+        self.keys
+            .get(&key)
+            .or_else(|| self.remote_keys.get(&key))
+            .map(String::as_str)
+    }
+
+    /// Records that `name` is online on another node, or no longer on
+    /// any; returns whether that changed whether it is online at all.
+    pub(crate) fn set_remote(&mut self, name: &str, online: bool) -> bool {
+        let was = self.is_online(name);
+        if online {
+            self.remote.insert(name.to_owned());
+            self.remote_keys.insert(name_key(name), name.to_owned());
+        } else if self.remote.remove(name) {
+            self.remote_keys.remove(&name_key(name));
+        }
+        was != self.is_online(name)
+    }
+
+    /// This node's users.
+    pub(crate) fn users_here(&self) -> Vec<UserHere> {
+        self.users
+            .iter()
+            .map(|(name, user)| UserHere {
+                name: name.clone(),
+                online: user.online,
+                rooms: user
+                    .rooms
+                    .iter()
+                    .filter_map(Weak::upgrade)
+                    .map(|room| room.name().to_owned())
+                    .collect(),
+            })
+            .collect()
     }
 
     /// The registered name that looks like `name`, if any.
@@ -82,7 +136,27 @@ impl DirectoryState {
     }
 }
 
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory")
+            .field("state", &*self.lock())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Directory {
+    pub(crate) fn new(relay: Arc<dyn Relay>) -> Self {
+        Directory {
+            state: Mutex::default(),
+            relay,
+        }
+    }
+
+    /// The other nodes, if any.
+    pub(crate) fn relay(&self) -> &dyn Relay {
+        self.relay.as_ref()
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, DirectoryState> {
         // Every change is a few inserts or removes: never left half-done.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -140,6 +214,7 @@ impl Directory {
         Ok(NameClaim {
             directory: Arc::clone(self),
             name: name.to_owned(),
+            held_across_nodes: false,
         })
     }
 
@@ -147,9 +222,11 @@ impl Directory {
         self.lock().is_online(name)
     }
 
-    /// Sets `name`'s presence; the rooms it is in hear of a change.
+    /// Sets `name`'s presence here; the other nodes hear of a change, and
+    /// the rooms it is in when it is online nowhere else.
     fn set_online(&self, name: &str, online: bool) {
         let state = &mut *self.lock();
+        let was = state.is_online(name);
         let Some(user) = state.users.get_mut(name) else {
             return;
         };
@@ -157,6 +234,14 @@ impl Directory {
             return;
         }
         user.online = online;
+        self.relay.announce(News::Presence {
+            name: name.to_owned(),
+            online,
+        });
+        if was == state.is_online(name) {
+            return;
+        }
+        let user = &state.users[name];
         for room in user.rooms.iter().filter_map(Weak::upgrade) {
             room.member_presence(name, online);
         }
@@ -168,11 +253,22 @@ impl Directory {
 pub struct NameClaim {
     directory: Arc<Directory>,
     name: String,
+    /// Held against the other nodes' users too, and so let go there.
+    held_across_nodes: bool,
 }
 
 impl NameClaim {
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Holds the name against the other nodes' users too (through the
+    /// relay), until the claim is dropped.
+    pub(crate) async fn hold_across_nodes(mut self) -> Result<Self, EngineError> {
+        let relay = Arc::clone(&self.directory.relay);
+        relay.hold_name(&self.name).await?;
+        self.held_across_nodes = true;
+        Ok(self)
     }
 
     /// Marks the user online (connected) or offline (still holding its
@@ -188,6 +284,9 @@ impl Drop for NameClaim {
         let mut state = self.directory.lock();
         if let Some(user) = state.users.remove(&self.name) {
             state.keys.remove(&user.key);
+        }
+        if self.held_across_nodes {
+            self.directory.relay.release_name(&self.name);
         }
     }
 }

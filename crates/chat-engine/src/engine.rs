@@ -5,13 +5,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
 
 use crate::committer::{Committer, fill_gap_later};
-use crate::directory::Directory;
+use crate::directory::{Directory, UserHere};
 use std::num::NonZeroU32;
 
 use crate::access::RoomAccess;
 use crate::store::{Grant, RoomUpdate};
 use crate::{
-    EngineError, HistoryStore, Limits, Message, NameClaim, NoRelay, Relay, Room, RoomAction,
+    EngineError, HistoryStore, Limits, Message, NameClaim, News, NoRelay, Relay, Room, RoomAction,
     SavedRoom, StoreError,
 };
 
@@ -78,6 +78,8 @@ struct Shared {
     rooms: Mutex<BTreeMap<String, Arc<Room>>>,
     room_changes: broadcast::Sender<RoomChange>,
     directory: Arc<Directory>,
+    /// The other nodes, if any.
+    relay: Arc<dyn Relay>,
     creations: CreationRate,
     /// Held while a direct conversation is looked for and made, so two
     /// calls for one pair cannot make two.
@@ -118,11 +120,12 @@ impl Engine {
         Engine {
             shared: Arc::new(Shared {
                 config,
-                committer: Committer::start(Arc::clone(&store), relay),
+                committer: Committer::start(Arc::clone(&store), Arc::clone(&relay)),
                 store,
                 rooms: Mutex::default(),
                 room_changes: broadcast::channel(ROOM_CHANGE_BACKLOG).0,
-                directory: Arc::default(),
+                directory: Arc::new(Directory::new(Arc::clone(&relay))),
+                relay,
                 creations: governor::RateLimiter::keyed(governor::Quota::per_hour(
                     NonZeroU32::new(config.rooms.created_per_user_per_hour)
                         .unwrap_or(NonZeroU32::MIN),
@@ -212,7 +215,7 @@ impl Engine {
     }
 
     /// Whether `name` is a registered account's name as registered.
-    fn is_account(&self, name: &str) -> bool {
+    pub fn is_account(&self, name: &str) -> bool {
         self.shared.directory.lock().registered_as(name) == Some(name)
     }
 
@@ -258,7 +261,9 @@ impl Engine {
             .store
             .update_rooms(vec![RoomUpdate::Create(room)])
             .await?;
-        Ok(self.open_room(&name, access))
+        let room = self.open_room(&name, access);
+        self.shared.relay.announce(News::RoomSaved(name));
+        Ok(room)
     }
 
     /// The direct conversation of accounts `me` and `peer`, made (under
@@ -341,6 +346,10 @@ impl Engine {
         for room in self.shared.rooms().values() {
             room.forget(name, false);
         }
+        self.shared.relay.announce(News::Forgotten {
+            name: name.to_owned(),
+            account: false,
+        });
     }
 
     /// Forgets what rooms granted a deleted account; a room it owned
@@ -354,6 +363,10 @@ impl Engine {
         if !updates.is_empty() {
             self.shared.store.update_rooms(updates).await?;
         }
+        self.shared.relay.announce(News::Forgotten {
+            name: name.to_owned(),
+            account: true,
+        });
         Ok(())
     }
 
@@ -450,12 +463,18 @@ impl Engine {
         }
     }
 
-    /// Claims `name` for a user logging in; it is free again when the claim
-    /// is dropped. Fails if the name breaks the rules, or another logged-in
-    /// user holds it or a name that looks like it.
-    /// Fails if the name breaks the rules, or it or a name that looks like
-    /// it is registered or held by another logged-in user.
-    pub fn claim_name(&self, name: &str) -> Result<NameClaim, EngineError> {
+    /// Claims `name` for a guest logging in, on every node; it is free
+    /// again when the claim is dropped. Fails if the name breaks the rules,
+    /// or it or a name that looks like it is registered or held by another
+    /// logged-in user.
+    pub async fn claim_name(&self, name: &str) -> Result<NameClaim, EngineError> {
+        self.shared.config.limits.check_name(name)?;
+        self.shared.directory.claim(name)?.hold_across_nodes().await
+    }
+
+    /// Claims `name` for a user on this node only: the lobby's users,
+    /// whose names come from its own indexes.
+    pub fn claim_name_here(&self, name: &str) -> Result<NameClaim, EngineError> {
         self.shared.config.limits.check_name(name)?;
         self.shared.directory.claim(name)
     }
@@ -468,7 +487,23 @@ impl Engine {
     /// Registers `name` for an account: nobody else may use it, or a name
     /// that looks like it, from now on. Fails if the name breaks the rules,
     /// or it (or one like it) is registered or held by a logged-in user.
-    pub fn register_name(&self, name: &str) -> Result<(), EngineError> {
+    pub async fn register_name(&self, name: &str) -> Result<(), EngineError> {
+        self.shared.config.limits.check_name(name)?;
+        self.shared.directory.register(name)?;
+        // A guest of another node may hold it; once the account is stored,
+        // the store keeps the name, so it is let go again at once.
+        let held = self.shared.relay.hold_name(name).await;
+        if held.is_ok() {
+            self.shared.relay.release_name(name);
+        } else {
+            self.shared.directory.unregister(name);
+        }
+        held
+    }
+
+    /// Registers the name of an account that is stored already (at start,
+    /// or registered on another node).
+    pub fn register_stored_name(&self, name: &str) -> Result<(), EngineError> {
         self.shared.config.limits.check_name(name)?;
         self.shared.directory.register(name)
     }
@@ -486,9 +521,90 @@ impl Engine {
         self.shared.directory.lock().check_free(name)
     }
 
-    /// Whether a user called `name` is logged in and connected.
+    /// Whether a user called `name` is logged in and connected, here or
+    /// on another node.
     pub fn is_online(&self, name: &str) -> bool {
         self.shared.directory.is_online(name)
+    }
+
+    /// Hands `news` to the other nodes, if any.
+    pub fn announce(&self, news: News) {
+        self.shared.relay.announce(news);
+    }
+
+    /// The users logged in on this node.
+    pub fn users_here(&self) -> Vec<UserHere> {
+        self.shared.directory.lock().users_here()
+    }
+
+    /// `name` is online on some other node, or on none any more: the rooms
+    /// it is in hear of it, unless it is online here.
+    pub fn set_online_elsewhere(&self, name: &str, online: bool) {
+        let mut directory = self.shared.directory.lock();
+        if !directory.set_remote(name, online) {
+            return;
+        }
+        for room in self.shared.rooms().values() {
+            if room.is_member(name) {
+                room.member_presence(name, online);
+            }
+        }
+    }
+
+    /// Makes in memory a change another node made (see [`News`]). News of
+    /// presence and accounts is not the engine's: it is ignored here.
+    pub async fn apply_news(&self, news: News) {
+        match news {
+            News::Joined { room, name } => {
+                if let Some(room) = self.open_known_room(&room).await {
+                    room.joined_elsewhere(&name);
+                }
+            }
+            News::Left { room, name } => {
+                if let Some(room) = self.find_room(&room) {
+                    room.remove_member(&name);
+                }
+            }
+            News::Moderated {
+                room: name,
+                actor,
+                action,
+            } => {
+                if let Some(room) = self.find_room(&name) {
+                    room.moderated_elsewhere(&actor, &action).await;
+                    if action == RoomAction::Delete {
+                        self.close_room(&name);
+                    }
+                }
+            }
+            News::RoomSaved(name) => {
+                self.open_known_room(&name).await;
+            }
+            News::Forgotten { name, account } => {
+                for room in self.shared.rooms().values() {
+                    room.forget(&name, account);
+                }
+            }
+            News::Presence { .. } | News::AccountChanged(_) | News::SessionsEnded(_) => {}
+        }
+    }
+
+    /// The room called `name`, opened as saved if it is not open here (a
+    /// room another node created or opened); a room that is not saved is
+    /// one of the server's own and opens public. `None` if the store
+    /// cannot say.
+    async fn open_known_room(&self, name: &str) -> Option<Arc<Room>> {
+        if let Some(room) = self.find_room(name) {
+            return Some(room);
+        }
+        match self.shared.store.saved_room(name).await {
+            Ok(Some(saved)) => Some(self.open_room(name, RoomAccess::from_saved(&saved))),
+            Ok(None) => Some(self.room(name)),
+            Err(error) => {
+                tracing::warn!(room = name, %error, "cannot open a room another node opened");
+                None
+            }
+        }
     }
 
     /// Names of the open rooms, sorted.

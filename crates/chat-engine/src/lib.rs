@@ -26,18 +26,18 @@ pub mod store;
 mod subscription;
 
 pub use access::{MAX_TOPIC_CHARS, MOST_GRANTS, Role, RoomAccess, RoomAction, Target};
-pub use directory::NameClaim;
+pub use directory::{NameClaim, UserHere};
 pub use engine::{Engine, EngineConfig, RoomChange, RoomLimits};
 pub use error::{EngineError, SubscriptionError};
 pub use limits::Limits;
 pub use members::{RoomEvent, RoomEvents, RoomEventsError};
 pub use message::{Draft, Message, Origin, WireForms};
 pub use names::name_key;
-pub use relay::{NoRelay, Relay};
+pub use relay::{News, NoRelay, Relay};
 pub use room::Room;
 pub use store::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, MemoryStore,
-    PostgresOptions, PostgresStore, RoomUpdate, SavedRoom, SentKey, SqliteOptions, SqliteStore,
-    StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, Lease,
+    MemoryStore, PostgresOptions, PostgresStore, RoomUpdate, SavedRoom, SentKey, SqliteOptions,
+    SqliteStore, StoreError, StoredSession,
 };
 pub use subscription::{Start, Subscription};

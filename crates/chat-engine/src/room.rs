@@ -8,6 +8,7 @@ use crate::access::{AccessChange, RoomAccess, Target};
 use crate::committer::Committer;
 use crate::directory::Directory;
 use crate::members::{Members, RoomEvents};
+use crate::relay::News;
 use crate::store::{Grant, RoomUpdate};
 use crate::subscription::{Start, Subscription};
 use crate::{Draft, EngineError, HistoryStore, Limits, Message, RoomAction};
@@ -31,6 +32,7 @@ pub struct Room {
     /// A task is reading a gap in the numbers from the store.
     filling: AtomicBool,
     members: Members,
+    /// Also tells the other nodes of changes to members and access.
     directory: Arc<Directory>,
     /// Who may do what. Taken before the directory's and the members'
     /// locks, never while holding them.
@@ -207,6 +209,26 @@ impl Room {
         if !stored.is_empty() {
             self.store.update_rooms(stored).await?;
         }
+        self.make_change(actor, changes, &action);
+        self.directory.relay().announce(News::Moderated {
+            room: self.name.clone(),
+            actor: actor.to_owned(),
+            action: action.clone(),
+        });
+        Ok(action)
+    }
+
+    /// Makes the change that `actor` made on another node, as it made it
+    /// (checked and stored there).
+    pub(crate) async fn moderated_elsewhere(&self, actor: &str, action: &RoomAction) {
+        let _one_at_a_time = self.changing.lock().await;
+        let changes = self.access().changes(actor, action);
+        self.make_change(actor, changes, action);
+    }
+
+    /// Applies `changes`, tells the watchers, and removes a kicked or
+    /// banned member.
+    fn make_change(&self, actor: &str, changes: Vec<AccessChange>, action: &RoomAction) {
         {
             let mut access = self.write_access();
             for change in changes {
@@ -214,10 +236,9 @@ impl Room {
             }
         }
         self.members.announce(actor, action.clone());
-        if let RoomAction::Kick(name) | RoomAction::Ban(name) = &action {
-            self.leave(name);
+        if let RoomAction::Kick(name) | RoomAction::Ban(name) = action {
+            self.remove_member(name);
         }
-        Ok(action)
     }
 
     /// The user `name` names for `action`: an account or a logged-in user
@@ -450,6 +471,25 @@ impl Room {
                 EngineError::NoSuchRoom(self.name.clone())
             });
         }
+        let joined = self.add_member(name)?;
+        drop(access);
+        if joined {
+            self.directory.relay().announce(News::Joined {
+                room: self.name.clone(),
+                name: name.to_owned(),
+            });
+        }
+        Ok(joined)
+    }
+
+    /// Makes `name` a member as it is on another node (which checked).
+    pub(crate) fn joined_elsewhere(self: &Arc<Self>, name: &str) {
+        if let Err(error) = self.add_member(name) {
+            tracing::debug!(room = self.name, name, %error, "not joined as elsewhere");
+        }
+    }
+
+    fn add_member(self: &Arc<Self>, name: &str) -> Result<bool, EngineError> {
         let mut directory = self.directory.lock();
         let online = directory.is_online(name);
         let joined = self.members.join(&self.name, name, online)?;
@@ -462,6 +502,19 @@ impl Room {
     /// Removes `name` from the members. Returns whether it was one (only
     /// then do watchers hear [`RoomEvent::Left`](crate::RoomEvent)).
     pub fn leave(&self, name: &str) -> bool {
+        let left = self.remove_member(name);
+        if left {
+            self.directory.relay().announce(News::Left {
+                room: self.name.clone(),
+                name: name.to_owned(),
+            });
+        }
+        left
+    }
+
+    /// Removes `name` from the members, as it was on another node, or
+    /// by a change to the room that every node makes.
+    pub(crate) fn remove_member(&self, name: &str) -> bool {
         let mut directory = self.directory.lock();
         let left = self.members.leave(name);
         if left {

@@ -21,6 +21,14 @@ pub mod chat {
     pub mod v1 {
         tonic::include_proto!("chat.v1");
     }
+
+    /// Between the nodes of a cluster (it refers to `chat.v1`, so it lives
+    /// beside it).
+    pub mod cluster {
+        pub mod v1 {
+            tonic::include_proto!("chat.cluster.v1");
+        }
+    }
 }
 
 /// Administering a running `chatd` over its Unix socket, for `chatctl`

@@ -1,108 +1,600 @@
-//! A node of a cluster: the messages it stores go to the other nodes
-//! through NATS, and theirs come to its engine, which shows them in order
-//! and reads from the shared database whatever the broker lost.
+//! A node of a cluster. PostgreSQL holds everything durable, and each
+//! node's lease and the names its guests hold; NATS carries what the nodes
+//! tell each other: the messages each stored (`chatd.messages`, a
+//! `chat.v1.Message` each) and news of what each changed in memory
+//! (`chatd.news`, a `chat.cluster.v1.News` each). The engine shows the
+//! other nodes' messages in order and reads from the database whatever the
+//! broker lost.
+//!
+//! Presence: each node tells the others when its users come and go, and
+//! its whole roster when a node says hello (at its start, or when it finds
+//! the broker again). A node whose lease ends (it died, or lost the
+//! database) is gone for the others: its users are offline and its guests'
+//! names free.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chat_engine::{Engine, Message, Relay};
+use async_trait::async_trait;
+use bytes::Bytes;
+use chat_engine::{Engine, EngineError, Message, News, PostgresStore, Relay, name_key};
+use chat_proto::chat::cluster::v1 as wire;
 use futures::StreamExt;
 use prost::Message as _;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::native::convert;
+use crate::native::{NativeHub, convert};
 
-/// Where nodes publish the messages they stored (a `chat.v1.Message` each).
+/// Where nodes publish the messages they stored.
 const MESSAGES: &str = "chatd.messages";
+/// Where nodes publish their news.
+const NEWS: &str = "chatd.news";
+/// Both, in one subscription, so each node's messages and news arrive in
+/// the order it published them.
+const EVERYTHING: &str = "chatd.*";
 
-/// Stored messages waiting to be published, at most: past it (the broker
-/// is down or slow) they are dropped, and the other nodes read them from
-/// the database when the next one shows the gap.
+/// Messages and news waiting to be published, at most: past it (the
+/// broker is down or slow) they are dropped. The other nodes read dropped
+/// messages from the database when the next one shows the gap.
 const PUBLISH_BACKLOG: usize = 16 * 1024;
+/// News from the other nodes waiting to be applied, at most.
+const NEWS_BACKLOG: usize = 4 * 1024;
 
-/// The broker connection of a node.
-#[derive(Clone)]
-pub struct Broker {
-    client: async_nats::Client,
+/// How long a node's lease lasts, and how often it renews it: a node that
+/// dies is gone for the others within `LEASE` and a renewal.
+const LEASE: Duration = Duration::from_secs(5);
+const RENEW_EVERY: Duration = Duration::from_secs(1);
+
+/// This node of a cluster: its id, its broker connection and the
+/// database it shares with the others.
+pub struct Node {
+    shared: Arc<Shared>,
 }
 
-impl std::fmt::Debug for Broker {
+struct Shared {
+    id: u64,
+    client: async_nats::Client,
+    database: Arc<PostgresStore>,
+    outgoing: mpsc::Sender<(&'static str, Bytes)>,
+    /// The names this node's guests hold: by `name_key`, the name and its
+    /// holding.
+    held: Mutex<HashMap<String, (String, u64)>>,
+    /// Holdings let go of here but not yet in the database (it was down).
+    unreleased: Mutex<Vec<(String, u64)>>,
+    /// Told when the others must hear of this node as if it had just
+    /// started: the broker connection is (re)established, or its lease
+    /// had lapsed.
+    say_hello: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Broker").finish_non_exhaustive()
+        f.debug_struct("Node")
+            .field("id", &self.shared.id)
+            .finish_non_exhaustive()
     }
 }
 
-impl Broker {
-    /// Connects to NATS at `url` (`nats://host:4222`, or several, comma
-    /// separated). The node does not hear its own publications.
-    pub async fn connect(url: &str) -> Result<Self, String> {
+impl Node {
+    /// Joins the cluster of the nodes sharing `database`, through NATS at
+    /// `url` (`nats://host:4222`, or several, comma separated): takes a
+    /// lease and connects. The node does not hear its own publications.
+    pub async fn join(url: &str, database: Arc<PostgresStore>) -> Result<Self, String> {
+        // Positive as a signed number, as the database keeps it.
+        let id = rand::random::<u64>() >> 1;
+        database
+            .renew_lease(id, LEASE)
+            .await
+            .map_err(|error| error.to_string())?;
+        let say_hello = Arc::new(Notify::new());
+        let on_event = Arc::clone(&say_hello);
         let client = async_nats::ConnectOptions::new()
             .no_echo()
             .connection_timeout(Duration::from_secs(5))
             .name("chatd")
+            .event_callback(move |event| {
+                let on_event = Arc::clone(&on_event);
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            tracing::info!("connected to NATS");
+                            on_event.notify_one();
+                        }
+                        async_nats::Event::Disconnected => {
+                            tracing::warn!("lost NATS; reconnecting");
+                        }
+                        other => tracing::debug!(event = %other, "NATS"),
+                    }
+                }
+            })
             .connect(url)
             .await
             .map_err(|error| format!("cannot reach NATS at {url}: {error}"))?;
-        Ok(Broker { client })
-    }
-
-    /// The relay the engine hands its stored messages to: they are
-    /// published in the order stored, by one task.
-    pub fn relay(&self) -> Arc<dyn Relay> {
-        let (queue, mut outgoing) = mpsc::channel::<bytes::Bytes>(PUBLISH_BACKLOG);
-        let client = self.client.clone();
+        let (outgoing, mut queue) = mpsc::channel::<(&'static str, Bytes)>(PUBLISH_BACKLOG);
+        let publisher = client.clone();
         tokio::spawn(async move {
-            while let Some(payload) = outgoing.recv().await {
-                if let Err(error) = client.publish(MESSAGES, payload).await {
-                    // The others read it from the database when they see
-                    // the gap it leaves.
-                    tracing::warn!(%error, "cannot publish a message to NATS");
+            while let Some((subject, payload)) = queue.recv().await {
+                if let Err(error) = publisher.publish(subject, payload).await {
+                    tracing::warn!(%error, subject, "cannot publish to NATS");
                 }
             }
         });
-        Arc::new(NatsRelay { queue })
+        tracing::info!(node = id, "joined the cluster");
+        Ok(Node {
+            shared: Arc::new(Shared {
+                id,
+                client,
+                database,
+                outgoing,
+                held: Mutex::default(),
+                unreleased: Mutex::default(),
+                say_hello,
+            }),
+        })
     }
 
-    /// Shows the other nodes' messages on this node until `shutdown`.
-    pub async fn follow(self, engine: Engine, shutdown: CancellationToken) {
-        let mut messages = match self.client.subscribe(MESSAGES).await {
-            Ok(messages) => messages,
+    /// What the engine hands its stored messages and news to.
+    pub fn relay(&self) -> Arc<dyn Relay> {
+        Arc::new(NodeRelay {
+            shared: Arc::clone(&self.shared),
+        })
+    }
+
+    /// Follows the other nodes until `shutdown`: shows their messages,
+    /// applies their news, keeps this node's lease and learns whose have
+    /// ended. Gives up its lease at shutdown, so the others need not wait
+    /// for it to end.
+    pub async fn follow(self, engine: Engine, hub: NativeHub, shutdown: CancellationToken) {
+        let mut incoming = match self.shared.client.subscribe(EVERYTHING).await {
+            Ok(incoming) => incoming,
             Err(error) => {
-                tracing::error!(%error, "cannot follow the other nodes' messages");
+                tracing::error!(%error, "cannot follow the other nodes");
                 return;
             }
         };
+        let (news_queue, news) = mpsc::channel(NEWS_BACKLOG);
+        let (leases, mut renewed) = mpsc::channel(1);
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(apply_news(
+            Arc::clone(&self.shared),
+            engine.clone(),
+            hub,
+            news,
+        ));
+        tasks.spawn(renew_lease(Arc::clone(&self.shared), leases));
         loop {
-            let next = tokio::select! {
-                next = messages.next() => next,
-                () = shutdown.cancelled() => return,
-            };
-            let Some(next) = next else { return };
-            match chat_proto::chat::v1::Message::decode(next.payload) {
-                Ok(wire) => {
-                    let (room, message) = convert::from_wire(wire);
-                    engine.deliver_remote(&room, Arc::new(message));
+            tokio::select! {
+                next = incoming.next() => {
+                    let Some(next) = next else { break };
+                    if next.subject.as_str() == MESSAGES {
+                        show_message(&engine, next.payload);
+                    } else if news_queue.try_send(Incoming::News(next.payload)).is_err() {
+                        tracing::warn!("too much news from the other nodes: some dropped");
+                    }
                 }
-                Err(error) => tracing::warn!(%error, "ignoring an undecodable message from NATS"),
+                Some(live_nodes) = renewed.recv() => {
+                    // Waits rather than drops: it is rare and says who died.
+                    if news_queue.send(Incoming::LiveNodes(live_nodes)).await.is_err() {
+                        break;
+                    }
+                }
+                () = self.shared.say_hello.notified() => self.shared.say_hello(&engine),
+                () = shutdown.cancelled() => break,
+            }
+        }
+        tasks.abort_all();
+        if let Err(error) = self.shared.database.end_lease(self.shared.id).await {
+            tracing::warn!(%error, "cannot give up the node's lease");
+        }
+    }
+}
+
+impl Shared {
+    fn send(&self, subject: &'static str, payload: Vec<u8>) {
+        if self.outgoing.try_send((subject, payload.into())).is_err() {
+            tracing::debug!(subject, "broker backlog full: not published");
+        }
+    }
+
+    fn announce(&self, news: wire::news::News) {
+        let news = wire::News {
+            node: self.id,
+            news: Some(news),
+        };
+        self.send(NEWS, news.encode_to_vec());
+    }
+
+    /// Says hello (the others answer with their rosters) and gives this
+    /// node's roster.
+    fn say_hello(&self, engine: &Engine) {
+        self.announce(wire::news::News::Hello(wire::Hello {}));
+        self.give_roster(engine);
+    }
+
+    fn give_roster(&self, engine: &Engine) {
+        let users = engine
+            .users_here()
+            .into_iter()
+            .map(|user| wire::RosterUser {
+                name: user.name,
+                online: user.online,
+                rooms: user.rooms,
+            })
+            .collect();
+        self.announce(wire::news::News::Roster(wire::Roster { users }));
+    }
+
+    fn held(&self) -> MutexGuard<'_, HashMap<String, (String, u64)>> {
+        // Single inserts and removes: never left half-done.
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn unreleased(&self) -> MutexGuard<'_, Vec<(String, u64)>> {
+        self.unreleased
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lets go of the holdings let go of here, in the database; keeps
+    /// those it cannot for the next try.
+    async fn release_unreleased(&self) {
+        let holdings = std::mem::take(&mut *self.unreleased());
+        for (key, hold) in holdings {
+            if let Err(error) = self.database.release_guest_name(&key, hold).await {
+                tracing::debug!(%error, "cannot let go of a name yet");
+                self.unreleased().push((key, hold));
+            }
+        }
+    }
+
+    /// Holds again the names this node's guests hold, after its lease
+    /// lapsed (the others may have taken some: those are logged; both
+    /// guests keep their sessions).
+    async fn hold_again(&self) {
+        let held: Vec<(String, (String, u64))> = self
+            .held()
+            .iter()
+            .map(|(key, held)| (key.clone(), held.clone()))
+            .collect();
+        for (key, (name, hold)) in held {
+            match self
+                .database
+                .hold_guest_name(self.id, &key, &name, hold)
+                .await
+            {
+                Ok(None) => {}
+                Ok(Some(holder)) => {
+                    tracing::warn!(
+                        name,
+                        holder,
+                        "a guest's name was taken while the lease lapsed"
+                    );
+                }
+                Err(error) => tracing::warn!(%error, "cannot hold a guest's name again"),
             }
         }
     }
 }
 
-struct NatsRelay {
-    queue: mpsc::Sender<bytes::Bytes>,
+/// Shows a message another node stored.
+fn show_message(engine: &Engine, payload: Bytes) {
+    match chat_proto::chat::v1::Message::decode(payload) {
+        Ok(message) => {
+            let (room, message) = convert::from_wire(message);
+            engine.deliver_remote(&room, Arc::new(message));
+        }
+        Err(error) => tracing::warn!(%error, "ignoring an undecodable message from NATS"),
+    }
 }
 
-impl Relay for NatsRelay {
+enum Incoming {
+    News(Bytes),
+    /// The nodes whose leases have not ended, after a renewal.
+    LiveNodes(Vec<u64>),
+}
+
+/// Applies the other nodes' news in the order they come, and keeps who is
+/// online on each.
+async fn apply_news(
+    shared: Arc<Shared>,
+    engine: Engine,
+    hub: NativeHub,
+    mut incoming: mpsc::Receiver<Incoming>,
+) {
+    let mut peers = Peers::default();
+    while let Some(next) = incoming.recv().await {
+        let payload = match next {
+            Incoming::News(payload) => payload,
+            Incoming::LiveNodes(live) => {
+                peers.keep_only(&engine, &live).await;
+                continue;
+            }
+        };
+        let (node, news) = match wire::News::decode(payload) {
+            Ok(wire::News {
+                node,
+                news: Some(news),
+            }) => (node, news),
+            Ok(_) => continue,
+            Err(error) => {
+                tracing::warn!(%error, "ignoring undecodable news from NATS");
+                continue;
+            }
+        };
+        use wire::news::News as N;
+        let news = match news {
+            N::Presence(wire::Presence { name, online }) => {
+                peers.presence(&engine, node, &name, online);
+                continue;
+            }
+            N::Roster(wire::Roster { users }) => {
+                peers.roster(&engine, node, users).await;
+                continue;
+            }
+            N::Hello(wire::Hello {}) => {
+                shared.give_roster(&engine);
+                continue;
+            }
+            N::Joined(wire::RoomMember { room, name }) => {
+                peers.joined(&engine, node, room, name).await;
+                continue;
+            }
+            N::Left(wire::RoomMember { room, name }) => {
+                peers.left(&engine, node, room, name).await;
+                continue;
+            }
+            N::AccountChanged(name) => {
+                hub.account_changed_elsewhere(&name).await;
+                continue;
+            }
+            N::SessionsEnded(wire::SessionsEnded { token_hashes }) => {
+                hub.sessions_ended_elsewhere(&token_hashes);
+                continue;
+            }
+            N::Moderated(wire::Moderated {
+                room,
+                actor,
+                action,
+            }) => match convert::action_from_wire(action) {
+                Ok(action) => News::Moderated {
+                    room,
+                    actor,
+                    action,
+                },
+                Err(error) => {
+                    tracing::warn!(%error, "ignoring a room change from NATS");
+                    continue;
+                }
+            },
+            N::RoomSaved(room) => News::RoomSaved(room),
+            N::Forgotten(wire::Forgotten { name, account }) => News::Forgotten { name, account },
+        };
+        engine.apply_news(news).await;
+    }
+}
+
+/// Renews this node's lease every [`RENEW_EVERY`] and says which nodes
+/// are live; when its own had lapsed, holds its guests' names again and
+/// says hello, as the others will have taken it for gone.
+async fn renew_lease(shared: Arc<Shared>, live_nodes: mpsc::Sender<Vec<u64>>) {
+    let mut every = tokio::time::interval(RENEW_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match shared.database.renew_lease(shared.id, LEASE).await {
+            Ok(lease) => {
+                if lease.lapsed {
+                    tracing::warn!("the node's lease had lapsed: holding its names again");
+                    shared.hold_again().await;
+                    shared.say_hello.notify_one();
+                }
+                shared.release_unreleased().await;
+                if live_nodes.send(lease.live_nodes).await.is_err() {
+                    return;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot renew the node's lease"),
+        }
+    }
+}
+
+/// The users of each other node, as its news and rosters tell.
+#[derive(Default)]
+struct Peers {
+    nodes: HashMap<u64, HashMap<String, PeerUser>>,
+}
+
+#[derive(Default)]
+struct PeerUser {
+    online: bool,
+    rooms: HashSet<String>,
+}
+
+impl Peers {
+    fn user(&mut self, node: u64, name: &str) -> &mut PeerUser {
+        self.nodes
+            .entry(node)
+            .or_default()
+            .entry(name.to_owned())
+            .or_default()
+    }
+
+    async fn joined(&mut self, engine: &Engine, node: u64, room: String, name: String) {
+        self.user(node, &name).rooms.insert(room.clone());
+        engine.apply_news(News::Joined { room, name }).await;
+    }
+
+    async fn left(&mut self, engine: &Engine, node: u64, room: String, name: String) {
+        self.user(node, &name).rooms.remove(&room);
+        engine.apply_news(News::Left { room, name }).await;
+    }
+
+    fn presence(&mut self, engine: &Engine, node: u64, name: &str, online: bool) {
+        self.user(node, name).online = online;
+        self.tell(engine, name);
+    }
+
+    /// Takes `users` as all of `node`'s: what this node missed of them is
+    /// made up (joins, leaves, presence, users gone).
+    async fn roster(&mut self, engine: &Engine, node: u64, users: Vec<wire::RosterUser>) {
+        let users: HashMap<String, PeerUser> = users
+            .into_iter()
+            .map(|user| {
+                let peer = PeerUser {
+                    online: user.online,
+                    rooms: user.rooms.into_iter().collect(),
+                };
+                (user.name, peer)
+            })
+            .collect();
+        let before = self.nodes.insert(node, users).unwrap_or_default();
+        let now = &self.nodes[&node];
+        let mut news = Vec::new();
+        let mut gone = Vec::new();
+        for (name, user) in &before {
+            match now.get(name) {
+                Some(still) => {
+                    news.extend(user.rooms.difference(&still.rooms).map(|room| News::Left {
+                        room: room.clone(),
+                        name: name.clone(),
+                    }))
+                }
+                None => gone.push(name.clone()),
+            }
+        }
+        for (name, user) in now {
+            news.extend(user.rooms.iter().map(|room| News::Joined {
+                room: room.clone(),
+                name: name.clone(),
+            }));
+        }
+        for news in news {
+            engine.apply_news(news).await;
+        }
+        let names: Vec<String> = now.keys().cloned().collect();
+        for name in names {
+            self.tell(engine, &name);
+        }
+        for name in gone {
+            self.gone(engine, &name, &before[&name]).await;
+        }
+    }
+
+    /// Forgets the nodes not in `live`, whose leases ended.
+    async fn keep_only(&mut self, engine: &Engine, live: &[u64]) {
+        let ended: Vec<u64> = self
+            .nodes
+            .keys()
+            .filter(|node| !live.contains(node))
+            .copied()
+            .collect();
+        for node in ended {
+            tracing::info!(node, "a node's lease ended: its users are gone");
+            let users = self.nodes.remove(&node).unwrap_or_default();
+            for (name, user) in &users {
+                self.gone(engine, name, user).await;
+            }
+        }
+    }
+
+    /// A user of another node is gone with it (or its session ended
+    /// unheard): a guest leaves its rooms, as its session is over; an
+    /// account stays in them, offline unless online elsewhere.
+    async fn gone(&self, engine: &Engine, name: &str, user: &PeerUser) {
+        if !engine.is_account(name) {
+            for room in &user.rooms {
+                engine
+                    .apply_news(News::Left {
+                        room: room.clone(),
+                        name: name.to_owned(),
+                    })
+                    .await;
+            }
+            engine
+                .apply_news(News::Forgotten {
+                    name: name.to_owned(),
+                    account: false,
+                })
+                .await;
+        }
+        self.tell(engine, name);
+    }
+
+    /// Tells the engine whether `name` is online on any other node.
+    fn tell(&self, engine: &Engine, name: &str) {
+        let anywhere = self
+            .nodes
+            .values()
+            .any(|users| users.get(name).is_some_and(|user| user.online));
+        engine.set_online_elsewhere(name, anywhere);
+    }
+}
+
+/// The engine's way to the other nodes.
+struct NodeRelay {
+    shared: Arc<Shared>,
+}
+
+#[async_trait]
+impl Relay for NodeRelay {
     fn publish(&self, room: &str, message: &Arc<Message>) {
         let payload = convert::message(room, message).encode_to_vec();
-        if self.queue.try_send(payload.into()).is_err() {
-            tracing::debug!(
+        self.shared.send(MESSAGES, payload);
+    }
+
+    fn announce(&self, news: News) {
+        use wire::news::News as N;
+        let member = |room, name| wire::RoomMember { room, name };
+        self.shared.announce(match news {
+            News::Joined { room, name } => N::Joined(member(room, name)),
+            News::Left { room, name } => N::Left(member(room, name)),
+            News::Presence { name, online } => N::Presence(wire::Presence { name, online }),
+            News::Moderated {
                 room,
-                seq = message.seq,
-                "broker backlog full: not published"
-            );
+                actor,
+                action,
+            } => N::Moderated(wire::Moderated {
+                room,
+                actor,
+                action: Some(convert::action_to_wire(&action)),
+            }),
+            News::RoomSaved(room) => N::RoomSaved(room),
+            News::Forgotten { name, account } => N::Forgotten(wire::Forgotten { name, account }),
+            News::AccountChanged(name) => N::AccountChanged(name),
+            News::SessionsEnded(token_hashes) => {
+                N::SessionsEnded(wire::SessionsEnded { token_hashes })
+            }
+        });
+    }
+
+    async fn hold_name(&self, name: &str) -> Result<(), EngineError> {
+        let key = name_key(name);
+        let hold = rand::random::<u64>() >> 1;
+        let shared = &self.shared;
+        match shared
+            .database
+            .hold_guest_name(shared.id, &key, name, hold)
+            .await?
+        {
+            None => {
+                shared.held().insert(key, (name.to_owned(), hold));
+                Ok(())
+            }
+            Some(holder) => Err(EngineError::NameTaken {
+                name: name.to_owned(),
+                holder,
+            }),
         }
+    }
+
+    fn release_name(&self, name: &str) {
+        let Some((_, hold)) = self.shared.held().remove(&name_key(name)) else {
+            return;
+        };
+        self.shared.unreleased().push((name_key(name), hold));
+        let shared = Arc::clone(&self.shared);
+        tokio::spawn(async move { shared.release_unreleased().await });
     }
 }

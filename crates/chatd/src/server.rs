@@ -29,7 +29,7 @@ use crate::accounts::Accounts;
 use crate::address_rate::AddressRate;
 use crate::admin;
 use crate::classic::ClassicChat;
-use crate::cluster::Broker;
+use crate::cluster::Node;
 use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
 use crate::native::{NativeChat, NativeHub, SessionConfig};
 use crate::transport::{
@@ -60,8 +60,8 @@ pub struct LobbyAddrs {
 pub struct Chatd {
     config: Config,
     tls: Option<Tls>,
-    /// The other nodes' messages come through it, in a cluster.
-    broker: Option<Broker>,
+    /// This node, in a cluster.
+    node: Option<Node>,
     engine: Engine,
     accounts: Accounts,
     /// `(account, room)`, for the native hub to put accounts back in.
@@ -104,7 +104,7 @@ pub enum StartError {
     #[error("{0}")]
     Tls(String),
     #[error("{0}")]
-    Broker(String),
+    Cluster(String),
 }
 
 impl Chatd {
@@ -117,20 +117,24 @@ impl Chatd {
             }
             _ => None,
         };
-        let (history, account_store) = open_store(&config).await?;
-        let broker = match &config.nats_url {
-            Some(url) => Some(Broker::connect(url).await.map_err(StartError::Broker)?),
-            None => None,
+        let stores = open_store(&config).await?;
+        let node = match (&config.nats_url, stores.shared) {
+            (Some(url), Some(database)) => Some(
+                Node::join(url, database)
+                    .await
+                    .map_err(StartError::Cluster)?,
+            ),
+            _ => None,
         };
-        let engine = match &broker {
-            Some(broker) => Engine::with_relay(config.engine(), history, broker.relay()),
-            None => Engine::new(config.engine(), history),
+        let engine = match &node {
+            Some(node) => Engine::with_relay(config.engine(), stores.history, node.relay()),
+            None => Engine::new(config.engine(), stores.history),
         };
         engine.open_saved_rooms().await?;
         // Everyone's first room, whether or not the classic protocol is on.
         engine.room(&config.classic_room);
         let (accounts, memberships) =
-            Accounts::load(account_store, engine.clone(), config.session_ttl).await?;
+            Accounts::load(stores.accounts, engine.clone(), config.session_ttl).await?;
         let classic = match config.classic_addr.0 {
             Some(addr) => Some(bind(addr, "classic protocol").await?),
             None => None,
@@ -152,7 +156,7 @@ impl Chatd {
         Ok(Chatd {
             config,
             tls,
-            broker,
+            node,
             engine,
             accounts,
             memberships,
@@ -187,7 +191,7 @@ impl Chatd {
         let Chatd {
             config,
             tls,
-            broker,
+            node,
             engine,
             accounts,
             memberships,
@@ -233,13 +237,15 @@ impl Chatd {
         health.set_serving::<ChatServiceServer<NativeChat>>().await;
         let mut tasks = vec![
             tokio::spawn(sessions.clone().end_idle_sessions_until_shutdown()),
-            tokio::spawn(sessions.pass_on_engine_changes_until_shutdown()),
+            tokio::spawn(sessions.clone().pass_on_engine_changes_until_shutdown()),
         ];
-        if let Some(broker) = broker {
+        if let Some(node) = node {
             tracing::info!("a node of a cluster: following the other nodes through NATS");
-            tasks.push(tokio::spawn(
-                broker.follow(engine.clone(), shutdown.clone()),
-            ));
+            tasks.push(tokio::spawn(node.follow(
+                engine.clone(),
+                sessions.clone(),
+                shutdown.clone(),
+            )));
         }
         log_listening("native protocol", &[addrs.native]);
         let web = config.web.then(WebFiles::embedded);
@@ -383,11 +389,27 @@ async fn served_if_on<T>(
     }
 }
 
+/// Where history and accounts are kept.
+struct Stores {
+    history: Arc<dyn HistoryStore>,
+    accounts: Arc<dyn AccountStore>,
+    /// The database other nodes may share, if it is one.
+    shared: Option<Arc<PostgresStore>>,
+}
+
+impl Stores {
+    fn one<S: HistoryStore + AccountStore>(store: Arc<S>) -> Self {
+        Stores {
+            history: store.clone(),
+            accounts: store,
+            shared: None,
+        }
+    }
+}
+
 /// History and accounts: in PostgreSQL, in memory, or in the SQLite
 /// database under `--data-dir`.
-async fn open_store(
-    config: &Config,
-) -> Result<(Arc<dyn HistoryStore>, Arc<dyn AccountStore>), StoreError> {
+async fn open_store(config: &Config) -> Result<Stores, StoreError> {
     if let Some(url) = &config.database_url {
         let options = PostgresOptions {
             retain_messages: config.retain_messages,
@@ -395,13 +417,15 @@ async fn open_store(
         };
         let store = Arc::new(PostgresStore::connect(url, options).await?);
         tracing::info!("history and accounts kept in PostgreSQL");
-        return Ok((store.clone(), store));
+        return Ok(Stores {
+            shared: Some(Arc::clone(&store)),
+            ..Stores::one(store)
+        });
     }
     if config.in_memory {
-        let store = Arc::new(MemoryStore::new(
+        return Ok(Stores::one(Arc::new(MemoryStore::new(
             usize::try_from(config.retain_messages).unwrap_or(usize::MAX),
-        ));
-        return Ok((store.clone(), store));
+        ))));
     }
     let options = SqliteOptions {
         retain_messages: config.retain_messages,
@@ -416,8 +440,7 @@ async fn open_store(
             StoreError::Unavailable(format!("opening the database failed: {error}"))
         })??;
     tracing::info!(path = %config.data_dir.join("chat.db").display(), "history and accounts kept in");
-    let store = Arc::new(store);
-    Ok((store.clone(), store))
+    Ok(Stores::one(Arc::new(store)))
 }
 
 /// Binds the lobby protocol's listeners: its services on their

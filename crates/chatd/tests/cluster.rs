@@ -3,9 +3,10 @@
 
 mod common;
 
+use chat_proto::chat::v1::room_action::Action;
 use chat_testkit::nats::Nats;
 use chat_testkit::postgres::Postgres;
-use common::native::{NativeUser, next_message};
+use common::native::{NativeUser, PASSWORD, next_message};
 use common::*;
 
 /// A PostgreSQL database and a NATS server, and nodes on them.
@@ -26,18 +27,58 @@ impl Cluster {
         }
     }
 
-    async fn node(&self) -> TestServer {
-        let nats = self.nats.url();
-        TestServer::start(&[
+    /// The flags of a node of this cluster.
+    fn flags(&self) -> Vec<String> {
+        [
             "--database-url",
             &self.url,
             "--nats-url",
-            &nats,
+            &self.nats.url(),
             "--admin-socket",
             "off",
-        ])
-        .await
+        ]
+        .map(String::from)
+        .to_vec()
     }
+
+    async fn node(&self) -> TestServer {
+        let flags = self.flags();
+        TestServer::start(&flags.iter().map(String::as_str).collect::<Vec<_>>()).await
+    }
+
+    /// A node as a process of its own, to be killed.
+    async fn node_process(&self) -> ChatdProcess {
+        let flags = self.flags();
+        ChatdProcess::spawn(&flags.iter().map(String::as_str).collect::<Vec<_>>(), &[]).await
+    }
+}
+
+/// Evaluates `check` (an `Option`) until it is `Some`, failing the test
+/// after [`PATIENCE`]: for what another node learns a moment later.
+macro_rules! eventually {
+    ($what:expr, $check:expr) => {{
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(value) = $check {
+                break value;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gave up waiting: {}",
+                $what
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }};
+}
+
+/// Whether `name` is among `user`'s room's members, and online.
+async fn membership(user: &mut NativeUser, room: &str, name: &str) -> Option<bool> {
+    user.members(room)
+        .await
+        .into_iter()
+        .find(|member| member.name == name)
+        .map(|member| member.online)
 }
 
 /// A user of the node at `addr`, in `general`.
@@ -193,4 +234,134 @@ async fn sends_fail_clearly_while_the_database_is_down_and_work_again_after() {
         2
     );
     assert_eq!(ann.send("general", "after").await.seq, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_and_presence_are_the_same_on_every_node() {
+    let cluster = Cluster::start("presence").await;
+    let (a, b) = (cluster.node().await, cluster.node().await);
+    let mut ann = member(a.addrs.native, "ann").await;
+    let mut bob = member(b.addrs.native, "bob").await;
+    eventually!(
+        "bob sees ann, offline",
+        (membership(&mut bob, "general", "ann").await == Some(false)).then_some(())
+    );
+    let events = ann.subscribe(&[]).await;
+    eventually!(
+        "bob sees ann come online",
+        (membership(&mut bob, "general", "ann").await == Some(true)).then_some(())
+    );
+    drop(events);
+    eventually!(
+        "bob sees ann go offline",
+        (membership(&mut bob, "general", "ann").await == Some(false)).then_some(())
+    );
+    ann.leave("general").await;
+    eventually!(
+        "bob sees ann leave",
+        membership(&mut bob, "general", "ann")
+            .await
+            .is_none()
+            .then_some(())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_name_is_held_on_every_node_until_its_node_dies() {
+    let cluster = Cluster::start("names").await;
+    let mut a = cluster.node_process().await;
+    let b = cluster.node().await;
+    let mut ann = member(a.native, "ann").await;
+    // Logged in, not yet online: only the database knows her name is held.
+    for taken in ["ann", "ANN", "\u{430}nn"] {
+        let refused = NativeUser::try_login(b.addrs.native, taken)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{taken} logged in on the other node"));
+        assert_eq!(refused.code(), tonic::Code::AlreadyExists, "{refused:?}");
+    }
+    let _stream = ann.subscribe(&[]).await;
+    let mut bob = member(b.addrs.native, "bob").await;
+    eventually!(
+        "bob sees ann online",
+        (membership(&mut bob, "general", "ann").await == Some(true)).then_some(())
+    );
+
+    // An account on the node too.
+    let mut carl = NativeUser::account(a.native, "carl").await;
+    carl.join("general").await;
+    let _carl_stream = carl.subscribe(&[]).await;
+    eventually!(
+        "bob sees carl online",
+        (membership(&mut bob, "general", "carl").await == Some(true)).then_some(())
+    );
+
+    // Killed: within a lease, the guest is gone from the room and her name
+    // free again; the account stays in it, offline.
+    a.child.start_kill().unwrap();
+    a.child.wait().await.unwrap();
+    eventually!(
+        "bob sees ann leave and carl go offline",
+        (membership(&mut bob, "general", "ann").await.is_none()
+            && membership(&mut bob, "general", "carl").await == Some(false))
+        .then_some(())
+    );
+    eventually!(
+        "the name ann is free",
+        NativeUser::try_login(b.addrs.native, "ann").await.ok()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_sessions_rooms_and_roles_are_the_same_on_every_node() {
+    let cluster = Cluster::start("accounts").await;
+    let (a, b) = (cluster.node().await, cluster.node().await);
+    let mut ann = NativeUser::account(a.addrs.native, "ann").await;
+    let mut bob = NativeUser::account(b.addrs.native, "bob").await;
+
+    // A session opened on one node is good on the other; a password too.
+    let mut ann_on_b = NativeUser::with_token(b.addrs.native, "ann", &ann.token).await;
+    eventually!(
+        "ann's session is known on b",
+        ann_on_b.who_am_i().await.ok()
+    );
+    NativeUser::try_login_with(b.addrs.native, "ann", PASSWORD)
+        .await
+        .expect("ann logs in on b");
+    let refused = NativeUser::try_register(b.addrs.native, "ANN", PASSWORD)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::AlreadyExists, "{refused:?}");
+
+    // A private room made on a: hidden from bob on b until he is invited.
+    ann.try_create("secret", true).await.unwrap();
+    let hidden = bob.try_join("secret").await.unwrap_err();
+    assert_eq!(hidden.code(), tonic::Code::NotFound, "{hidden:?}");
+    ann.moderate("secret", Action::Invite("bob".into()))
+        .await
+        .unwrap();
+    eventually!("bob may join on b", bob.try_join("secret").await.ok());
+    eventually!(
+        "ann sees bob in the room",
+        membership(&mut ann, "secret", "bob").await.map(drop)
+    );
+
+    // Banned on a: out on b, and kept out.
+    ann.moderate("secret", Action::Ban("bob".into()))
+        .await
+        .unwrap();
+    let mut ann_on_b = NativeUser::with_token(b.addrs.native, "ann", &ann.token).await;
+    eventually!(
+        "bob is out on b",
+        membership(&mut ann_on_b, "secret", "bob")
+            .await
+            .is_none()
+            .then_some(())
+    );
+    let banned = bob.try_join("secret").await.unwrap_err();
+    assert_eq!(banned.code(), tonic::Code::NotFound, "{banned:?}");
+
+    // Logged out on a: the session is over on b too.
+    ann.logout().await;
+    eventually!("ann's session ended on b", ann_on_b.who_am_i().await.err());
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use memory::MemoryStore;
-pub use postgres::{PostgresOptions, PostgresStore};
+pub use postgres::{Lease, PostgresOptions, PostgresStore};
 pub use sqlite::{SCHEMA_V1, SqliteOptions, SqliteStore};
 
 use crate::Message;
@@ -156,6 +156,14 @@ pub trait HistoryStore: Send + Sync + 'static {
 
     /// The rooms saved with [`update_rooms`](Self::update_rooms), by name.
     async fn saved_rooms(&self) -> Result<Vec<SavedRoom>, StoreError>;
+
+    /// The saved room called `name`, if there is one. (A node of a cluster
+    /// reads a room another node created; a store with one writer has
+    /// every room open already, so the default scans.)
+    async fn saved_room(&self, name: &str) -> Result<Option<SavedRoom>, StoreError> {
+        let rooms = self.saved_rooms().await?;
+        Ok(rooms.into_iter().find(|room| room.name == name))
+    }
 }
 
 /// The numbers a batch came with: what a store with one writer stores
@@ -246,4 +254,27 @@ pub trait AccountStore: Send + Sync + 'static {
 
     /// Stores `change`; returns once it is stored.
     async fn change_accounts(&self, change: AccountChange) -> Result<(), StoreError>;
+
+    /// The account registered as `name`, if there is one, with its
+    /// sessions. (A node of a cluster reads an account another node
+    /// changed; a store with one writer never needs to, so the default
+    /// reads everything.)
+    async fn load_account(
+        &self,
+        name: &str,
+    ) -> Result<Option<(Account, Vec<StoredSession>)>, StoreError> {
+        let snapshot = self.load_accounts().await?;
+        Ok(snapshot
+            .accounts
+            .into_iter()
+            .find(|account| account.name == name)
+            .map(|account| {
+                let sessions = snapshot
+                    .sessions
+                    .into_iter()
+                    .filter(|session| session.account == name)
+                    .collect();
+                (account, sessions)
+            }))
+    }
 }

@@ -86,6 +86,19 @@ const MIGRATIONS: &[&str] = &[
         room TEXT NOT NULL,
         PRIMARY KEY (account, room)
     );",
+    // 2: the nodes of a cluster, each with a lease it renews, and the
+    // names their guests hold: a name is free again once its node's lease
+    // ends. `hold` tells one holding of a name from the next.
+    "CREATE TABLE nodes (
+        id BIGINT PRIMARY KEY,
+        lease_until TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE guest_names (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        node BIGINT NOT NULL,
+        hold BIGINT NOT NULL
+    );",
 ];
 
 /// Limits on what the database keeps.
@@ -207,6 +220,128 @@ impl PostgresStore {
             .await
             .map_err(fail)?;
         tx.commit().await.map_err(fail)
+    }
+}
+
+/// A node's lease, as renewed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The nodes whose leases have not ended, this one among them.
+    pub live_nodes: Vec<u64>,
+    /// This node's lease had ended (or it had none) before this renewal:
+    /// the names it held may have gone to others' guests.
+    pub lapsed: bool,
+}
+
+/// The lease of each node of a cluster and the names its guests hold.
+impl PostgresStore {
+    /// Renews the lease of node `node` for `length`; forgets the nodes
+    /// whose leases ended a minute ago or more, and the names held by
+    /// nodes whose leases have ended.
+    pub async fn renew_lease(&self, node: u64, length: Duration) -> Result<Lease, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot renew the node's lease", &e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(fail)?;
+        let lapsed = tx
+            .query_opt(
+                "SELECT lease_until <= now() FROM nodes WHERE id = $1",
+                &[&to_sql(node)],
+            )
+            .await
+            .map_err(fail)?
+            .is_none_or(|row| row.get(0));
+        let millis = f64::from(u32::try_from(length.as_millis()).unwrap_or(u32::MAX));
+        tx.execute(
+            "INSERT INTO nodes (id, lease_until)
+             VALUES ($1, now() + $2 * interval '1 millisecond')
+             ON CONFLICT (id) DO UPDATE SET lease_until = EXCLUDED.lease_until",
+            &[&to_sql(node), &millis],
+        )
+        .await
+        .map_err(fail)?;
+        tx.batch_execute(
+            "DELETE FROM guest_names
+             WHERE node NOT IN (SELECT id FROM nodes WHERE lease_until > now());
+             DELETE FROM nodes WHERE lease_until < now() - interval '1 minute';",
+        )
+        .await
+        .map_err(fail)?;
+        let live_nodes = tx
+            .query("SELECT id FROM nodes WHERE lease_until > now()", &[])
+            .await
+            .map_err(fail)?
+            .iter()
+            .map(|row| from_sql(row.get(0)))
+            .collect();
+        tx.commit().await.map_err(fail)?;
+        Ok(Lease { live_nodes, lapsed })
+    }
+
+    /// Ends node `node`'s lease now (it is shutting down): its guests'
+    /// names are free at once.
+    pub async fn end_lease(&self, node: u64) -> Result<(), StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot end the node's lease", &e);
+        let client = self.client().await?;
+        for statement in [
+            "DELETE FROM guest_names WHERE node = $1",
+            "DELETE FROM nodes WHERE id = $1",
+        ] {
+            client
+                .execute(statement, &[&to_sql(node)])
+                .await
+                .map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    /// Holds `name` (whose [`name_key`](crate::name_key) is `key`) for a
+    /// guest of node `node`, as holding `hold`. Returns the name as held by
+    /// a guest of another live node instead, if one holds it.
+    pub async fn hold_guest_name(
+        &self,
+        node: u64,
+        key: &str,
+        name: &str,
+        hold: u64,
+    ) -> Result<Option<String>, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot hold the name", &e);
+        let client = self.client().await?;
+        let held = client
+            .query_opt(
+                "INSERT INTO guest_names AS held (key, name, node, hold) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (key) DO UPDATE
+                 SET name = EXCLUDED.name, node = EXCLUDED.node, hold = EXCLUDED.hold
+                 WHERE held.node = EXCLUDED.node
+                    OR held.node NOT IN (SELECT id FROM nodes WHERE lease_until > now())
+                 RETURNING node",
+                &[&key, &name, &to_sql(node), &to_sql(hold)],
+            )
+            .await
+            .map_err(fail)?;
+        if held.is_some() {
+            return Ok(None);
+        }
+        let holder = client
+            .query_opt("SELECT name FROM guest_names WHERE key = $1", &[&key])
+            .await
+            .map_err(fail)?;
+        Ok(Some(
+            holder.map_or_else(|| name.to_owned(), |row| row.get(0)),
+        ))
+    }
+
+    /// Lets go of a name held as `hold`; a later holding of it stays.
+    pub async fn release_guest_name(&self, key: &str, hold: u64) -> Result<(), StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot let go of the name", &e);
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM guest_names WHERE key = $1 AND hold = $2",
+                &[&key, &to_sql(hold)],
+            )
+            .await
+            .map_err(fail)?;
+        Ok(())
     }
 }
 
@@ -358,12 +493,24 @@ impl HistoryStore for PostgresStore {
     }
 
     async fn saved_rooms(&self) -> Result<Vec<SavedRoom>, StoreError> {
+        self.load_saved_rooms(None).await
+    }
+
+    async fn saved_room(&self, name: &str) -> Result<Option<SavedRoom>, StoreError> {
+        Ok(self.load_saved_rooms(Some(name)).await?.pop())
+    }
+}
+
+impl PostgresStore {
+    /// The saved rooms, or the one called `only`, with their grants.
+    async fn load_saved_rooms(&self, only: Option<&str>) -> Result<Vec<SavedRoom>, StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot read the rooms", &e);
         let client = self.client().await?;
         let mut rooms: BTreeMap<String, SavedRoom> = client
             .query(
-                "SELECT name, owner, private, direct, topic FROM rooms WHERE saved",
-                &[],
+                "SELECT name, owner, private, direct, topic FROM rooms
+                 WHERE saved AND ($1::TEXT IS NULL OR name = $1)",
+                &[&only],
             )
             .await
             .map_err(fail)?
@@ -381,7 +528,10 @@ impl HistoryStore for PostgresStore {
             })
             .collect();
         for row in client
-            .query("SELECT room, kind, name FROM room_grants", &[])
+            .query(
+                "SELECT room, kind, name FROM room_grants WHERE $1::TEXT IS NULL OR room = $1",
+                &[&only],
+            )
             .await
             .map_err(fail)?
         {
@@ -508,12 +658,7 @@ impl AccountStore for PostgresStore {
             .await
             .map_err(fail)?
             .iter()
-            .map(|row| Account {
-                name: row.get(0),
-                password_hash: row.get(1),
-                created_at: row.get(2),
-                locked: row.get(3),
-            })
+            .map(row_to_account)
             .collect();
         let sessions = client
             .query(
@@ -523,12 +668,7 @@ impl AccountStore for PostgresStore {
             .await
             .map_err(fail)?
             .iter()
-            .map(|row| StoredSession {
-                token_hash: row.get(0),
-                account: row.get(1),
-                created_at: row.get(2),
-                last_used_at: row.get(3),
-            })
+            .map(row_to_session)
             .collect();
         let memberships = client
             .query("SELECT account, room FROM memberships", &[])
@@ -550,6 +690,37 @@ impl AccountStore for PostgresStore {
         let tx = client.transaction().await.map_err(fail)?;
         change_accounts(&tx, change).await.map_err(fail)?;
         tx.commit().await.map_err(fail)
+    }
+
+    async fn load_account(
+        &self,
+        name: &str,
+    ) -> Result<Option<(Account, Vec<StoredSession>)>, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot read the account", &e);
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt(
+                "SELECT name, password_hash, created_at, locked FROM accounts WHERE name = $1",
+                &[&name],
+            )
+            .await
+            .map_err(fail)?
+        else {
+            return Ok(None);
+        };
+        let account = row_to_account(&row);
+        let sessions = client
+            .query(
+                "SELECT token_hash, account, created_at, last_used_at FROM sessions
+                 WHERE account = $1",
+                &[&name],
+            )
+            .await
+            .map_err(fail)?
+            .iter()
+            .map(row_to_session)
+            .collect();
+        Ok(Some((account, sessions)))
     }
 }
 
@@ -644,6 +815,26 @@ async fn change_accounts(
 
 /// What [`row_to_message`] reads, in its order.
 const COLUMNS: &str = "seq, sent_at_ms, sender, text, client_id, origin";
+
+/// An account from `name, password_hash, created_at, locked`.
+fn row_to_account(row: &Row) -> Account {
+    Account {
+        name: row.get(0),
+        password_hash: row.get(1),
+        created_at: row.get(2),
+        locked: row.get(3),
+    }
+}
+
+/// A session from `token_hash, account, created_at, last_used_at`.
+fn row_to_session(row: &Row) -> StoredSession {
+    StoredSession {
+        token_hash: row.get(0),
+        account: row.get(1),
+        created_at: row.get(2),
+        last_used_at: row.get(3),
+    }
+}
 
 fn row_to_message(row: &Row) -> Arc<Message> {
     Arc::new(Message {

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chat_engine::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Engine, StoreError, StoredSession,
-    name_key,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Engine, News, StoreError,
+    StoredSession, name_key,
 };
 use sha2::{Digest, Sha256};
 use tonic::Status;
@@ -92,7 +92,7 @@ impl Accounts {
         } = store.load_accounts().await?;
         let mut state = State::default();
         for account in accounts {
-            if let Err(error) = engine.register_name(&account.name) {
+            if let Err(error) = engine.register_stored_name(&account.name) {
                 // Only if the name rules changed since it was registered.
                 tracing::warn!(name = account.name, %error, "account name not reserved");
             }
@@ -157,6 +157,7 @@ impl Accounts {
         self.shared
             .engine
             .register_name(name)
+            .await
             .map_err(status::from_engine)?;
         let created = async {
             let account = Account {
@@ -451,12 +452,78 @@ impl Accounts {
         });
     }
 
+    /// Stores `change`, and tells the other nodes (if any).
     async fn change(&self, change: AccountChange) -> Result<(), Status> {
+        let news = match &change {
+            AccountChange::CreateAccount(Account { name, .. })
+            | AccountChange::SetPassword { account: name, .. }
+            | AccountChange::SetLocked { account: name, .. }
+            | AccountChange::DeleteAccount(name)
+            | AccountChange::SaveSession(StoredSession { account: name, .. }) => {
+                Some(News::AccountChanged(name.clone()))
+            }
+            AccountChange::DeleteSessions(hashes) => Some(News::SessionsEnded(hashes.clone())),
+            // Only when a session was last used, and the rooms an account
+            // is in (whose news the rooms give).
+            AccountChange::TouchSessions(_)
+            | AccountChange::Join { .. }
+            | AccountChange::Leave { .. } => None,
+        };
         self.shared
             .store
             .change_accounts(change)
             .await
-            .map_err(|error| status::from_engine(error.into()))
+            .map_err(|error| status::from_engine(error.into()))?;
+        if let Some(news) = news {
+            self.shared.engine.announce(news);
+        }
+        Ok(())
+    }
+
+    /// Reads account `name` again, as another node changed it: its
+    /// password, lock and sessions, or that it is gone.
+    pub async fn reload(&self, name: &str) -> Result<(), StoreError> {
+        let loaded = self.shared.store.load_account(name).await?;
+        let key = name_key(name);
+        let mut state = self.state();
+        state.sessions.retain(|_, s| s.stored.account != name);
+        match loaded {
+            Some((account, sessions)) => {
+                if !state.accounts.contains_key(&key)
+                    && let Err(error) = self.shared.engine.register_stored_name(name)
+                {
+                    tracing::warn!(name, %error, "account of another node not reserved");
+                }
+                state.accounts.insert(key, account);
+                for stored in sessions {
+                    let saved_use = stored.last_used_at;
+                    state.sessions.insert(
+                        stored.token_hash.clone(),
+                        SessionRecord { stored, saved_use },
+                    );
+                }
+            }
+            None => {
+                if state.accounts.remove(&key).is_some() {
+                    self.shared.engine.unregister_name(name);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets sessions another node ended, by token hash. Returns the
+    /// accounts they were of.
+    pub fn sessions_ended(&self, hashes: &[String]) -> Vec<String> {
+        let mut state = self.state();
+        let mut accounts: Vec<String> = hashes
+            .iter()
+            .filter_map(|hash| state.sessions.remove(hash))
+            .map(|record| record.stored.account)
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        accounts
     }
 
     fn ttl_secs(&self) -> i64 {

@@ -194,7 +194,7 @@ impl LobbyHub {
         let mut state = self.state();
         let index = state.next_index;
         state.next_index = index.checked_add(1).ok_or(HubError::IndexesExhausted)?;
-        let name = self.shared.engine.claim_name(&user_name(index))?;
+        let name = self.shared.engine.claim_name_here(&user_name(index))?;
         name.set_online(true);
         self.shared.lobby.join(&user_name(index))?;
         state.users.insert(

@@ -89,7 +89,7 @@ impl ChatService for NativeChat {
         let address = client_address(&request);
         let LoginRequest { name, password } = request.into_inner();
         let session = if password.is_empty() {
-            self.hub.guest_login(&name)?
+            self.hub.guest_login(&name).await?
         } else {
             self.hub.account_login(&name, &password, &address).await?
         };

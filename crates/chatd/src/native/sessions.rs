@@ -105,7 +105,7 @@ impl NativeHub {
     }
 
     /// Starts a guest's session under `name`, which no account holds.
-    pub fn guest_login(&self, name: &str) -> Result<Arc<Session>, Status> {
+    pub async fn guest_login(&self, name: &str) -> Result<Arc<Session>, Status> {
         if self.shared.config.require_accounts {
             return Err(Status::permission_denied(
                 "this server admits accounts only: log in with a password, or register first",
@@ -116,6 +116,7 @@ impl NativeHub {
             .shared
             .engine
             .claim_name(name)
+            .await
             .map_err(status::from_engine)?;
         let user = Arc::new(User::new(
             claim,
@@ -269,6 +270,22 @@ impl NativeHub {
             .collect();
         for session in revoked {
             self.end(&session, "revoked");
+        }
+    }
+
+    /// Reads account `name` again, as another node changed it, and ends
+    /// the sessions here that it ended.
+    pub async fn account_changed_elsewhere(&self, name: &str) {
+        if let Err(error) = self.shared.accounts.reload(name).await {
+            tracing::warn!(name, %error, "cannot read an account another node changed");
+        }
+        self.end_revoked_sessions(name);
+    }
+
+    /// Ends the sessions here that another node ended, by token hash.
+    pub fn sessions_ended_elsewhere(&self, hashes: &[String]) {
+        for account in self.shared.accounts.sessions_ended(hashes) {
+            self.end_revoked_sessions(&account);
         }
     }
 

@@ -15,10 +15,19 @@ use super::{PATIENCE, connect, connect_from};
 /// The password of accounts that tests make with [`NativeUser::account`].
 pub const PASSWORD: &str = "correct horse battery";
 
+#[derive(Clone)]
 pub struct NativeUser {
     pub name: String,
     pub token: String,
     pub client: ChatServiceClient<Channel>,
+}
+
+impl std::fmt::Debug for NativeUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeUser")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl NativeUser {
@@ -107,6 +116,11 @@ impl NativeUser {
         let request = self.req(WhoAmIRequest {});
         let reply = self.client.who_am_i(request).await?.into_inner();
         Ok((reply.name, reply.registered))
+    }
+
+    pub async fn logout(&mut self) {
+        let request = self.req(LogoutRequest {});
+        self.client.logout(request).await.expect("Logout");
     }
 
     /// `message` with the session token attached.
