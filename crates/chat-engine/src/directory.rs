@@ -170,10 +170,11 @@ impl Directory {
         Self::insert_claim(self, &mut state, name)
     }
 
-    /// Claims registered `name` for its account.
+    /// Claims registered `name` for its account. (Users of other nodes
+    /// online under it are the account's own sessions there.)
     pub(crate) fn claim_registered(self: &Arc<Self>, name: &str) -> Result<NameClaim, EngineError> {
         let mut state = self.lock();
-        if let Some(holder) = state.holder_of(name) {
+        if let Some(holder) = state.keys.get(&name_key(name)) {
             return Err(EngineError::NameTaken {
                 name: name.to_owned(),
                 holder: holder.to_owned(),

@@ -25,6 +25,7 @@ use prost::Message as _;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::lobby::{HubError, UserIndexes};
 use crate::native::{NativeHub, convert};
 
 /// Where nodes publish the messages they stored.
@@ -132,6 +133,13 @@ impl Node {
                 unreleased: Mutex::default(),
                 say_hello,
             }),
+        })
+    }
+
+    /// Lobby users' indexes, from a sequence in the database.
+    pub fn user_indexes(&self) -> Arc<dyn UserIndexes> {
+        Arc::new(SharedIndexes {
+            database: Arc::clone(&self.shared.database),
         })
     }
 
@@ -596,5 +604,22 @@ impl Relay for NodeRelay {
         self.shared.unreleased().push((name_key(name), hold));
         let shared = Arc::clone(&self.shared);
         tokio::spawn(async move { shared.release_unreleased().await });
+    }
+}
+
+/// Lobby users' indexes, given once in the cluster.
+struct SharedIndexes {
+    database: Arc<PostgresStore>,
+}
+
+#[async_trait]
+impl UserIndexes for SharedIndexes {
+    async fn next_index(&self) -> Result<i32, HubError> {
+        let index = self
+            .database
+            .next_lobby_index()
+            .await
+            .map_err(EngineError::from)?;
+        i32::try_from(index).map_err(|_| HubError::IndexesExhausted)
     }
 }

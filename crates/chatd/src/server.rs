@@ -30,7 +30,9 @@ use crate::address_rate::AddressRate;
 use crate::admin;
 use crate::classic::ClassicChat;
 use crate::cluster::Node;
-use crate::lobby::{AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyService};
+use crate::lobby::{
+    AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyIdentity, LobbyService,
+};
 use crate::native::{NativeChat, NativeHub, SessionConfig};
 use crate::transport::{
     self, Admission, ConnectionSettings, RESERVED_DESCRIPTORS, ReplyBudgetLayer, Tls,
@@ -239,6 +241,10 @@ impl Chatd {
             tokio::spawn(sessions.clone().end_idle_sessions_until_shutdown()),
             tokio::spawn(sessions.clone().pass_on_engine_changes_until_shutdown()),
         ];
+        let lobby_identity = match &node {
+            Some(node) => LobbyIdentity::in_cluster(node.user_indexes(), &config.advertised_host),
+            None => LobbyIdentity::single_node(),
+        };
         if let Some(node) = node {
             tracing::info!("a node of a cluster: following the other nodes through NATS");
             tasks.push(tokio::spawn(node.follow(
@@ -304,6 +310,7 @@ impl Chatd {
                     engine,
                     channel_ports,
                     config.heartbeat_timeout,
+                    lobby_identity,
                     shutdown.clone(),
                 );
                 let host = &config.advertised_host;

@@ -36,6 +36,9 @@ impl Cluster {
             &self.nats.url(),
             "--admin-socket",
             "off",
+            // Senders here send faster than people do.
+            "--max-sends-per-second",
+            "1000",
         ]
         .map(String::from)
         .to_vec()
@@ -364,4 +367,171 @@ async fn accounts_sessions_rooms_and_roles_are_the_same_on_every_node() {
     // Logged out on a: the session is over on b too.
     ann.logout().await;
     eventually!("ann's session ended on b", ann_on_b.who_am_i().await.err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_under_load_loses_nothing_and_its_clients_go_on_elsewhere() {
+    use chat_client::{Client, ClientConfig, ClientEvent};
+    use chat_proto::chat::v1::get_history_request::Position;
+    use std::time::Duration;
+
+    let cluster = Cluster::start("kill").await;
+    let mut a = cluster.node_process().await;
+    let (b, c) = (cluster.node().await, cluster.node().await);
+    let mut dave = member(c.addrs.native, "dave").await;
+    let mut dave_events = dave.subscribe(&[]).await;
+    NativeUser::account(a.native, "ann").await;
+
+    // ann's client knows two nodes and starts on a; bob sends on b and
+    // carl on c, all at once.
+    let (ann, mut ann_events) = Client::connect(ClientConfig {
+        password: PASSWORD.into(),
+        rooms: vec!["general".into()],
+        backoff: (Duration::from_millis(50), Duration::from_millis(500)),
+        ..ClientConfig::new(format!("{},{}", a.native, b.addrs.native), "ann")
+    })
+    .await
+    .unwrap();
+    const EACH: usize = 60;
+    let mut senders = tokio::task::JoinSet::new();
+    for (name, addr) in [("bob", b.addrs.native), ("carl", c.addrs.native)] {
+        senders.spawn(async move {
+            let mut user = member(addr, name).await;
+            let mut acked = Vec::new();
+            for i in 0..EACH {
+                let text = format!("{name} {i}");
+                let sent = user.send("general", &text).await;
+                acked.push((sent.seq, text));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            acked
+        });
+    }
+    // a is killed while ann sends, a third of the way through.
+    let (progress, mut ann_acked) = tokio::sync::mpsc::unbounded_channel();
+    senders.spawn(async move {
+        let mut acked = Vec::new();
+        for i in 0..EACH {
+            let text = format!("ann {i}");
+            let sent = ann.send("general", &text).await.expect("ann's send");
+            acked.push((sent.seq, text));
+            let _ = progress.send(());
+        }
+        acked
+    });
+    for _ in 0..EACH / 3 {
+        ann_acked.recv().await.unwrap();
+    }
+    a.child.start_kill().unwrap();
+    a.child.wait().await.unwrap();
+    let mut acked = Vec::new();
+    while let Some(sender) = senders.join_next().await {
+        acked.extend(sender.unwrap());
+    }
+
+    // Every acknowledged message is in history once, in one order with no
+    // gap, as the survivors have it.
+    acked.sort();
+    let total = acked.len() as u64;
+    assert_eq!(total, 3 * EACH as u64);
+    let numbers: Vec<u64> = acked.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(numbers, (1..=total).collect::<Vec<_>>(), "doubled or lost");
+    for node in [b.addrs.native, c.addrs.native] {
+        let mut reader = NativeUser::login(node, &format!("reader-{}", node.port())).await;
+        reader.join("general").await;
+        let history = reader
+            .history("general", Some(Position::AfterSeq(0)), total as u32)
+            .await;
+        let stored: Vec<(u64, String)> = history
+            .messages
+            .into_iter()
+            .map(|m| (m.seq, m.text))
+            .collect();
+        assert_eq!(stored, acked, "history on {node}");
+    }
+    // A reader on a survivor saw them all live, once each, in order.
+    for (seq, text) in &acked {
+        let message = next_message(&mut dave_events).await;
+        assert_eq!((&message.seq, &message.text), (seq, text));
+    }
+    // ann's client resumed on b and has them all too, once each, in order.
+    let mut seen = Vec::new();
+    while seen.len() < acked.len() {
+        let event = tokio::time::timeout(PATIENCE, ann_events.recv())
+            .await
+            .expect("ann's client has every message")
+            .expect("ann's client runs");
+        if let ClientEvent::Message(message) = event {
+            seen.push((message.seq, message.text));
+        }
+    }
+    assert_eq!(seen, acked, "ann's client");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lobby_classic_and_native_users_on_different_nodes_talk() {
+    use common::lobby::{LobbyUser, chat, next};
+
+    let cluster = Cluster::start("protocols").await;
+    let (a, b, c) = (
+        cluster.node().await,
+        cluster.node().await,
+        cluster.node().await,
+    );
+    // Lobby users of two nodes get indexes given once in the cluster, and
+    // share the lobby.
+    let mut ann = LobbyUser::login(a.addrs.agent).await;
+    let mut bob = LobbyUser::login(b.addrs.agent).await;
+    assert_ne!(ann.index, bob.index, "one index given twice");
+    let mut carl = member(c.addrs.native, "carl").await;
+    carl.join("lobby").await;
+    let mut carl_events = carl.subscribe(&[]).await;
+    eventually!(
+        "the lobby's members are known on a",
+        (a.engine.find_room("lobby").map(|room| room.member_count()) == Some(3)).then_some(())
+    );
+    ann.all("hello from a").await;
+    assert_eq!(
+        next(&mut bob.lobby_chat).await,
+        chat(ann.index, "hello from a")
+    );
+    let heard = next_message(&mut carl_events).await;
+    assert_eq!(
+        (heard.sender.as_str(), heard.text.as_str()),
+        (format!("user-{}", ann.index).as_str(), "hello from a")
+    );
+
+    // A channel lives on its node; a native user of another node reaches
+    // it as a room.
+    let port = ann.make().await;
+    let mut dave = member(b.addrs.native, "dave").await;
+    let channel = format!("-{port}");
+    let room = eventually!(
+        "the channel is listed on b",
+        dave.rooms()
+            .await
+            .into_iter()
+            .find(|room| room.name.starts_with("channel-") && room.name.ends_with(&channel))
+    )
+    .name;
+    dave.join(&room).await;
+    dave.send(&room, "hello channel").await;
+    assert_eq!(
+        next(&mut ann.seat().chat).await,
+        chat(0, "dave: hello channel")
+    );
+
+    // A classic client of one node and a native user of another share
+    // `general`.
+    let mut reader = member(a.addrs.native, "erin").await;
+    let mut erin_events = reader.subscribe(&[]).await;
+    let mut classic = c.classic_client().await;
+    send(&mut classic, "지민", "hello from a classic client")
+        .await
+        .unwrap();
+    let heard = next_message(&mut erin_events).await;
+    assert_eq!(
+        (heard.sender.as_str(), heard.text.as_str()),
+        ("지민", "hello from a classic client")
+    );
 }

@@ -88,7 +88,8 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 2: the nodes of a cluster, each with a lease it renews, and the
     // names their guests hold: a name is free again once its node's lease
-    // ends. `hold` tells one holding of a name from the next.
+    // ends. `hold` tells one holding of a name from the next. Lobby users'
+    // indexes, one sequence for every node.
     "CREATE TABLE nodes (
         id BIGINT PRIMARY KEY,
         lease_until TIMESTAMPTZ NOT NULL
@@ -98,7 +99,8 @@ const MIGRATIONS: &[&str] = &[
         name TEXT NOT NULL,
         node BIGINT NOT NULL,
         hold BIGINT NOT NULL
-    );",
+    );
+    CREATE SEQUENCE lobby_user_index AS INTEGER;",
 ];
 
 /// Limits on what the database keeps.
@@ -275,6 +277,17 @@ impl PostgresStore {
             .collect();
         tx.commit().await.map_err(fail)?;
         Ok(Lease { live_nodes, lapsed })
+    }
+
+    /// The next lobby user's index, given once in the cluster.
+    pub async fn next_lobby_index(&self) -> Result<i64, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot give a lobby user an index", &e);
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT nextval('lobby_user_index')", &[])
+            .await
+            .map_err(fail)?;
+        Ok(row.get(0))
     }
 
     /// Ends node `node`'s lease now (it is shutting down): its guests'

@@ -42,7 +42,7 @@ impl Agent for AgentService {
     ) -> Result<Response<LoginReply>, Status> {
         self.logins.check(&request)?;
         let peer = ConnectionInfo::of(&request).map(|info| info.remote_addr);
-        let index = self.hub.login().map_err(status::from_hub)?;
+        let index = self.hub.login().await.map_err(status::from_hub)?;
         tracing::debug!(index, ?peer, ip = request.get_ref().ip, "login");
         Ok(Response::new(LoginReply {
             index,

@@ -3,6 +3,7 @@
 //! membership live in the engine; this maps the protocol onto it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -17,9 +18,63 @@ pub const LOBBY_ROOM: &str = "lobby";
 
 const CHANNEL_PREFIX: &str = "channel-";
 
-/// The engine room of the channel on `port`.
-fn channel_room_name(port: i32) -> String {
-    format!("{CHANNEL_PREFIX}{port}")
+/// Where lobby users' indexes come from: a count of this node's own, or in
+/// a cluster one that every node shares, so an index (and so a user's
+/// name, `user-N`) is given once in the cluster.
+#[async_trait::async_trait]
+pub trait UserIndexes: Send + Sync + 'static {
+    async fn next_index(&self) -> Result<i32, HubError>;
+}
+
+/// What makes a node's lobby users and channels its own: where their
+/// indexes come from, and how its channel rooms are named (before the
+/// port).
+pub struct LobbyIdentity {
+    indexes: Arc<dyn UserIndexes>,
+    channel_prefix: String,
+}
+
+impl LobbyIdentity {
+    /// A node on its own: indexes counted here, rooms `channel-PORT`.
+    pub fn single_node() -> Self {
+        LobbyIdentity {
+            indexes: Arc::new(LocalIndexes::default()),
+            channel_prefix: CHANNEL_PREFIX.into(),
+        }
+    }
+
+    /// A node of a cluster, advertised as `host`: indexes from `indexes`
+    /// (shared by the nodes), rooms `channel-HOST-PORT`, as nodes on
+    /// different hosts may give the same ports.
+    pub fn in_cluster(indexes: Arc<dyn UserIndexes>, host: &str) -> Self {
+        LobbyIdentity {
+            indexes,
+            channel_prefix: format!("{CHANNEL_PREFIX}{host}-"),
+        }
+    }
+}
+
+/// Indexes counted on this node, from 1.
+#[derive(Debug)]
+struct LocalIndexes(AtomicI32);
+
+impl Default for LocalIndexes {
+    fn default() -> Self {
+        LocalIndexes(AtomicI32::new(1))
+    }
+}
+
+#[async_trait::async_trait]
+impl UserIndexes for LocalIndexes {
+    async fn next_index(&self) -> Result<i32, HubError> {
+        let index = self.0.fetch_add(1, Ordering::Relaxed);
+        if index <= 0 {
+            // Wrapped: stays exhausted.
+            self.0.store(i32::MIN, Ordering::Relaxed);
+            return Err(HubError::IndexesExhausted);
+        }
+        Ok(index)
+    }
 }
 
 /// Whether room `name` is (or would be) a lobby channel's.
@@ -59,6 +114,10 @@ pub struct LobbyHub {
 struct Shared {
     engine: Engine,
     lobby: Arc<Room>,
+    indexes: Arc<dyn UserIndexes>,
+    /// How this node's channel rooms are named, before the port: the
+    /// nodes of a cluster each give their own ports.
+    channel_prefix: String,
     pool_size: usize,
     /// How long a user may go without an open heartbeat stream.
     heartbeat_timeout: Duration,
@@ -68,7 +127,6 @@ struct Shared {
 }
 
 struct State {
-    next_index: i32,
     users: HashMap<i32, User>,
     /// Open channels by port (the channel number).
     channels: BTreeMap<i32, Arc<Room>>,
@@ -115,9 +173,9 @@ impl State {
 
     /// Closes channel `port` and frees its port.
     fn close_channel(&mut self, engine: &Engine, port: i32) {
-        if self.channels.remove(&port).is_some() {
+        if let Some(room) = self.channels.remove(&port) {
             self.free_ports.insert(port);
-            engine.close_room(&channel_room_name(port));
+            engine.close_room(room.name());
             tracing::info!(channel = port, "empty channel closed");
         }
     }
@@ -156,10 +214,12 @@ impl Drop for HeartbeatGuard {
 }
 
 impl LobbyHub {
+    /// The lobby protocol's state over `engine`, with channels on `ports`.
     pub fn new(
         engine: Engine,
         ports: impl IntoIterator<Item = i32>,
         heartbeat_timeout: Duration,
+        identity: LobbyIdentity,
         shutdown: CancellationToken,
     ) -> Self {
         let free_ports: BTreeSet<i32> = ports.into_iter().collect();
@@ -168,11 +228,12 @@ impl LobbyHub {
             shared: Arc::new(Shared {
                 engine,
                 lobby,
+                indexes: identity.indexes,
+                channel_prefix: identity.channel_prefix,
                 pool_size: free_ports.len(),
                 heartbeat_timeout,
                 shutdown,
                 state: Mutex::new(State {
-                    next_index: 1,
                     users: HashMap::new(),
                     channels: BTreeMap::new(),
                     free_ports,
@@ -190,10 +251,9 @@ impl LobbyHub {
     }
 
     /// Logs a new user in: the next index, a member of the lobby.
-    pub fn login(&self) -> Result<i32, HubError> {
+    pub async fn login(&self) -> Result<i32, HubError> {
+        let index = self.shared.indexes.next_index().await?;
         let mut state = self.state();
-        let index = state.next_index;
-        state.next_index = index.checked_add(1).ok_or(HubError::IndexesExhausted)?;
         let name = self.shared.engine.claim_name_here(&user_name(index))?;
         name.set_online(true);
         self.shared.lobby.join(&user_name(index))?;
@@ -340,7 +400,10 @@ impl LobbyHub {
             .free_ports
             .pop_first()
             .ok_or(HubError::PoolExhausted(self.shared.pool_size))?;
-        let room = self.shared.engine.room(&channel_room_name(port));
+        let room = self
+            .shared
+            .engine
+            .room(&format!("{}{port}", self.shared.channel_prefix));
         tokio::spawn(self.clone().close_when_emptied(port, room.watch_members()));
         state.channels.insert(port, room);
         tracing::info!(channel = port, maker = index, "channel opened");

@@ -18,5 +18,5 @@ pub use agent::AgentService;
 pub use channel::ChannelService;
 pub use chat::is_lobby_user_name;
 pub use heartbeat::HeartbeatService;
-pub use hub::{HubError, LOBBY_ROOM, LobbyHub, is_channel_room};
+pub use hub::{HubError, LOBBY_ROOM, LobbyHub, LobbyIdentity, UserIndexes, is_channel_room};
 pub use lobby_service::LobbyService;

@@ -182,6 +182,17 @@ impl NativeHub {
             true,
             self.shared.config.max_sends_per_second,
         ));
+        // In a cluster, the rooms it joined on other nodes (as their news
+        // told this one) are its rooms here too.
+        let rooms = self
+            .shared
+            .engine
+            .rooms_after("", usize::MAX, |room| room.is_member(name));
+        for room in rooms {
+            if let Err(error) = user.join(&room, usize::MAX) {
+                tracing::warn!(name, room = room.name(), %error, "cannot put an account in its room");
+            }
+        }
         users.insert(name.to_owned(), Arc::clone(&user));
         Ok(user)
     }
