@@ -80,10 +80,16 @@ impl FanoutArgs {
         if self.protocol == Protocol::Classic && self.rooms != 1 {
             bail!("the classic protocol has one room; use --rooms 1");
         }
-        if self.message_bytes < 21 {
-            bail!("--message-bytes must be at least 21 (the send time takes 21)");
+        if self.message_bytes < PAYLOAD_HEAD {
+            bail!(
+                "--message-bytes must be at least {PAYLOAD_HEAD} (the send time and node take {PAYLOAD_HEAD})"
+            );
         }
         Ok(())
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
     }
 
     pub fn target(&self) -> &TargetArgs {
@@ -113,6 +119,11 @@ impl FanoutArgs {
 /// What one fan-out run measured.
 #[derive(Debug, Clone)]
 pub struct Figures {
+    /// Latency (p50, p99) in milliseconds of the deliveries to a node
+    /// other than the sender's, when there are several nodes.
+    pub cross_node: Option<(f64, f64)>,
+    /// CPU-seconds per second of each watched process (a cluster's).
+    pub processes: Vec<(String, f64)>,
     pub sent: f64,
     pub delivered: f64,
     /// Latency quantiles (p50, p99, p999) and maximum, in milliseconds.
@@ -134,12 +145,19 @@ impl Figures {
             "  latency       p50 {:.3} ms  p99 {:.3} ms  p999 {:.3} ms  max {:.3} ms  ({} samples)",
             self.p50, self.p99, self.p999, self.max, self.samples
         );
+        if let Some((p50, p99)) = self.cross_node {
+            println!("  cross-node    p50 {p50:.3} ms  p99 {p99:.3} ms");
+        }
         match (self.cpu, self.peak_mib) {
             (Some(cpu), Some(peak)) => println!(
                 "  chatd         {cpu:.2} CPU-seconds per second ({:.0}% of one core), peak memory {peak:.1} MiB",
                 100.0 * cpu
             ),
+            _ if !self.processes.is_empty() => {}
             _ => println!("  chatd         (CPU and memory not visible: give --pid)"),
+        }
+        for (name, cpu) in &self.processes {
+            println!("  {name:<13} {cpu:.2} CPU-seconds per second");
         }
     }
 }
@@ -148,9 +166,12 @@ impl Figures {
 /// and publishers (their names start with `prefix`), warms up, measures,
 /// and closes them.
 pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow::Result<Figures> {
-    let addr = match args.protocol {
-        Protocol::Classic => target.classic,
-        Protocol::Native => target.native,
+    // Subscriber i and publisher p are on node i (p) modulo the nodes,
+    // and in room i (p) over the nodes modulo the rooms, so every room has
+    // subscribers and publishers on every node.
+    let nodes = match args.protocol {
+        Protocol::Classic => vec![target.classic],
+        Protocol::Native => target.native_nodes.clone(),
     };
     let run = Arc::new(Run {
         base: Instant::now(),
@@ -164,51 +185,80 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
         "opening {} subscribers over {} connections…",
         args.subscribers, args.connections
     );
+    // Connection k is to node k modulo the nodes, so subscriber i's
+    // node is i modulo the nodes too when the connections are a multiple.
     let mut channels = Vec::new();
-    for _ in 0..args.connections.max(1) {
-        channels.push(connect(addr).await?);
+    for k in 0..args.connections.max(nodes.len()) {
+        let node = k % nodes.len();
+        channels.push((node, connect(nodes[node]).await?));
     }
     if args.protocol == Protocol::Native {
-        create_rooms(channels[0].clone(), prefix, args.rooms).await?;
+        create_rooms(channels[0].1.clone(), prefix, args.rooms).await?;
     }
     let mut subscribers = Vec::new();
     for i in 0..args.subscribers {
-        let channel = channels[i % channels.len()].clone();
-        let room = format!("bench-{}", i % args.rooms);
-        let name = format!("{prefix}sub-{i}");
-        subscribers.push(subscribe(args.protocol, channel, name, room, Arc::clone(&run)).await?);
+        let (node, channel) = channels[i % channels.len()].clone();
+        let subscriber = Subscriber {
+            name: format!("{prefix}sub-{i}"),
+            room: format!("bench-{}", (i / nodes.len()) % args.rooms),
+            node,
+        };
+        subscribers.push(subscribe(args.protocol, channel, subscriber, Arc::clone(&run)).await?);
     }
     let mut publishers = Vec::new();
     for p in 0..args.publishers {
-        let channel = connect(addr).await?;
-        let room = format!("bench-{}", p % args.rooms);
+        let node = p % nodes.len();
+        let channel = connect(nodes[node]).await?;
+        let room = format!("bench-{}", (p / nodes.len()) % args.rooms);
         let name = format!("{prefix}pub-{p}");
-        publishers.push(publish(args.protocol, channel, name, room, args, Arc::clone(&run)).await?);
+        let publisher = publish(
+            args.protocol,
+            channel,
+            name,
+            room,
+            node,
+            args,
+            Arc::clone(&run),
+        );
+        publishers.push(publisher.await?);
     }
 
     eprintln!("warming up for {:?}…", args.warmup);
     tokio::time::sleep(args.warmup).await;
     run.measuring.store(true, Ordering::Relaxed);
     let cpu_before = target.cpu_seconds();
+    let processes_before = target.watched_cpu_seconds();
     let started = Instant::now();
     let progress = tokio::spawn(show_progress(Arc::clone(&run)));
     tokio::time::sleep(args.duration).await;
     let elapsed = started.elapsed().as_secs_f64();
     run.measuring.store(false, Ordering::Relaxed);
     let cpu = cpu_before.zip(target.cpu_seconds()).map(|(a, b)| b - a);
+    let processes = processes_before
+        .into_iter()
+        .zip(target.watched_cpu_seconds())
+        .map(|((name, before), (_, after))| (name, (after - before) / elapsed))
+        .collect();
     let memory = target.memory_kib();
     progress.abort();
     run.stop.send_replace(true);
 
     let mut latency = Histogram::<u64>::new(3)?;
+    let mut cross_node = Histogram::<u64>::new(3)?;
     for subscriber in subscribers {
-        latency.add(subscriber.await?)?;
+        let (same, cross) = subscriber.await?;
+        latency.add(&same)?;
+        latency.add(&cross)?;
+        cross_node.add(cross)?;
     }
     for publisher in publishers {
         publisher.await?;
     }
     let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1e6;
+    let cross_ms = |q: f64| cross_node.value_at_quantile(q) as f64 / 1e6;
     Ok(Figures {
+        cross_node: (nodes.len() > 1).then(|| (cross_ms(0.5), cross_ms(0.99))),
+        processes,
         sent: run.sent.load(Ordering::Relaxed) as f64 / elapsed,
         delivered: run.delivered.load(Ordering::Relaxed) as f64 / elapsed,
         p50: ms(0.5),
@@ -228,24 +278,52 @@ pub async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<Channel> {
         .await?)
 }
 
-/// The message text: the send time, then padding to `bytes`.
-fn payload(run: &Run, bytes: usize) -> String {
-    let mut text = format!("{:020} ", run.base.elapsed().as_nanos());
+/// The message text: the send time and the sender's node, then padding
+/// to `bytes`.
+fn payload(run: &Run, node: usize, bytes: usize) -> String {
+    let mut text = format!("{:020} {node:02} ", run.base.elapsed().as_nanos());
     text.extend(std::iter::repeat_n('x', bytes.saturating_sub(text.len())));
     text
 }
 
-/// Records one delivery of `text` sent at the time it starts with.
-fn delivered(run: &Run, histogram: &mut Histogram<u64>, text: &str) {
+/// Bytes of [`payload`] before the padding.
+const PAYLOAD_HEAD: usize = 24;
+
+/// A subscriber's latencies: of deliveries from its own node's senders,
+/// and from other nodes'.
+#[derive(Clone)]
+struct Latencies {
+    same_node: Histogram<u64>,
+    cross_node: Histogram<u64>,
+}
+
+/// Records one delivery of `text` (see [`payload`]) to a subscriber on
+/// node `node`.
+fn delivered(run: &Run, latencies: &mut Latencies, node: usize, text: &str) {
     if !run.measuring.load(Ordering::Relaxed) {
         return;
     }
-    let Some(sent) = text.get(..20).and_then(|t| t.parse::<u64>().ok()) else {
+    let (Some(sent), Some(from)) = (
+        text.get(..20).and_then(|t| t.parse::<u64>().ok()),
+        text.get(21..23).and_then(|t| t.parse::<usize>().ok()),
+    ) else {
         return;
     };
     let now = run.base.elapsed().as_nanos() as u64;
+    let histogram = if from == node {
+        &mut latencies.same_node
+    } else {
+        &mut latencies.cross_node
+    };
     let _ = histogram.record(now.saturating_sub(sent).max(1));
     run.delivered.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Who a subscriber is, where.
+struct Subscriber {
+    name: String,
+    room: String,
+    node: usize,
 }
 
 type Task<T> = tokio::task::JoinHandle<T>;
@@ -253,12 +331,14 @@ type Task<T> = tokio::task::JoinHandle<T>;
 async fn subscribe(
     protocol: Protocol,
     channel: Channel,
-    name: String,
-    room: String,
+    Subscriber { name, room, node }: Subscriber,
     run: Arc<Run>,
-) -> anyhow::Result<Task<Histogram<u64>>> {
+) -> anyhow::Result<Task<(Histogram<u64>, Histogram<u64>)>> {
     let mut stop = run.stop.subscribe();
-    let mut histogram = Histogram::<u64>::new(3)?;
+    let mut latencies = Latencies {
+        same_node: Histogram::new(3)?,
+        cross_node: Histogram::new(3)?,
+    };
     Ok(match protocol {
         Protocol::Classic => {
             let mut notes = ChatServerClient::new(channel)
@@ -268,10 +348,10 @@ async fn subscribe(
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
-                        _ = stop.wait_for(|&s| s) => return histogram,
+                        _ = stop.wait_for(|&s| s) => return latencies.into(),
                         note = notes.message() => match note {
-                            Ok(Some(note)) => delivered(&run, &mut histogram, &note.message),
-                            _ => return histogram,
+                            Ok(Some(note)) => delivered(&run, &mut latencies, node, &note.message),
+                            _ => return latencies.into(),
                         },
                     }
                 }
@@ -286,13 +366,13 @@ async fn subscribe(
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
-                        _ = stop.wait_for(|&s| s) => return histogram,
+                        _ = stop.wait_for(|&s| s) => return latencies.into(),
                         event = events.message() => match event {
                             Ok(Some(native::Event { event: Some(native::event::Event::Message(m)) })) => {
-                                delivered(&run, &mut histogram, &m.text);
+                                delivered(&run, &mut latencies, node, &m.text);
                             }
                             Ok(Some(_)) => {}
-                            _ => return histogram,
+                            _ => return latencies.into(),
                         },
                     }
                 }
@@ -306,6 +386,7 @@ async fn publish(
     channel: Channel,
     name: String,
     room: String,
+    node: usize,
     args: &FanoutArgs,
     run: Arc<Run>,
 ) -> anyhow::Result<Task<()>> {
@@ -332,7 +413,7 @@ async fn publish(
             if let Some(pace) = &mut pace {
                 pace.tick().await;
             }
-            let text = payload(&run, bytes);
+            let text = payload(&run, node, bytes);
             let sent = match &mut native_session {
                 None => classic
                     .send_note(Note {
@@ -429,5 +510,11 @@ async fn show_progress(run: Arc<Run>) {
             now.1 - last.1
         );
         last = now;
+    }
+}
+
+impl From<Latencies> for (Histogram<u64>, Histogram<u64>) {
+    fn from(latencies: Latencies) -> Self {
+        (latencies.same_node, latencies.cross_node)
     }
 }

@@ -1,5 +1,6 @@
 //! `chat-bench`: measures chatd and prints the figures.
 
+mod cluster;
 mod fanout;
 mod idle;
 mod login;
@@ -39,6 +40,10 @@ enum Command {
     /// The cost of private rooms and moderation on a server full of rooms:
     /// moderating, listing, subscribing, opening a direct conversation.
     Rooms(rooms::RoomsArgs),
+    /// The native fan-out load against a cluster of nodes on PostgreSQL
+    /// and NATS, all started here: rates, latency within and across
+    /// nodes, and each process's CPU.
+    Cluster(cluster::ClusterArgs),
 }
 
 #[tokio::main]
@@ -46,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
     match Args::parse().command {
         Command::Store(args) => store::run(args).await,
         Command::Fanout(args) => fanout::run(args).await,
+        Command::Cluster(args) => cluster::run(args).await,
         Command::Idle(args) => idle::run(args).await,
         Command::Soak(args) => soak::run(args).await,
         Command::Login(args) => login::run_login(args).await,

@@ -45,12 +45,29 @@ pub const ROOMY: &[&str] = &[
     "1000000",
 ];
 
-/// A server to measure, and how to watch it.
+/// A server to measure, and how to watch it; or the nodes of a cluster.
 pub struct Target {
     pub classic: SocketAddr,
     pub native: SocketAddr,
+    /// Every node's native address, `native` first.
+    pub native_nodes: Vec<SocketAddr>,
     pid: Option<u32>,
-    _child: Option<Child>,
+    /// Processes whose CPU time is read one by one (a cluster's).
+    watched: Vec<Watched>,
+    _children: Vec<Child>,
+}
+
+/// A process (or process group) whose CPU time is watched, by name.
+pub struct Watched {
+    pub name: String,
+    pub cpu_seconds: Box<dyn Fn() -> f64 + Send + Sync>,
+}
+
+/// A `chatd` started here.
+pub struct Started {
+    pub child: Child,
+    pub native: SocketAddr,
+    pub classic: SocketAddr,
 }
 
 impl Target {
@@ -58,20 +75,88 @@ impl Target {
     /// limits) with `flags` too, or takes the running server given.
     pub async fn start(args: &TargetArgs, flags: &[&str]) -> anyhow::Result<Self> {
         if let Some(server) = args.server {
+            let native = args.native_server.unwrap_or(server);
             return Ok(Target {
                 classic: server,
-                native: args.native_server.unwrap_or(server),
+                native,
+                native_nodes: vec![native],
                 pid: args.pid,
-                _child: None,
+                watched: Vec::new(),
+                _children: Vec::new(),
             });
         }
-        let chatd = match &args.chatd {
+        let started = args.spawn(&[&["--in-memory"], flags].concat()).await?;
+        Ok(Target {
+            classic: started.classic,
+            native: started.native,
+            native_nodes: vec![started.native],
+            pid: started.child.id(),
+            watched: Vec::new(),
+            _children: vec![started.child],
+        })
+    }
+
+    /// The nodes of a cluster, started here, each watched, and `others`
+    /// (the services they share).
+    pub fn cluster(nodes: Vec<Started>, others: Vec<Watched>) -> Self {
+        let mut watched: Vec<Watched> = nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(n, node)| {
+                let pid = node.child.id()?;
+                Some(Watched {
+                    name: format!("node {n}"),
+                    cpu_seconds: Box::new(move || process_cpu_seconds(pid).unwrap_or(0.0)),
+                })
+            })
+            .collect();
+        watched.extend(others);
+        Target {
+            classic: nodes[0].classic,
+            native: nodes[0].native,
+            native_nodes: nodes.iter().map(|node| node.native).collect(),
+            pid: None,
+            watched,
+            _children: nodes.into_iter().map(|node| node.child).collect(),
+        }
+    }
+
+    /// The CPU time so far of each watched process, by name.
+    pub fn watched_cpu_seconds(&self) -> Vec<(String, f64)> {
+        self.watched
+            .iter()
+            .map(|watched| (watched.name.clone(), (watched.cpu_seconds)()))
+            .collect()
+    }
+
+    /// The server's CPU time so far, in seconds, if it can be seen.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        process_cpu_seconds(self.pid?)
+    }
+
+    /// Resident memory now and at its peak, in KiB, if it can be seen.
+    pub fn memory_kib(&self) -> Option<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        };
+        Some((field("VmRSS:")?, field("VmHWM:")?))
+    }
+}
+
+impl TargetArgs {
+    /// Starts chatd on loopback (no replay, no send limits) with `flags`
+    /// too.
+    pub async fn spawn(&self, flags: &[&str]) -> anyhow::Result<Started> {
+        let chatd = match &self.chatd {
             Some(path) => path.clone(),
             None => std::env::current_exe()?.with_file_name("chatd"),
         };
         let mut child = Command::new(&chatd)
             .args([
-                "--in-memory",
                 "--history-replay",
                 "0",
                 "--max-sends-per-second",
@@ -120,35 +205,67 @@ impl Target {
             }
         }
         tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
-        Ok(Target {
-            classic: classic.expect("read above"),
+        Ok(Started {
+            child,
             native: native.expect("read above"),
-            pid: child.id(),
-            _child: Some(child),
+            classic: classic.expect("read above"),
         })
     }
+}
 
-    /// The server's CPU time so far, in seconds, if it can be seen.
-    pub fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid?)).ok()?;
-        // Fields after the command name, which is in parentheses.
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let ticks: f64 =
-            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-        Some(ticks / clock_ticks_per_second())
-    }
+/// Fields of `/proc/PID/stat` after the command name (which is in
+/// parentheses and may hold spaces): the state is field 0.
+fn stat_fields(pid: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+    )
+}
 
-    /// Resident memory now and at its peak, in KiB, if it can be seen.
-    pub fn memory_kib(&self) -> Option<(u64, u64)> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        };
-        Some((field("VmRSS:")?, field("VmHWM:")?))
+/// User and system time in seconds from stat fields.
+fn cpu_of(fields: &[String]) -> Option<f64> {
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / clock_ticks_per_second())
+}
+
+/// A process's CPU time so far, in seconds.
+pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    cpu_of(&stat_fields(&pid.to_string())?)
+}
+
+/// The CPU time so far of process `root` and its live descendants (a
+/// server and the workers it forked, which may be in sessions of their
+/// own), in seconds.
+pub fn tree_cpu_seconds(root: u32) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    // (pid, parent, cpu) of every process.
+    let processes: Vec<(u32, u32, f64)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let fields = stat_fields(&pid.to_string())?;
+            Some((pid, fields.get(1)?.parse().ok()?, cpu_of(&fields)?))
+        })
+        .collect();
+    let mut tree = vec![root];
+    let mut total = 0.0;
+    while let Some(pid) = tree.pop() {
+        for &(child, parent, cpu) in &processes {
+            if child == pid {
+                total += cpu;
+            }
+            if parent == pid {
+                tree.push(child);
+            }
+        }
     }
+    total
 }
 
 /// Linux's USER_HZ: 100 on every platform it runs on today.

@@ -27,6 +27,11 @@ impl Nats {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The server's process id, to watch its CPU time.
+    pub fn pid(&self) -> Option<u32> {
+        self.server.as_ref().map(Child::id)
+    }
+
     /// Stops the server abruptly (SIGKILL).
     pub fn kill(&mut self) {
         if let Some(mut server) = self.server.take() {

@@ -76,6 +76,12 @@ impl Postgres {
         self.url(name)
     }
 
+    /// The process the server and its backends descend from, to watch
+    /// their CPU time.
+    pub fn process(&self) -> Option<u32> {
+        self.server.as_ref().map(Child::id)
+    }
+
     /// Stops the server abruptly (SIGKILL to it and its backends), as a
     /// crash would.
     pub fn kill(&mut self) {

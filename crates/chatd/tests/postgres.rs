@@ -248,3 +248,66 @@ async fn two_nodes_on_one_database_give_one_order_without_gaps_or_doubles() {
     }
     assert_eq!(orders[0][..], orders[1][..orders[0].len()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_writing_the_same_rooms_at_once_never_wait_on_each_other_in_a_circle() {
+    let postgres = Postgres::start().await;
+    let url = postgres.new_database("many_rooms").await;
+    let flags = [
+        "--database-url",
+        url.as_str(),
+        "--admin-socket",
+        "off",
+        "--max-sends-per-second",
+        "100000",
+    ];
+    // The rooms are made before the second node starts, which reads them.
+    let first = TestServer::start(&flags).await;
+    let rooms: Vec<String> = (0..4).map(|r| format!("room-{r}")).collect();
+    let mut owner = NativeUser::account(first.addrs.native, "owner").await;
+    for room in &rooms {
+        owner.create(room).await;
+    }
+    let nodes = [first, TestServer::start(&flags).await];
+    // Senders on both nodes, each going through the rooms in its own
+    // order, so batches of the two nodes hold the same rooms in other
+    // orders.
+    const EACH: usize = 30;
+    const SENDERS: usize = 10;
+    let mut senders = tokio::task::JoinSet::new();
+    for (n, node) in nodes.iter().enumerate() {
+        for s in 0..SENDERS {
+            let addr = node.addrs.native;
+            let rooms = rooms.clone();
+            senders.spawn(async move {
+                let mut user = NativeUser::login(addr, &format!("node{n}-sender{s}")).await;
+                for room in &rooms {
+                    user.join(room).await;
+                }
+                let mut sent = Vec::new();
+                for i in 0..EACH {
+                    let room = &rooms[(i + s + n) % rooms.len()];
+                    let message = user
+                        .try_send(room, &format!("{i}"), "")
+                        .await
+                        .expect("a send is stored");
+                    sent.push((room.clone(), message.seq));
+                }
+                sent
+            });
+        }
+    }
+    let mut by_room: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    while let Some(sent) = senders.join_next().await {
+        for (room, seq) in sent.unwrap() {
+            by_room.entry(room).or_default().push(seq);
+        }
+    }
+    let total: usize = by_room.values().map(Vec::len).sum();
+    assert_eq!(total, 2 * SENDERS * EACH);
+    for (room, mut seqs) in by_room {
+        seqs.sort_unstable();
+        let count = seqs.len() as u64;
+        assert_eq!(seqs, (1..=count).collect::<Vec<_>>(), "{room}");
+    }
+}

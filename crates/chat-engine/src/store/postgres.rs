@@ -365,27 +365,33 @@ impl HistoryStore for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(fail)?;
         // Each room's counter, locked until the commit: writers take turns,
-        // and a batch numbered from an older count moves up after it.
-        let mut shifts: HashMap<&str, i64> = HashMap::new();
-        for &(room, message) in batch {
-            if shifts.contains_key(room) {
-                continue;
-            }
-            tx.execute(
-                "INSERT INTO rooms (name) VALUES ($1) ON CONFLICT DO NOTHING",
-                &[&room],
+        // and a batch numbered from an older count moves up after it. The
+        // counters are locked in name order, so writers of the same rooms
+        // never wait on each other in a circle.
+        let mut names: Vec<&str> = batch.iter().map(|&(room, _)| room).collect();
+        names.sort_unstable();
+        names.dedup();
+        tx.execute(
+            "INSERT INTO rooms (name) SELECT * FROM UNNEST($1::TEXT[]) ON CONFLICT DO NOTHING",
+            &[&names],
+        )
+        .await
+        .map_err(fail)?;
+        let stored: HashMap<String, i64> = tx
+            .query(
+                "SELECT name, last_seq FROM rooms WHERE name = ANY($1) ORDER BY name FOR UPDATE",
+                &[&names],
             )
             .await
-            .map_err(fail)?;
-            let stored: i64 = tx
-                .query_one(
-                    "SELECT last_seq FROM rooms WHERE name = $1 FOR UPDATE",
-                    &[&room],
-                )
-                .await
-                .map_err(fail)?
-                .get(0);
-            shifts.insert(room, stored + 1 - to_sql(message.seq));
+            .map_err(fail)?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        let mut shifts: HashMap<&str, i64> = HashMap::new();
+        for &(room, message) in batch {
+            shifts.entry(room).or_insert_with(|| {
+                stored.get(room).copied().unwrap_or(0) + 1 - to_sql(message.seq)
+            });
         }
         // One statement for the whole batch.
         let mut rooms = Vec::with_capacity(batch.len());
