@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::lobby::{HubError, UserIndexes};
 use crate::native::{NativeHub, convert};
+use crate::web::PeerOrigins;
 
 /// Where nodes publish the messages they stored.
 const MESSAGES: &str = "chatd.messages";
@@ -86,7 +87,7 @@ impl Node {
         // Positive as a signed number, as the database keeps it.
         let id = rand::random::<u64>() >> 1;
         database
-            .renew_lease(id, LEASE)
+            .renew_lease(id, "", LEASE)
             .await
             .map_err(|error| error.to_string())?;
         let say_hello = Arc::new(Notify::new());
@@ -151,10 +152,17 @@ impl Node {
     }
 
     /// Follows the other nodes until `shutdown`: shows their messages,
-    /// applies their news, keeps this node's lease and learns whose have
-    /// ended. Gives up its lease at shutdown, so the others need not wait
-    /// for it to end.
-    pub async fn follow(self, engine: Engine, hub: NativeHub, shutdown: CancellationToken) {
+    /// applies their news, keeps this node's lease (telling the others its
+    /// web client is at `web.0`, if it serves one) and learns whose have
+    /// ended and where theirs are (`web.1`). Gives up its lease at
+    /// shutdown, so the others need not wait for it to end.
+    pub async fn follow(
+        self,
+        engine: Engine,
+        hub: NativeHub,
+        web: (Option<String>, PeerOrigins),
+        shutdown: CancellationToken,
+    ) {
         let mut incoming = match self.shared.client.subscribe(EVERYTHING).await {
             Ok(incoming) => incoming,
             Err(error) => {
@@ -171,7 +179,7 @@ impl Node {
             hub,
             news,
         ));
-        tasks.spawn(renew_lease(Arc::clone(&self.shared), leases));
+        tasks.spawn(renew_lease(Arc::clone(&self.shared), web, leases));
         loop {
             tokio::select! {
                 next = incoming.next() => {
@@ -384,15 +392,22 @@ async fn apply_news(
 }
 
 /// Renews this node's lease every [`RENEW_EVERY`] and says which nodes
-/// are live; when its own had lapsed, holds its guests' names again and
-/// says hello, as the others will have taken it for gone.
-async fn renew_lease(shared: Arc<Shared>, live_nodes: mpsc::Sender<Vec<u64>>) {
+/// are live, and where their web clients are; when its own had lapsed,
+/// holds its guests' names again and says hello, as the others will have
+/// taken it for gone.
+async fn renew_lease(
+    shared: Arc<Shared>,
+    (url, peers): (Option<String>, PeerOrigins),
+    live_nodes: mpsc::Sender<Vec<u64>>,
+) {
+    let url = url.unwrap_or_default();
     let mut every = tokio::time::interval(RENEW_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        match shared.database.renew_lease(shared.id, LEASE).await {
+        match shared.database.renew_lease(shared.id, &url, LEASE).await {
             Ok(lease) => {
+                peers.set(&lease.peer_urls);
                 if lease.lapsed {
                     tracing::warn!("the node's lease had lapsed: holding its names again");
                     shared.hold_again().await;

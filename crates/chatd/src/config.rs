@@ -160,6 +160,13 @@ pub struct Config {
     #[arg(long, env = "CHATD_ADVERTISED_HOST", default_value = "localhost")]
     pub advertised_host: String,
 
+    /// In a cluster, where browsers reach this node's web client
+    /// (`http://host:7070`): the other nodes' pages move here when theirs
+    /// goes, and may call it. Default: http (https with TLS) on the
+    /// advertised host and the native port.
+    #[arg(long, env = "CHATD_PUBLIC_URL", value_parser = public_url)]
+    pub public_url: Option<String>,
+
     /// How often Heartbeat sends the time, and how often lobby-protocol
     /// connections are pinged (HTTP/2 keepalive).
     #[arg(long, env = "CHATD_HEARTBEAT_INTERVAL", default_value = "5s", value_parser = positive_duration)]
@@ -371,6 +378,13 @@ fn on_off(text: &str) -> Result<bool, String> {
         "off" => Ok(false),
         _ => Err(format!("{text:?} is neither `on` nor `off`")),
     }
+}
+
+/// A URL browsers can open: `http://` or `https://` and a host.
+fn public_url(text: &str) -> Result<String, String> {
+    crate::web::origin_of(text)
+        .map(|_| text.trim_end_matches('/').to_owned())
+        .ok_or_else(|| format!("`{text}` is not an http:// or https:// URL with a host"))
 }
 
 fn positive_duration(text: &str) -> Result<Duration, String> {

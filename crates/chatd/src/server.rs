@@ -37,7 +37,7 @@ use crate::native::{NativeChat, NativeHub, SessionConfig};
 use crate::transport::{
     self, Admission, ConnectionSettings, RESERVED_DESCRIPTORS, ReplyBudgetLayer, Tls,
 };
-use crate::web::{WebFiles, WebLayer};
+use crate::web::{PeerOrigins, WebFiles, WebLayer};
 
 /// Where each protocol listens; `None` for a protocol turned off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,16 +245,26 @@ impl Chatd {
             Some(node) => LobbyIdentity::in_cluster(node.user_indexes(), &config.advertised_host),
             None => LobbyIdentity::single_node(),
         };
+        let web = config.web.then(WebFiles::embedded);
+        let peers = PeerOrigins::default();
         if let Some(node) = node {
             tracing::info!("a node of a cluster: following the other nodes through NATS");
+            let public_url = config.public_url.clone().unwrap_or_else(|| {
+                let scheme = if tls_on { "https" } else { "http" };
+                format!(
+                    "{scheme}://{}:{}",
+                    config.advertised_host,
+                    addrs.native.port()
+                )
+            });
             tasks.push(tokio::spawn(node.follow(
                 engine.clone(),
                 sessions.clone(),
+                (web.is_some().then_some(public_url), peers.clone()),
                 shutdown.clone(),
             )));
         }
         log_listening("native protocol", &[addrs.native]);
-        let web = config.web.then(WebFiles::embedded);
         match &web {
             Some(files) => tracing::info!(
                 bytes = files.transfer_size(),
@@ -269,7 +279,7 @@ impl Chatd {
         let native = discoverable(
             server(native_keepalive)
                 .accept_http1(web.is_some())
-                .layer(WebLayer::new(web)),
+                .layer(WebLayer::new(web, peers)),
             &health,
         )
         .add_service(native)

@@ -2,13 +2,16 @@
 //! that ask for a page, and the native protocol over gRPC-Web for the
 //! calls it makes. Plain gRPC on the same port passes through untouched.
 //!
-//! The page calls the port it was loaded from, so no cross-origin request
-//! is needed and none is allowed (no CORS headers are sent).
+//! The page calls the port it was loaded from. In a cluster it may move to
+//! another node when its own goes: `/nodes` lists the other live nodes'
+//! web addresses, and gRPC-Web calls from their pages are allowed (CORS for
+//! those origins only; for a node on its own, none).
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use flate2::Compression;
@@ -20,6 +23,7 @@ use http_body_util::{Empty, Full};
 use rust_embed::RustEmbed;
 use tonic::body::Body;
 use tonic_web::{GrpcWebLayer, GrpcWebService};
+use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -30,10 +34,61 @@ use tower_service::Service;
 struct Bundle;
 
 /// What the page may do: load its own scripts and styles, call its own
-/// origin, and nothing else (no inline script, no framing).
+/// origin (and, in a cluster, the other nodes': see [`content_security`]),
+/// and nothing else (no inline script, no framing).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
     frame-ancestors 'none'";
+
+/// The policy with the other nodes' origins added to what the page may
+/// call.
+fn content_security(peers: &[String]) -> String {
+    if peers.is_empty() {
+        return CONTENT_SECURITY_POLICY.to_owned();
+    }
+    CONTENT_SECURITY_POLICY.replace(
+        "connect-src 'self'",
+        &format!("connect-src 'self' {}", peers.join(" ")),
+    )
+}
+
+/// The web origins (`scheme://host:port`) of the other live nodes of a
+/// cluster: where this node's pages may move, and whose pages may call
+/// this node. Empty for a node on its own. A cheap-to-clone handle, kept up
+/// to date from the nodes' leases.
+#[derive(Debug, Clone, Default)]
+pub struct PeerOrigins(Arc<RwLock<Vec<String>>>);
+
+impl PeerOrigins {
+    /// From now on, the other nodes are at `urls` (their public URLs).
+    pub fn set(&self, urls: &[String]) {
+        let mut origins: Vec<String> = urls.iter().filter_map(|url| origin_of(url)).collect();
+        origins.sort();
+        origins.dedup();
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = origins;
+    }
+
+    pub fn list(&self) -> Vec<String> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn allows(&self, origin: &HeaderValue) -> bool {
+        let origins = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        origin
+            .to_str()
+            .is_ok_and(|origin| origins.iter().any(|allowed| allowed == origin))
+    }
+}
+
+/// `scheme://host[:port]` of a URL, as browsers send it in `Origin`.
+pub fn origin_of(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str().filter(|s| *s == "http" || *s == "https")?;
+    Some(format!("{scheme}://{}", uri.authority()?))
+}
 
 /// The web client's files, ready to serve: each with its type, a
 /// validator, and a gzipped copy when that is smaller.
@@ -87,10 +142,14 @@ impl WebFiles {
             .sum()
     }
 
-    /// The reply to a `GET` or `HEAD` of `request`'s path.
-    fn respond<B>(&self, request: &Request<B>) -> Response<Body> {
+    /// The reply to a `GET` or `HEAD` of `request`'s path; the page may
+    /// also call `peers`.
+    fn respond<B>(&self, request: &Request<B>, peers: &[String]) -> Response<Body> {
         let path = request.uri().path().trim_start_matches('/');
         let path = if path.is_empty() { "index.html" } else { path };
+        if path == "nodes" {
+            return nodes_reply(peers);
+        }
         let Some(file) = self.files.get(path) else {
             return plain_reply(
                 StatusCode::NOT_FOUND,
@@ -107,7 +166,7 @@ impl WebFiles {
             .header(header::ETAG, file.etag.clone())
             .header(header::CACHE_CONTROL, cache)
             .header(header::VARY, "accept-encoding");
-        let reply = with_security_headers(reply);
+        let reply = with_security_headers(reply, &content_security(peers));
         if headers
             .get_all(header::IF_NONE_MATCH)
             .iter()
@@ -137,15 +196,29 @@ impl WebFiles {
     }
 }
 
-fn with_security_headers(reply: http::response::Builder) -> http::response::Builder {
+fn with_security_headers(reply: http::response::Builder, policy: &str) -> http::response::Builder {
     reply
-        .header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY)
+        .header(header::CONTENT_SECURITY_POLICY, policy)
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::REFERRER_POLICY, "no-referrer")
 }
 
+/// `/nodes`: `{"nodes":["http://host:port", ...]}`, the other live nodes.
+fn nodes_reply(peers: &[String]) -> Response<Body> {
+    let quoted: Vec<String> = peers
+        .iter()
+        .map(|origin| format!("\"{}\"", origin.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    let json = format!("{{\"nodes\":[{}]}}\n", quoted.join(","));
+    with_security_headers(Response::builder(), CONTENT_SECURITY_POLICY)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::new(Full::new(Bytes::from(json))))
+        .expect("a valid response")
+}
+
 fn plain_reply(status: StatusCode, text: &'static str) -> Response<Body> {
-    with_security_headers(Response::builder())
+    with_security_headers(Response::builder(), CONTENT_SECURITY_POLICY)
         .status(status)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .body(Body::new(Full::new(Bytes::from_static(text.as_bytes()))))
@@ -181,12 +254,36 @@ fn hex(bytes: &[u8]) -> String {
 #[derive(Debug, Clone)]
 pub struct WebLayer {
     files: Option<WebFiles>,
+    peers: PeerOrigins,
 }
 
 impl WebLayer {
-    pub fn new(files: Option<WebFiles>) -> Self {
-        WebLayer { files }
+    pub fn new(files: Option<WebFiles>, peers: PeerOrigins) -> Self {
+        WebLayer { files, peers }
     }
+}
+
+/// Lets pages of the nodes in `peers` make gRPC-Web calls.
+fn cors(peers: PeerOrigins) -> CorsLayer {
+    use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            peers.allows(origin)
+        }))
+        .allow_methods([Method::POST])
+        .allow_headers([
+            CONTENT_TYPE,
+            AUTHORIZATION,
+            HeaderName::from_static("x-grpc-web"),
+            HeaderName::from_static("x-user-agent"),
+            HeaderName::from_static("grpc-timeout"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("grpc-status"),
+            HeaderName::from_static("grpc-message"),
+            HeaderName::from_static("grpc-status-details-bin"),
+        ])
+        .max_age(Duration::from_secs(600))
 }
 
 impl<S: Clone> Layer<S> for WebLayer {
@@ -194,10 +291,11 @@ impl<S: Clone> Layer<S> for WebLayer {
 
     fn layer(&self, grpc: S) -> WebService<S> {
         WebService {
-            web: self
-                .files
-                .clone()
-                .map(|files| (files, GrpcWebLayer::new().layer(grpc.clone()))),
+            web: self.files.clone().map(|files| Web {
+                files,
+                grpc_web: cors(self.peers.clone()).layer(GrpcWebLayer::new().layer(grpc.clone())),
+                peers: self.peers.clone(),
+            }),
             grpc,
         }
     }
@@ -207,7 +305,14 @@ impl<S: Clone> Layer<S> for WebLayer {
 #[derive(Debug, Clone)]
 pub struct WebService<S> {
     grpc: S,
-    web: Option<(WebFiles, GrpcWebService<S>)>,
+    web: Option<Web<S>>,
+}
+
+#[derive(Debug, Clone)]
+struct Web<S> {
+    files: WebFiles,
+    grpc_web: Cors<GrpcWebService<S>>,
+    peers: PeerOrigins,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for WebService<S>
@@ -233,8 +338,13 @@ where
         // clone is left in its place (tower's rule for cloned services).
         let fresh = self.grpc.clone();
         let mut grpc = std::mem::replace(&mut self.grpc, fresh);
-        if let Some((files, grpc_web)) = &self.web {
-            if is_grpc_web(&request) {
+        if let Some(Web {
+            files,
+            grpc_web,
+            peers,
+        }) = &self.web
+        {
+            if is_grpc_web(&request) || is_preflight(&request) {
                 let mut grpc_web = grpc_web.clone();
                 return async move {
                     // Ready as `grpc`, which it wraps, was polled ready.
@@ -247,7 +357,7 @@ where
                 .boxed();
             }
             if is_page_request(&request) {
-                let reply = files.respond(&request);
+                let reply = files.respond(&request, &peers.list());
                 return async move { Ok(reply) }.boxed();
             }
         }
@@ -266,6 +376,14 @@ fn content_type<B>(request: &Request<B>) -> &str {
 
 fn is_grpc_web<B>(request: &Request<B>) -> bool {
     content_type(request).starts_with("application/grpc-web")
+}
+
+/// A browser asking whether a page of another origin may call.
+fn is_preflight<B>(request: &Request<B>) -> bool {
+    request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// A browser asking for a page or file, not a gRPC call.

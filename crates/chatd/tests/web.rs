@@ -180,3 +180,105 @@ async fn with_the_web_client_off_the_port_speaks_only_grpc() {
     let native = NativeUser::login(addr, "grpc user").await;
     assert_eq!(native.name, "grpc user");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_pages_may_move_to_the_other_nodes_and_call_them() {
+    let postgres = chat_testkit::postgres::Postgres::start().await;
+    let database = postgres.new_database("web_nodes").await;
+    let nats = chat_testkit::nats::Nats::start().await;
+    let broker = nats.url();
+    let node = |url: &'static str| {
+        let flags = [
+            "--database-url",
+            database.as_str(),
+            "--nats-url",
+            broker.as_str(),
+            "--admin-socket",
+            "off",
+            "--public-url",
+            url,
+        ]
+        .map(String::from);
+        async move { TestServer::start(&flags.iter().map(String::as_str).collect::<Vec<_>>()).await }
+    };
+    let a = node("http://a.example:7070").await;
+    let _b = node("https://b.example").await;
+
+    // a lists b (not itself) once b's lease is seen, and lets its pages
+    // call b.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let nodes = loop {
+        assert!(tokio::time::Instant::now() < deadline, "a never lists b");
+        let reply = fetch(a.addrs.native, get("/nodes").body(Full::default()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(header_of(&reply, header::CONTENT_TYPE), "application/json");
+        let body = String::from_utf8(reply.body().to_vec()).unwrap();
+        if body.contains("b.example") {
+            break body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(nodes.trim(), r#"{"nodes":["https://b.example"]}"#);
+    let page = fetch(a.addrs.native, get("/").body(Full::default()).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        header_of(&page, header::CONTENT_SECURITY_POLICY)
+            .contains("connect-src 'self' https://b.example;"),
+        "{page:?}"
+    );
+
+    // A page of b may call a; a page of anywhere else may not.
+    let preflight = |origin: &str| {
+        Request::options("/chat.v1.ChatService/Login")
+            .header(header::HOST, "a.example:7070")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                "content-type,x-grpc-web,authorization",
+            )
+            .body(Full::default())
+            .unwrap()
+    };
+    let allowed = fetch(a.addrs.native, preflight("https://b.example"))
+        .await
+        .unwrap();
+    assert_eq!(
+        header_of(&allowed, header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        "https://b.example"
+    );
+    assert!(header_of(&allowed, header::ACCESS_CONTROL_ALLOW_HEADERS).contains("authorization"));
+    let refused = fetch(a.addrs.native, preflight("https://evil.example"))
+        .await
+        .unwrap();
+    assert!(
+        refused
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
+
+    let login = Request::post("/chat.v1.ChatService/Login")
+        .header(header::HOST, "a.example:7070")
+        .header(header::ORIGIN, "https://b.example")
+        .header(header::CONTENT_TYPE, "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .body(grpc_web_body(&LoginRequest {
+            name: "moved".into(),
+            password: String::new(),
+        }))
+        .unwrap();
+    let reply = fetch(a.addrs.native, login).await.unwrap();
+    assert_eq!(
+        header_of(&reply, header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        "https://b.example"
+    );
+    assert!(header_of(&reply, header::ACCESS_CONTROL_EXPOSE_HEADERS).contains("grpc-status"));
+    let (messages, _) = grpc_web_frames(reply.into_body());
+    assert_eq!(
+        LoginResponse::decode(messages[0].clone()).unwrap().name,
+        "moved"
+    );
+}

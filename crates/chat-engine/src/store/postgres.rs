@@ -88,11 +88,13 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 2: the nodes of a cluster, each with a lease it renews, and the
     // names their guests hold: a name is free again once its node's lease
-    // ends. `hold` tells one holding of a name from the next. Lobby users'
-    // indexes, one sequence for every node.
+    // ends. `hold` tells one holding of a name from the next. `url`: where
+    // browsers reach the node's web client. Lobby users' indexes, one
+    // sequence for every node.
     "CREATE TABLE nodes (
         id BIGINT PRIMARY KEY,
-        lease_until TIMESTAMPTZ NOT NULL
+        lease_until TIMESTAMPTZ NOT NULL,
+        url TEXT NOT NULL DEFAULT ''
     );
     CREATE TABLE guest_names (
         key TEXT PRIMARY KEY,
@@ -230,6 +232,8 @@ impl PostgresStore {
 pub struct Lease {
     /// The nodes whose leases have not ended, this one among them.
     pub live_nodes: Vec<u64>,
+    /// The web client's URLs of the other live nodes that serve it.
+    pub peer_urls: Vec<String>,
     /// This node's lease had ended (or it had none) before this renewal:
     /// the names it held may have gone to others' guests.
     pub lapsed: bool,
@@ -237,10 +241,16 @@ pub struct Lease {
 
 /// The lease of each node of a cluster and the names its guests hold.
 impl PostgresStore {
-    /// Renews the lease of node `node` for `length`; forgets the nodes
-    /// whose leases ended a minute ago or more, and the names held by
-    /// nodes whose leases have ended.
-    pub async fn renew_lease(&self, node: u64, length: Duration) -> Result<Lease, StoreError> {
+    /// Renews the lease of node `node`, whose web client is at `url`
+    /// (empty if none), for `length`; forgets the nodes whose leases ended
+    /// a minute ago or more, and the names held by nodes whose leases have
+    /// ended.
+    pub async fn renew_lease(
+        &self,
+        node: u64,
+        url: &str,
+        length: Duration,
+    ) -> Result<Lease, StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot renew the node's lease", &e);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(fail)?;
@@ -254,10 +264,11 @@ impl PostgresStore {
             .is_none_or(|row| row.get(0));
         let millis = f64::from(u32::try_from(length.as_millis()).unwrap_or(u32::MAX));
         tx.execute(
-            "INSERT INTO nodes (id, lease_until)
-             VALUES ($1, now() + $2 * interval '1 millisecond')
-             ON CONFLICT (id) DO UPDATE SET lease_until = EXCLUDED.lease_until",
-            &[&to_sql(node), &millis],
+            "INSERT INTO nodes (id, lease_until, url)
+             VALUES ($1, now() + $2 * interval '1 millisecond', $3)
+             ON CONFLICT (id) DO UPDATE
+             SET lease_until = EXCLUDED.lease_until, url = EXCLUDED.url",
+            &[&to_sql(node), &millis, &url],
         )
         .await
         .map_err(fail)?;
@@ -268,15 +279,23 @@ impl PostgresStore {
         )
         .await
         .map_err(fail)?;
-        let live_nodes = tx
-            .query("SELECT id FROM nodes WHERE lease_until > now()", &[])
+        let live = tx
+            .query("SELECT id, url FROM nodes WHERE lease_until > now()", &[])
             .await
-            .map_err(fail)?
-            .iter()
-            .map(|row| from_sql(row.get(0)))
-            .collect();
+            .map_err(fail)?;
         tx.commit().await.map_err(fail)?;
-        Ok(Lease { live_nodes, lapsed })
+        let live_nodes = live.iter().map(|row| from_sql(row.get(0))).collect();
+        let peer_urls = live
+            .iter()
+            .filter(|row| from_sql(row.get(0)) != node)
+            .map(|row| row.get::<_, String>(1))
+            .filter(|url| !url.is_empty())
+            .collect();
+        Ok(Lease {
+            live_nodes,
+            peer_urls,
+            lapsed,
+        })
     }
 
     /// The next lobby user's index, given once in the cluster.
