@@ -3,17 +3,16 @@
 // client message ids until the server takes them, and the calls the
 // page makes. The behaviour follows chat-client's `session.rs`.
 
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import type { Client, Transport } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 
-import { ChatService } from "./gen/chat/v1/chat_pb";
 import type {
   Event as WireEvent,
   Member as WireMember,
   Message as WireMessage,
   Room as WireRoom,
 } from "./gen/chat/v1/chat_pb";
+import type { Servers } from "./servers";
 import { ChatState } from "./state";
 import type {
   ChatMessage,
@@ -31,6 +30,9 @@ const SEND_RETRY_MS = 500;
 /** The room every client joins at login. */
 export const FIRST_ROOM = "general";
 const HISTORY_PAGE = 50;
+/** How long a guest moving to another node keeps asking for its name
+ * while it is held: the node it left holds it until its lease ends. */
+const NAME_HELD_MS = 15_000;
 
 /** Where the session is kept between page loads. */
 export interface SessionStore {
@@ -59,7 +61,6 @@ export class ChatClient {
   readonly state = new ChatState();
   /** Set when the session ended and the user must log in again. */
   loggedOut: string | null = null;
-  private readonly rpc: Client<typeof ChatService>;
   private session: Session | null = null;
   private cursors = new Map<string, number>();
   private listeners = new Set<() => void>();
@@ -70,12 +71,17 @@ export class ChatClient {
   private wakeUp: (() => void) | null = null;
   private sending = false;
   private notifying = false;
+  /** When logging in again first found the guest's name held. */
+  private nameHeldSince: number | null = null;
 
   constructor(
-    transport: Transport,
+    private readonly servers: Servers,
     private readonly store: SessionStore,
-  ) {
-    this.rpc = createClient(ChatService, transport);
+  ) {}
+
+  /** The calls, to the node in use. */
+  private get rpc() {
+    return this.servers.rpc;
   }
 
   /** Calls `listener` after every change of state. */
@@ -298,6 +304,8 @@ export class ChatClient {
             this.wait = FIRST_WAIT_MS;
             this.setConnection({ state: "online" });
             void this.flushOutbox();
+            // In a cluster: the nodes to move to if this one goes.
+            void this.servers.discover();
           },
         },
       );
@@ -312,7 +320,10 @@ export class ChatClient {
       if (failure.code === Code.Unauthenticated) {
         return this.sessionLost(session, generation);
       }
-      return reason(failure);
+      const why = reason(failure);
+      // Another node, if there is one, next time.
+      if (why === UNREACHED) this.servers.next();
+      return why;
     }
   }
 
@@ -330,6 +341,7 @@ export class ChatClient {
     try {
       const reply = await this.rpc.login({ name: session.name, password: "" });
       if (generation !== this.generation) return null;
+      this.nameHeldSince = null;
       this.session = { ...session, token: reply.sessionToken };
       this.store.setItem(SESSION_KEY, JSON.stringify(this.session));
       await this.join(FIRST_ROOM).catch(() => {});
@@ -337,6 +349,14 @@ export class ChatClient {
     } catch (error) {
       const failure = ConnectError.from(error);
       if (isTransient(failure)) return reason(failure);
+      if (failure.code === Code.AlreadyExists) {
+        // Moved to another node: the one left may hold the name a while.
+        this.nameHeldSince ??= Date.now();
+        if (Date.now() - this.nameHeldSince < NAME_HELD_MS) {
+          return "your name is still held by the server you left; trying again";
+        }
+      }
+      this.nameHeldSince = null;
       this.stop(
         `Your session ended and you could not log in again: ${failure.rawMessage}`,
       );
@@ -518,6 +538,8 @@ function authorization(token: string): Headers {
   return new Headers({ authorization: `Bearer ${token}` });
 }
 
+const UNREACHED = "cannot reach the server";
+
 /** Failures that a retry may get past. */
 function isTransient(failure: ConnectError): boolean {
   return [
@@ -537,7 +559,7 @@ function reason(failure: ConnectError): string {
   const unreached =
     failure.cause instanceof TypeError ||
     (failure.code === Code.Unavailable && !failure.rawMessage);
-  if (unreached) return "cannot reach the server";
+  if (unreached) return UNREACHED;
   return failure.rawMessage || Code[failure.code];
 }
 

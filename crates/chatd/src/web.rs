@@ -7,7 +7,7 @@
 //! web addresses, and gRPC-Web calls from their pages are allowed (CORS for
 //! those origins only; for a node on its own, none).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll};
@@ -52,34 +52,43 @@ fn content_security(peers: &[String]) -> String {
     )
 }
 
-/// The web origins (`scheme://host:port`) of the other live nodes of a
-/// cluster: where this node's pages may move, and whose pages may call
-/// this node. Empty for a node on its own. A cheap-to-clone handle, kept up
-/// to date from the nodes' leases.
+/// The web origins (`scheme://host:port`) of the other nodes of a
+/// cluster: the live ones, where this node's pages may move, and every one
+/// seen since this node started, whose pages may call it (a page outlives
+/// the node that served it: that is when it moves). Empty for a node on
+/// its own. A cheap-to-clone handle, kept up to date from the nodes'
+/// leases.
 #[derive(Debug, Clone, Default)]
-pub struct PeerOrigins(Arc<RwLock<Vec<String>>>);
+pub struct PeerOrigins(Arc<RwLock<Origins>>);
+
+#[derive(Debug, Default)]
+struct Origins {
+    live: Vec<String>,
+    seen: BTreeSet<String>,
+}
 
 impl PeerOrigins {
-    /// From now on, the other nodes are at `urls` (their public URLs).
+    /// From now on, the other live nodes are at `urls` (their public URLs).
     pub fn set(&self, urls: &[String]) {
-        let mut origins: Vec<String> = urls.iter().filter_map(|url| origin_of(url)).collect();
-        origins.sort();
-        origins.dedup();
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = origins;
+        let mut live: Vec<String> = urls.iter().filter_map(|url| origin_of(url)).collect();
+        live.sort();
+        live.dedup();
+        let mut origins = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        origins.seen.extend(live.iter().cloned());
+        origins.live = live;
     }
 
+    /// The live nodes' origins.
     pub fn list(&self) -> Vec<String> {
-        self.0
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let origins = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        origins.live.clone()
     }
 
     fn allows(&self, origin: &HeaderValue) -> bool {
         let origins = self.0.read().unwrap_or_else(PoisonError::into_inner);
         origin
             .to_str()
-            .is_ok_and(|origin| origins.iter().any(|allowed| allowed == origin))
+            .is_ok_and(|origin| origins.seen.contains(origin))
     }
 }
 

@@ -1,10 +1,18 @@
 // What the browser tests run against: a real chatd (built by cargo) on
 // loopback, real Chromium (Debian's, driven by playwright-core), the
-// terminal client `chat --plain`, and a classic-protocol client.
+// terminal client `chat --plain`, and a classic-protocol client; for a
+// cluster, a PostgreSQL and a NATS of the test's own (Debian's packages).
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+} from "node:fs";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -93,7 +101,8 @@ export async function startChatd(
     dataDir,
     stop: (signal = "SIGTERM") =>
       new Promise<void>((done) => {
-        if (child.exitCode !== null) return done();
+        // Exited, or killed by a signal, already.
+        if (child.exitCode !== null || child.signalCode !== null) return done();
         child.removeAllListeners("exit");
         child.on("exit", () => done());
         child.kill(signal);
@@ -119,6 +128,116 @@ export async function selfSignedFlags(dir: string): Promise<string[]> {
     "--tls-key",
     join(dir, "key.pem"),
   ];
+}
+
+/** A service a test started, and how to stop it. */
+export interface Service {
+  url: string;
+  stop(): void;
+}
+
+/** A free loopback port. */
+function freePort(): Promise<number> {
+  return new Promise((found) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => found(port));
+    });
+  });
+}
+
+/** Whether something listens on loopback `port`. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((answer) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.on("connect", () => {
+      socket.destroy();
+      answer(true);
+    });
+    socket.on("error", () => answer(false));
+  });
+}
+
+async function until(ready: () => boolean | Promise<boolean>, what: string) {
+  const deadline = Date.now() + PATIENCE;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not start`);
+    await new Promise((wait) => setTimeout(wait, 100));
+  }
+}
+
+/** `program` and `args`, as the `postgres` user when this is root
+ * (PostgreSQL refuses to run as root). */
+function asServerUser(program: string, args: string[]): [string, string[]] {
+  return process.getuid?.() === 0
+    ? ["runuser", ["-u", "postgres", "--", program, ...args]]
+    : [program, args];
+}
+
+/** A PostgreSQL of the test's own in a temporary directory, with a
+ * database `chat`; its URL. */
+export async function startPostgres(): Promise<Service> {
+  const versions = readdirSync("/usr/lib/postgresql").sort();
+  const bin =
+    process.env.CHAT_TEST_PG_BIN ??
+    join("/usr/lib/postgresql", versions[versions.length - 1], "bin");
+  const dir = mkdtempSync(join(tmpdir(), "chat-web-pg-"));
+  chmodSync(dir, 0o777);
+  const run = (program: string, args: string[]) => {
+    const [command, all] = asServerUser(join(bin, program), args);
+    const result = spawnSync(command, all, { stdio: "ignore" });
+    return result.status === 0;
+  };
+  if (
+    !run("initdb", [
+      "--auth=trust",
+      "--username=postgres",
+      "--no-sync",
+      "-D",
+      join(dir, "data"),
+    ])
+  ) {
+    throw new Error("initdb failed (is Debian's postgresql installed?)");
+  }
+  const port = await freePort();
+  const [command, args] = asServerUser(join(bin, "postgres"), [
+    "-D",
+    join(dir, "data"),
+    "-p",
+    String(port),
+    "-k",
+    dir,
+    "-c",
+    "listen_addresses=127.0.0.1",
+  ]);
+  // A process group of its own, so its backends go with it.
+  const server = spawn(command, args, { stdio: "ignore", detached: true });
+  const connect = ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres"];
+  await until(() => run("pg_isready", ["-q", ...connect]), "postgres");
+  if (!run("createdb", [...connect, "chat"]))
+    throw new Error("createdb failed");
+  return {
+    url: `host=127.0.0.1 port=${port} user=postgres dbname=chat`,
+    stop: () => {
+      try {
+        process.kill(-server.pid!, "SIGKILL");
+      } catch {
+        // Gone already.
+      }
+      removeDir(dir);
+    },
+  };
+}
+
+/** A NATS server of the test's own. */
+export async function startNats(): Promise<Service> {
+  const port = await freePort();
+  const server = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port)], {
+    stdio: "ignore",
+  });
+  const url = `nats://127.0.0.1:${port}`;
+  await until(() => listening(port), "nats-server");
+  return { url, stop: () => server.kill("SIGKILL") };
 }
 
 export function removeDir(dir: string) {
