@@ -73,9 +73,14 @@ test("its node killed, the page moves to another and loses nothing", async () =>
     await bob.waitFor("hello from a");
 
     await a.stop("SIGKILL");
+    const killed = Date.now();
     // Said at once: sent once the page is on b.
     await say(ann.page, "on my way");
     await bob.waitFor("on my way");
+    // A figure for the docs, not asserted.
+    console.log(
+      `the page's message posted via b ${Date.now() - killed} ms after the kill`,
+    );
     await expect
       .poll(() => ann.page.locator(".connection.online").count(), {
         timeout: PATIENCE,
