@@ -166,19 +166,24 @@ async fn a_database_chatd_cannot_use_is_a_clear_error_at_start() {
     );
 }
 
+/// The flags of a node on the database at `url`, whose senders here send
+/// faster than the default allowance.
+fn node_flags(url: &str) -> [&str; 6] {
+    [
+        "--database-url",
+        url,
+        "--admin-socket",
+        "off",
+        "--max-sends-per-second",
+        "100000",
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_one_database_give_one_order_without_gaps_or_doubles() {
     let postgres = Postgres::start().await;
     let url = postgres.new_database("two_nodes").await;
-    // Each sender sends faster than the default allowance.
-    let flags = [
-        "--database-url",
-        url.as_str(),
-        "--admin-socket",
-        "off",
-        "--max-sends-per-second",
-        "1000",
-    ];
+    let flags = node_flags(&url);
     let nodes = [
         TestServer::start(&flags).await,
         TestServer::start(&flags).await,
@@ -253,14 +258,7 @@ async fn two_nodes_on_one_database_give_one_order_without_gaps_or_doubles() {
 async fn nodes_writing_the_same_rooms_at_once_never_wait_on_each_other_in_a_circle() {
     let postgres = Postgres::start().await;
     let url = postgres.new_database("many_rooms").await;
-    let flags = [
-        "--database-url",
-        url.as_str(),
-        "--admin-socket",
-        "off",
-        "--max-sends-per-second",
-        "100000",
-    ];
+    let flags = node_flags(&url);
     // The rooms are made before the second node starts, which reads them.
     let first = TestServer::start(&flags).await;
     let rooms: Vec<String> = (0..4).map(|r| format!("room-{r}")).collect();
