@@ -44,6 +44,10 @@ const PUBLISH_BACKLOG: usize = 16 * 1024;
 /// News from the other nodes waiting to be applied, at most.
 const NEWS_BACKLOG: usize = 4 * 1024;
 
+/// Users in one part of a roster: a part stays well under NATS's default
+/// largest message (1 MiB).
+const ROSTER_PART: usize = 1000;
+
 /// How long a node's lease lasts, and how often it renews it: a node that
 /// dies is gone for the others within `LEASE` and a renewal.
 const LEASE: Duration = Duration::from_secs(5);
@@ -230,7 +234,7 @@ impl Shared {
     }
 
     fn give_roster(&self, engine: &Engine) {
-        let users = engine
+        let users: Vec<wire::RosterUser> = engine
             .users_here()
             .into_iter()
             .map(|user| wire::RosterUser {
@@ -239,7 +243,17 @@ impl Shared {
                 rooms: user.rooms,
             })
             .collect();
-        self.announce(wire::news::News::Roster(wire::Roster { users }));
+        let id = rand::random();
+        let parts = users.len().div_ceil(ROSTER_PART).max(1);
+        let mut users = users.into_iter();
+        for part in 0..parts {
+            self.announce(wire::news::News::Roster(wire::Roster {
+                users: users.by_ref().take(ROSTER_PART).collect(),
+                id,
+                part: u32::try_from(part).unwrap_or(u32::MAX),
+                last: part + 1 == parts,
+            }));
+        }
     }
 
     fn held(&self) -> MutexGuard<'_, HashMap<String, (String, u64)>> {
@@ -345,8 +359,10 @@ async fn apply_news(
                 peers.presence(&engine, node, &name, online);
                 continue;
             }
-            N::Roster(wire::Roster { users }) => {
-                peers.roster(&engine, node, users).await;
+            N::Roster(part) => {
+                if let Some(users) = peers.roster_part(node, part) {
+                    peers.roster(&engine, node, users).await;
+                }
                 continue;
             }
             N::Hello(wire::Hello {}) => {
@@ -427,6 +443,9 @@ async fn renew_lease(
 #[derive(Default)]
 struct Peers {
     nodes: HashMap<u64, HashMap<String, PeerUser>>,
+    /// Each node's roster coming in parts: its id, the next part's
+    /// number, and the users so far.
+    rosters: HashMap<u64, (u64, u32, Vec<wire::RosterUser>)>,
 }
 
 #[derive(Default)]
@@ -457,6 +476,26 @@ impl Peers {
     fn presence(&mut self, engine: &Engine, node: u64, name: &str, online: bool) {
         self.user(node, name).online = online;
         self.tell(engine, name);
+    }
+
+    /// Gathers the parts of `node`'s roster; all its users once the last
+    /// part has come, in order. A roster with a part lost is dropped (the
+    /// node's next one starts afresh).
+    fn roster_part(&mut self, node: u64, part: wire::Roster) -> Option<Vec<wire::RosterUser>> {
+        if part.part == 0 {
+            self.rosters.insert(node, (part.id, 0, Vec::new()));
+        }
+        let (id, next, users) = self.rosters.get_mut(&node)?;
+        if *id != part.id || *next != part.part {
+            self.rosters.remove(&node);
+            return None;
+        }
+        *next += 1;
+        users.extend(part.users);
+        if !part.last {
+            return None;
+        }
+        self.rosters.remove(&node).map(|(_, _, users)| users)
     }
 
     /// Takes `users` as all of `node`'s: what this node missed of them is
@@ -515,6 +554,7 @@ impl Peers {
             .collect();
         for node in ended {
             tracing::info!(node, "a node's lease ended: its users are gone");
+            self.rosters.remove(&node);
             let users = self.nodes.remove(&node).unwrap_or_default();
             for (name, user) in &users {
                 self.gone(engine, name, user).await;
@@ -636,5 +676,56 @@ impl UserIndexes for SharedIndexes {
             .await
             .map_err(EngineError::from)?;
         i32::try_from(index).map_err(|_| HubError::IndexesExhausted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(id: u64, part: u32, last: bool, names: &[&str]) -> wire::Roster {
+        wire::Roster {
+            users: names
+                .iter()
+                .map(|name| wire::RosterUser {
+                    name: (*name).into(),
+                    online: true,
+                    rooms: Vec::new(),
+                })
+                .collect(),
+            id,
+            part,
+            last,
+        }
+    }
+
+    fn names(users: Option<Vec<wire::RosterUser>>) -> Option<Vec<String>> {
+        users.map(|users| users.into_iter().map(|user| user.name).collect())
+    }
+
+    #[test]
+    fn a_roster_is_taken_whole_or_not_at_all() {
+        let mut peers = Peers::default();
+        assert_eq!(peers.roster_part(1, part(7, 0, false, &["ann"])), None);
+        let whole = peers.roster_part(1, part(7, 1, true, &["bob"]));
+        assert_eq!(names(whole), Some(vec!["ann".into(), "bob".into()]));
+
+        // A part lost: that roster is dropped, the next one is taken.
+        assert_eq!(peers.roster_part(1, part(8, 0, false, &["ann"])), None);
+        assert_eq!(peers.roster_part(1, part(8, 2, true, &["carl"])), None);
+        assert_eq!(peers.roster_part(1, part(8, 1, false, &["bob"])), None);
+        let next = peers.roster_part(1, part(9, 0, true, &["dave"]));
+        assert_eq!(names(next), Some(vec!["dave".into()]));
+
+        // Another node's parts do not mix in.
+        assert_eq!(peers.roster_part(1, part(10, 0, false, &["ann"])), None);
+        assert_eq!(
+            names(peers.roster_part(2, part(11, 0, true, &["erin"]))),
+            Some(vec!["erin".into()])
+        );
+        assert_eq!(
+            names(peers.roster_part(1, part(10, 1, true, &["bob"]))),
+            Some(vec!["ann".into(), "bob".into()])
+        );
     }
 }
