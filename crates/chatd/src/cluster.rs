@@ -53,6 +53,14 @@ const ROSTER_PART: usize = 1000;
 const LEASE: Duration = Duration::from_secs(5);
 const RENEW_EVERY: Duration = Duration::from_secs(1);
 
+/// Where browsers reach this node's web client (`None` if it serves
+/// none), told to the other nodes; and their web origins, as this node
+/// learns them.
+pub struct WebPeers {
+    pub url: Option<String>,
+    pub peers: PeerOrigins,
+}
+
 /// This node of a cluster: its id, its broker connection and the
 /// database it shares with the others.
 pub struct Node {
@@ -156,15 +164,14 @@ impl Node {
     }
 
     /// Follows the other nodes until `shutdown`: shows their messages,
-    /// applies their news, keeps this node's lease (telling the others its
-    /// web client is at `web.0`, if it serves one) and learns whose have
-    /// ended and where theirs are (`web.1`). Gives up its lease at
-    /// shutdown, so the others need not wait for it to end.
+    /// applies their news, keeps this node's lease (with where its web
+    /// client is) and learns whose have ended and where theirs are. Gives
+    /// up its lease at shutdown, so the others need not wait for it to end.
     pub async fn follow(
         self,
         engine: Engine,
         hub: NativeHub,
-        web: (Option<String>, PeerOrigins),
+        web: WebPeers,
         shutdown: CancellationToken,
     ) {
         let mut incoming = match self.shared.client.subscribe(EVERYTHING).await {
@@ -413,7 +420,7 @@ async fn apply_news(
 /// taken it for gone.
 async fn renew_lease(
     shared: Arc<Shared>,
-    (url, peers): (Option<String>, PeerOrigins),
+    WebPeers { url, peers }: WebPeers,
     live_nodes: mpsc::Sender<Vec<u64>>,
 ) {
     let url = url.unwrap_or_default();

@@ -29,7 +29,7 @@ use crate::accounts::Accounts;
 use crate::address_rate::AddressRate;
 use crate::admin;
 use crate::classic::ClassicChat;
-use crate::cluster::Node;
+use crate::cluster::{Node, WebPeers};
 use crate::lobby::{
     AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyIdentity, LobbyService,
 };
@@ -260,7 +260,10 @@ impl Chatd {
             tasks.push(tokio::spawn(node.follow(
                 engine.clone(),
                 sessions.clone(),
-                (web.is_some().then_some(public_url), peers.clone()),
+                WebPeers {
+                    url: web.is_some().then_some(public_url),
+                    peers: peers.clone(),
+                },
                 shutdown.clone(),
             )));
         }
