@@ -252,6 +252,10 @@ pub struct Config {
     #[arg(long, env = "CHATD_LOG", default_value = "info")]
     pub log: String,
 
+    /// `text` for people, `json` (one object a line) for log shippers.
+    #[arg(long, env = "CHATD_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -378,6 +382,15 @@ fn on_off(text: &str) -> Result<bool, String> {
         "off" => Ok(false),
         _ => Err(format!("{text:?} is neither `on` nor `off`")),
     }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    /// One JSON object a line: `timestamp`, `level`, `target`, `message`
+    /// and the event's fields.
+    Json,
 }
 
 /// A URL browsers can open: `http://` or `https://` and a host.

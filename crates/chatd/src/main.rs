@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use anyhow::Context;
-use chatd::config::Command;
+use chatd::config::{Command, LogFormat};
 use chatd::{Chatd, Config};
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -15,11 +15,13 @@ async fn main() -> anyhow::Result<()> {
     if let Some(Command::GenCert { host, out_dir }) = &config.command {
         return gen_cert(host, out_dir);
     }
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log).context("invalid --log filter")?)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
 
     let grace = config.shutdown_grace;
     let server = Chatd::bind(config).await?;

@@ -123,3 +123,35 @@ async fn the_binary_refuses_a_busy_port_with_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line_with_the_event_fields() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(LOOPBACK)
+        .args(["--in-memory", "--log-format", "json"])
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let listening = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let line = lines.next_line().await.unwrap().expect("chatd exited");
+            let event: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|error| panic!("not JSON ({error}): {line}"));
+            for field in ["timestamp", "level", "target", "message"] {
+                assert!(event.get(field).is_some(), "no {field}: {line}");
+            }
+            if event["message"] == "native protocol listening" {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("chatd said where it listens");
+    assert_eq!(listening["level"], "INFO");
+    let addr = listening["addr"].as_str().expect("the address as a field");
+    assert!(addr.parse::<std::net::SocketAddr>().is_ok(), "{addr}");
+}
