@@ -148,6 +148,11 @@ impl Engine {
         }
     }
 
+    /// Whether the history store answers now.
+    pub async fn check_store(&self) -> Result<(), StoreError> {
+        self.shared.store.check().await
+    }
+
     /// The limits every adapter checks against.
     pub fn limits(&self) -> Limits {
         self.shared.config.limits

@@ -25,6 +25,7 @@ use prost::Message as _;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::health::Check;
 use crate::lobby::{HubError, UserIndexes};
 use crate::native::{NativeHub, convert};
 use crate::web::PeerOrigins;
@@ -146,6 +147,20 @@ impl Node {
                 unreleased: Mutex::default(),
                 say_hello,
             }),
+        })
+    }
+
+    /// A health check: whether the broker connection is up.
+    pub fn connection_check(&self) -> Check {
+        let client = self.shared.client.clone();
+        Box::new(move || {
+            let state = client.connection_state();
+            Box::pin(async move {
+                match state {
+                    async_nats::connection::State::Connected => Ok(()),
+                    other => Err(format!("not connected ({other})")),
+                }
+            })
         })
     }
 

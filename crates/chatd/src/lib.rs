@@ -17,6 +17,7 @@ mod admin;
 pub mod classic;
 mod cluster;
 pub mod config;
+mod health;
 pub mod lobby;
 pub mod native;
 mod server;

@@ -22,6 +22,8 @@ use tonic::transport::Server;
 use tonic::transport::server::Router;
 use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
+
+use crate::health::{Check, Health};
 use tower_layer::{Identity, Stack};
 
 use crate::Config;
@@ -200,7 +202,7 @@ impl Chatd {
             listeners,
         } = self;
         let max_request = config.max_request_bytes();
-        let health = HealthReporter::new();
+        let health = Health::default();
         match &tls {
             Some(_) => tracing::info!("serving every listener over TLS"),
             None => tracing::warn!(
@@ -236,11 +238,22 @@ impl Chatd {
         });
         let native = ChatServiceServer::new(NativeChat::new(sessions.clone(), login_rate.clone()))
             .max_decoding_message_size(max_request);
-        health.set_serving::<ChatServiceServer<NativeChat>>().await;
+        health.serve::<ChatServiceServer<NativeChat>>().await;
         let mut tasks = vec![
             tokio::spawn(sessions.clone().end_idle_sessions_until_shutdown()),
             tokio::spawn(sessions.clone().pass_on_engine_changes_until_shutdown()),
         ];
+        let mut checks: Vec<(&'static str, Check)> = vec![("history store", {
+            let engine = engine.clone();
+            Box::new(move || {
+                let engine = engine.clone();
+                Box::pin(async move { engine.check_store().await.map_err(|e| e.to_string()) })
+            })
+        })];
+        if let Some(node) = &node {
+            checks.push(("NATS", node.connection_check()));
+        }
+        tasks.push(tokio::spawn(health.clone().watch(checks, shutdown.clone())));
         let lobby_identity = match &node {
             Some(node) => LobbyIdentity::in_cluster(node.user_indexes(), &config.advertised_host),
             None => LobbyIdentity::single_node(),
@@ -283,7 +296,7 @@ impl Chatd {
             server(native_keepalive)
                 .accept_http1(web.is_some())
                 .layer(WebLayer::new(web, peers)),
-            &health,
+            health.reporter(),
         )
         .add_service(native)
         .serve_with_incoming_shutdown(incoming(listeners.native), stopped());
@@ -298,10 +311,10 @@ impl Chatd {
                     shutdown.clone(),
                 )
                 .into_service(max_request);
-                health.set_serving::<ChatServerServer<ClassicChat>>().await;
+                health.serve::<ChatServerServer<ClassicChat>>().await;
                 log_listening("classic protocol", &[local_addr(&listener)]);
                 Some(
-                    discoverable(server(native_keepalive), &health)
+                    discoverable(server(native_keepalive), health.reporter())
                         .add_service(classic)
                         .serve_with_incoming_shutdown(incoming(listener), stopped()),
                 )
@@ -347,12 +360,10 @@ impl Chatd {
                 .max_decoding_message_size(max_request);
                 let channel = ChannelServer::new(ChannelService::new(hub.clone(), legacy_rate))
                     .max_decoding_message_size(max_request);
-                health.set_serving::<AgentServer<AgentService>>().await;
-                health
-                    .set_serving::<HeartbeatServer<HeartbeatService>>()
-                    .await;
-                health.set_serving::<LobbyServer<LobbyService>>().await;
-                health.set_serving::<ChannelServer<ChannelService>>().await;
+                health.serve::<AgentServer<AgentService>>().await;
+                health.serve::<HeartbeatServer<HeartbeatService>>().await;
+                health.serve::<LobbyServer<LobbyService>>().await;
+                health.serve::<ChannelServer<ChannelService>>().await;
                 tasks.push(tokio::spawn(hub.reap_silent_users()));
                 log_listening("lobby Agent", &[addrs.agent]);
                 log_listening("lobby Heartbeat", &[addrs.heartbeat]);
@@ -360,16 +371,16 @@ impl Chatd {
                 log_listening("lobby channels", &addrs.channels);
                 let served = async move {
                     tokio::try_join!(
-                        discoverable(server(keepalive), &health)
+                        discoverable(server(keepalive), health.reporter())
                             .add_service(agent)
                             .serve_with_incoming_shutdown(incoming(listeners.agent), stopped()),
-                        discoverable(server(keepalive), &health)
+                        discoverable(server(keepalive), health.reporter())
                             .add_service(heartbeat)
                             .serve_with_incoming_shutdown(incoming(listeners.heartbeat), stopped()),
-                        discoverable(server(keepalive), &health)
+                        discoverable(server(keepalive), health.reporter())
                             .add_service(lobby)
                             .serve_with_incoming_shutdown(incoming(listeners.lobby), stopped()),
-                        discoverable(server(keepalive), &health)
+                        discoverable(server(keepalive), health.reporter())
                             .add_service(channel)
                             .serve_with_incoming_shutdown(
                                 select_all(listeners.channels.into_iter().map(incoming)),

@@ -543,3 +543,43 @@ async fn lobby_classic_and_native_users_on_different_nodes_talk() {
         ("지민", "hello from a classic client")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_not_serving_while_the_database_or_the_broker_is_down() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let mut cluster = Cluster::start("health").await;
+    let node = cluster.node().await;
+    let mut health = HealthClient::new(connect(node.addrs.native).await);
+    macro_rules! status_becomes {
+        ($wanted:expr, $what:expr) => {
+            eventually!(
+                $what,
+                (health
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .status()
+                    == $wanted)
+                    .then_some(())
+            )
+        };
+    }
+    status_becomes!(ServingStatus::Serving, "serving at first");
+    cluster.postgres.kill();
+    status_becomes!(
+        ServingStatus::NotServing,
+        "not serving without the database"
+    );
+    cluster.postgres.restart().await;
+    status_becomes!(ServingStatus::Serving, "serving with the database back");
+    cluster.nats.kill();
+    status_becomes!(ServingStatus::NotServing, "not serving without the broker");
+    cluster.nats.restart().await;
+    status_becomes!(ServingStatus::Serving, "serving with the broker back");
+}

@@ -27,6 +27,31 @@ async fn health_reports_the_classic_service_serving() {
 }
 
 #[tokio::test]
+async fn health_goes_not_serving_as_shutdown_begins() {
+    let server = TestServer::start(&[]).await;
+    let mut health = HealthClient::new(connect(server.addrs.native).await);
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: "chat.v1.ChatService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().expect("a status");
+    assert_eq!(first.status(), ServingStatus::Serving);
+    // Stopping waits for open streams, this one among them.
+    let stopping = tokio::spawn(server.stop());
+    let next = tokio::time::timeout(PATIENCE, watch.message())
+        .await
+        .expect("told before the stream ends")
+        .unwrap()
+        .expect("a status");
+    assert_eq!(next.status(), ServingStatus::NotServing);
+    drop(watch);
+    stopping.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn reflection_lists_the_classic_service() {
     let server = TestServer::start(&[]).await;
     let mut reflection = ServerReflectionClient::new(connect(server.classic).await);

@@ -157,6 +157,12 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// The rooms saved with [`update_rooms`](Self::update_rooms), by name.
     async fn saved_rooms(&self) -> Result<Vec<SavedRoom>, StoreError>;
 
+    /// Whether the store answers now (for health checks): the in-memory
+    /// store always does.
+    async fn check(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The saved room called `name`, if there is one. (A node of a cluster
     /// reads a room another node created; a store with one writer has
     /// every room open already, so the default scans.)

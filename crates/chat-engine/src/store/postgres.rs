@@ -534,6 +534,15 @@ impl HistoryStore for PostgresStore {
         self.load_saved_rooms(None).await
     }
 
+    async fn check(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map_err(|e| unavailable("the database does not answer", &e))?;
+        Ok(())
+    }
+
     async fn saved_room(&self, name: &str) -> Result<Option<SavedRoom>, StoreError> {
         Ok(self.load_saved_rooms(Some(name)).await?.pop())
     }

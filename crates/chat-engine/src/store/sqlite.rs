@@ -260,6 +260,11 @@ impl HistoryStore for SqliteStore {
         self.job(|done| Job::Rooms(updates, done)).await
     }
 
+    async fn check(&self) -> Result<(), StoreError> {
+        self.read(|db| db.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+
     async fn saved_rooms(&self) -> Result<Vec<SavedRoom>, StoreError> {
         self.read(load_saved_rooms).await
     }
