@@ -78,8 +78,6 @@ struct Shared {
     rooms: Mutex<BTreeMap<String, Arc<Room>>>,
     room_changes: broadcast::Sender<RoomChange>,
     directory: Arc<Directory>,
-    /// The other nodes, if any.
-    relay: Arc<dyn Relay>,
     creations: CreationRate,
     /// Held while a direct conversation is looked for and made, so two
     /// calls for one pair cannot make two.
@@ -124,8 +122,7 @@ impl Engine {
                 store,
                 rooms: Mutex::default(),
                 room_changes: broadcast::channel(ROOM_CHANGE_BACKLOG).0,
-                directory: Arc::new(Directory::new(Arc::clone(&relay))),
-                relay,
+                directory: Arc::new(Directory::new(relay)),
                 creations: governor::RateLimiter::keyed(governor::Quota::per_hour(
                     NonZeroU32::new(config.rooms.created_per_user_per_hour)
                         .unwrap_or(NonZeroU32::MIN),
@@ -267,7 +264,10 @@ impl Engine {
             .update_rooms(vec![RoomUpdate::Create(room)])
             .await?;
         let room = self.open_room(&name, access);
-        self.shared.relay.announce(News::RoomSaved(name));
+        self.shared
+            .directory
+            .relay()
+            .announce(News::RoomSaved(name));
         Ok(room)
     }
 
@@ -351,7 +351,7 @@ impl Engine {
         for room in self.shared.rooms().values() {
             room.forget(name, false);
         }
-        self.shared.relay.announce(News::Forgotten {
+        self.shared.directory.relay().announce(News::Forgotten {
             name: name.to_owned(),
             account: false,
         });
@@ -368,7 +368,7 @@ impl Engine {
         if !updates.is_empty() {
             self.shared.store.update_rooms(updates).await?;
         }
-        self.shared.relay.announce(News::Forgotten {
+        self.shared.directory.relay().announce(News::Forgotten {
             name: name.to_owned(),
             account: true,
         });
@@ -497,9 +497,9 @@ impl Engine {
         self.shared.directory.register(name)?;
         // A guest of another node may hold it; once the account is stored,
         // the store keeps the name, so it is let go again at once.
-        let held = self.shared.relay.hold_name(name).await;
+        let held = self.shared.directory.relay().hold_name(name).await;
         if held.is_ok() {
-            self.shared.relay.release_name(name);
+            self.shared.directory.relay().release_name(name);
         } else {
             self.shared.directory.unregister(name);
         }
@@ -534,7 +534,7 @@ impl Engine {
 
     /// Hands `news` to the other nodes, if any.
     pub fn announce(&self, news: News) {
-        self.shared.relay.announce(news);
+        self.shared.directory.relay().announce(news);
     }
 
     /// The users logged in on this node.
