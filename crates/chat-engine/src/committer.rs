@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Draft, EngineError, HistoryStore, Message, Relay, Room, SentKey};
+use crate::{Draft, EngineError, EngineMetrics, HistoryStore, Message, Relay, Room, SentKey};
 
 /// How long a gap in a room's numbers (a message from another node not
 /// yet come, or lost) is waited for before it is read from the store.
@@ -48,15 +48,28 @@ impl Submission {
 #[derive(Clone)]
 pub(crate) struct Committer {
     submissions: mpsc::UnboundedSender<Submission>,
+    metrics: EngineMetrics,
 }
 
 impl Committer {
     /// Starts the committer task on the current tokio runtime; what it
     /// stores, it also hands to `relay` for the other nodes.
-    pub(crate) fn start(store: Arc<dyn HistoryStore>, relay: Arc<dyn Relay>) -> Self {
+    pub(crate) fn start(
+        store: Arc<dyn HistoryStore>,
+        relay: Arc<dyn Relay>,
+        metrics: EngineMetrics,
+    ) -> Self {
         let (submissions, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(store, relay, queue));
-        Committer { submissions }
+        tokio::spawn(run(store, relay, metrics.clone(), queue));
+        Committer {
+            submissions,
+            metrics,
+        }
+    }
+
+    /// What the engine counts.
+    pub(crate) fn metrics(&self) -> &EngineMetrics {
+        &self.metrics
     }
 
     /// Posts `draft` to `room`; resolves once it is stored and published.
@@ -77,11 +90,12 @@ impl Committer {
 async fn run(
     store: Arc<dyn HistoryStore>,
     relay: Arc<dyn Relay>,
+    metrics: EngineMetrics,
     mut queue: mpsc::UnboundedReceiver<Submission>,
 ) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        commit(&store, relay.as_ref(), waiting.drain(..)).await;
+        commit(&store, relay.as_ref(), &metrics, waiting.drain(..)).await;
     }
 }
 
@@ -92,6 +106,7 @@ async fn run(
 async fn commit(
     store: &Arc<dyn HistoryStore>,
     relay: &dyn Relay,
+    metrics: &EngineMetrics,
     batch: impl Iterator<Item = Submission>,
 ) {
     let mut fresh = Vec::new();
@@ -120,7 +135,7 @@ async fn commit(
     if drafts.is_empty() {
         return;
     }
-    store_batch(store, relay, drafts).await;
+    store_batch(store, relay, metrics, drafts).await;
 }
 
 /// Numbers, stores and publishes `drafts` in one batch. A shared store may
@@ -129,6 +144,7 @@ async fn commit(
 async fn store_batch(
     store: &Arc<dyn HistoryStore>,
     relay: &dyn Relay,
+    metrics: &EngineMetrics,
     drafts: Vec<(Arc<Room>, Draft, Vec<Done>)>,
 ) {
     let mut numbered: Vec<(Arc<Room>, Arc<Message>, Vec<Done>)> = Vec::new();
@@ -150,8 +166,16 @@ async fn store_batch(
         .iter()
         .map(|(room, message, _)| (room.name(), message))
         .collect();
-    let seqs = match store.append(&records).await {
-        Ok(seqs) => seqs,
+    let started = std::time::Instant::now();
+    let appended = store.append(&records).await;
+    metrics
+        .store_commits
+        .observe(started.elapsed().as_secs_f64());
+    let seqs = match appended {
+        Ok(seqs) => {
+            metrics.stored.inc_by(seqs.len() as u64);
+            seqs
+        }
         Err(error) => {
             tracing::error!(%error, messages = numbered.len(), "storing messages failed");
             // Give the numbers back, newest first, so each room resumes at
@@ -193,6 +217,7 @@ pub(crate) async fn catch_up(store: &dyn HistoryStore, room: &Room, stored: u64)
             Ok(page) if !page.is_empty() => {
                 for message in page.into_iter().take_while(|m| m.seq <= stored) {
                     room.deliver(message);
+                    room.metrics().gap_messages.inc();
                 }
             }
             // Removed by retention meanwhile: go on from there.

@@ -80,6 +80,16 @@ impl DirectoryState {
         was != self.is_online(name)
     }
 
+    /// How many of this node's users are online: `(guests, accounts)`.
+    pub(crate) fn online_here(&self) -> (usize, usize) {
+        let online = self.users.values().filter(|user| user.online);
+        let accounts = online
+            .clone()
+            .filter(|user| self.registered.contains_key(&user.key))
+            .count();
+        (online.count() - accounts, accounts)
+    }
+
     /// This node's users.
     pub(crate) fn users_here(&self) -> Vec<UserHere> {
         self.users

@@ -11,8 +11,8 @@ use std::num::NonZeroU32;
 use crate::access::RoomAccess;
 use crate::store::{Grant, RoomUpdate};
 use crate::{
-    EngineError, HistoryStore, Limits, Message, NameClaim, News, NoRelay, Relay, Room, RoomAction,
-    SavedRoom, StoreError,
+    EngineError, EngineMetrics, HistoryStore, Limits, Message, NameClaim, News, NoRelay, Relay,
+    Room, RoomAction, SavedRoom, StoreError,
 };
 
 /// How many room openings and closings a slow watcher may fall behind.
@@ -24,6 +24,17 @@ const ROOM_CHANGE_BACKLOG: usize = 256;
 pub enum RoomChange {
     Opened(String),
     Closed(String),
+}
+
+/// How much the engine holds at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Census {
+    /// Rooms open.
+    pub rooms: usize,
+    /// Guests online on this node, on any protocol.
+    pub guests_online: usize,
+    /// Accounts online on this node.
+    pub accounts_online: usize,
 }
 
 /// Settings of the engine as a whole.
@@ -78,6 +89,7 @@ struct Shared {
     rooms: Mutex<BTreeMap<String, Arc<Room>>>,
     room_changes: broadcast::Sender<RoomChange>,
     directory: Arc<Directory>,
+    metrics: EngineMetrics,
     creations: CreationRate,
     /// Held while a direct conversation is looked for and made, so two
     /// calls for one pair cannot make two.
@@ -115,10 +127,16 @@ impl Engine {
         store: Arc<dyn HistoryStore>,
         relay: Arc<dyn Relay>,
     ) -> Self {
+        let metrics = EngineMetrics::default();
         Engine {
             shared: Arc::new(Shared {
                 config,
-                committer: Committer::start(Arc::clone(&store), Arc::clone(&relay)),
+                committer: Committer::start(
+                    Arc::clone(&store),
+                    Arc::clone(&relay),
+                    metrics.clone(),
+                ),
+                metrics,
                 store,
                 rooms: Mutex::default(),
                 room_changes: broadcast::channel(ROOM_CHANGE_BACKLOG).0,
@@ -148,6 +166,21 @@ impl Engine {
     /// Whether the history store answers now.
     pub async fn check_store(&self) -> Result<(), StoreError> {
         self.shared.store.check().await
+    }
+
+    /// What the engine counts, for metrics.
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.shared.metrics
+    }
+
+    /// How much the engine holds now.
+    pub fn census(&self) -> Census {
+        let (guests_online, accounts_online) = self.shared.directory.lock().online_here();
+        Census {
+            rooms: self.shared.rooms().len(),
+            guests_online,
+            accounts_online,
+        }
     }
 
     /// The limits every adapter checks against.

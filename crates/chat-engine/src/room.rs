@@ -11,7 +11,7 @@ use crate::members::{Members, RoomEvents};
 use crate::relay::News;
 use crate::store::{Grant, RoomUpdate};
 use crate::subscription::{Start, Subscription};
-use crate::{Draft, EngineError, HistoryStore, Limits, Message, RoomAction};
+use crate::{Draft, EngineError, EngineMetrics, HistoryStore, Limits, Message, RoomAction};
 
 /// One chat room: a total order of messages, a window of the most recent
 /// ones for fast fan-out, the subscribers reading it, and its members.
@@ -309,6 +309,11 @@ impl Room {
             .filter(|change| is_account || !is_guest_only(change))
             .map(|change| change.stored(&self.name))
             .collect()
+    }
+
+    /// What the engine counts.
+    pub(crate) fn metrics(&self) -> &EngineMetrics {
+        self.committer.metrics()
     }
 
     /// Checks `draft` against the limits and posts it: it gets the next

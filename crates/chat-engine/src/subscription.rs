@@ -77,6 +77,7 @@ impl Subscription {
                     let skip = (self.next_seq - window_start) as usize;
                     let batch: Vec<_> = state.window.iter().skip(skip).take(max).cloned().collect();
                     self.advance_past(&batch);
+                    room.metrics().deliveries.inc_by(batch.len() as u64);
                     return Ok(batch);
                 }
                 if self.next_seq > state.published {
@@ -116,6 +117,9 @@ impl Subscription {
         let first_available = batch.first().map_or(window_start, |m| m.seq);
         if first_available == self.next_seq {
             self.advance_past(&batch);
+            let metrics = self.room.metrics();
+            metrics.catch_ups.inc();
+            metrics.deliveries.inc_by(batch.len() as u64);
             return Ok(Some(batch));
         }
         if self.accept_later_start {
@@ -123,6 +127,7 @@ impl Subscription {
             self.next_seq = first_available;
             return Ok(None);
         }
+        self.room.metrics().lagged.inc();
         Err(SubscriptionError::Lagged {
             first_missing: self.next_seq,
             first_available,

@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use chat_proto::classic::chat_server_client::ChatServerClient;
 use chat_proto::classic::{Empty, Note};
-use chatd::{Chatd, Config, ListenAddrs};
-use clap::Parser;
+use chatd::{Chatd, Config, ListenAddrs, Reloader};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
@@ -69,6 +68,8 @@ pub struct Addrs {
     pub heartbeat: SocketAddr,
     pub lobby: SocketAddr,
     pub channels: Vec<SocketAddr>,
+    /// Prometheus metrics, with `--metrics-addr`.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl From<ListenAddrs> for Addrs {
@@ -83,6 +84,7 @@ impl From<ListenAddrs> for Addrs {
             heartbeat: lobby.heartbeat,
             lobby: lobby.lobby,
             channels: lobby.channels,
+            metrics: addrs.metrics,
         }
     }
 }
@@ -92,6 +94,7 @@ pub struct TestServer {
     pub classic: SocketAddr,
     pub addrs: Addrs,
     pub engine: chat_engine::Engine,
+    reloader: Reloader,
     shutdown: CancellationToken,
     serving: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
 }
@@ -99,24 +102,36 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with default settings plus `flags`.
     pub async fn start(flags: &[&str]) -> Self {
-        let mut args = vec!["chatd"];
-        args.extend_from_slice(LOOPBACK);
-        args.extend_from_slice(UNTHROTTLED);
-        args.extend_from_slice(in_memory_unless_given_a_data_dir(flags));
-        args.extend_from_slice(flags);
-        let server = Chatd::bind(Config::parse_from(args)).await.expect("bind");
+        let server = Chatd::bind(Self::config(flags)).await.expect("bind");
         let addrs = Addrs::from(server.addrs());
         let classic = addrs.classic;
         let engine = server.engine().clone();
+        let reloader = server.reloader();
         let shutdown = CancellationToken::new();
         let serving = tokio::spawn(server.run(shutdown.clone()));
         TestServer {
             classic,
             addrs,
             engine,
+            reloader,
             shutdown,
             serving: Some(serving),
         }
+    }
+
+    /// The settings of a test server with `flags`.
+    fn config(flags: &[&str]) -> Config {
+        let mut args = vec!["chatd"];
+        args.extend_from_slice(LOOPBACK);
+        args.extend_from_slice(UNTHROTTLED);
+        args.extend_from_slice(in_memory_unless_given_a_data_dir(flags));
+        args.extend_from_slice(flags);
+        chatd::config_file::load(args).expect("valid test settings")
+    }
+
+    /// Hands the running server the settings of `flags`, as SIGHUP does.
+    pub fn reload(&self, flags: &[&str]) {
+        self.reloader.reload(Self::config(flags));
     }
 
     /// A classic client on a connection of its own.

@@ -150,14 +150,18 @@ impl Node {
         })
     }
 
-    /// A health check: whether the broker connection is up.
+    /// A health check: whether the broker connection is up and answers a
+    /// ping.
     pub fn connection_check(&self) -> Check {
         let client = self.shared.client.clone();
         Box::new(move || {
-            let state = client.connection_state();
+            let client = client.clone();
             Box::pin(async move {
-                match state {
-                    async_nats::connection::State::Connected => Ok(()),
+                match client.connection_state() {
+                    // A round trip: PING, and PONG back.
+                    async_nats::connection::State::Connected => {
+                        client.flush().await.map_err(|error| error.to_string())
+                    }
                     other => Err(format!("not connected ({other})")),
                 }
             })

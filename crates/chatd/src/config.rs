@@ -1,5 +1,7 @@
-//! Command-line flags of `chatd`; each can also be set by an environment
-//! variable.
+//! The settings of `chatd`: command-line flags, each of which can also be
+//! set by an environment variable and by a key of the configuration file
+//! (`--config chatd.toml`). A flag beats its environment variable, which
+//! beats the file, which beats the default.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,12 +11,25 @@ use std::time::Duration;
 use chat_engine::{EngineConfig, Limits, RoomLimits};
 use clap::Parser;
 
+use crate::config_file::Settings;
+
 /// The chat server: serves the classic, lobby and native protocols over one
 /// chat engine, so their users talk to each other.
 #[derive(Debug, Clone, Parser)]
 // A flag given twice takes its last value, so scripts can append overrides.
 #[command(name = "chatd", version, about, args_override_self = true)]
 pub struct Config {
+    /// A TOML file of settings: each key is a flag's name without `--`
+    /// (`max-sends-per-second = 50`). Flags and environment variables
+    /// override it. SIGHUP reads it again.
+    #[arg(long, env = "CHATD_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (plain HTTP;
+    /// keep it off the internet). Off by default.
+    #[arg(long, env = "CHATD_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Where the native protocol (`chat.v1.ChatService`) listens.
     #[arg(long, env = "CHATD_NATIVE_ADDR", default_value = "0.0.0.0:7070")]
     pub native_addr: SocketAddr,
@@ -249,7 +264,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
 
     /// Log filter, in `tracing` syntax (e.g. `info`, `chatd=debug`).
-    #[arg(long, env = "CHATD_LOG", default_value = "info")]
+    #[arg(long, env = "CHATD_LOG", default_value = "info", value_parser = log_filter)]
     pub log: String,
 
     /// `text` for people, `json` (one object a line) for log shippers.
@@ -258,11 +273,18 @@ pub struct Config {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// Every setting as given (or defaulted), by key.
+    #[arg(skip)]
+    pub settings: Settings,
 }
 
 /// What `chatd` does instead of serving.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
+    /// Prints the settings `chatd` would run with (flags, environment,
+    /// `--config` file and defaults), as a configuration file.
+    Config,
     /// Makes a self-signed certificate and key for trying TLS out
     /// (`cert.pem` and `key.pem`); clients must be told to trust it
     /// (`chat --ca-cert cert.pem`).
@@ -398,6 +420,12 @@ fn public_url(text: &str) -> Result<String, String> {
     crate::web::origin_of(text)
         .map(|_| text.trim_end_matches('/').to_owned())
         .ok_or_else(|| format!("`{text}` is not an http:// or https:// URL with a host"))
+}
+
+fn log_filter(text: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(text)
+        .map(|_| text.to_owned())
+        .map_err(|error| error.to_string())
 }
 
 fn positive_duration(text: &str) -> Result<Duration, String> {

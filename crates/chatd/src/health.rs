@@ -6,13 +6,15 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+
+use crate::metrics::Metrics;
 
 /// How often what `chatd` depends on is checked, and how long a check may
 /// take before it counts as failed.
@@ -58,8 +60,13 @@ impl Health {
 
     /// Runs `checks` every second until `shutdown`, reporting every
     /// service (and the server, `""`) SERVING while all pass; at shutdown,
-    /// NOT_SERVING.
-    pub async fn watch(self, checks: Vec<(&'static str, Check)>, shutdown: CancellationToken) {
+    /// NOT_SERVING. Each check's round trip goes to `metrics`.
+    pub async fn watch(
+        self,
+        checks: Vec<(&'static str, Check)>,
+        metrics: Metrics,
+        shutdown: CancellationToken,
+    ) {
         let mut every = tokio::time::interval(CHECK_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -69,7 +76,9 @@ impl Health {
             }
             let mut failed = None;
             for (what, check) in &checks {
+                let started = Instant::now();
                 let result = tokio::time::timeout(CHECK_TIMEOUT, check()).await;
+                metrics.checked(what, started.elapsed(), matches!(result, Ok(Ok(()))));
                 let error = match result {
                     Ok(Ok(())) => continue,
                     Ok(Err(error)) => error,

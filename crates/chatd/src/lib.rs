@@ -17,9 +17,12 @@ mod admin;
 pub mod classic;
 mod cluster;
 pub mod config;
+pub mod config_file;
 mod health;
 pub mod lobby;
+pub mod metrics;
 pub mod native;
+mod reload;
 mod server;
 mod status;
 mod streaming;
@@ -27,4 +30,5 @@ pub mod transport;
 pub mod web;
 
 pub use config::Config;
+pub use reload::Reloader;
 pub use server::{Chatd, ListenAddrs, LobbyAddrs, StartError};

@@ -1,31 +1,46 @@
-//! `chatd`: parses flags, starts logging, serves until Ctrl-C or SIGTERM.
+//! `chatd`: reads its settings, starts logging, serves until Ctrl-C or
+//! SIGTERM; SIGHUP reads the settings again.
 
+use std::ffi::OsString;
 use std::io::IsTerminal;
 
 use anyhow::Context;
 use chatd::config::{Command, LogFormat};
-use chatd::{Chatd, Config};
-use clap::Parser;
+use chatd::config_file::{self, LoadError};
+use chatd::{Chatd, Config, Reloader};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry, reload};
+
+/// Changes the log filter of the running process.
+type FilterHandle = reload::Handle<EnvFilter, Registry>;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
-    if let Some(Command::GenCert { host, out_dir }) = &config.command {
-        return gen_cert(host, out_dir);
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let config = match config_file::load(args.clone()) {
+        Ok(config) => config,
+        Err(LoadError::Flags(error)) => error.exit(),
+        Err(error) => {
+            eprintln!("chatd: {error}");
+            std::process::exit(2);
+        }
+    };
+    match &config.command {
+        Some(Command::GenCert { host, out_dir }) => return gen_cert(host, out_dir),
+        Some(Command::Config) => {
+            print!("{}", config.settings.to_toml());
+            return Ok(());
+        }
+        None => {}
     }
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&config.log).context("invalid --log filter")?)
-        .with_writer(std::io::stderr);
-    match config.log_format {
-        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => logs.json().flatten_event(true).init(),
-    }
+    let filter = start_logging(&config)?;
 
     let grace = config.shutdown_grace;
     let server = Chatd::bind(config).await?;
     let shutdown = CancellationToken::new();
+    tokio::spawn(reload_on_hangup(args, server.reloader(), filter));
     let mut serving = tokio::spawn(server.run(shutdown.clone()));
 
     tokio::select! {
@@ -43,6 +58,55 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Logs to stderr, as `--log-format` says, through `--log`'s filter, which
+/// the returned handle can change.
+fn start_logging(config: &Config) -> anyhow::Result<FilterHandle> {
+    let filter = EnvFilter::try_new(&config.log).context("invalid --log filter")?;
+    let (filter, handle) = reload::Layer::new(filter);
+    let logs = tracing_subscriber::registry().with(filter);
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => logs
+            .with(lines.with_ansi(std::io::stderr().is_terminal()))
+            .init(),
+        LogFormat::Json => logs.with(lines.json().flatten_event(true)).init(),
+    }
+    Ok(handle)
+}
+
+/// On each SIGHUP, reads the settings again (the same flags, the
+/// environment, the file) and applies what can change live. A bad file is
+/// logged and changes nothing.
+async fn reload_on_hangup(args: Vec<OsString>, reloader: Reloader, filter: FilterHandle) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGHUP: no reloading");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP: reading the configuration again");
+        let config = match config_file::load(args.clone()) {
+            Ok(config) => config,
+            Err(error) => {
+                let error = error.to_string();
+                tracing::error!(error = error.trim_end(), "configuration not reloaded");
+                continue;
+            }
+        };
+        match EnvFilter::try_new(&config.log) {
+            Ok(new) => {
+                if let Err(error) = filter.reload(new) {
+                    tracing::error!(%error, "cannot change the log filter");
+                }
+            }
+            Err(error) => tracing::error!(%error, "invalid log filter; keeping the old one"),
+        }
+        reloader.reload(config);
+    }
 }
 
 /// Writes a self-signed certificate for `hosts` and its key to `dir`.

@@ -35,11 +35,15 @@ use crate::cluster::{Node, WebPeers};
 use crate::lobby::{
     AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyIdentity, LobbyService,
 };
+use crate::metrics::{self, Limit, Metrics, Protocol};
 use crate::native::{NativeChat, NativeHub, SessionConfig};
+use crate::reload::{Live, Reloader};
 use crate::transport::{
-    self, Admission, ConnectionSettings, RESERVED_DESCRIPTORS, ReplyBudgetLayer, Tls,
+    self, Admission, ConnectionInfo, ConnectionSettings, RESERVED_DESCRIPTORS, ReplyBudgetLayer,
+    Tls,
 };
 use crate::web::{PeerOrigins, WebFiles, WebLayer};
+use tokio::sync::watch;
 
 /// Where each protocol listens; `None` for a protocol turned off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +51,8 @@ pub struct ListenAddrs {
     pub native: SocketAddr,
     pub classic: Option<SocketAddr>,
     pub lobby: Option<LobbyAddrs>,
+    /// Prometheus metrics, if served.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Where the lobby protocol's services listen.
@@ -67,10 +73,13 @@ pub struct Chatd {
     /// This node, in a cluster.
     node: Option<Node>,
     engine: Engine,
+    metrics: Metrics,
     accounts: Accounts,
     /// `(account, room)`, for the native hub to put accounts back in.
     memberships: Vec<(String, String)>,
     listeners: Listeners,
+    reloader: Reloader,
+    reloads: watch::Receiver<Config>,
 }
 
 impl std::fmt::Debug for Chatd {
@@ -88,6 +97,7 @@ struct Listeners {
     native: TcpListener,
     classic: Option<TcpListener>,
     lobby: Option<LobbyListeners>,
+    metrics: Option<TcpListener>,
 }
 
 #[derive(Debug)]
@@ -151,20 +161,29 @@ impl Chatd {
             Some(path) => Some((admin::bind(&path).await?, path)),
             None => None,
         };
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(bind(addr, "metrics").await?),
+            None => None,
+        };
         let listeners = Listeners {
             admin,
             native: bind(config.native_addr, "native protocol").await?,
             classic,
             lobby,
+            metrics: metrics_listener,
         };
+        let (reloader, reloads) = Reloader::new(config.clone());
         Ok(Chatd {
             config,
             tls,
             node,
+            metrics: Metrics::new(&engine),
             engine,
             accounts,
             memberships,
             listeners,
+            reloader,
+            reloads,
         })
     }
 
@@ -180,7 +199,18 @@ impl Chatd {
                 lobby: local_addr(&lobby.lobby),
                 channels: lobby.channels.iter().map(local_addr).collect(),
             }),
+            metrics: listeners.metrics.as_ref().map(local_addr),
         }
+    }
+
+    /// Where to send new settings (on SIGHUP) once it runs.
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
+    }
+
+    /// What this server counts, as Prometheus serves it.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The engine behind every protocol.
@@ -197,9 +227,12 @@ impl Chatd {
             tls,
             node,
             engine,
+            metrics,
             accounts,
             memberships,
             listeners,
+            reloader: _,
+            reloads,
         } = self;
         let max_request = config.max_request_bytes();
         let health = Health::default();
@@ -211,14 +244,23 @@ impl Chatd {
             ),
         }
         let tls_on = tls.is_some();
-        let connections = connection_settings(&config, tls);
-        let incoming = |listener| transport::incoming(listener, connections.clone());
+        let connections = connection_settings(&config, tls.clone(), metrics.clone());
+        let incoming =
+            |listener, protocol| transport::incoming(listener, protocol, connections.clone());
         let max_streams = config.max_streams_per_connection;
         let server = |keepalive| server(keepalive, max_streams);
         let stopped = || shutdown.clone().cancelled_owned();
         let native_keepalive = (config.keepalive_interval, config.keepalive_timeout);
-        let legacy_rate = AddressRate::new(config.max_legacy_sends_per_second, "messages");
-        let login_rate = AddressRate::new(config.max_logins_per_second, "logins");
+        let legacy_rate = AddressRate::new(
+            config.max_legacy_sends_per_second,
+            Limit::SendsPerAddress,
+            "messages",
+        );
+        let login_rate = AddressRate::new(
+            config.max_logins_per_second,
+            Limit::LoginsPerAddress,
+            "logins",
+        );
 
         let sessions = NativeHub::new(
             engine.clone(),
@@ -233,6 +275,14 @@ impl Chatd {
             shutdown.clone(),
         );
         sessions.restore_memberships(memberships);
+        let live = Live {
+            running: config.settings.clone(),
+            admission: connections.admission.clone(),
+            legacy_rate: legacy_rate.clone(),
+            login_rate: login_rate.clone(),
+            sessions: sessions.clone(),
+            tls,
+        };
         let admin = listeners.admin.map(|(listener, path)| {
             admin::serve(listener, path, sessions.clone(), shutdown.clone())
         });
@@ -242,8 +292,17 @@ impl Chatd {
         let mut tasks = vec![
             tokio::spawn(sessions.clone().end_idle_sessions_until_shutdown()),
             tokio::spawn(sessions.clone().pass_on_engine_changes_until_shutdown()),
+            tokio::spawn(live.follow(reloads, shutdown.clone())),
         ];
-        let mut checks: Vec<(&'static str, Check)> = vec![("history store", {
+        if let Some(listener) = listeners.metrics {
+            let serving = metrics::serve(listener, metrics.clone(), shutdown.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(error) = serving.await {
+                    tracing::error!(%error, "serving metrics failed");
+                }
+            }));
+        }
+        let mut checks: Vec<(&'static str, Check)> = vec![("store", {
             let engine = engine.clone();
             Box::new(move || {
                 let engine = engine.clone();
@@ -251,9 +310,13 @@ impl Chatd {
             })
         })];
         if let Some(node) = &node {
-            checks.push(("NATS", node.connection_check()));
+            checks.push(("broker", node.connection_check()));
         }
-        tasks.push(tokio::spawn(health.clone().watch(checks, shutdown.clone())));
+        tasks.push(tokio::spawn(health.clone().watch(
+            checks,
+            metrics.clone(),
+            shutdown.clone(),
+        )));
         let lobby_identity = match &node {
             Some(node) => LobbyIdentity::in_cluster(node.user_indexes(), &config.advertised_host),
             None => LobbyIdentity::single_node(),
@@ -299,7 +362,7 @@ impl Chatd {
             health.reporter(),
         )
         .add_service(native)
-        .serve_with_incoming_shutdown(incoming(listeners.native), stopped());
+        .serve_with_incoming_shutdown(incoming(listeners.native, Protocol::Native), stopped());
 
         let classic = match listeners.classic {
             Some(listener) => {
@@ -316,7 +379,10 @@ impl Chatd {
                 Some(
                     discoverable(server(native_keepalive), health.reporter())
                         .add_service(classic)
-                        .serve_with_incoming_shutdown(incoming(listener), stopped()),
+                        .serve_with_incoming_shutdown(
+                            incoming(listener, Protocol::Classic),
+                            stopped(),
+                        ),
                 )
             }
             None => {
@@ -373,17 +439,31 @@ impl Chatd {
                     tokio::try_join!(
                         discoverable(server(keepalive), health.reporter())
                             .add_service(agent)
-                            .serve_with_incoming_shutdown(incoming(listeners.agent), stopped()),
+                            .serve_with_incoming_shutdown(
+                                incoming(listeners.agent, Protocol::Lobby),
+                                stopped()
+                            ),
                         discoverable(server(keepalive), health.reporter())
                             .add_service(heartbeat)
-                            .serve_with_incoming_shutdown(incoming(listeners.heartbeat), stopped()),
+                            .serve_with_incoming_shutdown(
+                                incoming(listeners.heartbeat, Protocol::Lobby),
+                                stopped()
+                            ),
                         discoverable(server(keepalive), health.reporter())
                             .add_service(lobby)
-                            .serve_with_incoming_shutdown(incoming(listeners.lobby), stopped()),
+                            .serve_with_incoming_shutdown(
+                                incoming(listeners.lobby, Protocol::Lobby),
+                                stopped()
+                            ),
                         discoverable(server(keepalive), health.reporter())
                             .add_service(channel)
                             .serve_with_incoming_shutdown(
-                                select_all(listeners.channels.into_iter().map(incoming)),
+                                select_all(
+                                    listeners
+                                        .channels
+                                        .into_iter()
+                                        .map(|listener| incoming(listener, Protocol::Lobby)),
+                                ),
                                 stopped(),
                             ),
                     )
@@ -497,10 +577,26 @@ fn server(
 ) -> Server<Stack<ReplyBudgetLayer, Identity>> {
     let (interval, timeout) = keepalive;
     Server::builder()
+        .trace_fn(call_span)
         .http2_keepalive_interval(Some(interval))
         .http2_keepalive_timeout(Some(timeout))
         .max_concurrent_streams(max_streams)
         .layer(ReplyBudgetLayer)
+}
+
+/// The span of a call: every log line about it names the client's
+/// protocol and address. (Never a credential: those are in the body and
+/// the metadata, which the span leaves out.)
+fn call_span(request: &http::Request<()>) -> tracing::Span {
+    match request.extensions().get::<ConnectionInfo>() {
+        Some(info) => tracing::info_span!(
+            "call",
+            protocol = info.protocol.name(),
+            client = %info.remote_addr,
+            method = request.uri().path(),
+        ),
+        None => tracing::Span::none(),
+    }
 }
 
 /// `server` with the health service and reflection, so generic gRPC tools
@@ -532,7 +628,7 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 
 /// How connections are admitted and served, on every port alike: the
 /// descriptor limit is one for the whole process.
-fn connection_settings(config: &Config, tls: Option<Tls>) -> ConnectionSettings {
+fn connection_settings(config: &Config, tls: Option<Tls>, metrics: Metrics) -> ConnectionSettings {
     let descriptors = transport::raise_descriptor_limit().unwrap_or_else(|error| {
         tracing::warn!(%error, "cannot raise the open-file limit");
         rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
@@ -561,6 +657,7 @@ fn connection_settings(config: &Config, tls: Option<Tls>) -> ConnectionSettings 
         handshake_timeout: config.handshake_timeout,
         tls,
         reply_budget: to_usize(config.max_unsent_bytes_per_connection),
+        metrics,
     }
 }
 

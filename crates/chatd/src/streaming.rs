@@ -43,6 +43,7 @@ where
         quota,
         convert,
         ended: false,
+        call: tracing::Span::current(),
     };
     futures::stream::unfold(state, |mut state| async move {
         let item = state.next().await?;
@@ -58,6 +59,9 @@ struct StreamState<T, F> {
     quota: ReplyQuota,
     convert: F,
     ended: bool,
+    /// The span of the call that opened the stream (its client's protocol
+    /// and address): the stream is polled outside it.
+    call: tracing::Span,
 }
 
 impl<T: prost::Message, F: FnMut(&Message) -> Option<T>> StreamState<T, F> {
@@ -89,7 +93,9 @@ impl<T: prost::Message, F: FnMut(&Message) -> Option<T>> StreamState<T, F> {
                 Err(SubscriptionError::RoomClosed) => return None,
                 Err(error) => {
                     self.ended = true;
-                    tracing::info!(room = self.subscription.room().name(), %error, "stream ended");
+                    self.call.in_scope(|| {
+                        tracing::info!(room = self.subscription.room().name(), %error, "stream ended");
+                    });
                     return Some(Err(status::from_subscription(error)));
                 }
             }

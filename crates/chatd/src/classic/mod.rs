@@ -5,6 +5,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::metrics::SendMeter;
 use chat_engine::{Draft, Engine, Origin, Room, Start};
 use chat_proto::classic::chat_server_server::{ChatServer, ChatServerServer};
 use chat_proto::classic::{Empty, Note};
@@ -75,27 +76,33 @@ impl ChatServer for ClassicChat {
     }
 
     async fn send_note(&self, request: Request<Note>) -> Result<Response<Empty>, Status> {
-        self.rate.check(&request)?;
-        let Note { name, message } = request.into_inner();
-        // Anyone may send under any free name, but not under (or looking
-        // like) a logged-in user's, nor a lobby user's `user-N`.
-        self.engine
-            .check_unclaimed_name(&name)
-            .map_err(status::from_engine)?;
-        if is_lobby_user_name(&name) {
-            return Err(Status::invalid_argument(format!(
-                "names like `{name}` belong to lobby-protocol users; choose another"
-            )));
+        let meter = SendMeter::start(&request);
+        let sent = async {
+            self.rate.check(&request)?;
+            let Note { name, message } = request.into_inner();
+            // Anyone may send under any free name, but not under (or looking
+            // like) a logged-in user's, nor a lobby user's `user-N`.
+            self.engine
+                .check_unclaimed_name(&name)
+                .map_err(status::from_engine)?;
+            if is_lobby_user_name(&name) {
+                return Err(Status::invalid_argument(format!(
+                    "names like `{name}` belong to lobby-protocol users; choose another"
+                )));
+            }
+            self.room
+                .post(Draft {
+                    sender: name,
+                    origin: Origin::Classic,
+                    text: message,
+                    client_id: None,
+                })
+                .await
+                .map_err(status::from_engine)?;
+            Ok::<_, Status>(Response::new(Empty {}))
         }
-        self.room
-            .post(Draft {
-                sender: name,
-                origin: Origin::Classic,
-                text: message,
-                client_id: None,
-            })
-            .await
-            .map_err(status::from_engine)?;
-        Ok(Response::new(Empty {}))
+        .await;
+        meter.finish(&sent);
+        sent
     }
 }

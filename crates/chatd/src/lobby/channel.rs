@@ -1,6 +1,7 @@
 //! `Channel`: one chat room per port. A single service serves every port of
 //! the pool and tells channels apart by the port a call arrived on.
 
+use crate::metrics::SendMeter;
 use chat_proto::lobby::channel_server::Channel;
 use chat_proto::lobby::status_reply::Status as StatusKind;
 use chat_proto::lobby::{Chat, Empty, UserRequest};
@@ -39,12 +40,18 @@ impl Channel for ChannelService {
 
     /// Posts to the channel; every other member gets it.
     async fn try_chat_send(&self, request: Request<Chat>) -> Result<Response<Empty>, Status> {
-        self.rate.check(&request)?;
-        let channel = channel_of(&request)?;
-        let Chat { index, text } = request.into_inner();
-        let (room, _) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
-        post_chat(&room, index, text).await?;
-        Ok(Response::new(Empty {}))
+        let meter = SendMeter::start(&request);
+        let sent = async {
+            self.rate.check(&request)?;
+            let channel = channel_of(&request)?;
+            let Chat { index, text } = request.into_inner();
+            let (room, _) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
+            post_chat(&room, index, text).await?;
+            Ok::<_, Status>(Response::new(Empty {}))
+        }
+        .await;
+        meter.finish(&sent);
+        sent
     }
 
     /// Channel chat from the other members, live, until the user leaves.

@@ -1,5 +1,6 @@
 //! `Lobby`: lobby chat, commands and each user's status feed.
 
+use crate::metrics::SendMeter;
 use chat_proto::lobby::command_reply::Status as Outcome;
 use chat_proto::lobby::command_request::Status as Command;
 use chat_proto::lobby::lobby_server::Lobby;
@@ -78,11 +79,17 @@ impl Lobby for LobbyService {
 
     /// Posts to the lobby; every other lobby user gets it.
     async fn try_chat_send(&self, request: Request<Chat>) -> Result<Response<Empty>, Status> {
-        self.rate.check(&request)?;
-        let Chat { index, text } = request.into_inner();
-        self.hub.gone_token(index).map_err(status::from_hub)?;
-        post_chat(self.hub.lobby(), index, text).await?;
-        Ok(Response::new(Empty {}))
+        let meter = SendMeter::start(&request);
+        let sent = async {
+            self.rate.check(&request)?;
+            let Chat { index, text } = request.into_inner();
+            self.hub.gone_token(index).map_err(status::from_hub)?;
+            post_chat(self.hub.lobby(), index, text).await?;
+            Ok::<_, Status>(Response::new(Empty {}))
+        }
+        .await;
+        meter.finish(&sent);
+        sent
     }
 
     /// Lobby chat from everyone but the user, live, until the user is gone.

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::metrics::{Limit, Metrics, SendMeter};
 use chat_engine::{Draft, Origin};
 use chat_proto::chat::v1::chat_service_server::ChatService;
 use chat_proto::chat::v1::get_history_request::Position;
@@ -87,12 +88,17 @@ impl ChatService for NativeChat {
     ) -> Result<Response<LoginResponse>, Status> {
         self.logins.check(&request)?;
         let address = client_address(&request);
+        let metrics = Metrics::of(&request).map(|(metrics, _)| metrics.clone());
         let LoginRequest { name, password } = request.into_inner();
         let session = if password.is_empty() {
-            self.hub.guest_login(&name).await?
+            self.hub.guest_login(&name).await
         } else {
-            self.hub.account_login(&name, &password, &address).await?
+            self.hub.account_login(&name, &password, &address).await
         };
+        if let Some(metrics) = metrics {
+            metrics.login(&session);
+        }
+        let session = session?;
         Ok(Response::new(LoginResponse {
             session_token: session.token().to_owned(),
             name: session.name().to_owned(),
@@ -180,28 +186,40 @@ impl ChatService for NativeChat {
         &self,
         request: Request<SendMessageRequest>,
     ) -> Result<Response<SendMessageResponse>, Status> {
-        let session = self.hub.authenticate(request.metadata())?;
-        let SendMessageRequest {
-            room,
-            text,
-            client_message_id,
-        } = request.into_inner();
-        let target = self.hub.room_of(&session, &room).await?;
-        session
-            .user()
-            .take_send(self.hub.config().max_sends_per_second)?;
-        let message = target
-            .post(Draft {
-                sender: session.name().to_owned(),
-                origin: Origin::Native,
+        let meter = SendMeter::start(&request);
+        let metrics = Metrics::of(&request).map(|(metrics, _)| metrics.clone());
+        let sent = async {
+            let session = self.hub.authenticate(request.metadata())?;
+            let SendMessageRequest {
+                room,
                 text,
-                client_id: Some(client_message_id).filter(|id| !id.is_empty()),
-            })
-            .await
-            .map_err(status::from_engine)?;
-        Ok(Response::new(SendMessageResponse {
-            message: Some(convert::message(&room, &message)),
-        }))
+                client_message_id,
+            } = request.into_inner();
+            let target = self.hub.room_of(&session, &room).await?;
+            session
+                .user()
+                .take_send(self.hub.max_sends_per_second())
+                .inspect_err(|_| {
+                    if let Some(metrics) = &metrics {
+                        metrics.limit_hit(Limit::SendsPerUser);
+                    }
+                })?;
+            let message = target
+                .post(Draft {
+                    sender: session.name().to_owned(),
+                    origin: Origin::Native,
+                    text,
+                    client_id: Some(client_message_id).filter(|id| !id.is_empty()),
+                })
+                .await
+                .map_err(status::from_engine)?;
+            Ok::<_, Status>(Response::new(SendMessageResponse {
+                message: Some(convert::message(&room, &message)),
+            }))
+        }
+        .await;
+        meter.finish(&sent);
+        sent
     }
 
     async fn create_room(

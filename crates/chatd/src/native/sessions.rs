@@ -3,7 +3,7 @@
 //! went away ends.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -41,6 +41,9 @@ struct Shared {
     engine: Engine,
     accounts: Accounts,
     config: SessionConfig,
+    /// The limits of `config` that can change live.
+    max_rooms_per_user: AtomicUsize,
+    max_sends_per_second: AtomicU32,
     shutdown: CancellationToken,
     /// The sessions in memory, by token. An account's session not in
     /// memory (after a restart, or idle) is brought back on its next use.
@@ -62,6 +65,8 @@ impl NativeHub {
             shared: Arc::new(Shared {
                 engine,
                 accounts,
+                max_rooms_per_user: AtomicUsize::new(config.max_rooms_per_user),
+                max_sends_per_second: AtomicU32::new(config.max_sends_per_second),
                 config,
                 shutdown,
                 sessions: Mutex::default(),
@@ -81,6 +86,23 @@ impl NativeHub {
 
     pub fn config(&self) -> &SessionConfig {
         &self.shared.config
+    }
+
+    /// How many messages a second one user may send, now.
+    pub fn max_sends_per_second(&self) -> u32 {
+        self.shared.max_sends_per_second.load(Ordering::Relaxed)
+    }
+
+    /// Changes the limits that can change live; users already logged in
+    /// keep the allowance they have until it refills.
+    pub fn set_limits(&self, max_rooms_per_user: usize, max_sends_per_second: u32) {
+        let shared = &self.shared;
+        shared
+            .max_rooms_per_user
+            .store(max_rooms_per_user, Ordering::Relaxed);
+        shared
+            .max_sends_per_second
+            .store(max_sends_per_second, Ordering::Relaxed);
     }
 
     pub fn shutdown(&self) -> &CancellationToken {
@@ -118,11 +140,7 @@ impl NativeHub {
             .claim_name(name)
             .await
             .map_err(status::from_engine)?;
-        let user = Arc::new(User::new(
-            claim,
-            false,
-            self.shared.config.max_sends_per_second,
-        ));
+        let user = Arc::new(User::new(claim, false, self.max_sends_per_second()));
         self.users().insert(name.to_owned(), Arc::clone(&user));
         let session = self.add_session(accounts::new_token(), user);
         tracing::info!(name, "guest logged in");
@@ -177,11 +195,7 @@ impl NativeHub {
             .engine
             .claim_registered_name(name)
             .map_err(status::from_engine)?;
-        let user = Arc::new(User::new(
-            claim,
-            true,
-            self.shared.config.max_sends_per_second,
-        ));
+        let user = Arc::new(User::new(claim, true, self.max_sends_per_second()));
         // In a cluster, the rooms it joined on other nodes (as their news
         // told this one) are its rooms here too.
         let rooms = self
@@ -386,7 +400,7 @@ impl NativeHub {
         if user.is_account() {
             self.shared.accounts.join(user.name(), room.name()).await?;
         }
-        user.join(room, self.shared.config.max_rooms_per_user)?;
+        user.join(room, self.shared.max_rooms_per_user.load(Ordering::Relaxed))?;
         Ok(Arc::clone(room))
     }
 

@@ -26,8 +26,6 @@ pub struct Admission {
 
 #[derive(Debug)]
 struct Shared {
-    max_total: usize,
-    max_per_address: usize,
     counts: Mutex<Counts>,
     /// Woken when a connection closes.
     freed: Notify,
@@ -35,6 +33,8 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct Counts {
+    max_total: usize,
+    max_per_address: usize,
     total: usize,
     per_address: HashMap<IpAddr, usize>,
 }
@@ -59,9 +59,11 @@ impl Admission {
     pub fn new(max_total: usize, max_per_address: usize) -> Self {
         Admission {
             shared: Arc::new(Shared {
-                max_total: max_total.max(1),
-                max_per_address: max_per_address.max(1),
-                counts: Mutex::default(),
+                counts: Mutex::new(Counts {
+                    max_total: max_total.max(1),
+                    max_per_address: max_per_address.max(1),
+                    ..Counts::default()
+                }),
                 freed: Notify::new(),
             }),
         }
@@ -71,12 +73,13 @@ impl Admission {
     pub fn admit(&self, peer: IpAddr) -> Result<Admitted, Refusal> {
         let address = address_key(peer);
         let mut counts = self.shared.counts();
-        if counts.total >= self.shared.max_total {
-            return Err(Refusal::ServerFull(self.shared.max_total));
+        if counts.total >= counts.max_total {
+            return Err(Refusal::ServerFull(counts.max_total));
         }
+        let max_per_address = counts.max_per_address;
         let from_address = counts.per_address.entry(address).or_default();
-        if *from_address >= self.shared.max_per_address {
-            return Err(Refusal::AddressFull(address, self.shared.max_per_address));
+        if *from_address >= max_per_address {
+            return Err(Refusal::AddressFull(address, max_per_address));
         }
         *from_address += 1;
         counts.total += 1;
@@ -84,6 +87,18 @@ impl Admission {
             shared: Arc::clone(&self.shared),
             address,
         })
+    }
+
+    /// Changes the limit on connections in all. Connections already open
+    /// stay, even past it.
+    pub fn set_max_total(&self, max_total: usize) {
+        self.shared.counts().max_total = max_total.max(1);
+    }
+
+    /// Changes the limit on one address's connections. Connections
+    /// already open stay, even past it.
+    pub fn set_max_per_address(&self, max_per_address: usize) {
+        self.shared.counts().max_per_address = max_per_address.max(1);
     }
 
     /// Connections open now.

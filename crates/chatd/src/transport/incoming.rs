@@ -15,10 +15,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
 use tonic::transport::server::Connected;
 
-use super::admission::{Admission, Admitted};
+use super::admission::{Admission, Admitted, Refusal};
 use super::batched_writes::BatchedWrites;
 use super::replies::ReplyBudget;
 use super::tls::{ServerStream, Tls};
+use crate::metrics::{Limit, Metrics, OpenCount, Protocol};
 
 /// The client's connection preface (24 bytes) and the header of its first
 /// SETTINGS frame (9): read in time, the handshake counts as done. (An
@@ -40,6 +41,7 @@ pub struct ConnectionSettings {
     pub tls: Option<Tls>,
     /// Reply bytes a connection may hold unsent (see [`ReplyBudget`]).
     pub reply_budget: usize,
+    pub metrics: Metrics,
 }
 
 /// What a call can learn about the connection it came on, from its
@@ -48,7 +50,11 @@ pub struct ConnectionSettings {
 pub struct ConnectionInfo {
     pub local_addr: SocketAddr,
     pub remote_addr: SocketAddr,
+    /// What the port it came to serves.
+    pub protocol: Protocol,
     pub replies: Arc<ReplyBudget>,
+    /// The server's.
+    pub metrics: Metrics,
 }
 
 impl ConnectionInfo {
@@ -65,30 +71,41 @@ pub type Connection = BatchedWrites<AdmittedStream>;
 /// are closed at once.
 pub fn incoming(
     listener: TcpListener,
+    protocol: Protocol,
     settings: ConnectionSettings,
 ) -> impl Stream<Item = Result<Connection, io::Error>> + Send + Unpin + 'static {
     Box::pin(futures::stream::unfold(
         (listener, settings),
-        |(listener, settings)| async move {
-            let connection = accept(&listener, &settings).await;
+        move |(listener, settings)| async move {
+            let connection = accept(&listener, protocol, &settings).await;
             Some((Ok(connection), (listener, settings)))
         },
     ))
 }
 
-async fn accept(listener: &TcpListener, settings: &ConnectionSettings) -> Connection {
+async fn accept(
+    listener: &TcpListener,
+    protocol: Protocol,
+    settings: &ConnectionSettings,
+) -> Connection {
     let mut backoff = Duration::from_millis(5);
     loop {
         match listener.accept().await {
             Ok((tcp, peer)) => match settings.admission.admit(peer.ip()) {
-                Ok(admitted) => match AdmittedStream::new(tcp, admitted, settings) {
+                Ok(admitted) => match AdmittedStream::new(tcp, protocol, admitted, settings) {
                     Ok(stream) => {
                         let replies = Arc::clone(&stream.info.replies);
                         return BatchedWrites::new(stream, Some(replies));
                     }
                     Err(error) => tracing::debug!(%peer, %error, "connection dropped at once"),
                 },
-                Err(refusal) => tracing::debug!(%peer, %refusal, "connection refused"),
+                Err(refusal) => {
+                    settings.metrics.limit_hit(match refusal {
+                        Refusal::ServerFull(_) => Limit::Connections,
+                        Refusal::AddressFull(..) => Limit::ConnectionsPerAddress,
+                    });
+                    tracing::debug!(%peer, %refusal, "connection refused");
+                }
             },
             Err(error) if out_of_descriptors(&error) => {
                 tracing::warn!(
@@ -121,24 +138,36 @@ pub struct AdmittedStream {
     io: ServerStream,
     info: ConnectionInfo,
     _admitted: Admitted,
+    _counted: OpenCount,
     /// Until the handshake bytes arrive.
     deadline: Option<Pin<Box<Sleep>>>,
+    /// The deadline passed (counted once).
+    timed_out: bool,
     read: usize,
 }
 
 impl AdmittedStream {
-    fn new(tcp: TcpStream, admitted: Admitted, settings: &ConnectionSettings) -> io::Result<Self> {
+    fn new(
+        tcp: TcpStream,
+        protocol: Protocol,
+        admitted: Admitted,
+        settings: &ConnectionSettings,
+    ) -> io::Result<Self> {
         tcp.set_nodelay(true)?;
         let info = ConnectionInfo {
             local_addr: tcp.local_addr()?,
             remote_addr: tcp.peer_addr()?,
+            protocol,
             replies: Arc::new(ReplyBudget::new(settings.reply_budget)),
+            metrics: settings.metrics.clone(),
         };
         Ok(AdmittedStream {
             io: ServerStream::new(tcp, settings.tls.as_ref()),
+            _counted: settings.metrics.connection_opened(protocol),
             info,
             _admitted: admitted,
             deadline: Some(Box::pin(tokio::time::sleep(settings.handshake_timeout))),
+            timed_out: false,
             read: 0,
         })
     }
@@ -151,6 +180,10 @@ impl AdmittedStream {
     fn past_deadline<T>(&mut self, cx: &mut Context<'_>, polled: &Poll<T>) -> Option<io::Error> {
         let deadline = self.deadline.as_mut()?;
         if polled.is_pending() && deadline.as_mut().poll(cx).is_ready() {
+            if !self.timed_out {
+                self.timed_out = true;
+                self.info.metrics.limit_hit(Limit::Handshake);
+            }
             return Some(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "the client did not start HTTP in time",

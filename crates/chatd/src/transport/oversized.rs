@@ -11,11 +11,11 @@ const RESOURCE_EXHAUSTED: &str = "8";
 const TONIC_TOO_LARGE: &str = "Error, decoded message length too large: found ";
 
 /// Rewrites tonic's oversized-request refusal (a trailers-only response,
-/// so its status is in the headers) in place.
-pub fn rename_status<B>(response: &mut http::Response<B>) {
+/// so its status is in the headers) in place. Returns whether it was one.
+pub fn rename_status<B>(response: &mut http::Response<B>) -> bool {
     let headers = response.headers_mut();
     if headers.get("grpc-status").and_then(|v| v.to_str().ok()) != Some(OUT_OF_RANGE) {
-        return;
+        return false;
     }
     // The message is percent-encoded, as gRPC sends it.
     let Some(sizes) = headers
@@ -23,7 +23,7 @@ pub fn rename_status<B>(response: &mut http::Response<B>) {
         .map(|v| percent_encoding::percent_decode(v.as_bytes()).decode_utf8_lossy())
         .and_then(|message| message.strip_prefix(TONIC_TOO_LARGE).map(numbers))
     else {
-        return;
+        return false;
     };
     let message = match sizes.as_slice() {
         [found, limit] => format!(
@@ -38,6 +38,7 @@ pub fn rename_status<B>(response: &mut http::Response<B>) {
     if let Ok(message) = HeaderValue::from_str(&encoded) {
         headers.insert("grpc-message", message);
     }
+    true
 }
 
 fn numbers(text: &str) -> Vec<u64> {
@@ -64,7 +65,7 @@ mod tests {
             "11",
             "Error,%20decoded%20message%20length%20too%20large:%20found%20100014%20bytes,%20the%20limit%20is:%205380%20bytes",
         );
-        rename_status(&mut refused);
+        assert!(rename_status(&mut refused));
         assert_eq!(refused.headers()["grpc-status"], "8");
         assert_eq!(
             refused.headers()["grpc-message"],
@@ -75,7 +76,7 @@ mod tests {
     #[test]
     fn other_statuses_are_left_alone() {
         let mut ours = response("11", "seq out of range");
-        rename_status(&mut ours);
+        assert!(!rename_status(&mut ours));
         assert_eq!(ours.headers()["grpc-status"], "11");
     }
 }

@@ -29,6 +29,7 @@ use tokio::sync::futures::OwnedNotified;
 use tokio::time::{Instant, Sleep};
 
 use super::{ConnectionInfo, oversized};
+use crate::metrics::{Limit, OpenCount};
 
 /// The most of a body handed to hyper at once (an HTTP/2 frame's default
 /// largest payload is 16 KiB).
@@ -313,18 +314,26 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
-        let quota = request
-            .extensions()
-            .get::<ConnectionInfo>()
+        let info = request.extensions().get::<ConnectionInfo>();
+        let quota = info
             .map(|info| ReplyQuota::new(Arc::clone(&info.replies)))
             .unwrap_or_default();
+        let metrics = info.map(|info| (info.metrics.clone(), info.protocol));
+        let open = metrics
+            .as_ref()
+            .map(|(metrics, protocol)| metrics.stream_opened(*protocol));
         request.extensions_mut().insert(quota.clone());
         let response = self.inner.call(request);
         Box::pin(async move {
             let mut response = response.await?;
-            oversized::rename_status(&mut response);
+            if oversized::rename_status(&mut response)
+                && let Some((metrics, _)) = metrics
+            {
+                metrics.limit_hit(Limit::RequestSize);
+            }
             Ok(response.map(|body| MeteredBody {
                 inner: body,
+                _open: open,
                 quota,
                 rest: Bytes::new(),
                 write_wait: None,
@@ -339,6 +348,8 @@ pin_project_lite::pin_project! {
     pub struct MeteredBody<B> {
         #[pin]
         inner: B,
+        // Counts the call open while its reply is.
+        _open: Option<OpenCount>,
         quota: ReplyQuota,
         // What is left of the chunk being handed on.
         rest: Bytes,
@@ -443,6 +454,7 @@ mod tests {
         quota.take(3 * PIECE).await;
         let chunk = Bytes::from(vec![1u8; 2 * PIECE + 10]);
         let mut body = MeteredBody {
+            _open: None,
             inner: http_body_util::Full::new(chunk),
             quota: quota.clone(),
             rest: Bytes::new(),
@@ -466,6 +478,7 @@ mod tests {
 
         let budget = Arc::new(ReplyBudget::new(1 << 20));
         let mut body = MeteredBody {
+            _open: None,
             inner: http_body_util::Full::new(Bytes::from(vec![0u8; UNWRITTEN + 1])),
             quota: ReplyQuota::new(Arc::clone(&budget)),
             rest: Bytes::new(),
@@ -491,6 +504,7 @@ mod tests {
         let budget = Arc::new(ReplyBudget::new(1 << 20));
         budget.unwritten.store(UNWRITTEN, Ordering::Release);
         let mut body = MeteredBody {
+            _open: None,
             inner: http_body_util::Full::new(Bytes::from_static(b"next")),
             quota: ReplyQuota::new(Arc::clone(&budget)),
             rest: Bytes::new(),
@@ -503,6 +517,7 @@ mod tests {
         budget.unwritten.store(UNWRITTEN, Ordering::Release);
         budget.socket_blocked(true);
         let mut blocked = MeteredBody {
+            _open: None,
             inner: http_body_util::Full::new(Bytes::from_static(b"held")),
             quota: ReplyQuota::new(Arc::clone(&budget)),
             rest: Bytes::new(),

@@ -8,7 +8,7 @@
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -18,10 +18,13 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::{Accept, TlsAcceptor, server::TlsStream};
 
-/// The server's certificate and key, ready to accept with.
+/// The server's certificate and key, ready to accept with. A cheap-clone
+/// handle: a certificate loaded again serves every listener's next
+/// connections.
 #[derive(Clone)]
 pub struct Tls {
-    acceptor: TlsAcceptor,
+    acceptor: Arc<RwLock<TlsAcceptor>>,
+    http1: bool,
 }
 
 impl std::fmt::Debug for Tls {
@@ -36,30 +39,54 @@ impl Tls {
     /// HTTP/2, and HTTP/1.1 too if `http1` (browsers behind proxies that
     /// speak only that, for the web client).
     pub fn load(cert: &Path, key: &Path, http1: bool) -> Result<Self, String> {
-        let certs = CertificateDer::pem_file_iter(cert)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|error| format!("cannot read the certificate {}: {error}", cert.display()))?;
-        if certs.is_empty() {
-            return Err(format!(
-                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                cert.display()
-            ));
-        }
-        let key = PrivateKeyDer::from_pem_file(key)
-            .map_err(|error| format!("cannot read the private key {}: {error}", key.display()))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .and_then(|builder| builder.with_no_client_auth().with_single_cert(certs, key))
-            .map_err(|error| format!("the certificate and key cannot be used: {error}"))?;
-        config.alpn_protocols = vec![b"h2".to_vec()];
-        if http1 {
-            config.alpn_protocols.push(b"http/1.1".to_vec());
-        }
         Ok(Tls {
-            acceptor: TlsAcceptor::from(Arc::new(config)),
+            acceptor: Arc::new(RwLock::new(acceptor(cert, key, http1)?)),
+            http1,
         })
     }
+
+    /// Loads the certificate and key again (renewed, say): connections
+    /// from now on get the new ones. On an error, the old ones stay.
+    pub fn reload(&self, cert: &Path, key: &Path) -> Result<(), String> {
+        let acceptor = acceptor(cert, key, self.http1)?;
+        *self
+            .acceptor
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = acceptor;
+        Ok(())
+    }
+
+    fn acceptor(&self) -> TlsAcceptor {
+        self.acceptor
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// An acceptor with the certificate chain and key in these PEM files.
+fn acceptor(cert: &Path, key: &Path, http1: bool) -> Result<TlsAcceptor, String> {
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| format!("cannot read the certificate {}: {error}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            cert.display()
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|error| format!("cannot read the private key {}: {error}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| builder.with_no_client_auth().with_single_cert(certs, key))
+        .map_err(|error| format!("the certificate and key cannot be used: {error}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    if http1 {
+        config.alpn_protocols.push(b"http/1.1".to_vec());
+    }
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// A server connection, in plaintext or TLS.
@@ -74,7 +101,7 @@ pub enum ServerStream {
 impl ServerStream {
     pub fn new(tcp: TcpStream, tls: Option<&Tls>) -> Self {
         match tls {
-            Some(tls) => ServerStream::Handshaking(Box::new(tls.acceptor.accept(tcp))),
+            Some(tls) => ServerStream::Handshaking(Box::new(tls.acceptor().accept(tcp))),
             None => ServerStream::Plain(tcp),
         }
     }

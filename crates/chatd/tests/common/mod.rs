@@ -21,6 +21,8 @@ pub struct ChatdProcess {
     pub classic: SocketAddr,
     pub native: SocketAddr,
     agent: SocketAddr,
+    /// Its log lines after the one saying where the Agent listens.
+    log: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
 impl ChatdProcess {
@@ -84,13 +86,39 @@ impl ChatdProcess {
         .await
         .expect("chatd did not start listening");
         // Keep draining the log so chatd never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+        let (lines, log_lines) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = log.next_line().await {
+                let _ = lines.send(line);
+            }
+        });
         ChatdProcess {
             child,
             classic,
             native,
             agent,
+            log: log_lines,
         }
+    }
+
+    /// Waits for a log line containing `needle` and returns it; fails the
+    /// test if chatd exits or says nothing of the kind within [`PATIENCE`].
+    pub async fn wait_for_log(&mut self, needle: &str) -> String {
+        tokio::time::timeout(PATIENCE, async {
+            while let Some(line) = self.log.recv().await {
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+            panic!("chatd's log ended without {needle:?}");
+        })
+        .await
+        .unwrap_or_else(|_| panic!("chatd did not log {needle:?}"))
+    }
+
+    /// The log lines written so far that were not waited for.
+    pub fn log_so_far(&mut self) -> Vec<String> {
+        std::iter::from_fn(|| self.log.try_recv().ok()).collect()
     }
 
     /// Where the lobby protocol's Agent listens.
