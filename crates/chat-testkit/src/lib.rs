@@ -3,6 +3,7 @@
 //! client helpers; and a proxy that can cut or silence connections.
 
 pub mod hostile;
+pub mod metrics;
 pub mod nats;
 pub mod postgres;
 pub mod proxy;

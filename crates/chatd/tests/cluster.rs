@@ -6,6 +6,7 @@ mod common;
 use chat_proto::chat::v1::room_action::Action;
 use chat_testkit::nats::Nats;
 use chat_testkit::postgres::Postgres;
+use common::metrics::Scrape;
 use common::native::{NativeUser, PASSWORD, next_message};
 use common::*;
 
@@ -45,8 +46,15 @@ impl Cluster {
     }
 
     async fn node(&self) -> TestServer {
+        self.node_with(&[]).await
+    }
+
+    /// A node with `extra` flags.
+    async fn node_with(&self, extra: &[&str]) -> TestServer {
         let flags = self.flags();
-        TestServer::start(&flags.iter().map(String::as_str).collect::<Vec<_>>()).await
+        let mut flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        flags.extend_from_slice(extra);
+        TestServer::start(&flags).await
     }
 
     /// A node as a process of its own, to be killed.
@@ -551,7 +559,8 @@ async fn health_is_not_serving_while_the_database_or_the_broker_is_down() {
     use tonic_health::pb::health_client::HealthClient;
 
     let mut cluster = Cluster::start("health").await;
-    let node = cluster.node().await;
+    let node = cluster.node_with(&["--metrics-addr", "127.0.0.1:0"]).await;
+    let metrics = node.addrs.metrics.unwrap();
     let mut health = HealthClient::new(connect(node.addrs.native).await);
     macro_rules! status_becomes {
         ($wanted:expr, $what:expr) => {
@@ -576,10 +585,17 @@ async fn health_is_not_serving_while_the_database_or_the_broker_is_down() {
         ServingStatus::NotServing,
         "not serving without the database"
     );
+    // The round trips to both are timed, and the database's failures
+    // counted.
+    let scrape = Scrape::of(metrics).await;
+    assert!(scrape.get(r#"chatd_health_check_failures_total{check="store"}"#) >= 1.0);
+    assert!(scrape.get(r#"chatd_health_check_seconds_count{check="broker"}"#) >= 1.0);
     cluster.postgres.restart().await;
     status_becomes!(ServingStatus::Serving, "serving with the database back");
     cluster.nats.kill();
     status_becomes!(ServingStatus::NotServing, "not serving without the broker");
+    let scrape = Scrape::of(metrics).await;
+    assert!(scrape.get(r#"chatd_health_check_failures_total{check="broker"}"#) >= 1.0);
     cluster.nats.restart().await;
     status_becomes!(ServingStatus::Serving, "serving with the broker back");
 }

@@ -6,53 +6,12 @@
 mod common;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
 
+use common::metrics::Scrape;
 use common::native::{NativeUser, next_message};
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
-
-/// Every series of a `/metrics` scrape: `name{labels}` to its value.
-struct Scrape(HashMap<String, f64>);
-
-impl Scrape {
-    async fn of(addr: SocketAddr) -> Self {
-        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: chatd\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut response = String::new();
-        tcp.read_to_string(&mut response).await.unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        assert!(
-            head.to_ascii_lowercase()
-                .contains("content-type: application/openmetrics-text"),
-            "{head}"
-        );
-        let series = body
-            .lines()
-            .filter(|line| !line.starts_with('#') && !line.is_empty())
-            .map(|line| {
-                let (series, value) = line.rsplit_once(' ').expect("series and value");
-                (series.to_owned(), value.parse().expect("a number"))
-            })
-            .collect();
-        Scrape(series)
-    }
-
-    /// The value of `series`, 0 if the scrape has none (a labelled counter
-    /// not yet counted).
-    fn get(&self, series: &str) -> f64 {
-        self.0.get(series).copied().unwrap_or(0.0)
-    }
-
-    fn has(&self, series: &str) -> bool {
-        self.0.contains_key(series)
-    }
-}
 
 async fn scrape(server: &TestServer) -> Scrape {
     Scrape::of(server.addrs.metrics.expect("metrics served")).await
