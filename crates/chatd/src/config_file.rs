@@ -310,3 +310,42 @@ fn quoted(text: &str) -> String {
     quoted.push('"');
     quoted
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_settings_read_back_as_the_same_settings() {
+        let given = load([
+            "chatd",
+            "--max-rooms",
+            "7",
+            "--classic-room",
+            "a \"quoted\" \\ room",
+            "--require-accounts",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+        ])
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chatd.toml");
+        std::fs::write(&path, given.settings.to_toml()).unwrap();
+        let read = load([OsString::from("chatd"), "--config".into(), path.into()]).unwrap();
+        assert_eq!(read.settings, given.settings);
+        assert_eq!(read.classic_room, "a \"quoted\" \\ room");
+        assert!(read.require_accounts);
+        assert_eq!(read.max_rooms, 7);
+    }
+
+    #[test]
+    fn toml_integers_in_any_radix_become_decimal() {
+        assert_eq!(integer("1_000", 10).as_deref(), Some("1000"));
+        assert_eq!(integer("0x1F", 16).as_deref(), Some("31"));
+        assert_eq!(integer("1F", 16).as_deref(), Some("31"));
+        assert_eq!(integer("0o17", 8).as_deref(), Some("15"));
+        assert_eq!(integer("-3", 10).as_deref(), Some("-3"));
+    }
+}

@@ -26,6 +26,9 @@ pub const LIVE_SETTINGS: &[&str] = &[
     "log",
 ];
 
+/// Settings that may hold a password: their values are not logged.
+const SECRET_SETTINGS: &[&str] = &["database-url", "nats-url"];
+
 /// Where new settings are sent to a running server.
 #[derive(Clone, Debug)]
 pub struct Reloader {
@@ -88,7 +91,11 @@ impl Live {
         let tls_loaded = self.reload_tls(new);
 
         let mut applied = 0;
-        for change in self.running.changes_to(&new.settings) {
+        for mut change in self.running.changes_to(&new.settings) {
+            if SECRET_SETTINGS.contains(&change.key.as_str()) {
+                change.old = "(hidden)".into();
+                change.new = "(hidden)".into();
+            }
             let is_tls = change.key.starts_with("tls-");
             // Back to the default (from the open-file limit): worked out at
             // start only.
