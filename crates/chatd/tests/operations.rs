@@ -85,26 +85,18 @@ async fn metrics_move_as_a_real_chat_goes_on() {
     assert!(wrong.is_err());
 
     let during = scrape(&server).await;
-    assert_eq!(
-        during.get(r#"chatd_messages_accepted_total{protocol="native"}"#),
-        3.0
-    );
-    assert_eq!(
-        during.get(r#"chatd_messages_accepted_total{protocol="classic"}"#),
-        1.0
-    );
-    assert_eq!(
-        during.get(r#"chatd_messages_refused_total{protocol="native",code="invalid_argument"}"#),
-        1.0
-    );
-    assert_eq!(
-        during.get(r#"chatd_send_seconds_count{protocol="native"}"#),
-        3.0
-    );
-    assert_eq!(
-        during.get(r#"chatd_login_failures_total{code="unauthenticated"}"#),
-        1.0
-    );
+    for (series, value) in [
+        (r#"chatd_messages_accepted_total{protocol="native"}"#, 3.0),
+        (r#"chatd_messages_accepted_total{protocol="classic"}"#, 1.0),
+        (
+            r#"chatd_messages_refused_total{protocol="native",code="invalid_argument"}"#,
+            1.0,
+        ),
+        (r#"chatd_send_seconds_count{protocol="native"}"#, 3.0),
+        (r#"chatd_login_failures_total{code="unauthenticated"}"#, 1.0),
+    ] {
+        assert_eq!(during.get(series), value, "{series}");
+    }
     // Online is having an event stream open: ann has, bob only logged in.
     assert_eq!(during.get(r#"chatd_users_online{kind="guest"}"#), 1.0);
     assert_eq!(during.get(r#"chatd_users_online{kind="account"}"#), 0.0);
@@ -158,18 +150,16 @@ async fn metrics_count_the_limits_clients_hit() {
         now.get(r#"chatd_limits_hit_total{limit="connections_per_address"}"#) == 1.0
     })
     .await;
-    assert_eq!(
-        now.get(r#"chatd_limits_hit_total{limit="sends_per_user"}"#),
-        1.0
-    );
-    assert_eq!(
-        now.get(r#"chatd_messages_refused_total{protocol="native",code="resource_exhausted"}"#),
-        1.0
-    );
-    assert_eq!(
-        now.get(r#"chatd_limits_hit_total{limit="connections"}"#),
-        0.0
-    );
+    for (series, value) in [
+        (r#"chatd_limits_hit_total{limit="sends_per_user"}"#, 1.0),
+        (
+            r#"chatd_messages_refused_total{protocol="native",code="resource_exhausted"}"#,
+            1.0,
+        ),
+        (r#"chatd_limits_hit_total{limit="connections"}"#, 0.0),
+    ] {
+        assert_eq!(now.get(series), value, "{series}");
+    }
 }
 
 /// Writes `text` to `chatd.toml` in `dir`.
