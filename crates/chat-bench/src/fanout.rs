@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tonic::Request;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::target::{ROOMY, Target, TargetArgs};
+use crate::target::{ROOMY, Target, TargetArgs, process_cpu_seconds};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Protocol {
@@ -135,6 +135,9 @@ pub struct Figures {
     /// chatd's CPU-seconds per second, and peak memory in MiB.
     pub cpu: Option<f64>,
     pub peak_mib: Option<f64>,
+    /// chat-bench's own CPU-seconds per second: on a shared machine, what
+    /// the load generator took from the server.
+    pub bench_cpu: Option<f64>,
 }
 
 impl Figures {
@@ -158,6 +161,9 @@ impl Figures {
         }
         for (name, cpu) in &self.processes {
             println!("  {name:<13} {cpu:.2} CPU-seconds per second");
+        }
+        if let Some(cpu) = self.bench_cpu {
+            println!("  chat-bench    {cpu:.2} CPU-seconds per second (the load generator itself)");
         }
     }
 }
@@ -227,6 +233,7 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
     tokio::time::sleep(args.warmup).await;
     run.measuring.store(true, Ordering::Relaxed);
     let cpu_before = target.cpu_seconds();
+    let bench_before = process_cpu_seconds(std::process::id());
     let processes_before = target.watched_cpu_seconds();
     let started = Instant::now();
     let progress = tokio::spawn(show_progress(Arc::clone(&run)));
@@ -234,6 +241,9 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
     let elapsed = started.elapsed().as_secs_f64();
     run.measuring.store(false, Ordering::Relaxed);
     let cpu = cpu_before.zip(target.cpu_seconds()).map(|(a, b)| b - a);
+    let bench_cpu = bench_before
+        .zip(process_cpu_seconds(std::process::id()))
+        .map(|(a, b)| (b - a) / elapsed);
     let processes = processes_before
         .into_iter()
         .zip(target.watched_cpu_seconds())
@@ -268,6 +278,7 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
         samples: latency.len(),
         cpu: cpu.map(|cpu| cpu / elapsed),
         peak_mib: memory.map(|(_, peak)| peak as f64 / 1024.0),
+        bench_cpu,
     })
 }
 

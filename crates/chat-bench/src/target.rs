@@ -27,6 +27,13 @@ pub struct TargetArgs {
     /// The chatd binary to start (default: the one next to chat-bench).
     #[arg(long)]
     chatd: Option<PathBuf>,
+    /// Run the server on these CPUs only (`taskset` syntax: `1`, `2-3`),
+    /// so that it and the load generator do not share cores.
+    #[arg(long)]
+    server_cpus: Option<String>,
+    /// Run chat-bench itself on these CPUs only.
+    #[arg(long)]
+    bench_cpus: Option<String>,
 }
 
 impl TargetArgs {
@@ -74,7 +81,13 @@ impl Target {
     /// Starts chatd on loopback (history in memory, no replay, no send
     /// limits) with `flags` too, or takes the running server given.
     pub async fn start(args: &TargetArgs, flags: &[&str]) -> anyhow::Result<Self> {
+        if let Some(cpus) = &args.bench_cpus {
+            pin(std::process::id(), cpus).await?;
+        }
         if let Some(server) = args.server {
+            if let (Some(cpus), Some(pid)) = (&args.server_cpus, args.pid) {
+                pin(pid, cpus).await?;
+            }
             let native = args.native_server.unwrap_or(server);
             return Ok(Target {
                 classic: server,
@@ -86,6 +99,9 @@ impl Target {
             });
         }
         let started = args.spawn(&[&["--in-memory"], flags].concat()).await?;
+        if let (Some(cpus), Some(pid)) = (&args.server_cpus, started.child.id()) {
+            pin(pid, cpus).await?;
+        }
         Ok(Target {
             classic: started.classic,
             native: started.native,
@@ -233,6 +249,20 @@ fn cpu_of(fields: &[String]) -> Option<f64> {
 }
 
 /// A process's CPU time so far, in seconds.
+/// Keeps every thread of process `pid` on `cpus` (with `taskset`).
+async fn pin(pid: u32, cpus: &str) -> anyhow::Result<()> {
+    let status = Command::new("taskset")
+        .args(["--all-tasks", "--pid", "--cpu-list", cpus, &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .context("cannot run taskset (util-linux)")?;
+    if !status.success() {
+        bail!("taskset could not pin process {pid} to CPUs {cpus}");
+    }
+    Ok(())
+}
+
 pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
     cpu_of(&stat_fields(&pid.to_string())?)
 }
