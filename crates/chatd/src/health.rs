@@ -67,6 +67,9 @@ impl Health {
         metrics: Metrics,
         shutdown: CancellationToken,
     ) {
+        for (what, _) in &checks {
+            metrics.watching(what);
+        }
         let mut every = tokio::time::interval(CHECK_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -158,6 +158,11 @@ impl Metrics {
                 .limits_hit
                 .get_or_create_owned(&[("limit", limit.name())]);
         }
+        for code in [Code::Unauthenticated, Code::ResourceExhausted] {
+            let _ = shared
+                .login_failures
+                .get_or_create_owned(&[("code", code_name(code))]);
+        }
         registry.register(
             "chatd_connections_open",
             "Client connections open now, by the protocol of the port they came to",
@@ -255,6 +260,14 @@ impl Metrics {
                 .get_or_create(&[("code", code_name(status.code()))])
                 .inc();
         }
+    }
+
+    /// Starts the series of health check `check` at zero.
+    pub fn watching(&self, check: &'static str) {
+        let _ = self
+            .shared
+            .check_failures
+            .get_or_create_owned(&[("check", check)]);
     }
 
     /// Records how long a health check took, and whether it failed.

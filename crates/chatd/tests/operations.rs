@@ -44,6 +44,7 @@ async fn metrics_move_as_a_real_chat_goes_on() {
         r#"chatd_streams_open{protocol="classic"}"#,
         r#"chatd_messages_accepted_total{protocol="lobby"}"#,
         r#"chatd_limits_hit_total{limit="sends_per_user"}"#,
+        r#"chatd_login_failures_total{code="unauthenticated"}"#,
         r#"chatd_users_online{kind="guest"}"#,
         "chatd_rooms_open",
         "chatd_deliveries_total",
