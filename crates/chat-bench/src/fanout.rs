@@ -2,6 +2,7 @@
 //! publishers, M-byte messages; deliveries per second and send-to-receive
 //! latency.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use tokio::sync::watch;
 use tonic::Request;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::raw_reader::RawNotes;
 use crate::target::{ROOMY, Target, TargetArgs, process_cpu_seconds};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -52,6 +54,11 @@ pub struct FanoutArgs {
     duration: Duration,
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     warmup: Duration,
+    /// Classic subscribers more, each on a connection of its own, read
+    /// with raw HTTP/2 instead of tonic: their latency, printed apart,
+    /// checks the other subscribers'.
+    #[arg(long, default_value_t = 0)]
+    raw_readers: usize,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -79,6 +86,9 @@ impl FanoutArgs {
     pub fn check(&self) -> anyhow::Result<()> {
         if self.protocol == Protocol::Classic && self.rooms != 1 {
             bail!("the classic protocol has one room; use --rooms 1");
+        }
+        if self.raw_readers > 0 && self.protocol != Protocol::Classic {
+            bail!("--raw-readers read the classic protocol; use --protocol classic");
         }
         if self.message_bytes < PAYLOAD_HEAD {
             bail!(
@@ -138,6 +148,9 @@ pub struct Figures {
     /// chat-bench's own CPU-seconds per second: on a shared machine, what
     /// the load generator took from the server.
     pub bench_cpu: Option<f64>,
+    /// The raw HTTP/2 readers' latency (p50, p99, p999, in milliseconds)
+    /// and samples, if there were any.
+    pub raw: Option<(f64, f64, f64, u64)>,
 }
 
 impl Figures {
@@ -148,6 +161,11 @@ impl Figures {
             "  latency       p50 {:.3} ms  p99 {:.3} ms  p999 {:.3} ms  max {:.3} ms  ({} samples)",
             self.p50, self.p99, self.p999, self.max, self.samples
         );
+        if let Some((p50, p99, p999, samples)) = self.raw {
+            println!(
+                "  raw h2 check  p50 {p50:.3} ms  p99 {p99:.3} ms  p999 {p999:.3} ms  ({samples} samples, raw HTTP/2 readers)"
+            );
+        }
         if let Some((p50, p99)) = self.cross_node {
             println!("  cross-node    p50 {p50:.3} ms  p99 {p99:.3} ms");
         }
@@ -211,6 +229,10 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
         };
         subscribers.push(subscribe(args.protocol, channel, subscriber, Arc::clone(&run)).await?);
     }
+    let mut raw_readers = Vec::new();
+    for _ in 0..args.raw_readers {
+        raw_readers.push(read_raw(target.classic, Arc::clone(&run)).await?);
+    }
     let mut publishers = Vec::new();
     for p in 0..args.publishers {
         let node = p % nodes.len();
@@ -264,6 +286,11 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
     for publisher in publishers {
         publisher.await?;
     }
+    let mut raw = Histogram::<u64>::new(3)?;
+    for reader in raw_readers {
+        raw.add(reader.await?)?;
+    }
+    let raw_ms = |q: f64| raw.value_at_quantile(q) as f64 / 1e6;
     let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1e6;
     let cross_ms = |q: f64| cross_node.value_at_quantile(q) as f64 / 1e6;
     Ok(Figures {
@@ -279,6 +306,7 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
         cpu: cpu.map(|cpu| cpu / elapsed),
         peak_mib: memory.map(|(_, peak)| peak as f64 / 1024.0),
         bench_cpu,
+        raw: (args.raw_readers > 0).then(|| (raw_ms(0.5), raw_ms(0.99), raw_ms(0.999), raw.len())),
     })
 }
 
@@ -311,23 +339,51 @@ struct Latencies {
 /// Records one delivery of `text` (see [`payload`]) to a subscriber on
 /// node `node`.
 fn delivered(run: &Run, latencies: &mut Latencies, node: usize, text: &str) {
-    if !run.measuring.load(Ordering::Relaxed) {
-        return;
-    }
-    let (Some(sent), Some(from)) = (
-        text.get(..20).and_then(|t| t.parse::<u64>().ok()),
-        text.get(21..23).and_then(|t| t.parse::<usize>().ok()),
-    ) else {
+    let Some((latency, from)) = latency_of(run, text) else {
         return;
     };
-    let now = run.base.elapsed().as_nanos() as u64;
     let histogram = if from == node {
         &mut latencies.same_node
     } else {
         &mut latencies.cross_node
     };
-    let _ = histogram.record(now.saturating_sub(sent).max(1));
+    let _ = histogram.record(latency);
     run.delivered.fetch_add(1, Ordering::Relaxed);
+}
+
+/// While measuring, how long ago `text` (see [`payload`]) was sent, in
+/// nanoseconds, and from which node.
+fn latency_of(run: &Run, text: &str) -> Option<(u64, usize)> {
+    if !run.measuring.load(Ordering::Relaxed) {
+        return None;
+    }
+    let sent = text.get(..20)?.parse::<u64>().ok()?;
+    let from = text.get(21..23)?.parse::<usize>().ok()?;
+    let now = run.base.elapsed().as_nanos() as u64;
+    Some((now.saturating_sub(sent).max(1), from))
+}
+
+/// A raw HTTP/2 classic subscriber (see [`RawNotes`]): its latencies,
+/// kept apart from the others and out of the delivery count.
+async fn read_raw(server: SocketAddr, run: Arc<Run>) -> anyhow::Result<Task<Histogram<u64>>> {
+    let mut notes = RawNotes::open(server).await?;
+    let mut stop = run.stop.subscribe();
+    let mut latencies = Histogram::new(3)?;
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.wait_for(|&s| s) => return latencies,
+                note = notes.next() => match note {
+                    Ok(Some(note)) => {
+                        if let Some((latency, _)) = latency_of(&run, &note.message) {
+                            let _ = latencies.record(latency);
+                        }
+                    }
+                    _ => return latencies,
+                },
+            }
+        }
+    }))
 }
 
 /// Who a subscriber is, where.

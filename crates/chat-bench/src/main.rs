@@ -4,6 +4,7 @@ mod cluster;
 mod fanout;
 mod idle;
 mod login;
+mod raw_reader;
 mod rooms;
 mod soak;
 mod store;

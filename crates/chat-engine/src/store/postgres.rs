@@ -914,6 +914,19 @@ fn now_ms() -> i64 {
 /// A database error in words a person can act on.
 fn unavailable(what: &str, error: &tokio_postgres::Error) -> StoreError {
     let why = match error.as_db_error() {
+        // Class 57 (the server shutting down or crashed) and 08 (the
+        // connection): the database itself is away, not the request.
+        Some(db)
+            if ["57", "08"]
+                .iter()
+                .any(|class| db.code().code().starts_with(class)) =>
+        {
+            format!(
+                "the database is down or restarting ({}: {})",
+                db.code().code(),
+                db.message()
+            )
+        }
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None if error.is_closed() => "the connection to the database closed".to_owned(),
         None => format!("cannot reach the database ({error})"),
