@@ -208,11 +208,6 @@ impl Chatd {
         self.reloader.clone()
     }
 
-    /// What this server counts, as Prometheus serves it.
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-
     /// The engine behind every protocol.
     pub fn engine(&self) -> &Engine {
         &self.engine
