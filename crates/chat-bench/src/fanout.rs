@@ -275,8 +275,8 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
     progress.abort();
     run.stop.send_replace(true);
 
-    let mut latency = Histogram::<u64>::new(3)?;
-    let mut cross_node = Histogram::<u64>::new(3)?;
+    let mut latency = latency_histogram()?;
+    let mut cross_node = latency_histogram()?;
     for subscriber in subscribers {
         let (same, cross) = subscriber.await?;
         latency.add(&same)?;
@@ -286,7 +286,7 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
     for publisher in publishers {
         publisher.await?;
     }
-    let mut raw = Histogram::<u64>::new(3)?;
+    let mut raw = latency_histogram()?;
     for reader in raw_readers {
         raw.add(reader.await?)?;
     }
@@ -328,6 +328,17 @@ fn payload(run: &Run, node: usize, bytes: usize) -> String {
 /// Bytes of [`payload`] before the padding.
 const PAYLOAD_HEAD: usize = 24;
 
+/// An empty latency histogram, in nanoseconds from 1 µs to a minute, to
+/// two significant digits, its memory taken now. (Grown on the first
+/// record instead, a thousand subscribers' histograms took some 100 MB at
+/// the first delivery measured, and the run stalled for 100 ms on it:
+/// the benchmark measuring itself.)
+fn latency_histogram() -> anyhow::Result<Histogram<u64>> {
+    let mut histogram = Histogram::new_with_bounds(1_000, 60_000_000_000, 2)?;
+    histogram.auto(true);
+    Ok(histogram)
+}
+
 /// A subscriber's latencies: of deliveries from its own node's senders,
 /// and from other nodes'.
 #[derive(Clone)]
@@ -368,7 +379,7 @@ fn latency_of(run: &Run, text: &str) -> Option<(u64, usize)> {
 async fn read_raw(server: SocketAddr, run: Arc<Run>) -> anyhow::Result<Task<Histogram<u64>>> {
     let mut notes = RawNotes::open(server).await?;
     let mut stop = run.stop.subscribe();
-    let mut latencies = Histogram::new(3)?;
+    let mut latencies = latency_histogram()?;
     Ok(tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -403,8 +414,8 @@ async fn subscribe(
 ) -> anyhow::Result<Task<(Histogram<u64>, Histogram<u64>)>> {
     let mut stop = run.stop.subscribe();
     let mut latencies = Latencies {
-        same_node: Histogram::new(3)?,
-        cross_node: Histogram::new(3)?,
+        same_node: latency_histogram()?,
+        cross_node: latency_histogram()?,
     };
     Ok(match protocol {
         Protocol::Classic => {
