@@ -305,6 +305,13 @@ impl SendMeter {
         }
     }
 
+    /// Counts a limit the send hit.
+    pub fn limit_hit(&self, limit: Limit) {
+        if let Some((metrics, _)) = &self.metrics {
+            metrics.limit_hit(limit);
+        }
+    }
+
     pub fn finish<T>(self, outcome: &Result<T, Status>) {
         let Some((metrics, protocol)) = self.metrics else {
             return;

@@ -187,7 +187,6 @@ impl ChatService for NativeChat {
         request: Request<SendMessageRequest>,
     ) -> Result<Response<SendMessageResponse>, Status> {
         let meter = SendMeter::start(&request);
-        let metrics = Metrics::of(&request).map(|(metrics, _)| metrics.clone());
         let sent = async {
             let session = self.hub.authenticate(request.metadata())?;
             let SendMessageRequest {
@@ -199,11 +198,7 @@ impl ChatService for NativeChat {
             session
                 .user()
                 .take_send(self.hub.max_sends_per_second())
-                .inspect_err(|_| {
-                    if let Some(metrics) = &metrics {
-                        metrics.limit_hit(Limit::SendsPerUser);
-                    }
-                })?;
+                .inspect_err(|_| meter.limit_hit(Limit::SendsPerUser))?;
             let message = target
                 .post(Draft {
                     sender: session.name().to_owned(),

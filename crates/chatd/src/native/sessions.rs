@@ -40,8 +40,9 @@ pub struct NativeHub {
 struct Shared {
     engine: Engine,
     accounts: Accounts,
-    config: SessionConfig,
-    /// The limits of `config` that can change live.
+    /// See [`SessionConfig`]; the limits can change live.
+    presence_grace: Duration,
+    require_accounts: bool,
     max_rooms_per_user: AtomicUsize,
     max_sends_per_second: AtomicU32,
     shutdown: CancellationToken,
@@ -65,9 +66,10 @@ impl NativeHub {
             shared: Arc::new(Shared {
                 engine,
                 accounts,
+                presence_grace: config.presence_grace,
+                require_accounts: config.require_accounts,
                 max_rooms_per_user: AtomicUsize::new(config.max_rooms_per_user),
                 max_sends_per_second: AtomicU32::new(config.max_sends_per_second),
-                config,
                 shutdown,
                 sessions: Mutex::default(),
                 users: Mutex::default(),
@@ -82,10 +84,6 @@ impl NativeHub {
 
     pub fn accounts(&self) -> &Accounts {
         &self.shared.accounts
-    }
-
-    pub fn config(&self) -> &SessionConfig {
-        &self.shared.config
     }
 
     /// How many messages a second one user may send, now.
@@ -128,7 +126,7 @@ impl NativeHub {
 
     /// Starts a guest's session under `name`, which no account holds.
     pub async fn guest_login(&self, name: &str) -> Result<Arc<Session>, Status> {
-        if self.shared.config.require_accounts {
+        if self.shared.require_accounts {
             return Err(Status::permission_denied(
                 "this server admits accounts only: log in with a password, or register first",
             ));
@@ -564,7 +562,7 @@ impl NativeHub {
     /// Ends every session that has been without an event stream and
     /// without a call for longer than the grace period.
     pub fn end_idle_sessions(&self) {
-        let grace = self.shared.config.presence_grace;
+        let grace = self.shared.presence_grace;
         let now = Instant::now();
         let idle: Vec<Arc<Session>> = self
             .sessions()
@@ -581,7 +579,7 @@ impl NativeHub {
     /// grace period, and ends expired account sessions each minute, until
     /// shutdown.
     pub async fn end_idle_sessions_until_shutdown(self) {
-        let period = (self.shared.config.presence_grace / 4).max(Duration::from_millis(10));
+        let period = (self.shared.presence_grace / 4).max(Duration::from_millis(10));
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut expiry = tokio::time::interval(Duration::from_secs(60));
