@@ -66,6 +66,9 @@ pub struct WebPeers {
 /// database it shares with the others.
 pub struct Node {
     shared: Arc<Shared>,
+    /// Subscribed when the node joins, so that nothing another node
+    /// publishes once this one serves is missed.
+    incoming: async_nats::Subscriber,
 }
 
 struct Shared {
@@ -136,8 +139,19 @@ impl Node {
                 }
             }
         });
+        // The round trip after subscribing makes the broker hold the
+        // subscription before this node serves anyone.
+        let incoming = client
+            .subscribe(EVERYTHING)
+            .await
+            .map_err(|error| format!("cannot follow the other nodes: {error}"))?;
+        client
+            .flush()
+            .await
+            .map_err(|error| format!("cannot follow the other nodes: {error}"))?;
         tracing::info!(node = id, "joined the cluster");
         Ok(Node {
+            incoming,
             shared: Arc::new(Shared {
                 id,
                 client,
@@ -193,13 +207,7 @@ impl Node {
         web: WebPeers,
         shutdown: CancellationToken,
     ) {
-        let mut incoming = match self.shared.client.subscribe(EVERYTHING).await {
-            Ok(incoming) => incoming,
-            Err(error) => {
-                tracing::error!(%error, "cannot follow the other nodes");
-                return;
-            }
-        };
+        let mut incoming = self.incoming;
         let (news_queue, news) = mpsc::channel(NEWS_BACKLOG);
         let (leases, mut renewed) = mpsc::channel(1);
         let mut tasks = tokio::task::JoinSet::new();
