@@ -1,8 +1,10 @@
 //! `chat-bench fanout`: S subscribers over C connections in R rooms, P
 //! publishers, M-byte messages; deliveries per second and send-to-receive
-//! latency.
+//! latency. The same load over Redis PUB/SUB gives figures to hold chatd's
+//! against.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,6 +15,7 @@ use chat_proto::chat::v1::chat_service_client::ChatServiceClient;
 use chat_proto::classic::chat_server_client::ChatServerClient;
 use chat_proto::classic::{Empty, Note};
 use clap::{Args, ValueEnum};
+use futures::{Stream, StreamExt};
 use hdrhistogram::Histogram;
 use tokio::sync::watch;
 use tonic::Request;
@@ -25,9 +28,13 @@ use crate::target::{ROOMY, Target, TargetArgs, process_cpu_seconds};
 pub enum Protocol {
     Classic,
     Native,
+    /// Redis PUB/SUB, for comparison: a `redis-server` started here, rooms
+    /// as channels, each subscriber on a connection of its own (Redis
+    /// sends a channel's message once per connection).
+    Redis,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct FanoutArgs {
     #[arg(long, value_enum, default_value = "classic")]
     protocol: Protocol,
@@ -59,6 +66,14 @@ pub struct FanoutArgs {
     /// checks the other subscribers'.
     #[arg(long, default_value_t = 0)]
     raw_readers: usize,
+    /// Then the same load over Redis PUB/SUB (see `--protocol redis`),
+    /// printed after chatd's.
+    #[arg(long)]
+    beside_redis: bool,
+    /// The Redis server program, for `--protocol redis` and
+    /// `--beside-redis`.
+    #[arg(long, default_value = "redis-server")]
+    redis_server: PathBuf,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -75,10 +90,28 @@ struct Run {
 
 pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     args.check()?;
-    let target = Target::start(&args.target, ROOMY).await?;
-    let figures = measure(&args, &target, "").await?;
-    println!("{}", args.describe());
-    figures.print();
+    let mut loads = vec![args.clone()];
+    if args.beside_redis {
+        loads.push(FanoutArgs {
+            protocol: Protocol::Redis,
+            ..args
+        });
+    }
+    // Measured one after the other, each server alone on the machine;
+    // printed together at the end.
+    let mut results = Vec::new();
+    for load in loads {
+        let target = match load.protocol {
+            Protocol::Redis => Target::redis(&load.target, &load.redis_server).await?,
+            _ => Target::start(&load.target, ROOMY).await?,
+        };
+        let figures = measure(&load, &target, "").await?;
+        results.push((load.describe(), figures));
+    }
+    for (load, figures) in results {
+        println!("{load}");
+        figures.print();
+    }
     Ok(())
 }
 
@@ -89,6 +122,11 @@ impl FanoutArgs {
         }
         if self.raw_readers > 0 && self.protocol != Protocol::Classic {
             bail!("--raw-readers read the classic protocol; use --protocol classic");
+        }
+        if self.beside_redis && (self.protocol == Protocol::Redis || self.target.is_remote()) {
+            bail!(
+                "--beside-redis starts both servers here: leave out --server and --protocol redis"
+            );
         }
         if self.message_bytes < PAYLOAD_HEAD {
             bail!(
@@ -112,7 +150,10 @@ impl FanoutArgs {
             "{:?} protocol: {} subscribers / {} connections / {} rooms, {} publishers{}, {} B messages, {:?}",
             self.protocol,
             self.subscribers,
-            self.connections,
+            match self.protocol {
+                Protocol::Redis => self.subscribers,
+                _ => self.connections,
+            },
             self.rooms,
             self.publishers,
             if self.rate > 0 {
@@ -142,7 +183,8 @@ pub struct Figures {
     pub p999: f64,
     pub max: f64,
     pub samples: u64,
-    /// chatd's CPU-seconds per second, and peak memory in MiB.
+    /// The server's name, CPU-seconds per second, and peak memory in MiB.
+    pub server: &'static str,
     pub cpu: Option<f64>,
     pub peak_mib: Option<f64>,
     /// chat-bench's own CPU-seconds per second: on a shared machine, what
@@ -171,14 +213,28 @@ impl Figures {
         }
         match (self.cpu, self.peak_mib) {
             (Some(cpu), Some(peak)) => println!(
-                "  chatd         {cpu:.2} CPU-seconds per second ({:.0}% of one core), peak memory {peak:.1} MiB",
+                "  {:<13} {cpu:.2} CPU-seconds per second ({:.0}% of one core), peak memory {peak:.1} MiB",
+                self.server,
                 100.0 * cpu
             ),
             _ if !self.processes.is_empty() => {}
-            _ => println!("  chatd         (CPU and memory not visible: give --pid)"),
+            _ => println!(
+                "  {:<13} (CPU and memory not visible: give --pid)",
+                self.server
+            ),
         }
         for (name, cpu) in &self.processes {
             println!("  {name:<13} {cpu:.2} CPU-seconds per second");
+        }
+        if let Some(per_delivery) = self
+            .cpu
+            .filter(|_| self.delivered > 0.0)
+            .map(|cpu| 1e6 * cpu / self.delivered)
+        {
+            println!(
+                "  per delivery  {per_delivery:.2} µs of {}'s CPU",
+                self.server
+            );
         }
         if let Some(cpu) = self.bench_cpu {
             println!("  chat-bench    {cpu:.2} CPU-seconds per second (the load generator itself)");
@@ -194,7 +250,7 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
     // and in room i (p) over the nodes modulo the rooms, so every room has
     // subscribers and publishers on every node.
     let nodes = match args.protocol {
-        Protocol::Classic => vec![target.classic],
+        Protocol::Classic | Protocol::Redis => vec![target.classic],
         Protocol::Native => target.native_nodes.clone(),
     };
     let run = Arc::new(Run {
@@ -205,50 +261,14 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
         stop: watch::channel(false).0,
     });
 
-    eprintln!(
-        "opening {} subscribers over {} connections…",
-        args.subscribers, args.connections
-    );
-    // Connection k is to node k modulo the nodes, so subscriber i's
-    // node is i modulo the nodes too when the connections are a multiple.
-    let mut channels = Vec::new();
-    for k in 0..args.connections.max(nodes.len()) {
-        let node = k % nodes.len();
-        channels.push((node, connect(nodes[node]).await?));
-    }
-    if args.protocol == Protocol::Native {
-        create_rooms(channels[0].1.clone(), prefix, args.rooms).await?;
-    }
-    let mut subscribers = Vec::new();
-    for i in 0..args.subscribers {
-        let (node, channel) = channels[i % channels.len()].clone();
-        let subscriber = Subscriber {
-            name: format!("{prefix}sub-{i}"),
-            room: format!("bench-{}", (i / nodes.len()) % args.rooms),
-            node,
-        };
-        subscribers.push(subscribe(args.protocol, channel, subscriber, Arc::clone(&run)).await?);
-    }
+    eprintln!("opening {} subscribers…", args.subscribers);
+    let (subscribers, publishers) = match args.protocol {
+        Protocol::Redis => open_redis(args, target.classic, &run).await?,
+        _ => open_grpc(args, &nodes, prefix, &run).await?,
+    };
     let mut raw_readers = Vec::new();
     for _ in 0..args.raw_readers {
         raw_readers.push(read_raw(target.classic, Arc::clone(&run)).await?);
-    }
-    let mut publishers = Vec::new();
-    for p in 0..args.publishers {
-        let node = p % nodes.len();
-        let channel = connect(nodes[node]).await?;
-        let room = format!("bench-{}", (p / nodes.len()) % args.rooms);
-        let name = format!("{prefix}pub-{p}");
-        let publisher = publish(
-            args.protocol,
-            channel,
-            name,
-            room,
-            node,
-            args,
-            Arc::clone(&run),
-        );
-        publishers.push(publisher.await?);
     }
 
     eprintln!("warming up for {:?}…", args.warmup);
@@ -303,11 +323,104 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
         p999: ms(0.999),
         max: latency.max() as f64 / 1e6,
         samples: latency.len(),
+        server: match args.protocol {
+            Protocol::Redis => "redis-server",
+            _ => "chatd",
+        },
         cpu: cpu.map(|cpu| cpu / elapsed),
         peak_mib: memory.map(|(_, peak)| peak as f64 / 1024.0),
         bench_cpu,
         raw: (args.raw_readers > 0).then(|| (raw_ms(0.5), raw_ms(0.99), raw_ms(0.999), raw.len())),
     })
+}
+
+/// The subscribers' tasks (each gives its latencies when the run stops)
+/// and the publishers'.
+type Opened = (Vec<Task<(Histogram<u64>, Histogram<u64>)>>, Vec<Task<()>>);
+
+/// Opens the subscribers and publishers of `args` on chatd's `nodes`.
+async fn open_grpc(
+    args: &FanoutArgs,
+    nodes: &[SocketAddr],
+    prefix: &str,
+    run: &Arc<Run>,
+) -> anyhow::Result<Opened> {
+    // Connection k is to node k modulo the nodes, so subscriber i's
+    // node is i modulo the nodes too when the connections are a multiple.
+    let mut channels = Vec::new();
+    for k in 0..args.connections.max(nodes.len()) {
+        let node = k % nodes.len();
+        channels.push((node, connect(nodes[node]).await?));
+    }
+    if args.protocol == Protocol::Native {
+        create_rooms(channels[0].1.clone(), prefix, args.rooms).await?;
+    }
+    let mut subscribers = Vec::new();
+    for i in 0..args.subscribers {
+        let (node, channel) = channels[i % channels.len()].clone();
+        let subscriber = Subscriber {
+            name: format!("{prefix}sub-{i}"),
+            room: format!("bench-{}", (i / nodes.len()) % args.rooms),
+            node,
+        };
+        subscribers.push(subscribe(args.protocol, channel, subscriber, Arc::clone(run)).await?);
+    }
+    let mut publishers = Vec::new();
+    for p in 0..args.publishers {
+        let node = p % nodes.len();
+        let channel = connect(nodes[node]).await?;
+        let room = format!("bench-{}", (p / nodes.len()) % args.rooms);
+        let sender = match args.protocol {
+            Protocol::Native => {
+                let (mut client, token) =
+                    native_login(channel, &format!("{prefix}pub-{p}")).await?;
+                let join = authorized(native::JoinRoomRequest { room: room.clone() }, &token);
+                client.join_room(join).await?;
+                Sender::Native {
+                    client,
+                    token,
+                    room,
+                }
+            }
+            _ => Sender::Classic {
+                client: ChatServerClient::new(channel),
+                name: format!("{prefix}pub-{p}"),
+            },
+        };
+        publishers.push(publish(sender, node, args, Arc::clone(run)));
+    }
+    Ok((subscribers, publishers))
+}
+
+/// Opens the subscribers and publishers of `args` on the Redis server at
+/// `server`: room r is channel `bench-r`.
+async fn open_redis(
+    args: &FanoutArgs,
+    server: SocketAddr,
+    run: &Arc<Run>,
+) -> anyhow::Result<Opened> {
+    let client = redis::Client::open(format!("redis://{server}/"))?;
+    let mut subscribers = Vec::new();
+    for i in 0..args.subscribers {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub
+            .subscribe(format!("bench-{}", i % args.rooms))
+            .await?;
+        // A payload that is not text is not a benchmark message: skipped.
+        let texts = pubsub.into_on_message().filter_map(|message| {
+            std::future::ready(String::from_utf8(message.get_payload_bytes().to_vec()).ok())
+        });
+        subscribers.push(read_deliveries(texts, 0, Arc::clone(run))?);
+    }
+    let mut publishers = Vec::new();
+    for p in 0..args.publishers {
+        let sender = Sender::Redis {
+            connection: client.get_multiplexed_async_connection().await?,
+            channel: format!("bench-{}", p % args.rooms),
+        };
+        publishers.push(publish(sender, 0, args, Arc::clone(run)));
+    }
+    Ok((subscribers, publishers))
 }
 
 pub async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<Channel> {
@@ -412,62 +525,127 @@ async fn subscribe(
     Subscriber { name, room, node }: Subscriber,
     run: Arc<Run>,
 ) -> anyhow::Result<Task<(Histogram<u64>, Histogram<u64>)>> {
-    let mut stop = run.stop.subscribe();
-    let mut latencies = Latencies {
-        same_node: latency_histogram()?,
-        cross_node: latency_histogram()?,
-    };
-    Ok(match protocol {
-        Protocol::Classic => {
-            let mut notes = ChatServerClient::new(channel)
-                .chat_stream(Empty {})
-                .await?
-                .into_inner();
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = stop.wait_for(|&s| s) => return latencies.into(),
-                        note = notes.message() => match note {
-                            Ok(Some(note)) => delivered(&run, &mut latencies, node, &note.message),
-                            _ => return latencies.into(),
-                        },
-                    }
-                }
-            })
-        }
+    match protocol {
         Protocol::Native => {
             let (mut client, token) = native_login(channel, &name).await?;
             let join = authorized(native::JoinRoomRequest { room: room.clone() }, &token);
             client.join_room(join).await?;
             let subscribe = authorized(native::SubscribeRequest::default(), &token);
-            let mut events = client.subscribe(subscribe).await?.into_inner();
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = stop.wait_for(|&s| s) => return latencies.into(),
-                        event = events.message() => match event {
-                            Ok(Some(native::Event { event: Some(native::event::Event::Message(m)) })) => {
-                                delivered(&run, &mut latencies, node, &m.text);
-                            }
-                            Ok(Some(_)) => {}
-                            _ => return latencies.into(),
-                        },
-                    }
-                }
-            })
+            let events = client.subscribe(subscribe).await?.into_inner();
+            let texts = events.take_while(is_ok).filter_map(|event| {
+                std::future::ready(match event {
+                    Ok(native::Event {
+                        event: Some(native::event::Event::Message(message)),
+                    }) => Some(message.text),
+                    _ => None,
+                })
+            });
+            read_deliveries(texts, node, run)
         }
-    })
+        _ => {
+            let notes = ChatServerClient::new(channel)
+                .chat_stream(Empty {})
+                .await?
+                .into_inner();
+            let texts = notes
+                .take_while(is_ok)
+                .filter_map(|note| std::future::ready(note.ok().map(|note| note.message)));
+            read_deliveries(texts, node, run)
+        }
+    }
 }
 
-async fn publish(
-    protocol: Protocol,
-    channel: Channel,
-    name: String,
-    room: String,
+/// Whether a stream's item is not an error: an error ends the subscriber,
+/// as the stream's end does.
+fn is_ok<T>(item: &Result<T, tonic::Status>) -> std::future::Ready<bool> {
+    std::future::ready(item.is_ok())
+}
+
+/// Records each of `texts` (see [`payload`]) as a delivery to a
+/// subscriber on node `node`, until the run stops or `texts` ends.
+fn read_deliveries(
+    texts: impl Stream<Item = String> + Send + 'static,
     node: usize,
-    args: &FanoutArgs,
     run: Arc<Run>,
-) -> anyhow::Result<Task<()>> {
+) -> anyhow::Result<Task<(Histogram<u64>, Histogram<u64>)>> {
+    let mut stop = run.stop.subscribe();
+    let mut latencies = Latencies {
+        same_node: latency_histogram()?,
+        cross_node: latency_histogram()?,
+    };
+    Ok(tokio::spawn(async move {
+        let mut texts = std::pin::pin!(texts);
+        loop {
+            tokio::select! {
+                _ = stop.wait_for(|&s| s) => return latencies.into(),
+                text = texts.next() => match text {
+                    Some(text) => delivered(&run, &mut latencies, node, &text),
+                    None => return latencies.into(),
+                },
+            }
+        }
+    }))
+}
+
+/// A publisher's way to send one message, and wait until it is taken.
+enum Sender {
+    Classic {
+        client: ChatServerClient<Channel>,
+        name: String,
+    },
+    Native {
+        client: ChatServiceClient<Channel>,
+        token: String,
+        room: String,
+    },
+    Redis {
+        connection: redis::aio::MultiplexedConnection,
+        channel: String,
+    },
+}
+
+impl Sender {
+    /// Sends `text`; whether it was taken.
+    async fn send(&mut self, text: String) -> bool {
+        match self {
+            Sender::Classic { client, name } => client
+                .send_note(Note {
+                    name: name.clone(),
+                    message: text,
+                })
+                .await
+                .is_ok(),
+            Sender::Native {
+                client,
+                token,
+                room,
+            } => {
+                let request = authorized(
+                    native::SendMessageRequest {
+                        room: room.clone(),
+                        text,
+                        client_message_id: String::new(),
+                    },
+                    token,
+                );
+                client.send_message(request).await.is_ok()
+            }
+            Sender::Redis {
+                connection,
+                channel,
+            } => redis::cmd("PUBLISH")
+                .arg(&*channel)
+                .arg(text)
+                .query_async::<i64>(connection)
+                .await
+                .is_ok(),
+        }
+    }
+}
+
+/// Sends through `sender`, from node `node`, at the rate of `args` (or
+/// back to back) until the run stops.
+fn publish(mut sender: Sender, node: usize, args: &FanoutArgs, run: Arc<Run>) -> Task<()> {
     let bytes = args.message_bytes;
     let mut pace = (args.rate > 0).then(|| {
         let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate as f64));
@@ -475,48 +653,17 @@ async fn publish(
         ticker
     });
     let stop = run.stop.subscribe();
-    let native_session = match protocol {
-        Protocol::Classic => None,
-        Protocol::Native => {
-            let (mut client, token) = native_login(channel.clone(), &name).await?;
-            let join = authorized(native::JoinRoomRequest { room: room.clone() }, &token);
-            client.join_room(join).await?;
-            Some((client, token))
-        }
-    };
-    let mut classic = ChatServerClient::new(channel);
-    Ok(tokio::spawn(async move {
-        let mut native_session = native_session;
+    tokio::spawn(async move {
         while !*stop.borrow() {
             if let Some(pace) = &mut pace {
                 pace.tick().await;
             }
-            let text = payload(&run, node, bytes);
-            let sent = match &mut native_session {
-                None => classic
-                    .send_note(Note {
-                        name: name.clone(),
-                        message: text,
-                    })
-                    .await
-                    .is_ok(),
-                Some((client, token)) => {
-                    let request = authorized(
-                        native::SendMessageRequest {
-                            room: room.clone(),
-                            text,
-                            client_message_id: String::new(),
-                        },
-                        token,
-                    );
-                    client.send_message(request).await.is_ok()
-                }
-            };
+            let sent = sender.send(payload(&run, node, bytes)).await;
             if sent && run.measuring.load(Ordering::Relaxed) {
                 run.sent.fetch_add(1, Ordering::Relaxed);
             }
         }
-    }))
+    })
 }
 
 /// Creates rooms `bench-0` to `bench-{rooms - 1}` (those not there yet)

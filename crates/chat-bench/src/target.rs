@@ -1,7 +1,7 @@
 //! The server under test: one started here, or one already running.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::{Context, bail};
@@ -9,7 +9,7 @@ use clap::Args;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
     /// Measure a server already running at this address (its classic port
     /// for `--protocol classic`, its native port for `native`) instead of
@@ -109,6 +109,55 @@ impl Target {
             pid: started.child.id(),
             watched: Vec::new(),
             _children: vec![started.child],
+        })
+    }
+
+    /// A `redis-server` (the program `program`) started on loopback,
+    /// without persistence, for the same load over Redis PUB/SUB; or the
+    /// running one given with `--server`.
+    pub async fn redis(args: &TargetArgs, program: &Path) -> anyhow::Result<Self> {
+        if args.server.is_some() {
+            return Self::start(args, &[]).await;
+        }
+        if let Some(cpus) = &args.bench_cpus {
+            pin(std::process::id(), cpus).await?;
+        }
+        // Redis cannot be told to take any free port: take one, let it go,
+        // and hand it over.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new(program)
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "cannot start {} (Debian: apt-get install redis-server)",
+                    program.display()
+                )
+            })?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            if tokio::time::Instant::now() > deadline {
+                bail!("{} did not listen on {addr}", program.display());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        if let (Some(cpus), Some(pid)) = (&args.server_cpus, child.id()) {
+            pin(pid, cpus).await?;
+        }
+        Ok(Target {
+            classic: addr,
+            native: addr,
+            native_nodes: vec![addr],
+            pid: child.id(),
+            watched: Vec::new(),
+            _children: vec![child],
         })
     }
 

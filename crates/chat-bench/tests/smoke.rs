@@ -58,6 +58,40 @@ async fn fanout_reports_deliveries_and_latency_for_both_protocols() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_beside_redis_measures_the_same_load_on_both_servers() {
+    let chatd = std::path::Path::new(env!("CARGO_BIN_EXE_chat-bench")).with_file_name("chatd");
+    assert!(chatd.exists(), "no {}: build it first", chatd.display());
+    let output = bench(&[
+        "fanout",
+        "--beside-redis",
+        "--chatd",
+        chatd.to_str().unwrap(),
+        "-s",
+        "20",
+        "-c",
+        "2",
+        "-p",
+        "1",
+        "--rate",
+        "50",
+        "--duration",
+        "1s",
+        "--warmup",
+        "300ms",
+    ])
+    .await;
+    let (chatd_part, redis_part) = output
+        .split_once("Redis protocol: 20 subscribers / 20 connections")
+        .unwrap_or_else(|| panic!("no Redis run in:\n{output}"));
+    for part in [chatd_part, redis_part] {
+        assert!(figure(part, "delivered") > 0.0, "{output}");
+        assert!(part.contains("latency       p50"), "{output}");
+    }
+    assert!(chatd_part.contains("  chatd "), "{output}");
+    assert!(redis_part.contains("  redis-server "), "{output}");
+}
+
 #[tokio::test]
 async fn idle_holds_subscribers_and_store_measures_both_stores() {
     let server = TestServer::start(&[]).await;
