@@ -10,14 +10,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use bytes::Bytes;
 use chat_proto::chat::v1 as native;
 use chat_proto::chat::v1::chat_service_client::ChatServiceClient;
 use chat_proto::classic::chat_server_client::ChatServerClient;
 use chat_proto::classic::{Empty, Note};
 use clap::{Args, ValueEnum};
-use futures::{Stream, StreamExt};
+use futures::{SinkExt, Stream, StreamExt};
 use hdrhistogram::Histogram;
+use redis_protocol::codec::Resp2;
+use redis_protocol::resp2::types::BytesFrame as RespFrame;
+use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio_util::codec::Framed;
 use tonic::Request;
 use tonic::transport::{Channel, Endpoint};
 
@@ -393,34 +398,74 @@ async fn open_grpc(
 }
 
 /// Opens the subscribers and publishers of `args` on the Redis server at
-/// `server`: room r is channel `bench-r`.
+/// `server`: room r is channel `bench-r`. The connections speak RESP
+/// through a codec, with no client library's tasks and queues between the
+/// socket and the reader, as `h2` is read by tonic's.
 async fn open_redis(
     args: &FanoutArgs,
     server: SocketAddr,
     run: &Arc<Run>,
 ) -> anyhow::Result<Opened> {
-    let client = redis::Client::open(format!("redis://{server}/"))?;
     let mut subscribers = Vec::new();
     for i in 0..args.subscribers {
-        let mut pubsub = client.get_async_pubsub().await?;
-        pubsub
-            .subscribe(format!("bench-{}", i % args.rooms))
+        let mut connection = redis_connect(server).await?;
+        let channel = format!("bench-{}", i % args.rooms);
+        connection
+            .send(redis_command(&[b"SUBSCRIBE", channel.as_bytes()]))
             .await?;
-        // A payload that is not text is not a benchmark message: skipped.
-        let texts = pubsub.into_on_message().filter_map(|message| {
-            std::future::ready(String::from_utf8(message.get_payload_bytes().to_vec()).ok())
-        });
+        match connection.next().await {
+            Some(Ok(RespFrame::Array(reply))) if reply.len() == 3 => {}
+            other => bail!("SUBSCRIBE {channel} answered {other:?}"),
+        }
+        let texts = connection
+            .take_while(|frame| std::future::ready(frame.is_ok()))
+            .filter_map(|frame| std::future::ready(frame.ok().and_then(published_text)));
         subscribers.push(read_deliveries(texts, 0, Arc::clone(run))?);
     }
     let mut publishers = Vec::new();
     for p in 0..args.publishers {
         let sender = Sender::Redis {
-            connection: client.get_multiplexed_async_connection().await?,
-            channel: format!("bench-{}", p % args.rooms),
+            connection: redis_connect(server).await?,
+            channel: format!("bench-{}", p % args.rooms).into(),
         };
         publishers.push(publish(sender, 0, args, Arc::clone(run)));
     }
     Ok((subscribers, publishers))
+}
+
+type RedisConnection = Framed<TcpStream, Resp2>;
+
+async fn redis_connect(server: SocketAddr) -> anyhow::Result<RedisConnection> {
+    let tcp = TcpStream::connect(server).await?;
+    tcp.set_nodelay(true)?;
+    Ok(Framed::new(tcp, Resp2::default()))
+}
+
+/// A Redis command of `parts`.
+fn redis_command(parts: &[&[u8]]) -> RespFrame {
+    RespFrame::Array(
+        parts
+            .iter()
+            .map(|part| RespFrame::BulkString(Bytes::copy_from_slice(part)))
+            .collect(),
+    )
+}
+
+/// The text of a message published to a subscribed channel: the frame
+/// `message`, channel, payload. Other frames, and payloads that are not
+/// text, are not benchmark messages.
+fn published_text(frame: RespFrame) -> Option<String> {
+    let RespFrame::Array(parts) = frame else {
+        return None;
+    };
+    match <[RespFrame; 3]>::try_from(parts).ok()? {
+        [
+            RespFrame::BulkString(kind),
+            _,
+            RespFrame::BulkString(payload),
+        ] if kind == "message" => String::from_utf8(payload.to_vec()).ok(),
+        _ => None,
+    }
 }
 
 pub async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<Channel> {
@@ -599,8 +644,8 @@ enum Sender {
         room: String,
     },
     Redis {
-        connection: redis::aio::MultiplexedConnection,
-        channel: String,
+        connection: RedisConnection,
+        channel: Bytes,
     },
 }
 
@@ -633,12 +678,11 @@ impl Sender {
             Sender::Redis {
                 connection,
                 channel,
-            } => redis::cmd("PUBLISH")
-                .arg(&*channel)
-                .arg(text)
-                .query_async::<i64>(connection)
-                .await
-                .is_ok(),
+            } => {
+                let publish = redis_command(&[b"PUBLISH", channel, text.as_bytes()]);
+                connection.send(publish).await.is_ok()
+                    && matches!(connection.next().await, Some(Ok(RespFrame::Integer(_))))
+            }
         }
     }
 }
