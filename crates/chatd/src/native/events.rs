@@ -340,82 +340,46 @@ enum FeedItem {
 type RoomFeed = Pin<Box<dyn Stream<Item = FeedItem> + Send>>;
 
 /// A room's messages after `after` and its membership changes, merged.
+///
+/// Each side is a stream of its own, polled in place: a wait stays
+/// registered until what it waits for comes, so a message does not make
+/// the membership side give up its wait and take it again (two locks and a
+/// wake-up list walk per message and subscriber, when both waits were made
+/// anew for each `select!`).
 fn room_feed(room: Arc<Room>, after: u64) -> RoomFeed {
-    let state = FeedState {
-        subscription: room.subscribe(Start::After(after)),
-        members: Some(room.watch_members()),
-        room,
-        done: false,
-    };
-    Box::pin(futures::stream::unfold(state, |mut state| async move {
-        let item = state.next().await?;
-        Some((item, state))
-    }))
-}
-
-struct FeedState {
-    room: Arc<Room>,
-    subscription: chat_engine::Subscription,
-    /// `None` once the room's membership feed has said it closed.
-    members: Option<chat_engine::RoomEvents>,
-    done: bool,
-}
-
-/// What a room feed's wait turned up.
-enum Arrival {
-    Messages(Result<Vec<Arc<Message>>, SubscriptionError>),
-    Member(Result<RoomEvent, RoomEventsError>),
-}
-
-impl FeedState {
-    async fn next(&mut self) -> Option<FeedItem> {
-        loop {
-            if self.done {
-                return None;
-            }
-            let arrival = {
-                let members = &mut self.members;
-                let member_change = async move {
-                    match members {
-                        Some(members) => members.recv().await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    received = self.subscription.recv(BATCH) => Arrival::Messages(received),
-                    change = member_change => Arrival::Member(change),
-                }
-            };
-            return Some(match arrival {
-                Arrival::Messages(Ok(messages)) => FeedItem::Messages(messages),
-                Arrival::Messages(Err(SubscriptionError::Lagged {
+    let messages = futures::stream::unfold(
+        Some(room.subscribe(Start::After(after))),
+        |subscription| async move {
+            let mut subscription = subscription?;
+            Some(match subscription.recv(BATCH).await {
+                Ok(messages) => (FeedItem::Messages(messages), Some(subscription)),
+                Err(SubscriptionError::Lagged {
                     first_missing,
                     first_available,
-                })) => {
-                    self.subscription.skip_to(first_available);
-                    FeedItem::FellBehind {
+                }) => {
+                    subscription.skip_to(first_available);
+                    let item = FeedItem::FellBehind {
                         first_missed: first_missing,
                         resumed_at: first_available,
-                    }
+                    };
+                    (item, Some(subscription))
                 }
-                Arrival::Messages(Err(SubscriptionError::RoomClosed)) => {
-                    self.done = true;
-                    FeedItem::Closed
-                }
-                Arrival::Messages(Err(error)) => {
-                    self.done = true;
-                    FeedItem::Failed(status::from_subscription(error))
-                }
+                Err(SubscriptionError::RoomClosed) => (FeedItem::Closed, None),
+                Err(error) => (FeedItem::Failed(status::from_subscription(error)), None),
+            })
+        },
+    );
+    let members = futures::stream::unfold(room.watch_members(), move |mut members| {
+        let room = Arc::clone(&room);
+        async move {
+            let item = match members.recv().await {
                 // The message side reports the close once it has drained.
-                Arrival::Member(Ok(RoomEvent::Closed)) => {
-                    self.members = None;
-                    continue;
-                }
-                Arrival::Member(Ok(event)) => FeedItem::Member(event),
-                Arrival::Member(Err(RoomEventsError::Lagged(_))) => {
-                    FeedItem::MembersLagged(Arc::clone(&self.room))
-                }
-            });
+                Ok(RoomEvent::Closed) => return None,
+                Ok(event) => FeedItem::Member(event),
+                Err(RoomEventsError::Lagged(_)) => FeedItem::MembersLagged(room),
+            };
+            Some((item, members))
         }
-    }
+    });
+    Box::pin(futures::stream::select(messages, members))
 }
