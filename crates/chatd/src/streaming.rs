@@ -17,7 +17,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::Status;
 
 use crate::status;
-use crate::transport::{FRAMING, ReplyQuota};
+use crate::transport::{Caller, FRAMING, ReplyQuota};
 
 /// How many messages a stream takes from its room at a time.
 const BATCH: usize = 64;
@@ -25,11 +25,13 @@ const BATCH: usize = 64;
 /// Streams every message of `subscription` that `convert` maps to an item,
 /// until the client leaves, the room closes (the stream ends) or `shutdown`
 /// fires (the stream ends cleanly, so shutdown can drain connections).
-/// Items are paid for from `quota` before they are handed on.
+/// Items are paid for from `quota` before they are handed on. The stream's
+/// end is logged with its `caller`.
 pub fn subscription_stream<T, F>(
     subscription: Subscription,
     shutdown: CancellationToken,
     quota: ReplyQuota,
+    caller: Option<Caller>,
     convert: F,
 ) -> impl Stream<Item = Result<T, Status>> + Send + 'static
 where
@@ -43,7 +45,7 @@ where
         quota,
         convert,
         ended: false,
-        call: tracing::Span::current(),
+        caller,
     };
     futures::stream::unfold(state, |mut state| async move {
         let item = state.next().await?;
@@ -59,9 +61,8 @@ struct StreamState<T, F> {
     quota: ReplyQuota,
     convert: F,
     ended: bool,
-    /// The span of the call that opened the stream (its client's protocol
-    /// and address): the stream is polled outside it.
-    call: tracing::Span,
+    /// Who opened the stream: it is polled outside the call's span.
+    caller: Option<Caller>,
 }
 
 impl<T: prost::Message, F: FnMut(&Message) -> Option<T>> StreamState<T, F> {
@@ -93,9 +94,13 @@ impl<T: prost::Message, F: FnMut(&Message) -> Option<T>> StreamState<T, F> {
                 Err(SubscriptionError::RoomClosed) => return None,
                 Err(error) => {
                     self.ended = true;
-                    self.call.in_scope(|| {
-                        tracing::info!(room = self.subscription.room().name(), %error, "stream ended");
-                    });
+                    tracing::info!(
+                        protocol = self.caller.map(|caller| caller.protocol.name()),
+                        client = self.caller.map(|caller| tracing::field::display(caller.client)),
+                        room = self.subscription.room().name(),
+                        %error,
+                        "stream ended"
+                    );
                     return Some(Err(status::from_subscription(error)));
                 }
             }

@@ -18,7 +18,7 @@ use crate::address_rate::AddressRate;
 use crate::lobby::is_lobby_user_name;
 use crate::status;
 use crate::streaming::subscription_stream;
-use crate::transport::ReplyQuota;
+use crate::transport::{Caller, ReplyQuota};
 
 /// The classic service: handles to its room and the engine, and the
 /// settings it needs.
@@ -64,14 +64,21 @@ impl ChatServer for ClassicChat {
     async fn chat_stream(&self, request: Request<Empty>) -> Result<Response<NoteStream>, Status> {
         let subscription = self.room.subscribe(Start::Last(self.history_replay));
         let quota = ReplyQuota::of(request.extensions());
-        let notes = subscription_stream(subscription, self.shutdown.clone(), quota, |message| {
-            Some(message.wire_form(|message| {
-                Encoded::new(&Note {
-                    name: message.sender.clone(),
-                    message: message.text.clone(),
-                })
-            }))
-        });
+        let caller = Caller::of(request.extensions());
+        let notes = subscription_stream(
+            subscription,
+            self.shutdown.clone(),
+            quota,
+            caller,
+            |message| {
+                Some(message.wire_form(|message| {
+                    Encoded::new(&Note {
+                        name: message.sender.clone(),
+                        message: message.text.clone(),
+                    })
+                }))
+            },
+        );
         Ok(Response::new(Box::pin(notes)))
     }
 

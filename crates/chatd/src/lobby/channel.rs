@@ -13,7 +13,7 @@ use super::chat::{
 use super::hub::LobbyHub;
 use crate::address_rate::AddressRate;
 use crate::status;
-use crate::transport::{ConnectionInfo, ReplyQuota};
+use crate::transport::{Caller, ConnectionInfo, ReplyQuota};
 
 pub struct ChannelService {
     hub: LobbyHub,
@@ -61,9 +61,12 @@ impl Channel for ChannelService {
     ) -> Result<Response<ChatStream>, Status> {
         let channel = channel_of(&request)?;
         let quota = ReplyQuota::of(request.extensions());
+        let caller = Caller::of(request.extensions());
         let index = request.into_inner().index;
         let (room, left) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
-        Ok(Response::new(chat_stream(&room, index, left, quota)))
+        Ok(Response::new(chat_stream(
+            &room, index, left, quota, caller,
+        )))
     }
 
     /// Takes the user out of this channel; the rest get `LEAVE_USER`.

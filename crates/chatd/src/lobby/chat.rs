@@ -17,7 +17,7 @@ use tonic::Status;
 
 use crate::status;
 use crate::streaming::subscription_stream;
-use crate::transport::ReplyQuota;
+use crate::transport::{Caller, ReplyQuota};
 
 const USER_PREFIX: &str = "user-";
 
@@ -85,10 +85,11 @@ pub fn chat_stream(
     index: i32,
     until: CancellationToken,
     quota: ReplyQuota,
+    caller: Option<Caller>,
 ) -> ChatStream {
     let me = user_name(index);
     let subscription = room.subscribe(Start::Live);
-    let chats = subscription_stream(subscription, until, quota, move |message| {
+    let chats = subscription_stream(subscription, until, quota, caller, move |message| {
         chat_for(&me, message)
     });
     Box::pin(chats)

@@ -12,7 +12,7 @@ use super::chat::{ChatStream, StatusEnds, StatusStream, chat_stream, post_chat, 
 use super::hub::{HubError, LobbyHub};
 use crate::address_rate::AddressRate;
 use crate::status;
-use crate::transport::ReplyQuota;
+use crate::transport::{Caller, ReplyQuota};
 
 pub struct LobbyService {
     hub: LobbyHub,
@@ -98,6 +98,7 @@ impl Lobby for LobbyService {
         request: Request<Chat>,
     ) -> Result<Response<ChatStream>, Status> {
         let quota = ReplyQuota::of(request.extensions());
+        let caller = Caller::of(request.extensions());
         let index = request.into_inner().index;
         let gone = self.hub.gone_token(index).map_err(status::from_hub)?;
         Ok(Response::new(chat_stream(
@@ -105,6 +106,7 @@ impl Lobby for LobbyService {
             index,
             gone,
             quota,
+            caller,
         )))
     }
 

@@ -63,6 +63,26 @@ impl ConnectionInfo {
     }
 }
 
+/// Who made a call, for the log lines of a stream that outlives the call's
+/// span. (A stream that held the span kept it in the log registry: some
+/// 480 bytes for each open stream.)
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub protocol: Protocol,
+    pub client: SocketAddr,
+}
+
+impl Caller {
+    /// The caller of the call whose request has `extensions`, if it came
+    /// on a connection of ours.
+    pub fn of(extensions: &http::Extensions) -> Option<Caller> {
+        extensions.get::<ConnectionInfo>().map(|info| Caller {
+            protocol: info.protocol,
+            client: info.remote_addr,
+        })
+    }
+}
+
 /// A served connection: admitted, under a handshake deadline, its writes
 /// batched.
 pub type Connection = BatchedWrites<AdmittedStream>;
