@@ -188,6 +188,8 @@ pub struct Figures {
     pub p999: f64,
     pub max: f64,
     pub samples: u64,
+    /// The sends' round trips (p50, p99), in milliseconds.
+    pub send_round_trip: (f64, f64),
     /// The server's name, CPU-seconds per second, and peak memory in MiB.
     pub server: &'static str,
     pub cpu: Option<f64>,
@@ -207,6 +209,10 @@ impl Figures {
         println!(
             "  latency       p50 {:.3} ms  p99 {:.3} ms  p999 {:.3} ms  max {:.3} ms  ({} samples)",
             self.p50, self.p99, self.p999, self.max, self.samples
+        );
+        let (send_p50, send_p99) = self.send_round_trip;
+        println!(
+            "  send          p50 {send_p50:.3} ms  p99 {send_p99:.3} ms  (send to acknowledgement)"
         );
         if let Some((p50, p99, p999, samples)) = self.raw {
             println!(
@@ -308,8 +314,9 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
         latency.add(&cross)?;
         cross_node.add(cross)?;
     }
+    let mut round_trips = latency_histogram()?;
     for publisher in publishers {
-        publisher.await?;
+        round_trips.add(publisher.await?)?;
     }
     let mut raw = latency_histogram()?;
     for reader in raw_readers {
@@ -327,6 +334,10 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
         p99: ms(0.99),
         p999: ms(0.999),
         max: latency.max() as f64 / 1e6,
+        send_round_trip: (
+            round_trips.value_at_quantile(0.5) as f64 / 1e6,
+            round_trips.value_at_quantile(0.99) as f64 / 1e6,
+        ),
         samples: latency.len(),
         server: match args.protocol {
             Protocol::Redis => "redis-server",
@@ -340,8 +351,11 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
 }
 
 /// The subscribers' tasks (each gives its latencies when the run stops)
-/// and the publishers'.
-type Opened = (Vec<Task<(Histogram<u64>, Histogram<u64>)>>, Vec<Task<()>>);
+/// and the publishers' (each gives its sends' round trips).
+type Opened = (
+    Vec<Task<(Histogram<u64>, Histogram<u64>)>>,
+    Vec<Task<Histogram<u64>>>,
+);
 
 /// Opens the subscribers and publishers of `args` on chatd's `nodes`.
 async fn open_grpc(
@@ -392,7 +406,7 @@ async fn open_grpc(
                 name: format!("{prefix}pub-{p}"),
             },
         };
-        publishers.push(publish(sender, node, args, Arc::clone(run)));
+        publishers.push(publish(sender, node, args, Arc::clone(run))?);
     }
     Ok((subscribers, publishers))
 }
@@ -428,7 +442,7 @@ async fn open_redis(
             connection: redis_connect(server).await?,
             channel: format!("bench-{}", p % args.rooms).into(),
         };
-        publishers.push(publish(sender, 0, args, Arc::clone(run)));
+        publishers.push(publish(sender, 0, args, Arc::clone(run))?);
     }
     Ok((subscribers, publishers))
 }
@@ -688,8 +702,14 @@ impl Sender {
 }
 
 /// Sends through `sender`, from node `node`, at the rate of `args` (or
-/// back to back) until the run stops.
-fn publish(mut sender: Sender, node: usize, args: &FanoutArgs, run: Arc<Run>) -> Task<()> {
+/// back to back) until the run stops; gives the round trips of the sends
+/// made while measuring (send to acknowledgement).
+fn publish(
+    mut sender: Sender,
+    node: usize,
+    args: &FanoutArgs,
+    run: Arc<Run>,
+) -> anyhow::Result<Task<Histogram<u64>>> {
     let bytes = args.message_bytes;
     let mut pace = (args.rate > 0).then(|| {
         let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate as f64));
@@ -697,17 +717,21 @@ fn publish(mut sender: Sender, node: usize, args: &FanoutArgs, run: Arc<Run>) ->
         ticker
     });
     let stop = run.stop.subscribe();
-    tokio::spawn(async move {
+    let mut round_trips = latency_histogram()?;
+    Ok(tokio::spawn(async move {
         while !*stop.borrow() {
             if let Some(pace) = &mut pace {
                 pace.tick().await;
             }
+            let started = Instant::now();
             let sent = sender.send(payload(&run, node, bytes)).await;
             if sent && run.measuring.load(Ordering::Relaxed) {
                 run.sent.fetch_add(1, Ordering::Relaxed);
+                let _ = round_trips.record((started.elapsed().as_nanos() as u64).max(1));
             }
         }
-    })
+        round_trips
+    }))
 }
 
 /// Creates rooms `bench-0` to `bench-{rooms - 1}` (those not there yet)

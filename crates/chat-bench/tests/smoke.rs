@@ -87,6 +87,7 @@ async fn fanout_beside_redis_measures_the_same_load_on_both_servers() {
     for part in [chatd_part, redis_part] {
         assert!(figure(part, "delivered") > 0.0, "{output}");
         assert!(part.contains("latency       p50"), "{output}");
+        assert!(part.contains("send          p50"), "{output}");
     }
     assert!(chatd_part.contains("  chatd "), "{output}");
     assert!(redis_part.contains("  redis-server "), "{output}");
