@@ -19,6 +19,14 @@ async fn bench(args: &[&str]) -> String {
     stdout
 }
 
+/// The `chatd` to start: the one `cargo test --workspace` builds next to
+/// chat-bench.
+fn chatd() -> String {
+    let chatd = std::path::Path::new(env!("CARGO_BIN_EXE_chat-bench")).with_file_name("chatd");
+    assert!(chatd.exists(), "no {}: build it first", chatd.display());
+    chatd.to_str().expect("a UTF-8 path").to_owned()
+}
+
 /// The figure after `label` on its line.
 fn figure(output: &str, label: &str) -> f64 {
     output
@@ -35,59 +43,56 @@ async fn fanout_reports_deliveries_and_latency_for_both_protocols() {
         TestServer::start(&["--max-sends-per-second", "1000000", "--history-replay", "0"]).await;
     for (protocol, addr) in [("classic", server.classic), ("native", server.addrs.native)] {
         let addr = addr.to_string();
-        let output = bench(&[
-            "fanout",
-            "--protocol",
-            protocol,
-            "--server",
-            &addr,
-            "-s",
-            "20",
-            "-c",
-            "2",
-            "-p",
-            "1",
-            "--duration",
-            "1s",
-            "--warmup",
-            "300ms",
-        ])
+        let output = bench(
+            &[
+                &["fanout", "--protocol", protocol, "--server", &addr],
+                SMALL_LOAD,
+            ]
+            .concat(),
+        )
         .await;
-        assert!(figure(&output, "delivered") > 0.0, "{output}");
-        assert!(output.contains("latency       p50"), "{output}");
+        assert_fanout_figures(&output, &output);
     }
+}
+
+/// A fan-out load of a second.
+const SMALL_LOAD: &[&str] = &[
+    "-s",
+    "20",
+    "-c",
+    "2",
+    "-p",
+    "1",
+    "--duration",
+    "1s",
+    "--warmup",
+    "300ms",
+];
+
+/// That `part` of a fan-out's `output` has its figures.
+fn assert_fanout_figures(part: &str, output: &str) {
+    assert!(figure(part, "delivered") > 0.0, "{output}");
+    assert!(part.contains("latency       p50"), "{output}");
+    assert!(part.contains("send          p50"), "{output}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fanout_beside_redis_measures_the_same_load_on_both_servers() {
-    let chatd = std::path::Path::new(env!("CARGO_BIN_EXE_chat-bench")).with_file_name("chatd");
-    assert!(chatd.exists(), "no {}: build it first", chatd.display());
-    let output = bench(&[
+    let chatd = chatd();
+    let load = [
         "fanout",
         "--beside-redis",
         "--chatd",
-        chatd.to_str().unwrap(),
-        "-s",
-        "20",
-        "-c",
-        "2",
-        "-p",
-        "1",
+        &chatd,
         "--rate",
         "50",
-        "--duration",
-        "1s",
-        "--warmup",
-        "300ms",
-    ])
-    .await;
+    ];
+    let output = bench(&[&load, SMALL_LOAD].concat()).await;
     let (chatd_part, redis_part) = output
         .split_once("Redis protocol: 20 subscribers / 20 connections")
         .unwrap_or_else(|| panic!("no Redis run in:\n{output}"));
     for part in [chatd_part, redis_part] {
-        assert!(figure(part, "delivered") > 0.0, "{output}");
-        assert!(part.contains("latency       p50"), "{output}");
-        assert!(part.contains("send          p50"), "{output}");
+        assert_fanout_figures(part, &output);
     }
     assert!(chatd_part.contains("  chatd "), "{output}");
     assert!(redis_part.contains("  redis-server "), "{output}");
@@ -144,10 +149,8 @@ fn timed(output: &str, kind: &str) -> bool {
 
 #[tokio::test]
 async fn handshake_times_plaintext_and_tls_connections() {
-    // `cargo test --workspace` builds chatd next to chat-bench.
-    let chatd = std::path::Path::new(env!("CARGO_BIN_EXE_chat-bench")).with_file_name("chatd");
-    assert!(chatd.exists(), "no {}: build it first", chatd.display());
-    let output = bench(&["handshake", "-n", "5", "--chatd", chatd.to_str().unwrap()]).await;
+    let chatd = chatd();
+    let output = bench(&["handshake", "-n", "5", "--chatd", &chatd]).await;
     for kind in ["plaintext", "TLS 1.3"] {
         assert!(timed(&output, kind), "{output}");
     }
@@ -155,18 +158,8 @@ async fn handshake_times_plaintext_and_tls_connections() {
 
 #[tokio::test]
 async fn rooms_times_moderation_listing_subscribing_and_direct_conversations() {
-    let chatd = std::path::Path::new(env!("CARGO_BIN_EXE_chat-bench")).with_file_name("chatd");
-    assert!(chatd.exists(), "no {}: build it first", chatd.display());
-    let output = bench(&[
-        "rooms",
-        "--rooms",
-        "40",
-        "-n",
-        "5",
-        "--chatd",
-        chatd.to_str().unwrap(),
-    ])
-    .await;
+    let chatd = chatd();
+    let output = bench(&["rooms", "--rooms", "40", "-n", "5", "--chatd", &chatd]).await;
     for kind in [
         "CreateRoom",
         "ModerateRoom (mute, unmute)",
