@@ -389,10 +389,10 @@ async fn open_grpc(
         let node = p % nodes.len();
         let channel = connect(nodes[node]).await?;
         let room = format!("bench-{}", (p / nodes.len()) % args.rooms);
+        let name = format!("{prefix}pub-{p}");
         let sender = match args.protocol {
             Protocol::Native => {
-                let (mut client, token) =
-                    native_login(channel, &format!("{prefix}pub-{p}")).await?;
+                let (mut client, token) = native_login(channel, &name).await?;
                 let join = authorized(native::JoinRoomRequest { room: room.clone() }, &token);
                 client.join_room(join).await?;
                 Sender::Native {
@@ -403,7 +403,7 @@ async fn open_grpc(
             }
             _ => Sender::Classic {
                 client: ChatServerClient::new(channel),
-                name: format!("{prefix}pub-{p}"),
+                name,
             },
         };
         publishers.push(publish(sender, node, args, Arc::clone(run))?);

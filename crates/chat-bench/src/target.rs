@@ -122,11 +122,8 @@ impl Target {
         if let Some(cpus) = &args.bench_cpus {
             pin(std::process::id(), cpus).await?;
         }
-        // Redis cannot be told to take any free port: take one, let it go,
-        // and hand it over.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        // Redis cannot be told to take any free port.
+        let port = chat_testkit::free_port();
         let child = Command::new(program)
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
@@ -141,12 +138,8 @@ impl Target {
                 )
             })?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(addr).await.is_err() {
-            if tokio::time::Instant::now() > deadline {
-                bail!("{} did not listen on {addr}", program.display());
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        if !chat_testkit::wait_until_listening(port).await {
+            bail!("{} did not listen on {addr}", program.display());
         }
         if let (Some(cpus), Some(pid)) = (&args.server_cpus, child.id()) {
             pin(pid, cpus).await?;

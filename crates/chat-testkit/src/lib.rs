@@ -23,6 +23,31 @@ use tonic::{Status, Streaming};
 /// it gives up and fails. Not a performance bound.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// A loopback port free now, for a server that must be told its port
+/// rather than take any (another process may take it first: rare).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+/// Waits, for at most [`PATIENCE`], until a server takes connections on
+/// loopback `port`; whether one did.
+pub async fn wait_until_listening(port: u16) -> bool {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
 /// Flags that put every listener of a `chatd` on a free loopback port.
 pub const LOOPBACK: &[&str] = &[
     "--native-addr",

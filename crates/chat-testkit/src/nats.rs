@@ -2,9 +2,8 @@
 //! a free loopback port; stopped when dropped.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use crate::PATIENCE;
+use crate::{free_port, wait_until_listening};
 
 pub struct Nats {
     server: Option<Child>,
@@ -14,11 +13,10 @@ pub struct Nats {
 impl Nats {
     /// Starts the server; waits until it takes connections.
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .expect("a free port");
-        let mut nats = Nats { server: None, port };
+        let mut nats = Nats {
+            server: None,
+            port: free_port(),
+        };
         nats.start_server().await;
         nats
     }
@@ -56,14 +54,10 @@ impl Nats {
             .spawn()
             .expect("nats-server starts (is Debian's nats-server installed?)");
         self.server = Some(server);
-        let deadline = Instant::now() + PATIENCE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        assert!(
+            wait_until_listening(self.port).await,
+            "nats-server did not start"
+        );
     }
 }
 

@@ -3,14 +3,13 @@
 //! port, trusting local connections, stopped (and removed) when dropped.
 //! As root, the server runs as the `postgres` user (it refuses root).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::PATIENCE;
+use crate::{PATIENCE, free_port};
 
 pub struct Postgres {
     server: Option<Child>,
@@ -185,11 +184,4 @@ fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .expect("set the directory's mode");
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
 }
