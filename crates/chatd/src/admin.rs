@@ -189,7 +189,7 @@ impl AdminService for Admin {
 /// user only. A socket file left by a chatd that is gone is replaced; one
 /// that a running chatd answers on is not.
 pub async fn bind(path: &Path) -> io::Result<UnixListener> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 
     if tokio::net::UnixStream::connect(path).await.is_ok() {
         return Err(io::Error::new(
@@ -201,7 +201,11 @@ pub async fn bind(path: &Path) -> io::Result<UnixListener> {
         ));
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        // The data directory's mode, when it is the one made here.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path).map_err(|error| {

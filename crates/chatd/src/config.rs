@@ -122,11 +122,16 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_logins_per_second: u32,
 
-    /// Guests may not log in to the native protocol: only accounts. (The
-    /// classic and lobby protocols have no login; turn them off with
-    /// `--classic-addr off` and `--lobby-addr off`.)
+    /// Guests may not log in to the native protocol: only accounts. The
+    /// classic and lobby protocols have no accounts, so they are not
+    /// served either, unless `--legacy-guests` lets their guests in.
     #[arg(long, env = "CHATD_REQUIRE_ACCOUNTS")]
     pub require_accounts: bool,
+
+    /// With `--require-accounts`: serve the classic and lobby protocols
+    /// anyway, to anyone, under any free name (logged as a warning).
+    #[arg(long, env = "CHATD_LEGACY_GUESTS", requires = "require_accounts")]
+    pub legacy_guests: bool,
 
     /// How long an account's session lasts unused (e.g. `30days`, `12h`);
     /// each use starts it afresh.
@@ -170,6 +175,12 @@ pub struct Config {
     /// port.
     #[arg(long, env = "CHATD_CHANNEL_PORTS", default_value = "50054-50057")]
     pub channel_ports: ChannelPorts,
+
+    /// How many open channels the lobby users of one client address may
+    /// have made; more `MAKE_CHANNEL`s get `FAILURE`.
+    #[arg(long, env = "CHATD_MAX_CHANNELS_PER_ADDRESS", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_channels_per_address: u64,
 
     /// The host clients are told to dial for Heartbeat, Lobby and channels.
     #[arg(long, env = "CHATD_ADVERTISED_HOST", default_value = "localhost")]
@@ -317,6 +328,13 @@ impl Config {
                 created_per_user_per_hour: self.rooms_created_per_hour,
             },
         }
+    }
+
+    /// Whether the classic and lobby protocols, which have no accounts,
+    /// may be served: not under `--require-accounts` unless
+    /// `--legacy-guests` says so.
+    pub fn legacy_protocols_allowed(&self) -> bool {
+        !self.require_accounts || self.legacy_guests
     }
 
     /// Where the admin socket is, if there is one.

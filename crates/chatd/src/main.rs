@@ -112,7 +112,7 @@ async fn reload_on_hangup(args: Vec<OsString>, reloader: Reloader, filter: Filte
 /// Writes a self-signed certificate for `hosts` and its key to `dir`.
 fn gen_cert(hosts: &[String], dir: &std::path::Path) -> anyhow::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
     let (cert, key) = chatd::transport::self_signed(hosts).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -120,14 +120,18 @@ fn gen_cert(hosts: &[String], dir: &std::path::Path) -> anyhow::Result<()> {
     let key_path = dir.join("key.pem");
     std::fs::write(&cert_path, cert)
         .with_context(|| format!("cannot write {}", cert_path.display()))?;
-    // The key is for the server's eyes only.
+    // The key is for the server's eyes only: made 0600, and an old file
+    // written over is made so before the key is in it.
     std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(&key_path)
-        .and_then(|mut file| file.write_all(key.as_bytes()))
+        .and_then(|mut file| {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            file.write_all(key.as_bytes())
+        })
         .with_context(|| format!("cannot write {}", key_path.display()))?;
     println!(
         "wrote {} and {} for {}\n\

@@ -149,11 +149,12 @@ impl Chatd {
         engine.room(&config.classic_room);
         let (accounts, memberships) =
             Accounts::load(stores.accounts, engine.clone(), config.session_ttl).await?;
-        let classic = match config.classic_addr.0 {
+        let legacy = legacy_protocols(&config);
+        let classic = match legacy.and(config.classic_addr.0) {
             Some(addr) => Some(bind(addr, "classic protocol").await?),
             None => None,
         };
-        let lobby = match config.lobby_addr.0 {
+        let lobby = match legacy.and(config.lobby_addr.0) {
             Some(addr) => Some(bind_lobby(&config, addr).await?),
             None => None,
         };
@@ -396,6 +397,7 @@ impl Chatd {
                 let hub = LobbyHub::new(
                     engine,
                     channel_ports,
+                    to_usize(config.max_channels_per_address),
                     config.heartbeat_timeout,
                     lobby_identity,
                     shutdown.clone(),
@@ -547,6 +549,27 @@ async fn open_store(config: &Config) -> Result<Stores, StoreError> {
         })??;
     tracing::info!(path = %config.data_dir.join("chat.db").display(), "history and accounts kept in");
     Ok(Stores::one(Arc::new(store)))
+}
+
+/// `Some(())` if the classic and lobby protocols may be served (each
+/// still only if it is on), with a warning of what `--require-accounts`
+/// does to them.
+fn legacy_protocols(config: &Config) -> Option<()> {
+    let on = config.classic_addr.0.is_some() || config.lobby_addr.0.is_some();
+    if config.require_accounts && on {
+        if config.legacy_guests {
+            tracing::warn!(
+                "--legacy-guests: the classic and lobby protocols have no accounts, so anyone \
+                 may chat over them under any free name, --require-accounts notwithstanding"
+            );
+        } else {
+            tracing::warn!(
+                "classic and lobby protocols off: they have no accounts, and \
+                 --require-accounts admits accounts only; --legacy-guests serves them anyway"
+            );
+        }
+    }
+    config.legacy_protocols_allowed().then_some(())
 }
 
 /// Binds the lobby protocol's listeners: its services on their

@@ -50,10 +50,13 @@ pub fn from_hub(error: HubError) -> Status {
     let message = error.to_string();
     match error {
         HubError::UnknownUser(_) | HubError::UnknownChannel(_) => Status::not_found(message),
+        HubError::NotYours(_) => Status::permission_denied(message),
         HubError::NotInChannel { .. } | HubError::NotInAnyChannel(_) => {
             Status::failed_precondition(message)
         }
-        HubError::PoolExhausted(_) | HubError::IndexesExhausted => {
+        HubError::PoolExhausted(_)
+        | HubError::IndexesExhausted
+        | HubError::ChannelsPerAddress(_) => {
             Status::resource_exhausted(message)
         }
         HubError::UnknownCommand(_) | HubError::MissingChannel => Status::invalid_argument(message),

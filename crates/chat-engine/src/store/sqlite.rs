@@ -92,13 +92,13 @@ impl SqliteStore {
     /// directory cannot be used, the database is corrupt, or its schema is
     /// newer than this code.
     pub fn open(dir: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|error| {
+        let path = dir.join("chat.db");
+        make_private(dir, &path).map_err(|error| {
             StoreError::Unavailable(format!(
                 "cannot use the data directory {}: {error}",
                 dir.display()
             ))
         })?;
-        let path = dir.join("chat.db");
         let fail = |what: &str, error: rusqlite::Error| {
             StoreError::Unavailable(format!("{what} {}: {}", path.display(), describe(&error)))
         };
@@ -758,6 +758,46 @@ fn row_to_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<Arc<Message>> {
         origin: Origin::from_code(row.get(5)?),
         wire: WireForms::default(),
     }))
+}
+
+/// Makes `dir` (created if need be) its owner's alone, mode 0700, and
+/// every file in it 0600, whatever the umask: they hold direct messages
+/// and password hashes. A looser mode found is tightened, and logged. The
+/// database `db` is created empty at 0600 if missing; SQLite gives its
+/// `-wal` and `-shm` files the database's mode.
+fn make_private(dir: &Path, db: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    tighten(dir, 0o700)?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(db)?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() {
+            tighten(&entry.path(), 0o600)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets `path`'s mode to `mode` if others may read or write it.
+fn tighten(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let was = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    if was & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        tracing::warn!(
+            path = %path.display(),
+            "others could read this; its mode was {was:o}, now {mode:o}"
+        );
+    }
+    Ok(())
 }
 
 fn open_reader(path: &Path) -> rusqlite::Result<Connection> {

@@ -17,7 +17,7 @@ use chat_engine::{
 use sha2::{Digest, Sha256};
 use tonic::Status;
 
-pub use passwords::{PASSWORD_BYTES, Passwords};
+pub use passwords::{Asker, PASSWORD_BYTES, Passwords};
 use throttle::LoginThrottle;
 
 use crate::status;
@@ -159,10 +159,14 @@ impl Accounts {
             .register_name(name)
             .await
             .map_err(status::from_engine)?;
+        let asker = address.map_or(Asker::Trusted, |address| Asker::Client {
+            address: address.to_owned(),
+            known: false,
+        });
         let created = async {
             let account = Account {
                 name: name.to_owned(),
-                password_hash: self.shared.passwords.hash(password).await?,
+                password_hash: self.shared.passwords.hash(password, asker).await?,
                 created_at: now(),
                 locked: false,
             };
@@ -195,19 +199,31 @@ impl Accounts {
         address: &str,
     ) -> Result<Account, Status> {
         let key = name_key(name);
-        if let Err(held) = self.throttle().check(&key, address) {
-            return Err(Status::resource_exhausted(format!(
+        // Counted before the check, so guesses made at once cannot all
+        // pass the throttle.
+        let attempt = self.throttle().reserve(&key, address).map_err(|held| {
+            Status::resource_exhausted(format!(
                 "too many failed logins for {}; try again in {} s",
                 held.whom,
                 held.wait.as_secs().max(1)
-            )));
-        }
+            ))
+        })?;
         let account = self.state().accounts.get(&key).cloned();
         let hash = account.as_ref().map(|a| a.password_hash.as_str());
-        let matches = self.shared.passwords.verify(password, hash).await?;
+        let asker = Asker::Client {
+            address: address.to_owned(),
+            known: attempt.known,
+        };
+        let matches = match self.shared.passwords.verify(password, hash, asker).await {
+            Ok(matches) => matches,
+            Err(unchecked) => {
+                self.throttle().give_back(&attempt);
+                return Err(unchecked);
+            }
+        };
         match account {
             Some(account) if matches => {
-                self.throttle().succeeded(&key, address);
+                self.throttle().succeeded(&attempt);
                 if account.locked {
                     return Err(Status::permission_denied(format!(
                         "the account `{}` is locked; ask the server's operator",
@@ -217,7 +233,6 @@ impl Accounts {
                 Ok(account)
             }
             _ => {
-                self.throttle().failed(&key, address);
                 tracing::info!(name, address, "failed login");
                 Err(wrong_name_or_password())
             }
@@ -228,7 +243,7 @@ impl Accounts {
     /// one, or is the operator).
     pub async fn set_password(&self, account: &str, password: &str) -> Result<(), Status> {
         Passwords::check_strength(password)?;
-        let password_hash = self.shared.passwords.hash(password).await?;
+        let password_hash = self.shared.passwords.hash(password, Asker::Trusted).await?;
         self.change(AccountChange::SetPassword {
             account: account.to_owned(),
             password_hash: password_hash.clone(),

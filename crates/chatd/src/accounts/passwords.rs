@@ -1,8 +1,8 @@
 //! Password hashing: Argon2id with OWASP's parameters, on blocking threads,
 //! a few at a time, each in a 19 MiB working memory kept for the next.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -15,6 +15,13 @@ pub const PASSWORD_BYTES: (usize, usize) = (8, 1024);
 /// holds 19 MiB, and a queue without end would let a flood of logins hold
 /// the rest of memory.
 const MOST_WAITING: usize = 64;
+/// Of those places, the ones only a login from an address its account
+/// has logged in from before may take, so a flood from elsewhere cannot
+/// keep the owner out.
+const KEPT_FOR_KNOWN: usize = 16;
+/// Checks one client address may have waiting or running at once: a
+/// few addresses cannot fill the queue.
+const MOST_PER_ADDRESS: usize = 4;
 
 /// OWASP's Argon2id recommendation: 19 MiB, 2 passes, 1 lane.
 fn argon2() -> Argon2<'static> {
@@ -110,15 +117,33 @@ fn verify_in(memory: &WorkingMemory, password: &[u8], hash: &str) -> bool {
     }) && Output::new(&output).is_ok_and(|output| output == expected)
 }
 
+/// Who a check is for, which decides whether it may queue.
+#[derive(Debug, Clone)]
+pub enum Asker {
+    /// The operator, or a user already logged in.
+    Trusted,
+    /// A client at this address (an [`address_key`](crate::transport::address_key)),
+    /// and whether the account has logged in from it before.
+    Client { address: String, known: bool },
+}
+
 /// Hashes and checks passwords, as many at once as there are cores.
 #[derive(Clone)]
 pub struct Passwords {
     running: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
+    queue: Arc<Mutex<Queue>>,
     memory: Arc<WorkingMemory>,
     /// Checked against when the account does not exist, so a login for an
     /// unknown name takes as long as one with a wrong password.
     stand_in: Arc<str>,
+}
+
+/// The checks waiting for a thread, and each client address's checks
+/// waiting or running.
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: usize,
+    per_address: HashMap<String, usize>,
 }
 
 impl Default for Passwords {
@@ -130,7 +155,7 @@ impl Default for Passwords {
             hash_in(&mut memory, b"a password nobody has").expect("hashing a fixed password works");
         Passwords {
             running: Arc::new(Semaphore::new(cores)),
-            waiting: Arc::default(),
+            queue: Arc::default(),
             memory: Arc::default(),
             stand_in: stand_in.into(),
         }
@@ -153,10 +178,10 @@ impl Passwords {
     }
 
     /// The PHC string of `password`'s hash with a fresh salt.
-    pub async fn hash(&self, password: &str) -> Result<String, Status> {
+    pub async fn hash(&self, password: &str, asker: Asker) -> Result<String, Status> {
         let password = password.to_owned();
         let memory = Arc::clone(&self.memory);
-        self.run(move || {
+        self.run(asker, move || {
             memory
                 .with(argon2().params().block_count(), |memory| {
                     hash_in(memory, password.as_bytes())
@@ -168,35 +193,34 @@ impl Passwords {
 
     /// Whether `password` matches `hash`; with no hash (no such account)
     /// it does the same work and says no.
-    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, Status> {
+    pub async fn verify(
+        &self,
+        password: &str,
+        hash: Option<&str>,
+        asker: Asker,
+    ) -> Result<bool, Status> {
         let password = password.to_owned();
         let known = hash.is_some();
         let hash = hash.map_or_else(|| self.stand_in.to_string(), str::to_owned);
         let memory = Arc::clone(&self.memory);
         let matches = self
-            .run(move || verify_in(&memory, password.as_bytes(), &hash))
+            .run(asker, move || verify_in(&memory, password.as_bytes(), &hash))
             .await?;
         Ok(known && matches)
     }
 
     async fn run<T: Send + 'static>(
         &self,
+        asker: Asker,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Status> {
-        let busy = || {
-            Status::resource_exhausted(
-                "the server is busy checking passwords; try again in a moment",
-            )
-        };
-        let waiting = Waiting::enter(&self.waiting);
-        if waiting.ahead >= MOST_WAITING {
-            return Err(busy());
-        }
+        let place = Place::take(&self.queue, asker)?;
         let permit = self.running.clone().acquire_owned().await;
-        drop(waiting);
+        let in_flight = place.run();
         let permit = permit.map_err(|_| busy())?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            let _in_flight = in_flight;
             work()
         })
         .await
@@ -204,24 +228,81 @@ impl Passwords {
     }
 }
 
-/// One caller waiting for a hashing thread; counted until dropped, also
-/// when the caller gives up.
-struct Waiting<'a> {
-    count: &'a AtomicUsize,
-    /// How many were waiting before this one.
-    ahead: usize,
+fn busy() -> Status {
+    Status::resource_exhausted("the server is busy checking passwords; try again in a moment")
 }
 
-impl<'a> Waiting<'a> {
-    fn enter(count: &'a AtomicUsize) -> Self {
-        let ahead = count.fetch_add(1, Ordering::AcqRel);
-        Waiting { count, ahead }
+fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    // Counts moved together under the lock: never left half-done.
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A check's place: counted as waiting until it runs, and against its
+/// address until it is done, also when the caller gives up.
+struct Place {
+    queue: Arc<Mutex<Queue>>,
+    address: Option<String>,
+    waiting: bool,
+}
+
+impl Place {
+    /// A place in `queue` for `asker`'s check, or why there is none.
+    fn take(queue: &Arc<Mutex<Queue>>, asker: Asker) -> Result<Self, Status> {
+        let mut counts = lock(queue);
+        let (address, limit) = match asker {
+            Asker::Trusted => (None, MOST_WAITING),
+            Asker::Client { address, known } => {
+                let limit = if known {
+                    MOST_WAITING
+                } else {
+                    MOST_WAITING - KEPT_FOR_KNOWN
+                };
+                (Some(address), limit)
+            }
+        };
+        if counts.waiting >= limit {
+            return Err(busy());
+        }
+        if let Some(address) = &address {
+            let mine = counts.per_address.entry(address.clone()).or_default();
+            if *mine >= MOST_PER_ADDRESS {
+                return Err(Status::resource_exhausted(format!(
+                    "{MOST_PER_ADDRESS} password checks from your address are under way; \
+                     wait for their answers"
+                )));
+            }
+            *mine += 1;
+        }
+        counts.waiting += 1;
+        Ok(Place {
+            queue: Arc::clone(queue),
+            address,
+            waiting: true,
+        })
+    }
+
+    /// The check runs now: no longer waiting, still its address's.
+    fn run(mut self) -> Self {
+        lock(&self.queue).waiting -= 1;
+        self.waiting = false;
+        self
     }
 }
 
-impl Drop for Waiting<'_> {
+impl Drop for Place {
     fn drop(&mut self) {
-        self.count.fetch_sub(1, Ordering::AcqRel);
+        let mut counts = lock(&self.queue);
+        if self.waiting {
+            counts.waiting -= 1;
+        }
+        if let Some(address) = &self.address
+            && let Some(mine) = counts.per_address.get_mut(address)
+        {
+            *mine -= 1;
+            if *mine == 0 {
+                counts.per_address.remove(address);
+            }
+        }
     }
 }
 
@@ -233,7 +314,7 @@ mod tests {
     #[tokio::test]
     async fn hashes_match_the_argon2_crates_own_both_ways_in_reused_memory() {
         let passwords = Passwords::default();
-        let ours = passwords.hash("correct horse").await.unwrap();
+        let ours = passwords.hash("correct horse", Asker::Trusted).await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(argon2().verify_password(b"correct horse", &parsed).is_ok());
         assert!(argon2().verify_password(b"wrong horse", &parsed).is_err());
@@ -242,26 +323,26 @@ mod tests {
         let theirs = theirs.to_string();
         assert!(
             passwords
-                .verify("battery staple", Some(&theirs))
+                .verify("battery staple", Some(&theirs), Asker::Trusted)
                 .await
                 .unwrap()
         );
         assert!(
             !passwords
-                .verify("battery stapler", Some(&theirs))
+                .verify("battery stapler", Some(&theirs), Asker::Trusted)
                 .await
                 .unwrap()
         );
         assert!(
             !passwords
-                .verify("battery staple", Some("not a hash"))
+                .verify("battery staple", Some("not a hash"), Asker::Trusted)
                 .await
                 .unwrap()
         );
         // Many checks, one or two buffers.
         for _ in 0..4 {
             passwords
-                .verify("correct horse", Some(&ours))
+                .verify("correct horse", Some(&ours), Asker::Trusted)
                 .await
                 .unwrap();
         }
@@ -269,26 +350,49 @@ mod tests {
         assert!((1..=2).contains(&kept), "{kept} buffers kept");
     }
 
+    /// Takes every hashing thread of `passwords`, until dropped.
+    async fn all_threads_busy(passwords: &Passwords) -> tokio::sync::OwnedSemaphorePermit {
+        let threads = passwords.running.available_permits() as u32;
+        passwords
+            .running
+            .clone()
+            .acquire_many_owned(threads)
+            .await
+            .unwrap()
+    }
+
+    fn client(address: &str, known: bool) -> Asker {
+        Asker::Client {
+            address: address.to_owned(),
+            known,
+        }
+    }
+
+    /// Queues a check for `asker` and waits until it is waiting.
+    async fn queue(passwords: &Passwords, asker: Asker) -> tokio::task::JoinHandle<Result<bool, Status>> {
+        let before = lock(&passwords.queue).waiting;
+        let check = {
+            let passwords = passwords.clone();
+            tokio::spawn(async move { passwords.verify("password1", None, asker).await })
+        };
+        while lock(&passwords.queue).waiting == before {
+            tokio::task::yield_now().await;
+        }
+        check
+    }
+
     #[tokio::test]
     async fn past_the_queue_limit_a_check_is_refused_at_once() {
         let passwords = Passwords::default();
-        // Every hashing thread busy.
-        let busy = passwords
-            .running
-            .clone()
-            .acquire_many_owned(passwords.running.available_permits() as u32)
-            .await
-            .unwrap();
-        let queued: Vec<_> = (0..MOST_WAITING)
-            .map(|_| {
-                let passwords = passwords.clone();
-                tokio::spawn(async move { passwords.verify("password1", None).await })
-            })
-            .collect();
-        while passwords.waiting.load(Ordering::Acquire) < MOST_WAITING {
-            tokio::task::yield_now().await;
+        let busy = all_threads_busy(&passwords).await;
+        let mut queued = Vec::new();
+        for _ in 0..MOST_WAITING {
+            queued.push(queue(&passwords, Asker::Trusted).await);
         }
-        let refused = passwords.verify("password1", None).await.unwrap_err();
+        let refused = passwords
+            .verify("password1", None, Asker::Trusted)
+            .await
+            .unwrap_err();
         assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
         assert!(refused.message().contains("busy"), "{refused:?}");
         // The queued ones go through once threads are free.
@@ -296,6 +400,35 @@ mod tests {
         for check in queued {
             assert!(!check.await.unwrap().unwrap());
         }
-        assert_eq!(passwords.waiting.load(Ordering::Acquire), 0);
+        let counts = lock(&passwords.queue);
+        assert_eq!(counts.waiting, 0);
+        assert!(counts.per_address.is_empty());
+    }
+
+    #[tokio::test]
+    async fn strangers_leave_places_for_known_addresses_and_each_has_only_a_few() {
+        let passwords = Passwords::default();
+        let _busy = all_threads_busy(&passwords).await;
+        // One address: a few at once.
+        for _ in 0..MOST_PER_ADDRESS {
+            queue(&passwords, client("10.0.0.1", false)).await;
+        }
+        let more = passwords.verify("password1", None, client("10.0.0.1", false));
+        let more = more.await.unwrap_err();
+        assert!(more.message().contains("from your address"), "{more:?}");
+        // Strangers fill all but the kept places ...
+        for n in MOST_PER_ADDRESS..MOST_WAITING - KEPT_FOR_KNOWN {
+            queue(&passwords, client(&format!("10.0.1.{n}"), false)).await;
+        }
+        let refused = passwords.verify("password1", None, client("10.0.2.1", false));
+        assert!(refused.await.unwrap_err().message().contains("busy"));
+        // ... which an address known to the account still gets.
+        for _ in 0..MOST_PER_ADDRESS {
+            queue(&passwords, client("192.168.1.1", true)).await;
+        }
+        assert_eq!(
+            lock(&passwords.queue).waiting,
+            MOST_WAITING - KEPT_FOR_KNOWN + MOST_PER_ADDRESS
+        );
     }
 }

@@ -136,6 +136,29 @@ impl Counts {
     fn remove(&mut self, key: &str) {
         self.map.remove(key);
     }
+
+    /// Takes back one count of `key`: an attempt that turned out not to
+    /// be a guess.
+    fn give_back(&mut self, key: &str) {
+        if let Some(failures) = self.map.get_mut(key) {
+            failures.count = failures.count.saturating_sub(1);
+            if failures.count == 0 {
+                self.map.remove(key);
+            }
+        }
+    }
+}
+
+/// A login attempt counted as failed before its password is checked, so
+/// attempts made at once cannot all pass the throttle; given back if the
+/// password was right (or was never checked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    name: String,
+    address: String,
+    /// The account has logged in from this address before: the name's
+    /// count does not hold it.
+    pub known: bool,
 }
 
 #[derive(Debug)]
@@ -159,34 +182,45 @@ impl Default for LoginThrottle {
 }
 
 impl LoginThrottle {
-    /// Whether a login for `name` from `address` may be tried now.
-    pub fn check(&self, name: &str, address: &str) -> Result<(), Held> {
+    /// Counts a login for `name` from `address` as failed, under the one
+    /// lock, if it may be tried now; [`succeeded`](Self::succeeded) or
+    /// [`give_back`](Self::give_back) takes the count back.
+    pub fn reserve(&mut self, name: &str, address: &str) -> Result<Attempt, Held> {
         let now = Instant::now();
         self.addresses.held(address, now)?;
-        if !self.is_known(name, address) {
+        let known = self.is_known(name, address);
+        if !known {
             self.names.held(name, now)?;
-        }
-        Ok(())
-    }
-
-    pub fn failed(&mut self, name: &str, address: &str) {
-        let now = Instant::now();
-        self.addresses.count(address, now);
-        if !self.is_known(name, address) {
             self.names.count(name, now);
         }
+        self.addresses.count(address, now);
+        Ok(Attempt {
+            name: name.to_owned(),
+            address: address.to_owned(),
+            known,
+        })
     }
 
-    /// A login succeeded: the name's count starts afresh and `address`
-    /// is one the account is known to log in from.
-    pub fn succeeded(&mut self, name: &str, address: &str) {
-        self.names.remove(name);
-        let known = self.known.entry(name.to_owned()).or_default();
-        known.retain(|a| a != address);
+    /// The attempt was no guess (its password was never checked).
+    pub fn give_back(&mut self, attempt: &Attempt) {
+        self.addresses.give_back(&attempt.address);
+        if !attempt.known {
+            self.names.give_back(&attempt.name);
+        }
+    }
+
+    /// The attempt's password was right: its count is given back, the
+    /// name's count starts afresh, and the address is one the account is
+    /// known to log in from.
+    pub fn succeeded(&mut self, attempt: &Attempt) {
+        self.addresses.give_back(&attempt.address);
+        self.names.remove(&attempt.name);
+        let known = self.known.entry(attempt.name.clone()).or_default();
+        known.retain(|a| *a != attempt.address);
         if known.len() == KNOWN_PER_ACCOUNT {
             known.remove(0);
         }
-        known.push(address.to_owned());
+        known.push(attempt.address.clone());
     }
 
     /// Whether an account may be registered from `address` now.
@@ -236,23 +270,47 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_known_address_is_not_held_by_the_names_count() {
         let mut throttle = LoginThrottle::default();
-        throttle.succeeded("ann", "10.0.0.1");
+        let owner = throttle.reserve("ann", "10.0.0.1").unwrap();
+        throttle.succeeded(&owner);
         for n in 0..7 {
-            throttle.failed("ann", &format!("10.9.9.{n}"));
+            let _ = throttle.reserve("ann", &format!("10.9.9.{n}"));
         }
-        assert!(throttle.check("ann", "10.0.0.2").is_err());
-        assert_eq!(throttle.check("ann", "10.0.0.1"), Ok(()));
+        assert!(throttle.reserve("ann", "10.0.0.2").is_err());
+        let again = throttle.reserve("ann", "10.0.0.1").unwrap();
+        assert!(again.known);
         tokio::time::advance(BY_NAME.ceiling).await;
-        assert_eq!(throttle.check("ann", "10.0.0.2"), Ok(()));
+        assert!(throttle.reserve("ann", "10.0.0.2").is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempts_at_once_are_counted_before_they_are_checked() {
+        let mut throttle = LoginThrottle::default();
+        // Reserved, none finished yet: the free ones pass, then the name
+        // is held.
+        let passed = (0..60)
+            .filter(|n| throttle.reserve("ann", &format!("10.0.0.{}", n % 6)).is_ok())
+            .count();
+        assert_eq!(passed, BY_NAME.free as usize + 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_given_back_leaves_no_count() {
+        let mut throttle = LoginThrottle::default();
+        for _ in 0..BY_ADDRESS.free * 3 {
+            let attempt = throttle.reserve("ann", "10.0.0.1").unwrap();
+            throttle.give_back(&attempt);
+        }
+        assert!(throttle.addresses.map.is_empty());
+        assert!(throttle.names.map.is_empty());
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_spread_out_attack_is_remembered_within_a_bound() {
         let mut throttle = LoginThrottle::default();
         for n in 0..MOST_KEPT * 2 {
-            throttle.failed(
-                "ann",
+            throttle.addresses.count(
                 &format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255),
+                Instant::now(),
             );
             // Time moves on, so there is an older half to forget.
             if n % 1000 == 0 {
@@ -272,7 +330,9 @@ mod tests {
         // Once they have gone quiet, the next new address clears them out.
         tokio::time::advance(BY_ADDRESS.forget_after).await;
         for n in 0..=throttle.addresses.purge_at {
-            throttle.failed("bob", &format!("192.168.{}.{}", n >> 8, n & 255));
+            throttle
+                .addresses
+                .count(&format!("192.168.{}.{}", n >> 8, n & 255), Instant::now());
         }
         assert!(
             throttle.addresses.map.len() <= PURGE_ABOVE,

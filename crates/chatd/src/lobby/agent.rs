@@ -5,9 +5,9 @@ use chat_proto::lobby::{LoginReply, LoginRequest};
 use tonic::{Request, Response, Status};
 
 use super::hub::LobbyHub;
+use super::peer_address;
 use crate::address_rate::AddressRate;
 use crate::status;
-use crate::transport::ConnectionInfo;
 
 pub struct AgentService {
     hub: LobbyHub,
@@ -41,9 +41,9 @@ impl Agent for AgentService {
         request: Request<LoginRequest>,
     ) -> Result<Response<LoginReply>, Status> {
         self.logins.check(&request)?;
-        let peer = ConnectionInfo::of(&request).map(|info| info.remote_addr);
-        let index = self.hub.login().await.map_err(status::from_hub)?;
-        tracing::debug!(index, ?peer, ip = request.get_ref().ip, "login");
+        let peer = peer_address(&request)?;
+        let index = self.hub.login(peer).await.map_err(status::from_hub)?;
+        tracing::debug!(index, %peer, ip = request.get_ref().ip, "login");
         Ok(Response::new(LoginReply {
             index,
             heartbeat_ip: self.heartbeat_address.clone(),

@@ -11,6 +11,7 @@ use super::chat::{
     ChatStream, StatusEnds, StatusStream, chat_stream, post_chat, status_reply, status_stream,
 };
 use super::hub::LobbyHub;
+use super::peer_address;
 use crate::address_rate::AddressRate;
 use crate::status;
 use crate::transport::{Caller, ConnectionInfo, ReplyQuota};
@@ -44,7 +45,9 @@ impl Channel for ChannelService {
         let sent = async {
             self.rate.check(&request)?;
             let channel = channel_of(&request)?;
+            let from = peer_address(&request)?;
             let Chat { index, text } = request.into_inner();
+            self.hub.user(index, from).map_err(status::from_hub)?;
             let (room, _) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
             post_chat(&room, index, text).await?;
             Ok::<_, Status>(Response::new(Empty {}))
@@ -62,7 +65,9 @@ impl Channel for ChannelService {
         let channel = channel_of(&request)?;
         let quota = ReplyQuota::of(request.extensions());
         let caller = Caller::of(request.extensions());
+        let from = peer_address(&request)?;
         let index = request.into_inner().index;
+        self.hub.user(index, from).map_err(status::from_hub)?;
         let (room, left) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
         Ok(Response::new(chat_stream(
             &room, index, left, quota, caller,
@@ -75,7 +80,9 @@ impl Channel for ChannelService {
         request: Request<UserRequest>,
     ) -> Result<Response<Empty>, Status> {
         let channel = channel_of(&request)?;
+        let from = peer_address(&request)?;
         let index = request.into_inner().index;
+        self.hub.user(index, from).map_err(status::from_hub)?;
         self.hub
             .remove_from_channel(index, channel)
             .map_err(status::from_hub)?;
@@ -89,7 +96,9 @@ impl Channel for ChannelService {
         request: Request<UserRequest>,
     ) -> Result<Response<StatusStream>, Status> {
         let channel = channel_of(&request)?;
+        let from = peer_address(&request)?;
         let index = request.into_inner().index;
+        let gone = self.hub.user(index, from).map_err(status::from_hub)?;
         let room = self.hub.channel(channel).map_err(status::from_hub)?;
         // Watch first, so a join made now is seen on this stream.
         let events = room.watch_members();
@@ -98,7 +107,6 @@ impl Channel for ChannelService {
             .join_channel(index, channel)
             .map_err(status::from_hub)?;
         let (_, left) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
-        let gone = self.hub.gone_token(index).map_err(status::from_hub)?;
         // Already seated (by MAKE_CHANNEL or JOIN_CHANNEL): the others heard
         // the join then; the user hears its own now.
         let first = (!newly_joined).then(|| status_reply(StatusKind::JoinUser, index, channel));

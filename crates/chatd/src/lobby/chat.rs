@@ -6,9 +6,9 @@
 //! protocol can only name senders by index.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use chat_engine::{Draft, Message, Origin, Room, RoomEvent, RoomEvents, RoomEventsError, Start};
+use chat_engine::{Draft, Message, Origin, Room, RoomEvent, RoomEvents, RoomEventsError, Start, name_key};
 use chat_proto::lobby::status_reply::Status as StatusKind;
 use chat_proto::lobby::{Chat, StatusReply};
 use futures::Stream;
@@ -26,9 +26,29 @@ pub fn user_name(index: i32) -> String {
     format!("{USER_PREFIX}{index}")
 }
 
-/// Whether `name` has the form lobby-protocol users' names have.
+/// Whether `name` has the form lobby-protocol users' names have, or looks
+/// like it as names are compared ([`name_key`]: `User-4`, `user-５`), so
+/// nobody else can hold a name a lobby login will be given.
 pub fn is_lobby_user_name(name: &str) -> bool {
-    user_index(name).is_some()
+    static FORMS: LazyLock<(String, Vec<String>)> = LazyLock::new(|| {
+        let digits = ('0'..='9').map(|digit| name_key(&digit.to_string()));
+        (name_key(USER_PREFIX), digits.collect())
+    });
+    let (prefix, digits) = &*FORMS;
+    let key = name_key(name);
+    let Some(mut rest) = key.strip_prefix(prefix.as_str()) else {
+        return false;
+    };
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        match digits.iter().find_map(|digit| rest.strip_prefix(digit.as_str())) {
+            Some(after) => rest = after,
+            None => return false,
+        }
+    }
+    true
 }
 
 /// The lobby index behind an engine name, if it is a lobby user's.
@@ -182,6 +202,21 @@ impl StatusFeed {
             if let Some(index) = user_index(&name) {
                 return Some(Ok(status_reply(kind, index, self.channel)));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lobby_names_are_known_in_every_spelling_that_looks_like_one() {
+        for lobby in ["user-4", "User-4", "USER-6", "uSer-7", "user-５", "user-１", "user-007"] {
+            assert!(is_lobby_user_name(lobby), "{lobby}");
+        }
+        for other in ["user-", "user", "user-4a", "username", "ann", "user-four", "user 4"] {
+            assert!(!is_lobby_user_name(other), "{other}");
         }
     }
 }

@@ -11,6 +11,7 @@ use tokio::time::MissedTickBehavior;
 use tonic::{Request, Response, Status};
 
 use super::hub::LobbyHub;
+use super::peer_address;
 use crate::status;
 
 pub struct HeartbeatService {
@@ -36,9 +37,10 @@ impl Heartbeat for HeartbeatService {
         &self,
         request: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatStream>, Status> {
+        let from = peer_address(&request)?;
         let index = request.into_inner().index;
+        let gone = self.hub.user(index, from).map_err(status::from_hub)?;
         let guard = self.hub.heartbeat_opened(index).map_err(status::from_hub)?;
-        let gone = self.hub.gone_token(index).map_err(status::from_hub)?;
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let beats = futures::stream::unfold((guard, ticker), move |(guard, mut ticker)| {
@@ -58,7 +60,9 @@ impl Heartbeat for HeartbeatService {
         &self,
         request: Request<UserRequest>,
     ) -> Result<Response<UserLivesReply>, Status> {
-        let status = if self.hub.is_logged_in(request.into_inner().index) {
+        // Another address's user is none of the caller's business.
+        let from = peer_address(&request)?;
+        let status = if self.hub.user(request.into_inner().index, from).is_ok() {
             Liveness::Live
         } else {
             Liveness::Unknown

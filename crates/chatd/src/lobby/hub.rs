@@ -3,6 +3,7 @@
 //! membership live in the engine; this maps the protocol onto it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -17,6 +18,9 @@ use super::chat::user_name;
 pub const LOBBY_ROOM: &str = "lobby";
 
 const CHANNEL_PREFIX: &str = "channel-";
+
+/// Indexes a login passes over, at most, whose names others hold.
+const MOST_INDEXES_SKIPPED: usize = 1000;
 
 /// Where lobby users' indexes come from: a count of this node's own, or in
 /// a cluster one that every node shares, so an index (and so a user's
@@ -87,6 +91,12 @@ pub fn is_channel_room(name: &str) -> bool {
 pub enum HubError {
     #[error("no user with index {0} is logged in; log in with Agent.TryLogin first")]
     UnknownUser(i32),
+    #[error(
+        "user {0} logged in from another address; log in with Agent.TryLogin for an index of your own"
+    )]
+    NotYours(i32),
+    #[error("your address has {0} channels open already; use one of them, or leave one")]
+    ChannelsPerAddress(usize),
     #[error("there is no open channel {0}; LIST_CHANNELS shows the open ones")]
     UnknownChannel(i32),
     #[error("user {index} is not in channel {channel}; join it with JOIN_CHANNEL first")]
@@ -119,6 +129,8 @@ struct Shared {
     /// nodes of a cluster each give their own ports.
     channel_prefix: String,
     pool_size: usize,
+    /// How many open channels users from one address may have made.
+    max_channels_per_address: usize,
     /// How long a user may go without an open heartbeat stream.
     heartbeat_timeout: Duration,
     /// Cancelled at server shutdown; every user's token is a child of it.
@@ -129,7 +141,7 @@ struct Shared {
 struct State {
     users: HashMap<i32, User>,
     /// Open channels by port (the channel number).
-    channels: BTreeMap<i32, Arc<Room>>,
+    channels: BTreeMap<i32, OpenChannel>,
     free_ports: BTreeSet<i32>,
 }
 
@@ -142,9 +154,11 @@ impl State {
             return Ok(false);
         }
         let room = Arc::clone(
-            self.channels
+            &self
+                .channels
                 .get(&port)
-                .ok_or(HubError::UnknownChannel(port))?,
+                .ok_or(HubError::UnknownChannel(port))?
+                .room,
         );
         self.vacate_seat(engine, index);
         room.join(&user_name(index))?;
@@ -162,9 +176,9 @@ impl State {
     fn vacate_seat(&mut self, engine: &Engine, index: i32) -> Option<i32> {
         let seat = self.users.get_mut(&index)?.seat.take()?;
         seat.left.cancel();
-        if let Some(room) = self.channels.get(&seat.port) {
-            room.leave(&user_name(index));
-            if room.member_count() == 0 {
+        if let Some(channel) = self.channels.get(&seat.port) {
+            channel.room.leave(&user_name(index));
+            if channel.room.member_count() == 0 {
                 self.close_channel(engine, seat.port);
             }
         }
@@ -173,17 +187,26 @@ impl State {
 
     /// Closes channel `port` and frees its port.
     fn close_channel(&mut self, engine: &Engine, port: i32) {
-        if let Some(room) = self.channels.remove(&port) {
+        if let Some(channel) = self.channels.remove(&port) {
             self.free_ports.insert(port);
-            engine.close_room(room.name());
+            engine.close_room(channel.room.name());
             tracing::info!(channel = port, "empty channel closed");
         }
     }
 }
 
+/// A channel, and the address of the user who made it.
+struct OpenChannel {
+    room: Arc<Room>,
+    maker: IpAddr,
+}
+
 struct User {
     /// Holds `user-N` in the engine's directory, online while logged in.
     _name: NameClaim,
+    /// The address it logged in from: the protocol has no token, so only
+    /// calls from there may speak or act for it.
+    address: IpAddr,
     seat: Option<Seat>,
     heartbeats: usize,
     /// Since when the user has had no heartbeat stream open.
@@ -214,10 +237,12 @@ impl Drop for HeartbeatGuard {
 }
 
 impl LobbyHub {
-    /// The lobby protocol's state over `engine`, with channels on `ports`.
+    /// The lobby protocol's state over `engine`, with channels on `ports`,
+    /// of which users from one address may make `max_channels_per_address`.
     pub fn new(
         engine: Engine,
         ports: impl IntoIterator<Item = i32>,
+        max_channels_per_address: usize,
         heartbeat_timeout: Duration,
         identity: LobbyIdentity,
         shutdown: CancellationToken,
@@ -231,6 +256,7 @@ impl LobbyHub {
                 indexes: identity.indexes,
                 channel_prefix: identity.channel_prefix,
                 pool_size: free_ports.len(),
+                max_channels_per_address,
                 heartbeat_timeout,
                 shutdown,
                 state: Mutex::new(State {
@@ -250,41 +276,53 @@ impl LobbyHub {
         &self.shared.shutdown
     }
 
-    /// Logs a new user in: the next index, a member of the lobby.
-    pub async fn login(&self) -> Result<i32, HubError> {
-        let index = self.shared.indexes.next_index().await?;
-        let mut state = self.state();
-        let name = self.shared.engine.claim_name_here(&user_name(index))?;
-        name.set_online(true);
-        self.shared.lobby.join(&user_name(index))?;
-        state.users.insert(
-            index,
-            User {
-                _name: name,
-                seat: None,
-                heartbeats: 0,
-                unwatched_since: Instant::now(),
-                gone: self.shared.shutdown.child_token(),
-            },
-        );
-        tracing::info!(index, "lobby user logged in");
-        Ok(index)
+    /// Logs a new user in from `address`: the next index whose name
+    /// `user-N` nobody else holds (a user of another protocol may have
+    /// taken one that looks like it), a member of the lobby.
+    pub async fn login(&self, address: IpAddr) -> Result<i32, HubError> {
+        for _ in 0..MOST_INDEXES_SKIPPED {
+            let index = self.shared.indexes.next_index().await?;
+            let name = match self.shared.engine.claim_name_here(&user_name(index)) {
+                Ok(name) => name,
+                Err(EngineError::NameTaken { .. } | EngineError::NameRegistered { .. }) => {
+                    tracing::info!(index, "lobby index passed over: its name is taken");
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let mut state = self.state();
+            name.set_online(true);
+            self.shared.lobby.join(&user_name(index))?;
+            state.users.insert(
+                index,
+                User {
+                    _name: name,
+                    address: address.to_canonical(),
+                    seat: None,
+                    heartbeats: 0,
+                    unwatched_since: Instant::now(),
+                    gone: self.shared.shutdown.child_token(),
+                },
+            );
+            tracing::info!(index, "lobby user logged in");
+            return Ok(index);
+        }
+        Err(HubError::IndexesExhausted)
     }
 
-    /// A token cancelled when logged-in user `index` is removed (or the
-    /// server shuts down), to end its streams; an error if there is no such
-    /// user.
-    pub fn gone_token(&self, index: i32) -> Result<CancellationToken, HubError> {
+    /// Checks that user `index` is logged in, from `from`: only its own
+    /// address may act for it. Returns a token cancelled when it is
+    /// removed (or the server shuts down), to end its streams.
+    pub fn user(&self, index: i32, from: IpAddr) -> Result<CancellationToken, HubError> {
         let state = self.state();
         let user = state
             .users
             .get(&index)
             .ok_or(HubError::UnknownUser(index))?;
+        if user.address != from.to_canonical() {
+            return Err(HubError::NotYours(index));
+        }
         Ok(user.gone.clone())
-    }
-
-    pub fn is_logged_in(&self, index: i32) -> bool {
-        self.state().users.contains_key(&index)
     }
 
     /// Removes a user: out of its channel (telling the rest), out of the
@@ -373,7 +411,7 @@ impl LobbyHub {
                     let empty = state
                         .channels
                         .get(&port)
-                        .is_some_and(|room| room.member_count() == 0);
+                        .is_some_and(|channel| channel.room.member_count() == 0);
                     if empty {
                         state.close_channel(&self.shared.engine, port);
                         return;
@@ -390,11 +428,17 @@ impl LobbyHub {
     }
 
     /// Opens a channel on a free port with `index` in it (leaving its old
-    /// channel). Returns the port.
+    /// channel), unless its address has made its most. Returns the port.
     pub fn make_channel(&self, index: i32) -> Result<i32, HubError> {
         let mut state = self.state();
-        if !state.users.contains_key(&index) {
-            return Err(HubError::UnknownUser(index));
+        let maker = state
+            .users
+            .get(&index)
+            .ok_or(HubError::UnknownUser(index))?
+            .address;
+        let most = self.shared.max_channels_per_address;
+        if state.channels.values().filter(|c| c.maker == maker).count() >= most {
+            return Err(HubError::ChannelsPerAddress(most));
         }
         let port = state
             .free_ports
@@ -405,7 +449,7 @@ impl LobbyHub {
             .engine
             .room(&format!("{}{port}", self.shared.channel_prefix));
         tokio::spawn(self.clone().close_when_emptied(port, room.watch_members()));
-        state.channels.insert(port, room);
+        state.channels.insert(port, OpenChannel { room, maker });
         tracing::info!(channel = port, maker = index, "channel opened");
         state.seat(&self.shared.engine, index, port)?;
         Ok(port)
@@ -461,12 +505,12 @@ impl LobbyHub {
             .users
             .get(&index)
             .ok_or(HubError::UnknownUser(index))?;
-        let room = state
+        let channel = state
             .channels
             .get(&port)
             .ok_or(HubError::UnknownChannel(port))?;
         match &user.seat {
-            Some(seat) if seat.port == port => Ok((Arc::clone(room), seat.left.clone())),
+            Some(seat) if seat.port == port => Ok((Arc::clone(&channel.room), seat.left.clone())),
             _ => Err(HubError::NotInChannel {
                 index,
                 channel: port,
@@ -479,7 +523,7 @@ impl LobbyHub {
         self.state()
             .channels
             .get(&port)
-            .cloned()
+            .map(|channel| Arc::clone(&channel.room))
             .ok_or(HubError::UnknownChannel(port))
     }
 

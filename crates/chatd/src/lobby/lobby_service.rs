@@ -1,5 +1,7 @@
 //! `Lobby`: lobby chat, commands and each user's status feed.
 
+use std::net::IpAddr;
+
 use crate::metrics::SendMeter;
 use chat_proto::lobby::command_reply::Status as Outcome;
 use chat_proto::lobby::command_request::Status as Command;
@@ -10,6 +12,7 @@ use tonic::{Request, Response, Status};
 
 use super::chat::{ChatStream, StatusEnds, StatusStream, chat_stream, post_chat, status_stream};
 use super::hub::{HubError, LobbyHub};
+use super::peer_address;
 use crate::address_rate::AddressRate;
 use crate::status;
 use crate::transport::{Caller, ReplyQuota};
@@ -30,11 +33,12 @@ impl LobbyService {
         }
     }
 
-    fn command(&self, request: CommandRequest) -> Result<CommandReply, HubError> {
+    /// Runs `request` for a user logged in from `from`.
+    fn command(&self, request: CommandRequest, from: IpAddr) -> Result<CommandReply, HubError> {
         let command = Command::try_from(request.status)
             .map_err(|_| HubError::UnknownCommand(request.status))?;
         let index = request.index;
-        self.hub.gone_token(index)?;
+        self.hub.user(index, from)?;
         let reply = match command {
             Command::ListChannels => success(None, self.hub.channels()),
             Command::MakeChannel => {
@@ -82,8 +86,9 @@ impl Lobby for LobbyService {
         let meter = SendMeter::start(&request);
         let sent = async {
             self.rate.check(&request)?;
+            let from = peer_address(&request)?;
             let Chat { index, text } = request.into_inner();
-            self.hub.gone_token(index).map_err(status::from_hub)?;
+            self.hub.user(index, from).map_err(status::from_hub)?;
             post_chat(self.hub.lobby(), index, text).await?;
             Ok::<_, Status>(Response::new(Empty {}))
         }
@@ -99,8 +104,9 @@ impl Lobby for LobbyService {
     ) -> Result<Response<ChatStream>, Status> {
         let quota = ReplyQuota::of(request.extensions());
         let caller = Caller::of(request.extensions());
+        let from = peer_address(&request)?;
         let index = request.into_inner().index;
-        let gone = self.hub.gone_token(index).map_err(status::from_hub)?;
+        let gone = self.hub.user(index, from).map_err(status::from_hub)?;
         Ok(Response::new(chat_stream(
             self.hub.lobby(),
             index,
@@ -114,13 +120,11 @@ impl Lobby for LobbyService {
         &self,
         request: Request<UserRequest>,
     ) -> Result<Response<Empty>, Status> {
+        let from = peer_address(&request)?;
         let index = request.into_inner().index;
-        if !self
-            .hub
-            .remove_user(index, "removed by Lobby.TryUserRemove")
-        {
-            return Err(status::from_hub(HubError::UnknownUser(index)));
-        }
+        self.hub.user(index, from).map_err(status::from_hub)?;
+        self.hub
+            .remove_user(index, "removed by Lobby.TryUserRemove");
         Ok(Response::new(Empty {}))
     }
 
@@ -129,8 +133,9 @@ impl Lobby for LobbyService {
         &self,
         request: Request<CommandRequest>,
     ) -> Result<Response<CommandReply>, Status> {
+        let from = peer_address(&request)?;
         let request = request.into_inner();
-        let reply = self.command(request).unwrap_or_else(|error| {
+        let reply = self.command(request, from).unwrap_or_else(|error| {
             tracing::debug!(%error, ?request, "command failed");
             CommandReply {
                 status: Some(Outcome::Failure.into()),
@@ -146,7 +151,11 @@ impl Lobby for LobbyService {
         &self,
         request: Request<UserRequest>,
     ) -> Result<Response<StatusReply>, Status> {
+        let from = peer_address(&request)?;
         let index = request.into_inner().index;
+        if let Err(refused @ HubError::NotYours(_)) = self.hub.user(index, from) {
+            return Err(status::from_hub(refused));
+        }
         let kind = if self.hub.remove_user(index, "exited by Lobby.TryUserExit") {
             StatusKind::Quit
         } else {
@@ -164,9 +173,10 @@ impl Lobby for LobbyService {
         &self,
         request: Request<UserRequest>,
     ) -> Result<Response<StatusStream>, Status> {
+        let from = peer_address(&request)?;
         let index = request.into_inner().index;
         let events = self.hub.lobby().watch_members();
-        let gone = self.hub.gone_token(index).map_err(status::from_hub)?;
+        let gone = self.hub.user(index, from).map_err(status::from_hub)?;
         let ends = StatusEnds {
             ended: gone.clone(),
             gone,

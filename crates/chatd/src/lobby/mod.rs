@@ -7,6 +7,12 @@
 //! `channel-P`, so users of the other protocols share their messages. Lobby
 //! chat and channel chat are not echoed to the sender.
 
+use std::net::IpAddr;
+
+use tonic::{Request, Status};
+
+use crate::transport::ConnectionInfo;
+
 mod agent;
 mod channel;
 mod chat;
@@ -20,3 +26,10 @@ pub use chat::is_lobby_user_name;
 pub use heartbeat::HeartbeatService;
 pub use hub::{HubError, LOBBY_ROOM, LobbyHub, LobbyIdentity, UserIndexes, is_channel_room};
 pub use lobby_service::LobbyService;
+
+/// The address a call came from, which a lobby user's index is tied to.
+fn peer_address<T>(request: &Request<T>) -> Result<IpAddr, Status> {
+    ConnectionInfo::of(request)
+        .map(|info| info.remote_addr.ip())
+        .ok_or_else(|| Status::internal("cannot tell where the call came from"))
+}
