@@ -125,7 +125,9 @@ pub struct RoomAccess {
     /// and direct conversations.
     pub owner: Option<String>,
     pub moderators: BTreeSet<String>,
-    pub muted: BTreeSet<String>,
+    /// By [`name_key`], the name as muted: like a ban, a mute holds for
+    /// every name that looks like it, whoever logs in under it.
+    pub muted: BTreeMap<String, String>,
     /// By [`name_key`], the name as banned: a ban holds for every name
     /// that looks like it.
     pub banned: BTreeMap<String, String>,
@@ -157,7 +159,7 @@ impl RoomAccess {
     pub(crate) fn grant(&mut self, grant: Grant, name: String) {
         match grant {
             Grant::Moderator => self.moderators.insert(name),
-            Grant::Muted => self.muted.insert(name),
+            Grant::Muted => self.muted.insert(name_key(&name), name).is_none(),
             Grant::Banned => self.banned.insert(name_key(&name), name).is_none(),
             Grant::Invited => self.invited.insert(name_key(&name), name).is_none(),
             Grant::Participant => self.participants.insert(name),
@@ -170,7 +172,7 @@ impl RoomAccess {
     pub(crate) fn revoke(&mut self, grant: Grant, name: &str) -> Option<String> {
         match grant {
             Grant::Moderator => self.moderators.take(name),
-            Grant::Muted => self.muted.take(name),
+            Grant::Muted => self.muted.remove(&name_key(name)),
             Grant::Banned => self.banned.remove(&name_key(name)),
             Grant::Invited => self.invited.remove(&name_key(name)),
             Grant::Participant => self.participants.take(name),
@@ -189,6 +191,10 @@ impl RoomAccess {
 
     pub fn is_banned(&self, name: &str) -> bool {
         !self.banned.is_empty() && self.banned.contains_key(&name_key(name))
+    }
+
+    pub fn is_muted(&self, name: &str) -> bool {
+        !self.muted.is_empty() && self.muted.contains_key(&name_key(name))
     }
 
     pub fn is_invited(&self, name: &str) -> bool {
@@ -287,10 +293,10 @@ impl RoomAccess {
                 invalid(format!("`{name}` is not in `{room}`"))
             }
             RoomAction::Kick(_) => Ok(()),
-            RoomAction::Mute(_) if self.muted.contains(name) => {
+            RoomAction::Mute(_) if self.is_muted(name) => {
                 invalid(format!("`{name}` is muted in `{room}` already"))
             }
-            RoomAction::Unmute(_) if !self.muted.contains(name) => {
+            RoomAction::Unmute(_) if !self.is_muted(name) => {
                 invalid(format!("`{name}` is not muted in `{room}`"))
             }
             RoomAction::Mute(_) | RoomAction::Unmute(_) => Ok(()),
@@ -337,14 +343,19 @@ impl RoomAccess {
                     self.invited.get(&name_key(name)).cloned(),
                     Grant::Invited,
                 ));
-                changes.extend(revoke_if(self.muted.get(name).cloned(), Grant::Muted));
+                changes.extend(revoke_if(
+                    self.muted.get(&name_key(name)).cloned(),
+                    Grant::Muted,
+                ));
                 changes
             }
             RoomAction::Unban(name) => {
                 vec![Revoke(Grant::Banned, self.banned[&name_key(name)].clone())]
             }
             RoomAction::Mute(name) => vec![Add(Grant::Muted, name.clone())],
-            RoomAction::Unmute(name) => vec![Revoke(Grant::Muted, name.clone())],
+            RoomAction::Unmute(name) => {
+                vec![Revoke(Grant::Muted, self.muted[&name_key(name)].clone())]
+            }
             RoomAction::Promote(name) => vec![Add(Grant::Moderator, name.clone())],
             RoomAction::Demote(name) => vec![Revoke(Grant::Moderator, name.clone())],
             // The old owner stays on as a moderator.
@@ -354,7 +365,10 @@ impl RoomAccess {
                     self.moderators.get(name).cloned(),
                     Grant::Moderator,
                 ));
-                changes.extend(revoke_if(self.muted.get(name).cloned(), Grant::Muted));
+                changes.extend(revoke_if(
+                    self.muted.get(&name_key(name)).cloned(),
+                    Grant::Muted,
+                ));
                 changes.push(Add(Grant::Moderator, actor.to_owned()));
                 changes
             }

@@ -239,7 +239,12 @@ impl Engine {
                     .into(),
             ));
         }
+        // Counted first, refused or not: a taken name is how a private
+        // room's name would be found, so finding is held to the same pace.
         self.check_room_allowance(owner)?;
+        if self.find_room(name).is_some() {
+            return Err(EngineError::RoomNameTaken(name.to_owned()));
+        }
         self.save_and_open(SavedRoom {
             name: name.to_owned(),
             owner: Some(owner.to_owned()),
@@ -379,7 +384,8 @@ impl Engine {
     }
 
     /// Forgets what rooms granted a guest whose session ended, so whoever
-    /// takes its name next does not inherit its invitations or mutes.
+    /// takes its name next does not inherit its invitations. (Its bans
+    /// and mutes stay with the name.)
     pub fn forget_guest(&self, name: &str) {
         for room in self.shared.rooms().values() {
             room.forget(name, false);

@@ -51,6 +51,12 @@ pub enum EngineError {
     NoSuchRoom(String),
     #[error("you are banned from room `{0}`")]
     Banned(String),
+    /// The same for a public room and a private one, which is not to be
+    /// told apart from a room that is not there.
+    #[error(
+        "the room name `{0}` is taken; JoinRoom joins it if it is open to you, or choose another name"
+    )]
+    RoomNameTaken(String),
     #[error("you are muted in room `{0}`: you may read it, but not send to it")]
     Muted(String),
     #[error("the topic is {len} characters long; the limit is {max}")]

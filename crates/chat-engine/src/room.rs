@@ -89,13 +89,13 @@ impl RecentIds {
     }
 }
 
-/// Invitations and mutes of a guest are not stored: it is gone after a
-/// restart anyway, and its name is free for someone else.
+/// Invitations of a guest are not stored: it is gone after a restart
+/// anyway, and its name is free for someone else. (Its mutes are kept by
+/// name, as bans are.)
 fn is_guest_only(change: &AccessChange) -> bool {
     matches!(
         change,
-        AccessChange::Grant(Grant::Invited | Grant::Muted, _)
-            | AccessChange::Revoke(Grant::Invited | Grant::Muted, _)
+        AccessChange::Grant(Grant::Invited, _) | AccessChange::Revoke(Grant::Invited, _)
     )
 }
 
@@ -171,6 +171,22 @@ impl Room {
         self.access().private
     }
 
+    /// Whether `name` may read the room's members and history: not
+    /// banned, and for a private room, a member.
+    pub fn check_readable(&self, name: &str) -> Result<(), EngineError> {
+        let access = self.access();
+        if access.is_banned(name) {
+            return Err(EngineError::Banned(self.name.clone()));
+        }
+        if access.private && !self.is_member(name) {
+            return Err(EngineError::NotAllowed(format!(
+                "`{}` is a private room: join it to read it",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
     /// Whether user `name` may learn that the room exists.
     pub fn is_visible_to(&self, name: &str) -> bool {
         let access = self.access();
@@ -242,7 +258,8 @@ impl Room {
     }
 
     /// The user `name` names for `action`: an account or a logged-in user
-    /// by any spelling. A ban may name anyone; an unban, a banned name.
+    /// by any spelling. A ban may name anyone; an unban, a banned name; an
+    /// unmute, a muted one.
     fn resolve(&self, name: &str, action: &RoomAction) -> Option<Target> {
         let known = {
             let directory = self.directory.lock();
@@ -264,6 +281,10 @@ impl Room {
                 let banned = self.access().banned.get(&crate::name_key(name)).cloned()?;
                 (banned, false)
             }
+            (None, RoomAction::Unmute(_)) => {
+                let muted = self.access().muted.get(&crate::name_key(name)).cloned()?;
+                (muted, false)
+            }
             (None, _) => return None,
         };
         Some(Target {
@@ -275,12 +296,14 @@ impl Room {
 
     /// Forgets what the room granted user `name`, who is gone (a guest
     /// whose session ended, or a deleted account), so nobody who takes
-    /// the name later inherits it. A room it owned passes to its first
-    /// moderator, if it has one. Returns the changes to store.
+    /// the name later inherits it (a guest's bans and mutes hold the
+    /// name). A room it owned passes to its first moderator, if it has
+    /// one. Returns the changes to store.
     pub(crate) fn forget(&self, name: &str, is_account: bool) -> Vec<RoomUpdate> {
         let mut access = self.write_access();
         let mut changes = Vec::new();
-        // Bans stay: they keep the name out, whoever takes it.
+        // A guest's bans and mutes stay: they hold the name, whoever takes
+        // it, so logging in again lifts neither.
         let held: &[Grant] = if is_account {
             &[
                 Grant::Invited,
@@ -289,7 +312,7 @@ impl Room {
                 Grant::Participant,
             ]
         } else {
-            &[Grant::Invited, Grant::Muted]
+            &[Grant::Invited]
         };
         for &grant in held {
             if let Some(held) = access.revoke(grant, name) {
@@ -323,7 +346,7 @@ impl Room {
     pub async fn post(self: &Arc<Self>, draft: Draft) -> Result<Arc<Message>, EngineError> {
         {
             let access = self.access();
-            if !access.muted.is_empty() && access.muted.contains(&draft.sender) {
+            if access.is_muted(&draft.sender) {
                 return Err(EngineError::Muted(self.name.clone()));
             }
         }

@@ -354,7 +354,7 @@ impl Chatd {
         let native = discoverable(
             server(native_keepalive)
                 .accept_http1(web.is_some())
-                .layer(WebLayer::new(web, peers)),
+                .layer(WebLayer::new(web, peers, tls_on)),
             health.reporter(),
         )
         .add_service(native)

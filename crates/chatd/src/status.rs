@@ -16,9 +16,9 @@ pub fn from_engine(error: EngineError) -> Status {
         | EngineError::EmptyText
         | EngineError::TextTooLong { .. }
         | EngineError::ClientIdTooLong { .. } => Status::invalid_argument(message),
-        EngineError::NameTaken { .. } | EngineError::NameRegistered { .. } => {
-            Status::already_exists(message)
-        }
+        EngineError::NameTaken { .. }
+        | EngineError::NameRegistered { .. }
+        | EngineError::RoomNameTaken(_) => Status::already_exists(message),
         EngineError::TooManyRooms(_)
         | EngineError::TooManyRoomsCreated(_)
         | EngineError::CreatingRoomsTooFast { .. } => Status::resource_exhausted(message),

@@ -208,6 +208,9 @@ impl WebFiles {
 fn with_security_headers(reply: http::response::Builder, policy: &str) -> http::response::Builder {
     reply
         .header(header::CONTENT_SECURITY_POLICY, policy)
+        // `frame-ancestors` says it to browsers that read CSP; this, to
+        // the older ones that do not.
+        .header(header::X_FRAME_OPTIONS, "DENY")
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::REFERRER_POLICY, "no-referrer")
 }
@@ -258,17 +261,23 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// Served over TLS, pages tell browsers to come back over TLS only, for a
+/// year: a downgrade to plaintext on the way would show passwords.
+const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
+
 /// Serves the web client in front of a server's gRPC services, or, when
 /// built with `None` (`--web off`), passes everything through.
 #[derive(Debug, Clone)]
 pub struct WebLayer {
     files: Option<WebFiles>,
     peers: PeerOrigins,
+    tls: bool,
 }
 
 impl WebLayer {
-    pub fn new(files: Option<WebFiles>, peers: PeerOrigins) -> Self {
-        WebLayer { files, peers }
+    /// `tls`: the port serves TLS.
+    pub fn new(files: Option<WebFiles>, peers: PeerOrigins, tls: bool) -> Self {
+        WebLayer { files, peers, tls }
     }
 }
 
@@ -304,6 +313,7 @@ impl<S: Clone> Layer<S> for WebLayer {
                 files,
                 grpc_web: cors(self.peers.clone()).layer(GrpcWebLayer::new().layer(grpc.clone())),
                 peers: self.peers.clone(),
+                tls: self.tls,
             }),
             grpc,
         }
@@ -322,6 +332,7 @@ struct Web<S> {
     files: WebFiles,
     grpc_web: Cors<GrpcWebService<S>>,
     peers: PeerOrigins,
+    tls: bool,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for WebService<S>
@@ -351,6 +362,7 @@ where
             files,
             grpc_web,
             peers,
+            tls,
         }) = &self.web
         {
             if is_grpc_web(&request) || is_preflight(&request) {
@@ -366,7 +378,13 @@ where
                 .boxed();
             }
             if is_page_request(&request) {
-                let reply = files.respond(&request, &peers.list());
+                let mut reply = files.respond(&request, &peers.list());
+                if *tls {
+                    reply.headers_mut().insert(
+                        header::STRICT_TRANSPORT_SECURITY,
+                        HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
+                    );
+                }
                 return async move { Ok(reply) }.boxed();
             }
         }

@@ -140,7 +140,7 @@ pub fn members(engine: &Engine, room: &EngineRoom, names: Vec<String>) -> Vec<Me
         .map(|name| Member {
             online: engine.is_online(&name),
             role: role(access.role_of(&name)).into(),
-            muted: access.muted.contains(&name),
+            muted: access.is_muted(&name),
             name,
         })
         .collect()

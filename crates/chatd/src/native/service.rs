@@ -16,6 +16,7 @@ use super::sessions::NativeHub;
 use super::users::Session;
 use crate::accounts::wrong_name_or_password;
 use crate::address_rate::AddressRate;
+use crate::lobby::is_channel_room;
 use crate::status::{self, room_not_found};
 use crate::transport::{ConnectionInfo, FRAMING, ReplyQuota, address_key};
 
@@ -319,11 +320,11 @@ impl ChatService for NativeChat {
             limit,
         } = request.into_inner();
         let engine = self.hub.engine();
-        // A room no longer open (a lobby channel closed) keeps its history
-        // readable; a deleted room's went with it.
+        // A lobby channel closed keeps its history readable; a deleted
+        // room is not there, as if it never was.
         if engine.find_room(&room).is_some() {
             self.hub.readable_room(&session, &room)?;
-        } else if engine.last_seq(&room) == 0 {
+        } else if !is_channel_room(&room) || engine.last_seq(&room) == 0 {
             return Err(room_not_found(&room));
         }
         let limit = match limit {

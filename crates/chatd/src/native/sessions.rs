@@ -365,11 +365,6 @@ impl NativeHub {
         private: bool,
     ) -> Result<Arc<Room>, Status> {
         check_room_name(name)?;
-        if self.shared.engine.find_room(name).is_some() {
-            return Err(Status::already_exists(format!(
-                "room `{name}` already exists; join it with JoinRoom, or choose another name"
-            )));
-        }
         let room = self
             .shared
             .engine
@@ -446,19 +441,15 @@ impl NativeHub {
         Ok(room)
     }
 
-    /// Open room `name`, whose members and history the user may read: a
-    /// public room, or a private one it is in.
+    /// Open room `name`, whose members and history the user may read.
     pub fn readable_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
         let room = self
             .shared
             .engine
             .find_visible_room(name, session.name())
             .map_err(status::from_engine)?;
-        if room.is_private() && !room.is_member(session.name()) {
-            return Err(Status::permission_denied(format!(
-                "`{name}` is a private room: join it to read it"
-            )));
-        }
+        room.check_readable(session.name())
+            .map_err(status::from_engine)?;
         Ok(room)
     }
 
