@@ -287,9 +287,9 @@ impl RoomAccess {
                 invalid(format!("`{name}` is in `{room}` already"))
             }
             RoomAction::Invite(_) => Ok(()),
-            RoomAction::Kick(_) | RoomAction::Mute(_) | RoomAction::Unmute(_)
-                if !target.is_member =>
-            {
+            // A mute outlives the muted's stay, so it is lifted from
+            // outside the room too.
+            RoomAction::Kick(_) | RoomAction::Mute(_) if !target.is_member => {
                 invalid(format!("`{name}` is not in `{room}`"))
             }
             RoomAction::Kick(_) => Ok(()),

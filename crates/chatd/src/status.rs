@@ -56,9 +56,7 @@ pub fn from_hub(error: HubError) -> Status {
         }
         HubError::PoolExhausted(_)
         | HubError::IndexesExhausted
-        | HubError::ChannelsPerAddress(_) => {
-            Status::resource_exhausted(message)
-        }
+        | HubError::ChannelsPerAddress(_) => Status::resource_exhausted(message),
         HubError::UnknownCommand(_) | HubError::MissingChannel => Status::invalid_argument(message),
         HubError::Engine(error) => from_engine(error),
     }

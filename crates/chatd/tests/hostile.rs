@@ -8,6 +8,16 @@
 
 mod common;
 
+// Holes a security review found, one attack a test.
+#[path = "hostile/files.rs"]
+mod files;
+#[path = "hostile/legacy.rs"]
+mod legacy;
+#[path = "hostile/rooms.rs"]
+mod rooms;
+#[path = "hostile/web_headers.rs"]
+mod web_headers;
+
 use std::time::Duration;
 
 use chat_proto::chat::v1::GetHistoryRequest;
@@ -248,10 +258,13 @@ async fn idle_connections_are_closed_and_each_address_holds_only_so_many() {
 async fn running_out_of_descriptors_backs_off_and_recovers() {
     // 300 descriptors, and a connection limit above what they allow, so
     // accept itself runs out.
-    let chatd = ChatdProcess::spawn_with_open_files(
+    let chatd = ChatdProcess::spawn_with(
         &["--max-connections", "100000", "--handshake-timeout", "60s"],
         &[],
-        Some(300),
+        ChildSetup {
+            open_files: Some(300),
+            ..ChildSetup::default()
+        },
     )
     .await;
     // A client connected before the attack.

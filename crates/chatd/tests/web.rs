@@ -9,34 +9,12 @@ use std::net::SocketAddr;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use chat_proto::chat::v1::{LoginRequest, LoginResponse};
 use common::native::NativeUser;
+use common::pages::{fetch, get, header_of};
 use common::*;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use prost::Message;
-
-/// Makes one HTTP/1.1 request on a connection of its own.
-async fn fetch(addr: SocketAddr, request: Request<Full<Bytes>>) -> hyper::Result<Response<Bytes>> {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
-    tokio::spawn(connection);
-    let response = sender.send_request(request).await?;
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await?.to_bytes();
-    Ok(Response::from_parts(parts, body))
-}
-
-fn get(path: &str) -> http::request::Builder {
-    Request::get(path).header(header::HOST, "localhost")
-}
-
-fn header_of(response: &Response<Bytes>, name: header::HeaderName) -> &str {
-    response
-        .headers()
-        .get(name)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("")
-}
 
 #[tokio::test]
 async fn the_page_and_its_files_are_served_on_the_native_port() {

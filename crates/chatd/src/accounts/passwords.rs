@@ -204,7 +204,9 @@ impl Passwords {
         let hash = hash.map_or_else(|| self.stand_in.to_string(), str::to_owned);
         let memory = Arc::clone(&self.memory);
         let matches = self
-            .run(asker, move || verify_in(&memory, password.as_bytes(), &hash))
+            .run(asker, move || {
+                verify_in(&memory, password.as_bytes(), &hash)
+            })
             .await?;
         Ok(known && matches)
     }
@@ -314,7 +316,10 @@ mod tests {
     #[tokio::test]
     async fn hashes_match_the_argon2_crates_own_both_ways_in_reused_memory() {
         let passwords = Passwords::default();
-        let ours = passwords.hash("correct horse", Asker::Trusted).await.unwrap();
+        let ours = passwords
+            .hash("correct horse", Asker::Trusted)
+            .await
+            .unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(argon2().verify_password(b"correct horse", &parsed).is_ok());
         assert!(argon2().verify_password(b"wrong horse", &parsed).is_err());
@@ -369,7 +374,10 @@ mod tests {
     }
 
     /// Queues a check for `asker` and waits until it is waiting.
-    async fn queue(passwords: &Passwords, asker: Asker) -> tokio::task::JoinHandle<Result<bool, Status>> {
+    async fn queue(
+        passwords: &Passwords,
+        asker: Asker,
+    ) -> tokio::task::JoinHandle<Result<bool, Status>> {
         let before = lock(&passwords.queue).waiting;
         let check = {
             let passwords = passwords.clone();

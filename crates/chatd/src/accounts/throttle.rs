@@ -288,7 +288,11 @@ mod tests {
         // Reserved, none finished yet: the free ones pass, then the name
         // is held.
         let passed = (0..60)
-            .filter(|n| throttle.reserve("ann", &format!("10.0.0.{}", n % 6)).is_ok())
+            .filter(|n| {
+                throttle
+                    .reserve("ann", &format!("10.0.0.{}", n % 6))
+                    .is_ok()
+            })
             .count();
         assert_eq!(passed, BY_NAME.free as usize + 1);
     }

@@ -8,7 +8,9 @@
 use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
 
-use chat_engine::{Draft, Message, Origin, Room, RoomEvent, RoomEvents, RoomEventsError, Start, name_key};
+use chat_engine::{
+    Draft, Message, Origin, Room, RoomEvent, RoomEvents, RoomEventsError, Start, name_key,
+};
 use chat_proto::lobby::status_reply::Status as StatusKind;
 use chat_proto::lobby::{Chat, StatusReply};
 use futures::Stream;
@@ -43,7 +45,10 @@ pub fn is_lobby_user_name(name: &str) -> bool {
         return false;
     }
     while !rest.is_empty() {
-        match digits.iter().find_map(|digit| rest.strip_prefix(digit.as_str())) {
+        match digits
+            .iter()
+            .find_map(|digit| rest.strip_prefix(digit.as_str()))
+        {
             Some(after) => rest = after,
             None => return false,
         }
@@ -212,10 +217,20 @@ mod tests {
 
     #[test]
     fn lobby_names_are_known_in_every_spelling_that_looks_like_one() {
-        for lobby in ["user-4", "User-4", "USER-6", "uSer-7", "user-５", "user-１", "user-007"] {
+        for lobby in [
+            "user-4", "User-4", "USER-6", "uSer-7", "user-５", "user-１", "user-007",
+        ] {
             assert!(is_lobby_user_name(lobby), "{lobby}");
         }
-        for other in ["user-", "user", "user-4a", "username", "ann", "user-four", "user 4"] {
+        for other in [
+            "user-",
+            "user",
+            "user-4a",
+            "username",
+            "ann",
+            "user-four",
+            "user 4",
+        ] {
             assert!(!is_lobby_user_name(other), "{other}");
         }
     }

@@ -2,7 +2,7 @@
 //! does: log in with Agent, keep a heartbeat, follow lobby chat and status,
 //! and dial each channel at the address the Lobby hands out.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use chat_proto::lobby::agent_client::AgentClient;
 use chat_proto::lobby::channel_client::ChannelClient;
@@ -18,11 +18,16 @@ use chat_proto::lobby::{
 use tonic::Streaming;
 use tonic::transport::Channel;
 
-use super::{PATIENCE, connect};
+use super::{PATIENCE, connect_from};
+
+/// Where test clients connect from unless told otherwise.
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// A logged-in lobby-protocol user with its streams open.
 pub struct LobbyUser {
     pub index: i32,
+    /// The address it connects from.
+    pub source: IpAddr,
     pub lobby: LobbyClient<Channel>,
     pub heartbeats: Streaming<HeartbeatReply>,
     pub lobby_chat: Streaming<Chat>,
@@ -40,24 +45,35 @@ pub struct ChannelSeat {
 
 /// Dials a `host:port` address as the server handed it out.
 pub async fn dial(address: &str) -> Channel {
+    dial_from(LOCALHOST, address).await
+}
+
+/// Dials `address` from the loopback address `source`.
+pub async fn dial_from(source: IpAddr, address: &str) -> Channel {
     let addr: SocketAddr = address
         .parse()
         .unwrap_or_else(|_| panic!("the server handed out {address:?}, not host:port"));
-    connect(addr).await
+    connect_from(source, addr).await
 }
 
 impl LobbyUser {
     /// Logs in at `agent` and opens the user's heartbeat, lobby chat and
     /// lobby status streams at the addresses the Agent hands out.
     pub async fn login(agent: SocketAddr) -> Self {
-        let reply = agent_login(agent).await;
+        Self::login_from(LOCALHOST, agent).await
+    }
+
+    /// As [`login`](Self::login), every connection from the loopback
+    /// address `source`.
+    pub async fn login_from(source: IpAddr, agent: SocketAddr) -> Self {
+        let reply = agent_login_from(source, agent).await;
         let index = reply.index;
-        let heartbeats = HeartbeatClient::new(dial(&reply.heartbeat_ip).await)
+        let heartbeats = HeartbeatClient::new(dial_from(source, &reply.heartbeat_ip).await)
             .try_heartbeat(HeartbeatRequest { index })
             .await
             .expect("TryHeartbeat")
             .into_inner();
-        Self::with_heartbeats(index, &reply.lobby_ip, heartbeats).await
+        Self::with_heartbeats_from(source, index, &reply.lobby_ip, heartbeats).await
     }
 
     /// Like [`login`](Self::login) with the heartbeat already opened.
@@ -66,7 +82,16 @@ impl LobbyUser {
         lobby_address: &str,
         heartbeats: Streaming<HeartbeatReply>,
     ) -> Self {
-        let mut lobby = LobbyClient::new(dial(lobby_address).await);
+        Self::with_heartbeats_from(LOCALHOST, index, lobby_address, heartbeats).await
+    }
+
+    async fn with_heartbeats_from(
+        source: IpAddr,
+        index: i32,
+        lobby_address: &str,
+        heartbeats: Streaming<HeartbeatReply>,
+    ) -> Self {
+        let mut lobby = LobbyClient::new(dial_from(source, lobby_address).await);
         let lobby_chat = lobby
             .try_chat_receive(Chat { index, text: None })
             .await
@@ -79,6 +104,7 @@ impl LobbyUser {
             .into_inner();
         LobbyUser {
             index,
+            source,
             lobby,
             heartbeats,
             lobby_chat,
@@ -132,7 +158,7 @@ impl LobbyUser {
             address.ends_with(&format!(":{port}")),
             "{address} is not channel {port}"
         );
-        let mut client = ChannelClient::new(dial(address).await);
+        let mut client = ChannelClient::new(dial_from(self.source, address).await);
         let index = self.index;
         let status = client
             .try_status_request(UserRequest { index })
@@ -178,7 +204,12 @@ impl LobbyUser {
 
 /// Logs a user in at `agent`, and nothing more.
 pub async fn agent_login(agent: SocketAddr) -> LoginReply {
-    AgentClient::new(connect(agent).await)
+    agent_login_from(LOCALHOST, agent).await
+}
+
+/// Logs a user in at `agent` from the loopback address `source`.
+pub async fn agent_login_from(source: IpAddr, agent: SocketAddr) -> LoginReply {
+    AgentClient::new(connect_from(source, agent).await)
         .try_login(LoginRequest {
             ip: "127.0.0.1".into(),
         })

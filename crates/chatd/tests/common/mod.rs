@@ -5,6 +5,7 @@
 
 pub mod lobby;
 pub mod native;
+pub mod pages;
 pub mod python;
 
 pub use chat_testkit::*;
@@ -21,7 +22,7 @@ pub struct ChatdProcess {
     pub classic: SocketAddr,
     pub native: SocketAddr,
     agent: SocketAddr,
-    /// Its log lines after the one saying where the Agent listens.
+    /// Its log lines, from the first.
     log: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
@@ -29,26 +30,19 @@ impl ChatdProcess {
     /// Starts the `chatd` binary on loopback ports with `flags` and `envs`,
     /// and learns the classic protocol's address from its log.
     pub async fn spawn(flags: &[&str], envs: &[(&str, &str)]) -> Self {
-        Self::spawn_with_open_files(flags, envs, None).await
+        Self::spawn_with(flags, envs, ChildSetup::default()).await
     }
 
-    /// As [`spawn`](Self::spawn), with the child's open-file limit (soft
-    /// and hard) set to `open_files` if given.
-    pub async fn spawn_with_open_files(
-        flags: &[&str],
-        envs: &[(&str, &str)],
-        open_files: Option<u64>,
-    ) -> Self {
+    /// As [`spawn`](Self::spawn), in the process settings of `setup`.
+    pub async fn spawn_with(flags: &[&str], envs: &[(&str, &str)], setup: ChildSetup) -> Self {
         // The hostile tests hold hundreds of sockets on this side, two tests
         // at a time: room for them, whatever the machine's soft limit.
         let _ = rlimit::increase_nofile_limit(u64::MAX);
         let mut command = Command::new(env!("CARGO_BIN_EXE_chatd"));
-        if let Some(limit) = open_files {
-            // SAFETY: setrlimit is async-signal-safe; nothing else runs
-            // between fork and exec.
-            unsafe {
-                command.pre_exec(move || rlimit::setrlimit(rlimit::Resource::NOFILE, limit, limit));
-            }
+        // SAFETY: setrlimit and umask are async-signal-safe; nothing else
+        // runs between fork and exec.
+        unsafe {
+            command.pre_exec(move || setup.apply());
         }
         let mut child = command
             .args(LOOPBACK)
@@ -63,9 +57,11 @@ impl ChatdProcess {
             .spawn()
             .expect("spawn chatd");
         let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+        let (lines, log_lines) = tokio::sync::mpsc::unbounded_channel();
         let (native, classic, agent) = tokio::time::timeout(PATIENCE, async {
             let (mut native, mut classic) = (None, None);
             while let Some(line) = log.next_line().await.expect("read chatd log") {
+                let _ = lines.send(line.clone());
                 if line.contains("native protocol listening") {
                     native = Some(listen_addr(&line));
                 }
@@ -86,7 +82,6 @@ impl ChatdProcess {
         .await
         .expect("chatd did not start listening");
         // Keep draining the log so chatd never blocks on a full pipe.
-        let (lines, log_lines) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             while let Ok(Some(line)) = log.next_line().await {
                 let _ = lines.send(line);
@@ -158,6 +153,28 @@ impl ChatdProcess {
         let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
         // USER_HZ is 100 on Linux.
         ticks / 100.0
+    }
+}
+
+/// Process settings a spawned `chatd` starts with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChildSetup {
+    /// The open-file limit, soft and hard.
+    pub open_files: Option<u64>,
+    /// The file mode creation mask.
+    pub umask: Option<u32>,
+}
+
+impl ChildSetup {
+    fn apply(self) -> std::io::Result<()> {
+        if let Some(limit) = self.open_files {
+            rlimit::setrlimit(rlimit::Resource::NOFILE, limit, limit)?;
+        }
+        if let Some(mask) = self.umask {
+            // SAFETY: umask cannot fail and touches nothing but the mask.
+            unsafe { libc::umask(mask) };
+        }
+        Ok(())
     }
 }
 

@@ -245,16 +245,20 @@ impl NativeUser {
     }
 
     pub async fn members(&mut self, room: &str) -> Vec<Member> {
+        self.try_members(room).await.expect("ListMembers")
+    }
+
+    pub async fn try_members(&mut self, room: &str) -> Result<Vec<Member>, Status> {
         let request = self.req(ListMembersRequest {
             room: room.into(),
             ..Default::default()
         });
-        self.client
+        Ok(self
+            .client
             .list_members(request)
-            .await
-            .expect("ListMembers")
+            .await?
             .into_inner()
-            .members
+            .members)
     }
 
     pub async fn history(
@@ -263,16 +267,23 @@ impl NativeUser {
         position: Option<get_history_request::Position>,
         limit: u32,
     ) -> GetHistoryResponse {
+        self.try_history(room, position, limit)
+            .await
+            .expect("GetHistory")
+    }
+
+    pub async fn try_history(
+        &mut self,
+        room: &str,
+        position: Option<get_history_request::Position>,
+        limit: u32,
+    ) -> Result<GetHistoryResponse, Status> {
         let request = self.req(GetHistoryRequest {
             room: room.into(),
             position,
             limit,
         });
-        self.client
-            .get_history(request)
-            .await
-            .expect("GetHistory")
-            .into_inner()
+        Ok(self.client.get_history(request).await?.into_inner())
     }
 }
 
