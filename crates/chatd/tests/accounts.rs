@@ -6,7 +6,10 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use chat_proto::chat::v1::chat_service_client::ChatServiceClient;
 
 use chat_proto::chat::v1::event::Event as Kind;
 use chat_proto::chat::v1::*;
@@ -393,14 +396,118 @@ async fn a_deleted_account_leaves_its_rooms_and_frees_its_name() {
     NativeUser::login(addr, "ann").await;
 }
 
+/// A chatd bound to loopback with `flags`, served until the test ends.
+async fn serve(flags: &[&str]) -> (chatd::ListenAddrs, tokio_util::sync::DropGuard) {
+    let mut args = vec!["chatd", "--in-memory"];
+    args.extend_from_slice(LOOPBACK);
+    args.extend_from_slice(flags);
+    let server = Chatd::bind(Config::parse_from(args)).await.unwrap();
+    let addrs = server.addrs();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(server.run(shutdown.clone()));
+    (addrs, shutdown.drop_guard())
+}
+
 #[tokio::test]
-async fn require_accounts_turns_guests_away() {
-    let server = TestServer::start(&["--require-accounts"]).await;
-    let addr = server.addrs.native;
-    let refused = NativeUser::try_login(addr, "bob").await.err().unwrap();
+async fn require_accounts_turns_guests_away_on_every_protocol() {
+    let (addrs, _serving) = serve(&["--require-accounts"]).await;
+    let refused = NativeUser::try_login(addrs.native, "bob").await.err().unwrap();
     assert_eq!(refused.code(), Code::PermissionDenied);
     assert!(refused.message().contains("register"), "{refused:?}");
+    NativeUser::register(addrs.native, "ann", PASSWORD).await;
+    // The classic and lobby protocols have no accounts: not served ...
+    assert_eq!(addrs.classic, None);
+    assert_eq!(addrs.lobby, None);
+
+    // ... unless the operator says their guests may come in.
+    let (addrs, _serving) = serve(&["--require-accounts", "--legacy-guests"]).await;
+    let mut classic = classic_client(addrs.classic.unwrap()).await;
+    send(&mut classic, "bob", "a guest, as asked").await.unwrap();
+    assert!(addrs.lobby.is_some());
+}
+
+#[tokio::test]
+async fn guesses_sent_at_once_are_throttled_as_if_sent_one_by_one() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addrs.native;
     NativeUser::register(addr, "ann", PASSWORD).await;
+    // The owner has logged in from 127.0.0.1 before.
+    NativeUser::try_login_with(addr, "ann", PASSWORD).await.unwrap();
+    // 60 wrong passwords at once, 10 from each of 6 addresses.
+    let mut guesses = Vec::new();
+    for source in 0..6 {
+        let channel = connect_from(hostile::attacker_ip(10 + source), addr).await;
+        for guess in 0..10 {
+            let mut guesser = ChatServiceClient::new(channel.clone());
+            guesses.push(tokio::spawn(async move {
+                let attempt = guesser.login(LoginRequest {
+                    name: "ann".into(),
+                    password: format!("guess {source}-{guess}"),
+                });
+                attempt.await.unwrap_err()
+            }));
+        }
+    }
+    let mut checked = 0;
+    for guess in guesses {
+        let refused = guess.await.unwrap();
+        match refused.code() {
+            Code::Unauthenticated => checked += 1,
+            Code::ResourceExhausted => {}
+            other => panic!("unexpected {other:?}: {refused:?}"),
+        }
+    }
+    // 5 free per name, and the one that earns the first wait.
+    assert!(checked <= 6, "{checked} of 60 guesses were checked");
+    // The owner, from where it registered, is not held.
+    NativeUser::try_login_with(addr, "ann", PASSWORD).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_password_checks_leaves_room_for_the_owner() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addrs.native;
+    NativeUser::register(addr, "ann", PASSWORD).await;
+    // The owner has logged in from 127.0.0.1 before.
+    NativeUser::try_login_with(addr, "ann", PASSWORD).await.unwrap();
+    let flooding = tokio_util::sync::CancellationToken::new();
+    let busy = Arc::new(tokio::sync::Notify::new());
+    let mut flood = Vec::new();
+    // 60 addresses, 10 guessers each, every one trying again at once
+    // when the server says it is busy.
+    for source in 0..60 {
+        let channel = connect_from(hostile::attacker_ip(20 + source), addr).await;
+        for guesser in 0..10 {
+            let mut client = ChatServiceClient::new(channel.clone());
+            let (flooding, busy) = (flooding.clone(), Arc::clone(&busy));
+            flood.push(tokio::spawn(async move {
+                let mut n = 0;
+                while !flooding.is_cancelled() {
+                    n += 1;
+                    let attempt = client.login(LoginRequest {
+                        name: format!("nobody-{source}-{guesser}-{n}"),
+                        password: "password1".into(),
+                    });
+                    let refused = attempt.await.unwrap_err();
+                    if refused.message().contains("busy") {
+                        busy.notify_one();
+                    }
+                }
+            }));
+        }
+    }
+    // The queue is full of strangers' checks ...
+    tokio::time::timeout(PATIENCE, busy.notified())
+        .await
+        .expect("the flood never filled the queue");
+    // ... and the owner, from an address it logged in from, gets in at
+    // its first try.
+    let owner = NativeUser::try_login_with(addr, "ann", PASSWORD).await;
+    flooding.cancel();
+    for guesser in flood {
+        guesser.await.unwrap();
+    }
+    owner.unwrap();
 }
 
 #[tokio::test]
