@@ -25,6 +25,15 @@ fn code<T>(result: Result<T, tonic::Status>) -> Code {
     result.map(|_| ()).unwrap_err().code()
 }
 
+/// Registers account `ann`, which then logs in once from 127.0.0.1: an
+/// address it is known to log in from.
+async fn owner_of_ann(addr: std::net::SocketAddr) {
+    NativeUser::register(addr, "ann", PASSWORD).await;
+    NativeUser::try_login_with(addr, "ann", PASSWORD)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn an_account_is_registered_and_logged_in_to_by_any_spelling_of_its_name() {
     let server = TestServer::start(&[]).await;
@@ -127,11 +136,7 @@ async fn a_registered_name_is_refused_to_guests_and_to_classic_senders() {
 async fn failed_logins_are_throttled_per_name_and_per_address_but_the_owner_gets_in() {
     let server = TestServer::start(&[]).await;
     let addr = server.addrs.native;
-    NativeUser::register(addr, "ann", PASSWORD).await;
-    // The owner has logged in from 127.0.0.1 before.
-    NativeUser::try_login_with(addr, "ann", PASSWORD)
-        .await
-        .unwrap();
+    owner_of_ann(addr).await;
 
     let mut guesser = chat_proto::chat::v1::chat_service_client::ChatServiceClient::new(
         connect_from(hostile::attacker_ip(1), addr).await,
@@ -411,7 +416,10 @@ async fn serve(flags: &[&str]) -> (chatd::ListenAddrs, tokio_util::sync::DropGua
 #[tokio::test]
 async fn require_accounts_turns_guests_away_on_every_protocol() {
     let (addrs, _serving) = serve(&["--require-accounts"]).await;
-    let refused = NativeUser::try_login(addrs.native, "bob").await.err().unwrap();
+    let refused = NativeUser::try_login(addrs.native, "bob")
+        .await
+        .err()
+        .unwrap();
     assert_eq!(refused.code(), Code::PermissionDenied);
     assert!(refused.message().contains("register"), "{refused:?}");
     NativeUser::register(addrs.native, "ann", PASSWORD).await;
@@ -422,7 +430,9 @@ async fn require_accounts_turns_guests_away_on_every_protocol() {
     // ... unless the operator says their guests may come in.
     let (addrs, _serving) = serve(&["--require-accounts", "--legacy-guests"]).await;
     let mut classic = classic_client(addrs.classic.unwrap()).await;
-    send(&mut classic, "bob", "a guest, as asked").await.unwrap();
+    send(&mut classic, "bob", "a guest, as asked")
+        .await
+        .unwrap();
     assert!(addrs.lobby.is_some());
 }
 
@@ -430,9 +440,7 @@ async fn require_accounts_turns_guests_away_on_every_protocol() {
 async fn guesses_sent_at_once_are_throttled_as_if_sent_one_by_one() {
     let server = TestServer::start(&[]).await;
     let addr = server.addrs.native;
-    NativeUser::register(addr, "ann", PASSWORD).await;
-    // The owner has logged in from 127.0.0.1 before.
-    NativeUser::try_login_with(addr, "ann", PASSWORD).await.unwrap();
+    owner_of_ann(addr).await;
     // 60 wrong passwords at once, 10 from each of 6 addresses.
     let mut guesses = Vec::new();
     for source in 0..6 {
@@ -460,16 +468,16 @@ async fn guesses_sent_at_once_are_throttled_as_if_sent_one_by_one() {
     // 5 free per name, and the one that earns the first wait.
     assert!(checked <= 6, "{checked} of 60 guesses were checked");
     // The owner, from where it registered, is not held.
-    NativeUser::try_login_with(addr, "ann", PASSWORD).await.unwrap();
+    NativeUser::try_login_with(addr, "ann", PASSWORD)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_password_checks_leaves_room_for_the_owner() {
     let server = TestServer::start(&[]).await;
     let addr = server.addrs.native;
-    NativeUser::register(addr, "ann", PASSWORD).await;
-    // The owner has logged in from 127.0.0.1 before.
-    NativeUser::try_login_with(addr, "ann", PASSWORD).await.unwrap();
+    owner_of_ann(addr).await;
     let flooding = tokio_util::sync::CancellationToken::new();
     let busy = Arc::new(tokio::sync::Notify::new());
     let mut flood = Vec::new();

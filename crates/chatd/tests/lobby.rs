@@ -271,10 +271,12 @@ async fn bad_commands_get_failure_and_the_server_goes_on() {
     // Leaving when in no channel.
     assert_failure(&ann.command(Command::LeaveChannel, None).await);
 
-    // A make when every port of the pool (4 here) is taken.
+    // A make when every port of the pool (4 here) is taken, by users from
+    // addresses of their own.
     let mut makers = Vec::new();
-    for _ in 0..4 {
-        let mut user = LobbyUser::login(server.addrs.agent).await;
+    for n in 0..4 {
+        let source = std::net::Ipv4Addr::new(127, 0, 3, n + 1).into();
+        let mut user = LobbyUser::login_from(source, server.addrs.agent).await;
         user.make().await;
         makers.push(user);
     }

@@ -12,14 +12,20 @@ fn code<T>(result: Result<T, tonic::Status>) -> Code {
     result.map(drop).unwrap_err().code()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_banned_user_reads_neither_history_nor_members() {
-    let server = TestServer::start(&[]).await;
-    let addr = server.addrs.native;
+/// Account `ann`'s room `dev`, and `gus`, a guest, in it.
+async fn owner_and_guest_in_dev(addr: std::net::SocketAddr) -> (NativeUser, NativeUser) {
     let mut ann = NativeUser::account(addr, "ann").await;
     let mut gus = NativeUser::login(addr, "gus").await;
     ann.create("dev").await;
     gus.join("dev").await;
+    (ann, gus)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_banned_user_reads_neither_history_nor_members() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addrs.native;
+    let (mut ann, mut gus) = owner_and_guest_in_dev(addr).await;
     ann.moderate("dev", Action::Ban("gus".into()))
         .await
         .unwrap();
@@ -42,10 +48,7 @@ async fn a_banned_user_reads_neither_history_nor_members() {
 async fn a_muted_guest_stays_muted_when_it_logs_in_again_until_unmuted() {
     let server = TestServer::start(&[]).await;
     let addr = server.addrs.native;
-    let mut ann = NativeUser::account(addr, "ann").await;
-    let mut gus = NativeUser::login(addr, "gus").await;
-    ann.create("dev").await;
-    gus.join("dev").await;
+    let (mut ann, mut gus) = owner_and_guest_in_dev(addr).await;
     ann.moderate("dev", Action::Mute("gus".into()))
         .await
         .unwrap();
