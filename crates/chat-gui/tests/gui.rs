@@ -437,9 +437,7 @@ fn an_owner_moderates_from_the_room_header_and_the_member_menu() {
     harness.get_by_label("bob").click_secondary();
     harness.run_steps(3);
     harness.get_by_label("Mute").click();
-    run_until(&mut harness, "bob muted", |_| {
-        room.access().muted.contains("bob")
-    });
+    run_until(&mut harness, "bob muted", |_| room.access().is_muted("bob"));
     harness.get_by_label("bob (muted)");
     harness.get_by_label("bob (muted)").click_secondary();
     harness.run_steps(3);

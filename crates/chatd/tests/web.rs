@@ -4,16 +4,13 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use chat_proto::chat::v1::{LoginRequest, LoginResponse};
 use common::native::NativeUser;
 use common::pages::{fetch, get, header_of};
 use common::*;
-use http::{Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use http::{Request, StatusCode, header};
+use http_body_util::Full;
 use prost::Message;
 
 #[tokio::test]
