@@ -53,9 +53,7 @@ pub enum EngineError {
     Banned(String),
     /// The same for a public room and a private one, which is not to be
     /// told apart from a room that is not there.
-    #[error(
-        "the room name `{0}` is taken; JoinRoom joins it if it is open to you, or choose another name"
-    )]
+    #[error("the room name `{0}` is taken; choose another")]
     RoomNameTaken(String),
     #[error("you are muted in room `{0}`: you may read it, but not send to it")]
     Muted(String),
