@@ -38,16 +38,16 @@ async fn the_data_directory_and_its_files_are_the_owners_alone() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let files = ["chat.db", "chat.db-wal", "chat.db-shm", "admin.sock"];
-    {
-        let chatd = chatd_on(&data).await;
-        let mut ann = NativeUser::account(chatd.native, "ann").await;
-        ann.join("general").await;
-        ann.send("general", "a secret").await;
-        assert_eq!(mode(&data), 0o700);
-        for file in files {
-            assert_eq!(mode(&data.join(file)), 0o600, "{file}");
-        }
+    let mut chatd = chatd_on(&data).await;
+    let mut ann = NativeUser::account(chatd.native, "ann").await;
+    ann.join("general").await;
+    ann.send("general", "a secret").await;
+    assert_eq!(mode(&data), 0o700);
+    for file in files {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
     }
+    // Gone before the next one takes its admin socket.
+    chatd.child.kill().await.unwrap();
     // Loosened while it was down: tightened at start, and said so.
     set_mode(&data, 0o755);
     set_mode(&data.join("chat.db"), 0o644);
