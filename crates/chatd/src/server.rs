@@ -149,12 +149,13 @@ impl Chatd {
         engine.room(&config.classic_room);
         let (accounts, memberships) =
             Accounts::load(stores.accounts, engine.clone(), config.session_ttl).await?;
-        let legacy = legacy_protocols(&config);
-        let classic = match legacy.and(config.classic_addr.0) {
+        warn_of_legacy_protocols(&config);
+        let legacy = config.legacy_protocols_allowed();
+        let classic = match config.classic_addr.0.filter(|_| legacy) {
             Some(addr) => Some(bind(addr, "classic protocol").await?),
             None => None,
         };
-        let lobby = match legacy.and(config.lobby_addr.0) {
+        let lobby = match config.lobby_addr.0.filter(|_| legacy) {
             Some(addr) => Some(bind_lobby(&config, addr).await?),
             None => None,
         };
@@ -551,10 +552,9 @@ async fn open_store(config: &Config) -> Result<Stores, StoreError> {
     Ok(Stores::one(Arc::new(store)))
 }
 
-/// `Some(())` if the classic and lobby protocols may be served (each
-/// still only if it is on), with a warning of what `--require-accounts`
-/// does to them.
-fn legacy_protocols(config: &Config) -> Option<()> {
+/// Warns of what `--require-accounts` does to the classic and lobby
+/// protocols, if either is on.
+fn warn_of_legacy_protocols(config: &Config) {
     let on = config.classic_addr.0.is_some() || config.lobby_addr.0.is_some();
     if config.require_accounts && on {
         if config.legacy_guests {
@@ -569,7 +569,6 @@ fn legacy_protocols(config: &Config) -> Option<()> {
             );
         }
     }
-    config.legacy_protocols_allowed().then_some(())
 }
 
 /// Binds the lobby protocol's listeners: its services on their

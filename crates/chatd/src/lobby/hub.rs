@@ -297,7 +297,7 @@ impl LobbyHub {
                 index,
                 User {
                     _name: name,
-                    address: address.to_canonical(),
+                    address,
                     seat: None,
                     heartbeats: 0,
                     unwatched_since: Instant::now(),
@@ -319,7 +319,7 @@ impl LobbyHub {
             .users
             .get(&index)
             .ok_or(HubError::UnknownUser(index))?;
-        if user.address != from.to_canonical() {
+        if user.address != from {
             return Err(HubError::NotYours(index));
         }
         Ok(user.gone.clone())

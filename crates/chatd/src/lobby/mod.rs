@@ -27,9 +27,11 @@ pub use heartbeat::HeartbeatService;
 pub use hub::{HubError, LOBBY_ROOM, LobbyHub, LobbyIdentity, UserIndexes, is_channel_room};
 pub use lobby_service::LobbyService;
 
-/// The address a call came from, which a lobby user's index is tied to.
+/// The address a call came from, which a lobby user's index is tied to
+/// (an IPv4-mapped IPv6 address as IPv4, so it is one address whichever
+/// way it arrived).
 fn peer_address<T>(request: &Request<T>) -> Result<IpAddr, Status> {
     ConnectionInfo::of(request)
-        .map(|info| info.remote_addr.ip())
+        .map(|info| info.remote_addr.ip().to_canonical())
         .ok_or_else(|| Status::internal("cannot tell where the call came from"))
 }
