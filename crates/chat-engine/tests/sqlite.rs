@@ -226,6 +226,7 @@ fn open_error(dir: &Path) -> String {
     match SqliteStore::open(dir, options()) {
         Ok(_) => panic!("opened"),
         Err(StoreError::Unavailable(message)) => message,
+        Err(other) => panic!("not an error of opening: {other}"),
     }
 }
 

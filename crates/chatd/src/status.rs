@@ -71,5 +71,9 @@ pub fn room_not_found(name: &str) -> Status {
 }
 
 fn from_store(error: StoreError) -> Status {
-    Status::unavailable(format!("{error}; try again shortly"))
+    match error {
+        StoreError::Unavailable(_) => Status::unavailable(format!("{error}; try again shortly")),
+        StoreError::NoSuchAccount(_) => Status::not_found(error.to_string()),
+        StoreError::AccountExists(_) => Status::already_exists(error.to_string()),
+    }
 }

@@ -1,3 +1,5 @@
+//! History, rooms and accounts in memory: gone when `chatd` stops.
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -29,6 +31,15 @@ struct Accounts {
     accounts: BTreeMap<String, Account>,
     sessions: HashMap<String, StoredSession>,
     memberships: BTreeSet<(String, String)>,
+}
+
+impl Accounts {
+    fn must_have(&self, account: &str) -> Result<(), StoreError> {
+        match self.accounts.contains_key(account) {
+            true => Ok(()),
+            false => Err(StoreError::NoSuchAccount(account.to_owned())),
+        }
+    }
 }
 
 impl MemoryStore {
@@ -192,6 +203,9 @@ impl AccountStore for MemoryStore {
         let stored = &mut *lock(&self.accounts);
         match change {
             AccountChange::CreateAccount(account) => {
+                if stored.accounts.contains_key(&account.name) {
+                    return Err(StoreError::AccountExists(account.name));
+                }
                 stored.accounts.insert(account.name.clone(), account);
             }
             AccountChange::SetPassword {
@@ -213,7 +227,13 @@ impl AccountStore for MemoryStore {
                 stored.memberships.retain(|(account, _)| *account != name);
             }
             AccountChange::SaveSession(session) => {
-                stored.sessions.insert(session.token_hash.clone(), session);
+                stored.must_have(&session.account)?;
+                // A session saved again records its use only.
+                stored
+                    .sessions
+                    .entry(session.token_hash.clone())
+                    .and_modify(|kept| kept.last_used_at = session.last_used_at)
+                    .or_insert(session);
             }
             AccountChange::TouchSessions(uses) => {
                 for (token_hash, used_at) in uses {
@@ -228,6 +248,7 @@ impl AccountStore for MemoryStore {
                 }
             }
             AccountChange::Join { account, room } => {
+                stored.must_have(&account)?;
                 stored.memberships.insert((account, room));
             }
             AccountChange::Leave { account, room } => {

@@ -5,6 +5,7 @@
 
 mod memory;
 mod postgres;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -22,6 +23,13 @@ use crate::Message;
 pub enum StoreError {
     #[error("history is unavailable: {0}")]
     Unavailable(String),
+    /// A change about an account that is not stored (it may have been
+    /// deleted a moment before, on another node).
+    #[error("there is no account `{0}`")]
+    NoSuchAccount(String),
+    /// An account created under a name that is stored already.
+    #[error("the name `{0}` is registered already")]
+    AccountExists(String),
 }
 
 /// A room that reopens after a restart, with who may do what in it.
@@ -258,7 +266,11 @@ pub trait AccountStore: Send + Sync + 'static {
     /// Everything stored about accounts.
     async fn load_accounts(&self) -> Result<AccountsSnapshot, StoreError>;
 
-    /// Stores `change`; returns once it is stored.
+    /// Stores `change`; returns once it is stored. Creating an account
+    /// whose name is stored fails with [`StoreError::AccountExists`];
+    /// saving a session of, or joining a room as, an account that is not
+    /// stored fails with [`StoreError::NoSuchAccount`]. Deleting an
+    /// account deletes its sessions and memberships with it.
     async fn change_accounts(&self, change: AccountChange) -> Result<(), StoreError>;
 
     /// The account registered as `name`, if there is one, with its

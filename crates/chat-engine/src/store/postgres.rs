@@ -13,21 +13,26 @@
 //! sharing the database give one total order per room, with no number
 //! given twice and none skipped.
 //!
+//! The statements it shares with SQLite are in [`super::sql`].
+//!
 //! [`append`]: HistoryStore::append
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{NoTls, Row};
 
+use super::sql::{self, Columns, Statement, Value, from_sql, to_sql};
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, RoomUpdate,
-    SavedRoom, SentKey, StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, HistoryStore, RoomUpdate, SavedRoom,
+    SentKey, StoreError, StoredSession,
 };
-use crate::{Message, Origin, WireForms};
+use crate::Message;
 
 /// Connections in the pool, and so calls at once.
 const POOL_SIZE: usize = 16;
@@ -170,16 +175,14 @@ impl PostgresStore {
                 .await
                 .map_err(|e| unavailable("cannot trim the database", &e))?;
         }
-        let rows = store
+        let counters = store
             .client()
             .await?
-            .query("SELECT name, last_seq FROM rooms", &[])
+            .query(sql::SELECT_ROOM_COUNTERS, &[])
             .await
+            .and_then(|rows| rows.iter().map(sql::room_counter).collect())
             .map_err(|e| unavailable("cannot read the rooms", &e))?;
-        *lock(&store.last_seqs) = rows
-            .iter()
-            .map(|row| (row.get(0), from_sql(row.get(1))))
-            .collect();
+        *lock(&store.last_seqs) = counters;
         Ok(store)
     }
 
@@ -456,12 +459,9 @@ impl HistoryStore for PostgresStore {
             .await
             .map_err(fail)?;
             if last_seq > self.retain_messages {
-                tx.execute(
-                    "DELETE FROM messages WHERE room = $1 AND seq <= $2",
-                    &[&room, &(last_seq - self.retain_messages)],
-                )
-                .await
-                .map_err(fail)?;
+                tx.execute(sql::TRIM_ROOM, &[&room, &(last_seq - self.retain_messages)])
+                    .await
+                    .map_err(fail)?;
             }
         }
         tx.commit().await.map_err(fail)?;
@@ -503,10 +503,7 @@ impl HistoryStore for PostgresStore {
         let fail = |e: tokio_postgres::Error| unavailable("cannot read history", &e);
         let client = self.client().await?;
         let query = client
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM messages
-                 WHERE room = $1 AND sender = $2 AND client_id = $3"
-            ))
+            .prepare_cached(&sql::find_sent())
             .await
             .map_err(fail)?;
         let mut found = Vec::with_capacity(keys.len());
@@ -515,7 +512,7 @@ impl HistoryStore for PostgresStore {
                 .query_opt(&query, &[&key.room, &key.sender, &key.client_id])
                 .await
                 .map_err(fail)?;
-            found.push(row.as_ref().map(row_to_message));
+            found.push(row.as_ref().map(sql::message).transpose().map_err(fail)?);
         }
         Ok(found)
     }
@@ -523,11 +520,8 @@ impl HistoryStore for PostgresStore {
     async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot save rooms", &e);
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(fail)?;
-        for update in updates {
-            update_room(&tx, update).await.map_err(fail)?;
-        }
-        tx.commit().await.map_err(fail)
+        let plan = updates.into_iter().flat_map(sql::room_update).collect();
+        run(&mut client, plan).await.map_err(fail)
     }
 
     async fn saved_rooms(&self) -> Result<Vec<SavedRoom>, StoreError> {
@@ -553,47 +547,17 @@ impl PostgresStore {
     async fn load_saved_rooms(&self, only: Option<&str>) -> Result<Vec<SavedRoom>, StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot read the rooms", &e);
         let client = self.client().await?;
-        let mut rooms: BTreeMap<String, SavedRoom> = client
-            .query(
-                "SELECT name, owner, private, direct, topic FROM rooms
-                 WHERE saved AND ($1::TEXT IS NULL OR name = $1)",
-                &[&only],
-            )
+        let rooms = client
+            .query(sql::SELECT_SAVED_ROOMS, &[&only])
             .await
-            .map_err(fail)?
-            .iter()
-            .map(|row| {
-                let room = SavedRoom {
-                    name: row.get(0),
-                    owner: row.get(1),
-                    private: row.get(2),
-                    direct: row.get(3),
-                    topic: row.get(4),
-                    grants: Vec::new(),
-                };
-                (room.name.clone(), room)
-            })
-            .collect();
-        for row in client
-            .query(
-                "SELECT room, kind, name FROM room_grants WHERE $1::TEXT IS NULL OR room = $1",
-                &[&only],
-            )
+            .and_then(|rows| rows.iter().map(sql::saved_room).collect())
+            .map_err(fail)?;
+        let grants = client
+            .query(sql::SELECT_GRANTS, &[&only])
             .await
-            .map_err(fail)?
-        {
-            let (room, kind, name): (String, String, String) = (row.get(0), row.get(1), row.get(2));
-            match (rooms.get_mut(&room), Grant::parse(&kind)) {
-                (Some(room), Some(grant)) => room.grants.push((grant, name)),
-                _ => tracing::warn!(
-                    room,
-                    kind,
-                    name,
-                    "ignoring a grant of an unknown kind or room"
-                ),
-            }
-        }
-        Ok(rooms.into_values().collect())
+            .and_then(|rows| rows.iter().map(sql::grant).collect())
+            .map_err(fail)?;
+        Ok(sql::with_grants(rooms, grants))
     }
 }
 
@@ -610,86 +574,28 @@ impl PostgresStore {
         let fail = |e: tokio_postgres::Error| unavailable("cannot read history", &e);
         let client = self.client().await?;
         let query = client
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM messages WHERE room = $1 AND {condition} LIMIT $3"
-            ))
+            .prepare_cached(&sql::select_messages(condition))
             .await
             .map_err(fail)?;
-        let rows = client
+        client
             .query(&query, &[&room, &to_sql(seq), &to_sql(limit as u64)])
             .await
-            .map_err(fail)?;
-        Ok(rows.iter().map(row_to_message).collect())
+            .and_then(|rows| rows.iter().map(sql::message).collect())
+            .map_err(fail)
     }
 }
 
-async fn update_room(
-    tx: &deadpool_postgres::Transaction<'_>,
-    update: RoomUpdate,
+/// Runs `plan` in one transaction.
+async fn run(
+    client: &mut deadpool_postgres::Object,
+    plan: Vec<Statement>,
 ) -> Result<(), tokio_postgres::Error> {
-    const GRANT: &str = "INSERT INTO room_grants (room, kind, name) VALUES ($1, $2, $3)
-                         ON CONFLICT DO NOTHING";
-    match update {
-        RoomUpdate::Create(room) => {
-            tx.execute(
-                "INSERT INTO rooms (name, saved, owner, private, direct, topic)
-                 VALUES ($1, TRUE, $2, $3, $4, $5)
-                 ON CONFLICT (name) DO UPDATE SET saved = TRUE, owner = $2, private = $3,
-                     direct = $4, topic = $5",
-                &[
-                    &room.name,
-                    &room.owner,
-                    &room.private,
-                    &room.direct,
-                    &room.topic,
-                ],
-            )
-            .await?;
-            tx.execute("DELETE FROM room_grants WHERE room = $1", &[&room.name])
-                .await?;
-            for (kind, name) in &room.grants {
-                tx.execute(GRANT, &[&room.name, &kind.as_str(), name])
-                    .await?;
-            }
-        }
-        RoomUpdate::SetTopic { room, topic } => {
-            tx.execute(
-                "UPDATE rooms SET topic = $2 WHERE name = $1",
-                &[&room, &topic],
-            )
-            .await?;
-        }
-        RoomUpdate::SetOwner { room, owner } => {
-            tx.execute(
-                "UPDATE rooms SET owner = $2 WHERE name = $1",
-                &[&room, &owner],
-            )
-            .await?;
-        }
-        RoomUpdate::Grant { room, grant, name } => {
-            tx.execute(GRANT, &[&room, &grant.as_str(), &name]).await?;
-        }
-        RoomUpdate::Revoke { room, grant, name } => {
-            tx.execute(
-                "DELETE FROM room_grants WHERE room = $1 AND kind = $2 AND name = $3",
-                &[&room, &grant.as_str(), &name],
-            )
-            .await?;
-        }
-        RoomUpdate::Delete(room) => {
-            for table in ["messages", "room_grants", "memberships"] {
-                tx.execute(&format!("DELETE FROM {table} WHERE room = $1"), &[&room])
-                    .await?;
-            }
-            tx.execute(
-                "UPDATE rooms SET saved = FALSE, owner = NULL, private = FALSE, direct = FALSE,
-                     topic = '' WHERE name = $1",
-                &[&room],
-            )
-            .await?;
-        }
+    let tx = client.transaction().await?;
+    for step in &plan {
+        let values: Vec<&(dyn ToSql + Sync)> = step.values.iter().map(|v| v as _).collect();
+        tx.execute(step.sql, &values).await?;
     }
-    Ok(())
+    tx.commit().await
 }
 
 #[async_trait]
@@ -697,46 +603,26 @@ impl AccountStore for PostgresStore {
     async fn load_accounts(&self) -> Result<AccountsSnapshot, StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot read the accounts", &e);
         let client = self.client().await?;
-        let accounts = client
-            .query(
-                "SELECT name, password_hash, created_at, locked FROM accounts",
-                &[],
-            )
-            .await
-            .map_err(fail)?
-            .iter()
-            .map(row_to_account)
-            .collect();
-        let sessions = client
-            .query(
-                "SELECT token_hash, account, created_at, last_used_at FROM sessions",
-                &[],
-            )
-            .await
-            .map_err(fail)?
-            .iter()
-            .map(row_to_session)
-            .collect();
-        let memberships = client
-            .query("SELECT account, room FROM memberships", &[])
-            .await
-            .map_err(fail)?
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect();
-        Ok(AccountsSnapshot {
-            accounts,
-            sessions,
-            memberships,
-        })
+        let read = async {
+            Ok(AccountsSnapshot {
+                accounts: rows(&client, sql::SELECT_ACCOUNTS, &[], sql::account).await?,
+                sessions: rows(&client, sql::SELECT_SESSIONS, &[], sql::session).await?,
+                memberships: rows(&client, sql::SELECT_MEMBERSHIPS, &[], sql::membership).await?,
+            })
+        };
+        read.await.map_err(fail)
     }
 
     async fn change_accounts(&self, change: AccountChange) -> Result<(), StoreError> {
-        let fail = |e: tokio_postgres::Error| unavailable("cannot save the accounts", &e);
+        let account = sql::account_of(&change).to_owned();
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(fail)?;
-        change_accounts(&tx, change).await.map_err(fail)?;
-        tx.commit().await.map_err(fail)
+        run(&mut client, sql::account_change(change))
+            .await
+            .map_err(|error| match error.code() {
+                Some(&SqlState::FOREIGN_KEY_VIOLATION) => StoreError::NoSuchAccount(account),
+                Some(&SqlState::UNIQUE_VIOLATION) => StoreError::AccountExists(account),
+                _ => unavailable("cannot save the accounts", &error),
+            })
     }
 
     async fn load_account(
@@ -745,164 +631,39 @@ impl AccountStore for PostgresStore {
     ) -> Result<Option<(Account, Vec<StoredSession>)>, StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot read the account", &e);
         let client = self.client().await?;
-        let Some(row) = client
-            .query_opt(
-                "SELECT name, password_hash, created_at, locked FROM accounts WHERE name = $1",
+        let read = async {
+            let Some(account) = rows(&client, sql::SELECT_ACCOUNT, &[&name], sql::account)
+                .await?
+                .pop()
+            else {
+                return Ok(None);
+            };
+            let sessions = rows(
+                &client,
+                sql::SELECT_ACCOUNT_SESSIONS,
                 &[&name],
+                sql::session,
             )
-            .await
-            .map_err(fail)?
-        else {
-            return Ok(None);
+            .await?;
+            Ok(Some((account, sessions)))
         };
-        let account = row_to_account(&row);
-        let sessions = client
-            .query(
-                "SELECT token_hash, account, created_at, last_used_at FROM sessions
-                 WHERE account = $1",
-                &[&name],
-            )
-            .await
-            .map_err(fail)?
-            .iter()
-            .map(row_to_session)
-            .collect();
-        Ok(Some((account, sessions)))
+        read.await.map_err(fail)
     }
 }
 
-async fn change_accounts(
-    tx: &deadpool_postgres::Transaction<'_>,
-    change: AccountChange,
-) -> Result<(), tokio_postgres::Error> {
-    match change {
-        AccountChange::CreateAccount(account) => {
-            tx.execute(
-                "INSERT INTO accounts (name, password_hash, created_at, locked)
-                 VALUES ($1, $2, $3, $4)",
-                &[
-                    &account.name,
-                    &account.password_hash,
-                    &account.created_at,
-                    &account.locked,
-                ],
-            )
-            .await?;
-        }
-        AccountChange::SetPassword {
-            account,
-            password_hash,
-        } => {
-            tx.execute(
-                "UPDATE accounts SET password_hash = $2 WHERE name = $1",
-                &[&account, &password_hash],
-            )
-            .await?;
-        }
-        AccountChange::SetLocked { account, locked } => {
-            tx.execute(
-                "UPDATE accounts SET locked = $2 WHERE name = $1",
-                &[&account, &locked],
-            )
-            .await?;
-        }
-        AccountChange::DeleteAccount(name) => {
-            // Sessions and memberships go with it (ON DELETE CASCADE).
-            tx.execute("DELETE FROM accounts WHERE name = $1", &[&name])
-                .await?;
-        }
-        AccountChange::SaveSession(session) => {
-            tx.execute(
-                "INSERT INTO sessions (token_hash, account, created_at, last_used_at)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (token_hash) DO UPDATE SET last_used_at = excluded.last_used_at",
-                &[
-                    &session.token_hash,
-                    &session.account,
-                    &session.created_at,
-                    &session.last_used_at,
-                ],
-            )
-            .await?;
-        }
-        AccountChange::TouchSessions(uses) => {
-            let (hashes, times): (Vec<String>, Vec<i64>) = uses.into_iter().unzip();
-            tx.execute(
-                "UPDATE sessions SET last_used_at = used.at
-                 FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS used (token_hash, at)
-                 WHERE sessions.token_hash = used.token_hash",
-                &[&hashes, &times],
-            )
-            .await?;
-        }
-        AccountChange::DeleteSessions(token_hashes) => {
-            tx.execute(
-                "DELETE FROM sessions WHERE token_hash = ANY($1)",
-                &[&token_hashes],
-            )
-            .await?;
-        }
-        AccountChange::Join { account, room } => {
-            tx.execute(
-                "INSERT INTO memberships (account, room) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[&account, &room],
-            )
-            .await?;
-        }
-        AccountChange::Leave { account, room } => {
-            tx.execute(
-                "DELETE FROM memberships WHERE account = $1 AND room = $2",
-                &[&account, &room],
-            )
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-/// What [`row_to_message`] reads, in its order.
-const COLUMNS: &str = "seq, sent_at_ms, sender, text, client_id, origin";
-
-/// An account from `name, password_hash, created_at, locked`.
-fn row_to_account(row: &Row) -> Account {
-    Account {
-        name: row.get(0),
-        password_hash: row.get(1),
-        created_at: row.get(2),
-        locked: row.get(3),
-    }
-}
-
-/// A session from `token_hash, account, created_at, last_used_at`.
-fn row_to_session(row: &Row) -> StoredSession {
-    StoredSession {
-        token_hash: row.get(0),
-        account: row.get(1),
-        created_at: row.get(2),
-        last_used_at: row.get(3),
-    }
-}
-
-fn row_to_message(row: &Row) -> Arc<Message> {
-    Arc::new(Message {
-        seq: from_sql(row.get(0)),
-        sent_at_ms: row.get(1),
-        sender: row.get(2),
-        text: row.get(3),
-        client_id: row.get(4),
-        origin: Origin::from_code(i64::from(row.get::<_, i16>(5))),
-        wire: WireForms::default(),
-    })
-}
-
-/// PostgreSQL integers are signed; sequence numbers stay far below
-/// `i64::MAX`.
-fn to_sql(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn from_sql(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
+/// Every row `query` gives, each read with `read`.
+async fn rows<T>(
+    client: &deadpool_postgres::Object,
+    query: &str,
+    values: &[&(dyn ToSql + Sync)],
+    read: fn(&Row) -> Result<T, tokio_postgres::Error>,
+) -> Result<Vec<T>, tokio_postgres::Error> {
+    client
+        .query(query, values)
+        .await?
+        .iter()
+        .map(read)
+        .collect()
 }
 
 fn now_ms() -> i64 {
@@ -937,4 +698,53 @@ fn unavailable(what: &str, error: &tokio_postgres::Error) -> StoreError {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every update is a single insert or swap: never left half-done.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Columns for Row {
+    type Error = tokio_postgres::Error;
+
+    fn int(&self, at: usize) -> Result<i64, Self::Error> {
+        match *self.columns()[at].type_() {
+            Type::INT2 => self.try_get::<_, i16>(at).map(i64::from),
+            Type::INT4 => self.try_get::<_, i32>(at).map(i64::from),
+            _ => self.try_get(at),
+        }
+    }
+
+    fn text(&self, at: usize) -> Result<String, Self::Error> {
+        self.try_get(at)
+    }
+
+    fn maybe_text(&self, at: usize) -> Result<Option<String>, Self::Error> {
+        self.try_get(at)
+    }
+
+    fn flag(&self, at: usize) -> Result<bool, Self::Error> {
+        self.try_get(at)
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Text(text) => text.to_sql(ty, out),
+            Value::MaybeText(text) => text.to_sql(ty, out),
+            // An integer column of any width.
+            Value::Int(n) if *ty == Type::INT2 => i16::try_from(*n)?.to_sql(ty, out),
+            Value::Int(n) if *ty == Type::INT4 => i32::try_from(*n)?.to_sql(ty, out),
+            Value::Int(n) => n.to_sql(ty, out),
+            Value::Flag(flag) => flag.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <String as ToSql>::accepts(ty)
+            || [Type::INT2, Type::INT4, Type::INT8, Type::BOOL].contains(ty)
+    }
+
+    to_sql_checked!();
 }

@@ -23,22 +23,30 @@
 //!   `direct` and `topic`, and `room_grants` (moderators, mutes, bans,
 //!   invitations and a direct conversation's two accounts).
 //!
+//! Foreign keys are enforced (as PostgreSQL does), so an account's
+//! sessions and memberships go with it; the rows that deleting accounts
+//! left behind before they were are removed at open.
+//!
+//! The statements it shares with PostgreSQL are in [`super::sql`].
+//!
 //! [`append`]: HistoryStore::append
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
 use tokio::sync::oneshot;
 
+use super::sql::{self, Columns, Statement, Value, to_sql};
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, RoomUpdate,
-    SavedRoom, SentKey, StoreError, StoredSession, numbers_given,
+    Account, AccountChange, AccountStore, AccountsSnapshot, HistoryStore, RoomUpdate, SavedRoom,
+    SentKey, StoreError, StoredSession, numbers_given,
 };
-use crate::{Message, Origin, WireForms};
+use crate::Message;
 
 /// The schema this code writes.
 const SCHEMA_VERSION: i64 = 5;
@@ -221,7 +229,7 @@ impl HistoryStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError> {
         let room = room.to_owned();
-        self.read(move |db| select(db, "seq >= ?2 ORDER BY seq", &room, from, limit))
+        self.read(move |db| select(db, "seq >= $2 ORDER BY seq", &room, from, limit))
             .await
     }
 
@@ -233,7 +241,7 @@ impl HistoryStore for SqliteStore {
     ) -> Result<Vec<Arc<Message>>, StoreError> {
         let room = room.to_owned();
         let mut newest_first = self
-            .read(move |db| select(db, "seq < ?2 ORDER BY seq DESC", &room, before, limit))
+            .read(move |db| select(db, "seq < $2 ORDER BY seq DESC", &room, before, limit))
             .await?;
         newest_first.reverse();
         Ok(newest_first)
@@ -241,14 +249,13 @@ impl HistoryStore for SqliteStore {
 
     async fn find_sent(&self, keys: Vec<SentKey>) -> Result<Vec<Option<Arc<Message>>>, StoreError> {
         self.read(move |db| {
-            let mut query = db.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM messages
-                 WHERE room = ?1 AND sender = ?2 AND client_id = ?3"
-            ))?;
+            let mut query = db.prepare_cached(&sqlite(&sql::find_sent()))?;
             keys.iter()
                 .map(|key| {
                     query
-                        .query_row(params![key.room, key.sender, key.client_id], row_to_message)
+                        .query_row(params![key.room, key.sender, key.client_id], |row| {
+                            sql::message(row)
+                        })
                         .optional()
                 })
                 .collect()
@@ -266,7 +273,15 @@ impl HistoryStore for SqliteStore {
     }
 
     async fn saved_rooms(&self) -> Result<Vec<SavedRoom>, StoreError> {
-        self.read(load_saved_rooms).await
+        self.read(|db| load_saved_rooms(db, None)).await
+    }
+
+    async fn saved_room(&self, name: &str) -> Result<Option<SavedRoom>, StoreError> {
+        let name = name.to_owned();
+        let mut rooms = self
+            .read(move |db| load_saved_rooms(db, Some(name)))
+            .await?;
+        Ok(rooms.pop())
     }
 }
 
@@ -279,10 +294,20 @@ impl AccountStore for SqliteStore {
     async fn change_accounts(&self, change: AccountChange) -> Result<(), StoreError> {
         self.job(|done| Job::Accounts(change, done)).await
     }
+
+    async fn load_account(
+        &self,
+        name: &str,
+    ) -> Result<Option<(Account, Vec<StoredSession>)>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |db| load_account(db, &name)).await
+    }
 }
 
 fn prepare_writer(db: &Connection, options: &SqliteOptions) -> rusqlite::Result<()> {
     db.busy_timeout(Duration::from_secs(5))?;
+    // The schema's `REFERENCES ... ON DELETE CASCADE`, as in PostgreSQL.
+    db.pragma_update(None, "foreign_keys", true)?;
     // WAL: readers read while the writer writes. FULL: a commit is on disk
     // before it returns, so a send acknowledged is a send kept.
     db.pragma_update(None, "journal_mode", "WAL")?;
@@ -346,6 +371,7 @@ fn migrate(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
         }
         tx.execute_batch(MIGRATE_V4_TO_V5).map_err(fail)?;
     }
+    tx.execute_batch(ORPHANS).map_err(fail)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(fail)?;
     tx.commit().map_err(fail)
@@ -423,115 +449,38 @@ const MIGRATE_V4_TO_V5: &str = "
         PRIMARY KEY (room, kind, name)
     );";
 
+/// What deleting accounts left behind before foreign keys were enforced.
+const ORPHANS: &str = "
+    DELETE FROM sessions WHERE account NOT IN (SELECT name FROM accounts);
+    DELETE FROM memberships WHERE account NOT IN (SELECT name FROM accounts);";
+
 fn load_last_seqs(db: &Connection) -> rusqlite::Result<HashMap<String, u64>> {
-    db.prepare("SELECT name, last_seq FROM rooms")?
-        .query_map([], |row| {
-            let last_seq: i64 = row.get(1)?;
-            Ok((row.get(0)?, u64::try_from(last_seq).unwrap_or(0)))
-        })?
+    db.prepare(sql::SELECT_ROOM_COUNTERS)?
+        .query_map([], |row| sql::room_counter(row))?
         .collect()
 }
 
-fn load_saved_rooms(db: &Connection) -> rusqlite::Result<Vec<SavedRoom>> {
-    let mut rooms: BTreeMap<String, SavedRoom> = db
-        .prepare("SELECT name, owner, private, direct, topic FROM rooms WHERE saved = 1")?
-        .query_map([], |row| {
-            Ok(SavedRoom {
-                name: row.get(0)?,
-                owner: row.get(1)?,
-                private: row.get(2)?,
-                direct: row.get(3)?,
-                topic: row.get(4)?,
-                grants: Vec::new(),
-            })
-        })?
-        .map(|room| room.map(|room| (room.name.clone(), room)))
+/// The saved rooms with their grants, or only the one called `only`.
+fn load_saved_rooms(db: &Connection, only: Option<String>) -> rusqlite::Result<Vec<SavedRoom>> {
+    let rooms = db
+        .prepare(&sqlite(sql::SELECT_SAVED_ROOMS))?
+        .query_map([&only], |row| sql::saved_room(row))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut grants = db.prepare("SELECT room, kind, name FROM room_grants")?;
-    let grants = grants.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-        ))
-    })?;
-    for grant in grants {
-        let (room, kind, name) = grant?;
-        match (rooms.get_mut(&room), Grant::parse(&kind)) {
-            (Some(room), Some(grant)) => room.grants.push((grant, name)),
-            _ => tracing::warn!(
-                room,
-                kind,
-                name,
-                "ignoring a grant of an unknown kind or room"
-            ),
-        }
-    }
-    Ok(rooms.into_values().collect())
+    let grants = db
+        .prepare(&sqlite(sql::SELECT_GRANTS))?
+        .query_map([&only], |row| sql::grant(row))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(sql::with_grants(rooms, grants))
 }
 
-fn update_rooms(db: &mut Connection, updates: Vec<RoomUpdate>) -> rusqlite::Result<()> {
+/// Runs `plan` in one transaction.
+fn run(db: &mut Connection, plan: Vec<Statement>) -> rusqlite::Result<()> {
     let tx = db.transaction()?;
-    for update in updates {
-        update_room(&tx, update)?;
+    for step in plan {
+        tx.prepare_cached(&sqlite(step.sql))?
+            .execute(params_from_iter(step.values))?;
     }
     tx.commit()
-}
-
-fn update_room(tx: &rusqlite::Transaction<'_>, update: RoomUpdate) -> rusqlite::Result<()> {
-    match update {
-        RoomUpdate::Create(room) => {
-            tx.execute(
-                "INSERT INTO rooms (name, saved, owner, private, direct, topic)
-                 VALUES (?1, 1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (name) DO UPDATE SET saved = 1, owner = ?2, private = ?3,
-                     direct = ?4, topic = ?5",
-                params![room.name, room.owner, room.private, room.direct, room.topic],
-            )?;
-            tx.execute("DELETE FROM room_grants WHERE room = ?1", [&room.name])?;
-            let mut grant = tx.prepare_cached(
-                "INSERT OR IGNORE INTO room_grants (room, kind, name) VALUES (?1, ?2, ?3)",
-            )?;
-            for (kind, name) in &room.grants {
-                grant.execute(params![room.name, kind.as_str(), name])?;
-            }
-        }
-        RoomUpdate::SetTopic { room, topic } => {
-            tx.execute(
-                "UPDATE rooms SET topic = ?2 WHERE name = ?1",
-                params![room, topic],
-            )?;
-        }
-        RoomUpdate::SetOwner { room, owner } => {
-            tx.execute(
-                "UPDATE rooms SET owner = ?2 WHERE name = ?1",
-                params![room, owner],
-            )?;
-        }
-        RoomUpdate::Grant { room, grant, name } => {
-            tx.execute(
-                "INSERT OR IGNORE INTO room_grants (room, kind, name) VALUES (?1, ?2, ?3)",
-                params![room, grant.as_str(), name],
-            )?;
-        }
-        RoomUpdate::Revoke { room, grant, name } => {
-            tx.execute(
-                "DELETE FROM room_grants WHERE room = ?1 AND kind = ?2 AND name = ?3",
-                params![room, grant.as_str(), name],
-            )?;
-        }
-        RoomUpdate::Delete(room) => {
-            tx.execute("DELETE FROM messages WHERE room = ?1", [&room])?;
-            tx.execute("DELETE FROM room_grants WHERE room = ?1", [&room])?;
-            tx.execute("DELETE FROM memberships WHERE room = ?1", [&room])?;
-            tx.execute(
-                "UPDATE rooms SET saved = 0, owner = NULL, private = 0, direct = 0, topic = ''
-                 WHERE name = ?1",
-                [&room],
-            )?;
-        }
-    }
-    Ok(())
 }
 
 /// The writer thread: runs jobs until the store is dropped.
@@ -544,11 +493,11 @@ fn write_jobs(mut db: Connection, queue: mpsc::Receiver<Job>, options: SqliteOpt
                 let _ = done.send(result.map_err(|e| unavailable("cannot store messages", &e)));
             }
             Job::Accounts(change, done) => {
-                let result = change_accounts(&mut db, change);
-                let _ = done.send(result.map_err(|e| unavailable("cannot store the change", &e)));
+                let _ = done.send(change_accounts(&mut db, change));
             }
             Job::Rooms(updates, done) => {
-                let result = update_rooms(&mut db, updates);
+                let plan = updates.into_iter().flat_map(sql::room_update).collect();
+                let result = run(&mut db, plan);
                 let _ = done.send(result.map_err(|e| unavailable("cannot save the room", &e)));
             }
         }
@@ -563,115 +512,47 @@ fn write_jobs(mut db: Connection, queue: mpsc::Receiver<Job>, options: SqliteOpt
     }
 }
 
-fn change_accounts(db: &mut Connection, change: AccountChange) -> rusqlite::Result<()> {
-    let tx = db.transaction()?;
-    match change {
-        AccountChange::CreateAccount(account) => {
-            tx.execute(
-                "INSERT INTO accounts (name, password_hash, created_at, locked)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    account.name,
-                    account.password_hash,
-                    account.created_at,
-                    account.locked
-                ],
-            )?;
-        }
-        AccountChange::SetPassword {
-            account,
-            password_hash,
-        } => {
-            tx.execute(
-                "UPDATE accounts SET password_hash = ?2 WHERE name = ?1",
-                params![account, password_hash],
-            )?;
-        }
-        AccountChange::SetLocked { account, locked } => {
-            tx.execute(
-                "UPDATE accounts SET locked = ?2 WHERE name = ?1",
-                params![account, locked],
-            )?;
-        }
-        AccountChange::DeleteAccount(name) => {
-            tx.execute("DELETE FROM sessions WHERE account = ?1", [&name])?;
-            tx.execute("DELETE FROM memberships WHERE account = ?1", [&name])?;
-            tx.execute("DELETE FROM accounts WHERE name = ?1", [&name])?;
-        }
-        AccountChange::SaveSession(session) => {
-            tx.execute(
-                "INSERT INTO sessions (token_hash, account, created_at, last_used_at)
-                 VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (token_hash) DO UPDATE SET last_used_at = excluded.last_used_at",
-                params![
-                    session.token_hash,
-                    session.account,
-                    session.created_at,
-                    session.last_used_at
-                ],
-            )?;
-        }
-        AccountChange::TouchSessions(uses) => {
-            let mut touch =
-                tx.prepare_cached("UPDATE sessions SET last_used_at = ?2 WHERE token_hash = ?1")?;
-            for (token_hash, used_at) in uses {
-                touch.execute(params![token_hash, used_at])?;
-            }
-        }
-        AccountChange::DeleteSessions(token_hashes) => {
-            let mut delete = tx.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?;
-            for token_hash in token_hashes {
-                delete.execute([token_hash])?;
-            }
-        }
-        AccountChange::Join { account, room } => {
-            tx.execute(
-                "INSERT OR IGNORE INTO memberships (account, room) VALUES (?1, ?2)",
-                params![account, room],
-            )?;
-        }
-        AccountChange::Leave { account, room } => {
-            tx.execute(
-                "DELETE FROM memberships WHERE account = ?1 AND room = ?2",
-                params![account, room],
-            )?;
-        }
-    }
-    tx.commit()
+fn change_accounts(db: &mut Connection, change: AccountChange) -> Result<(), StoreError> {
+    let account = sql::account_of(&change).to_owned();
+    run(db, sql::account_change(change)).map_err(|error| match error.sqlite_extended_error_code() {
+        Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => StoreError::NoSuchAccount(account),
+        Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => StoreError::AccountExists(account),
+        _ => unavailable("cannot store the change", &error),
+    })
 }
 
 fn load_accounts(db: &Connection) -> rusqlite::Result<AccountsSnapshot> {
-    let accounts = db
-        .prepare("SELECT name, password_hash, created_at, locked FROM accounts")?
-        .query_map([], |row| {
-            Ok(Account {
-                name: row.get(0)?,
-                password_hash: row.get(1)?,
-                created_at: row.get(2)?,
-                locked: row.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let sessions = db
-        .prepare("SELECT token_hash, account, created_at, last_used_at FROM sessions")?
-        .query_map([], |row| {
-            Ok(StoredSession {
-                token_hash: row.get(0)?,
-                account: row.get(1)?,
-                created_at: row.get(2)?,
-                last_used_at: row.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let memberships = db
-        .prepare("SELECT account, room FROM memberships")?
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
     Ok(AccountsSnapshot {
-        accounts,
-        sessions,
-        memberships,
+        accounts: rows(db, sql::SELECT_ACCOUNTS, [], |row| sql::account(row))?,
+        sessions: rows(db, sql::SELECT_SESSIONS, [], |row| sql::session(row))?,
+        memberships: rows(db, sql::SELECT_MEMBERSHIPS, [], |row| sql::membership(row))?,
     })
+}
+
+fn load_account(
+    db: &Connection,
+    name: &str,
+) -> rusqlite::Result<Option<(Account, Vec<StoredSession>)>> {
+    let Some(account) = rows(db, sql::SELECT_ACCOUNT, [name], |row| sql::account(row))?.pop()
+    else {
+        return Ok(None);
+    };
+    let sessions = rows(db, sql::SELECT_ACCOUNT_SESSIONS, [name], |row| {
+        sql::session(row)
+    })?;
+    Ok(Some((account, sessions)))
+}
+
+/// Every row `query` gives, each read with `read`.
+fn rows<T>(
+    db: &Connection,
+    query: &str,
+    values: impl rusqlite::Params,
+    read: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    db.prepare_cached(&sqlite(query))?
+        .query_map(values, |row| read(row))?
+        .collect()
 }
 
 /// Stores a batch in one transaction, keeping each room's newest
@@ -704,7 +585,7 @@ fn append(
             "INSERT INTO rooms (name, last_seq) VALUES (?1, ?2)
              ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq",
         )?;
-        let mut trim = tx.prepare_cached("DELETE FROM messages WHERE room = ?1 AND seq <= ?2")?;
+        let mut trim = tx.prepare_cached(&sqlite(sql::TRIM_ROOM))?;
         for (room, last_seq) in newest {
             record.execute(params![room, to_sql(last_seq)])?;
             if last_seq > retain {
@@ -726,7 +607,7 @@ fn prune_by_age(db: &Connection, age: Duration) -> rusqlite::Result<usize> {
     )
 }
 
-/// Up to `limit` messages of `room` matching `condition` (on `?2`, which
+/// Up to `limit` messages of `room` matching `condition` (on `$2`, which
 /// is `seq`), in the order it gives.
 fn select(
     db: &Connection,
@@ -735,29 +616,11 @@ fn select(
     seq: u64,
     limit: usize,
 ) -> rusqlite::Result<Vec<Arc<Message>>> {
-    let mut query = db.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND {condition} LIMIT ?3"
-    ))?;
-    let rows = query.query_map(
-        params![room, to_sql(seq), to_sql(limit as u64)],
-        row_to_message,
-    )?;
+    let mut query = db.prepare_cached(&sqlite(&sql::select_messages(condition)))?;
+    let rows = query.query_map(params![room, to_sql(seq), to_sql(limit as u64)], |row| {
+        sql::message(row)
+    })?;
     rows.collect()
-}
-
-/// What [`row_to_message`] reads, in its order.
-const COLUMNS: &str = "seq, sent_at_ms, sender, text, client_id, origin";
-
-fn row_to_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<Arc<Message>> {
-    Ok(Arc::new(Message {
-        seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
-        sent_at_ms: row.get(1)?,
-        sender: row.get(2)?,
-        text: row.get(3)?,
-        client_id: row.get(4)?,
-        origin: Origin::from_code(row.get(5)?),
-        wire: WireForms::default(),
-    }))
 }
 
 /// Makes `dir` (created if need be) its owner's alone, mode 0700, and
@@ -806,9 +669,10 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     Ok(reader)
 }
 
-/// SQLite integers are signed; sequence numbers stay far below `i64::MAX`.
-fn to_sql(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
+/// A shared statement with SQLite's numbered parameters (`?n`): SQLite
+/// reads `$n` as a name, numbered by first appearance, not by `n`.
+fn sqlite(statement: &str) -> String {
+    statement.replace('$', "?")
 }
 
 fn unavailable(what: &str, error: &rusqlite::Error) -> StoreError {
@@ -834,4 +698,35 @@ fn describe(error: &rusqlite::Error) -> String {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every update is a single insert or swap: never left half-done.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Columns for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+
+    fn int(&self, at: usize) -> rusqlite::Result<i64> {
+        self.get(at)
+    }
+
+    fn text(&self, at: usize) -> rusqlite::Result<String> {
+        self.get(at)
+    }
+
+    fn maybe_text(&self, at: usize) -> rusqlite::Result<Option<String>> {
+        self.get(at)
+    }
+
+    fn flag(&self, at: usize) -> rusqlite::Result<bool> {
+        self.get(at)
+    }
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Value::Text(text) => text.to_sql(),
+            Value::MaybeText(text) => text.to_sql(),
+            Value::Int(n) => n.to_sql(),
+            Value::Flag(flag) => flag.to_sql(),
+        }
+    }
 }

@@ -1,0 +1,321 @@
+//! The SQL the SQLite and PostgreSQL stores share: one text per statement
+//! (both read `$n` parameters), one plan of statements per change, and one
+//! way to read each kind of row. Each store only runs what is planned here,
+//! in its own transaction, and reads its driver's rows through [`Columns`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{Account, AccountChange, Grant, RoomUpdate, SavedRoom, StoredSession};
+use crate::{Message, Origin, WireForms};
+
+/// What a message is read from, in [`message`]'s order.
+pub(super) const MESSAGE_COLUMNS: &str = "seq, sent_at_ms, sender, text, client_id, origin";
+
+/// The messages of room `$1` with `$2` a sequence number, `$3` a limit,
+/// and `condition` on `seq` (with its order).
+pub(super) fn select_messages(condition: &str) -> String {
+    format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = $1 AND {condition} LIMIT $3")
+}
+
+/// The message of room `$1` that sender `$2` sent with client id `$3`.
+pub(super) fn find_sent() -> String {
+    format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = $1 AND sender = $2 AND client_id = $3"
+    )
+}
+
+/// Keeps room `$1`'s newest messages: removes those numbered `$2` or less.
+pub(super) const TRIM_ROOM: &str = "DELETE FROM messages WHERE room = $1 AND seq <= $2";
+
+pub(super) const SELECT_ROOM_COUNTERS: &str = "SELECT name, last_seq FROM rooms";
+
+/// The saved rooms, or only room `$1` if it is not NULL.
+pub(super) const SELECT_SAVED_ROOMS: &str = "SELECT name, owner, private, direct, topic
+     FROM rooms WHERE saved AND (CAST($1 AS TEXT) IS NULL OR name = $1)";
+
+/// The grants of every room, or only of room `$1` if it is not NULL.
+pub(super) const SELECT_GRANTS: &str =
+    "SELECT room, kind, name FROM room_grants WHERE CAST($1 AS TEXT) IS NULL OR room = $1";
+
+pub(super) const SELECT_ACCOUNTS: &str =
+    "SELECT name, password_hash, created_at, locked FROM accounts";
+pub(super) const SELECT_ACCOUNT: &str =
+    "SELECT name, password_hash, created_at, locked FROM accounts WHERE name = $1";
+pub(super) const SELECT_SESSIONS: &str =
+    "SELECT token_hash, account, created_at, last_used_at FROM sessions";
+pub(super) const SELECT_ACCOUNT_SESSIONS: &str =
+    "SELECT token_hash, account, created_at, last_used_at FROM sessions WHERE account = $1";
+pub(super) const SELECT_MEMBERSHIPS: &str = "SELECT account, room FROM memberships";
+
+const GRANT: &str =
+    "INSERT INTO room_grants (room, kind, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
+/// A parameter of a statement, in a type both databases bind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Value {
+    Text(String),
+    MaybeText(Option<String>),
+    Int(i64),
+    Flag(bool),
+}
+
+/// One statement to run, with its parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Statement {
+    pub sql: &'static str,
+    pub values: Vec<Value>,
+}
+
+fn statement(sql: &'static str, values: Vec<Value>) -> Statement {
+    Statement { sql, values }
+}
+
+fn text(value: impl Into<String>) -> Value {
+    Value::Text(value.into())
+}
+
+/// What saves `update`, in order.
+pub(super) fn room_update(update: RoomUpdate) -> Vec<Statement> {
+    match update {
+        RoomUpdate::Create(room) => {
+            let mut plan = vec![
+                statement(
+                    "INSERT INTO rooms (name, saved, owner, private, direct, topic)
+                     VALUES ($1, TRUE, $2, $3, $4, $5)
+                     ON CONFLICT (name) DO UPDATE SET saved = TRUE, owner = $2, private = $3,
+                         direct = $4, topic = $5",
+                    vec![
+                        text(&room.name),
+                        Value::MaybeText(room.owner),
+                        Value::Flag(room.private),
+                        Value::Flag(room.direct),
+                        text(room.topic),
+                    ],
+                ),
+                statement(
+                    "DELETE FROM room_grants WHERE room = $1",
+                    vec![text(&room.name)],
+                ),
+            ];
+            plan.extend(room.grants.into_iter().map(|(grant, name)| {
+                statement(
+                    GRANT,
+                    vec![text(&room.name), text(grant.as_str()), text(name)],
+                )
+            }));
+            plan
+        }
+        RoomUpdate::SetTopic { room, topic } => vec![statement(
+            "UPDATE rooms SET topic = $2 WHERE name = $1",
+            vec![text(room), text(topic)],
+        )],
+        RoomUpdate::SetOwner { room, owner } => vec![statement(
+            "UPDATE rooms SET owner = $2 WHERE name = $1",
+            vec![text(room), Value::MaybeText(owner)],
+        )],
+        RoomUpdate::Grant { room, grant, name } => vec![statement(
+            GRANT,
+            vec![text(room), text(grant.as_str()), text(name)],
+        )],
+        RoomUpdate::Revoke { room, grant, name } => vec![statement(
+            "DELETE FROM room_grants WHERE room = $1 AND kind = $2 AND name = $3",
+            vec![text(room), text(grant.as_str()), text(name)],
+        )],
+        // The room's row stays, with its last sequence number.
+        RoomUpdate::Delete(room) => [
+            "DELETE FROM messages WHERE room = $1",
+            "DELETE FROM room_grants WHERE room = $1",
+            "DELETE FROM memberships WHERE room = $1",
+            "UPDATE rooms SET saved = FALSE, owner = NULL, private = FALSE, direct = FALSE,
+                 topic = '' WHERE name = $1",
+        ]
+        .into_iter()
+        .map(|sql| statement(sql, vec![text(&room)]))
+        .collect(),
+    }
+}
+
+/// What stores `change`, in order. An account's sessions and memberships
+/// go with it by the schema's `ON DELETE CASCADE`, and the schema refuses
+/// those of an account that does not exist.
+pub(super) fn account_change(change: AccountChange) -> Vec<Statement> {
+    match change {
+        AccountChange::CreateAccount(account) => vec![statement(
+            "INSERT INTO accounts (name, password_hash, created_at, locked)
+             VALUES ($1, $2, $3, $4)",
+            vec![
+                text(account.name),
+                text(account.password_hash),
+                Value::Int(account.created_at),
+                Value::Flag(account.locked),
+            ],
+        )],
+        AccountChange::SetPassword {
+            account,
+            password_hash,
+        } => vec![statement(
+            "UPDATE accounts SET password_hash = $2 WHERE name = $1",
+            vec![text(account), text(password_hash)],
+        )],
+        AccountChange::SetLocked { account, locked } => vec![statement(
+            "UPDATE accounts SET locked = $2 WHERE name = $1",
+            vec![text(account), Value::Flag(locked)],
+        )],
+        AccountChange::DeleteAccount(name) => vec![statement(
+            "DELETE FROM accounts WHERE name = $1",
+            vec![text(name)],
+        )],
+        AccountChange::SaveSession(session) => vec![statement(
+            "INSERT INTO sessions (token_hash, account, created_at, last_used_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (token_hash) DO UPDATE SET last_used_at = excluded.last_used_at",
+            vec![
+                text(session.token_hash),
+                text(session.account),
+                Value::Int(session.created_at),
+                Value::Int(session.last_used_at),
+            ],
+        )],
+        AccountChange::TouchSessions(uses) => uses
+            .into_iter()
+            .map(|(token_hash, used_at)| {
+                statement(
+                    "UPDATE sessions SET last_used_at = $2 WHERE token_hash = $1",
+                    vec![text(token_hash), Value::Int(used_at)],
+                )
+            })
+            .collect(),
+        AccountChange::DeleteSessions(token_hashes) => token_hashes
+            .into_iter()
+            .map(|token_hash| {
+                statement(
+                    "DELETE FROM sessions WHERE token_hash = $1",
+                    vec![text(token_hash)],
+                )
+            })
+            .collect(),
+        AccountChange::Join { account, room } => vec![statement(
+            "INSERT INTO memberships (account, room) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            vec![text(account), text(room)],
+        )],
+        AccountChange::Leave { account, room } => vec![statement(
+            "DELETE FROM memberships WHERE account = $1 AND room = $2",
+            vec![text(account), text(room)],
+        )],
+    }
+}
+
+/// The account a failed `change` was about, to name in its error.
+pub(super) fn account_of(change: &AccountChange) -> &str {
+    match change {
+        AccountChange::CreateAccount(Account { name, .. })
+        | AccountChange::SetPassword { account: name, .. }
+        | AccountChange::SetLocked { account: name, .. }
+        | AccountChange::DeleteAccount(name)
+        | AccountChange::SaveSession(StoredSession { account: name, .. })
+        | AccountChange::Join { account: name, .. }
+        | AccountChange::Leave { account: name, .. } => name,
+        AccountChange::TouchSessions(_) | AccountChange::DeleteSessions(_) => "",
+    }
+}
+
+/// A row of a driver, read by column number.
+pub(super) trait Columns {
+    type Error;
+    /// An integer column of any width.
+    fn int(&self, at: usize) -> Result<i64, Self::Error>;
+    fn text(&self, at: usize) -> Result<String, Self::Error>;
+    fn maybe_text(&self, at: usize) -> Result<Option<String>, Self::Error>;
+    fn flag(&self, at: usize) -> Result<bool, Self::Error>;
+}
+
+/// A message from [`MESSAGE_COLUMNS`].
+pub(super) fn message<R: Columns>(row: &R) -> Result<Arc<Message>, R::Error> {
+    Ok(Arc::new(Message {
+        seq: from_sql(row.int(0)?),
+        sent_at_ms: row.int(1)?,
+        sender: row.text(2)?,
+        text: row.text(3)?,
+        client_id: row.maybe_text(4)?,
+        origin: Origin::from_code(row.int(5)?),
+        wire: WireForms::default(),
+    }))
+}
+
+/// An account from [`SELECT_ACCOUNTS`].
+pub(super) fn account<R: Columns>(row: &R) -> Result<Account, R::Error> {
+    Ok(Account {
+        name: row.text(0)?,
+        password_hash: row.text(1)?,
+        created_at: row.int(2)?,
+        locked: row.flag(3)?,
+    })
+}
+
+/// A session from [`SELECT_SESSIONS`].
+pub(super) fn session<R: Columns>(row: &R) -> Result<StoredSession, R::Error> {
+    Ok(StoredSession {
+        token_hash: row.text(0)?,
+        account: row.text(1)?,
+        created_at: row.int(2)?,
+        last_used_at: row.int(3)?,
+    })
+}
+
+/// `(account, room)` from [`SELECT_MEMBERSHIPS`].
+pub(super) fn membership<R: Columns>(row: &R) -> Result<(String, String), R::Error> {
+    Ok((row.text(0)?, row.text(1)?))
+}
+
+/// `(room, last sequence number)` from [`SELECT_ROOM_COUNTERS`].
+pub(super) fn room_counter<R: Columns>(row: &R) -> Result<(String, u64), R::Error> {
+    Ok((row.text(0)?, from_sql(row.int(1)?)))
+}
+
+/// A saved room, without its grants yet, from [`SELECT_SAVED_ROOMS`].
+pub(super) fn saved_room<R: Columns>(row: &R) -> Result<SavedRoom, R::Error> {
+    Ok(SavedRoom {
+        name: row.text(0)?,
+        owner: row.maybe_text(1)?,
+        private: row.flag(2)?,
+        direct: row.flag(3)?,
+        topic: row.text(4)?,
+        grants: Vec::new(),
+    })
+}
+
+/// `(room, kind, name)` from [`SELECT_GRANTS`].
+pub(super) fn grant<R: Columns>(row: &R) -> Result<(String, String, String), R::Error> {
+    Ok((row.text(0)?, row.text(1)?, row.text(2)?))
+}
+
+/// The saved rooms with their grants, by name. A grant of a room not
+/// saved, or of a kind this code does not know, is left out.
+pub(super) fn with_grants(
+    rooms: Vec<SavedRoom>,
+    grants: Vec<(String, String, String)>,
+) -> Vec<SavedRoom> {
+    let mut rooms: BTreeMap<String, SavedRoom> = rooms
+        .into_iter()
+        .map(|room| (room.name.clone(), room))
+        .collect();
+    for (room, kind, name) in grants {
+        match (rooms.get_mut(&room), Grant::parse(&kind)) {
+            (Some(room), Some(grant)) => room.grants.push((grant, name)),
+            (None, _) => {}
+            (Some(_), None) => tracing::warn!(room, kind, name, "ignoring a grant of unknown kind"),
+        }
+    }
+    rooms.into_values().collect()
+}
+
+/// Database integers are signed; sequence numbers stay far below
+/// `i64::MAX`.
+pub(super) fn to_sql(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(super) fn from_sql(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}

@@ -1,0 +1,549 @@
+//! The store contract's conformance suite: what every store keeps
+//! (`HistoryStore` and `AccountStore`), written once and run against the
+//! memory, SQLite and PostgreSQL stores alike. A new store operation gets
+//! its case here first.
+//!
+//! Each case gets a fresh store, and "reopens" it as a restart would: the
+//! database stores are dropped and opened again on the same data; the
+//! memory store is the same store again (it outlives the engine, not the
+//! process).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chat_engine::{
+    Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, MemoryStore,
+    Message, Origin, PostgresOptions, PostgresStore, RoomUpdate, SavedRoom, SentKey, SqliteOptions,
+    SqliteStore, StoreError, StoredSession, WireForms,
+};
+use chat_testkit::postgres::Postgres;
+use tempfile::TempDir;
+
+/// Messages each store keeps per room in these cases.
+const RETAIN: u64 = 5;
+
+trait Store: HistoryStore + AccountStore {}
+impl<T: HistoryStore + AccountStore> Store for T {}
+
+/// A store under test, and how to open it again on the same data.
+enum Subject {
+    Memory(Arc<MemoryStore>),
+    Sqlite(TempDir),
+    Postgres(String),
+}
+
+impl Subject {
+    async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Subject::Memory(store) => Arc::clone(store) as Arc<dyn Store>,
+            Subject::Sqlite(dir) => {
+                let options = SqliteOptions {
+                    retain_messages: RETAIN,
+                    retain_age: None,
+                    max_bytes: None,
+                };
+                Arc::new(SqliteStore::open(dir.path(), options).expect("open SQLite"))
+            }
+            Subject::Postgres(url) => {
+                let options = PostgresOptions {
+                    retain_messages: RETAIN,
+                    retain_age: None,
+                };
+                let store = PostgresStore::connect(url, options).await;
+                Arc::new(store.expect("connect to PostgreSQL"))
+            }
+        }
+    }
+}
+
+type Case = fn(Subject) -> Pin<Box<dyn Future<Output = ()>>>;
+
+/// Every case, by name.
+const CASES: &[(&str, Case)] = &[
+    ("messages_are_read_back_in_order", |s| {
+        Box::pin(messages_are_read_back_in_order(s))
+    }),
+    ("a_send_is_found_by_its_client_id", |s| {
+        Box::pin(a_send_is_found_by_its_client_id(s))
+    }),
+    ("rooms_and_grants_are_saved", |s| {
+        Box::pin(rooms_and_grants_are_saved(s))
+    }),
+    ("a_deleted_room_takes_its_history_grants_and_members", |s| {
+        Box::pin(a_deleted_room_takes_its_history_grants_and_members(s))
+    }),
+    ("accounts_sessions_and_memberships_are_saved", |s| {
+        Box::pin(accounts_sessions_and_memberships_are_saved(s))
+    }),
+    (
+        "a_deleted_account_takes_its_sessions_and_memberships",
+        |s| Box::pin(a_deleted_account_takes_its_sessions_and_memberships(s)),
+    ),
+    ("changes_that_contradict_the_accounts_are_refused", |s| {
+        Box::pin(changes_that_contradict_the_accounts_are_refused(s))
+    }),
+];
+
+async fn run_every_case(mut subject: impl FnMut(&str) -> Pin<Box<dyn Future<Output = Subject>>>) {
+    for (name, case) in CASES {
+        eprintln!("case {name}");
+        case(subject(name).await).await;
+    }
+}
+
+#[tokio::test]
+async fn the_memory_store_keeps_the_contract() {
+    run_every_case(|_| {
+        Box::pin(async { Subject::Memory(Arc::new(MemoryStore::new(RETAIN as usize))) })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_sqlite_store_keeps_the_contract() {
+    run_every_case(|_| Box::pin(async { Subject::Sqlite(TempDir::new().unwrap()) })).await;
+}
+
+#[tokio::test]
+async fn the_postgres_store_keeps_the_contract() {
+    let postgres = Arc::new(Postgres::start().await);
+    run_every_case(|name| {
+        let postgres = Arc::clone(&postgres);
+        let name = name.to_owned();
+        Box::pin(async move { Subject::Postgres(postgres.new_database(&name).await) })
+    })
+    .await;
+}
+
+fn message(seq: u64, sender: &str, text: &str, client_id: Option<&str>) -> Arc<Message> {
+    Arc::new(Message {
+        seq,
+        sent_at_ms: 1_700_000_000_000 + seq as i64,
+        sender: sender.into(),
+        origin: Origin::Classic,
+        text: text.into(),
+        client_id: client_id.map(Into::into),
+        wire: WireForms::default(),
+    })
+}
+
+/// Appends `messages` to `room` as one batch; checks each keeps its number.
+async fn append(store: &dyn Store, room: &str, messages: &[Arc<Message>]) {
+    let batch: Vec<(&str, &Arc<Message>)> = messages.iter().map(|m| (room, m)).collect();
+    let numbers = store.append(&batch).await.expect("append");
+    let given: Vec<u64> = messages.iter().map(|m| m.seq).collect();
+    assert_eq!(
+        numbers, given,
+        "a store with one writer keeps the numbers given"
+    );
+}
+
+/// What a person would compare of a message: everything but wire forms.
+fn plain(messages: &[Arc<Message>]) -> Vec<(u64, i64, String, String, Option<String>, Origin)> {
+    messages
+        .iter()
+        .map(|m| {
+            let m = m.as_ref();
+            (
+                m.seq,
+                m.sent_at_ms,
+                m.sender.clone(),
+                m.text.clone(),
+                m.client_id.clone(),
+                m.origin,
+            )
+        })
+        .collect()
+}
+
+fn seqs(messages: &[Arc<Message>]) -> Vec<u64> {
+    messages.iter().map(|m| m.seq).collect()
+}
+
+async fn messages_are_read_back_in_order(subject: Subject) {
+    let store = subject.open().await;
+    let first: Vec<_> = (1..=3)
+        .map(|n| message(n, "ann", &format!("a{n}"), None))
+        .collect();
+    append(&*store, "a", &first).await;
+    append(&*store, "b", &[message(1, "bob", "b1", Some("x"))]).await;
+    let second: Vec<_> = (4..=7)
+        .map(|n| message(n, "ann", &format!("a{n}"), None))
+        .collect();
+    append(&*store, "a", &second).await;
+    let kept = store.read_from("a", 0, 100).await.unwrap();
+    assert_eq!(
+        seqs(&kept),
+        [3, 4, 5, 6, 7],
+        "the newest {RETAIN} of a room are kept"
+    );
+    let b = store.read_from("b", 1, 10).await.unwrap();
+    assert_eq!(plain(&b), plain(&[message(1, "bob", "b1", Some("x"))]));
+    for _reopen in 0..2 {
+        assert_eq!(store.last_seq("a"), 7);
+        assert_eq!(store.last_seq("b"), 1);
+        assert_eq!(store.last_seq("nowhere"), 0);
+        assert_eq!(seqs(&store.read_from("a", 5, 2).await.unwrap()), [5, 6]);
+        assert_eq!(seqs(&store.read_from("a", 1, 2).await.unwrap()), [3, 4]);
+        assert_eq!(seqs(&store.read_before("a", 7, 2).await.unwrap()), [5, 6]);
+        assert_eq!(
+            seqs(&store.read_before("a", 99, 99).await.unwrap()),
+            [3, 4, 5, 6, 7]
+        );
+        assert!(store.read_before("a", 3, 10).await.unwrap().is_empty());
+        assert!(store.read_from("a", 8, 10).await.unwrap().is_empty());
+        assert!(store.read_from("nowhere", 0, 10).await.unwrap().is_empty());
+        assert_eq!(
+            plain(&store.read_from("a", 0, 100).await.unwrap()),
+            plain(&kept)
+        );
+        store.check().await.expect("the store answers");
+    }
+    drop(store);
+    let store = subject.open().await;
+    assert_eq!(
+        store.last_seq("a"),
+        7,
+        "numbering carries on after a reopen"
+    );
+    assert_eq!(
+        plain(&store.read_from("a", 0, 100).await.unwrap()),
+        plain(&kept)
+    );
+}
+
+fn sent(room: &str, sender: &str, client_id: &str) -> SentKey {
+    SentKey {
+        room: room.into(),
+        sender: sender.into(),
+        client_id: client_id.into(),
+    }
+}
+
+async fn a_send_is_found_by_its_client_id(subject: Subject) {
+    let store = subject.open().await;
+    let first = message(1, "ann", "hello", Some("id-1"));
+    let second = message(2, "bob", "hi", Some("id-1"));
+    append(&*store, "r", &[first.clone(), second.clone()]).await;
+    let keys = vec![
+        sent("r", "ann", "id-1"),
+        sent("r", "bob", "id-1"),
+        sent("r", "ann", "id-2"),
+        sent("other", "ann", "id-1"),
+    ];
+    let found = |found: Vec<Option<Arc<Message>>>| -> Vec<Option<u64>> {
+        found.iter().map(|m| m.as_ref().map(|m| m.seq)).collect()
+    };
+    let expected = [Some(1), Some(2), None, None];
+    assert_eq!(
+        found(store.find_sent(keys.clone()).await.unwrap()),
+        expected
+    );
+    drop(store);
+    let store = subject.open().await;
+    let again = store.find_sent(keys.clone()).await.unwrap();
+    assert_eq!(found(again.clone()), expected, "after a reopen");
+    assert_eq!(
+        plain(&again[0].clone().into_iter().collect::<Vec<_>>()),
+        plain(&[first])
+    );
+    // Once retention removes a message, its id finds nothing.
+    let later: Vec<_> = (3..=6).map(|n| message(n, "cy", "later", None)).collect();
+    append(&*store, "r", &later).await;
+    assert_eq!(
+        found(store.find_sent(keys).await.unwrap()),
+        [None, Some(2), None, None]
+    );
+}
+
+fn room(name: &str) -> SavedRoom {
+    SavedRoom {
+        name: name.into(),
+        ..SavedRoom::default()
+    }
+}
+
+/// The saved rooms, each one's grants in one order.
+async fn saved(store: &dyn Store) -> Vec<SavedRoom> {
+    let mut rooms = store.saved_rooms().await.unwrap();
+    for room in &mut rooms {
+        room.grants.sort();
+    }
+    rooms
+}
+
+async fn rooms_and_grants_are_saved(subject: Subject) {
+    let store = subject.open().await;
+    let lobby = SavedRoom {
+        grants: vec![(Grant::Moderator, "bob".into())],
+        ..room("lobby")
+    };
+    let den = SavedRoom {
+        owner: Some("ann".into()),
+        private: true,
+        grants: vec![(Grant::Invited, "cy".into())],
+        ..room("den")
+    };
+    let talk = SavedRoom {
+        direct: true,
+        grants: vec![
+            (Grant::Participant, "ann".into()),
+            (Grant::Participant, "bob".into()),
+        ],
+        ..room("@ann+bob")
+    };
+    let creates = [&lobby, &den, &talk].map(|r| RoomUpdate::Create(r.clone()));
+    store.update_rooms(creates.to_vec()).await.unwrap();
+    let grant = |grant, name: &str| RoomUpdate::Grant {
+        room: "lobby".into(),
+        grant,
+        name: name.into(),
+    };
+    store
+        .update_rooms(vec![
+            RoomUpdate::SetTopic {
+                room: "lobby".into(),
+                topic: "welcome".into(),
+            },
+            RoomUpdate::SetOwner {
+                room: "lobby".into(),
+                owner: Some("cy".into()),
+            },
+            grant(Grant::Muted, "dee"),
+            grant(Grant::Muted, "dee"),
+            grant(Grant::Banned, "eve"),
+            RoomUpdate::Revoke {
+                room: "lobby".into(),
+                grant: Grant::Moderator,
+                name: "bob".into(),
+            },
+            RoomUpdate::SetOwner {
+                room: "den".into(),
+                owner: None,
+            },
+        ])
+        .await
+        .unwrap();
+    let lobby = SavedRoom {
+        owner: Some("cy".into()),
+        topic: "welcome".into(),
+        grants: vec![(Grant::Muted, "dee".into()), (Grant::Banned, "eve".into())],
+        ..lobby
+    };
+    let den = SavedRoom { owner: None, ..den };
+    let expected = vec![talk, den.clone(), lobby];
+    assert_eq!(saved(&*store).await, expected, "by name, as changed");
+    drop(store);
+    let store = subject.open().await;
+    assert_eq!(saved(&*store).await, expected, "after a reopen");
+    assert_eq!(store.saved_room("den").await.unwrap(), Some(den));
+    assert_eq!(store.saved_room("nowhere").await.unwrap(), None);
+}
+
+fn account(name: &str) -> Account {
+    Account {
+        name: name.into(),
+        password_hash: format!("$argon2id$hash-of-{name}"),
+        created_at: 1_700_000_000,
+        locked: false,
+    }
+}
+
+fn session(token_hash: &str, account: &str, at: i64) -> StoredSession {
+    StoredSession {
+        token_hash: token_hash.into(),
+        account: account.into(),
+        created_at: at,
+        last_used_at: at,
+    }
+}
+
+async fn change(store: &dyn Store, changes: Vec<AccountChange>) {
+    for change in changes {
+        let what = format!("{change:?}");
+        store.change_accounts(change).await.expect(&what);
+    }
+}
+
+fn join(account: &str, room: &str) -> AccountChange {
+    AccountChange::Join {
+        account: account.into(),
+        room: room.into(),
+    }
+}
+
+/// Everything about accounts, in one order.
+async fn accounts(store: &dyn Store) -> AccountsSnapshot {
+    let mut snapshot = store.load_accounts().await.unwrap();
+    snapshot.accounts.sort_by(|a, b| a.name.cmp(&b.name));
+    snapshot
+        .sessions
+        .sort_by(|a, b| a.token_hash.cmp(&b.token_hash));
+    snapshot.memberships.sort();
+    snapshot
+}
+
+async fn a_deleted_room_takes_its_history_grants_and_members(subject: Subject) {
+    let store = subject.open().await;
+    change(&*store, vec![AccountChange::CreateAccount(account("ann"))]).await;
+    let doomed = SavedRoom {
+        grants: vec![(Grant::Moderator, "ann".into())],
+        ..room("doomed")
+    };
+    let updates = vec![RoomUpdate::Create(doomed), RoomUpdate::Create(room("kept"))];
+    store.update_rooms(updates).await.unwrap();
+    let history: Vec<_> = (1..=3)
+        .map(|n| message(n, "ann", "x", Some(&n.to_string())))
+        .collect();
+    append(&*store, "doomed", &history).await;
+    change(&*store, vec![join("ann", "doomed"), join("ann", "kept")]).await;
+    store
+        .update_rooms(vec![RoomUpdate::Delete("doomed".into())])
+        .await
+        .unwrap();
+    for _reopen in 0..2 {
+        assert_eq!(saved(&*store).await, [room("kept")]);
+        assert_eq!(store.saved_room("doomed").await.unwrap(), None);
+        assert!(store.read_from("doomed", 0, 10).await.unwrap().is_empty());
+        let retried = store.find_sent(vec![sent("doomed", "ann", "1")]).await;
+        assert_eq!(retried.unwrap(), [None]);
+        let memberships = accounts(&*store).await.memberships;
+        assert_eq!(memberships, [("ann".to_owned(), "kept".to_owned())]);
+        assert_eq!(store.last_seq("doomed"), 3, "the room's numbering is kept");
+    }
+    drop(store);
+    let store = subject.open().await;
+    assert_eq!(store.last_seq("doomed"), 3, "after a reopen too");
+    store
+        .update_rooms(vec![RoomUpdate::Create(room("doomed"))])
+        .await
+        .unwrap();
+    append(&*store, "doomed", &[message(4, "ann", "anew", None)]).await;
+    assert_eq!(seqs(&store.read_from("doomed", 0, 10).await.unwrap()), [4]);
+    assert!(
+        saved(&*store).await[0].grants.is_empty(),
+        "no grant comes back"
+    );
+}
+
+async fn accounts_sessions_and_memberships_are_saved(subject: Subject) {
+    let store = subject.open().await;
+    let changes = vec![
+        AccountChange::CreateAccount(account("ann")),
+        AccountChange::CreateAccount(account("bob")),
+        AccountChange::SetPassword {
+            account: "ann".into(),
+            password_hash: "$argon2id$new".into(),
+        },
+        AccountChange::SetLocked {
+            account: "bob".into(),
+            locked: true,
+        },
+        AccountChange::SaveSession(session("s1", "ann", 10)),
+        AccountChange::SaveSession(session("s2", "ann", 20)),
+        AccountChange::SaveSession(session("s3", "bob", 30)),
+        // Saving a session again records its use; it was made when it was.
+        AccountChange::SaveSession(session("s2", "ann", 25)),
+        AccountChange::TouchSessions(vec![("s1".into(), 15), ("gone".into(), 1)]),
+        AccountChange::DeleteSessions(vec!["s3".into(), "gone".into()]),
+        join("ann", "lobby"),
+        join("ann", "den"),
+        join("ann", "lobby"),
+        join("bob", "lobby"),
+        AccountChange::Leave {
+            account: "ann".into(),
+            room: "den".into(),
+        },
+    ];
+    change(&*store, changes).await;
+    let ann = Account {
+        password_hash: "$argon2id$new".into(),
+        ..account("ann")
+    };
+    let bob = Account {
+        locked: true,
+        ..account("bob")
+    };
+    let s1 = StoredSession {
+        last_used_at: 15,
+        ..session("s1", "ann", 10)
+    };
+    let s2 = StoredSession {
+        last_used_at: 25,
+        ..session("s2", "ann", 20)
+    };
+    let expected = AccountsSnapshot {
+        accounts: vec![ann.clone(), bob],
+        sessions: vec![s1.clone(), s2.clone()],
+        memberships: vec![
+            ("ann".into(), "lobby".into()),
+            ("bob".into(), "lobby".into()),
+        ],
+    };
+    assert_eq!(accounts(&*store).await, expected);
+    drop(store);
+    let store = subject.open().await;
+    assert_eq!(accounts(&*store).await, expected, "after a reopen");
+    let (account, mut sessions) = store.load_account("ann").await.unwrap().expect("ann");
+    sessions.sort_by(|a, b| a.token_hash.cmp(&b.token_hash));
+    assert_eq!((account, sessions), (ann, vec![s1, s2]));
+    assert_eq!(store.load_account("nobody").await.unwrap(), None);
+}
+
+async fn a_deleted_account_takes_its_sessions_and_memberships(subject: Subject) {
+    let store = subject.open().await;
+    let changes = vec![
+        AccountChange::CreateAccount(account("ann")),
+        AccountChange::CreateAccount(account("bob")),
+        AccountChange::SaveSession(session("s1", "ann", 1)),
+        AccountChange::SaveSession(session("s2", "bob", 2)),
+        join("ann", "lobby"),
+        join("bob", "lobby"),
+        AccountChange::DeleteAccount("ann".into()),
+    ];
+    change(&*store, changes).await;
+    let expected = AccountsSnapshot {
+        accounts: vec![account("bob")],
+        sessions: vec![session("s2", "bob", 2)],
+        memberships: vec![("bob".into(), "lobby".into())],
+    };
+    assert_eq!(accounts(&*store).await, expected);
+    assert_eq!(store.load_account("ann").await.unwrap(), None);
+    drop(store);
+    let store = subject.open().await;
+    assert_eq!(accounts(&*store).await, expected, "after a reopen");
+    // The name is free again, with nothing of before.
+    change(&*store, vec![AccountChange::CreateAccount(account("ann"))]).await;
+    let (_, sessions) = store.load_account("ann").await.unwrap().expect("ann anew");
+    assert!(sessions.is_empty());
+}
+
+async fn changes_that_contradict_the_accounts_are_refused(subject: Subject) {
+    let store = subject.open().await;
+    change(&*store, vec![AccountChange::CreateAccount(account("ann"))]).await;
+    let before = accounts(&*store).await;
+    let twice = AccountChange::CreateAccount(Account {
+        password_hash: "$argon2id$other".into(),
+        ..account("ann")
+    });
+    assert_eq!(
+        store.change_accounts(twice).await,
+        Err(StoreError::AccountExists("ann".into()))
+    );
+    let ghost = StoreError::NoSuchAccount("ghost".into());
+    let session = AccountChange::SaveSession(session("s1", "ghost", 1));
+    assert_eq!(store.change_accounts(session).await, Err(ghost.clone()));
+    assert_eq!(
+        store.change_accounts(join("ghost", "lobby")).await,
+        Err(ghost)
+    );
+    assert_eq!(
+        accounts(&*store).await,
+        before,
+        "nothing of the refused changes is kept"
+    );
+    drop(store);
+    let store = subject.open().await;
+    assert_eq!(accounts(&*store).await, before, "after a reopen");
+}
