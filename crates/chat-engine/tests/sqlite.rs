@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chat_engine::store::SCHEMA_V1;
 use chat_engine::{
-    Account, AccountChange, AccountStore, Draft, Engine, EngineConfig, EngineError, HistoryStore,
-    Message, Role, RoomAction, SqliteOptions, SqliteStore, Start, StoreError, StoredSession,
+    Draft, Engine, EngineConfig, EngineError, HistoryStore, Message, Role, RoomAction,
+    SqliteOptions, SqliteStore, Start, StoreError,
 };
 
 fn options() -> SqliteOptions {
@@ -318,104 +318,6 @@ async fn a_full_database_fails_sends_and_loses_nothing_acknowledged() {
             .seq,
         acknowledged + 1
     );
-}
-
-fn account(name: &str) -> Account {
-    Account {
-        name: name.into(),
-        password_hash: format!("$argon2id$hash-of-{name}"),
-        created_at: 1_700_000_000,
-        locked: false,
-    }
-}
-
-fn session(token_hash: &str, account: &str) -> StoredSession {
-    StoredSession {
-        token_hash: token_hash.into(),
-        account: account.into(),
-        created_at: 1_700_000_000,
-        last_used_at: 1_700_000_000,
-    }
-}
-
-#[tokio::test]
-async fn accounts_sessions_and_memberships_survive_a_reopen_and_go_with_their_account() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let store = SqliteStore::open(dir.path(), options()).unwrap();
-        for change in [
-            AccountChange::CreateAccount(account("ann")),
-            AccountChange::CreateAccount(account("bob")),
-            AccountChange::SetLocked {
-                account: "bob".into(),
-                locked: true,
-            },
-            AccountChange::SetPassword {
-                account: "ann".into(),
-                password_hash: "$argon2id$new".into(),
-            },
-            AccountChange::SaveSession(session("aa11", "ann")),
-            AccountChange::SaveSession(session("aa22", "ann")),
-            AccountChange::SaveSession(session("bb11", "bob")),
-            AccountChange::TouchSessions(vec![("aa11".into(), 1_800_000_000)]),
-            AccountChange::DeleteSessions(vec!["aa22".into()]),
-            AccountChange::Join {
-                account: "ann".into(),
-                room: "general".into(),
-            },
-            AccountChange::Join {
-                account: "ann".into(),
-                room: "rust".into(),
-            },
-            AccountChange::Leave {
-                account: "ann".into(),
-                room: "general".into(),
-            },
-            AccountChange::Join {
-                account: "bob".into(),
-                room: "rust".into(),
-            },
-        ] {
-            store.change_accounts(change).await.unwrap();
-        }
-    }
-    let store = SqliteStore::open(dir.path(), options()).unwrap();
-    let mut loaded = store.load_accounts().await.unwrap();
-    loaded.accounts.sort_by(|a, b| a.name.cmp(&b.name));
-    let ann = Account {
-        password_hash: "$argon2id$new".into(),
-        ..account("ann")
-    };
-    let bob = Account {
-        locked: true,
-        ..account("bob")
-    };
-    assert_eq!(loaded.accounts, [ann.clone(), bob]);
-    loaded
-        .sessions
-        .sort_by(|a, b| a.token_hash.cmp(&b.token_hash));
-    let touched = StoredSession {
-        last_used_at: 1_800_000_000,
-        ..session("aa11", "ann")
-    };
-    assert_eq!(loaded.sessions, [touched.clone(), session("bb11", "bob")]);
-    loaded.memberships.sort();
-    assert_eq!(
-        loaded.memberships,
-        [
-            ("ann".to_owned(), "rust".to_owned()),
-            ("bob".to_owned(), "rust".to_owned())
-        ]
-    );
-
-    store
-        .change_accounts(AccountChange::DeleteAccount("bob".into()))
-        .await
-        .unwrap();
-    let loaded = store.load_accounts().await.unwrap();
-    assert_eq!(loaded.accounts, [ann]);
-    assert_eq!(loaded.sessions, [touched]);
-    assert_eq!(loaded.memberships, [("ann".to_owned(), "rust".to_owned())]);
 }
 
 #[tokio::test]
