@@ -14,15 +14,16 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 
-use crate::native::NativeHub;
+use crate::sessions::Sessions;
+use crate::sessions::names::check_user_name;
 
 pub struct Admin {
-    hub: NativeHub,
+    sessions: Sessions,
 }
 
 impl Admin {
     fn account(&self, name: &str) -> Result<StoredAccount, Status> {
-        self.hub
+        self.sessions
             .accounts()
             .find(name)
             .ok_or_else(|| Status::not_found(format!("there is no account `{name}`")))
@@ -31,17 +32,17 @@ impl Admin {
     /// Ends `account`'s sessions, in the store and in memory.
     async fn end_sessions(&self, account: &str) -> Result<u32, Status> {
         let ended = self
-            .hub
+            .sessions
             .accounts()
             .revoke_sessions(account, "", None)
             .await?;
-        self.hub.end_revoked_sessions(account);
+        self.sessions.end_revoked_sessions(account);
         Ok(u32::try_from(ended).unwrap_or(u32::MAX))
     }
 
     fn wire(&self, account: StoredAccount) -> Account {
-        let online = self.hub.is_online(&account.name);
-        let sessions = self.hub.accounts().sessions(Some(&account.name)).len();
+        let online = self.sessions.is_online(&account.name);
+        let sessions = self.sessions.accounts().sessions(Some(&account.name)).len();
         Account {
             name: account.name,
             created_at: account.created_at,
@@ -58,7 +59,7 @@ impl AdminService for Admin {
         &self,
         _: Request<ListAccountsRequest>,
     ) -> Result<Response<ListAccountsResponse>, Status> {
-        let accounts = self.hub.accounts().list();
+        let accounts = self.sessions.accounts().list();
         Ok(Response::new(ListAccountsResponse {
             accounts: accounts.into_iter().map(|a| self.wire(a)).collect(),
         }))
@@ -69,8 +70,12 @@ impl AdminService for Admin {
         request: Request<CreateAccountRequest>,
     ) -> Result<Response<CreateAccountResponse>, Status> {
         let CreateAccountRequest { name, password } = request.into_inner();
-        crate::native::check_user_name(&name)?;
-        let account = self.hub.accounts().register(&name, &password, None).await?;
+        check_user_name(&name)?;
+        let account = self
+            .sessions
+            .accounts()
+            .register(&name, &password, None)
+            .await?;
         Ok(Response::new(CreateAccountResponse {
             account: Some(self.wire(account)),
         }))
@@ -82,7 +87,7 @@ impl AdminService for Admin {
     ) -> Result<Response<ResetPasswordResponse>, Status> {
         let ResetPasswordRequest { name, password } = request.into_inner();
         let account = self.account(&name)?;
-        self.hub
+        self.sessions
             .accounts()
             .set_password(&account.name, &password)
             .await?;
@@ -97,7 +102,7 @@ impl AdminService for Admin {
     ) -> Result<Response<SetLockedResponse>, Status> {
         let SetLockedRequest { name, locked } = request.into_inner();
         let account = self.account(&name)?;
-        self.hub
+        self.sessions
             .accounts()
             .set_locked(&account.name, locked)
             .await?;
@@ -119,8 +124,8 @@ impl AdminService for Admin {
         request: Request<DeleteAccountRequest>,
     ) -> Result<Response<DeleteAccountResponse>, Status> {
         let account = self.account(&request.into_inner().name)?;
-        self.hub.accounts().delete(&account.name).await?;
-        self.hub.remove_account_user(&account.name).await?;
+        self.sessions.accounts().delete(&account.name).await?;
+        self.sessions.remove_account_user(&account.name).await?;
         Ok(Response::new(DeleteAccountResponse {}))
     }
 
@@ -133,7 +138,7 @@ impl AdminService for Admin {
             "" => None,
             name => Some(self.account(name)?.name),
         };
-        let sessions = self.hub.accounts().sessions(account.as_deref());
+        let sessions = self.sessions.accounts().sessions(account.as_deref());
         Ok(Response::new(ListSessionsResponse {
             sessions: sessions
                 .into_iter()
@@ -154,11 +159,11 @@ impl AdminService for Admin {
         let RevokeSessionsRequest { account, id } = request.into_inner();
         let account = self.account(&account)?;
         let ended = self
-            .hub
+            .sessions
             .accounts()
             .revoke_sessions(&account.name, &id, None)
             .await?;
-        self.hub.end_revoked_sessions(&account.name);
+        self.sessions.end_revoked_sessions(&account.name);
         if ended == 0 && !id.is_empty() {
             return Err(Status::not_found(format!(
                 "`{}` has no session whose id starts with `{id}`",
@@ -176,7 +181,7 @@ impl AdminService for Admin {
     ) -> Result<Response<ListOnlineResponse>, Status> {
         Ok(Response::new(ListOnlineResponse {
             users: self
-                .hub
+                .sessions
                 .online_users()
                 .into_iter()
                 .map(|(name, registered)| OnlineUser { name, registered })
@@ -223,12 +228,12 @@ pub async fn bind(path: &Path) -> io::Result<UnixListener> {
 pub async fn serve(
     listener: UnixListener,
     path: PathBuf,
-    hub: NativeHub,
+    sessions: Sessions,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     tracing::info!(path = %path.display(), "admin socket listening");
     let served = Server::builder()
-        .add_service(AdminServiceServer::new(Admin { hub }))
+        .add_service(AdminServiceServer::new(Admin { sessions }))
         .serve_with_incoming_shutdown(
             UnixListenerStream::new(listener),
             shutdown.cancelled_owned(),

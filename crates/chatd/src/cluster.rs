@@ -27,7 +27,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::health::Check;
 use crate::lobby::{HubError, UserIndexes};
-use crate::native::{NativeHub, convert};
+use crate::native::convert;
+use crate::sessions::Sessions;
 use crate::web::PeerOrigins;
 
 /// Where nodes publish the messages they stored.
@@ -203,7 +204,7 @@ impl Node {
     pub async fn follow(
         self,
         engine: Engine,
-        hub: NativeHub,
+        sessions: Sessions,
         web: WebPeers,
         shutdown: CancellationToken,
     ) {
@@ -214,7 +215,7 @@ impl Node {
         tasks.spawn(apply_news(
             Arc::clone(&self.shared),
             engine.clone(),
-            hub,
+            sessions,
             news,
         ));
         tasks.spawn(renew_lease(Arc::clone(&self.shared), web, leases));
@@ -364,7 +365,7 @@ enum Incoming {
 async fn apply_news(
     shared: Arc<Shared>,
     engine: Engine,
-    hub: NativeHub,
+    sessions: Sessions,
     mut incoming: mpsc::Receiver<Incoming>,
 ) {
     let mut peers = Peers::default();
@@ -412,11 +413,11 @@ async fn apply_news(
                 continue;
             }
             N::AccountChanged(name) => {
-                hub.account_changed_elsewhere(&name).await;
+                sessions.account_changed_elsewhere(&name).await;
                 continue;
             }
             N::SessionsEnded(wire::SessionsEnded { token_hashes }) => {
-                hub.sessions_ended_elsewhere(&token_hashes);
+                sessions.sessions_ended_elsewhere(&token_hashes);
                 continue;
             }
             N::Moderated(wire::Moderated {

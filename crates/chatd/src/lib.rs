@@ -9,6 +9,9 @@
 //! - [`web`]: the browser client, served with the native protocol over
 //!   gRPC-Web on the native port.
 //!
+//! Under them, the services: [`sessions`] (who is signed in, and what
+//! joining, leaving and moderating do to users) and [`accounts`].
+//!
 //! [`Chatd`] binds the listeners and serves them until shutdown.
 
 pub mod accounts;
@@ -24,6 +27,7 @@ pub mod metrics;
 pub mod native;
 mod reload;
 mod server;
+pub mod sessions;
 mod status;
 mod streaming;
 pub mod transport;

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Config;
 use crate::address_rate::AddressRate;
 use crate::config_file::Settings;
-use crate::native::NativeHub;
+use crate::sessions::Sessions;
 use crate::transport::{Admission, Tls};
 
 /// Settings that change live. (`log` too: `main` owns the log filter and
@@ -54,7 +54,7 @@ pub(crate) struct Live {
     pub admission: Admission,
     pub legacy_rate: AddressRate,
     pub login_rate: AddressRate,
-    pub sessions: NativeHub,
+    pub sessions: Sessions,
     pub tls: Option<Tls>,
 }
 

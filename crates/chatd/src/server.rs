@@ -36,8 +36,9 @@ use crate::lobby::{
     AgentService, ChannelService, HeartbeatService, LobbyHub, LobbyIdentity, LobbyService,
 };
 use crate::metrics::{self, Limit, Metrics, Protocol};
-use crate::native::{NativeChat, NativeHub, SessionConfig};
+use crate::native::NativeChat;
 use crate::reload::{Live, Reloader};
+use crate::sessions::{SessionConfig, Sessions};
 use crate::transport::{
     self, Admission, ConnectionInfo, ConnectionSettings, RESERVED_DESCRIPTORS, ReplyBudgetLayer,
     Tls,
@@ -75,7 +76,7 @@ pub struct Chatd {
     engine: Engine,
     metrics: Metrics,
     accounts: Accounts,
-    /// `(account, room)`, for the native hub to put accounts back in.
+    /// `(account, room)`, for the session service to put accounts back in.
     memberships: Vec<(String, String)>,
     listeners: Listeners,
     reloader: Reloader,
@@ -259,7 +260,7 @@ impl Chatd {
             "logins",
         );
 
-        let sessions = NativeHub::new(
+        let sessions = Sessions::new(
             engine.clone(),
             accounts,
             SessionConfig {

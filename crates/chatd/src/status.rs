@@ -1,7 +1,12 @@
-//! How engine errors reach gRPC clients.
+//! How the engine's and the services' errors reach gRPC clients: each
+//! adapter makes its statuses here, at its edge.
 
 use chat_engine::{EngineError, StoreError, SubscriptionError};
 use tonic::Status;
+
+use crate::accounts::AccountError;
+use crate::sessions::SessionError;
+use crate::sessions::names::NameError;
 
 use crate::lobby::HubError;
 
@@ -32,6 +37,60 @@ pub fn from_engine(error: EngineError) -> Status {
         EngineError::TooManyGrants(_) => Status::resource_exhausted(message),
         EngineError::ShuttingDown => Status::unavailable(message),
         EngineError::Store(error) => from_store(error),
+    }
+}
+
+pub fn from_account(error: AccountError) -> Status {
+    let message = error.to_string();
+    match error {
+        AccountError::WrongNameOrPassword => Status::unauthenticated(message),
+        AccountError::Locked(_) => Status::permission_denied(message),
+        AccountError::PasswordTooShort { .. } | AccountError::PasswordTooLong { .. } => {
+            Status::invalid_argument(message)
+        }
+        AccountError::TooManyFailures { .. }
+        | AccountError::TooManyRegistrations { .. }
+        | AccountError::Busy
+        | AccountError::ChecksUnderWay(_) => Status::resource_exhausted(message),
+        AccountError::Internal(_) => Status::internal(message),
+        AccountError::Engine(error) => from_engine(error),
+        AccountError::Store(error) => from_store(error),
+    }
+}
+
+pub fn from_session(error: SessionError) -> Status {
+    let message = error.to_string();
+    match error {
+        SessionError::AccountsOnly => Status::permission_denied(message),
+        SessionError::Expired => Status::unauthenticated(message),
+        SessionError::NotInRoom(_) | SessionError::JoinFirst(_) => {
+            Status::failed_precondition(message)
+        }
+        SessionError::NoSuchRoom(room) => room_not_found(&room),
+        SessionError::SendingTooFast(_) | SessionError::TooManyRooms(_) => {
+            Status::resource_exhausted(message)
+        }
+        SessionError::Name(_) => Status::invalid_argument(message),
+        SessionError::Engine(error) => from_engine(error),
+        SessionError::Account(error) => from_account(error),
+    }
+}
+
+impl From<SessionError> for Status {
+    fn from(error: SessionError) -> Status {
+        from_session(error)
+    }
+}
+
+impl From<NameError> for Status {
+    fn from(error: NameError) -> Status {
+        Status::invalid_argument(error.to_string())
+    }
+}
+
+impl From<AccountError> for Status {
+    fn from(error: AccountError) -> Status {
+        from_account(error)
     }
 }
 

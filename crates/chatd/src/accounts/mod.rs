@@ -3,6 +3,7 @@
 //! logins. Everything is read from the [`AccountStore`] at start and each
 //! change is written through before it is acknowledged.
 
+mod error;
 mod passwords;
 mod throttle;
 
@@ -15,12 +16,10 @@ use chat_engine::{
     StoredSession, name_key,
 };
 use sha2::{Digest, Sha256};
-use tonic::Status;
 
+pub use error::AccountError;
 pub use passwords::{Asker, PASSWORD_BYTES, Passwords};
 use throttle::LoginThrottle;
-
-use crate::status;
 
 /// How often a session's last use is written back, at most: a session in
 /// use is not rewritten on every call.
@@ -70,11 +69,6 @@ pub struct SessionInfo {
     pub account: String,
     pub created_at: i64,
     pub last_used_at: i64,
-}
-
-/// Why a login was refused.
-pub fn wrong_name_or_password() -> Status {
-    Status::unauthenticated("wrong name or password")
 }
 
 impl Accounts {
@@ -139,26 +133,19 @@ impl Accounts {
         name: &str,
         password: &str,
         address: Option<&str>,
-    ) -> Result<Account, Status> {
+    ) -> Result<Account, AccountError> {
         Passwords::check_strength(password)?;
         if let Some(address) = address {
             self.throttle()
                 .check_registration(address)
-                .map_err(|held| {
-                    Status::resource_exhausted(format!(
-                        "too many accounts registered from {}; try again in {} s",
-                        held.whom,
-                        held.wait.as_secs().max(1)
-                    ))
+                .map_err(|held| AccountError::TooManyRegistrations {
+                    whom: held.whom,
+                    seconds: held.wait.as_secs().max(1),
                 })?;
         }
         // Reserved first, so two registrations of one name cannot both
         // hash; released again if anything after fails.
-        self.shared
-            .engine
-            .register_name(name)
-            .await
-            .map_err(status::from_engine)?;
+        self.shared.engine.register_name(name).await?;
         let asker = address.map_or(Asker::Trusted, |address| Asker::Client {
             address: address.to_owned(),
             known: false,
@@ -175,7 +162,7 @@ impl Accounts {
             self.state()
                 .accounts
                 .insert(name_key(name), account.clone());
-            Ok::<_, Status>(account)
+            Ok::<_, AccountError>(account)
         }
         .await;
         if created.is_err() {
@@ -197,16 +184,15 @@ impl Accounts {
         name: &str,
         password: &str,
         address: &str,
-    ) -> Result<Account, Status> {
+    ) -> Result<Account, AccountError> {
         let key = name_key(name);
         // Counted before the check, so guesses made at once cannot all
         // pass the throttle.
         let attempt = self.throttle().reserve(&key, address).map_err(|held| {
-            Status::resource_exhausted(format!(
-                "too many failed logins for {}; try again in {} s",
-                held.whom,
-                held.wait.as_secs().max(1)
-            ))
+            AccountError::TooManyFailures {
+                whom: held.whom,
+                seconds: held.wait.as_secs().max(1),
+            }
         })?;
         let account = self.state().accounts.get(&key).cloned();
         let hash = account.as_ref().map(|a| a.password_hash.as_str());
@@ -225,23 +211,20 @@ impl Accounts {
             Some(account) if matches => {
                 self.throttle().succeeded(&attempt);
                 if account.locked {
-                    return Err(Status::permission_denied(format!(
-                        "the account `{}` is locked; ask the server's operator",
-                        account.name
-                    )));
+                    return Err(AccountError::Locked(account.name));
                 }
                 Ok(account)
             }
             _ => {
                 tracing::info!(name, address, "failed login");
-                Err(wrong_name_or_password())
+                Err(AccountError::WrongNameOrPassword)
             }
         }
     }
 
     /// Sets `account`'s password, unchecked (the caller checked the old
     /// one, or is the operator).
-    pub async fn set_password(&self, account: &str, password: &str) -> Result<(), Status> {
+    pub async fn set_password(&self, account: &str, password: &str) -> Result<(), AccountError> {
         Passwords::check_strength(password)?;
         let password_hash = self.shared.passwords.hash(password, Asker::Trusted).await?;
         self.change(AccountChange::SetPassword {
@@ -255,7 +238,7 @@ impl Accounts {
         Ok(())
     }
 
-    pub async fn set_locked(&self, account: &str, locked: bool) -> Result<(), Status> {
+    pub async fn set_locked(&self, account: &str, locked: bool) -> Result<(), AccountError> {
         self.change(AccountChange::SetLocked {
             account: account.to_owned(),
             locked,
@@ -269,7 +252,7 @@ impl Accounts {
 
     /// Removes `account` with its sessions and memberships; its name is
     /// free again.
-    pub async fn delete(&self, account: &str) -> Result<(), Status> {
+    pub async fn delete(&self, account: &str) -> Result<(), AccountError> {
         self.change(AccountChange::DeleteAccount(account.to_owned()))
             .await?;
         let key = name_key(account);
@@ -287,7 +270,7 @@ impl Accounts {
     /// Starts a session of `account`; returns its token, which is stored
     /// only as a hash. Ends the account's least recently used sessions
     /// past [`MOST_SESSIONS_PER_ACCOUNT`].
-    pub async fn open_session(&self, account: &str) -> Result<String, Status> {
+    pub async fn open_session(&self, account: &str) -> Result<String, AccountError> {
         let mut held: Vec<(i64, String)> = self
             .state()
             .sessions
@@ -340,7 +323,7 @@ impl Accounts {
     }
 
     /// Ends the session of `token`.
-    pub async fn revoke(&self, token: &str) -> Result<(), Status> {
+    pub async fn revoke(&self, token: &str) -> Result<(), AccountError> {
         self.revoke_hashes(vec![token_hash(token)]).await
     }
 
@@ -352,7 +335,7 @@ impl Accounts {
         account: &str,
         id_prefix: &str,
         keep: Option<&str>,
-    ) -> Result<usize, Status> {
+    ) -> Result<usize, AccountError> {
         let keep = keep.map(token_hash);
         let hashes: Vec<String> = self
             .state()
@@ -367,7 +350,7 @@ impl Accounts {
         Ok(ended)
     }
 
-    async fn revoke_hashes(&self, hashes: Vec<String>) -> Result<(), Status> {
+    async fn revoke_hashes(&self, hashes: Vec<String>) -> Result<(), AccountError> {
         if hashes.is_empty() {
             return Ok(());
         }
@@ -404,7 +387,7 @@ impl Accounts {
         self.state().sessions.contains_key(hash)
     }
 
-    pub async fn join(&self, account: &str, room: &str) -> Result<(), Status> {
+    pub async fn join(&self, account: &str, room: &str) -> Result<(), AccountError> {
         self.change(AccountChange::Join {
             account: account.to_owned(),
             room: room.to_owned(),
@@ -412,7 +395,7 @@ impl Accounts {
         .await
     }
 
-    pub async fn leave(&self, account: &str, room: &str) -> Result<(), Status> {
+    pub async fn leave(&self, account: &str, room: &str) -> Result<(), AccountError> {
         self.change(AccountChange::Leave {
             account: account.to_owned(),
             room: room.to_owned(),
@@ -468,7 +451,7 @@ impl Accounts {
     }
 
     /// Stores `change`, and tells the other nodes (if any).
-    async fn change(&self, change: AccountChange) -> Result<(), Status> {
+    async fn change(&self, change: AccountChange) -> Result<(), AccountError> {
         let news = match &change {
             AccountChange::CreateAccount(Account { name, .. })
             | AccountChange::SetPassword { account: name, .. }
@@ -484,11 +467,7 @@ impl Accounts {
             | AccountChange::Join { .. }
             | AccountChange::Leave { .. } => None,
         };
-        self.shared
-            .store
-            .change_accounts(change)
-            .await
-            .map_err(|error| status::from_engine(error.into()))?;
+        self.shared.store.change_accounts(change).await?;
         if let Some(news) = news {
             self.shared.engine.announce(news);
         }

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
-use tonic::Status;
+
+use super::AccountError;
 
 /// Shortest and longest password, in bytes.
 pub const PASSWORD_BYTES: (usize, usize) = (8, 1024);
@@ -164,21 +165,17 @@ impl Default for Passwords {
 
 impl Passwords {
     /// Refuses a password too short or too long to be taken.
-    pub fn check_strength(password: &str) -> Result<(), Status> {
+    pub fn check_strength(password: &str) -> Result<(), AccountError> {
         let (least, most) = PASSWORD_BYTES;
         match password.len() {
-            n if n < least => Err(Status::invalid_argument(format!(
-                "the password is {n} bytes long; use at least {least}"
-            ))),
-            n if n > most => Err(Status::invalid_argument(format!(
-                "the password is {n} bytes long; the limit is {most}"
-            ))),
+            bytes if bytes < least => Err(AccountError::PasswordTooShort { bytes, least }),
+            bytes if bytes > most => Err(AccountError::PasswordTooLong { bytes, most }),
             _ => Ok(()),
         }
     }
 
     /// The PHC string of `password`'s hash with a fresh salt.
-    pub async fn hash(&self, password: &str, asker: Asker) -> Result<String, Status> {
+    pub async fn hash(&self, password: &str, asker: Asker) -> Result<String, AccountError> {
         let password = password.to_owned();
         let memory = Arc::clone(&self.memory);
         self.run(asker, move || {
@@ -186,7 +183,9 @@ impl Passwords {
                 .with(argon2().params().block_count(), |memory| {
                     hash_in(memory, password.as_bytes())
                 })
-                .map_err(|error| Status::internal(format!("hashing the password failed: {error}")))
+                .map_err(|error| {
+                    AccountError::Internal(format!("hashing the password failed: {error}"))
+                })
         })
         .await?
     }
@@ -198,7 +197,7 @@ impl Passwords {
         password: &str,
         hash: Option<&str>,
         asker: Asker,
-    ) -> Result<bool, Status> {
+    ) -> Result<bool, AccountError> {
         let password = password.to_owned();
         let known = hash.is_some();
         let hash = hash.map_or_else(|| self.stand_in.to_string(), str::to_owned);
@@ -215,23 +214,19 @@ impl Passwords {
         &self,
         asker: Asker,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, Status> {
+    ) -> Result<T, AccountError> {
         let place = Place::take(&self.queue, asker)?;
         let permit = self.running.clone().acquire_owned().await;
         let in_flight = place.run();
-        let permit = permit.map_err(|_| busy())?;
+        let permit = permit.map_err(|_| AccountError::Busy)?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let _in_flight = in_flight;
             work()
         })
         .await
-        .map_err(|error| Status::internal(format!("checking the password failed: {error}")))
+        .map_err(|error| AccountError::Internal(format!("checking the password failed: {error}")))
     }
-}
-
-fn busy() -> Status {
-    Status::resource_exhausted("the server is busy checking passwords; try again in a moment")
 }
 
 fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
@@ -249,7 +244,7 @@ struct Place {
 
 impl Place {
     /// A place in `queue` for `asker`'s check, or why there is none.
-    fn take(queue: &Arc<Mutex<Queue>>, asker: Asker) -> Result<Self, Status> {
+    fn take(queue: &Arc<Mutex<Queue>>, asker: Asker) -> Result<Self, AccountError> {
         let mut counts = lock(queue);
         let (address, limit) = match asker {
             Asker::Trusted => (None, MOST_WAITING),
@@ -263,15 +258,12 @@ impl Place {
             }
         };
         if counts.waiting >= limit {
-            return Err(busy());
+            return Err(AccountError::Busy);
         }
         if let Some(address) = &address {
             let mine = counts.per_address.entry(address.clone()).or_default();
             if *mine >= MOST_PER_ADDRESS {
-                return Err(Status::resource_exhausted(format!(
-                    "{MOST_PER_ADDRESS} password checks from your address are under way; \
-                     wait for their answers"
-                )));
+                return Err(AccountError::ChecksUnderWay(MOST_PER_ADDRESS));
             }
             *mine += 1;
         }
@@ -377,7 +369,7 @@ mod tests {
     async fn queue(
         passwords: &Passwords,
         asker: Asker,
-    ) -> tokio::task::JoinHandle<Result<bool, Status>> {
+    ) -> tokio::task::JoinHandle<Result<bool, AccountError>> {
         let before = lock(&passwords.queue).waiting;
         let check = {
             let passwords = passwords.clone();
@@ -401,6 +393,7 @@ mod tests {
             .verify("password1", None, Asker::Trusted)
             .await
             .unwrap_err();
+        let refused = crate::status::from_account(refused);
         assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
         assert!(refused.message().contains("busy"), "{refused:?}");
         // The queued ones go through once threads are free.
@@ -423,13 +416,13 @@ mod tests {
         }
         let more = passwords.verify("password1", None, client("10.0.0.1", false));
         let more = more.await.unwrap_err();
-        assert!(more.message().contains("from your address"), "{more:?}");
+        assert!(more.to_string().contains("from your address"), "{more:?}");
         // Strangers fill all but the kept places ...
         for n in MOST_PER_ADDRESS..MOST_WAITING - KEPT_FOR_KNOWN {
             queue(&passwords, client(&format!("10.0.1.{n}"), false)).await;
         }
         let refused = passwords.verify("password1", None, client("10.0.2.1", false));
-        assert!(refused.await.unwrap_err().message().contains("busy"));
+        assert!(refused.await.unwrap_err().to_string().contains("busy"));
         // ... which an address known to the account still gets.
         for _ in 0..MOST_PER_ADDRESS {
             queue(&passwords, client("192.168.1.1", true)).await;

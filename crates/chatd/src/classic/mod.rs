@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::address_rate::AddressRate;
-use crate::lobby::is_lobby_user_name;
+use crate::sessions::names::check_not_lobby_user_name;
 use crate::status;
 use crate::streaming::subscription_stream;
 use crate::transport::{Caller, ReplyQuota};
@@ -92,11 +92,7 @@ impl ChatServer for ClassicChat {
             self.engine
                 .check_unclaimed_name(&name)
                 .map_err(status::from_engine)?;
-            if is_lobby_user_name(&name) {
-                return Err(Status::invalid_argument(format!(
-                    "names like `{name}` belong to lobby-protocol users; choose another"
-                )));
-            }
+            check_not_lobby_user_name(&name)?;
             self.room
                 .post(Draft {
                     sender: name,

@@ -6,63 +6,19 @@
 //! protocol can only name senders by index.
 
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use chat_engine::{
-    Draft, Message, Origin, Room, RoomEvent, RoomEvents, RoomEventsError, Start, name_key,
-};
+use chat_engine::{Draft, Message, Origin, Room, RoomEvent, RoomEvents, RoomEventsError, Start};
 use chat_proto::lobby::status_reply::Status as StatusKind;
 use chat_proto::lobby::{Chat, StatusReply};
 use futures::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
+use crate::sessions::names::{lobby_user_index, lobby_user_name};
 use crate::status;
 use crate::streaming::subscription_stream;
 use crate::transport::{Caller, ReplyQuota};
-
-const USER_PREFIX: &str = "user-";
-
-/// The engine name of lobby user `index`.
-pub fn user_name(index: i32) -> String {
-    format!("{USER_PREFIX}{index}")
-}
-
-/// Whether `name` has the form lobby-protocol users' names have, or looks
-/// like it as names are compared ([`name_key`]: `User-4`, `user-５`), so
-/// nobody else can hold a name a lobby login will be given.
-pub fn is_lobby_user_name(name: &str) -> bool {
-    static FORMS: LazyLock<(String, Vec<String>)> = LazyLock::new(|| {
-        let digits = ('0'..='9').map(|digit| name_key(&digit.to_string()));
-        (name_key(USER_PREFIX), digits.collect())
-    });
-    let (prefix, digits) = &*FORMS;
-    let key = name_key(name);
-    let Some(mut rest) = key.strip_prefix(prefix.as_str()) else {
-        return false;
-    };
-    if rest.is_empty() {
-        return false;
-    }
-    while !rest.is_empty() {
-        match digits
-            .iter()
-            .find_map(|digit| rest.strip_prefix(digit.as_str()))
-        {
-            Some(after) => rest = after,
-            None => return false,
-        }
-    }
-    true
-}
-
-/// The lobby index behind an engine name, if it is a lobby user's.
-pub fn user_index(name: &str) -> Option<i32> {
-    name.strip_prefix(USER_PREFIX)?
-        .parse()
-        .ok()
-        .filter(|&index| index > 0)
-}
 
 /// `message` as lobby user `reader` should get it: `None` for its own.
 pub fn chat_for(reader: &str, message: &Message) -> Option<Chat> {
@@ -72,7 +28,7 @@ pub fn chat_for(reader: &str, message: &Message) -> Option<Chat> {
     // Only a lobby user's own messages carry its index: anyone else's name
     // (a classic client may call itself `user-3`) is spelled out.
     let lobby_index = match message.origin {
-        Origin::Lobby => user_index(&message.sender),
+        Origin::Lobby => lobby_user_index(&message.sender),
         _ => None,
     };
     Some(match lobby_index {
@@ -90,7 +46,7 @@ pub fn chat_for(reader: &str, message: &Message) -> Option<Chat> {
 /// Posts lobby user `index`'s chat line to `room`.
 pub async fn post_chat(room: &Arc<Room>, index: i32, text: Option<String>) -> Result<(), Status> {
     room.post(Draft {
-        sender: user_name(index),
+        sender: lobby_user_name(index),
         origin: Origin::Lobby,
         text: text.unwrap_or_default(),
         client_id: None,
@@ -112,7 +68,7 @@ pub fn chat_stream(
     quota: ReplyQuota,
     caller: Option<Caller>,
 ) -> ChatStream {
-    let me = user_name(index);
+    let me = lobby_user_name(index);
     let subscription = room.subscribe(Start::Live);
     let chats = subscription_stream(subscription, until, quota, caller, move |message| {
         chat_for(&me, message)
@@ -204,34 +160,9 @@ impl StatusFeed {
                     ))));
                 }
             };
-            if let Some(index) = user_index(&name) {
+            if let Some(index) = lobby_user_index(&name) {
                 return Some(Ok(status_reply(kind, index, self.channel)));
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lobby_names_are_known_in_every_spelling_that_looks_like_one() {
-        for lobby in [
-            "user-4", "User-4", "USER-6", "uSer-7", "user-５", "user-１", "user-007",
-        ] {
-            assert!(is_lobby_user_name(lobby), "{lobby}");
-        }
-        for other in [
-            "user-",
-            "user",
-            "user-4a",
-            "username",
-            "ann",
-            "user-four",
-            "user 4",
-        ] {
-            assert!(!is_lobby_user_name(other), "{other}");
         }
     }
 }

@@ -12,12 +12,7 @@ use chat_engine::{Engine, EngineError, NameClaim, Room, RoomEvent, RoomEvents};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::chat::user_name;
-
-/// The engine room every lobby-protocol user is a member of.
-pub const LOBBY_ROOM: &str = "lobby";
-
-const CHANNEL_PREFIX: &str = "channel-";
+use crate::sessions::names::{CHANNEL_PREFIX, LOBBY_ROOM, lobby_user_name};
 
 /// Indexes a login passes over, at most, whose names others hold.
 const MOST_INDEXES_SKIPPED: usize = 1000;
@@ -79,11 +74,6 @@ impl UserIndexes for LocalIndexes {
         }
         Ok(index)
     }
-}
-
-/// Whether room `name` is (or would be) a lobby channel's.
-pub fn is_channel_room(name: &str) -> bool {
-    name.starts_with(CHANNEL_PREFIX)
 }
 
 /// Why a lobby-protocol request cannot be done.
@@ -161,7 +151,7 @@ impl State {
                 .room,
         );
         self.vacate_seat(engine, index);
-        room.join(&user_name(index))?;
+        room.join(&lobby_user_name(index))?;
         if let Some(user) = self.users.get_mut(&index) {
             user.seat = Some(Seat {
                 port,
@@ -177,7 +167,7 @@ impl State {
         let seat = self.users.get_mut(&index)?.seat.take()?;
         seat.left.cancel();
         if let Some(channel) = self.channels.get(&seat.port) {
-            channel.room.leave(&user_name(index));
+            channel.room.leave(&lobby_user_name(index));
             if channel.room.member_count() == 0 {
                 self.close_channel(engine, seat.port);
             }
@@ -282,7 +272,7 @@ impl LobbyHub {
     pub async fn login(&self, address: IpAddr) -> Result<i32, HubError> {
         for _ in 0..MOST_INDEXES_SKIPPED {
             let index = self.shared.indexes.next_index().await?;
-            let name = match self.shared.engine.claim_name_here(&user_name(index)) {
+            let name = match self.shared.engine.claim_name_here(&lobby_user_name(index)) {
                 Ok(name) => name,
                 Err(EngineError::NameTaken { .. } | EngineError::NameRegistered { .. }) => {
                     tracing::info!(index, "lobby index passed over: its name is taken");
@@ -292,7 +282,7 @@ impl LobbyHub {
             };
             let mut state = self.state();
             name.set_online(true);
-            self.shared.lobby.join(&user_name(index))?;
+            self.shared.lobby.join(&lobby_user_name(index))?;
             state.users.insert(
                 index,
                 User {
@@ -333,7 +323,7 @@ impl LobbyHub {
         let Some(user) = state.users.remove(&index) else {
             return false;
         };
-        self.shared.lobby.leave(&user_name(index));
+        self.shared.lobby.leave(&lobby_user_name(index));
         user.gone.cancel();
         tracing::info!(index, reason, "lobby user removed");
         true

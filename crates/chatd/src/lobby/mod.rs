@@ -22,9 +22,8 @@ mod lobby_service;
 
 pub use agent::AgentService;
 pub use channel::ChannelService;
-pub use chat::is_lobby_user_name;
 pub use heartbeat::HeartbeatService;
-pub use hub::{HubError, LOBBY_ROOM, LobbyHub, LobbyIdentity, UserIndexes, is_channel_room};
+pub use hub::{HubError, LobbyHub, LobbyIdentity, UserIndexes};
 pub use lobby_service::LobbyService;
 
 /// The address a call came from, which a lobby user's index is tied to

@@ -7,61 +7,13 @@ use chat_proto::chat::v1::{Member, Message, Origin, Role, Room, RoomAction};
 use prost_types::Timestamp;
 use tonic::Status;
 
-use crate::lobby::{LOBBY_ROOM, is_channel_room, is_lobby_user_name};
-
-/// Longest room name, in characters.
-const MAX_ROOM_CHARS: usize = 64;
+use crate::sessions::names::MAX_ROOM_CHARS;
 
 /// The most bytes a `Room` takes on the wire under `limits`: its name,
 /// topic, owner and peer (4 bytes a character at most) and numbers.
 pub fn most_room_bytes(limits: &Limits) -> usize {
     4 * (MAX_ROOM_CHARS + MAX_TOPIC_CHARS + 2 * limits.max_name_chars) + 32
 }
-
-/// A display name a native user may log in with. (Length and emptiness
-/// are the engine's limits, checked when the name is claimed.)
-pub fn check_user_name(name: &str) -> Result<(), Status> {
-    if name.chars().any(char::is_control) {
-        return Err(Status::invalid_argument(
-            "the name has control characters; use printable ones",
-        ));
-    }
-    if is_lobby_user_name(name) {
-        return Err(Status::invalid_argument(format!(
-            "names like `{name}` belong to lobby-protocol users; choose another"
-        )));
-    }
-    Ok(())
-}
-
-/// A name a native user may give a new room.
-pub fn check_room_name(name: &str) -> Result<(), Status> {
-    let len = name.chars().count();
-    if len == 0 || len > MAX_ROOM_CHARS {
-        return Err(Status::invalid_argument(format!(
-            "a room name has 1 to {MAX_ROOM_CHARS} characters; `{name}` has {len}"
-        )));
-    }
-    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Status::invalid_argument(format!(
-            "the room name `{name}` has spaces or control characters; use letters, digits, `-` or `_`"
-        )));
-    }
-    if is_channel_room(name) || name == LOBBY_ROOM {
-        return Err(Status::invalid_argument(format!(
-            "`{name}`: `lobby` and names starting `channel-` belong to the lobby protocol"
-        )));
-    }
-    if name.starts_with(DIRECT_PREFIX) {
-        return Err(Status::invalid_argument(format!(
-            "`{name}`: names starting `{DIRECT_PREFIX}` belong to direct conversations"
-        )));
-    }
-    Ok(())
-}
-
-/// How the names of direct conversations start.
-pub const DIRECT_PREFIX: &str = "@";
 
 pub fn message(room: &str, message: &EngineMessage) -> Message {
     Message {
@@ -242,22 +194,6 @@ mod tests {
         assert_eq!((last, token.as_str()), (names(&["c"]), ""));
         assert_eq!(page_size(0), 100);
         assert_eq!(page_size(5000), 1000);
-    }
-
-    #[test]
-    fn room_and_user_names_follow_the_rules() {
-        assert!(check_room_name("dev-team_2").is_ok());
-        assert!(check_room_name("개발팀").is_ok());
-        assert!(check_room_name("").is_err());
-        assert!(check_room_name("two words").is_err());
-        assert!(check_room_name("channel-50054").is_err());
-        assert!(check_room_name("lobby").is_err());
-        assert!(check_room_name("@dm-1").is_err());
-        assert!(check_room_name(&"r".repeat(65)).is_err());
-        assert!(check_user_name("민지").is_ok());
-        assert!(check_user_name("user-7").is_err());
-        assert!(check_user_name("user-seven").is_ok());
-        assert!(check_user_name("bell\u{7}").is_err());
     }
 
     #[test]

@@ -30,8 +30,7 @@ use tokio_stream::StreamMap;
 use tonic::Status;
 
 use super::convert;
-use super::sessions::NativeHub;
-use super::users::{CONTROL_BACKLOG, Control, Session, StreamControl};
+use crate::sessions::{CONTROL_BACKLOG, Control, Session, Sessions, StreamControl};
 use crate::status;
 use crate::transport::{FRAMING, ReplyQuota};
 
@@ -45,7 +44,7 @@ pub type EventStream = Pin<Box<dyn Stream<Item = EventItem> + Send>>;
 /// Starts the event stream of `session`, resuming each room in `cursors`
 /// after its sequence number.
 pub fn open(
-    hub: &NativeHub,
+    sessions: &Sessions,
     session: Arc<Session>,
     cursors: HashMap<String, u64>,
     quota: ReplyQuota,
@@ -54,9 +53,9 @@ pub fn open(
         generation,
         receiver: control,
         fell_behind,
-    } = session.open_stream(hub.shutdown())?;
+    } = session.open_stream(sessions.shutdown())?;
     let mut events = Events {
-        hub: hub.clone(),
+        sessions: sessions.clone(),
         session,
         generation,
         control,
@@ -80,7 +79,7 @@ pub fn open(
 }
 
 struct Events {
-    hub: NativeHub,
+    sessions: Sessions,
     session: Arc<Session>,
     /// Which of the session's streams this is.
     generation: u64,
@@ -108,7 +107,7 @@ impl Drop for Events {
 impl Events {
     /// Follows every room the user is in, each after its cursor.
     fn follow_joined_rooms(&mut self, cursors: &HashMap<String, u64>) {
-        let engine = self.hub.engine().clone();
+        let engine = self.sessions.engine().clone();
         for name in self.session.rooms() {
             match engine.find_room(&name) {
                 Some(room) => {
@@ -118,7 +117,7 @@ impl Events {
                     let after = cursors.get(&name).map_or(last, |&cursor| cursor.min(last));
                     self.follow(room, after);
                 }
-                None => self.hub.forget_room(&self.session, &name),
+                None => self.sessions.forget_room(&self.session, &name),
             }
         }
     }
@@ -126,7 +125,7 @@ impl Events {
     /// Tells of the invitations the user has not taken up.
     fn tell_invitations(&mut self) {
         let me = self.session.name().to_owned();
-        for room in self.hub.engine().invitations_for(&me) {
+        for room in self.sessions.engine().invitations_for(&me) {
             self.emit(Kind::Invited(Invited {
                 room,
                 by: String::new(),
@@ -142,7 +141,7 @@ impl Events {
             if self.unpaid > 0 && !self.quota.try_take(self.unpaid) {
                 tokio::select! {
                     () = self.quota.take(self.unpaid) => {}
-                    () = self.hub.shutdown().cancelled() => return None,
+                    () = self.sessions.shutdown().cancelled() => return None,
                 }
             }
             self.unpaid = 0;
@@ -241,7 +240,7 @@ impl Events {
     fn snapshot(&self, room: &Room, last_seq: u64) -> Kind {
         Kind::RoomJoined(RoomJoined {
             room: room.name().to_owned(),
-            members: convert::members(self.hub.engine(), room, room.members()),
+            members: convert::members(self.sessions.engine(), room, room.members()),
             last_seq,
             details: Some(convert::room(room, self.session.name())),
         })
@@ -293,7 +292,7 @@ impl Events {
             FeedItem::Closed => {
                 self.feeds.remove(&room);
                 self.followed.remove(&room);
-                self.hub.forget_room(&self.session, &room);
+                self.sessions.forget_room(&self.session, &room);
                 self.emit(Kind::RoomLeft(RoomLeft {
                     room,
                     reason: String::new(),

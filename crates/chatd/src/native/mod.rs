@@ -5,9 +5,5 @@
 pub(crate) mod convert;
 mod events;
 mod service;
-mod sessions;
-mod users;
 
-pub use convert::check_user_name;
 pub use service::NativeChat;
-pub use sessions::{NativeHub, SessionConfig};

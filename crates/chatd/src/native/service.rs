@@ -12,11 +12,10 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use super::events::{self, EventStream};
-use super::sessions::NativeHub;
-use super::users::Session;
-use crate::accounts::wrong_name_or_password;
+use crate::accounts::AccountError;
 use crate::address_rate::AddressRate;
-use crate::lobby::is_channel_room;
+use crate::sessions::names::is_channel_room;
+use crate::sessions::{Session, Sessions};
 use crate::status::{self, room_not_found};
 use crate::transport::{ConnectionInfo, FRAMING, ReplyQuota, address_key};
 
@@ -30,19 +29,36 @@ pub const HISTORY_PAGE_BYTES: usize = 256 * 1024;
 const MESSAGE_OVERHEAD: usize = 64 + 128 + FRAMING;
 
 pub struct NativeChat {
-    hub: NativeHub,
+    sessions: Sessions,
     logins: AddressRate,
 }
 
 impl NativeChat {
-    pub fn new(hub: NativeHub, logins: AddressRate) -> Self {
-        NativeChat { hub, logins }
+    pub fn new(sessions: Sessions, logins: AddressRate) -> Self {
+        NativeChat { sessions, logins }
+    }
+
+    /// The session whose token `request` carries.
+    fn session<T>(&self, request: &Request<T>) -> Result<Arc<Session>, Status> {
+        let token = request
+            .metadata()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                Status::unauthenticated(
+                    "this call needs a session: log in with Login and send its token \
+                     as the metadata `authorization: Bearer TOKEN`",
+                )
+            })?;
+        Ok(self.sessions.authenticate(token)?)
     }
 
     /// The session of `request`, which must be an account's, and the
     /// address it came from.
     fn account_session<T>(&self, request: &Request<T>) -> Result<(Arc<Session>, String), Status> {
-        let session = self.hub.authenticate(request.metadata())?;
+        let session = self.session(&request)?;
         if !session.user().is_account() {
             return Err(Status::failed_precondition(
                 "a guest has no account; Register one first",
@@ -61,7 +77,7 @@ fn client_address<T>(request: &Request<T>) -> String {
 
 /// The password given to confirm a change was wrong (or throttled).
 fn wrong_password() -> Status {
-    let status = wrong_name_or_password();
+    let status = status::from_account(AccountError::WrongNameOrPassword);
     Status::new(status.code(), "wrong password")
 }
 
@@ -76,7 +92,7 @@ impl ChatService for NativeChat {
         self.logins.check(&request)?;
         let address = client_address(&request);
         let RegisterRequest { name, password } = request.into_inner();
-        let session = self.hub.register(&name, &password, &address).await?;
+        let session = self.sessions.register(&name, &password, &address).await?;
         Ok(Response::new(RegisterResponse {
             session_token: session.token().to_owned(),
             name: session.name().to_owned(),
@@ -92,10 +108,13 @@ impl ChatService for NativeChat {
         let metrics = Metrics::of(&request).map(|(metrics, _)| metrics.clone());
         let LoginRequest { name, password } = request.into_inner();
         let session = if password.is_empty() {
-            self.hub.guest_login(&name).await
+            self.sessions.guest_login(&name).await
         } else {
-            self.hub.account_login(&name, &password, &address).await
+            self.sessions
+                .account_login(&name, &password, &address)
+                .await
         };
+        let session = session.map_err(Status::from);
         if let Some(metrics) = metrics {
             metrics.login(&session);
         }
@@ -110,8 +129,8 @@ impl ChatService for NativeChat {
         &self,
         request: Request<LogoutRequest>,
     ) -> Result<Response<LogoutResponse>, Status> {
-        let session = self.hub.authenticate(request.metadata())?;
-        self.hub.logout(&session).await?;
+        let session = self.session(&request)?;
+        self.sessions.logout(&session).await?;
         Ok(Response::new(LogoutResponse {}))
     }
 
@@ -119,7 +138,7 @@ impl ChatService for NativeChat {
         &self,
         request: Request<WhoAmIRequest>,
     ) -> Result<Response<WhoAmIResponse>, Status> {
-        let session = self.hub.authenticate(request.metadata())?;
+        let session = self.session(&request)?;
         Ok(Response::new(WhoAmIResponse {
             name: session.name().to_owned(),
             registered: session.user().is_account(),
@@ -135,7 +154,7 @@ impl ChatService for NativeChat {
             old_password,
             new_password,
         } = request.into_inner();
-        let accounts = self.hub.accounts();
+        let accounts = self.sessions.accounts();
         let name = session.name();
         accounts
             .check_password(name, &old_password, &address)
@@ -145,7 +164,7 @@ impl ChatService for NativeChat {
         accounts
             .revoke_sessions(name, "", Some(session.token()))
             .await?;
-        self.hub.end_revoked_sessions(name);
+        self.sessions.end_revoked_sessions(name);
         tracing::info!(name, "password changed");
         Ok(Response::new(ChangePasswordResponse {}))
     }
@@ -156,13 +175,13 @@ impl ChatService for NativeChat {
     ) -> Result<Response<DeleteAccountResponse>, Status> {
         let (session, address) = self.account_session(&request)?;
         let name = session.name();
-        let accounts = self.hub.accounts();
+        let accounts = self.sessions.accounts();
         accounts
             .check_password(name, &request.into_inner().password, &address)
             .await
             .map_err(|_| wrong_password())?;
         accounts.delete(name).await?;
-        self.hub.remove_account_user(name).await?;
+        self.sessions.remove_account_user(name).await?;
         Ok(Response::new(DeleteAccountResponse {}))
     }
 
@@ -170,7 +189,7 @@ impl ChatService for NativeChat {
         &self,
         request: Request<SubscribeRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        let session = self.hub.authenticate(request.metadata())?;
+        let session = self.session(&request)?;
         let quota = ReplyQuota::of(request.extensions());
         let cursors: HashMap<String, u64> = request
             .into_inner()
@@ -179,7 +198,10 @@ impl ChatService for NativeChat {
             .map(|cursor| (cursor.room, cursor.last_seq))
             .collect();
         Ok(Response::new(events::open(
-            &self.hub, session, cursors, quota,
+            &self.sessions,
+            session,
+            cursors,
+            quota,
         )?))
     }
 
@@ -189,16 +211,16 @@ impl ChatService for NativeChat {
     ) -> Result<Response<SendMessageResponse>, Status> {
         let meter = SendMeter::start(&request);
         let sent = async {
-            let session = self.hub.authenticate(request.metadata())?;
+            let session = self.session(&request)?;
             let SendMessageRequest {
                 room,
                 text,
                 client_message_id,
             } = request.into_inner();
-            let target = self.hub.room_of(&session, &room).await?;
+            let target = self.sessions.room_of(&session, &room).await?;
             session
                 .user()
-                .take_send(self.hub.max_sends_per_second())
+                .take_send(self.sessions.max_sends_per_second())
                 .inspect_err(|_| meter.limit_hit(Limit::SendsPerUser))?;
             let message = target
                 .post(Draft {
@@ -222,9 +244,9 @@ impl ChatService for NativeChat {
         &self,
         request: Request<CreateRoomRequest>,
     ) -> Result<Response<CreateRoomResponse>, Status> {
-        let session = self.hub.authenticate(request.metadata())?;
+        let session = self.session(&request)?;
         let CreateRoomRequest { room, private } = request.into_inner();
-        let room = self.hub.create_room(&session, &room, private).await?;
+        let room = self.sessions.create_room(&session, &room, private).await?;
         Ok(Response::new(CreateRoomResponse {
             room: Some(convert::room(&room, session.name())),
         }))
@@ -234,9 +256,9 @@ impl ChatService for NativeChat {
         &self,
         request: Request<JoinRoomRequest>,
     ) -> Result<Response<JoinRoomResponse>, Status> {
-        let session = self.hub.authenticate(request.metadata())?;
+        let session = self.session(&request)?;
         let room = self
-            .hub
+            .sessions
             .join_room(&session, &request.into_inner().room)
             .await?;
         Ok(Response::new(JoinRoomResponse {
@@ -248,8 +270,8 @@ impl ChatService for NativeChat {
         &self,
         request: Request<LeaveRoomRequest>,
     ) -> Result<Response<LeaveRoomResponse>, Status> {
-        let session = self.hub.authenticate(request.metadata())?;
-        self.hub
+        let session = self.session(&request)?;
+        self.sessions
             .leave_room(&session, &request.into_inner().room)
             .await?;
         Ok(Response::new(LeaveRoomResponse {}))
@@ -259,18 +281,18 @@ impl ChatService for NativeChat {
         &self,
         request: Request<ListRoomsRequest>,
     ) -> Result<Response<ListRoomsResponse>, Status> {
-        let session = self.hub.authenticate(request.metadata())?;
+        let session = self.session(&request)?;
         let quota = ReplyQuota::of(request.extensions());
         let ListRoomsRequest {
             page_size,
             page_token,
         } = request.into_inner();
         let size = convert::page_size(page_size);
-        let limits = self.hub.engine().limits();
+        let limits = self.sessions.engine().limits();
         quota.take(size * convert::most_room_bytes(&limits)).await;
         let me = session.name();
         let rooms: Vec<Room> = self
-            .hub
+            .sessions
             .engine()
             .rooms_after(&page_token, size + 1, |room| room.is_visible_to(me))
             .iter()
@@ -287,15 +309,15 @@ impl ChatService for NativeChat {
         &self,
         request: Request<ListMembersRequest>,
     ) -> Result<Response<ListMembersResponse>, Status> {
-        let session = self.hub.authenticate(request.metadata())?;
+        let session = self.session(&request)?;
         let quota = ReplyQuota::of(request.extensions());
         let ListMembersRequest {
             room,
             page_size,
             page_token,
         } = request.into_inner();
-        let engine = self.hub.engine();
-        let room = self.hub.readable_room(&session, &room)?;
+        let engine = self.sessions.engine();
+        let room = self.sessions.readable_room(&session, &room)?;
         let size = convert::page_size(page_size);
         let most_per_member = 4 * engine.limits().max_name_chars + FRAMING;
         quota.take(size * most_per_member).await;
@@ -312,18 +334,18 @@ impl ChatService for NativeChat {
         &self,
         request: Request<GetHistoryRequest>,
     ) -> Result<Response<GetHistoryResponse>, Status> {
-        let session = self.hub.authenticate(request.metadata())?;
+        let session = self.session(&request)?;
         let quota = ReplyQuota::of(request.extensions());
         let GetHistoryRequest {
             room,
             position,
             limit,
         } = request.into_inner();
-        let engine = self.hub.engine();
+        let engine = self.sessions.engine();
         // A lobby channel closed keeps its history readable; a deleted
         // room is not there, as if it never was.
         if engine.find_room(&room).is_some() {
-            self.hub.readable_room(&session, &room)?;
+            self.sessions.readable_room(&session, &room)?;
         } else if !is_channel_room(&room) || engine.last_seq(&room) == 0 {
             return Err(room_not_found(&room));
         }
@@ -384,10 +406,10 @@ impl ChatService for NativeChat {
         &self,
         request: Request<ModerateRoomRequest>,
     ) -> Result<Response<ModerateRoomResponse>, Status> {
-        let session = self.hub.authenticate(request.metadata())?;
+        let session = self.session(&request)?;
         let ModerateRoomRequest { room, action } = request.into_inner();
         let action = convert::action_from_wire(action)?;
-        let action = self.hub.moderate(&session, &room, action).await?;
+        let action = self.sessions.moderate(&session, &room, action).await?;
         Ok(Response::new(ModerateRoomResponse {
             action: Some(convert::action_to_wire(&action)),
         }))
@@ -397,17 +419,17 @@ impl ChatService for NativeChat {
         &self,
         request: Request<ListBansRequest>,
     ) -> Result<Response<ListBansResponse>, Status> {
-        let session = self.hub.authenticate(request.metadata())?;
+        let session = self.session(&request)?;
         let quota = ReplyQuota::of(request.extensions());
         let name = request.into_inner().room;
-        let room = self.hub.readable_room(&session, &name)?;
+        let room = self.sessions.readable_room(&session, &name)?;
         if room.access().role_of(session.name()) == chat_engine::Role::Member {
             return Err(Status::permission_denied(format!(
                 "only the owner and moderators of `{name}` may see whom it bans"
             )));
         }
         let names: Vec<String> = room.access().banned.values().cloned().collect();
-        let most_per_name = 4 * self.hub.engine().limits().max_name_chars + FRAMING;
+        let most_per_name = 4 * self.sessions.engine().limits().max_name_chars + FRAMING;
         quota.take(names.len() * most_per_name).await;
         Ok(Response::new(ListBansResponse { names }))
     }
@@ -416,9 +438,9 @@ impl ChatService for NativeChat {
         &self,
         request: Request<OpenDirectRequest>,
     ) -> Result<Response<OpenDirectResponse>, Status> {
-        let session = self.hub.authenticate(request.metadata())?;
+        let session = self.session(&request)?;
         let (room, created) = self
-            .hub
+            .sessions
             .open_direct(&session, &request.into_inner().name)
             .await?;
         Ok(Response::new(OpenDirectResponse {

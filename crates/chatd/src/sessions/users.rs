@@ -1,4 +1,4 @@
-//! Native-protocol users and their sessions.
+//! Signed-in users and their sessions.
 //!
 //! A user is a guest (a free name, one session, gone with it) or an
 //! account (a registered name, any number of sessions at once: a laptop
@@ -15,10 +15,9 @@ use chat_engine::{EngineError, NameClaim, Room, RoomChange};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tonic::Status;
 
+use super::SessionError;
 use crate::accounts;
-use crate::status;
 
 /// How many control messages (joins, leaves, rooms opened and closed) may
 /// wait for a stream that is not being read; past that it ends, told it
@@ -109,31 +108,27 @@ impl User {
     }
 
     /// Takes a send from the user's allowance, or says to slow down.
-    pub fn take_send(&self, per_second: u32) -> Result<(), Status> {
+    pub fn take_send(&self, per_second: u32) -> Result<(), SessionError> {
         if self.state().sends.take(per_second) {
             Ok(())
         } else {
-            Err(Status::resource_exhausted(format!(
-                "sending too fast: at most {per_second} messages a second; wait a moment and retry"
-            )))
+            Err(SessionError::SendingTooFast(per_second))
         }
     }
 
     /// Puts the user in `room` and tells its streams to follow it. Refused
     /// past `max_rooms`. Returns whether the user was not in it already.
-    pub fn join(&self, room: &Arc<Room>, max_rooms: usize) -> Result<bool, Status> {
+    pub fn join(&self, room: &Arc<Room>, max_rooms: usize) -> Result<bool, SessionError> {
         let mut state = self.state();
         if state.rooms.contains(room.name()) {
             return Ok(false);
         }
         if state.rooms.len() >= max_rooms {
-            return Err(Status::resource_exhausted(format!(
-                "already in {max_rooms} rooms, the most one user may be in; leave one first"
-            )));
+            return Err(SessionError::TooManyRooms(max_rooms));
         }
         // Read first, so a message posted as the user joins is not missed.
         let after = room.last_seq();
-        room.join(self.name()).map_err(status::from_engine)?;
+        room.join(self.name())?;
         state.rooms.insert(room.name().to_owned());
         state.tell_streams(
             &self.name,
@@ -274,16 +269,16 @@ impl Session {
     /// Registers a new event stream of this session, ending the one before
     /// it. Returns its generation and the receiver of its control
     /// messages, which closes when the stream must end.
-    pub fn open_stream(&self, shutdown: &CancellationToken) -> Result<StreamControl, Status> {
+    pub fn open_stream(&self, shutdown: &CancellationToken) -> Result<StreamControl, SessionError> {
         let mut session = self.state();
         let mut user = self.user.state();
         if session.ended || user.ended {
-            return Err(expired());
+            return Err(SessionError::Expired);
         }
         // Checked under the user's lock: shutdown ends the streams it
         // finds registered, and no stream registers after it.
         if shutdown.is_cancelled() {
-            return Err(status::from_engine(EngineError::ShuttingDown));
+            return Err(EngineError::ShuttingDown.into());
         }
         let generation = session.next_generation;
         session.next_generation += 1;
@@ -356,10 +351,6 @@ impl Session {
     fn state(&self) -> MutexGuard<'_, SessionState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-pub fn expired() -> Status {
-    Status::unauthenticated("the session token is unknown or its session ended; log in again")
 }
 
 /// Allows `per_second` sends a second, in bursts of up to `per_second`.

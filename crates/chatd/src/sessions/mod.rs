@@ -1,6 +1,12 @@
-//! The native protocol's hub: who is logged in under which token, guest
-//! and account logins, rooms joined and left, and when a session that
-//! went away ends.
+//! The session service: who is logged in under which token, guest and
+//! account logins, rooms joined and left, moderation's effects on users,
+//! and when a session that went away ends. The native adapter, the admin
+//! socket, reload and the cluster call it; it answers with
+//! [`SessionError`], which each adapter turns into its own statuses.
+
+mod error;
+pub mod names;
+mod users;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -11,15 +17,14 @@ use chat_engine::{Engine, Room, RoomAction};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tonic::Status;
-use tonic::metadata::MetadataMap;
 
-use super::convert::{DIRECT_PREFIX, check_room_name, check_user_name};
-use super::users::{Control, Session, User, expired};
+pub use error::SessionError;
+use names::{DIRECT_PREFIX, check_room_name, check_user_name};
+pub use users::{CONTROL_BACKLOG, Control, Session, StreamControl, User};
+
 use crate::accounts::{self, Accounts};
-use crate::status::{self, room_not_found};
 
-/// Settings of the native protocol's sessions.
+/// Settings of the sessions.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     /// How long a session lives on without an event stream or a call
@@ -31,9 +36,9 @@ pub struct SessionConfig {
     pub require_accounts: bool,
 }
 
-/// A cheap-to-clone handle to every native user and session.
+/// A cheap-to-clone handle to every signed-in user and session.
 #[derive(Clone)]
-pub struct NativeHub {
+pub struct Sessions {
     shared: Arc<Shared>,
 }
 
@@ -55,14 +60,14 @@ struct Shared {
     next_session_id: AtomicU64,
 }
 
-impl NativeHub {
+impl Sessions {
     pub fn new(
         engine: Engine,
         accounts: Accounts,
         config: SessionConfig,
         shutdown: CancellationToken,
     ) -> Self {
-        NativeHub {
+        Sessions {
             shared: Arc::new(Shared {
                 engine,
                 accounts,
@@ -125,19 +130,12 @@ impl NativeHub {
     }
 
     /// Starts a guest's session under `name`, which no account holds.
-    pub async fn guest_login(&self, name: &str) -> Result<Arc<Session>, Status> {
+    pub async fn guest_login(&self, name: &str) -> Result<Arc<Session>, SessionError> {
         if self.shared.require_accounts {
-            return Err(Status::permission_denied(
-                "this server admits accounts only: log in with a password, or register first",
-            ));
+            return Err(SessionError::AccountsOnly);
         }
         check_user_name(name)?;
-        let claim = self
-            .shared
-            .engine
-            .claim_name(name)
-            .await
-            .map_err(status::from_engine)?;
+        let claim = self.shared.engine.claim_name(name).await?;
         let user = Arc::new(User::new(claim, false, self.max_sends_per_second()));
         self.users().insert(name.to_owned(), Arc::clone(&user));
         let session = self.add_session(accounts::new_token(), user);
@@ -152,7 +150,7 @@ impl NativeHub {
         name: &str,
         password: &str,
         address: &str,
-    ) -> Result<Arc<Session>, Status> {
+    ) -> Result<Arc<Session>, SessionError> {
         check_user_name(name)?;
         let accounts = &self.shared.accounts;
         let account = accounts.register(name, password, Some(address)).await?;
@@ -165,7 +163,7 @@ impl NativeHub {
         name: &str,
         password: &str,
         address: &str,
-    ) -> Result<Arc<Session>, Status> {
+    ) -> Result<Arc<Session>, SessionError> {
         let account = self
             .shared
             .accounts
@@ -176,23 +174,19 @@ impl NativeHub {
         Ok(session)
     }
 
-    async fn account_session(&self, account: &str) -> Result<Arc<Session>, Status> {
+    async fn account_session(&self, account: &str) -> Result<Arc<Session>, SessionError> {
         let user = self.account_user(account)?;
         let token = self.shared.accounts.open_session(account).await?;
         Ok(self.add_session(token, user))
     }
 
     /// The user of account `name`, made if it has none yet.
-    fn account_user(&self, name: &str) -> Result<Arc<User>, Status> {
+    fn account_user(&self, name: &str) -> Result<Arc<User>, SessionError> {
         let mut users = self.users();
         if let Some(user) = users.get(name) {
             return Ok(Arc::clone(user));
         }
-        let claim = self
-            .shared
-            .engine
-            .claim_registered_name(name)
-            .map_err(status::from_engine)?;
+        let claim = self.shared.engine.claim_registered_name(name)?;
         let user = Arc::new(User::new(claim, true, self.max_sends_per_second()));
         // In a cluster, the rooms it joined on other nodes (as their news
         // told this one) are its rooms here too.
@@ -216,19 +210,8 @@ impl NativeHub {
         session
     }
 
-    /// The session whose token `metadata` carries.
-    pub fn authenticate(&self, metadata: &MetadataMap) -> Result<Arc<Session>, Status> {
-        let token = metadata
-            .get("authorization")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| {
-                Status::unauthenticated(
-                    "this call needs a session: log in with Login and send its token \
-                     as the metadata `authorization: Bearer TOKEN`",
-                )
-            })?;
+    /// The live session of `token`.
+    pub fn authenticate(&self, token: &str) -> Result<Arc<Session>, SessionError> {
         let found = self.sessions().get(token).cloned();
         if let Some(session) = found {
             // An account's session may have expired or been revoked since.
@@ -236,7 +219,7 @@ impl NativeHub {
                 && self.shared.accounts.session_account(hash).is_none()
             {
                 self.end(&session, "expired");
-                return Err(expired());
+                return Err(SessionError::Expired);
             }
             session.touch();
             return Ok(session);
@@ -245,7 +228,7 @@ impl NativeHub {
             .shared
             .accounts
             .session_account(&accounts::token_hash(token))
-            .ok_or_else(expired)?;
+            .ok_or(SessionError::Expired)?;
         let user = self.account_user(&account)?;
         Ok(self.add_session(token.to_owned(), user))
     }
@@ -270,7 +253,7 @@ impl NativeHub {
     }
 
     /// Logs the session out: an account's token is revoked for good.
-    pub async fn logout(&self, session: &Session) -> Result<(), Status> {
+    pub async fn logout(&self, session: &Session) -> Result<(), SessionError> {
         if session.user().is_account() {
             self.shared.accounts.revoke(session.token()).await?;
         }
@@ -315,7 +298,7 @@ impl NativeHub {
     /// Removes account `name`'s user: its sessions end, it leaves its
     /// rooms, and rooms forget its roles and invitations. (The account
     /// itself is removed by [`Accounts::delete`].)
-    pub async fn remove_account_user(&self, name: &str) -> Result<(), Status> {
+    pub async fn remove_account_user(&self, name: &str) -> Result<(), SessionError> {
         let sessions: Vec<Arc<Session>> = self
             .sessions()
             .values()
@@ -331,11 +314,7 @@ impl NativeHub {
                 self.vacate(&room, name);
             }
         }
-        self.shared
-            .engine
-            .forget_account(name)
-            .await
-            .map_err(status::from_engine)
+        Ok(self.shared.engine.forget_account(name).await?)
     }
 
     /// Whether native user `name` has a stream open.
@@ -363,28 +342,27 @@ impl NativeHub {
         session: &Session,
         name: &str,
         private: bool,
-    ) -> Result<Arc<Room>, Status> {
+    ) -> Result<Arc<Room>, SessionError> {
         check_room_name(name)?;
         let room = self
             .shared
             .engine
             .create_room(name, session.name(), private)
-            .await
-            .map_err(status::from_engine)?;
+            .await?;
         self.join(session.user(), &room).await
     }
 
     /// Puts the user in open room `name`, if it may join it.
-    pub async fn join_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
-        let room = self
-            .shared
-            .engine
-            .find_visible_room(name, session.name())
-            .map_err(status::from_engine)?;
+    pub async fn join_room(
+        &self,
+        session: &Session,
+        name: &str,
+    ) -> Result<Arc<Room>, SessionError> {
+        let room = self.shared.engine.find_visible_room(name, session.name())?;
         self.join(session.user(), &room).await
     }
 
-    async fn join(&self, user: &User, room: &Arc<Room>) -> Result<Arc<Room>, Status> {
+    async fn join(&self, user: &User, room: &Arc<Room>) -> Result<Arc<Room>, SessionError> {
         if user.is_in(room.name()) {
             return Ok(Arc::clone(room));
         }
@@ -398,12 +376,10 @@ impl NativeHub {
     }
 
     /// Takes the user out of room `name`.
-    pub async fn leave_room(&self, session: &Session, name: &str) -> Result<(), Status> {
+    pub async fn leave_room(&self, session: &Session, name: &str) -> Result<(), SessionError> {
         let user = session.user();
         if !user.is_in(name) {
-            return Err(Status::failed_precondition(format!(
-                "you are not in room `{name}`"
-            )));
+            return Err(SessionError::NotInRoom(name.to_owned()));
         }
         if user.is_account() {
             self.shared.accounts.leave(user.name(), name).await?;
@@ -417,17 +393,15 @@ impl NativeHub {
     /// The room the user is in called `name`, to send to. In a direct
     /// conversation the other account is brought back if it left, so no
     /// message goes unseen.
-    pub async fn room_of(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
+    pub async fn room_of(&self, session: &Session, name: &str) -> Result<Arc<Room>, SessionError> {
         if !session.user().is_in(name) {
-            return Err(Status::failed_precondition(format!(
-                "you are not in room `{name}`; join it with JoinRoom first"
-            )));
+            return Err(SessionError::JoinFirst(name.to_owned()));
         }
         let room = self
             .shared
             .engine
             .find_room(name)
-            .ok_or_else(|| room_not_found(name))?;
+            .ok_or_else(|| SessionError::NoSuchRoom(name.to_owned()))?;
         let peer = {
             let access = room.access();
             let peer = access.participants.iter().find(|p| *p != session.name());
@@ -442,14 +416,9 @@ impl NativeHub {
     }
 
     /// Open room `name`, whose members and history the user may read.
-    pub fn readable_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, Status> {
-        let room = self
-            .shared
-            .engine
-            .find_visible_room(name, session.name())
-            .map_err(status::from_engine)?;
-        room.check_readable(session.name())
-            .map_err(status::from_engine)?;
+    pub fn readable_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, SessionError> {
+        let room = self.shared.engine.find_visible_room(name, session.name())?;
+        room.check_readable(session.name())?;
         Ok(room)
     }
 
@@ -461,14 +430,9 @@ impl NativeHub {
         session: &Session,
         name: &str,
         action: RoomAction,
-    ) -> Result<RoomAction, Status> {
+    ) -> Result<RoomAction, SessionError> {
         let actor = session.name();
-        let action = self
-            .shared
-            .engine
-            .moderate(name, actor, action)
-            .await
-            .map_err(status::from_engine)?;
+        let action = self.shared.engine.moderate(name, actor, action).await?;
         match &action {
             RoomAction::Kick(target) => {
                 self.removed(name, target, &format!("kicked by {actor}"))
@@ -521,14 +485,13 @@ impl NativeHub {
         &self,
         session: &Session,
         peer: &str,
-    ) -> Result<(Arc<Room>, bool), Status> {
+    ) -> Result<(Arc<Room>, bool), SessionError> {
         let new_name = || format!("{DIRECT_PREFIX}dm-{}", &accounts::new_token()[..16]);
         let (room, created) = self
             .shared
             .engine
             .open_direct(session.name(), peer, new_name)
-            .await
-            .map_err(status::from_engine)?;
+            .await?;
         let participants: Vec<String> = room.access().participants.iter().cloned().collect();
         for name in participants {
             let user = self.account_user(&name)?;
