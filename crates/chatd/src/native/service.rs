@@ -58,7 +58,7 @@ impl NativeChat {
     /// The session of `request`, which must be an account's, and the
     /// address it came from.
     fn account_session<T>(&self, request: &Request<T>) -> Result<(Arc<Session>, String), Status> {
-        let session = self.session(&request)?;
+        let session = self.session(request)?;
         if !session.user().is_account() {
             return Err(Status::failed_precondition(
                 "a guest has no account; Register one first",
