@@ -5,14 +5,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
 
 use crate::committer::{Committer, fill_gap_later};
-use crate::directory::{Directory, UserHere};
+use crate::directory::Directory;
+use crate::registry::Names;
 use std::num::NonZeroU32;
 
 use crate::access::RoomAccess;
 use crate::store::{Grant, RoomUpdate};
 use crate::{
-    EngineError, EngineMetrics, HistoryStore, Limits, Message, NameClaim, News, NoRelay, Relay,
-    Room, RoomAction, SavedRoom, StoreError,
+    EngineError, EngineMetrics, HistoryStore, Limits, Message, News, NoRelay, Relay, Room,
+    RoomAction, SavedRoom, StoreError,
 };
 
 /// How many room openings and closings a slow watcher may fall behind.
@@ -507,78 +508,17 @@ impl Engine {
         }
     }
 
-    /// Claims `name` for a guest logging in, on every node; it is free
-    /// again when the claim is dropped. Fails if the name breaks the rules,
-    /// or it or a name that looks like it is registered or held by another
-    /// logged-in user.
-    pub async fn claim_name(&self, name: &str) -> Result<NameClaim, EngineError> {
-        self.shared.config.limits.check_name(name)?;
-        self.shared.directory.claim(name)?.hold_across_nodes().await
-    }
-
-    /// Claims `name` for a user on this node only: the lobby's users,
-    /// whose names come from its own indexes.
-    pub fn claim_name_here(&self, name: &str) -> Result<NameClaim, EngineError> {
-        self.shared.config.limits.check_name(name)?;
-        self.shared.directory.claim(name)
-    }
-
-    /// Claims registered `name` for its account's user.
-    pub fn claim_registered_name(&self, name: &str) -> Result<NameClaim, EngineError> {
-        self.shared.directory.claim_registered(name)
-    }
-
-    /// Registers `name` for an account: nobody else may use it, or a name
-    /// that looks like it, from now on. Fails if the name breaks the rules,
-    /// or it (or one like it) is registered or held by a logged-in user.
-    pub async fn register_name(&self, name: &str) -> Result<(), EngineError> {
-        self.shared.config.limits.check_name(name)?;
-        self.shared.directory.register(name)?;
-        // A guest of another node may hold it; once the account is stored,
-        // the store keeps the name, so it is let go again at once.
-        let held = self.shared.directory.relay().hold_name(name).await;
-        if held.is_ok() {
-            self.shared.directory.relay().release_name(name);
-        } else {
-            self.shared.directory.unregister(name);
-        }
-        held
-    }
-
-    /// Registers the name of an account that is stored already (at start,
-    /// or registered on another node).
-    pub fn register_stored_name(&self, name: &str) -> Result<(), EngineError> {
-        self.shared.config.limits.check_name(name)?;
-        self.shared.directory.register(name)
-    }
-
-    /// Frees a name [registered](Self::register_name) before.
-    pub fn unregister_name(&self, name: &str) {
-        self.shared.directory.unregister(name);
-    }
-
-    /// Checks a name that a user of a protocol without login (classic)
-    /// sends under: it follows the rules, is not registered, and no
-    /// logged-in user holds it or a name that looks like it.
-    pub fn check_unclaimed_name(&self, name: &str) -> Result<(), EngineError> {
-        self.shared.config.limits.check_name(name)?;
-        self.shared.directory.lock().check_free(name)
-    }
-
-    /// Whether a user called `name` is logged in and connected, here or
-    /// on another node.
-    pub fn is_online(&self, name: &str) -> bool {
-        self.shared.directory.is_online(name)
+    /// The name registry: who holds which name, on every protocol.
+    pub fn names(&self) -> Names {
+        Names::new(
+            Arc::clone(&self.shared.directory),
+            self.shared.config.limits,
+        )
     }
 
     /// Hands `news` to the other nodes, if any.
     pub fn announce(&self, news: News) {
         self.shared.directory.relay().announce(news);
-    }
-
-    /// The users logged in on this node.
-    pub fn users_here(&self) -> Vec<UserHere> {
-        self.shared.directory.lock().users_here()
     }
 
     /// `name` is online on some other node, or on none any more: the rooms

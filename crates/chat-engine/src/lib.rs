@@ -21,6 +21,7 @@ mod members;
 mod message;
 mod metrics;
 mod names;
+mod registry;
 mod relay;
 mod room;
 pub mod store;
@@ -35,6 +36,7 @@ pub use members::{RoomEvent, RoomEvents, RoomEventsError};
 pub use message::{Draft, Message, Origin, WireForms};
 pub use metrics::{EngineMetrics, latency_histogram};
 pub use names::name_key;
+pub use registry::Names;
 pub use relay::{News, NoRelay, Relay};
 pub use room::Room;
 pub use store::{

@@ -298,7 +298,7 @@ async fn members_join_and_leave_and_watchers_hear_it_in_order() {
 async fn presence_reaches_the_rooms_a_user_is_in_and_no_others() {
     let engine = engine(4, 100);
     let (shared, elsewhere) = (engine.room("shared"), engine.room("elsewhere"));
-    let claim = engine.claim_name("ann").await.unwrap();
+    let claim = engine.names().claim("ann").await.unwrap();
     claim.set_online(true);
     shared.join("ann").unwrap();
     let mut in_shared = shared.watch_members();
@@ -454,22 +454,22 @@ async fn history_reads_by_page_before_and_after() {
 #[tokio::test]
 async fn names_are_unique_while_claimed_and_carry_presence() {
     let engine = engine(4, 100);
-    let claim = engine.claim_name("민지").await.unwrap();
+    let claim = engine.names().claim("민지").await.unwrap();
     assert_eq!(
-        engine.claim_name("민지").await.unwrap_err(),
+        engine.names().claim("민지").await.unwrap_err(),
         EngineError::NameTaken {
             name: "민지".into(),
             holder: "민지".into()
         }
     );
-    assert!(!engine.is_online("민지"));
+    assert!(!engine.names().is_online("민지"));
     claim.set_online(true);
-    assert!(engine.is_online("민지"));
+    assert!(engine.names().is_online("민지"));
     drop(claim);
-    assert!(!engine.is_online("민지"));
-    assert!(engine.claim_name("민지").await.is_ok());
+    assert!(!engine.names().is_online("민지"));
+    assert!(engine.names().claim("민지").await.is_ok());
     assert_eq!(
-        engine.claim_name("").await.unwrap_err(),
+        engine.names().claim("").await.unwrap_err(),
         EngineError::EmptyName { max: 64 }
     );
 }
@@ -477,9 +477,9 @@ async fn names_are_unique_while_claimed_and_carry_presence() {
 #[tokio::test]
 async fn a_name_that_looks_like_a_claimed_one_is_taken() {
     let engine = engine(4, 100);
-    let _alice = engine.claim_name("alice").await.unwrap();
+    let _alice = engine.names().claim("alice").await.unwrap();
     for look_alike in ["ALICE", "\u{0430}lice", "ａｌｉｃｅ"] {
-        let error = engine.claim_name(look_alike).await.unwrap_err();
+        let error = engine.names().claim(look_alike).await.unwrap_err();
         assert_eq!(
             error,
             EngineError::NameTaken {
@@ -488,7 +488,7 @@ async fn a_name_that_looks_like_a_claimed_one_is_taken() {
             }
         );
         assert!(error.to_string().contains("looks like `alice`"), "{error}");
-        assert_eq!(engine.check_unclaimed_name(look_alike), Err(error));
+        assert_eq!(engine.names().check_unclaimed(look_alike), Err(error));
     }
     for hidden in [
         "alice\u{200b}",
@@ -498,17 +498,17 @@ async fn a_name_that_looks_like_a_claimed_one_is_taken() {
     ] {
         assert!(
             matches!(
-                engine.claim_name(hidden).await,
+                engine.names().claim(hidden).await,
                 Err(EngineError::NameHasHiddenCharacter(_))
             ),
             "{hidden:?}"
         );
     }
     assert_eq!(
-        engine.claim_name(" alice").await.unwrap_err(),
+        engine.names().claim(" alice").await.unwrap_err(),
         EngineError::NamePadded
     );
-    assert_eq!(engine.check_unclaimed_name("bob"), Ok(()));
+    assert_eq!(engine.names().check_unclaimed("bob"), Ok(()));
 }
 
 #[tokio::test]
@@ -547,7 +547,7 @@ async fn users_may_create_only_so_many_rooms() {
             Arc::new(MemoryStore::new(10)),
         );
         for account in ["ann", "bob"] {
-            engine.register_stored_name(account).unwrap();
+            engine.names().register_stored(account).unwrap();
         }
         engine
     };

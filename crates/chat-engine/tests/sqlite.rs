@@ -42,7 +42,7 @@ async fn history_numbering_and_saved_rooms_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let engine = engine(dir.path(), options());
-        engine.register_stored_name("ann").unwrap();
+        engine.names().register_stored("ann").unwrap();
         let room = engine.create_room("dev", "ann", false).await.unwrap();
         for i in 1..=5 {
             assert_eq!(room.post(draft(&i.to_string())).await.unwrap().seq, i);
@@ -326,7 +326,7 @@ async fn roles_bans_mutes_invitations_and_topics_survive_a_reopen() {
     let open = || async {
         let engine = engine(dir.path(), options());
         for account in ["ann", "bob", "eve"] {
-            engine.register_stored_name(account).unwrap();
+            engine.names().register_stored(account).unwrap();
         }
         engine.open_saved_rooms().await.unwrap();
         engine

@@ -270,6 +270,7 @@ impl Shared {
 
     fn give_roster(&self, engine: &Engine) {
         let users: Vec<wire::RosterUser> = engine
+            .names()
             .users_here()
             .into_iter()
             .map(|user| wire::RosterUser {

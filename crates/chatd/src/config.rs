@@ -8,10 +8,12 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chat_engine::{EngineConfig, Limits, RoomLimits};
+use chat_engine::{EngineConfig, Limits, PostgresOptions, RoomLimits, SqliteOptions};
 use clap::Parser;
 
 use crate::config_file::Settings;
+use crate::serving::Keepalive;
+use crate::sessions::SessionConfig;
 
 /// The chat server: serves the classic, lobby and native protocols over one
 /// chat engine, so their users talk to each other.
@@ -25,11 +27,39 @@ pub struct Config {
     #[arg(long, env = "CHATD_CONFIG", global = true)]
     pub config: Option<PathBuf>,
 
-    /// Serve Prometheus metrics at `http://ADDR/metrics` (plain HTTP;
-    /// keep it off the internet). Off by default.
-    #[arg(long, env = "CHATD_METRICS_ADDR")]
-    pub metrics_addr: Option<SocketAddr>,
+    #[command(flatten)]
+    pub listen: Listen,
 
+    #[command(flatten)]
+    pub connections: Connections,
+
+    #[command(flatten)]
+    pub users: Users,
+
+    #[command(flatten)]
+    pub rooms: Rooms,
+
+    #[command(flatten)]
+    pub lobby: Lobby,
+
+    #[command(flatten)]
+    pub storage: StorageSettings,
+
+    #[command(flatten)]
+    pub logging: Logging,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Every setting as given (or defaulted), by key.
+    #[arg(skip)]
+    pub settings: Settings,
+}
+
+/// Where each protocol, the web client, metrics and the admin socket listen.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Where it listens")]
+pub struct Listen {
     /// Where the native protocol (`chat.v1.ChatService`) listens.
     #[arg(long, env = "CHATD_NATIVE_ADDR", default_value = "0.0.0.0:7070")]
     pub native_addr: SocketAddr,
@@ -38,6 +68,43 @@ pub struct Config {
     /// `/`, the native protocol over gRPC-Web for it): `on` or `off`.
     #[arg(long, env = "CHATD_WEB", default_value = "on", value_parser = on_off, action = clap::ArgAction::Set)]
     pub web: bool,
+
+    /// Where the classic protocol (`grpc.ChatServer`) listens; `off` to
+    /// not serve it.
+    #[arg(long, env = "CHATD_CLASSIC_ADDR", default_value = "0.0.0.0:11912")]
+    pub classic_addr: ListenAddr,
+
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (plain HTTP;
+    /// keep it off the internet). Off by default.
+    #[arg(long, env = "CHATD_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Where `chatctl` reaches this chatd: a Unix socket, mode 0600.
+    /// Default: `admin.sock` in the data directory (none with
+    /// `--in-memory`); `off` for none.
+    #[arg(long, env = "CHATD_ADMIN_SOCKET")]
+    pub admin_socket: Option<String>,
+
+    /// In a cluster, where browsers reach this node's web client
+    /// (`http://host:7070`): the other nodes' pages move here when theirs
+    /// goes, and may call it. Default: http (https with TLS) on the
+    /// advertised host and the native port.
+    #[arg(long, env = "CHATD_PUBLIC_URL", value_parser = public_url)]
+    pub public_url: Option<String>,
+}
+
+/// What every connection is held to, and TLS.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Connections")]
+pub struct Connections {
+    /// A PEM certificate (chain) to serve every listener over TLS with,
+    /// with `--tls-key`. Without both, every listener is plaintext.
+    #[arg(long, env = "CHATD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "CHATD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 
     /// How often native- and classic-protocol connections are pinged
     /// (HTTP/2 keepalive) to find peers that vanished.
@@ -48,37 +115,6 @@ pub struct Config {
     /// dropped.
     #[arg(long, env = "CHATD_KEEPALIVE_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
     pub keepalive_timeout: Duration,
-
-    /// How long a native user whose event stream closed stays logged in (and
-    /// in its rooms) for its client to reconnect and resume.
-    #[arg(long, env = "CHATD_PRESENCE_GRACE", default_value = "10s", value_parser = positive_duration)]
-    pub presence_grace: Duration,
-
-    /// How many rooms one native user may be in at once.
-    #[arg(long, env = "CHATD_MAX_ROOMS_PER_USER", default_value_t = 100,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_rooms_per_user: u64,
-
-    /// How many rooms may be open on the server; creating more is refused.
-    #[arg(long, env = "CHATD_MAX_ROOMS", default_value_t = 10_000,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_rooms: u64,
-
-    /// How many rooms one user may have created, in all.
-    #[arg(long, env = "CHATD_MAX_ROOMS_CREATED_PER_USER", default_value_t = 100,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_rooms_created_per_user: u64,
-
-    /// How many rooms one user may create in an hour.
-    #[arg(long, env = "CHATD_ROOMS_CREATED_PER_HOUR", default_value_t = 20,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub rooms_created_per_hour: u32,
-
-    /// How many messages a second one native user may send (bursts of as
-    /// many are fine).
-    #[arg(long, env = "CHATD_MAX_SENDS_PER_SECOND", default_value_t = 20,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_sends_per_second: u32,
 
     /// How many client connections `chatd` holds at once, over every port.
     /// Default: the open-file limit (raised to its hard limit at start)
@@ -109,19 +145,16 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(16 * 1024..))]
     pub max_unsent_bytes_per_connection: u64,
 
-    /// How many notes and lobby chat lines a second one client address may
-    /// send over the classic and lobby protocols, which have no login
-    /// (bursts of as many are fine).
-    #[arg(long, env = "CHATD_MAX_LEGACY_SENDS_PER_SECOND", default_value_t = 20,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_legacy_sends_per_second: u32,
+    /// How long shutdown waits for connections to finish before closing
+    /// them (e.g. `5s`, `500ms`).
+    #[arg(long, env = "CHATD_SHUTDOWN_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+}
 
-    /// How many logins a second one client address may make (native
-    /// `Login`, lobby `TryLogin`; bursts of as many are fine).
-    #[arg(long, env = "CHATD_MAX_LOGINS_PER_SECOND", default_value_t = 10,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_logins_per_second: u32,
-
+/// Logins, sessions and what one user may do.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Users and sessions")]
+pub struct Users {
     /// Guests may not log in to the native protocol: only accounts. The
     /// classic and lobby protocols have no accounts, so they are not
     /// served either, unless `--legacy-guests` lets their guests in.
@@ -138,24 +171,85 @@ pub struct Config {
     #[arg(long, env = "CHATD_SESSION_TTL", default_value = "30days", value_parser = positive_duration)]
     pub session_ttl: Duration,
 
-    /// A PEM certificate (chain) to serve every listener over TLS with,
-    /// with `--tls-key`. Without both, every listener is plaintext.
-    #[arg(long, env = "CHATD_TLS_CERT", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
+    /// How long a native user whose event stream closed stays logged in (and
+    /// in its rooms) for its client to reconnect and resume.
+    #[arg(long, env = "CHATD_PRESENCE_GRACE", default_value = "10s", value_parser = positive_duration)]
+    pub presence_grace: Duration,
 
-    /// The PEM private key of `--tls-cert`.
-    #[arg(long, env = "CHATD_TLS_KEY", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
+    /// How many rooms one native user may be in at once.
+    #[arg(long, env = "CHATD_MAX_ROOMS_PER_USER", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rooms_per_user: u64,
 
-    /// Where the classic protocol (`grpc.ChatServer`) listens; `off` to
-    /// not serve it.
-    #[arg(long, env = "CHATD_CLASSIC_ADDR", default_value = "0.0.0.0:11912")]
-    pub classic_addr: ListenAddr,
+    /// How many messages a second one native user may send (bursts of as
+    /// many are fine).
+    #[arg(long, env = "CHATD_MAX_SENDS_PER_SECOND", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sends_per_second: u32,
 
+    /// How many notes and lobby chat lines a second one client address may
+    /// send over the classic and lobby protocols, which have no login
+    /// (bursts of as many are fine).
+    #[arg(long, env = "CHATD_MAX_LEGACY_SENDS_PER_SECOND", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_legacy_sends_per_second: u32,
+
+    /// How many logins a second one client address may make (native
+    /// `Login`, lobby `TryLogin`; bursts of as many are fine).
+    #[arg(long, env = "CHATD_MAX_LOGINS_PER_SECOND", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_logins_per_second: u32,
+}
+
+/// Rooms, messages and names: the engine's limits.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Rooms and messages")]
+pub struct Rooms {
     /// The room every classic client shares.
     #[arg(long, env = "CHATD_CLASSIC_ROOM", default_value = "general")]
     pub classic_room: String,
 
+    /// How many rooms may be open on the server; creating more is refused.
+    #[arg(long, env = "CHATD_MAX_ROOMS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rooms: u64,
+
+    /// How many rooms one user may have created, in all.
+    #[arg(long, env = "CHATD_MAX_ROOMS_CREATED_PER_USER", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rooms_created_per_user: u64,
+
+    /// How many rooms one user may create in an hour.
+    #[arg(long, env = "CHATD_ROOMS_CREATED_PER_HOUR", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rooms_created_per_hour: u32,
+
+    /// How many of the newest messages a new stream receives before live
+    /// ones (0 for none).
+    #[arg(long, env = "CHATD_HISTORY_REPLAY", default_value_t = 1000)]
+    pub history_replay: usize,
+
+    /// How many of each room's newest messages stay in memory for fast
+    /// fan-out; a subscriber further behind is caught up from history.
+    #[arg(long, env = "CHATD_RECENT_WINDOW", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub recent_window: u64,
+
+    /// Longest message text, in UTF-8 bytes.
+    #[arg(long, env = "CHATD_MAX_MESSAGE_BYTES", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_message_bytes: u64,
+
+    /// Longest user name, in characters.
+    #[arg(long, env = "CHATD_MAX_NAME_CHARS", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_name_chars: u64,
+}
+
+/// Where the lobby protocol's services listen, and its heartbeat.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Lobby protocol")]
+pub struct Lobby {
     /// Where the lobby protocol's Agent (login) listens.
     #[arg(long, env = "CHATD_AGENT_ADDR", default_value = "0.0.0.0:50050")]
     pub agent_addr: SocketAddr,
@@ -176,22 +270,15 @@ pub struct Config {
     #[arg(long, env = "CHATD_CHANNEL_PORTS", default_value = "50054-50057")]
     pub channel_ports: ChannelPorts,
 
+    /// The host clients are told to dial for Heartbeat, Lobby and channels.
+    #[arg(long, env = "CHATD_ADVERTISED_HOST", default_value = "localhost")]
+    pub advertised_host: String,
+
     /// How many open channels the lobby users of one client address may
     /// have made; more `MAKE_CHANNEL`s get `FAILURE`.
     #[arg(long, env = "CHATD_MAX_CHANNELS_PER_ADDRESS", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_channels_per_address: u64,
-
-    /// The host clients are told to dial for Heartbeat, Lobby and channels.
-    #[arg(long, env = "CHATD_ADVERTISED_HOST", default_value = "localhost")]
-    pub advertised_host: String,
-
-    /// In a cluster, where browsers reach this node's web client
-    /// (`http://host:7070`): the other nodes' pages move here when theirs
-    /// goes, and may call it. Default: http (https with TLS) on the
-    /// advertised host and the native port.
-    #[arg(long, env = "CHATD_PUBLIC_URL", value_parser = public_url)]
-    pub public_url: Option<String>,
 
     /// How often Heartbeat sends the time, and how often lobby-protocol
     /// connections are pinged (HTTP/2 keepalive).
@@ -203,22 +290,16 @@ pub struct Config {
     /// may go without an open heartbeat stream.
     #[arg(long, env = "CHATD_HEARTBEAT_TIMEOUT", default_value = "5s", value_parser = positive_duration)]
     pub heartbeat_timeout: Duration,
+}
 
-    /// How many of the newest messages a new stream receives before live
-    /// ones (0 for none).
-    #[arg(long, env = "CHATD_HISTORY_REPLAY", default_value_t = 1000)]
-    pub history_replay: usize,
-
+/// Where history, rooms and accounts are kept, and for how long.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Storage")]
+pub struct StorageSettings {
     /// Where history is kept (an SQLite database, `chat.db`, is created
     /// there).
     #[arg(long, env = "CHATD_DATA_DIR", default_value = "chatd-data")]
     pub data_dir: PathBuf,
-
-    /// Where `chatctl` reaches this chatd: a Unix socket, mode 0600.
-    /// Default: `admin.sock` in the data directory (none with
-    /// `--in-memory`); `off` for none.
-    #[arg(long, env = "CHATD_ADMIN_SOCKET")]
-    pub admin_socket: Option<String>,
 
     /// Keep history in memory only: nothing is written to disk, and a
     /// restart forgets it.
@@ -252,28 +333,12 @@ pub struct Config {
     /// fail until retention makes room. No limit but the disk's by default.
     #[arg(long, env = "CHATD_MAX_DB_BYTES")]
     pub max_db_bytes: Option<u64>,
+}
 
-    /// How many of each room's newest messages stay in memory for fast
-    /// fan-out; a subscriber further behind is caught up from history.
-    #[arg(long, env = "CHATD_RECENT_WINDOW", default_value_t = 4096,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub recent_window: u64,
-
-    /// Longest message text, in UTF-8 bytes.
-    #[arg(long, env = "CHATD_MAX_MESSAGE_BYTES", default_value_t = 4096,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_message_bytes: u64,
-
-    /// Longest user name, in characters.
-    #[arg(long, env = "CHATD_MAX_NAME_CHARS", default_value_t = 64,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_name_chars: u64,
-
-    /// How long shutdown waits for connections to finish before closing
-    /// them (e.g. `5s`, `500ms`).
-    #[arg(long, env = "CHATD_SHUTDOWN_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub shutdown_grace: Duration,
-
+/// What is logged, and how.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Logging")]
+pub struct Logging {
     /// Log filter, in `tracing` syntax (e.g. `info`, `chatd=debug`).
     #[arg(long, env = "CHATD_LOG", default_value = "info", value_parser = log_filter)]
     pub log: String,
@@ -281,13 +346,6 @@ pub struct Config {
     /// `text` for people, `json` (one object a line) for log shippers.
     #[arg(long, env = "CHATD_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
-
-    #[command(subcommand)]
-    pub command: Option<Command>,
-
-    /// Every setting as given (or defaulted), by key.
-    #[arg(skip)]
-    pub settings: Settings,
 }
 
 /// What `chatd` does instead of serving.
@@ -310,22 +368,96 @@ pub enum Command {
     },
 }
 
+/// Where history, rooms and accounts are kept: chosen once, from
+/// `--in-memory`, `--database-url` and `--data-dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    Memory {
+        retain_messages: usize,
+    },
+    Sqlite {
+        dir: PathBuf,
+        options: SqliteOptions,
+    },
+    Postgres {
+        url: String,
+        options: PostgresOptions,
+    },
+}
+
+/// Every setting derived from others is made here, once.
 impl Config {
+    pub fn storage(&self) -> Storage {
+        let storage = &self.storage;
+        if let Some(url) = &storage.database_url {
+            return Storage::Postgres {
+                url: url.clone(),
+                options: PostgresOptions {
+                    retain_messages: storage.retain_messages,
+                    retain_age: storage.retain_age.0,
+                },
+            };
+        }
+        if storage.in_memory {
+            return Storage::Memory {
+                retain_messages: to_usize(storage.retain_messages),
+            };
+        }
+        Storage::Sqlite {
+            dir: storage.data_dir.clone(),
+            options: SqliteOptions {
+                retain_messages: storage.retain_messages,
+                retain_age: storage.retain_age.0,
+                max_bytes: storage.max_db_bytes,
+            },
+        }
+    }
+
+    pub fn sessions(&self) -> SessionConfig {
+        SessionConfig {
+            presence_grace: self.users.presence_grace,
+            max_rooms_per_user: to_usize(self.users.max_rooms_per_user),
+            max_sends_per_second: self.users.max_sends_per_second,
+            require_accounts: self.users.require_accounts,
+        }
+    }
+
+    /// The keepalive of native- and classic-protocol connections.
+    pub fn native_keepalive(&self) -> Keepalive {
+        Keepalive {
+            interval: self.connections.keepalive_interval,
+            timeout: self.connections.keepalive_timeout,
+        }
+    }
+
+    pub fn max_connections_per_address(&self) -> usize {
+        to_usize(self.connections.max_connections_per_address)
+    }
+
+    /// Where browsers reach this node's web client: `--public-url`, or
+    /// http (https with TLS) on the advertised host and the native port.
+    pub fn public_url(&self, tls_on: bool, native_port: u16) -> String {
+        self.listen.public_url.clone().unwrap_or_else(|| {
+            let scheme = if tls_on { "https" } else { "http" };
+            format!("{scheme}://{}:{native_port}", self.lobby.advertised_host)
+        })
+    }
+
     pub fn limits(&self) -> Limits {
         Limits {
-            max_text_bytes: to_usize(self.max_message_bytes),
-            max_name_chars: to_usize(self.max_name_chars),
+            max_text_bytes: to_usize(self.rooms.max_message_bytes),
+            max_name_chars: to_usize(self.rooms.max_name_chars),
         }
     }
 
     pub fn engine(&self) -> EngineConfig {
         EngineConfig {
             limits: self.limits(),
-            window_len: to_usize(self.recent_window),
+            window_len: to_usize(self.rooms.recent_window),
             rooms: RoomLimits {
-                max_rooms: to_usize(self.max_rooms),
-                max_created_per_user: to_usize(self.max_rooms_created_per_user),
-                created_per_user_per_hour: self.rooms_created_per_hour,
+                max_rooms: to_usize(self.rooms.max_rooms),
+                max_created_per_user: to_usize(self.rooms.max_rooms_created_per_user),
+                created_per_user_per_hour: self.rooms.rooms_created_per_hour,
             },
         }
     }
@@ -334,16 +466,16 @@ impl Config {
     /// may be served: not under `--require-accounts` unless
     /// `--legacy-guests` says so.
     pub fn legacy_protocols_allowed(&self) -> bool {
-        !self.require_accounts || self.legacy_guests
+        !self.users.require_accounts || self.users.legacy_guests
     }
 
     /// Where the admin socket is, if there is one.
     pub fn admin_socket(&self) -> Option<PathBuf> {
-        match self.admin_socket.as_deref() {
+        match self.listen.admin_socket.as_deref() {
             Some("off") => None,
             Some(path) => Some(PathBuf::from(path)),
-            None if self.in_memory => None,
-            None => Some(self.data_dir.join("admin.sock")),
+            None if self.storage.in_memory => None,
+            None => Some(self.storage.data_dir.join("admin.sock")),
         }
     }
 
@@ -465,7 +597,7 @@ fn retain_age(text: &str) -> Result<RetainAge, String> {
     positive_duration(text).map(|age| RetainAge(Some(age)))
 }
 
-fn to_usize(n: u64) -> usize {
+pub(crate) fn to_usize(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 

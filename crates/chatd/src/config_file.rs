@@ -335,9 +335,9 @@ mod tests {
         std::fs::write(&path, given.settings.to_toml()).unwrap();
         let read = load([OsString::from("chatd"), "--config".into(), path.into()]).unwrap();
         assert_eq!(read.settings, given.settings);
-        assert_eq!(read.classic_room, "a \"quoted\" \\ room");
-        assert!(read.require_accounts);
-        assert_eq!(read.max_rooms, 7);
+        assert_eq!(read.rooms.classic_room, "a \"quoted\" \\ room");
+        assert!(read.users.require_accounts);
+        assert_eq!(read.rooms.max_rooms, 7);
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod native;
 mod reload;
 mod server;
+mod serving;
 pub mod sessions;
 mod status;
 mod streaming;
@@ -34,5 +35,6 @@ pub mod transport;
 pub mod web;
 
 pub use config::Config;
+pub use lobby::LobbyAddrs;
 pub use reload::Reloader;
-pub use server::{Chatd, ListenAddrs, LobbyAddrs, StartError};
+pub use server::{Chatd, ListenAddrs, StartError};

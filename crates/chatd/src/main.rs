@@ -37,7 +37,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let filter = start_logging(&config)?;
 
-    let grace = config.shutdown_grace;
+    let grace = config.connections.shutdown_grace;
     let server = Chatd::bind(config).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(reload_on_hangup(args, server.reloader(), filter));
@@ -63,11 +63,11 @@ async fn main() -> anyhow::Result<()> {
 /// Logs to stderr, as `--log-format` says, through `--log`'s filter, which
 /// the returned handle can change.
 fn start_logging(config: &Config) -> anyhow::Result<FilterHandle> {
-    let filter = EnvFilter::try_new(&config.log).context("invalid --log filter")?;
+    let filter = EnvFilter::try_new(&config.logging.log).context("invalid --log filter")?;
     let (filter, handle) = reload::Layer::new(filter);
     let logs = tracing_subscriber::registry().with(filter);
     let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    match config.log_format {
+    match config.logging.log_format {
         LogFormat::Text => logs
             .with(lines.with_ansi(std::io::stderr().is_terminal()))
             .init(),
@@ -97,7 +97,7 @@ async fn reload_on_hangup(args: Vec<OsString>, reloader: Reloader, filter: Filte
                 continue;
             }
         };
-        match EnvFilter::try_new(&config.log) {
+        match EnvFilter::try_new(&config.logging.log) {
             Ok(new) => {
                 if let Err(error) = filter.reload(new) {
                     tracing::error!(%error, "cannot change the log filter");

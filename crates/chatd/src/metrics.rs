@@ -120,31 +120,97 @@ struct ProtocolMeasures {
     sends: Histogram,
 }
 
+/// The measures kept per protocol, registered in `registry`, in the
+/// order of [`Protocol::ALL`].
+fn per_protocol(registry: &mut Registry) -> Vec<ProtocolMeasures> {
+    let histograms: fn() -> Histogram = latency_histogram;
+    let connections_open = Family::<Labels<1>, Gauge>::default();
+    let connections_accepted = Family::<Labels<1>, Counter>::default();
+    let streams_open = Family::<Labels<1>, Gauge>::default();
+    let messages_accepted = Family::<Labels<1>, Counter>::default();
+    let sends: Histograms<1> = Family::new_with_constructor(histograms);
+    let protocols = Protocol::ALL
+        .iter()
+        .map(|protocol| {
+            let label = [("protocol", protocol.name())];
+            ProtocolMeasures {
+                connections_open: connections_open.get_or_create_owned(&label),
+                connections_accepted: connections_accepted.get_or_create_owned(&label),
+                streams_open: streams_open.get_or_create_owned(&label),
+                messages_accepted: messages_accepted.get_or_create_owned(&label),
+                sends: sends.get_or_create_owned(&label),
+            }
+        })
+        .collect();
+    registry.register(
+        "chatd_connections_open",
+        "Client connections open now, by the protocol of the port they came to",
+        connections_open,
+    );
+    registry.register(
+        "chatd_connections_accepted",
+        "Client connections admitted",
+        connections_accepted,
+    );
+    registry.register(
+        "chatd_streams_open",
+        "Calls in progress now (HTTP/2 streams), most of them event and message streams",
+        streams_open,
+    );
+    registry.register(
+        "chatd_messages_accepted",
+        "Messages stored and published",
+        messages_accepted,
+    );
+    registry.register_with_unit(
+        "chatd_send",
+        "Time from a send's arrival to its acknowledgement (stored and published)",
+        Unit::Seconds,
+        sends,
+    );
+    protocols
+}
+
+impl Shared {
+    /// Registers the measures that are not per protocol.
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "chatd_messages_refused",
+            "Messages refused, by the gRPC status code of the refusal",
+            self.messages_refused.clone(),
+        );
+        registry.register(
+            "chatd_limits_hit",
+            "Requests and connections refused or cut by a limit on one client",
+            self.limits_hit.clone(),
+        );
+        registry.register(
+            "chatd_login_failures",
+            "Native logins refused, by the gRPC status code of the refusal",
+            self.login_failures.clone(),
+        );
+        registry.register_with_unit(
+            "chatd_health_check",
+            "Round trip of a health check: `SELECT 1` against the history store (in a \
+             cluster, the database), a flush to the broker",
+            Unit::Seconds,
+            self.checks.clone(),
+        );
+        registry.register(
+            "chatd_health_check_failures",
+            "Health checks that failed or took too long",
+            self.check_failures.clone(),
+        );
+    }
+}
+
 impl Metrics {
     /// A registry with every measure of a server over `engine`.
     pub fn new(engine: &Engine) -> Self {
         let mut registry = Registry::default();
         let histograms: fn() -> Histogram = latency_histogram;
-        let connections_open = Family::<Labels<1>, Gauge>::default();
-        let connections_accepted = Family::<Labels<1>, Counter>::default();
-        let streams_open = Family::<Labels<1>, Gauge>::default();
-        let messages_accepted = Family::<Labels<1>, Counter>::default();
-        let sends: Histograms<1> = Family::new_with_constructor(histograms);
-        let protocols = Protocol::ALL
-            .iter()
-            .map(|protocol| {
-                let label = [("protocol", protocol.name())];
-                ProtocolMeasures {
-                    connections_open: connections_open.get_or_create_owned(&label),
-                    connections_accepted: connections_accepted.get_or_create_owned(&label),
-                    streams_open: streams_open.get_or_create_owned(&label),
-                    messages_accepted: messages_accepted.get_or_create_owned(&label),
-                    sends: sends.get_or_create_owned(&label),
-                }
-            })
-            .collect();
         let shared = Shared {
-            protocols,
+            protocols: per_protocol(&mut registry),
             messages_refused: Family::default(),
             limits_hit: Family::default(),
             login_failures: Family::default(),
@@ -163,59 +229,7 @@ impl Metrics {
                 .login_failures
                 .get_or_create_owned(&[("code", code_name(code))]);
         }
-        registry.register(
-            "chatd_connections_open",
-            "Client connections open now, by the protocol of the port they came to",
-            connections_open,
-        );
-        registry.register(
-            "chatd_connections_accepted",
-            "Client connections admitted",
-            connections_accepted,
-        );
-        registry.register(
-            "chatd_streams_open",
-            "Calls in progress now (HTTP/2 streams), most of them event and message streams",
-            streams_open,
-        );
-        registry.register(
-            "chatd_messages_accepted",
-            "Messages stored and published",
-            messages_accepted,
-        );
-        registry.register(
-            "chatd_messages_refused",
-            "Messages refused, by the gRPC status code of the refusal",
-            shared.messages_refused.clone(),
-        );
-        registry.register_with_unit(
-            "chatd_send",
-            "Time from a send's arrival to its acknowledgement (stored and published)",
-            Unit::Seconds,
-            sends,
-        );
-        registry.register(
-            "chatd_limits_hit",
-            "Requests and connections refused or cut by a limit on one client",
-            shared.limits_hit.clone(),
-        );
-        registry.register(
-            "chatd_login_failures",
-            "Native logins refused, by the gRPC status code of the refusal",
-            shared.login_failures.clone(),
-        );
-        registry.register_with_unit(
-            "chatd_health_check",
-            "Round trip of a health check: `SELECT 1` against the history store (in a \
-             cluster, the database), a flush to the broker",
-            Unit::Seconds,
-            shared.checks.clone(),
-        );
-        registry.register(
-            "chatd_health_check_failures",
-            "Health checks that failed or took too long",
-            shared.check_failures.clone(),
-        );
+        shared.register(&mut registry);
         engine.metrics().register(&mut registry);
         registry.register_collector(Box::new(EngineCensus(engine.clone())));
         Metrics {

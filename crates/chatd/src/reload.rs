@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Config;
 use crate::address_rate::AddressRate;
+use crate::config::to_usize;
 use crate::config_file::Settings;
 use crate::sessions::Sessions;
 use crate::transport::{Admission, Tls};
@@ -77,17 +78,18 @@ impl Live {
     }
 
     fn apply(&mut self, new: &Config) {
-        let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        if let Some(max) = new.max_connections {
+        if let Some(max) = new.connections.max_connections {
             self.admission.set_max_total(to_usize(max));
         }
         self.admission
-            .set_max_per_address(to_usize(new.max_connections_per_address));
+            .set_max_per_address(new.max_connections_per_address());
         self.legacy_rate
-            .set_per_second(new.max_legacy_sends_per_second);
-        self.login_rate.set_per_second(new.max_logins_per_second);
+            .set_per_second(new.users.max_legacy_sends_per_second);
+        self.login_rate
+            .set_per_second(new.users.max_logins_per_second);
+        let sessions = new.sessions();
         self.sessions
-            .set_limits(to_usize(new.max_rooms_per_user), new.max_sends_per_second);
+            .set_limits(sessions.max_rooms_per_user, sessions.max_sends_per_second);
         let tls_loaded = self.reload_tls(new);
 
         let mut applied = 0;
@@ -99,7 +101,8 @@ impl Live {
             let is_tls = change.key.starts_with("tls-");
             // Back to the default (from the open-file limit): worked out at
             // start only.
-            let unlimited = change.key == "max-connections" && new.max_connections.is_none();
+            let unlimited =
+                change.key == "max-connections" && new.connections.max_connections.is_none();
             if !LIVE_SETTINGS.contains(&change.key.as_str()) || (is_tls && !tls_loaded) || unlimited
             {
                 // Kept as it runs, so the next reload names it again.
@@ -126,7 +129,11 @@ impl Live {
 
     /// Loads the certificate again, if TLS is on; whether it could.
     fn reload_tls(&self, new: &Config) -> bool {
-        let (Some(tls), Some(cert), Some(key)) = (&self.tls, &new.tls_cert, &new.tls_key) else {
+        let (Some(tls), Some(cert), Some(key)) = (
+            &self.tls,
+            &new.connections.tls_cert,
+            &new.connections.tls_key,
+        ) else {
             return false;
         };
         match tls.reload(cert, key) {

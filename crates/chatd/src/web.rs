@@ -279,6 +279,11 @@ impl WebLayer {
     pub fn new(files: Option<WebFiles>, peers: PeerOrigins, tls: bool) -> Self {
         WebLayer { files, peers, tls }
     }
+
+    /// Whether it serves the web client (else it only passes calls on).
+    pub fn serves_files(&self) -> bool {
+        self.files.is_some()
+    }
 }
 
 /// Lets pages of the nodes in `peers` make gRPC-Web calls.

@@ -225,7 +225,11 @@ async fn presence_online_while_streaming_then_gone_after_the_grace() {
     bob.join("general").await;
     let mut ann_events = ann.subscribe(&[]).await;
     let bob_events = bob.subscribe(&[]).await;
-    wait_until(|| server.engine.is_online("bob"), || "bob online".into()).await;
+    wait_until(
+        || server.engine.names().is_online("bob"),
+        || "bob online".into(),
+    )
+    .await;
     let members = ann.members("general").await;
     assert!(
         members.iter().any(|m| m.name == "bob" && m.online),
@@ -267,7 +271,11 @@ async fn keepalive_finds_a_peer_whose_connection_went_silent() {
     let mut bob = NativeUser::login(proxy.addr, "bob").await;
     bob.join("general").await;
     let _bob_events = bob.subscribe(&[]).await;
-    wait_until(|| server.engine.is_online("bob"), || "bob online".into()).await;
+    wait_until(
+        || server.engine.names().is_online("bob"),
+        || "bob online".into(),
+    )
+    .await;
     proxy.go_silent();
     let left = next_matching(&mut ann_events, |k| match k {
         Kind::MemberLeft(left) => Some(left.name),

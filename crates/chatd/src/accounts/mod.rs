@@ -86,7 +86,7 @@ impl Accounts {
         } = store.load_accounts().await?;
         let mut state = State::default();
         for account in accounts {
-            if let Err(error) = engine.register_stored_name(&account.name) {
+            if let Err(error) = engine.names().register_stored(&account.name) {
                 // Only if the name rules changed since it was registered.
                 tracing::warn!(name = account.name, %error, "account name not reserved");
             }
@@ -145,7 +145,7 @@ impl Accounts {
         }
         // Reserved first, so two registrations of one name cannot both
         // hash; released again if anything after fails.
-        self.shared.engine.register_name(name).await?;
+        self.shared.engine.names().register(name).await?;
         let asker = address.map_or(Asker::Trusted, |address| Asker::Client {
             address: address.to_owned(),
             known: false,
@@ -166,7 +166,7 @@ impl Accounts {
         }
         .await;
         if created.is_err() {
-            self.shared.engine.unregister_name(name);
+            self.shared.engine.names().unregister(name);
         }
         let account = created?;
         if let Some(address) = address {
@@ -262,7 +262,7 @@ impl Accounts {
             state.sessions.retain(|_, s| s.stored.account != account);
         }
         self.throttle().forget(&key);
-        self.shared.engine.unregister_name(account);
+        self.shared.engine.names().unregister(account);
         tracing::info!(name = account, "account deleted");
         Ok(())
     }
@@ -484,7 +484,7 @@ impl Accounts {
         match loaded {
             Some((account, sessions)) => {
                 if !state.accounts.contains_key(&key)
-                    && let Err(error) = self.shared.engine.register_stored_name(name)
+                    && let Err(error) = self.shared.engine.names().register_stored(name)
                 {
                     tracing::warn!(name, %error, "account of another node not reserved");
                 }
@@ -499,7 +499,7 @@ impl Accounts {
             }
             None => {
                 if state.accounts.remove(&key).is_some() {
-                    self.shared.engine.unregister_name(name);
+                    self.shared.engine.names().unregister(name);
                 }
             }
         }

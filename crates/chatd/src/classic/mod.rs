@@ -11,10 +11,13 @@ use chat_proto::classic::chat_server_server::{ChatServer, ChatServerServer};
 use chat_proto::classic::{Empty, Note};
 use chat_proto::codec::Encoded;
 use futures::Stream;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::address_rate::AddressRate;
+use crate::metrics::Protocol;
+use crate::serving::{Keepalive, Serving, local_addr, log_listening};
 use crate::sessions::names::check_not_lobby_user_name;
 use crate::status;
 use crate::streaming::subscription_stream;
@@ -55,6 +58,26 @@ impl ClassicChat {
     }
 }
 
+/// Serves `chat` on `listener` until shutdown.
+pub async fn serve(
+    listener: TcpListener,
+    chat: ClassicChat,
+    keepalive: Keepalive,
+    serving: Serving,
+) -> Result<(), tonic::transport::Error> {
+    let service = chat.into_service(serving.max_request);
+    serving.reports::<ChatServerServer<ClassicChat>>().await;
+    log_listening("classic protocol", &[local_addr(&listener)]);
+    serving
+        .discoverable(serving.server(keepalive))
+        .add_service(service)
+        .serve_with_incoming_shutdown(
+            serving.incoming(listener, Protocol::Classic),
+            serving.stopped(),
+        )
+        .await
+}
+
 type NoteStream = Pin<Box<dyn Stream<Item = Result<Encoded<Note>, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -90,7 +113,8 @@ impl ChatServer for ClassicChat {
             // Anyone may send under any free name, but not under (or looking
             // like) a logged-in user's, nor a lobby user's `user-N`.
             self.engine
-                .check_unclaimed_name(&name)
+                .names()
+                .check_unclaimed(&name)
                 .map_err(status::from_engine)?;
             check_not_lobby_user_name(&name)?;
             self.room

@@ -51,6 +51,15 @@ impl LobbyIdentity {
             channel_prefix: format!("{CHANNEL_PREFIX}{host}-"),
         }
     }
+
+    /// A node of a cluster if the nodes share `cluster_indexes`, else one
+    /// on its own.
+    pub fn new(cluster_indexes: Option<Arc<dyn UserIndexes>>, host: &str) -> Self {
+        match cluster_indexes {
+            Some(indexes) => LobbyIdentity::in_cluster(indexes, host),
+            None => LobbyIdentity::single_node(),
+        }
+    }
 }
 
 /// Indexes counted on this node, from 1.
@@ -272,7 +281,12 @@ impl LobbyHub {
     pub async fn login(&self, address: IpAddr) -> Result<i32, HubError> {
         for _ in 0..MOST_INDEXES_SKIPPED {
             let index = self.shared.indexes.next_index().await?;
-            let name = match self.shared.engine.claim_name_here(&lobby_user_name(index)) {
+            let name = match self
+                .shared
+                .engine
+                .names()
+                .claim_here(&lobby_user_name(index))
+            {
                 Ok(name) => name,
                 Err(EngineError::NameTaken { .. } | EngineError::NameRegistered { .. }) => {
                     tracing::info!(index, "lobby index passed over: its name is taken");

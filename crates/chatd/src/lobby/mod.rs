@@ -19,12 +19,14 @@ mod chat;
 mod heartbeat;
 mod hub;
 mod lobby_service;
+mod serve;
 
 pub use agent::AgentService;
 pub use channel::ChannelService;
 pub use heartbeat::HeartbeatService;
 pub use hub::{HubError, LobbyHub, LobbyIdentity, UserIndexes};
 pub use lobby_service::LobbyService;
+pub use serve::{LobbyAddrs, LobbyListeners, LobbyServices, serve};
 
 /// The address a call came from, which a lobby user's index is tied to
 /// (an IPv4-mapped IPv6 address as IPv4, so it is one address whichever

@@ -90,7 +90,7 @@ pub fn members(engine: &Engine, room: &EngineRoom, names: Vec<String>) -> Vec<Me
     names
         .into_iter()
         .map(|name| Member {
-            online: engine.is_online(&name),
+            online: engine.names().is_online(&name),
             role: role(access.role_of(&name)).into(),
             muted: access.is_muted(&name),
             name,

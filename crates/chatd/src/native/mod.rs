@@ -6,4 +6,39 @@ pub(crate) mod convert;
 mod events;
 mod service;
 
+use chat_proto::chat::v1::chat_service_server::ChatServiceServer;
+use tokio::net::TcpListener;
+
 pub use service::NativeChat;
+
+use crate::metrics::Protocol;
+use crate::serving::{Keepalive, Serving, local_addr, log_listening};
+use crate::web::WebLayer;
+
+/// Serves `chat` on `listener` until shutdown, with the web client in
+/// front of it if `web` has its files.
+pub async fn serve(
+    listener: TcpListener,
+    chat: NativeChat,
+    web: WebLayer,
+    keepalive: Keepalive,
+    serving: Serving,
+) -> Result<(), tonic::transport::Error> {
+    let service = ChatServiceServer::new(chat).max_decoding_message_size(serving.max_request);
+    serving.reports::<ChatServiceServer<NativeChat>>().await;
+    log_listening("native protocol", &[local_addr(&listener)]);
+    // Browsers speak gRPC-Web over HTTP/1.1 unless TLS lets them use
+    // HTTP/2.
+    let server = serving
+        .server(keepalive)
+        .accept_http1(web.serves_files())
+        .layer(web);
+    serving
+        .discoverable(server)
+        .add_service(service)
+        .serve_with_incoming_shutdown(
+            serving.incoming(listener, Protocol::Native),
+            serving.stopped(),
+        )
+        .await
+}

@@ -135,7 +135,7 @@ impl Sessions {
             return Err(SessionError::AccountsOnly);
         }
         check_user_name(name)?;
-        let claim = self.shared.engine.claim_name(name).await?;
+        let claim = self.shared.engine.names().claim(name).await?;
         let user = Arc::new(User::new(claim, false, self.max_sends_per_second()));
         self.users().insert(name.to_owned(), Arc::clone(&user));
         let session = self.add_session(accounts::new_token(), user);
@@ -186,7 +186,7 @@ impl Sessions {
         if let Some(user) = users.get(name) {
             return Ok(Arc::clone(user));
         }
-        let claim = self.shared.engine.claim_registered_name(name)?;
+        let claim = self.shared.engine.names().claim_registered(name)?;
         let user = Arc::new(User::new(claim, true, self.max_sends_per_second()));
         // In a cluster, the rooms it joined on other nodes (as their news
         // told this one) are its rooms here too.

@@ -10,6 +10,6 @@ mod replies;
 mod tls;
 
 pub use admission::{Admission, RESERVED_DESCRIPTORS, address_key, raise_descriptor_limit};
-pub use incoming::{Caller, ConnectionInfo, ConnectionSettings, incoming};
+pub use incoming::{Caller, Connection, ConnectionInfo, ConnectionSettings, incoming};
 pub use replies::{FRAMING, ReplyBudgetLayer, ReplyQuota};
 pub use tls::{Tls, self_signed};

@@ -140,8 +140,8 @@ async fn a_lobby_login_passes_over_an_index_whose_name_is_held() {
     let server = TestServer::start(&[]).await;
     // Held from before names were compared so: an account loaded from the
     // store, and a guest logged in.
-    server.engine.register_stored_name("uSer-2").unwrap();
-    let _guest = server.engine.claim_name_here("USER-3").unwrap();
+    server.engine.names().register_stored("uSer-2").unwrap();
+    let _guest = server.engine.names().claim_here("USER-3").unwrap();
     let first = agent_login(server.addrs.agent).await.index;
     let second = agent_login(server.addrs.agent).await.index;
     assert_eq!((first, second), (1, 4));

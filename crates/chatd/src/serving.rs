@@ -1,0 +1,136 @@
+//! What every protocol's `serve` shares: how connections are accepted and
+//! admitted, the gRPC server's settings, health and reflection on every
+//! port, and shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::net::TcpListener;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tonic::server::NamedService;
+use tonic::transport::Server;
+use tonic::transport::server::Router;
+use tonic_health::pb::health_server::HealthServer;
+use tonic_health::server::HealthService;
+use tower_layer::{Identity, Stack};
+
+use crate::health::Health;
+use crate::metrics::Protocol;
+use crate::transport::{self, Connection, ConnectionInfo, ConnectionSettings, ReplyBudgetLayer};
+
+/// HTTP/2 keepalive: how often a connection is pinged, and how long a ping
+/// may go unanswered.
+#[derive(Debug, Clone, Copy)]
+pub struct Keepalive {
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+/// A cheap-to-clone handle to what each protocol's listeners are served
+/// with.
+#[derive(Clone)]
+pub struct Serving {
+    pub connections: ConnectionSettings,
+    /// Calls and streams one connection may have open at once.
+    pub max_streams: u32,
+    /// The largest request body worth decoding.
+    pub max_request: usize,
+    pub health: Health,
+    pub shutdown: CancellationToken,
+}
+
+impl Serving {
+    /// The connections `listener` accepts, admitted and counted as
+    /// `protocol`'s.
+    pub fn incoming(
+        &self,
+        listener: TcpListener,
+        protocol: Protocol,
+    ) -> impl Stream<Item = std::io::Result<Connection>> + Send + Unpin + 'static {
+        transport::incoming(listener, protocol, self.connections.clone())
+    }
+
+    /// A server whose replies are metered (see [`ReplyBudgetLayer`]).
+    pub fn server(&self, keepalive: Keepalive) -> Server<Stack<ReplyBudgetLayer, Identity>> {
+        Server::builder()
+            .trace_fn(call_span)
+            .http2_keepalive_interval(Some(keepalive.interval))
+            .http2_keepalive_timeout(Some(keepalive.timeout))
+            .max_concurrent_streams(self.max_streams)
+            .layer(ReplyBudgetLayer)
+    }
+
+    /// `server` with the health service and reflection, so generic gRPC
+    /// tools can discover what every port serves.
+    pub fn discoverable<L: Clone>(&self, mut server: Server<L>) -> Router<L> {
+        let health = HealthService::from_health_reporter(self.health.reporter().clone());
+        server
+            .add_service(HealthServer::new(health))
+            // Both versions: grpcurl and older tools ask v1alpha, newer v1.
+            .add_service(
+                reflection()
+                    .build_v1()
+                    .expect("the embedded descriptor sets are valid"),
+            )
+            .add_service(
+                reflection()
+                    .build_v1alpha()
+                    .expect("the embedded descriptor sets are valid"),
+            )
+    }
+
+    /// Reports service `S` to the health service.
+    pub async fn reports<S: NamedService>(&self) {
+        self.health.serve::<S>().await;
+    }
+
+    /// Done when `chatd` shuts down.
+    pub fn stopped(&self) -> WaitForCancellationFutureOwned {
+        self.shutdown.clone().cancelled_owned()
+    }
+}
+
+/// The span of a call: every log line about it names the client's
+/// protocol and address. (Never a credential: those are in the body and
+/// the metadata, which the span leaves out.)
+fn call_span(request: &http::Request<()>) -> tracing::Span {
+    match request.extensions().get::<ConnectionInfo>() {
+        Some(info) => tracing::info_span!(
+            "call",
+            protocol = info.protocol.name(),
+            client = %info.remote_addr,
+            method = request.uri().path(),
+        ),
+        None => tracing::Span::none(),
+    }
+}
+
+/// Server reflection over every protocol's descriptors and health's.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(chat_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
+/// A listener on `addr` for `what`, or an error that names both.
+pub async fn bind(addr: SocketAddr, what: &str) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|error| {
+        std::io::Error::new(
+            error.kind(),
+            format!("cannot listen for the {what} on {addr}: {error}"),
+        )
+    })
+}
+
+pub fn local_addr(listener: &TcpListener) -> SocketAddr {
+    listener
+        .local_addr()
+        .expect("a bound TCP listener has a local address")
+}
+
+pub fn log_listening(what: &str, addrs: &[SocketAddr]) {
+    for addr in addrs {
+        tracing::info!(%addr, "{what} listening");
+    }
+}
