@@ -536,7 +536,7 @@ impl Engine {
     }
 
     /// Makes in memory a change another node made (see [`News`]). News of
-    /// presence and accounts is not the engine's: it is ignored here.
+    /// presence is not the engine's: it is ignored here.
     pub async fn apply_news(&self, news: News) {
         match news {
             News::Joined { room, name } => {
@@ -569,7 +569,7 @@ impl Engine {
                     room.forget(&name, account);
                 }
             }
-            News::Presence { .. } | News::AccountChanged(_) | News::SessionsEnded(_) => {}
+            News::Presence { .. } => {}
         }
     }
 

@@ -40,8 +40,8 @@ pub use registry::Names;
 pub use relay::{News, NoRelay, Relay};
 pub use room::Room;
 pub use store::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, Lease,
-    MemoryStore, PostgresOptions, PostgresStore, RoomUpdate, SavedRoom, SentKey, SqliteOptions,
-    SqliteStore, StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, MemoryStore,
+    PostgresOptions, PostgresStore, RoomUpdate, SavedRoom, SentKey, SqliteOptions, SqliteStore,
+    StoreError, StoredSession,
 };
 pub use subscription::{Start, Subscription};

@@ -42,10 +42,6 @@ pub enum News {
         name: String,
         account: bool,
     },
-    /// An account or its sessions changed: the others read it again.
-    AccountChanged(String),
-    /// Sessions ended, by token hash.
-    SessionsEnded(Vec<String>),
 }
 
 /// Hands what this node did to the other nodes, and holds guests' names

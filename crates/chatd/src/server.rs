@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, NoAccountRelay};
 use crate::address_rate::AddressRate;
 use crate::classic::{self, ClassicChat};
 use crate::cluster::{Node, WebPeers};
@@ -131,7 +131,7 @@ impl Chatd {
             _ => None,
         };
         let stores = Stores::open(config.storage()).await?;
-        let node = match (&config.storage.nats_url, stores.shared) {
+        let node = match (&config.storage.nats_url, &config.storage.database_url) {
             (Some(url), Some(database)) => Some(
                 Node::join(url, database)
                     .await
@@ -146,8 +146,16 @@ impl Chatd {
         engine.open_saved_rooms().await?;
         // Everyone's first room, whether or not the classic protocol is on.
         engine.room(&config.rooms.classic_room);
-        let (accounts, memberships) =
-            Accounts::load(stores.accounts, engine.clone(), config.users.session_ttl).await?;
+        let account_relay = node
+            .as_ref()
+            .map_or_else(|| Arc::new(NoAccountRelay) as _, Node::account_relay);
+        let (accounts, memberships) = Accounts::load(
+            stores.accounts,
+            engine.names(),
+            account_relay,
+            config.users.session_ttl,
+        )
+        .await?;
         let listeners = Listeners::bind(&config).await?;
         let (reloader, reloads) = Reloader::new(config.clone());
         Ok(Chatd {
@@ -457,8 +465,6 @@ async fn served_if_on<T>(
 struct Stores {
     history: Arc<dyn HistoryStore>,
     accounts: Arc<dyn AccountStore>,
-    /// The database other nodes may share, if it is one.
-    shared: Option<Arc<PostgresStore>>,
 }
 
 impl Stores {
@@ -466,7 +472,6 @@ impl Stores {
         Stores {
             history: store.clone(),
             accounts: store,
-            shared: None,
         }
     }
 }
@@ -491,12 +496,9 @@ impl Stores {
                 Ok(Stores::one(Arc::new(store)))
             }
             Storage::Postgres { url, options } => {
-                let store = Arc::new(PostgresStore::connect(&url, options).await?);
+                let store = PostgresStore::connect(&url, options).await?;
                 tracing::info!("history and accounts kept in PostgreSQL");
-                Ok(Stores {
-                    shared: Some(Arc::clone(&store)),
-                    ..Stores::one(store)
-                })
+                Ok(Stores::one(Arc::new(store)))
             }
         }
     }

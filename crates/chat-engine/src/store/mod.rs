@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use memory::MemoryStore;
-pub use postgres::{Lease, PostgresOptions, PostgresStore};
+pub use postgres::{PostgresOptions, PostgresStore, unavailable as postgres_unavailable};
 pub use sqlite::{SCHEMA_V1, SqliteOptions, SqliteStore};
 
 use crate::Message;

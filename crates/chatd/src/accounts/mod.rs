@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chat_engine::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Engine, News, StoreError,
-    StoredSession, name_key,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Names, StoreError, StoredSession,
+    name_key,
 };
 use sha2::{Digest, Sha256};
 
@@ -29,6 +29,29 @@ const TOUCH_EVERY: i64 = 60;
 /// unused the longest, so a leaked script cannot pile them up.
 pub const MOST_SESSIONS_PER_ACCOUNT: usize = 20;
 
+/// What the other nodes of a cluster must hear of accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountNews {
+    /// An account or its sessions changed: the others read it again.
+    Changed(String),
+    /// Sessions ended, by token hash.
+    SessionsEnded(Vec<String>),
+}
+
+/// Hands account news to the other nodes (the cluster's node), or to
+/// nobody ([`NoAccountRelay`]).
+pub trait AccountRelay: Send + Sync + 'static {
+    fn announce(&self, news: AccountNews);
+}
+
+/// The account relay of a node on its own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAccountRelay;
+
+impl AccountRelay for NoAccountRelay {
+    fn announce(&self, _news: AccountNews) {}
+}
+
 /// A cheap-to-clone handle to the accounts.
 #[derive(Clone)]
 pub struct Accounts {
@@ -37,7 +60,9 @@ pub struct Accounts {
 
 struct Shared {
     store: Arc<dyn AccountStore>,
-    engine: Engine,
+    /// Where account names are registered, so nobody else takes them.
+    names: Names,
+    relay: Arc<dyn AccountRelay>,
     passwords: Passwords,
     /// A session unused for this long is over.
     session_ttl: Duration,
@@ -76,7 +101,8 @@ impl Accounts {
     /// Returns the accounts' memberships, for their users to rejoin.
     pub async fn load(
         store: Arc<dyn AccountStore>,
-        engine: Engine,
+        names: Names,
+        relay: Arc<dyn AccountRelay>,
         session_ttl: Duration,
     ) -> Result<(Self, Vec<(String, String)>), StoreError> {
         let AccountsSnapshot {
@@ -86,7 +112,7 @@ impl Accounts {
         } = store.load_accounts().await?;
         let mut state = State::default();
         for account in accounts {
-            if let Err(error) = engine.names().register_stored(&account.name) {
+            if let Err(error) = names.register_stored(&account.name) {
                 // Only if the name rules changed since it was registered.
                 tracing::warn!(name = account.name, %error, "account name not reserved");
             }
@@ -102,7 +128,8 @@ impl Accounts {
         let accounts = Accounts {
             shared: Arc::new(Shared {
                 store,
-                engine,
+                names,
+                relay,
                 passwords: Passwords::default(),
                 session_ttl,
                 state: Mutex::new(state),
@@ -145,7 +172,7 @@ impl Accounts {
         }
         // Reserved first, so two registrations of one name cannot both
         // hash; released again if anything after fails.
-        self.shared.engine.names().register(name).await?;
+        self.shared.names.register(name).await?;
         let asker = address.map_or(Asker::Trusted, |address| Asker::Client {
             address: address.to_owned(),
             known: false,
@@ -166,7 +193,7 @@ impl Accounts {
         }
         .await;
         if created.is_err() {
-            self.shared.engine.names().unregister(name);
+            self.shared.names.unregister(name);
         }
         let account = created?;
         if let Some(address) = address {
@@ -262,7 +289,7 @@ impl Accounts {
             state.sessions.retain(|_, s| s.stored.account != account);
         }
         self.throttle().forget(&key);
-        self.shared.engine.names().unregister(account);
+        self.shared.names.unregister(account);
         tracing::info!(name = account, "account deleted");
         Ok(())
     }
@@ -458,9 +485,11 @@ impl Accounts {
             | AccountChange::SetLocked { account: name, .. }
             | AccountChange::DeleteAccount(name)
             | AccountChange::SaveSession(StoredSession { account: name, .. }) => {
-                Some(News::AccountChanged(name.clone()))
+                Some(AccountNews::Changed(name.clone()))
             }
-            AccountChange::DeleteSessions(hashes) => Some(News::SessionsEnded(hashes.clone())),
+            AccountChange::DeleteSessions(hashes) => {
+                Some(AccountNews::SessionsEnded(hashes.clone()))
+            }
             // Only when a session was last used, and the rooms an account
             // is in (whose news the rooms give).
             AccountChange::TouchSessions(_)
@@ -469,7 +498,7 @@ impl Accounts {
         };
         self.shared.store.change_accounts(change).await?;
         if let Some(news) = news {
-            self.shared.engine.announce(news);
+            self.shared.relay.announce(news);
         }
         Ok(())
     }
@@ -484,7 +513,7 @@ impl Accounts {
         match loaded {
             Some((account, sessions)) => {
                 if !state.accounts.contains_key(&key)
-                    && let Err(error) = self.shared.engine.names().register_stored(name)
+                    && let Err(error) = self.shared.names.register_stored(name)
                 {
                     tracing::warn!(name, %error, "account of another node not reserved");
                 }
@@ -499,7 +528,7 @@ impl Accounts {
             }
             None => {
                 if state.accounts.remove(&key).is_some() {
-                    self.shared.engine.names().unregister(name);
+                    self.shared.names.unregister(name);
                 }
             }
         }

@@ -18,18 +18,22 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use chat_engine::{Engine, EngineError, Message, News, PostgresStore, Relay, name_key};
+mod ledger;
+
+use chat_engine::{Engine, EngineError, Message, News, Relay, name_key};
 use chat_proto::chat::cluster::v1 as wire;
 use futures::StreamExt;
 use prost::Message as _;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::accounts::{AccountNews, AccountRelay};
 use crate::health::Check;
 use crate::lobby::{HubError, UserIndexes};
 use crate::native::convert;
 use crate::sessions::Sessions;
 use crate::web::PeerOrigins;
+use ledger::{Ledger, PostgresLedger};
 
 /// Where nodes publish the messages they stored.
 const MESSAGES: &str = "chatd.messages";
@@ -75,7 +79,7 @@ pub struct Node {
 struct Shared {
     id: u64,
     client: async_nats::Client,
-    database: Arc<PostgresStore>,
+    ledger: Arc<dyn Ledger>,
     outgoing: mpsc::Sender<(&'static str, Bytes)>,
     /// The names this node's guests hold: by `name_key`, the name and its
     /// holding.
@@ -97,13 +101,16 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
-    /// Joins the cluster of the nodes sharing `database`, through NATS at
-    /// `url` (`nats://host:4222`, or several, comma separated): takes a
-    /// lease and connects. The node does not hear its own publications.
-    pub async fn join(url: &str, database: Arc<PostgresStore>) -> Result<Self, String> {
+    /// Joins the cluster of the nodes sharing the database at
+    /// `database_url`, through NATS at `url` (`nats://host:4222`, or
+    /// several, comma separated): takes a lease and connects. The node
+    /// does not hear its own publications.
+    pub async fn join(url: &str, database_url: &str) -> Result<Self, String> {
+        let ledger: Arc<dyn Ledger> =
+            Arc::new(PostgresLedger::connect(database_url).map_err(|e| e.to_string())?);
         // Positive as a signed number, as the database keeps it.
         let id = rand::random::<u64>() >> 1;
-        database
+        ledger
             .renew_lease(id, "", LEASE)
             .await
             .map_err(|error| error.to_string())?;
@@ -156,7 +163,7 @@ impl Node {
             shared: Arc::new(Shared {
                 id,
                 client,
-                database,
+                ledger,
                 outgoing,
                 held: Mutex::default(),
                 unreleased: Mutex::default(),
@@ -186,7 +193,14 @@ impl Node {
     /// Lobby users' indexes, from a sequence in the database.
     pub fn user_indexes(&self) -> Arc<dyn UserIndexes> {
         Arc::new(SharedIndexes {
-            database: Arc::clone(&self.shared.database),
+            ledger: Arc::clone(&self.shared.ledger),
+        })
+    }
+
+    /// What the accounts hand their news to.
+    pub fn account_relay(&self) -> Arc<dyn AccountRelay> {
+        Arc::new(NodeRelay {
+            shared: Arc::clone(&self.shared),
         })
     }
 
@@ -240,7 +254,7 @@ impl Node {
             }
         }
         tasks.abort_all();
-        if let Err(error) = self.shared.database.end_lease(self.shared.id).await {
+        if let Err(error) = self.shared.ledger.end_lease(self.shared.id).await {
             tracing::warn!(%error, "cannot give up the node's lease");
         }
     }
@@ -308,7 +322,7 @@ impl Shared {
     async fn release_unreleased(&self) {
         let holdings = std::mem::take(&mut *self.unreleased());
         for (key, hold) in holdings {
-            if let Err(error) = self.database.release_guest_name(&key, hold).await {
+            if let Err(error) = self.ledger.release_guest_name(&key, hold).await {
                 tracing::debug!(%error, "cannot let go of a name yet");
                 self.unreleased().push((key, hold));
             }
@@ -326,7 +340,7 @@ impl Shared {
             .collect();
         for (key, (name, hold)) in held {
             match self
-                .database
+                .ledger
                 .hold_guest_name(self.id, &key, &name, hold)
                 .await
             {
@@ -457,7 +471,7 @@ async fn renew_lease(
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        match shared.database.renew_lease(shared.id, &url, LEASE).await {
+        match shared.ledger.renew_lease(shared.id, &url, LEASE).await {
             Ok(lease) => {
                 peers.set(&lease.peer_urls);
                 if lease.lapsed {
@@ -631,7 +645,19 @@ impl Peers {
     }
 }
 
-/// The engine's way to the other nodes.
+impl AccountRelay for NodeRelay {
+    fn announce(&self, news: AccountNews) {
+        use wire::news::News as N;
+        self.shared.announce(match news {
+            AccountNews::Changed(name) => N::AccountChanged(name),
+            AccountNews::SessionsEnded(token_hashes) => {
+                N::SessionsEnded(wire::SessionsEnded { token_hashes })
+            }
+        });
+    }
+}
+
+/// The engine's (and the accounts') way to the other nodes.
 struct NodeRelay {
     shared: Arc<Shared>,
 }
@@ -661,10 +687,6 @@ impl Relay for NodeRelay {
             }),
             News::RoomSaved(room) => N::RoomSaved(room),
             News::Forgotten { name, account } => N::Forgotten(wire::Forgotten { name, account }),
-            News::AccountChanged(name) => N::AccountChanged(name),
-            News::SessionsEnded(token_hashes) => {
-                N::SessionsEnded(wire::SessionsEnded { token_hashes })
-            }
         });
     }
 
@@ -673,7 +695,7 @@ impl Relay for NodeRelay {
         let hold = rand::random::<u64>() >> 1;
         let shared = &self.shared;
         match shared
-            .database
+            .ledger
             .hold_guest_name(shared.id, &key, name, hold)
             .await?
         {
@@ -700,14 +722,14 @@ impl Relay for NodeRelay {
 
 /// Lobby users' indexes, given once in the cluster.
 struct SharedIndexes {
-    database: Arc<PostgresStore>,
+    ledger: Arc<dyn Ledger>,
 }
 
 #[async_trait]
 impl UserIndexes for SharedIndexes {
     async fn next_index(&self) -> Result<i32, HubError> {
         let index = self
-            .database
+            .ledger
             .next_lobby_index()
             .await
             .map_err(EngineError::from)?;
