@@ -1,3 +1,6 @@
+//! Why a call failed ([`ClientError`]), and which failures a retry may get
+//! past.
+
 use tonic::{Code, Status};
 
 /// Why a call failed, in terms an application can show a person.

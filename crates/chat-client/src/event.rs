@@ -1,3 +1,6 @@
+//! What a client hands the application: [`ClientEvent`]s, and the types in
+//! them (messages, rooms, members, history pages), made from the wire's.
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chat_proto::chat::v1 as wire;

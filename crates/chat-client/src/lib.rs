@@ -11,13 +11,16 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 mod client;
+mod config;
+mod connection;
 mod error;
 mod event;
 pub mod printable;
 pub mod rooms;
 mod session;
 
-pub use client::{Client, ClientConfig};
+pub use client::Client;
+pub use config::ClientConfig;
 pub use error::ClientError;
 pub use event::{
     ChatMessage, ClientEvent, Connection, HistoryPage, Member, Origin, Role, RoomAction, RoomInfo,

@@ -7,7 +7,7 @@ use chat_proto::chat::v1::event::Event as Kind;
 use tokio::sync::mpsc;
 use tonic::{Code, Streaming};
 
-use crate::client::{Shared, authorized};
+use crate::connection::{Shared, authorized};
 use crate::error::is_transient;
 use crate::{ChatMessage, ClientError, ClientEvent, Connection, Member, RoomInfo};
 
@@ -68,23 +68,23 @@ enum Ended {
 /// One connection's worth of following: (re)login if needed, subscribe
 /// with the cursors, forward events until the stream ends.
 async fn follow(shared: &Shared, events: &mpsc::Sender<ClientEvent>) -> Ended {
-    let auth = shared.auth.borrow().clone();
-    if auth.closed {
-        return Ended::Stop;
-    }
-    let token = match auth.token {
-        Some(token) => token,
-        None => match shared.login(events).await {
-            Ok(()) => return Box::pin(follow(shared, events)).await,
-            Err(error) => {
-                let lost_server = match &error {
-                    ClientError::Unreachable { .. } => true,
-                    ClientError::Refused { code, .. } => *code != Code::Unauthenticated,
-                    _ => false,
-                };
-                return reconnect(error.to_string(), false, lost_server);
-            }
-        },
+    // Logs in again if the session ended, until there is a token.
+    let token = loop {
+        let auth = shared.auth.borrow().clone();
+        if auth.closed {
+            return Ended::Stop;
+        }
+        if let Some(token) = auth.token {
+            break token;
+        }
+        if let Err(error) = shared.login(events).await {
+            let lost_server = match &error {
+                ClientError::Unreachable { .. } => true,
+                ClientError::Refused { code, .. } => *code != Code::Unauthenticated,
+                _ => false,
+            };
+            return reconnect(error.to_string(), false, lost_server);
+        }
     };
     let cursors = shared
         .cursors()

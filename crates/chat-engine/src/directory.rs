@@ -1,3 +1,6 @@
+//! Who is logged in under which name (and names that look like it), who is
+//! online here and on other nodes, and which names are registered.
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 

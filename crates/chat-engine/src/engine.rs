@@ -1,3 +1,7 @@
+//! The [`Engine`]: the open rooms and the store behind them. It opens,
+//! creates and closes rooms, applies moderation and direct conversations,
+//! and (in a cluster) what other nodes did.
+
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

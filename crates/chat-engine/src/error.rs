@@ -1,3 +1,6 @@
+//! Why the engine refused ([`EngineError`]) or a subscription ended
+//! ([`SubscriptionError`]).
+
 use crate::store::StoreError;
 
 /// Why the engine refused a request. Each variant names the rule that was

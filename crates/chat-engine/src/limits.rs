@@ -1,3 +1,5 @@
+//! Size limits on names, texts and client ids, the same on every protocol.
+
 use crate::EngineError;
 use crate::names::{check_name_characters, check_text_characters};
 

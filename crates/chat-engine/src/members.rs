@@ -1,3 +1,6 @@
+//! A room's members and their presence, and the log of joins, leaves and
+//! changes that member watchers read at their own pace.
+
 use std::collections::{BTreeSet, VecDeque};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

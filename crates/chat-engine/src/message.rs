@@ -1,3 +1,6 @@
+//! A message as the engine keeps it: its number in the room, sender, text,
+//! origin and client id, with its wire forms made once for every reader.
+
 use std::any::Any;
 use std::fmt;
 use std::sync::OnceLock;

@@ -1,3 +1,7 @@
+//! A [`Room`]: one total order of messages, a window of the newest for
+//! fan-out, its members and who may do what in it. Posts go through the
+//! committer to the store before subscribers see them.
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};

@@ -1,3 +1,7 @@
+//! A [`Subscription`]: a cursor into a room's messages and a wake-up. It
+//! reads from the room's window, or catches up from the store when it has
+//! fallen out of it.
+
 use std::pin::pin;
 use std::sync::Arc;
 
