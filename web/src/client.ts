@@ -1,26 +1,35 @@
 // The connection to chatd: the session, its event stream kept open with
 // back-off and resumed by per-room cursors, sends retried under their
 // client message ids until the server takes them, and the calls the
-// page makes. The behaviour follows chat-client's `session.rs`.
+// page makes. It changes what the user sees only by handing `ChatEvent`s
+// to the state's reducer (`dispatch`). The behaviour follows
+// chat-client's `session.rs`.
 
 import { Code, ConnectError } from "@connectrpc/connect";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 
-import type {
-  Event as WireEvent,
-  Member as WireMember,
-  Message as WireMessage,
-  Room as WireRoom,
-} from "./gen/chat/v1/chat_pb";
+import type { Room as WireRoom } from "./gen/chat/v1/chat_pb";
 import type { Servers } from "./servers";
+import {
+  forgetSession,
+  loadSession,
+  saveSession,
+  type Session,
+  type SessionStore,
+} from "./session";
 import { ChatState } from "./state";
-import type {
-  ChatMessage,
-  HistoryRequest,
-  Member,
-  RoomAction,
-  RoomDetails,
-} from "./state";
+import type { ChatEvent, HistoryRequest, RoomAction } from "./state";
+import {
+  UNREACHED,
+  authorization,
+  friendly,
+  isTransient,
+  reason,
+  toDetails,
+  toEvent,
+  toMessage,
+} from "./wire";
+
+export type { SessionStore };
 
 /** The first wait before reconnecting, and the longest. */
 export const FIRST_WAIT_MS = 200;
@@ -33,21 +42,6 @@ const HISTORY_PAGE = 50;
 /** How long a guest moving to another node keeps asking for its name
  * while it is held: the node it left holds it until its lease ends. */
 const NAME_HELD_MS = 15_000;
-
-/** Where the session is kept between page loads. */
-export interface SessionStore {
-  getItem(key: string): string | null;
-  setItem(key: string, value: string): void;
-  removeItem(key: string): void;
-}
-
-interface Session {
-  name: string;
-  token: string;
-  registered: boolean;
-}
-
-const SESSION_KEY = "chat.session";
 
 /** A room as listed by the server. */
 export interface ListedRoom {
@@ -96,17 +90,16 @@ export class ChatClient {
 
   /** Picks up the session saved by an earlier page load, if any. */
   resume(): boolean {
-    const saved = this.store.getItem(SESSION_KEY);
-    if (!saved) return false;
-    try {
-      const session = JSON.parse(saved) as Session;
-      if (!session.token || !session.name) throw new Error("incomplete");
-      this.start(session);
-      return true;
-    } catch {
-      this.store.removeItem(SESSION_KEY);
-      return false;
-    }
+    const session = loadSession(this.store);
+    if (session) this.start(session);
+    return session !== null;
+  }
+
+  /** Makes the change `event` says, and what follows from it. */
+  dispatch(event: ChatEvent) {
+    const request = this.state.apply(event);
+    if (request) void this.loadHistory(request);
+    this.changed();
   }
 
   /** Logs in (a guest without a password) or registers; throws an Error
@@ -138,17 +131,16 @@ export class ChatClient {
   /** Queues `text` for `room`; it is posted once, retried through lost
    * connections until the server takes or refuses it. */
   send(room: string, text: string) {
-    this.state.outbox.push({ room, text, clientId: newClientId() });
-    this.changed();
+    this.dispatch({
+      type: "queued",
+      send: { room, text, clientId: newClientId() },
+    });
     void this.flushOutbox();
   }
 
   /** Forgets a send the server refused. */
   dismiss(clientId: string) {
-    this.state.outbox = this.state.outbox.filter(
-      (s) => s.clientId !== clientId,
-    );
-    this.changed();
+    this.dispatch({ type: "dismissed", clientId });
   }
 
   async join(room: string) {
@@ -168,8 +160,7 @@ export class ChatClient {
   async leave(room: string) {
     await this.call((headers) => this.rpc.leaveRoom({ room }, { headers }));
     this.cursors.delete(room);
-    this.state.forget(room);
-    this.changed();
+    this.dispatch({ type: "left", room });
   }
 
   async openDirect(name: string) {
@@ -206,24 +197,20 @@ export class ChatClient {
 
   /** Shows `room` and marks it read. */
   switchTo(room: string) {
-    this.state.switchTo(room);
-    this.changed();
+    this.dispatch({ type: "switchTo", room });
   }
 
   cycle(step: number) {
-    this.state.cycle(step);
-    this.changed();
+    this.dispatch({ type: "cycle", step });
   }
 
   setVisible(visible: boolean) {
-    this.state.setVisible(visible);
-    this.changed();
+    this.dispatch({ type: "visible", visible });
   }
 
   /** Loads older history of the room in view, if there may be some. */
   loadOlder() {
-    const request = this.state.requestOlder();
-    if (request) void this.loadHistory(request);
+    this.dispatch({ type: "olderWanted" });
   }
 
   /** Reconnects now rather than at the end of the back-off wait. */
@@ -236,11 +223,14 @@ export class ChatClient {
     this.stop(null);
     this.session = session;
     this.loggedOut = null;
-    this.store.setItem(SESSION_KEY, JSON.stringify(session));
-    this.state.reset(session.name, session.registered);
+    saveSession(this.store, session);
     this.cursors.clear();
+    this.dispatch({
+      type: "sessionStarted",
+      me: session.name,
+      registered: session.registered,
+    });
     void this.follow(this.generation);
-    this.changed();
   }
 
   /** Ends the session here; `why`, if given, is shown at the login. */
@@ -251,9 +241,8 @@ export class ChatClient {
     this.wakeUp?.();
     this.session = null;
     this.loggedOut = why;
-    this.store.removeItem(SESSION_KEY);
-    this.state.reset();
-    this.changed();
+    forgetSession(this.store);
+    this.dispatch({ type: "sessionEnded" });
   }
 
   /** Keeps the event stream open until the session ends. */
@@ -311,7 +300,7 @@ export class ChatClient {
       );
       for await (const event of events) {
         if (generation !== this.generation) return null;
-        this.apply(event);
+        this.apply(toEvent(event));
       }
       return "the server ended the stream";
     } catch (error) {
@@ -343,7 +332,7 @@ export class ChatClient {
       if (generation !== this.generation) return null;
       this.nameHeldSince = null;
       this.session = { ...session, token: reply.sessionToken };
-      this.store.setItem(SESSION_KEY, JSON.stringify(this.session));
+      saveSession(this.store, this.session);
       await this.join(FIRST_ROOM).catch(() => {});
       return "";
     } catch (error) {
@@ -364,72 +353,34 @@ export class ChatClient {
     }
   }
 
-  private apply(wire: WireEvent) {
-    const state = this.state;
-    const event = wire.event;
-    switch (event.case) {
+  /** A stream event: the cursors move on, then the state. */
+  private apply(event: ChatEvent | null) {
+    if (!event) return;
+    switch (event.type) {
       case "message": {
-        const message = toMessage(event.value);
-        const cursor = this.cursors.get(message.room) ?? 0;
-        if (message.seq <= cursor) return;
-        this.cursors.set(message.room, message.seq);
-        state.addMessage(message);
-        this.sent(message.clientId);
+        const { room, seq } = event.message;
+        if (seq <= (this.cursors.get(room) ?? 0)) return;
+        this.cursors.set(room, seq);
         break;
       }
       case "roomJoined": {
-        const { room, members, lastSeq } = event.value;
-        const last = Number(lastSeq);
+        const room = event.details.name;
         const cursor = this.cursors.get(room);
         // Absent, the room starts live; past the server's newest, the
         // server restarted without its history.
-        if (cursor === undefined || cursor > last) this.cursors.set(room, last);
-        const details = toDetails(event.value.details, room);
-        const request = state.roomJoined(details, members.map(toMember), last);
-        if (request) void this.loadHistory(request);
-        break;
-      }
-      case "roomLeft":
-        this.cursors.delete(event.value.room);
-        state.roomLeft(event.value.room, event.value.reason);
-        break;
-      case "roomChanged": {
-        const action = event.value.action?.action;
-        if (action && action.case) {
-          state.roomChanged(
-            event.value.room,
-            event.value.actor,
-            action as RoomAction,
-          );
+        if (cursor === undefined || cursor > event.lastSeq) {
+          this.cursors.set(room, event.lastSeq);
         }
         break;
       }
-      case "invited":
-        state.invited(event.value.room, event.value.by);
+      case "roomLeft":
+        this.cursors.delete(event.room);
         break;
-      case "memberJoined":
-        state.memberJoined(
-          event.value.room,
-          event.value.name,
-          event.value.online,
-        );
+      case "fellBehind":
+        this.cursors.set(event.room, event.resumedAt - 1);
         break;
-      case "memberLeft":
-        state.memberLeft(event.value.room, event.value.name);
-        break;
-      case "presence":
-        state.presence(event.value.name, event.value.online);
-        break;
-      case "fellBehind": {
-        const { room, firstMissedSeq, resumedAtSeq } = event.value;
-        this.cursors.set(room, Number(resumedAtSeq) - 1);
-        state.fellBehind(room, Number(firstMissedSeq), Number(resumedAtSeq));
-        break;
-      }
-      default:
-        return;
     }
-    this.changed();
+    this.dispatch(event);
   }
 
   /** Posts queued sends, oldest first, while the stream is up. */
@@ -453,29 +404,29 @@ export class ChatClient {
             { headers: authorization(session.token) },
           );
           if (session !== this.session) return;
-          if (reply.message) this.state.addMessage(toMessage(reply.message));
-          this.sent(next.clientId);
+          if (reply.message) {
+            this.dispatch({
+              type: "message",
+              message: toMessage(reply.message),
+            });
+          }
+          this.dispatch({ type: "sent", clientId: next.clientId });
         } catch (error) {
           const failure = ConnectError.from(error);
           if (isTransient(failure) || failure.code === Code.ResourceExhausted) {
             await sleep(SEND_RETRY_MS);
           } else {
-            next.error = failure.rawMessage;
+            this.dispatch({
+              type: "refused",
+              clientId: next.clientId,
+              error: failure.rawMessage,
+            });
           }
         }
-        this.changed();
       }
     } finally {
       this.sending = false;
     }
-  }
-
-  /** The send with `clientId` reached the server. */
-  private sent(clientId: string) {
-    if (!clientId) return;
-    this.state.outbox = this.state.outbox.filter(
-      (s) => s.clientId !== clientId,
-    );
   }
 
   private async loadHistory(request: HistoryRequest) {
@@ -490,25 +441,27 @@ export class ChatClient {
           { headers },
         ),
       );
-      this.state.historyLoaded(request.room, {
-        messages: reply.messages.map(toMessage),
-        hasMore: reply.hasMore,
+      this.dispatch({
+        type: "historyLoaded",
+        room: request.room,
+        page: {
+          messages: reply.messages.map(toMessage),
+          hasMore: reply.hasMore,
+        },
       });
     } catch {
-      this.state.historyLoaded(request.room, null);
+      this.dispatch({ type: "historyLoaded", room: request.room, page: null });
     }
-    this.changed();
   }
 
   /** The user is in `room` now, before its RoomJoined arrives. */
   private entered(room: WireRoom | undefined) {
     if (!room) return;
-    if (!this.state.rooms.has(room.name)) {
-      this.state.roomJoined(toDetails(room, room.name), [], 0);
-      this.state.rooms.get(room.name)!.hasOlder = room.lastSeq > 0n;
-    }
-    this.state.switchTo(room.name);
-    this.changed();
+    this.dispatch({
+      type: "entered",
+      details: toDetails(room, room.name),
+      hasOlder: room.lastSeq > 0n,
+    });
   }
 
   /** A call with the session's token; its failure as an Error saying why. */
@@ -519,8 +472,7 @@ export class ChatClient {
   }
 
   private setConnection(connection: ChatState["connection"]) {
-    this.state.connection = connection;
-    this.changed();
+    this.dispatch({ type: "connection", connection });
   }
 
   /** Tells the listeners, once for all the changes made in one turn. */
@@ -534,44 +486,6 @@ export class ChatClient {
   }
 }
 
-function authorization(token: string): Headers {
-  return new Headers({ authorization: `Bearer ${token}` });
-}
-
-const UNREACHED = "cannot reach the server";
-
-/** Failures that a retry may get past. */
-function isTransient(failure: ConnectError): boolean {
-  return [
-    Code.Unavailable,
-    Code.Unknown,
-    Code.Canceled,
-    Code.DeadlineExceeded,
-    Code.Internal,
-    Code.Unauthenticated,
-  ].includes(failure.code);
-}
-
-/** Why a call failed, in words: the server's, or that it is out of reach
- * (the browser's fetch failed, or the server said it is unavailable
- * without saying why). */
-function reason(failure: ConnectError): string {
-  const unreached =
-    failure.cause instanceof TypeError ||
-    (failure.code === Code.Unavailable && !failure.rawMessage);
-  if (unreached) return UNREACHED;
-  return failure.rawMessage || Code[failure.code];
-}
-
-/** `call`, failing with an Error that says why. */
-async function friendly<T>(call: Promise<T>): Promise<T> {
-  try {
-    return await call;
-  } catch (error) {
-    throw new Error(reason(ConnectError.from(error)));
-  }
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -579,36 +493,4 @@ function sleep(ms: number): Promise<void> {
 function newClientId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-export function toMessage(message: WireMessage): ChatMessage {
-  return {
-    room: message.room,
-    seq: Number(message.seq),
-    sender: message.sender,
-    text: message.text,
-    sentAt: message.sentAt ? timestampDate(message.sentAt) : new Date(0),
-    origin: message.origin,
-    clientId: message.clientMessageId,
-  };
-}
-
-function toMember(member: WireMember): Member {
-  return {
-    name: member.name,
-    online: member.online,
-    role: member.role,
-    muted: member.muted,
-  };
-}
-
-function toDetails(room: WireRoom | undefined, name: string): RoomDetails {
-  return {
-    name,
-    private: room?.private ?? false,
-    direct: room?.direct ?? false,
-    topic: room?.topic ?? "",
-    owner: room?.owner ?? "",
-    peer: room?.peer ?? "",
-  };
 }

@@ -1,8 +1,10 @@
 // What the user sees, apart from how it is drawn: rooms, their logs and
 // members, unread counts, invitations, sends on their way, and the
-// connection. Changed only by the methods here (from server events and
-// user actions), so it can be tested without a server or a browser.
-// The semantics follow chat-client's `rooms.rs`.
+// connection. Every change is a `ChatEvent` (from the server, the
+// connection or the user) given to `ChatState.apply`, the one reducer;
+// the methods it calls are public only for tests. So it can be tested
+// without a server or a browser. The semantics follow chat-client's
+// `rooms.rs`.
 
 import { Origin, Role } from "./gen/chat/v1/chat_pb";
 
@@ -94,6 +96,44 @@ export interface HistoryRequest {
   before: number;
 }
 
+/** One change to what the user sees. */
+export type ChatEvent =
+  // From the server.
+  | { type: "message"; message: ChatMessage }
+  | {
+      type: "roomJoined";
+      details: RoomDetails;
+      members: Member[];
+      lastSeq: number;
+    }
+  | { type: "roomLeft"; room: string; reason: string }
+  | { type: "roomChanged"; room: string; actor: string; action: RoomAction }
+  | { type: "invited"; room: string; by: string }
+  | { type: "memberJoined"; room: string; name: string; online: boolean }
+  | { type: "memberLeft"; room: string; name: string }
+  | { type: "presence"; name: string; online: boolean }
+  | { type: "fellBehind"; room: string; firstMissed: number; resumedAt: number }
+  | {
+      type: "historyLoaded";
+      room: string;
+      page: { messages: ChatMessage[]; hasMore: boolean } | null;
+    }
+  // From the connection and the calls.
+  | { type: "connection"; connection: Connection }
+  | { type: "sessionStarted"; me: string; registered: boolean }
+  | { type: "sessionEnded" }
+  | { type: "entered"; details: RoomDetails; hasOlder: boolean }
+  | { type: "left"; room: string }
+  | { type: "queued"; send: PendingSend }
+  | { type: "sent"; clientId: string }
+  | { type: "refused"; clientId: string; error: string }
+  // From the user.
+  | { type: "dismissed"; clientId: string }
+  | { type: "switchTo"; room: string }
+  | { type: "cycle"; step: number }
+  | { type: "visible"; visible: boolean }
+  | { type: "olderWanted" };
+
 export class ChatState {
   me = "";
   registered = false;
@@ -114,6 +154,90 @@ export class ChatState {
   constructor(me = "", registered = false) {
     this.me = me;
     this.registered = registered;
+  }
+
+  /** Makes the change `event` says; returns the page of history to ask
+   * for, if it needs one. */
+  apply(event: ChatEvent): HistoryRequest | null {
+    switch (event.type) {
+      case "message":
+        this.addMessage(event.message);
+        this.sent(event.message.clientId);
+        return null;
+      case "roomJoined":
+        return this.roomJoined(event.details, event.members, event.lastSeq);
+      case "roomLeft":
+        this.roomLeft(event.room, event.reason);
+        return null;
+      case "roomChanged":
+        this.roomChanged(event.room, event.actor, event.action);
+        return null;
+      case "invited":
+        this.invited(event.room, event.by);
+        return null;
+      case "memberJoined":
+        this.memberJoined(event.room, event.name, event.online);
+        return null;
+      case "memberLeft":
+        this.memberLeft(event.room, event.name);
+        return null;
+      case "presence":
+        this.presence(event.name, event.online);
+        return null;
+      case "fellBehind":
+        this.fellBehind(event.room, event.firstMissed, event.resumedAt);
+        return null;
+      case "historyLoaded":
+        this.historyLoaded(event.room, event.page);
+        return null;
+      default:
+        return this.applyLocal(event);
+    }
+  }
+
+  /** The changes that come from the connection, the calls and the user. */
+  private applyLocal(event: ChatEvent): HistoryRequest | null {
+    switch (event.type) {
+      case "connection":
+        this.connection = event.connection;
+        break;
+      case "sessionStarted":
+        this.reset(event.me, event.registered);
+        break;
+      case "sessionEnded":
+        this.reset();
+        break;
+      case "entered":
+        this.entered(event.details, event.hasOlder);
+        break;
+      case "left":
+        this.forget(event.room);
+        break;
+      case "queued":
+        this.outbox.push(event.send);
+        break;
+      case "sent":
+      case "dismissed":
+        this.sent(event.clientId);
+        break;
+      case "refused": {
+        const send = this.outbox.find((s) => s.clientId === event.clientId);
+        if (send) send.error = event.error;
+        break;
+      }
+      case "switchTo":
+        this.switchTo(event.room);
+        break;
+      case "cycle":
+        this.cycle(event.step);
+        break;
+      case "visible":
+        this.setVisible(event.visible);
+        break;
+      case "olderWanted":
+        return this.requestOlder();
+    }
+    return null;
   }
 
   /** The rooms in the order shown: rooms by name, then direct
@@ -193,6 +317,23 @@ export class ChatState {
       return { room, before: lastSeq + 1 };
     }
     return null;
+  }
+
+  /** The user is in `room` now, by its own call, before the server's
+   * RoomJoined arrives; it is shown. */
+  entered(details: RoomDetails, hasOlder: boolean): void {
+    if (!this.rooms.has(details.name)) {
+      this.roomJoined(details, [], 0);
+      this.rooms.get(details.name)!.hasOlder = hasOlder;
+    }
+    this.switchTo(details.name);
+  }
+
+  /** The send with `clientId` reached the server, or the user gave it
+   * up. */
+  sent(clientId: string): void {
+    if (!clientId) return;
+    this.outbox = this.outbox.filter((send) => send.clientId !== clientId);
   }
 
   /** The user is out of `room`; `reason` says why when someone else made

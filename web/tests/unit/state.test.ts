@@ -229,6 +229,45 @@ describe("ChatState", () => {
     expect(state.rooms.get("b")!.members.get("bob")!.online).toBe(true);
   });
 
+  test("sends wait in the outbox until the server takes or refuses them", () => {
+    const state = new ChatState("ann");
+    state.apply({ type: "entered", details: details("r"), hasOlder: false });
+    const queued = (clientId: string) =>
+      state.apply({
+        type: "queued",
+        send: { room: "r", text: clientId, clientId },
+      });
+    queued("one");
+    queued("two");
+    queued("three");
+    // Taken: its reply, or the stream, carries it.
+    const taken = { ...message("r", 1, "ann"), clientId: "one" };
+    state.apply({ type: "message", message: taken });
+    state.apply({ type: "refused", clientId: "two", error: "too long" });
+    expect(state.outbox.map((s) => [s.clientId, s.error])).toEqual([
+      ["two", "too long"],
+      ["three", undefined],
+    ]);
+    state.apply({ type: "dismissed", clientId: "two" });
+    state.apply({ type: "sent", clientId: "three" });
+    expect(state.outbox).toEqual([]);
+    expect(shown(state, "r")).toEqual([1]);
+  });
+
+  test("a room entered by the user's own call is shown at once", () => {
+    const state = new ChatState("ann");
+    state.apply({ type: "entered", details: details("a"), hasOlder: true });
+    state.apply({ type: "entered", details: details("b"), hasOlder: false });
+    expect(state.current).toBe("b");
+    expect(state.rooms.get("a")!.hasOlder).toBe(true);
+    expect(state.apply({ type: "olderWanted" })).toBeNull();
+    state.apply({ type: "switchTo", room: "a" });
+    // Nothing shown yet, so nothing older to ask before.
+    expect(state.apply({ type: "olderWanted" })).toBeNull();
+    state.apply({ type: "left", room: "a" });
+    expect(state.current).toBe("b");
+  });
+
   test("actions are described as chat-client describes them", () => {
     expect(describeAction("ann", { case: "kick", value: "bob" })).toBe(
       "ann kicked bob",
