@@ -13,7 +13,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use memory::MemoryStore;
-pub use postgres::{PostgresOptions, PostgresStore, unavailable as postgres_unavailable};
+pub use postgres::{PostgresOptions, PostgresStore};
+
+/// What else may keep tables in the store's PostgreSQL database (the
+/// cluster's ledger) uses these, so its connections and errors are the
+/// store's.
+pub mod postgres_shared {
+    pub use super::postgres::{connection, pool, unavailable};
+}
 pub use sqlite::{SCHEMA_V1, SqliteOptions, SqliteStore};
 
 use crate::Message;

@@ -141,25 +141,7 @@ impl PostgresStore {
     /// message a person can act on if the database cannot be reached or
     /// used, or its schema is newer than this code.
     pub async fn connect(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|error| {
-            StoreError::Unavailable(format!("the database URL cannot be used: {error}"))
-        })?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .wait_timeout(Some(CONNECTION_WAIT))
-            .create_timeout(Some(CONNECTION_WAIT))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .build()
-            .map_err(|error| {
-                StoreError::Unavailable(format!("cannot pool connections: {error}"))
-            })?;
+        let pool = pool(url, POOL_SIZE)?;
         let store = PostgresStore {
             pool,
             retain_messages: to_sql(options.retain_messages),
@@ -188,10 +170,7 @@ impl PostgresStore {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|error| StoreError::Unavailable(format!("cannot reach the database: {error}")))
+        connection(&self.pool).await
     }
 
     /// Brings the schema up to the newest version, or refuses a newer one.
@@ -521,6 +500,36 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A pool of up to `size` connections to the database at `url`
+/// (`postgres://user:password@host/db` or key=value form). (The cluster's
+/// ledger, in the same database, keeps a pool of its own.)
+pub fn pool(url: &str, size: usize) -> Result<Pool, StoreError> {
+    let config: tokio_postgres::Config = url.parse().map_err(|error| {
+        StoreError::Unavailable(format!("the database URL cannot be used: {error}"))
+    })?;
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(CONNECTION_WAIT))
+        .create_timeout(Some(CONNECTION_WAIT))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .map_err(|error| StoreError::Unavailable(format!("cannot pool connections: {error}")))
+}
+
+/// A connection from `pool`, or why there is none.
+pub async fn connection(pool: &Pool) -> Result<deadpool_postgres::Object, StoreError> {
+    pool.get()
+        .await
+        .map_err(|error| StoreError::Unavailable(format!("cannot reach the database: {error}")))
 }
 
 /// A database error in words a person can act on: what could not be

@@ -347,35 +347,26 @@ fn migrate(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
     if version == 0 {
         tx.execute_batch(SCHEMA_V1).map_err(fail)?;
     }
-    if version < 2 {
-        if version == 1 {
-            tracing::info!(path = %path.display(), "migrating the database from schema 1 to 2");
-        }
-        tx.execute_batch(MIGRATE_V1_TO_V2).map_err(fail)?;
-    }
-    if version < 3 {
+    let done = usize::try_from(version.max(1) - 1).unwrap_or(0);
+    for (from, migration) in (1..).zip(MIGRATIONS).skip(done) {
         if version > 0 {
-            tracing::info!(path = %path.display(), "migrating the database to schema 3");
+            tracing::info!(path = %path.display(), "migrating the database from schema {from} to {}", from + 1);
         }
-        tx.execute_batch(MIGRATE_V2_TO_V3).map_err(fail)?;
-    }
-    if version < 4 {
-        if version > 0 {
-            tracing::info!(path = %path.display(), "migrating the database to schema 4");
-        }
-        tx.execute_batch(MIGRATE_V3_TO_V4).map_err(fail)?;
-    }
-    if version < 5 {
-        if version > 0 {
-            tracing::info!(path = %path.display(), "migrating the database to schema 5");
-        }
-        tx.execute_batch(MIGRATE_V4_TO_V5).map_err(fail)?;
+        tx.execute_batch(migration).map_err(fail)?;
     }
     tx.execute_batch(ORPHANS).map_err(fail)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(fail)?;
     tx.commit().map_err(fail)
 }
+
+/// What brings each schema to the next, from schema 1 on.
+const MIGRATIONS: [&str; 4] = [
+    MIGRATE_V1_TO_V2,
+    MIGRATE_V2_TO_V3,
+    MIGRATE_V3_TO_V4,
+    MIGRATE_V4_TO_V5,
+];
 
 /// Schema 1, the first: history only.
 pub const SCHEMA_V1: &str = "

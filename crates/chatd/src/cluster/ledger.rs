@@ -8,14 +8,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_engine::StoreError;
-use chat_engine::store::postgres_unavailable as unavailable;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
+use chat_engine::store::postgres_shared::{connection, pool, unavailable};
+use deadpool_postgres::Pool;
 
 /// Connections the ledger holds: its calls are few.
 const POOL_SIZE: usize = 4;
-/// How long a call waits for a connection before it fails.
-const CONNECTION_WAIT: Duration = Duration::from_secs(5);
 
 /// A node's lease, as renewed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,33 +71,13 @@ impl PostgresLedger {
     /// A pool of connections to the database at `url`, whose schema the
     /// store has brought up to date.
     pub fn connect(url: &str) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|error| {
-            StoreError::Unavailable(format!("the database URL cannot be used: {error}"))
-        })?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .wait_timeout(Some(CONNECTION_WAIT))
-            .create_timeout(Some(CONNECTION_WAIT))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .build()
-            .map_err(|error| {
-                StoreError::Unavailable(format!("cannot pool connections: {error}"))
-            })?;
-        Ok(PostgresLedger { pool })
+        Ok(PostgresLedger {
+            pool: pool(url, POOL_SIZE)?,
+        })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|error| StoreError::Unavailable(format!("cannot reach the database: {error}")))
+        connection(&self.pool).await
     }
 }
 
