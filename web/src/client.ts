@@ -208,9 +208,13 @@ export class ChatClient {
     this.dispatch({ type: "visible", visible });
   }
 
-  /** Loads older history of the room in view, if there may be some. */
+  /** Loads older history of the room in view, if there may be some.
+   * Views ask on every draw of a short log, so this tells the listeners
+   * only through the history it loads (telling them here would draw, and
+   * ask, again without end). */
   loadOlder() {
-    this.dispatch({ type: "olderWanted" });
+    const request = this.state.apply({ type: "olderWanted" });
+    if (request) void this.loadHistory(request);
   }
 
   /** Reconnects now rather than at the end of the back-off wait. */
