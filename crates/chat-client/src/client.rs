@@ -296,6 +296,23 @@ impl Client {
         result.map(drop)
     }
 
+    /// Ends this client and its session task. A guest's session is
+    /// logged out, so its name is free at once; an account's stays, so a
+    /// saved token logs in again next time: only [`logout`](Self::logout)
+    /// ends it.
+    pub async fn quit(&self) {
+        let config = &self.shared.config;
+        let guest = config.password.is_empty() && !config.register && config.token.is_none();
+        if guest {
+            let _ = self.logout().await;
+            return;
+        }
+        self.shared.auth.send_replace(Auth {
+            token: None,
+            closed: true,
+        });
+    }
+
     /// Runs `attempt` with the current session's token, retrying as
     /// `retry` allows for up to [`RETRY_FOR`].
     async fn call<T, F>(&self, retry: Retry, mut attempt: F) -> Result<T, ClientError>

@@ -29,8 +29,11 @@ pub enum Command {
     Who,
     /// `/?` or `/help`.
     Help,
-    /// `/quit`.
+    /// `/quit`: leave, keeping an account's session for next time.
     Quit,
+    /// `/logout`: end the session (a saved token no longer logs in), and
+    /// leave.
+    Logout,
 }
 
 /// A typed line.
@@ -84,7 +87,8 @@ pub const HELP: &[&str] = &[
     "/owner NAME       hand the room to NAME                  · owner",
     "/delete           delete this room and its history       · owner",
     "/help             this help (also /?)",
-    "/quit             leave the chat",
+    "/quit             leave the chat (an account stays logged in for next time)",
+    "/logout           log out for good, and leave",
 ];
 
 pub fn parse(line: &str) -> Result<Line, CommandError> {
@@ -154,6 +158,7 @@ pub fn parse(line: &str) -> Result<Line, CommandError> {
         "user" | "users" | "who" => no_arguments(rest, "user", Command::Who)?,
         "?" | "help" => Command::Help,
         "quit" | "exit" => no_arguments(rest, "quit", Command::Quit)?,
+        "logout" => no_arguments(rest, "logout", Command::Logout)?,
         _ => return Err(CommandError::Unknown(name.to_owned())),
     };
     Ok(Line::Command(command))
@@ -299,6 +304,7 @@ mod tests {
         assert_eq!(command("/?"), Command::Help);
         assert_eq!(command("/help"), Command::Help);
         assert_eq!(command("/quit"), Command::Quit);
+        assert_eq!(command("/logout"), Command::Logout);
         assert_eq!(command("/JOIN general"), Command::Join("general".into()));
     }
 

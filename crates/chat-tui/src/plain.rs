@@ -12,7 +12,8 @@ use tokio::sync::mpsc;
 use crate::command::{self, Line};
 use crate::runner::{self, Outcome};
 
-/// Runs until standard input ends or `/quit`, then logs out.
+/// Runs until standard input ends, `/quit` or `/logout`; then a guest is
+/// logged out and an account's session kept (see [`Client::quit`]).
 pub async fn run(
     client: Client,
     events: mpsc::Receiver<ClientEvent>,
@@ -57,8 +58,9 @@ pub async fn run(
             break;
         }
     }
-    let _ = client.logout().await;
+    // Quiet first: the session ending is no disconnection to report.
     printer.abort();
+    client.quit().await;
     Ok(())
 }
 

@@ -152,6 +152,10 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
             .map(|line| Outcome::Info((*line).to_owned()))
             .collect(),
         Command::Quit => vec![Outcome::Quit],
+        Command::Logout => match client.logout().await {
+            Ok(()) => vec![Outcome::Info("logged out".into()), Outcome::Quit],
+            Err(error) => vec![Outcome::Error(error.to_string())],
+        },
     }
 }
 

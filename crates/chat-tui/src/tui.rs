@@ -37,7 +37,7 @@ pub async fn run(connect: ConnectArgs, name: String) -> anyhow::Result<()> {
     };
     ratatui::restore();
     if let Some(client) = client {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), client.logout()).await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), client.quit()).await;
     }
     result
 }

@@ -327,3 +327,30 @@ async fn plain_mode_moderates_and_sends_direct_messages() {
     let history = carl.history(&direct.name, None, 10).await.unwrap();
     assert_eq!(history.messages[0].text, "just between us");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quitting_keeps_an_accounts_saved_session_and_ends_quietly() {
+    let server = TestServer::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, token_file) = account(&server, "ann", dir.path()).await;
+    // The end of input, then /quit: each time the saved token logs in again.
+    for last_line in ["", "/quit\n"] {
+        let (mut ann, mut stdin, mut out, mut err) = spawn_logged_in(&server, "ann", &token_file);
+        line_containing(&mut out, "in #general").await;
+        stdin.write_all(last_line.as_bytes()).await.unwrap();
+        drop(stdin);
+        let status = tokio::time::timeout(PATIENCE, ann.wait())
+            .await
+            .expect("chat --plain did not finish")
+            .unwrap();
+        assert!(status.success(), "{status}");
+        let mut said = Vec::new();
+        while let Some(line) = err.next_line().await.unwrap() {
+            said.push(line);
+        }
+        assert!(
+            !said.iter().any(|line| line.starts_with('!')),
+            "a normal end reported trouble: {said:?}"
+        );
+    }
+}

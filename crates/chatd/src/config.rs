@@ -61,7 +61,7 @@ pub struct Config {
 #[command(next_help_heading = "Where it listens")]
 pub struct Listen {
     /// Where the native protocol (`chat.v1.ChatService`) listens.
-    #[arg(long, env = "CHATD_NATIVE_ADDR", default_value = "0.0.0.0:7070")]
+    #[arg(long, env = "CHATD_NATIVE_ADDR", default_value = "0.0.0.0:7070", value_parser = listen_addr)]
     pub native_addr: SocketAddr,
 
     /// Serve the web client on the native protocol's port (its page at
@@ -76,7 +76,7 @@ pub struct Listen {
 
     /// Serve Prometheus metrics at `http://ADDR/metrics` (plain HTTP;
     /// keep it off the internet). Off by default.
-    #[arg(long, env = "CHATD_METRICS_ADDR")]
+    #[arg(long, env = "CHATD_METRICS_ADDR", value_parser = listen_addr)]
     pub metrics_addr: Option<SocketAddr>,
 
     /// Where `chatctl` reaches this chatd: a Unix socket, mode 0600.
@@ -229,6 +229,13 @@ pub struct Rooms {
     #[arg(long, env = "CHATD_HISTORY_REPLAY", default_value_t = 1000)]
     pub history_replay: usize,
 
+    /// How long a new classic-protocol stream waits before its replay
+    /// (`0s`: none). The seed's own Tk client starts reading before it
+    /// has made the widget it shows notes in, and crashes on a replay that
+    /// comes at once.
+    #[arg(long, env = "CHATD_CLASSIC_REPLAY_DELAY", default_value = "300ms", value_parser = humantime::parse_duration)]
+    pub classic_replay_delay: Duration,
+
     /// How many of each room's newest messages stay in memory for fast
     /// fan-out; a subscriber further behind is caught up from history.
     #[arg(long, env = "CHATD_RECENT_WINDOW", default_value_t = 4096,
@@ -251,11 +258,11 @@ pub struct Rooms {
 #[command(next_help_heading = "Lobby protocol")]
 pub struct Lobby {
     /// Where the lobby protocol's Agent (login) listens.
-    #[arg(long, env = "CHATD_AGENT_ADDR", default_value = "0.0.0.0:50050")]
+    #[arg(long, env = "CHATD_AGENT_ADDR", default_value = "0.0.0.0:50050", value_parser = listen_addr)]
     pub agent_addr: SocketAddr,
 
     /// Where the lobby protocol's Heartbeat listens.
-    #[arg(long, env = "CHATD_HEARTBEAT_ADDR", default_value = "0.0.0.0:50051")]
+    #[arg(long, env = "CHATD_HEARTBEAT_ADDR", default_value = "0.0.0.0:50051", value_parser = listen_addr)]
     pub heartbeat_addr: SocketAddr,
 
     /// Where the lobby protocol's Lobby listens. Channels listen on the same
@@ -499,10 +506,34 @@ impl FromStr for ListenAddr {
         if text == "off" {
             return Ok(ListenAddr(None));
         }
-        text.parse()
+        listen_addr(text)
             .map(|addr| ListenAddr(Some(addr)))
-            .map_err(|_| format!("{text:?} is neither an address (e.g. 0.0.0.0:11912) nor `off`"))
+            .map_err(|why| format!("{why}, nor `off`"))
     }
+}
+
+/// An address to listen on: `IP:PORT`, or `HOST:PORT` with a host name,
+/// looked up at start (its first IPv4 address, else its first).
+fn listen_addr(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let not = |why: String| {
+        format!(
+            "{text:?} is not an address to listen on (HOST:PORT, e.g. 0.0.0.0:7070 or localhost:7070): {why}"
+        )
+    };
+    let found: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|error| not(error.to_string()))?
+        .collect();
+    found
+        .iter()
+        .find(|addr| addr.is_ipv4())
+        .or(found.first())
+        .copied()
+        .ok_or_else(|| not("the name has no address".into()))
 }
 
 /// The pool of channel ports, in the order given.
@@ -634,6 +665,20 @@ mod tests {
         );
         let error = "nowhere".parse::<ListenAddr>().unwrap_err();
         assert!(error.contains("`off`"), "{error}");
+        assert!(error.contains("HOST:PORT"), "{error}");
+    }
+
+    #[test]
+    fn an_address_may_name_its_host() {
+        assert_eq!(
+            listen_addr("localhost:7070"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 7070)))
+        );
+        assert_eq!(
+            "localhost:11912".parse(),
+            Ok(ListenAddr(Some(SocketAddr::from(([127, 0, 0, 1], 11912)))))
+        );
+        assert!(listen_addr("localhost").is_err());
     }
 
     #[test]

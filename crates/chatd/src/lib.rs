@@ -21,6 +21,7 @@ pub mod classic;
 mod cluster;
 pub mod config;
 pub mod config_file;
+mod data_dir;
 mod health;
 pub mod lobby;
 pub mod metrics;

@@ -20,6 +20,7 @@ use crate::address_rate::AddressRate;
 use crate::classic::{self, ClassicChat};
 use crate::cluster::{Node, WebPeers};
 use crate::config::{Config, Storage, to_usize};
+use crate::data_dir::DataDirLock;
 use crate::health::{Check, Health};
 use crate::lobby::{self, LobbyAddrs, LobbyIdentity, LobbyListeners, LobbyServices};
 use crate::metrics::{self, Limit, Metrics};
@@ -56,6 +57,8 @@ pub struct Chatd {
     listeners: Listeners,
     reloader: Reloader,
     reloads: watch::Receiver<Config>,
+    /// Held until `run` returns.
+    data_dir_lock: Option<DataDirLock>,
 }
 
 impl std::fmt::Debug for Chatd {
@@ -169,6 +172,7 @@ impl Chatd {
             listeners,
             reloader,
             reloads,
+            data_dir_lock: stores.lock,
         })
     }
 
@@ -208,6 +212,7 @@ impl Chatd {
             mut listeners,
             reloader: _,
             reloads,
+            data_dir_lock,
         } = self;
         log_transport_security(tls.is_some());
         let web = WebClient::new(&config, tls.is_some(), native_addr);
@@ -270,6 +275,7 @@ impl Chatd {
         for task in tasks {
             let _ = task.await;
         }
+        drop(data_dir_lock);
         served
     }
 }
@@ -304,7 +310,10 @@ async fn serve_protocols(
         let chat = ClassicChat::new(
             engine.clone(),
             &config.rooms.classic_room,
-            config.rooms.history_replay,
+            (
+                config.rooms.history_replay,
+                config.rooms.classic_replay_delay,
+            ),
             rates.legacy.clone(),
             serving.shutdown.clone(),
         );
@@ -465,6 +474,8 @@ async fn served_if_on<T>(
 struct Stores {
     history: Arc<dyn HistoryStore>,
     accounts: Arc<dyn AccountStore>,
+    /// The data directory's, for an SQLite store.
+    lock: Option<DataDirLock>,
 }
 
 impl Stores {
@@ -472,6 +483,7 @@ impl Stores {
         Stores {
             history: store.clone(),
             accounts: store,
+            lock: None,
         }
     }
 }
@@ -484,6 +496,7 @@ impl Stores {
                 Ok(Stores::one(Arc::new(MemoryStore::new(retain_messages))))
             }
             Storage::Sqlite { dir, options } => {
+                let lock = DataDirLock::take(&dir).map_err(StoreError::Unavailable)?;
                 let path = dir.join("chat.db");
                 // Opening may migrate and trim the database: not on an
                 // async worker.
@@ -493,7 +506,10 @@ impl Stores {
                         StoreError::Unavailable(format!("opening the database failed: {error}"))
                     })??;
                 tracing::info!(path = %path.display(), "history and accounts kept in");
-                Ok(Stores::one(Arc::new(store)))
+                Ok(Stores {
+                    lock: Some(lock),
+                    ..Stores::one(Arc::new(store))
+                })
             }
             Storage::Postgres { url, options } => {
                 let store = PostgresStore::connect(&url, options).await?;

@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use chat_proto::classic::Note;
 use common::*;
@@ -114,6 +115,28 @@ async fn a_late_subscriber_gets_history_first_then_live_notes() {
     assert_eq!(history, expected);
     send(&mut client, "late", "new").await.unwrap();
     assert_eq!(read_notes(&mut stream, 1).await, [note("late", "new")]);
+}
+
+#[tokio::test]
+async fn a_new_stream_holds_its_replay_back_for_the_seeds_own_client() {
+    // The seed's Tk client reads before it has a widget to show notes in:
+    // a replay that comes at once crashes it.
+    let server = TestServer::start(&["--classic-replay-delay", "3s"]).await;
+    let mut client = server.classic_client().await;
+    send(&mut client, "early", "old").await.unwrap();
+    let mut stream = chat_stream(&mut client).await;
+    // Sent while the replay is held: it follows the replay, not lost.
+    send(&mut client, "early", "during the wait").await.unwrap();
+    let soon = tokio::time::timeout(Duration::from_secs(1), stream.message()).await;
+    assert!(
+        soon.is_err(),
+        "a note came before the wait was over: {soon:?}"
+    );
+    let notes = read_notes(&mut stream, 2).await;
+    assert_eq!(
+        notes,
+        [note("early", "old"), note("early", "during the wait")]
+    );
 }
 
 #[tokio::test]

@@ -211,6 +211,7 @@ async fn a_config_file_can_set_every_key_and_flags_and_environment_beat_it() {
         ("agent-addr", r#""127.0.0.1:1001""#.into()),
         ("channel-ports", r#""2001-2003""#.into()),
         ("classic-addr", r#""off""#.into()),
+        ("classic-replay-delay", r#""1s""#.into()),
         ("classic-room", r#""lounge""#.into()),
         ("data-dir", r#""/var/lib/chatd""#.into()),
         ("database-url", r#""postgres://chat@db/chat""#.into()),

@@ -150,6 +150,24 @@ async fn the_binary_refuses_a_busy_port_with_a_clear_error() {
 }
 
 #[tokio::test]
+async fn a_listen_address_may_name_its_host() {
+    let flags = [
+        "--native-addr",
+        "localhost:0",
+        "--classic-addr",
+        "localhost:0",
+    ];
+    let chatd = ChatdProcess::spawn(&flags, &[]).await;
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    assert_eq!(
+        (chatd.native.ip(), chatd.classic.ip()),
+        (loopback, loopback)
+    );
+    let mut ann = NativeUser::login(chatd.native, "ann").await;
+    ann.join("general").await;
+}
+
+#[tokio::test]
 async fn json_logs_are_one_object_a_line_with_the_event_fields() {
     use tokio::io::{AsyncBufReadExt, BufReader};
 

@@ -4,13 +4,14 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::metrics::SendMeter;
 use chat_engine::{Draft, Engine, Origin, Room, Start};
 use chat_proto::classic::chat_server_server::{ChatServer, ChatServerServer};
 use chat_proto::classic::{Empty, Note};
 use chat_proto::codec::Encoded;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -30,6 +31,8 @@ pub struct ClassicChat {
     engine: Engine,
     room: Arc<Room>,
     history_replay: usize,
+    /// How long a new stream waits before its replay.
+    replay_delay: Duration,
     rate: AddressRate,
     shutdown: CancellationToken,
 }
@@ -38,7 +41,7 @@ impl ClassicChat {
     pub fn new(
         engine: Engine,
         room_name: &str,
-        history_replay: usize,
+        (history_replay, replay_delay): (usize, Duration),
         rate: AddressRate,
         shutdown: CancellationToken,
     ) -> Self {
@@ -46,6 +49,7 @@ impl ClassicChat {
             room: engine.room(room_name),
             engine,
             history_replay,
+            replay_delay,
             rate,
             shutdown,
         }
@@ -102,7 +106,13 @@ impl ChatServer for ClassicChat {
                 }))
             },
         );
-        Ok(Response::new(Box::pin(notes)))
+        if self.replay_delay.is_zero() {
+            return Ok(Response::new(Box::pin(notes)));
+        }
+        // Taken now (nothing is missed), sent after the wait.
+        let wait = futures::stream::once(tokio::time::sleep(self.replay_delay));
+        let held = wait.filter_map(|()| async { None }).chain(notes);
+        Ok(Response::new(Box::pin(held)))
     }
 
     async fn send_note(&self, request: Request<Note>) -> Result<Response<Empty>, Status> {

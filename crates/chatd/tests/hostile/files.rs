@@ -78,3 +78,33 @@ async fn gen_cert_leaves_the_key_0600_also_over_an_old_file() {
             .contains("PRIVATE KEY")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_chatd_on_one_data_directory_is_refused_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    // Without the admin socket, which used to stop the second by chance.
+    let flags = ["--data-dir", data, "--admin-socket", "off"];
+    let first = ChatdProcess::spawn(&flags, &[]).await;
+    let second = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(LOOPBACK)
+        .args(flags)
+        .kill_on_drop(true)
+        .output();
+    let second = tokio::time::timeout(PATIENCE, second)
+        .await
+        .expect("the second chatd started and ran")
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    let said = format!(
+        "the data directory {data} is in use by another chatd (process {})",
+        first.pid()
+    );
+    assert!(stderr.contains(&said), "{stderr}");
+    // The first goes on as if nothing happened.
+    let mut ann = NativeUser::login(first.native, "ann").await;
+    ann.join("general").await;
+    ann.send("general", "still the only one").await;
+}
