@@ -17,7 +17,19 @@ use tracing_subscriber::{EnvFilter, Registry, reload};
 type FilterHandle = reload::Handle<EnvFilter, Registry>;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match serve().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        // One message, whatever RUST_BACKTRACE says: an operator's, not a
+        // developer's.
+        Err(error) => {
+            eprintln!("chatd: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
     let args: Vec<OsString> = std::env::args_os().collect();
     let config = match config_file::load(args.clone()) {
         Ok(config) => config,

@@ -26,7 +26,7 @@ use crate::lobby::{self, LobbyAddrs, LobbyIdentity, LobbyListeners, LobbyService
 use crate::metrics::{self, Limit, Metrics};
 use crate::native::{self, NativeChat};
 use crate::reload::{Live, Reloader};
-use crate::serving::{Serving, bind, local_addr};
+use crate::serving::{Binding, Serving, bind, local_addr};
 use crate::sessions::Sessions;
 use crate::transport::{self, Admission, ConnectionSettings, RESERVED_DESCRIPTORS, Tls};
 use crate::web::{PeerOrigins, WebFiles, WebLayer};
@@ -80,29 +80,35 @@ struct Listeners {
 }
 
 impl Listeners {
-    /// Binds every listener `config` turns on.
+    /// Binds every listener `config` turns on; fails naming every address
+    /// that could not be had.
     async fn bind(config: &Config) -> std::io::Result<Self> {
         warn_of_legacy_protocols(config);
         let legacy = config.legacy_protocols_allowed();
+        let mut binding = Binding::default();
+        let native = binding.keep(bind(config.listen.native_addr, "native protocol").await);
         let classic = match config.listen.classic_addr.0.filter(|_| legacy) {
-            Some(addr) => Some(bind(addr, "classic protocol").await?),
+            Some(addr) => binding.keep(bind(addr, "classic protocol").await),
             None => None,
         };
         let lobby = match config.lobby.lobby_addr.0.filter(|_| legacy) {
-            Some(addr) => Some(LobbyListeners::bind(&config.lobby, addr).await?),
-            None => None,
-        };
-        let admin = match config.admin_socket() {
-            Some(path) => Some((bind_admin(&path).await?, path)),
+            Some(addr) => binding.keep(LobbyListeners::bind(&config.lobby, addr).await),
             None => None,
         };
         let metrics = match config.listen.metrics_addr {
-            Some(addr) => Some(bind(addr, "metrics").await?),
+            Some(addr) => binding.keep(bind(addr, "metrics").await),
             None => None,
         };
+        let admin = match config.admin_socket() {
+            Some(path) => binding
+                .keep(bind_admin(&path).await)
+                .map(|socket| (socket, path)),
+            None => None,
+        };
+        binding.finish()?;
         Ok(Listeners {
             admin,
-            native: bind(config.listen.native_addr, "native protocol").await?,
+            native: native.expect("bound, as no binding failed"),
             classic,
             lobby,
             metrics,

@@ -113,6 +113,49 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
+/// What to do about an address in use.
+const IN_USE_HINT: &str = "another program listens there, most often another chatd: stop it, \
+     or give this one other addresses (--native-addr, --classic-addr, --lobby-addr ...)";
+
+/// Binds listeners one after another, keeping every failure, so that one
+/// error names every address that could not be had.
+#[derive(Default)]
+pub struct Binding {
+    failures: Vec<std::io::Error>,
+}
+
+impl Binding {
+    /// `result`'s listener, or `None` with its failure kept.
+    pub fn keep<T>(&mut self, result: std::io::Result<T>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.failures.push(error);
+                None
+            }
+        }
+    }
+
+    /// Every failure in one error, with what to do when addresses are in
+    /// use (most often, another chatd runs).
+    pub fn finish(self) -> std::io::Result<()> {
+        let Some(first) = self.failures.first() else {
+            return Ok(());
+        };
+        let kind = first.kind();
+        let mut message: Vec<String> = self.failures.iter().map(ToString::to_string).collect();
+        let in_use = self
+            .failures
+            .iter()
+            .any(|error| error.kind() == std::io::ErrorKind::AddrInUse);
+        // Said once, also when a part (the lobby's) said it already.
+        if in_use && !message.iter().any(|part| part.contains(IN_USE_HINT)) {
+            message.push(IN_USE_HINT.into());
+        }
+        Err(std::io::Error::new(kind, message.join("; ")))
+    }
+}
+
 /// A listener on `addr` for `what`, or an error that names both.
 pub async fn bind(addr: SocketAddr, what: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|error| {

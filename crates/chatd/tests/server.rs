@@ -168,6 +168,42 @@ async fn a_listen_address_may_name_its_host() {
 }
 
 #[tokio::test]
+async fn busy_ports_are_all_named_in_one_message_without_a_backtrace() {
+    let native = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let classic = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let native = native.local_addr().unwrap().to_string();
+    let classic = classic.local_addr().unwrap().to_string();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(LOOPBACK)
+        .args([
+            "--in-memory",
+            "--native-addr",
+            &native,
+            "--classic-addr",
+            &classic,
+        ])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for said in [
+        format!("cannot listen for the native protocol on {native}"),
+        format!("cannot listen for the classic protocol on {classic}"),
+        "most often another chatd".to_owned(),
+    ] {
+        assert!(stderr.contains(&said), "{said:?} not in {stderr}");
+    }
+    assert_eq!(
+        stderr.matches("most often another chatd").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.to_lowercase().contains("backtrace"), "{stderr}");
+}
+
+#[tokio::test]
 async fn json_logs_are_one_object_a_line_with_the_event_fields() {
     use tokio::io::{AsyncBufReadExt, BufReader};
 

@@ -17,7 +17,7 @@ use super::{
 use crate::address_rate::AddressRate;
 use crate::config::Lobby as LobbySettings;
 use crate::metrics::Protocol;
-use crate::serving::{Keepalive, Serving, bind, local_addr, log_listening};
+use crate::serving::{Binding, Keepalive, Serving, bind, local_addr, log_listening};
 
 /// Where the lobby protocol's services listen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,15 +41,23 @@ pub struct LobbyListeners {
 impl LobbyListeners {
     /// Binds the services on their addresses, Lobby on `lobby`, and
     /// channels on the Lobby's host.
+    /// Fails naming every address that could not be had.
     pub async fn bind(settings: &LobbySettings, lobby: SocketAddr) -> std::io::Result<Self> {
+        let mut binding = Binding::default();
+        let agent = binding.keep(bind(settings.agent_addr, "lobby Agent").await);
+        let heartbeat = binding.keep(bind(settings.heartbeat_addr, "lobby Heartbeat").await);
+        let lobby_listener = binding.keep(bind(lobby, "lobby Lobby").await);
         let mut channels = Vec::with_capacity(settings.channel_ports.0.len());
         for &port in &settings.channel_ports.0 {
-            channels.push(bind(SocketAddr::new(lobby.ip(), port), "lobby channel").await?);
+            let addr = SocketAddr::new(lobby.ip(), port);
+            channels.extend(binding.keep(bind(addr, "lobby channel").await));
         }
+        binding.finish()?;
+        let bound = "bound, as no binding failed";
         Ok(LobbyListeners {
-            agent: bind(settings.agent_addr, "lobby Agent").await?,
-            heartbeat: bind(settings.heartbeat_addr, "lobby Heartbeat").await?,
-            lobby: bind(lobby, "lobby Lobby").await?,
+            agent: agent.expect(bound),
+            heartbeat: heartbeat.expect(bound),
+            lobby: lobby_listener.expect(bound),
             channels,
         })
     }
