@@ -54,6 +54,8 @@ pub struct App {
     pub status: Option<Status>,
     /// How many lines the message view is scrolled up from the newest.
     pub scroll: usize,
+    /// The commands are shown over the messages, until a key is pressed.
+    pub help: bool,
     pub quit: bool,
 }
 
@@ -66,6 +68,7 @@ impl App {
             input: LineEdit::default(),
             status: None,
             scroll: 0,
+            help: false,
             quit: false,
         }
     }
@@ -104,6 +107,7 @@ impl App {
                 self.rooms.forget(&room);
                 self.scroll = 0;
             }
+            Outcome::Help => self.help = true,
             Outcome::Quit => self.quit = true,
         }
     }
@@ -114,6 +118,10 @@ impl App {
             return None;
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        // Any key closes the help; Esc does nothing else.
+        if std::mem::take(&mut self.help) && key.code == KeyCode::Esc {
+            return None;
+        }
         match key.code {
             KeyCode::Char('c' | 'd') if ctrl => self.quit = true,
             _ if self.input.on_key(&key) => {}

@@ -51,6 +51,11 @@ pub async fn run(
                         *current = client.rooms().into_iter().next();
                     }
                 }
+                Outcome::Help => {
+                    for line in crate::command::HELP {
+                        println!("* {line}");
+                    }
+                }
                 Outcome::Quit => quit = true,
             }
         }

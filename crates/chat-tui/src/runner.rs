@@ -3,7 +3,7 @@
 
 use chat_client::{Client, RoomAction};
 
-use crate::command::{Command, HELP};
+use crate::command::Command;
 
 /// The room `/all` posts to.
 pub const LOBBY: &str = "lobby";
@@ -17,6 +17,8 @@ pub enum Outcome {
     SwitchTo(String),
     /// The current room was left; switch elsewhere.
     Left(String),
+    /// Show the commands ([`HELP`](crate::command::HELP)), all at once.
+    Help,
     Quit,
 }
 
@@ -147,10 +149,7 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
                 Err(error) => vec![Outcome::Error(error.to_string())],
             }
         }
-        Command::Help => HELP
-            .iter()
-            .map(|line| Outcome::Info((*line).to_owned()))
-            .collect(),
+        Command::Help => vec![Outcome::Help],
         Command::Quit => vec![Outcome::Quit],
         Command::Logout => match client.logout().await {
             Ok(()) => vec![Outcome::Info("logged out".into()), Outcome::Quit],

@@ -7,7 +7,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Padding, Paragraph};
+use ratatui::widgets::{Block, Clear, Padding, Paragraph};
 use unicode_width::UnicodeWidthChar;
 
 use chat_client::rooms::{Entry, Rooms};
@@ -44,6 +44,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     draw_input(frame, app, input);
     draw_status(frame, app, status);
+    if app.help {
+        draw_help(frame, frame.area());
+    }
 }
 
 fn draw_rooms(frame: &mut Frame, app: &App, area: Rect) {
@@ -218,6 +221,17 @@ pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
 
 fn display_width(text: &str) -> usize {
     text.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+/// The commands, over `area` (the whole screen: at 80x24 they just fit).
+fn draw_help(frame: &mut Frame, area: Rect) {
+    let lines: Vec<Line> = crate::command::HELP
+        .iter()
+        .map(|line| Line::raw(*line))
+        .collect();
+    let block = Block::bordered().title(" Commands · any key closes ");
+    frame.render_widget(Clear, area);
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn draw_input(frame: &mut Frame, app: &App, area: Rect) {

@@ -313,6 +313,25 @@ fn the_screen_at_80_by_24() {
 }
 
 #[test]
+fn help_shows_every_command_at_once_and_any_key_closes_it() {
+    let mut app = chatting(3);
+    assert_eq!(
+        type_line(&mut app, "/help"),
+        Some(Action::Run(Command::Help))
+    );
+    app.outcome(Outcome::Help);
+    let shown = screen(&app, 80, 24).join("\n");
+    for line in chat_tui::command::HELP {
+        assert!(shown.contains(line), "{line:?} not on\n{shown}");
+    }
+    app.on_key(key(KeyCode::Esc));
+    assert!(!app.help);
+    assert!(app.input.text.is_empty(), "Esc only closed the help");
+    let shown = screen(&app, 80, 24).join("\n");
+    assert!(!shown.contains("Commands"), "{shown}");
+}
+
+#[test]
 fn the_screen_keeps_the_newest_messages_in_view_and_scrolls_back() {
     let mut app = chatting(100);
     let bottom = screen(&app, 120, 40);
