@@ -54,6 +54,9 @@ pub struct App {
     pub status: Option<Status>,
     /// How many lines the message view is scrolled up from the newest.
     pub scroll: usize,
+    /// How far the message view can scroll up, as last drawn (`None`
+    /// before the first drawing): scrolling stops there.
+    pub scroll_limit: Option<usize>,
     /// The commands are shown over the messages, until a key is pressed.
     pub help: bool,
     pub quit: bool,
@@ -68,6 +71,7 @@ impl App {
             input: LineEdit::default(),
             status: None,
             scroll: 0,
+            scroll_limit: None,
             help: false,
             quit: false,
         }
@@ -131,6 +135,8 @@ impl App {
             KeyCode::Up => return self.scroll_up(1),
             KeyCode::PageDown => self.scroll = self.scroll.saturating_sub(10),
             KeyCode::Down => self.scroll = self.scroll.saturating_sub(1),
+            KeyCode::End => self.scroll = 0,
+            KeyCode::Home => return self.scroll_up(usize::MAX / 2),
             KeyCode::Enter => return self.submit(),
             _ => {}
         }
@@ -164,7 +170,8 @@ impl App {
     }
 
     fn scroll_up(&mut self, lines: usize) -> Option<Action> {
-        self.scroll += lines;
+        let limit = self.scroll_limit.unwrap_or(usize::MAX / 2);
+        self.scroll = (self.scroll + lines).min(limit);
         // Near the top of what is loaded: load older history.
         let loaded = self.rooms.current_log().map_or(0, |log| log.entries.len());
         if self.scroll + 20 >= loaded {

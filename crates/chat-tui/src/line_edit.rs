@@ -23,6 +23,8 @@ impl LineEdit {
         match key.code {
             KeyCode::Char('u') if ctrl => self.clear(),
             KeyCode::Char(_) if ctrl => return false,
+            // With nothing typed, or with Ctrl, they move the view instead.
+            KeyCode::Home | KeyCode::End if ctrl || self.text.is_empty() => return false,
             KeyCode::Char(c) => {
                 let at = self.byte_index(self.cursor);
                 self.text.insert(at, c);

@@ -131,7 +131,9 @@ async fn event_loop(
     tokio::spawn(work(client.clone(), queue, done_tx));
 
     while !app.quit {
-        terminal.draw(|frame| ui::draw(frame, &app))?;
+        let mut scroll_limit = 0;
+        terminal.draw(|frame| scroll_limit = ui::draw(frame, &app))?;
+        app.scroll_limit = Some(scroll_limit);
         let action = tokio::select! {
             Some(event) = keys.recv() => match event {
                 Event::Key(key) => app.on_key(key),

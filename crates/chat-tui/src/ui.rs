@@ -20,7 +20,9 @@ const SIDE_PANEL: u16 = 18;
 /// Width of the `HH:MM ` column that continuation lines are indented by.
 const TIME_COLUMN: usize = 6;
 
-pub fn draw(frame: &mut Frame, app: &App) {
+/// Draws `app`; returns how far its message view can scroll up, for the
+/// next scrolling to stop there.
+pub fn draw(frame: &mut Frame, app: &App) -> usize {
     let [main, input, status] = Layout::vertical([
         Constraint::Min(3),
         Constraint::Length(3),
@@ -38,7 +40,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if show_rooms {
         draw_rooms(frame, app, rooms);
     }
-    draw_messages(frame, app, messages);
+    let scroll_limit = draw_messages(frame, app, messages);
     if show_members {
         draw_members(frame, app, members);
     }
@@ -47,6 +49,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if app.help {
         draw_help(frame, frame.area());
     }
+    scroll_limit
 }
 
 fn draw_rooms(frame: &mut Frame, app: &App, area: Rect) {
@@ -122,7 +125,8 @@ fn draw_members(frame: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-fn draw_messages(frame: &mut Frame, app: &App, area: Rect) {
+/// Draws the current room's log; returns how far it can scroll up.
+fn draw_messages(frame: &mut Frame, app: &App, area: Rect) -> usize {
     let title = match (&app.rooms.current, app.rooms.current_log()) {
         (Some(room), Some(view)) => {
             let label = room_label(&app.rooms, room);
@@ -153,11 +157,13 @@ fn draw_messages(frame: &mut Frame, app: &App, area: Rect) {
         })
         .unwrap_or_default();
     let height = usize::from(inner.height);
-    let scroll = app.scroll.min(lines.len().saturating_sub(height));
+    let limit = lines.len().saturating_sub(height);
+    let scroll = app.scroll.min(limit);
     let end = lines.len() - scroll;
     let start = end.saturating_sub(height);
     let visible: Vec<Line> = lines[start..end].to_vec();
     frame.render_widget(Paragraph::new(visible).block(block), area);
+    limit
 }
 
 /// The display lines of one entry, wrapped to `width` columns.

@@ -88,7 +88,10 @@ fn texts(app: &App, room: &str) -> Vec<String> {
 }
 
 fn screen(app: &App, width: u16, height: u16) -> Vec<String> {
-    drawn(width, height, |frame| ui::draw(frame, app)).0
+    drawn(width, height, |frame| {
+        ui::draw(frame, app);
+    })
+    .0
 }
 
 /// What `draw` puts on a `width` by `height` terminal: its rows, and
@@ -329,6 +332,39 @@ fn help_shows_every_command_at_once_and_any_key_closes_it() {
     assert!(app.input.text.is_empty(), "Esc only closed the help");
     let shown = screen(&app, 80, 24).join("\n");
     assert!(!shown.contains("Commands"), "{shown}");
+}
+
+#[test]
+fn scrolling_stops_at_the_top_and_end_and_home_jump() {
+    let mut app = chatting(100);
+    let mut limit = 0;
+    drawn(80, 24, |frame| limit = ui::draw(frame, &app));
+    app.scroll_limit = Some(limit);
+    for _ in 0..20 {
+        app.on_key(key(KeyCode::PageUp));
+    }
+    let top = screen(&app, 80, 24);
+    assert!(top.join("\n").contains("message 1 "), "{top:#?}");
+    // Back down at once: no overshoot to scroll off first.
+    for _ in 0..4 {
+        app.on_key(key(KeyCode::PageDown));
+    }
+    assert_ne!(screen(&app, 80, 24), top, "PageDown did nothing");
+    app.on_key(key(KeyCode::End));
+    let newest = screen(&app, 80, 24).join("\n");
+    assert!(newest.contains("message 100"), "{newest}");
+    app.on_key(key(KeyCode::Home));
+    assert_eq!(screen(&app, 80, 24), top);
+    // With something typed, Home and End move in the line instead.
+    type_line_without_enter(&mut app, "draft");
+    app.on_key(key(KeyCode::End));
+    assert_eq!(screen(&app, 80, 24)[1..20], top[1..20]);
+}
+
+fn type_line_without_enter(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.on_key(key(KeyCode::Char(c)));
+    }
 }
 
 #[test]
