@@ -34,6 +34,34 @@ pub struct RoomLog {
     notices: u32,
 }
 
+/// The line a room's log starts with when the user joins it: the room,
+/// its topic and who else is there.
+fn joined_notice(room: &RoomInfo, members: &BTreeMap<String, Member>, me: &str) -> String {
+    let mut said = if room.direct {
+        format!("→ you are in your conversation with {}", room.title())
+    } else {
+        format!("→ you joined #{}", room.name)
+    };
+    if !room.topic.is_empty() {
+        said.push_str(&format!(" · topic: {}", room.topic));
+    }
+    let others: Vec<&str> = members
+        .keys()
+        .map(String::as_str)
+        .filter(|name| *name != me)
+        .collect();
+    match others.len() {
+        0 => said.push_str(" · nobody else is here"),
+        n if n <= 10 => said.push_str(&format!(" · here: {}", others.join(", "))),
+        n => said.push_str(&format!(
+            " · here: {} and {} more",
+            others[..10].join(", "),
+            n - 10
+        )),
+    }
+    said
+}
+
 impl RoomLog {
     fn newest_seq(&self) -> u64 {
         self.entries.keys().next_back().map_or(0, |key| key.0)
@@ -50,9 +78,15 @@ impl RoomLog {
     }
 
     fn add_notice(&mut self, text: String) {
+        self.add_notice_after(self.newest_seq(), text);
+    }
+
+    /// A notice placed right after message `seq` (history loaded later
+    /// goes before it).
+    fn add_notice_after(&mut self, seq: u64, text: String) {
         self.notices += 1;
         self.entries
-            .insert((self.newest_seq(), self.notices), Entry::Notice(text));
+            .insert((seq, self.notices), Entry::Notice(text));
     }
 
     /// `actor` changed the room: roles, mutes and topic follow, and the
@@ -187,6 +221,7 @@ impl Rooms {
                 details,
             } => {
                 self.invitations.remove(room);
+                let first = !self.logs.contains_key(room);
                 let log = self.logs.entry(room.clone()).or_default();
                 log.members = members
                     .iter()
@@ -201,6 +236,11 @@ impl Rooms {
                         ..RoomLog::default()
                     };
                     log.add_notice("! the server restarted without its history".into());
+                }
+                // As IRC clients do; not again when a reconnection resumes.
+                if first {
+                    let said = joined_notice(&log.details, &log.members, &self.me);
+                    log.add_notice_after(*last_seq, said);
                 }
                 if self.current.is_none() {
                     self.current = Some(room.clone());

@@ -189,8 +189,10 @@ fn joining_a_room_with_history_asks_for_it_and_pages_merge_without_doubles() {
     };
     app.history_loaded("general", page);
     let shown = texts(&app, "general");
-    assert_eq!(shown.len(), 51);
+    assert_eq!(shown.len(), 52);
     assert_eq!(shown.first().unwrap(), "bob: old 71");
+    // The own join line stands after the history, before what came live.
+    assert_eq!(shown[50], "→ you joined #general · nobody else is here");
     assert_eq!(shown.last().unwrap(), "bob: live");
     // The same page again changes nothing.
     let again = HistoryPage {
@@ -198,7 +200,7 @@ fn joining_a_room_with_history_asks_for_it_and_pages_merge_without_doubles() {
         has_more: true,
     };
     app.history_loaded("general", again);
-    assert_eq!(texts(&app, "general").len(), 51);
+    assert_eq!(texts(&app, "general").len(), 52);
     // Scrolling up to the top asks for the page before the oldest.
     let mut fetch = None;
     for _ in 0..10 {
@@ -234,7 +236,7 @@ fn joins_leaves_presence_and_unread_counts() {
     assert_eq!(view.members.get("bob").map(|bob| bob.online), Some(false));
     assert!(!view.members.contains_key("carol"));
     assert_eq!(
-        texts(&app, "general")[2..],
+        texts(&app, "general")[3..],
         ["→ carol joined", "← carol left"]
     );
 
@@ -291,16 +293,22 @@ fn the_screen_at_80_by_24() {
     assert!(screen[0].contains("#general"), "{}", screen[0]);
     assert!(screen[0].contains("Members"), "{}", screen[0]);
     assert!(screen[1].starts_with("│> #general"), "{}", screen[1]);
-    assert!(screen[1].contains("bob: message 1"), "{}", screen[1]);
+    // Joining says so, and who is there, as IRC clients do.
+    assert!(
+        screen[1].contains("→ you joined #general · here: bob"),
+        "{}",
+        screen[1]
+    );
+    assert!(screen[2].contains("bob: message 1"), "{}", screen[2]);
     assert!(screen[1].ends_with("││● ann           │"), "{}", screen[1]);
     assert!(screen[2].ends_with("││● bob           │"), "{}", screen[2]);
     // The long line wraps inside the message panel, indented under the time.
     assert!(
-        screen[4].contains("bob: 한국어와 이모지 🎉"),
+        screen[5].contains("bob: 한국어와 이모지 🎉"),
         "{}",
-        screen[4]
+        screen[5]
     );
-    assert!(screen[5].contains("│      "), "{}", screen[5]);
+    assert!(screen[6].contains("│      "), "{}", screen[6]);
     assert!(screen[20].contains("ann → #general"), "{}", screen[20]);
     assert_eq!(
         screen[23].trim_end(),
@@ -389,7 +397,8 @@ fn a_narrow_screen_drops_the_side_panels() {
     let screen = screen(&app, 40, 12);
     assert!(!screen[0].contains("Rooms"));
     assert!(screen[0].contains("#general"));
-    assert!(screen[1].contains("bob: message 1"));
+    assert!(screen[1].contains("→ you joined #general"));
+    assert!(screen[2].contains("bob: message 1"));
 }
 
 #[test]
@@ -576,6 +585,7 @@ fn roles_topics_private_rooms_and_direct_conversations_are_shown() {
     assert_eq!(
         texts(&app, "ops"),
         [
+            "→ you joined #ops · here: bob",
             "* ann set the topic: on call",
             "* ann made bob a moderator",
             "* ann muted bob"
