@@ -201,28 +201,30 @@ fn entry_lines(entry: &Entry, me: &str, width: usize) -> Vec<Line<'static>> {
 }
 
 /// Splits `text` into lines of at most `first` display columns, then
-/// `rest` columns, counting wide characters (Hangul, emoji) as two.
+/// `rest` columns, counting wide characters (Hangul, emoji) as two. Lines
+/// break where Unicode allows (between words, and between CJK
+/// characters), never inside a word that fits on a line of its own, and
+/// start with no space; a word longer than a line is split. A line break
+/// in the text starts a new line.
 pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        if c == '\n' {
-            lines.push(std::mem::take(&mut line));
-            used = 0;
-            continue;
-        }
-        let limit = if lines.is_empty() { first } else { rest };
-        let w = c.width().unwrap_or(0);
-        if used + w > limit && !line.is_empty() {
-            lines.push(std::mem::take(&mut line));
-            used = 0;
-        }
-        line.push(c);
-        used += w;
-    }
-    lines.push(line);
-    lines
+    let (first, rest) = (first.max(1), rest.max(1));
+    // textwrap takes one width: the narrower lines are indented, and the
+    // indent taken off again.
+    let width = first.max(rest);
+    let (first_indent, rest_indent) = (" ".repeat(width - first), " ".repeat(width - rest));
+    let options = textwrap::Options::new(width)
+        .initial_indent(&first_indent)
+        .subsequent_indent(&rest_indent);
+    textwrap::wrap(text, options)
+        .into_iter()
+        .enumerate()
+        .map(|(at, line)| {
+            let indent = if at == 0 { &first_indent } else { &rest_indent };
+            line.strip_prefix(indent.as_str())
+                .unwrap_or(&line)
+                .to_owned()
+        })
+        .collect()
 }
 
 fn display_width(text: &str) -> usize {
@@ -394,5 +396,17 @@ mod tests {
         assert_eq!(wrap("one\ntwo", 10, 10), ["one", "two"]);
         assert_eq!(wrap("", 5, 5), [""]);
         assert_eq!(wrap("🎉🎉🎉", 5, 2), ["🎉🎉", "🎉"]);
+    }
+
+    #[test]
+    fn wrapping_breaks_between_words_and_no_line_starts_with_a_space() {
+        assert_eq!(
+            wrap("the quick brown fox, jumps while", 10, 12),
+            ["the quick", "brown fox,", "jumps while"]
+        );
+        for line in wrap("a b c d e f g h i j k l m n o p", 3, 5) {
+            assert!(!line.starts_with(' '), "{line:?}");
+        }
+        assert_eq!(wrap("안녕하세요 여러분", 10, 10), ["안녕하세요", "여러분"]);
     }
 }
