@@ -69,7 +69,7 @@ pub enum CommandError {
 /// The help text, one command a line.
 pub const HELP: &[&str] = &[
     "TEXT              send TEXT to the current room (//TEXT sends /TEXT)",
-    "/all TEXT         send TEXT to the lobby",
+    "/all TEXT         send TEXT to #lobby, joining it (the seed console's /all)",
     "/make [NAME]      create a room and go there (also /create)",
     "/private [NAME]   create a private room: only those you /invite see it",
     "/msg NAME TEXT    send TEXT to account NAME, in your direct conversation",

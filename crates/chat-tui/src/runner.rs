@@ -26,12 +26,20 @@ pub enum Outcome {
 pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Vec<Outcome> {
     match command {
         Command::All(text) => {
-            if !client.rooms().iter().any(|room| room == LOBBY)
-                && let Err(error) = client.join_room(LOBBY).await
-            {
-                return vec![Outcome::Error(format!("cannot join the lobby: {error}"))];
+            // The seed console's /all talks to its lobby: so does this one,
+            // and says so the first time.
+            let mut said = Vec::new();
+            if !client.rooms().iter().any(|room| room == LOBBY) {
+                if let Err(error) = client.join_room(LOBBY).await {
+                    return vec![Outcome::Error(format!("cannot join the lobby: {error}"))];
+                }
+                said.push(Outcome::Info(format!(
+                    "/all talks to #{LOBBY}, the seed console's lobby: you joined it \
+                     (/leave {LOBBY} to go)"
+                )));
             }
-            send(client, LOBBY, &text).await
+            said.extend(send(client, LOBBY, &text).await);
+            said
         }
         Command::Create { name, private } => {
             let name = name.unwrap_or_else(|| format!("room-{:04x}", rand::random::<u16>()));

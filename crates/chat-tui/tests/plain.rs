@@ -363,3 +363,16 @@ async fn quitting_keeps_an_accounts_saved_session_and_ends_quietly() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_says_that_it_talks_to_the_lobby_and_does() {
+    let server = TestServer::start(&[]).await;
+    let mut chat = chat_with(&server, "lee", &[]).spawn().unwrap();
+    let mut stdin = chat.stdin.take().unwrap();
+    let mut out = BufReader::new(chat.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "in #general").await;
+    stdin.write_all(b"/all hello lobby\n").await.unwrap();
+    let said = line_containing(&mut out, "/all talks to #lobby").await;
+    assert!(said.contains("/leave lobby"), "{said}");
+    line_containing(&mut out, "#lobby lee: hello lobby").await;
+}
