@@ -3,6 +3,7 @@
 //! are printed to standard output, one a line, and connection changes and
 //! errors to standard error.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chat_client::{Client, ClientEvent, Connection};
@@ -70,8 +71,18 @@ pub async fn run(
 }
 
 async fn print_events(mut events: mpsc::Receiver<ClientEvent>) {
+    // How each room is shown: `#name`, or `@peer` for a direct conversation.
+    let mut labels: HashMap<String, String> = HashMap::new();
     while let Some(event) = events.recv().await {
-        if let Some(line) = describe(&event) {
+        if let ClientEvent::RoomJoined { room, details, .. } = &event {
+            let label = match details.direct {
+                true => details.title(),
+                false => format!("#{room}"),
+            };
+            labels.insert(room.clone(), label);
+        }
+        let label = |room: &str| labels.get(room).cloned().unwrap_or(format!("#{room}"));
+        if let Some(line) = describe(&event, label) {
             println!("{line}");
         }
         if let ClientEvent::Connection(connection) = event {
@@ -89,15 +100,16 @@ async fn print_events(mut events: mpsc::Receiver<ClientEvent>) {
     }
 }
 
-/// An event as one line of output; `None` for connection changes.
-pub fn describe(event: &ClientEvent) -> Option<String> {
+/// An event as one line of output, each room shown as `label` says;
+/// `None` for connection changes.
+pub fn describe(event: &ClientEvent, label: impl Fn(&str) -> String) -> Option<String> {
     Some(match event {
         // Lines after a message's first are indented, so a message cannot
         // pass for an event line of its own.
         ClientEvent::Message(m) => format!(
-            "[{}] #{} {}: {}",
+            "[{}] {} {}: {}",
             crate::clock(m.sent_at),
-            m.room,
+            label(&m.room),
             m.sender_label(),
             m.text.replace('\n', "\n    ")
         ),
