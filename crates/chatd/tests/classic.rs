@@ -121,7 +121,7 @@ async fn a_late_subscriber_gets_history_first_then_live_notes() {
 async fn a_new_stream_holds_its_replay_back_for_the_seeds_own_client() {
     // The seed's Tk client reads before it has a widget to show notes in:
     // a replay that comes at once crashes it.
-    let server = TestServer::start(&["--classic-replay-delay", "3s"]).await;
+    let server = TestServer::start(&["--classic-replay-delay", "5s"]).await;
     let mut client = server.classic_client().await;
     send(&mut client, "early", "old").await.unwrap();
     let mut stream = chat_stream(&mut client).await;
