@@ -71,18 +71,10 @@ pub async fn run(
 }
 
 async fn print_events(mut events: mpsc::Receiver<ClientEvent>) {
-    // How each room is shown: `#name`, or `@peer` for a direct conversation.
-    let mut labels: HashMap<String, String> = HashMap::new();
+    let mut labels = DirectLabels::default();
     while let Some(event) = events.recv().await {
-        if let ClientEvent::RoomJoined { room, details, .. } = &event {
-            let label = match details.direct {
-                true => details.title(),
-                false => format!("#{room}"),
-            };
-            labels.insert(room.clone(), label);
-        }
-        let label = |room: &str| labels.get(room).cloned().unwrap_or(format!("#{room}"));
-        if let Some(line) = describe(&event, label) {
+        labels.apply(&event);
+        if let Some(line) = describe(&event, |room| labels.label(room)) {
             println!("{line}");
         }
         if let ClientEvent::Connection(connection) = event {
@@ -97,6 +89,34 @@ async fn print_events(mut events: mpsc::Receiver<ClientEvent>) {
                 }
             }
         }
+    }
+}
+
+/// How the direct conversations the user is in are shown: `@peer`, not
+/// their internal names. Holds only the rooms the user is in (the server
+/// caps those, `--max-rooms-per-user`): a room left is forgotten.
+#[derive(Debug, Default)]
+struct DirectLabels(HashMap<String, String>);
+
+impl DirectLabels {
+    fn apply(&mut self, event: &ClientEvent) {
+        match event {
+            ClientEvent::RoomJoined { room, details, .. } if details.direct => {
+                self.0.insert(room.clone(), details.title());
+            }
+            ClientEvent::RoomLeft { room, .. } => {
+                self.0.remove(room);
+            }
+            _ => {}
+        }
+    }
+
+    /// `@peer` for a direct conversation, `#name` for any other room.
+    fn label(&self, room: &str) -> String {
+        self.0
+            .get(room)
+            .cloned()
+            .unwrap_or_else(|| format!("#{room}"))
     }
 }
 
@@ -148,4 +168,36 @@ pub fn describe(event: &ClientEvent, label: impl Fn(&str) -> String) -> Option<S
         ),
         ClientEvent::Connection(_) => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_client::RoomInfo;
+
+    use super::*;
+
+    #[test]
+    fn a_direct_conversation_is_labelled_by_its_peer_until_left() {
+        let mut labels = DirectLabels::default();
+        let joined = |room: &str, direct: bool| ClientEvent::RoomJoined {
+            room: room.into(),
+            members: Vec::new(),
+            last_seq: 0,
+            details: RoomInfo {
+                name: room.into(),
+                direct,
+                peer: "carl".into(),
+                ..RoomInfo::default()
+            },
+        };
+        labels.apply(&joined("@dm-1", true));
+        labels.apply(&joined("dev", false));
+        assert_eq!(labels.label("@dm-1"), "@carl");
+        assert_eq!(labels.label("dev"), "#dev");
+        labels.apply(&ClientEvent::RoomLeft {
+            room: "@dm-1".into(),
+            reason: String::new(),
+        });
+        assert!(labels.0.is_empty(), "a room left is forgotten");
+    }
 }
