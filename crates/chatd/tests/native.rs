@@ -202,6 +202,55 @@ async fn a_dropped_client_resumes_with_nothing_lost_or_doubled() {
     assert_eq!(texts, ["4", "5", "6", "7", "8", "9"]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tabs_of_one_session_both_stay_connected_and_see_everything() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addrs.native;
+    let mut first_tab = NativeUser::account(addr, "ann").await;
+    let mut second_tab = NativeUser::with_token(addr, "ann", &first_tab.token.clone()).await;
+    first_tab.join("general").await;
+    let mut first_events = first_tab.subscribe(&[]).await;
+    let mut second_events = second_tab.subscribe(&[]).await;
+
+    first_tab.send("general", "from the first tab").await;
+    second_tab.send("general", "from the second tab").await;
+    for events in [&mut first_events, &mut second_events] {
+        let texts = [next_message(events).await.text, next_message(events).await.text];
+        assert_eq!(texts, ["from the first tab", "from the second tab"]);
+    }
+    // Still both open: the second did not end the first.
+    first_tab.send("general", "both still here").await;
+    assert_eq!(next_message(&mut first_events).await.text, "both still here");
+    assert_eq!(next_message(&mut second_events).await.text, "both still here");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_past_its_stream_limit_ends_its_oldest_stream_saying_why() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addrs.native;
+    let mut ann = NativeUser::account(addr, "ann").await;
+    ann.join("general").await;
+    let mut oldest = ann.subscribe(&[]).await;
+    let mut others = Vec::new();
+    for _ in 0..chatd::sessions::STREAMS_PER_SESSION {
+        others.push(ann.subscribe(&[]).await);
+    }
+    let status = loop {
+        match tokio::time::timeout(PATIENCE, oldest.message()).await {
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None)) => panic!("the oldest stream ended without saying why"),
+            Ok(Err(status)) => break status,
+            Err(_) => panic!("the oldest stream is still open"),
+        }
+    };
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert!(status.message().contains("newer streams"), "{status}");
+    ann.send("general", "to the newest").await;
+    for events in &mut others {
+        assert_eq!(next_message(events).await.text, "to the newest");
+    }
+}
+
 #[tokio::test]
 async fn a_retried_send_with_the_same_id_is_not_doubled() {
     let server = TestServer::start(&[]).await;

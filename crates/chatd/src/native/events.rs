@@ -11,8 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use chat_engine::{
@@ -30,7 +29,9 @@ use tokio_stream::StreamMap;
 use tonic::Status;
 
 use super::convert;
-use crate::sessions::{CONTROL_BACKLOG, Control, Session, Sessions, StreamControl};
+use crate::sessions::{
+    CONTROL_BACKLOG, Control, STREAMS_PER_SESSION, Session, Sessions, StreamControl, StreamEnd,
+};
 use crate::status;
 use crate::transport::{FRAMING, ReplyQuota};
 
@@ -52,14 +53,14 @@ pub fn open(
     let StreamControl {
         generation,
         receiver: control,
-        fell_behind,
+        why_ended,
     } = session.open_stream(sessions.shutdown())?;
     let mut events = Events {
         sessions: sessions.clone(),
         session,
         generation,
         control,
-        fell_behind,
+        why_ended,
         followed: BTreeMap::new(),
         feeds: StreamMap::new(),
         pending: VecDeque::new(),
@@ -83,10 +84,10 @@ struct Events {
     session: Arc<Session>,
     /// Which of the session's streams this is.
     generation: u64,
-    /// Closes when this stream must end: a newer one took over, the
-    /// session ended, shutdown, or it fell behind.
+    /// Closes when this stream must end: the session ended, shutdown, or
+    /// the server ended it for `why_ended`.
     control: mpsc::Receiver<Control>,
-    fell_behind: Arc<AtomicBool>,
+    why_ended: Arc<OnceLock<StreamEnd>>,
     /// The rooms followed, by name.
     followed: BTreeMap<String, Arc<Room>>,
     feeds: StreamMap<String, RoomFeed>,
@@ -167,11 +168,8 @@ impl Events {
                 Some(control) => self.obey(control),
                 // The session dropped this stream's slot.
                 None => {
-                    if self.fell_behind.load(Ordering::Acquire) {
-                        self.queue(Err(Status::resource_exhausted(format!(
-                            "this event stream fell behind: more than {CONTROL_BACKLOG} room \
-                             changes waited for it. Subscribe again with your cursors to resume"
-                        ))));
+                    if let Some(&why) = self.why_ended.get() {
+                        self.queue(Err(ended_status(why)));
                     }
                     self.ended = true;
                 }
@@ -381,4 +379,18 @@ fn room_feed(room: Arc<Room>, after: u64) -> RoomFeed {
         }
     });
     Box::pin(futures::stream::select(messages, members))
+}
+
+/// What a client is told when the server ended its stream.
+fn ended_status(why: StreamEnd) -> Status {
+    Status::resource_exhausted(match why {
+        StreamEnd::FellBehind => format!(
+            "this event stream fell behind: more than {CONTROL_BACKLOG} room changes waited \
+             for it. Subscribe again with your cursors to resume"
+        ),
+        StreamEnd::Superseded => format!(
+            "this session has {STREAMS_PER_SESSION} newer streams open (tabs or devices), so \
+             its oldest ended. Close a tab, or log in again for a session of its own"
+        ),
+    })
 }

@@ -20,7 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::SessionError;
 use names::{DIRECT_PREFIX, check_room_name, check_user_name};
-pub use users::{CONTROL_BACKLOG, Control, Session, StreamControl, User};
+pub use users::{
+    CONTROL_BACKLOG, Control, STREAMS_PER_SESSION, Session, StreamControl, StreamEnd, User,
+};
 
 use crate::accounts::{self, Accounts};
 

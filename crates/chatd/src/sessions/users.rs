@@ -3,13 +3,13 @@
 //! A user is a guest (a free name, one session, gone with it) or an
 //! account (a registered name, any number of sessions at once: a laptop
 //! and a phone). The rooms a user is in, its presence and its send
-//! allowance are the user's; each session may have one event stream open,
-//! and every open stream of a user gets the user's events. A user is
-//! online while any of its sessions has a stream open.
+//! allowance are the user's; each session may have a few event streams
+//! open (browser tabs share one session), and every open stream of a user
+//! gets the user's events. A user is online while any of its sessions has a
+//! stream open.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use chat_engine::{EngineError, NameClaim, Room, RoomChange};
 use tokio::sync::mpsc;
@@ -23,6 +23,21 @@ use crate::accounts;
 /// wait for a stream that is not being read; past that it ends, told it
 /// fell behind, and the client subscribes again.
 pub const CONTROL_BACKLOG: usize = 256;
+
+/// How many event streams one session may have open at once: tabs of one
+/// browser share their session. A further stream ends the session's
+/// oldest, which also bounds the streams of a client that reconnects
+/// before the server notices its old connection is gone.
+pub const STREAMS_PER_SESSION: usize = 8;
+
+/// Why the server ended an event stream, when the client did not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// Its control backlog was full.
+    FellBehind,
+    /// Its session opened more than `STREAMS_PER_SESSION` newer ones.
+    Superseded,
+}
 
 /// What an event stream is asked to do by its user's calls, or told by
 /// the hub.
@@ -41,18 +56,31 @@ pub enum Control {
 /// An open event stream, as its user's calls see it. Dropping it ends the
 /// stream: its control channel closes.
 struct StreamSlot {
-    generation: u64,
     control: mpsc::Sender<Control>,
-    /// Set when the stream ended because its control backlog was full.
-    fell_behind: Arc<AtomicBool>,
+    why_ended: Arc<OnceLock<StreamEnd>>,
+}
+
+impl StreamSlot {
+    /// Ends the stream for `why`; dropping the slot closes its channel.
+    fn end(self, why: StreamEnd) {
+        let _ = self.why_ended.set(why);
+    }
+}
+
+/// A stream's key: its session's id, then its generation in the session.
+type StreamKey = (u64, u64);
+
+/// The keys of every stream `session` may have.
+fn streams_of(session: u64) -> std::ops::RangeInclusive<StreamKey> {
+    (session, 0)..=(session, u64::MAX)
 }
 
 /// What an event stream receives from its session.
 pub struct StreamControl {
     pub generation: u64,
     pub receiver: mpsc::Receiver<Control>,
-    /// Whether the channel closed because the stream fell behind.
-    pub fell_behind: Arc<AtomicBool>,
+    /// Set when the server ended the stream, before its channel closes.
+    pub why_ended: Arc<OnceLock<StreamEnd>>,
 }
 
 /// A logged-in native user: a guest or an account.
@@ -64,8 +92,8 @@ pub struct User {
 
 struct UserState {
     rooms: BTreeSet<String>,
-    /// The open event stream of each session that has one, by session id.
-    streams: HashMap<u64, StreamSlot>,
+    /// The open event streams of the user's sessions.
+    streams: BTreeMap<StreamKey, StreamSlot>,
     sends: TokenBucket,
     /// A guest whose session ended.
     ended: bool,
@@ -78,7 +106,7 @@ impl User {
             is_account,
             state: Mutex::new(UserState {
                 rooms: BTreeSet::new(),
-                streams: HashMap::new(),
+                streams: BTreeMap::new(),
                 sends: TokenBucket::full(sends_per_second),
                 ended: false,
             }),
@@ -189,21 +217,30 @@ impl User {
 }
 
 impl UserState {
+    fn has_stream_of(&self, session: u64) -> bool {
+        self.streams.range(streams_of(session)).next().is_some()
+    }
+
     /// Passes `control` to each open stream. One whose backlog is full is
     /// ended (it is told it fell behind); its next stream starts from the
     /// user's rooms, so nothing is lost.
     fn tell_streams(&mut self, name: &NameClaim, control: &Control) {
         let before = self.streams.len();
-        self.streams
-            .retain(|_, stream| match stream.control.try_send(control.clone()) {
-                Ok(()) => true,
-                // Ending already: its session's next stream starts afresh.
-                Err(mpsc::error::TrySendError::Closed(_)) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    stream.fell_behind.store(true, Ordering::Release);
-                    false
-                }
-            });
+        let full: Vec<StreamKey> = (self.streams.iter())
+            .filter(|(_, stream)| {
+                // A closed one is ending already: nothing to tell it.
+                matches!(
+                    stream.control.try_send(control.clone()),
+                    Err(mpsc::error::TrySendError::Full(_))
+                )
+            })
+            .map(|(&key, _)| key)
+            .collect();
+        for key in full {
+            if let Some(stream) = self.streams.remove(&key) {
+                stream.end(StreamEnd::FellBehind);
+            }
+        }
         if before > 0 && self.streams.is_empty() {
             name.set_online(false);
         }
@@ -266,9 +303,10 @@ impl Session {
         self.user.rooms()
     }
 
-    /// Registers a new event stream of this session, ending the one before
-    /// it. Returns its generation and the receiver of its control
-    /// messages, which closes when the stream must end.
+    /// Registers a new event stream of this session, ending its oldest if
+    /// it had `STREAMS_PER_SESSION` open. Returns its generation and the
+    /// receiver of its control messages, which closes when the stream must
+    /// end.
     pub fn open_stream(&self, shutdown: &CancellationToken) -> Result<StreamControl, SessionError> {
         let mut session = self.state();
         let mut user = self.user.state();
@@ -283,41 +321,37 @@ impl Session {
         let generation = session.next_generation;
         session.next_generation += 1;
         let (control, receiver) = mpsc::channel(CONTROL_BACKLOG);
-        let fell_behind = Arc::new(AtomicBool::new(false));
-        // Replacing the slot ends the stream before it.
-        user.streams.insert(
-            self.id,
-            StreamSlot {
-                generation,
-                control,
-                fell_behind: Arc::clone(&fell_behind),
-            },
-        );
+        let why_ended = Arc::new(OnceLock::new());
+        let slot = StreamSlot {
+            control,
+            why_ended: Arc::clone(&why_ended),
+        };
+        user.streams.insert((self.id, generation), slot);
+        if user.streams.range(streams_of(self.id)).count() > STREAMS_PER_SESSION {
+            let oldest = user.streams.range(streams_of(self.id)).next();
+            let oldest = *oldest.expect("more than the limit").0;
+            if let Some(stream) = user.streams.remove(&oldest) {
+                stream.end(StreamEnd::Superseded);
+            }
+        }
         self.user.name.set_online(true);
         Ok(StreamControl {
             generation,
             receiver,
-            fell_behind,
+            why_ended,
         })
     }
 
-    /// The stream of `generation` ended. If it was the session's current
-    /// one, the session has none; if it was the user's last, the user is
-    /// offline.
+    /// The stream of `generation` ended. If it was the user's last, the
+    /// user is offline; if the session's last, the session is idle from
+    /// now.
     pub fn close_stream(&self, generation: u64) {
         let mut session = self.state();
         let mut user = self.user.state();
-        if user
-            .streams
-            .get(&self.id)
-            .is_some_and(|s| s.generation == generation)
-        {
-            user.streams.remove(&self.id);
-            if user.streams.is_empty() {
-                self.user.name.set_online(false);
-            }
+        if user.streams.remove(&(self.id, generation)).is_some() && user.streams.is_empty() {
+            self.user.name.set_online(false);
         }
-        if !user.streams.contains_key(&self.id) {
+        if !user.has_stream_of(self.id) {
             session.idle_since = Instant::now();
         }
     }
@@ -326,7 +360,7 @@ impl Session {
     /// `grace`.
     pub fn idle_longer_than(&self, grace: std::time::Duration, now: Instant) -> bool {
         let session = self.state();
-        !self.user.state().streams.contains_key(&self.id)
+        !self.user.state().has_stream_of(self.id)
             && now.duration_since(session.idle_since) > grace
     }
 
@@ -334,7 +368,7 @@ impl Session {
         self.state().idle_since = Instant::now();
     }
 
-    /// Ends the session: its stream ends and no new one opens. Returns
+    /// Ends the session: its streams end and no new one opens. Returns
     /// false if it had ended already.
     pub fn end(&self) -> bool {
         let mut session = self.state();
@@ -342,7 +376,9 @@ impl Session {
             return false;
         }
         let mut user = self.user.state();
-        if user.streams.remove(&self.id).is_some() && user.streams.is_empty() {
+        let had_streams = user.has_stream_of(self.id);
+        user.streams.retain(|&(session, _), _| session != self.id);
+        if had_streams && user.streams.is_empty() {
             self.user.name.set_online(false);
         }
         true
