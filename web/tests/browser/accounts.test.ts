@@ -7,9 +7,12 @@ import {
   expectShownOnce,
   logIn,
   openPage,
+  PATIENCE,
+  removeDir,
   say,
   screenshot,
   sharedChatdAndBrowser,
+  startChatd,
 } from "./harness";
 
 const shared = sharedChatdAndBrowser();
@@ -44,6 +47,35 @@ test("register, log out, and log in again with the password", async () => {
   await logIn(page, "CAROL", "carol's password");
   expect(await page.locator(".me").innerText()).toBe("carol");
   await context.close();
+});
+
+test("two tabs of one account both stay connected and see each other", async () => {
+  const { browser } = shared;
+  // A chatd of its own: one address may register only a few accounts.
+  const server = await startChatd();
+  const { page: first, context } = await openPage(browser, server);
+  await logIn(first, "dana", "dana's password", true);
+  // A second tab of the same browser goes on with the saved session.
+  const second = await context.newPage();
+  second.setDefaultTimeout(PATIENCE);
+  await second.goto(server.url);
+  await expect.poll(() => second.locator(".connection.online").count()).toBe(1);
+  expect(await second.locator(".me").innerText()).toBe("dana");
+
+  await say(first, "typed in the first tab");
+  await expectShownOnce(second, "typed in the first tab");
+  await say(second, "typed in the second tab");
+  await expectShownOnce(first, "typed in the second tab");
+  // Neither tab pushes the other off: both stay online for a while.
+  for (let i = 0; i < 10; i++) {
+    await first.waitForTimeout(300);
+    for (const tab of [first, second]) {
+      expect(await tab.locator(".connection.online").count()).toBe(1);
+    }
+  }
+  await context.close();
+  await server.stop();
+  removeDir(server.dataDir);
 });
 
 test("a private room, an invitation, moderation and a direct message", async () => {
