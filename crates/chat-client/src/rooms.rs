@@ -374,6 +374,14 @@ impl Rooms {
     }
 
     /// The user is out of `room`: drop it, and show another if it was shown.
+    /// A line of the client's own (what came of a command) in the log of
+    /// the room in view, if there is one.
+    pub fn note(&mut self, text: String) {
+        if let Some(log) = (self.current.as_ref()).and_then(|room| self.logs.get_mut(room)) {
+            log.add_notice(text);
+        }
+    }
+
     pub fn forget(&mut self, room: &str) {
         self.logs.remove(room);
         if self.current.as_deref() == Some(room) {

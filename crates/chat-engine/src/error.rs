@@ -92,7 +92,13 @@ pub enum SubscriptionError {
 
 fn name_taken(name: &str, holder: &str) -> String {
     if name == holder {
-        format!("the name `{name}` is taken by a user who is logged in; choose another")
+        // A user whose client just went away keeps its name for the
+        // presence grace, so restarting at once meets its own name.
+        format!(
+            "the name `{name}` is in use by a user who is logged in, or was a moment ago (a \
+             name is kept about 10 s for its user to come back); choose another, or try again \
+             shortly"
+        )
     } else {
         format!("the name `{name}` looks like `{holder}`, a user who is logged in; choose another")
     }

@@ -276,7 +276,7 @@ fn a_taken_name_is_explained_on_the_first_screen() {
         Screen::Login(form) => form.error.is_some(),
         Screen::Chat(_) => panic!("logged in under a taken name"),
     });
-    second.get_by_label("the name `ann` is taken by a user who is logged in; choose another");
+    second.get_by_label("the name `ann` is in use by a user who is logged in, or was a moment ago (a name is kept about 10 s for its user to come back); choose another, or try again shortly");
 }
 
 #[test]

@@ -2,13 +2,21 @@
 //! drawing and no I/O: what needs the network comes out as an [`Action`].
 //! The rooms themselves are the client library's [`Rooms`] model.
 
+use std::time::{Duration, Instant};
+
 use chat_client::rooms::{HistoryRequest, Rooms};
 use chat_client::{ClientEvent, Connection, HistoryPage};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::command::{self, Command, Line};
+use crate::complete::Completion;
+use crate::history::InputHistory;
 use crate::line_edit::LineEdit;
 use crate::runner::Outcome;
+
+/// How long a command's outcome stays on the status line; it stays in the
+/// room's log.
+pub const STATUS_SHOWN: Duration = Duration::from_secs(10);
 
 /// How many messages one history request asks for.
 pub const HISTORY_PAGE: u32 = 50;
@@ -37,11 +45,13 @@ impl From<HistoryRequest> for Action {
     }
 }
 
-/// The status line's message: the outcome of the last command.
+/// The status line's message: the outcome of the last command, until
+/// the next one or `STATUS_SHOWN` passes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     pub text: String,
     pub error: bool,
+    pub since: Instant,
 }
 
 #[derive(Debug)]
@@ -51,6 +61,13 @@ pub struct App {
     pub rooms: Rooms,
     /// What is being typed.
     pub input: LineEdit,
+    /// The lines typed before, for Up and Down.
+    pub typed: InputHistory,
+    /// The Tab completion under way: Tab again offers its next match.
+    completion: Option<Completion>,
+    /// The side panels (rooms, members) are shown where they fit; F2
+    /// hides them.
+    pub panels: bool,
     pub status: Option<Status>,
     /// How many lines the message view is scrolled up from the newest.
     pub scroll: usize,
@@ -69,6 +86,9 @@ impl App {
             connection: Connection::Connecting,
             rooms: Rooms::new(me),
             input: LineEdit::default(),
+            typed: InputHistory::default(),
+            completion: None,
+            panels: true,
             status: None,
             scroll: 0,
             scroll_limit: None,
@@ -98,11 +118,12 @@ impl App {
         self.rooms.history_loaded(room, Some(page));
     }
 
-    /// Shows what came of a command.
+    /// Shows what came of a command: on the status line for a while, and
+    /// in the current room's log for good.
     pub fn outcome(&mut self, outcome: Outcome) {
         match outcome {
-            Outcome::Info(text) => self.status = Some(Status { text, error: false }),
-            Outcome::Error(text) => self.status = Some(Status { text, error: true }),
+            Outcome::Info(text) => self.say(text, false),
+            Outcome::Error(text) => self.say(text, true),
             Outcome::SwitchTo(room) => {
                 self.rooms.switch_to(&room);
                 self.scroll = 0;
@@ -116,25 +137,54 @@ impl App {
         }
     }
 
+    fn say(&mut self, text: String, error: bool) {
+        let mark = if error { "!" } else { "·" };
+        self.rooms.note(format!("{mark} {text}"));
+        self.status = Some(Status {
+            text,
+            error,
+            since: Instant::now(),
+        });
+    }
+
+    /// Time passed: a status shown long enough goes.
+    pub fn tick(&mut self, now: Instant) {
+        if (self.status.as_ref())
+            .is_some_and(|status| now.duration_since(status.since) >= STATUS_SHOWN)
+        {
+            self.status = None;
+        }
+    }
+
     /// Handles a key; may hand back work for the event loop.
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Action> {
         if key.kind == KeyEventKind::Release {
             return None;
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        let shifted = ctrl || key.modifiers.contains(KeyModifiers::SHIFT);
         // Any key closes the help; Esc does nothing else.
         if std::mem::take(&mut self.help) && key.code == KeyCode::Esc {
             return None;
         }
+        let completion = self.completion.take();
         match key.code {
             KeyCode::Char('c' | 'd') if ctrl => self.quit = true,
+            KeyCode::Char('n') if ctrl => self.cycle_room(1),
+            KeyCode::Char('p') if ctrl => self.cycle_room(-1),
+            KeyCode::Char(digit @ '0'..='9') if alt => self.room_number(digit),
+            KeyCode::Right if alt => self.cycle_room(1),
+            KeyCode::Left if alt => self.cycle_room(-1),
+            KeyCode::Tab => self.complete(completion),
             _ if self.input.on_key(&key) => {}
-            KeyCode::Tab => self.cycle_room(1),
-            KeyCode::BackTab => self.cycle_room(-1),
+            KeyCode::F(2) => self.panels = !self.panels,
+            KeyCode::Up if shifted => return self.scroll_up(1),
+            KeyCode::Down if shifted => self.scroll = self.scroll.saturating_sub(1),
+            KeyCode::Up => self.recall(|typed, input| typed.older(input).map(str::to_owned)),
+            KeyCode::Down => self.recall(|typed, _| typed.newer()),
             KeyCode::PageUp => return self.scroll_up(10),
-            KeyCode::Up => return self.scroll_up(1),
             KeyCode::PageDown => self.scroll = self.scroll.saturating_sub(10),
-            KeyCode::Down => self.scroll = self.scroll.saturating_sub(1),
             KeyCode::End => self.scroll = 0,
             KeyCode::Home => return self.scroll_up(usize::MAX / 2),
             KeyCode::Enter => return self.submit(),
@@ -143,9 +193,50 @@ impl App {
         None
     }
 
+    /// Tab: the next match of the completion under way, or a new one.
+    fn complete(&mut self, under_way: Option<Completion>) {
+        self.completion = match under_way {
+            Some(mut completion) => {
+                completion.next(&mut self.input);
+                Some(completion)
+            }
+            None => {
+                let me = self.rooms.me().to_owned();
+                let names = (self.rooms.current_log().into_iter())
+                    .flat_map(|log| log.members.keys())
+                    .map(String::as_str)
+                    .filter(|name| *name != me);
+                Completion::start(&mut self.input, command::COMMANDS, names)
+            }
+        };
+    }
+
+    /// Puts a line typed before (or the draft) in the input.
+    fn recall(&mut self, pick: impl FnOnce(&mut InputHistory, &str) -> Option<String>) {
+        if let Some(line) = pick(&mut self.typed, &self.input.text) {
+            self.input = LineEdit::new(line);
+        }
+    }
+
+    /// Alt-1 to Alt-9 go to the rooms in the order listed, Alt-0 to the
+    /// tenth.
+    fn room_number(&mut self, digit: char) {
+        let index = digit.to_digit(10).map_or(0, |n| (n as usize + 9) % 10);
+        if let Some(room) = self
+            .rooms
+            .ordered()
+            .get(index)
+            .map(|room| (*room).to_owned())
+        {
+            self.rooms.switch_to(&room);
+            self.scroll = 0;
+        }
+    }
+
     /// The typed line: text for the current room, or a command.
     fn submit(&mut self) -> Option<Action> {
         let line = self.input.take();
+        self.typed.remember(&line);
         match command::parse(&line) {
             Ok(Line::Empty) => None,
             Ok(Line::Text(text)) => match &self.rooms.current {

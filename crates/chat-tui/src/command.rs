@@ -66,6 +66,13 @@ pub enum CommandError {
     },
 }
 
+/// The commands' names, for completion; `parse` knows each.
+pub const COMMANDS: &[&str] = &[
+    "all", "ban", "bans", "create", "delete", "deop", "help", "invite", "join", "kick", "leave",
+    "list", "logout", "make", "msg", "mute", "op", "owner", "private", "quit", "topic", "unban",
+    "unmute", "user", "who",
+];
+
 /// The help text, one command a line.
 pub const HELP: &[&str] = &[
     "TEXT              send TEXT to the current room (//TEXT sends /TEXT)",
@@ -218,6 +225,17 @@ fn room_name(rest: &str, command: &'static str) -> Result<Option<String>, Comman
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_completed_command_is_known() {
+        for name in COMMANDS {
+            let parsed = parse(&format!("/{name}"));
+            assert!(
+                !matches!(parsed, Err(CommandError::Unknown(_))),
+                "/{name}: {parsed:?}"
+            );
+        }
+    }
 
     fn command(line: &str) -> Command {
         match parse(line) {

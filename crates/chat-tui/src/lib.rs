@@ -4,6 +4,8 @@
 
 pub mod app;
 pub mod command;
+pub mod complete;
+pub mod history;
 pub mod line_edit;
 pub mod login;
 pub mod plain;

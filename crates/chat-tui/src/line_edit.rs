@@ -20,9 +20,10 @@ impl LineEdit {
     /// Applies an editing key; says whether it was one.
     pub fn on_key(&mut self, key: &KeyEvent) -> bool {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
         match key.code {
             KeyCode::Char('u') if ctrl => self.clear(),
-            KeyCode::Char(_) if ctrl => return false,
+            KeyCode::Char(_) if ctrl || alt => return false,
             // With nothing typed, or with Ctrl, they move the view instead.
             KeyCode::Home | KeyCode::End if ctrl || self.text.is_empty() => return false,
             KeyCode::Char(c) => {

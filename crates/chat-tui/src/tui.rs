@@ -13,13 +13,21 @@ use crate::login::{LoginAction, LoginForm};
 use crate::runner::{self, Outcome};
 use crate::ui;
 
+/// What the UI reads besides server events: the terminal's keys, and
+/// signals that end it (SIGTERM, SIGHUP), which leave as `/quit` does so
+/// the terminal is restored.
+enum Input {
+    Terminal(Event),
+    Stop,
+}
+
 /// What a finished action hands back to the UI.
 enum Done {
     Outcomes(Vec<Outcome>),
     History(String, Result<HistoryPage, ClientError>),
 }
 
-type Keys = mpsc::UnboundedReceiver<Event>;
+type Keys = mpsc::UnboundedReceiver<Input>;
 
 /// Logs in as `connect` says, as `name`, and runs the UI until the user
 /// quits, then restores the terminal.
@@ -42,17 +50,42 @@ pub async fn run(connect: ConnectArgs, name: String) -> anyhow::Result<()> {
     result
 }
 
-/// Terminal input blocks, so it is read on a thread of its own.
+/// Terminal input blocks, so it is read on a thread of its own; the
+/// signals that end the UI come in the same queue.
 fn read_keys() -> Keys {
     let (keys_tx, keys) = mpsc::unbounded_channel();
+    let stop = keys_tx.clone();
     std::thread::spawn(move || {
         while let Ok(event) = event::read() {
-            if keys_tx.send(event).is_err() {
+            if keys_tx.send(Input::Terminal(event)).is_err() {
                 return;
             }
         }
     });
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hangup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hangup.recv() => {}
+        }
+        let _ = stop.send(Input::Stop);
+    });
     keys
+}
+
+/// A key the login screen should handle; `None` when the UI must end.
+fn login_key(input: Option<Input>) -> Option<Option<ratatui::crossterm::event::KeyEvent>> {
+    match input? {
+        Input::Terminal(Event::Key(key)) => Some(Some(key)),
+        Input::Terminal(_) => Some(None),
+        Input::Stop => None,
+    }
 }
 
 /// Logs in, showing the login screen first when a password is needed, and
@@ -68,12 +101,10 @@ async fn log_in(
     loop {
         while show_form && !form.connecting {
             terminal.draw(|frame| ui::draw_login(frame, &form))?;
-            let Some(event) = keys.recv().await else {
+            let Some(key) = login_key(keys.recv().await) else {
                 return Ok(None);
             };
-            if let Event::Key(key) = event
-                && form.on_key(key) == Some(LoginAction::Quit)
-            {
+            if key.is_some_and(|key| form.on_key(key) == Some(LoginAction::Quit)) {
                 return Ok(None);
             }
         }
@@ -108,14 +139,11 @@ async fn log_in(
 /// Waits for the user to quit while an attempt is under way.
 async fn until_quit(keys: &mut Keys, form: &mut LoginForm) {
     form.connecting = true;
-    while let Some(event) = keys.recv().await {
-        if let Event::Key(key) = event
-            && form.on_key(key) == Some(LoginAction::Quit)
-        {
+    while let Some(key) = login_key(keys.recv().await) {
+        if key.is_some_and(|key| form.on_key(key) == Some(LoginAction::Quit)) {
             return;
         }
     }
-    std::future::pending().await
 }
 
 async fn event_loop(
@@ -129,16 +157,26 @@ async fn event_loop(
     let (actions, queue) = mpsc::unbounded_channel();
     let (done_tx, mut done) = mpsc::unbounded_channel();
     tokio::spawn(work(client.clone(), queue, done_tx));
+    // Statuses expire: the screen is looked at every second.
+    let mut clock = tokio::time::interval(std::time::Duration::from_secs(1));
 
     while !app.quit {
         let mut scroll_limit = 0;
         terminal.draw(|frame| scroll_limit = ui::draw(frame, &app))?;
         app.scroll_limit = Some(scroll_limit);
         let action = tokio::select! {
-            Some(event) = keys.recv() => match event {
-                Event::Key(key) => app.on_key(key),
-                _ => None,
+            Some(input) = keys.recv() => match input {
+                Input::Terminal(Event::Key(key)) => app.on_key(key),
+                Input::Terminal(_) => None,
+                Input::Stop => {
+                    app.quit = true;
+                    None
+                }
             },
+            _ = clock.tick() => {
+                app.tick(std::time::Instant::now());
+                None
+            }
             Some(event) = events.recv() => app.apply(event),
             Some(finished) = done.recv() => {
                 match finished {

@@ -1,6 +1,7 @@
 //! Drawing the [`App`]: rooms on the left, the current room's messages in
 //! the middle, its members on the right, the input line and a status line
-//! below. Narrow terminals drop the side panels.
+//! below. The messages come first: under 100 columns the members panel
+//! goes, under 60 the rooms panel too, and F2 hides both.
 
 use chat_client::Connection;
 use ratatui::Frame;
@@ -16,7 +17,8 @@ use crate::app::App;
 use crate::line_edit::LineEdit;
 use crate::login::{Field, LoginForm};
 
-const SIDE_PANEL: u16 = 18;
+const ROOMS_PANEL: u16 = 16;
+const MEMBERS_PANEL: u16 = 18;
 /// Width of the `HH:MM ` column that continuation lines are indented by.
 const TIME_COLUMN: usize = 6;
 
@@ -29,12 +31,12 @@ pub fn draw(frame: &mut Frame, app: &App) -> usize {
         Constraint::Length(1),
     ])
     .areas(frame.area());
-    let show_rooms = main.width >= 50;
-    let show_members = main.width >= 70;
+    let show_rooms = app.panels && main.width >= 60;
+    let show_members = app.panels && main.width >= 100;
     let [rooms, messages, members] = Layout::horizontal([
-        Constraint::Length(if show_rooms { SIDE_PANEL } else { 0 }),
+        Constraint::Length(if show_rooms { ROOMS_PANEL } else { 0 }),
         Constraint::Min(10),
-        Constraint::Length(if show_members { SIDE_PANEL } else { 0 }),
+        Constraint::Length(if show_members { MEMBERS_PANEL } else { 0 }),
     ])
     .areas(main);
     if show_rooms {
@@ -237,7 +239,9 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         .iter()
         .map(|line| Line::raw(*line))
         .collect();
-    let block = Block::bordered().title(" Commands · any key closes ");
+    let block = Block::bordered()
+        .title(" Commands · any key closes ")
+        .title_bottom(" ↑↓ typed lines · Tab completes · Ctrl-N/P, Alt-1…9 rooms · F2 panels ");
     frame.render_widget(Clear, area);
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
@@ -377,12 +381,37 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         connection,
         Span::raw(format!(" · {} · ", app.server)),
     ];
+    let room = usize::from(area.width).saturating_sub(spans.iter().map(Span::width).sum());
     spans.push(match &app.status {
-        Some(status) if status.error => Span::raw(status.text.clone()).fg(Color::Red),
-        Some(status) => Span::raw(status.text.clone()),
-        None => Span::raw("/help for commands, Tab to switch rooms").dark_gray(),
+        Some(status) if status.error => Span::raw(fit(&status.text, room)).fg(Color::Red),
+        Some(status) => Span::raw(fit(&status.text, room)),
+        None => Span::raw(fit(
+            "/help: commands · Ctrl-N/P: rooms · Tab: complete",
+            room,
+        ))
+        .dark_gray(),
     });
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// `text` cut to `width` columns, ending in `…` if it was cut (all of
+/// it is in the room's log).
+fn fit(text: &str, width: usize) -> String {
+    if display_width(text) <= width {
+        return text.to_owned();
+    }
+    let mut fitted = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        fitted.push(c);
+    }
+    fitted.push('…');
+    fitted
 }
 
 #[cfg(test)]

@@ -22,6 +22,10 @@ fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
 }
 
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
 fn type_line(app: &mut App, text: &str) -> Option<Action> {
     for c in text.chars() {
         assert_eq!(app.on_key(key(KeyCode::Char(c))), None);
@@ -246,20 +250,29 @@ fn joins_leaves_presence_and_unread_counts() {
         app.rooms.logs["dev"].unread, 1,
         "one's own messages are not unread"
     );
-    // Rooms go by name: dev, general. Tab from general wraps round to dev.
-    app.on_key(key(KeyCode::Tab));
+    // Rooms go by name: dev, general. Ctrl-N from general wraps round to
+    // dev.
+    app.on_key(ctrl('n'));
     assert_eq!(
         app.rooms.current.as_deref(),
         Some("dev"),
-        "Tab goes round the rooms"
+        "Ctrl-N goes round the rooms"
     );
     assert_eq!(
         app.rooms.logs["dev"].unread, 0,
         "looking at a room reads it"
     );
-    app.on_key(key(KeyCode::BackTab));
+    app.on_key(ctrl('p'));
     assert_eq!(app.rooms.current.as_deref(), Some("general"));
-    app.on_key(key(KeyCode::BackTab));
+    app.on_key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT));
+    assert_eq!(
+        app.rooms.current.as_deref(),
+        Some("dev"),
+        "Alt-1: the first"
+    );
+    assert_eq!(app.input.text, "", "Alt-1 typed nothing");
+    app.on_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::ALT));
+    assert_eq!(app.rooms.current.as_deref(), Some("general"));
 
     app.apply(ClientEvent::RoomLeft {
         room: "dev".into(),
@@ -291,7 +304,8 @@ fn the_screen_at_80_by_24() {
     let screen = screen(&app, 80, 24);
     assert!(screen[0].starts_with("┌ Rooms "), "{}", screen[0]);
     assert!(screen[0].contains("#general"), "{}", screen[0]);
-    assert!(screen[0].contains("Members"), "{}", screen[0]);
+    // At 80 columns the messages get the room the members panel took.
+    assert!(!screen[0].contains("Members"), "{}", screen[0]);
     assert!(screen[1].starts_with("│> #general"), "{}", screen[1]);
     // Joining says so, and who is there, as IRC clients do.
     assert!(
@@ -300,8 +314,6 @@ fn the_screen_at_80_by_24() {
         screen[1]
     );
     assert!(screen[2].contains("bob: message 1"), "{}", screen[2]);
-    assert!(screen[1].ends_with("││● ann           │"), "{}", screen[1]);
-    assert!(screen[2].ends_with("││● bob           │"), "{}", screen[2]);
     // The long line wraps inside the message panel, indented under the time.
     assert!(
         screen[5].contains("bob: 한국어와 이모지 🎉"),
@@ -573,7 +585,8 @@ fn roles_topics_private_rooms_and_direct_conversations_are_shown() {
             action,
         });
     }
-    let shown = screen(&app, 80, 24);
+    // Wide enough for the members panel.
+    let shown = screen(&app, 120, 24);
     // Rooms, then direct conversations by the other's name.
     assert!(shown[1].contains("  #general"), "{}", shown[1]);
     assert!(shown[2].contains("> 🔒ops"), "{}", shown[2]);
@@ -617,4 +630,112 @@ fn roles_topics_private_rooms_and_direct_conversations_are_shown() {
     let after = screen(&app, 80, 24);
     assert!(after.iter().any(|row| row.contains(" Invited")));
     assert!(after.iter().any(|row| row.contains("🔒ops")));
+}
+
+#[test]
+fn up_and_down_recall_typed_lines_and_shift_scrolls() {
+    let mut app = chatting(100);
+    type_line(&mut app, "first");
+    type_line(&mut app, "/who");
+    type_line_without_enter(&mut app, "dra");
+    app.on_key(key(KeyCode::Up));
+    assert_eq!(app.input.text, "/who");
+    app.on_key(key(KeyCode::Up));
+    assert_eq!(app.input.text, "first");
+    app.on_key(key(KeyCode::Down));
+    app.on_key(key(KeyCode::Down));
+    assert_eq!(app.input.text, "dra", "what was being typed comes back");
+    assert_eq!(app.scroll, 0, "Up and Down did not scroll");
+    app.on_key(KeyEvent::new(KeyCode::Up, KeyModifiers::SHIFT));
+    app.on_key(KeyEvent::new(KeyCode::Up, KeyModifiers::CONTROL));
+    assert_eq!(app.scroll, 2, "Shift-Up and Ctrl-Up scroll a line each");
+}
+
+#[test]
+fn tab_completes_names_and_commands_and_goes_round_the_matches() {
+    let mut app = chatting(0);
+    for name in ["bea", "carl"] {
+        app.apply(ClientEvent::MemberJoined {
+            room: "general".into(),
+            name: name.into(),
+            online: true,
+        });
+    }
+    type_line_without_enter(&mut app, "b");
+    app.on_key(key(KeyCode::Tab));
+    assert_eq!(app.input.text, "bea: ", "a name at the start is addressed");
+    app.on_key(key(KeyCode::Tab));
+    assert_eq!(app.input.text, "bob: ", "Tab again: the next match");
+    type_line_without_enter(&mut app, "ask @c");
+    app.on_key(key(KeyCode::Tab));
+    assert_eq!(app.input.text, "bob: ask @carl ");
+    assert_eq!(app.rooms.current.as_deref(), Some("general"), "Tab stays");
+
+    app.input.clear();
+    type_line_without_enter(&mut app, "/le");
+    app.on_key(key(KeyCode::Tab));
+    assert_eq!(app.input.text, "/leave ");
+    app.input.clear();
+    type_line_without_enter(&mut app, "an");
+    app.on_key(key(KeyCode::Tab));
+    assert_eq!(app.input.text, "an", "one's own name is not offered");
+}
+
+#[test]
+fn the_side_panels_give_way_to_the_messages_and_f2_hides_them() {
+    let mut app = chatting(1);
+    let wide = screen(&app, 120, 24);
+    assert!(wide[0].starts_with("┌ Rooms "), "{}", wide[0]);
+    assert!(wide[0].contains("Members"), "{}", wide[0]);
+    let eighty = screen(&app, 80, 24);
+    assert!(eighty[0].starts_with("┌ Rooms "), "{}", eighty[0]);
+    assert!(!eighty[0].contains("Members"), "{}", eighty[0]);
+    // The messages get at least 60 of 80 columns.
+    let title_width = eighty[0]
+        .find("┌ #general")
+        .map(|at| eighty[0][at..].chars().count());
+    assert!(
+        title_width.is_some_and(|width| width >= 60),
+        "{}",
+        eighty[0]
+    );
+
+    app.on_key(key(KeyCode::F(2)));
+    let hidden = screen(&app, 120, 24);
+    assert!(hidden[0].starts_with("┌ #general"), "{}", hidden[0]);
+    assert!(!hidden[0].contains("Members"), "{}", hidden[0]);
+    app.on_key(key(KeyCode::F(2)));
+    assert_eq!(screen(&app, 120, 24), wide);
+}
+
+#[test]
+fn a_status_goes_after_a_while_and_stays_in_the_log_whole() {
+    let mut app = chatting(0);
+    let long = format!(
+        "rooms: {}",
+        (1..=40)
+            .map(|n| format!("room-{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    app.outcome(Outcome::Info(long.clone()));
+    let shown = screen(&app, 80, 24);
+    assert!(shown[23].ends_with('…'), "cut with a mark: {}", shown[23]);
+    assert!(
+        texts(&app, "general").contains(&format!("· {long}")),
+        "the whole of it is in the log"
+    );
+    let since = app.status.as_ref().unwrap().since;
+    app.tick(since + Duration::from_secs(3));
+    assert!(app.status.is_some(), "still shown after 3 s");
+    app.tick(since + chat_tui::app::STATUS_SHOWN);
+    assert!(app.status.is_none(), "gone after a while");
+    assert!(screen(&app, 80, 24)[23].contains("/help"));
+
+    // A newer outcome replaces an older one at once.
+    app.outcome(Outcome::Info("created #ops".into()));
+    app.outcome(Outcome::Error("no such room".into()));
+    let status = app.status.as_ref().unwrap();
+    assert_eq!((status.text.as_str(), status.error), ("no such room", true));
+    assert!(texts(&app, "general").contains(&"! no such room".to_owned()));
 }

@@ -206,7 +206,7 @@ async fn a_name_in_use_or_no_server_is_a_clear_error() {
     assert!(!output.status.success());
     assert_eq!(
         String::from_utf8_lossy(&output.stderr).trim(),
-        "chat: the name `bob` is taken by a user who is logged in; choose another"
+        "chat: the name `bob` is in use by a user who is logged in, or was a moment ago (a name is kept about 10 s for its user to come back); choose another, or try again shortly"
     );
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

@@ -125,7 +125,7 @@ pub fn from_hub(error: HubError) -> Status {
 /// read the same.
 pub fn room_not_found(name: &str) -> Status {
     Status::not_found(format!(
-        "there is no open room `{name}`; ListRooms shows them, CreateRoom makes one"
+        "there is no open room `{name}`; see the list of rooms, or create it"
     ))
 }
 

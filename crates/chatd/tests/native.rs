@@ -215,13 +215,22 @@ async fn two_tabs_of_one_session_both_stay_connected_and_see_everything() {
     first_tab.send("general", "from the first tab").await;
     second_tab.send("general", "from the second tab").await;
     for events in [&mut first_events, &mut second_events] {
-        let texts = [next_message(events).await.text, next_message(events).await.text];
+        let texts = [
+            next_message(events).await.text,
+            next_message(events).await.text,
+        ];
         assert_eq!(texts, ["from the first tab", "from the second tab"]);
     }
     // Still both open: the second did not end the first.
     first_tab.send("general", "both still here").await;
-    assert_eq!(next_message(&mut first_events).await.text, "both still here");
-    assert_eq!(next_message(&mut second_events).await.text, "both still here");
+    assert_eq!(
+        next_message(&mut first_events).await.text,
+        "both still here"
+    );
+    assert_eq!(
+        next_message(&mut second_events).await.text,
+        "both still here"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,7 @@ pub enum SessionError {
     #[error("you are not in room `{0}`")]
     NotInRoom(String),
     /// Sending to a room the user is not in.
-    #[error("you are not in room `{0}`; join it with JoinRoom first")]
+    #[error("you are not in room `{0}`; join it first")]
     JoinFirst(String),
     /// A room that is not open, or not for the asker to know of.
     #[error("there is no open room `{0}`")]

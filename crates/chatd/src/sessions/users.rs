@@ -360,8 +360,7 @@ impl Session {
     /// `grace`.
     pub fn idle_longer_than(&self, grace: std::time::Duration, now: Instant) -> bool {
         let session = self.state();
-        !self.user.state().has_stream_of(self.id)
-            && now.duration_since(session.idle_since) > grace
+        !self.user.state().has_stream_of(self.id) && now.duration_since(session.idle_since) > grace
     }
 
     pub fn touch(&self) {

@@ -1,0 +1,114 @@
+//! `chat` full screen on a real pseudo-terminal, against a real chatd: the
+//! terminal is given back (the alternate screen left) on every way out,
+//! the signals a terminal's end sends included.
+
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chat_client::{Client, ClientConfig};
+use chat_testkit::{PATIENCE, TestServer, wait_until};
+use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
+
+/// `chat` running on a pseudo-terminal of 80x24, its output collected.
+struct FullScreen {
+    child: Box<dyn Child + Send + Sync>,
+    output: Arc<Mutex<Vec<u8>>>,
+    // Kept open: the terminal's end goes with it.
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+impl FullScreen {
+    fn start(server: &TestServer, name: &str) -> Self {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: 24,
+                cols: 80,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("a pseudo-terminal");
+        let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_chat"));
+        let server = server.addrs.native.to_string();
+        command.args(["--server", &server, "--name", name]);
+        command.env("TERM", "xterm-256color");
+        let child = pty.slave.spawn_command(command).expect("chat starts");
+        drop(pty.slave);
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let collected = Arc::clone(&output);
+        std::thread::spawn(move || {
+            let mut buffer = [0; 4096];
+            while let Ok(n @ 1..) = reader.read(&mut buffer) {
+                collected.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        });
+        FullScreen {
+            child,
+            output,
+            _master: pty.master,
+        }
+    }
+
+    fn output(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    async fn wait_for(&self, wanted: &str) {
+        wait_until(
+            || self.output().contains(wanted),
+            || format!("{wanted:?} never shown: {:?}", self.output()),
+        )
+        .await;
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.process_id().expect("a process id");
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Waits for `chat` to exit; its success, and everything it wrote.
+    async fn finish(mut self) -> (bool, String) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "chat did not exit");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        // What was written last may still be on its way through the pty.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        (status.success(), self.output())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_sighup_give_the_terminal_back_and_free_a_guests_name() {
+    let server = TestServer::start(&["--presence-grace", "30s"]).await;
+    for signal in ["TERM", "HUP"] {
+        let chat = FullScreen::start(&server, "ann");
+        chat.wait_for("online").await;
+        chat.signal(signal);
+        let (success, output) = chat.finish().await;
+        assert!(success, "SIG{signal}: chat failed: {output:?}");
+        let entered = output
+            .rfind("\x1b[?1049h")
+            .expect("the alternate screen was entered");
+        assert!(
+            output[entered..].contains("\x1b[?1049l"),
+            "SIG{signal} left the terminal in the alternate screen"
+        );
+        // Leaving logged the guest out: the name is free at once, not
+        // after the 30 s grace.
+        let (client, _events) =
+            Client::connect(ClientConfig::new(server.addrs.native.to_string(), "ann"))
+                .await
+                .unwrap_or_else(|error| panic!("after SIG{signal}: {error}"));
+        client.quit().await;
+    }
+}
