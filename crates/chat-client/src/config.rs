@@ -61,24 +61,6 @@ impl ClientConfig {
             })
             .collect()
     }
-
-    fn is_tls(&self) -> bool {
-        self.urls()
-            .first()
-            .is_some_and(|url| url.starts_with("https://"))
-    }
-
-    /// What to try when the server cannot be reached because of `reason`.
-    pub(crate) fn hint(&self, reason: &str) -> &'static str {
-        if reason.contains("certificate") {
-            "; the server's certificate is not trusted: if it is self-signed, \
-             trust its PEM file as a CA certificate (--ca-cert FILE)"
-        } else if self.is_tls() {
-            "; if the server does not serve TLS, use http://"
-        } else {
-            "; if the server serves TLS, use https://HOST:PORT or --tls"
-        }
-    }
 }
 
 impl std::fmt::Debug for ClientConfig {

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request};
 
-use crate::{ClientConfig, ClientError, ClientEvent};
+use crate::{ClientConfig, ClientError, ClientEvent, unreachable};
 
 /// The session as calls see it: the token of the current login, if any.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +43,13 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// The server in use.
+    /// The address of the server in use, as a URL.
+    fn current_url(&self) -> String {
+        let urls = self.config.urls();
+        let at = self.current.load(Ordering::Acquire) % urls.len().max(1);
+        urls.get(at).cloned().unwrap_or_default()
+    }
+
     pub fn rpc(&self) -> ChatServiceClient<Channel> {
         self.servers[self.current.load(Ordering::Acquire) % self.servers.len()].clone()
     }
@@ -146,12 +153,21 @@ impl Shared {
                 // The connection failed under the call; the status's
                 // sources say why (a refused certificate, say).
                 Code::Unknown | Code::Unavailable | Code::Cancelled | Code::Internal => {
-                    let reason = error_chain(&status);
                     ClientError::Unreachable {
                         address: config.server.clone(),
-                        reason: format!("{reason}{}", config.hint(&reason)),
+                        reason: unreachable::explain(&self.current_url(), &status),
                     }
                 }
+                // Another gRPC service answered: a port of another protocol.
+                Code::Unimplemented => ClientError::Unreachable {
+                    address: config.server.clone(),
+                    reason: format!(
+                        "the server at {} does not speak chat's protocol: it may be one of \
+                         chatd's other ports (classic, lobby); its native port is 7070 unless \
+                         set",
+                        config.server
+                    ),
+                },
                 _ => ClientError::from_status(status),
             }),
         }
@@ -168,7 +184,9 @@ impl Shared {
         };
         let urls = config.urls();
         if urls.is_empty() {
-            return Err(unreachable("no server address given".into()));
+            return Err(unreachable(
+                "no server address given; name one with --server HOST:PORT".into(),
+            ));
         }
         // The first server that answers is used; the others are kept to
         // move to when it fails.
@@ -186,8 +204,7 @@ impl Shared {
                         channel
                     }
                     Err(error) => {
-                        let reason = error_chain(&error);
-                        failures.push(format!("{url}: {reason}{}", config.hint(&reason)));
+                        failures.push(unreachable::explain(url, &error));
                         endpoint.connect_lazy()
                     }
                 }
@@ -212,13 +229,14 @@ impl Shared {
 
 /// How to reach the server at `url`, with the TLS settings of `config`.
 fn endpoint(config: &ClientConfig, url: &str) -> Result<Endpoint, String> {
-    let mut endpoint = Endpoint::from_shared(url.to_owned()).map_err(|e| e.to_string())?;
+    let mut endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|_| format!("`{url}` is not a server address; give HOST:PORT"))?;
     if url.starts_with("https://") {
         let mut tls = ClientTlsConfig::new().with_enabled_roots();
         if let Some(pem) = &config.ca_cert {
             tls = tls.ca_certificate(Certificate::from_pem(pem));
         }
-        endpoint = endpoint.tls_config(tls).map_err(|e| error_chain(&e))?;
+        endpoint = endpoint.tls_config(tls).map_err(|e| e.to_string())?;
     }
     Ok(endpoint
         .connect_timeout(Duration::from_secs(5))
@@ -234,17 +252,4 @@ pub(crate) fn authorized<T>(message: T, token: &str) -> Request<T> {
         request.metadata_mut().insert("authorization", value);
     }
     request
-}
-
-/// An error with its causes, which is where connection errors keep the
-/// useful part.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -6,7 +6,8 @@ use tonic::{Code, Status};
 /// Why a call failed, in terms an application can show a person.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ClientError {
-    #[error("cannot reach the server at {address}: {reason}")]
+    /// `reason` says what happened and what to try, naming the server.
+    #[error("{reason}")]
     Unreachable { address: String, reason: String },
     /// The name is held by someone logged in, or registered; `message`
     /// is the server's.

@@ -18,6 +18,7 @@ mod event;
 pub mod printable;
 pub mod rooms;
 mod session;
+mod unreachable;
 
 pub use client::Client;
 pub use config::ClientConfig;

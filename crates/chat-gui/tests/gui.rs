@@ -256,7 +256,7 @@ fn an_unreachable_server_is_explained_on_the_first_screen() {
         Screen::Login(form) => form.error.is_some(),
         Screen::Chat(_) => panic!("connected to a closed port"),
     });
-    let error = format!("cannot reach the server at {closed}");
+    let error = format!("nothing answers at {closed} (connection refused)");
     assert!(
         harness.query_by_label_contains(&error).is_some(),
         "no error shown"

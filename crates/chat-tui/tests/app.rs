@@ -525,16 +525,16 @@ fn a_failed_login_is_shown_with_the_cursor_on_what_to_fix() {
     assert_eq!(form.focus, Field::Password);
     form.failed(&ClientError::NameTaken {
         name: "ann".into(),
-        message: "the name `ann` is taken by a user who is logged in".into(),
+        message: "the name `ann` is in use by a user who is logged in".into(),
     });
     assert_eq!(form.focus, Field::Name);
     form.failed(&ClientError::Unreachable {
         address: "127.0.0.1:7070".into(),
-        reason: "connection refused".into(),
+        reason: "nothing answers at 127.0.0.1:7070 (connection refused)".into(),
     });
     assert_eq!(form.focus, Field::Server);
     let (screen, _) = login_screen(&form);
-    assert!(screen.contains("cannot reach the server"), "{screen}");
+    assert!(screen.contains("nothing answers at"), "{screen}");
 }
 
 #[test]

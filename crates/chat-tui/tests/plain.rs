@@ -224,7 +224,9 @@ async fn a_name_in_use_or_no_server_is_a_clear_error() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.starts_with(&format!("chat: cannot reach the server at {closed}")),
+        stderr.starts_with(&format!(
+            "chat: nothing answers at {closed} (connection refused)"
+        )),
         "{stderr}"
     );
 }

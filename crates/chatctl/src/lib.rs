@@ -205,12 +205,33 @@ async fn connect(path: &Path) -> anyhow::Result<Channel> {
             async move { UnixStream::connect(path).await.map(TokioIo::new) }
         }))
         .await
-        .with_context(|| {
-            format!(
-                "cannot reach chatd's admin socket {shown}: is chatd running, and are you its \
-                 user? (--socket or --data-dir say where it is)"
-            )
-        })
+        .map_err(|error| anyhow::anyhow!(socket_unreachable(&shown, &error)))
+}
+
+/// Why the admin socket at `shown` did not answer, and what to do.
+fn socket_unreachable(shown: &str, error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = Some(error);
+    let kind = std::iter::from_fn(|| {
+        let here = cause?;
+        cause = here.source();
+        Some(here)
+    })
+    .find_map(|error| error.downcast_ref::<std::io::Error>())
+    .map(std::io::Error::kind);
+    match kind {
+        Some(std::io::ErrorKind::NotFound) => format!(
+            "there is no admin socket at {shown}: is chatd running, with this data directory? \
+             (--data-dir or --socket say where to look)"
+        ),
+        Some(std::io::ErrorKind::PermissionDenied) => format!(
+            "you may not use chatd's admin socket {shown}: run chatctl as the user chatd runs as"
+        ),
+        Some(std::io::ErrorKind::ConnectionRefused) => format!(
+            "nothing answers on chatd's admin socket {shown}: chatd is not running (the socket \
+             is left from before)"
+        ),
+        _ => format!("cannot reach chatd's admin socket {shown}: {error}"),
+    }
 }
 
 fn read_password(from_stdin: bool, prompt: &str) -> anyhow::Result<String> {

@@ -157,5 +157,23 @@ async fn chatctl_says_clearly_when_no_chatd_answers() {
     let dir = tempfile::tempdir().unwrap();
     let (ok, out) = chatctl(&dir.path().join("admin.sock"), &["accounts"], "").await;
     assert!(!ok);
-    assert!(out.contains("cannot reach chatd's admin socket"), "{out}");
+    let socket = dir.path().join("admin.sock");
+    assert_eq!(
+        out.trim(),
+        format!(
+            "chatctl: there is no admin socket at {}: is chatd running, with this data \
+             directory? (--data-dir or --socket say where to look)",
+            socket.display()
+        ),
+        "said once, without the OS's words twice"
+    );
+
+    // A socket left by a chatd that is gone.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    let (ok, out) = chatctl(&socket, &["accounts"], "").await;
+    assert!(!ok);
+    assert!(
+        out.contains("nothing answers on chatd's admin socket"),
+        "{out}"
+    );
 }

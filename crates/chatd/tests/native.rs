@@ -408,7 +408,13 @@ async fn limits_and_bad_requests_get_clear_statuses() {
     let request = ann.req(JoinRoomRequest {
         room: "nowhere".into(),
     });
-    assert_eq!(code(ann.client.join_room(request).await), Code::NotFound);
+    let missing = ann.client.join_room(request).await.unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    // In words a person reads in any client: no RPC names.
+    assert_eq!(
+        missing.message(),
+        "there is no open room `nowhere`; see the list of rooms, or create it"
+    );
     for bad in ["", "two words", "channel-9", "lobby", "@dm-1"] {
         assert_eq!(
             code(ann.try_create(bad, false).await),
