@@ -2,6 +2,7 @@
 //! drawing and no I/O: what needs the network comes out as an [`Action`].
 //! The rooms themselves are the client library's [`Rooms`] model.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use chat_client::rooms::{HistoryRequest, Rooms};
@@ -61,6 +62,9 @@ pub struct App {
     pub rooms: Rooms,
     /// What is being typed.
     pub input: LineEdit,
+    /// Messages typed but not yet taken by the server (room, text), in
+    /// the order they go: shown as sending until then.
+    pub pending: VecDeque<(String, String)>,
     /// The lines typed before, for Up and Down.
     pub typed: InputHistory,
     /// The Tab completion under way: Tab again offers its next match.
@@ -86,6 +90,7 @@ impl App {
             connection: Connection::Connecting,
             rooms: Rooms::new(me),
             input: LineEdit::default(),
+            pending: VecDeque::new(),
             typed: InputHistory::default(),
             completion: None,
             panels: true,
@@ -111,6 +116,11 @@ impl App {
             self.outcome(Outcome::Info(notice));
         }
         request.map(Action::from)
+    }
+
+    /// The oldest pending message was taken by the server, or refused.
+    pub fn sent(&mut self) {
+        self.pending.pop_front();
     }
 
     /// A page of `room`'s history arrived.
@@ -242,6 +252,7 @@ impl App {
             Ok(Line::Text(text)) => match &self.rooms.current {
                 Some(room) => {
                     self.scroll = 0;
+                    self.pending.push_back((room.clone(), text.clone()));
                     Some(Action::Send {
                         room: room.clone(),
                         text,

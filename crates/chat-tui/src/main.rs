@@ -36,9 +36,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .connect
         .name_or_login()
         .ok_or_else(|| anyhow::anyhow!("give a name with --name NAME"))?;
-    // Asked for at the terminal without echo, never taken as a flag.
+    // Asked for at the terminal without echo, never taken as a flag; a new
+    // account's twice, as a typo there would lock its owner out.
     let password = if args.connect.needs_password() {
-        rpassword::prompt_password(format!("password for {name}: "))?
+        let password = rpassword::prompt_password(format!("password for {name}: "))?;
+        if args.connect.register
+            && rpassword::prompt_password("the same password again: ")? != password
+        {
+            anyhow::bail!("the two passwords differ; nothing was registered, try again");
+        }
+        password
     } else {
         String::new()
     };

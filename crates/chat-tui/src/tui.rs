@@ -24,6 +24,8 @@ enum Input {
 /// What a finished action hands back to the UI.
 enum Done {
     Outcomes(Vec<Outcome>),
+    /// A message was sent, or failed to be.
+    Sent(Vec<Outcome>),
     History(String, Result<HistoryPage, ClientError>),
 }
 
@@ -181,6 +183,10 @@ async fn event_loop(
             Some(finished) = done.recv() => {
                 match finished {
                     Done::Outcomes(outcomes) => outcomes.into_iter().for_each(|o| app.outcome(o)),
+                    Done::Sent(outcomes) => {
+                        app.sent();
+                        outcomes.into_iter().for_each(|o| app.outcome(o));
+                    }
                     Done::History(room, Ok(page)) => app.history_loaded(&room, page),
                     Done::History(room, Err(error)) => {
                         app.rooms.history_loaded(&room, None);
@@ -206,9 +212,7 @@ async fn work(
 ) {
     while let Some((action, current)) = queue.recv().await {
         let finished = match action {
-            Action::Send { room, text } => {
-                Done::Outcomes(runner::send(&client, &room, &text).await)
-            }
+            Action::Send { room, text } => Done::Sent(runner::send(&client, &room, &text).await),
             Action::Run(command) => {
                 Done::Outcomes(runner::run(&client, command, current.as_deref()).await)
             }

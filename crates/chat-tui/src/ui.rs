@@ -148,7 +148,7 @@ fn draw_messages(frame: &mut Frame, app: &App, area: Rect) -> usize {
     let block = Block::bordered().title(title);
     let inner = block.inner(area);
     let width = usize::from(inner.width);
-    let lines: Vec<Line> = app
+    let mut lines: Vec<Line> = app
         .rooms
         .current_log()
         .map(|view| {
@@ -158,6 +158,13 @@ fn draw_messages(frame: &mut Frame, app: &App, area: Rect) -> usize {
                 .collect()
         })
         .unwrap_or_default();
+    let pending = (app.pending.iter())
+        .filter(|(room, _)| app.rooms.current.as_ref() == Some(room))
+        .flat_map(|(_, text)| {
+            let said = format!("{}: {text} · sending…", app.rooms.me());
+            wrap(&said, width, width.saturating_sub(TIME_COLUMN))
+        });
+    lines.extend(pending.map(|line| Line::from(line).dark_gray().italic()));
     let height = usize::from(inner.height);
     let limit = lines.len().saturating_sub(height);
     let scroll = app.scroll.min(limit);

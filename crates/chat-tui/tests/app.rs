@@ -739,3 +739,28 @@ fn a_status_goes_after_a_while_and_stays_in_the_log_whole() {
     assert_eq!((status.text.as_str(), status.error), ("no such room", true));
     assert!(texts(&app, "general").contains(&"! no such room".to_owned()));
 }
+
+#[test]
+fn a_message_shows_as_sending_until_the_server_takes_it() {
+    let mut app = chatting(1);
+    app.apply(ClientEvent::Connection(Connection::Offline {
+        reason: "connection refused".into(),
+        retry_in: Duration::from_secs(2),
+    }));
+    type_line(&mut app, "typed while offline");
+    let shown = screen(&app, 80, 24).join("\n");
+    assert!(
+        shown.contains("ann: typed while offline · sending…"),
+        "{shown}"
+    );
+    app.sent();
+    app.apply(ClientEvent::Message(message(
+        "general",
+        2,
+        "ann",
+        "typed while offline",
+    )));
+    let shown = screen(&app, 80, 24).join("\n");
+    assert!(!shown.contains("sending…"), "{shown}");
+    assert!(shown.contains("ann: typed while offline"), "{shown}");
+}

@@ -2,7 +2,7 @@
 //! terminal is given back (the alternate screen left) on every way out,
 //! the signals a terminal's end sends included.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,12 +14,17 @@ use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
 struct FullScreen {
     child: Box<dyn Child + Send + Sync>,
     output: Arc<Mutex<Vec<u8>>>,
+    writer: Box<dyn Write + Send>,
     // Kept open: the terminal's end goes with it.
     _master: Box<dyn portable_pty::MasterPty + Send>,
 }
 
 impl FullScreen {
     fn start(server: &TestServer, name: &str) -> Self {
+        Self::start_with(server, name, &[])
+    }
+
+    fn start_with(server: &TestServer, name: &str, flags: &[&str]) -> Self {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows: 24,
@@ -31,6 +36,7 @@ impl FullScreen {
         let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_chat"));
         let server = server.addrs.native.to_string();
         command.args(["--server", &server, "--name", name]);
+        command.args(flags);
         command.env("TERM", "xterm-256color");
         let child = pty.slave.spawn_command(command).expect("chat starts");
         drop(pty.slave);
@@ -43,11 +49,19 @@ impl FullScreen {
                 collected.lock().unwrap().extend_from_slice(&buffer[..n]);
             }
         });
+        let writer = pty.master.take_writer().unwrap();
         FullScreen {
             child,
             output,
+            writer,
             _master: pty.master,
         }
+    }
+
+    /// Types `text` at the terminal.
+    fn type_in(&mut self, text: &str) {
+        self.writer.write_all(text.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
     }
 
     fn output(&self) -> String {
@@ -111,4 +125,30 @@ async fn sigterm_and_sighup_give_the_terminal_back_and_free_a_guests_name() {
                 .unwrap_or_else(|error| panic!("after SIG{signal}: {error}"));
         client.quit().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registering_asks_the_password_twice_and_refuses_two_that_differ() {
+    let server = TestServer::start(&[]).await;
+    let mut chat = FullScreen::start_with(&server, "dana", &["--plain", "--register"]);
+    chat.wait_for("password for dana: ").await;
+    chat.type_in("correct horse\r");
+    chat.wait_for("the same password again: ").await;
+    chat.type_in("correct hoarse\r");
+    let (success, output) = chat.finish().await;
+    assert!(!success, "{output}");
+    assert!(
+        output.contains("chat: the two passwords differ; nothing was registered, try again"),
+        "{output}"
+    );
+
+    let mut chat = FullScreen::start_with(&server, "dana", &["--plain", "--register"]);
+    chat.wait_for("password for dana: ").await;
+    chat.type_in("correct horse\r");
+    chat.wait_for("the same password again: ").await;
+    chat.type_in("correct horse\r");
+    chat.wait_for("* in #general").await;
+    chat.type_in("/quit\r");
+    let (success, output) = chat.finish().await;
+    assert!(success, "{output}");
 }
