@@ -53,6 +53,8 @@ pub enum ClientEvent {
         room: String,
         name: String,
         online: bool,
+        /// Has no account.
+        guest: bool,
     },
     MemberLeft {
         room: String,
@@ -180,6 +182,9 @@ pub struct Member {
     pub role: Role,
     /// May read, not send.
     pub muted: bool,
+    /// Has no account: cannot be messaged directly, promoted or given the
+    /// room.
+    pub guest: bool,
 }
 
 impl From<wire::Member> for Member {
@@ -189,6 +194,7 @@ impl From<wire::Member> for Member {
             online: member.online,
             role: member.role().into(),
             muted: member.muted,
+            guest: member.guest,
         }
     }
 }

@@ -280,11 +280,17 @@ impl Rooms {
                     }
                 }
             }
-            ClientEvent::MemberJoined { room, name, online } => {
+            ClientEvent::MemberJoined {
+                room,
+                name,
+                online,
+                guest,
+            } => {
                 if let Some(log) = self.logs.get_mut(room) {
                     let member = Member {
                         name: name.clone(),
                         online: *online,
+                        guest: *guest,
                         ..Member::default()
                     };
                     log.members.insert(name.clone(), member);

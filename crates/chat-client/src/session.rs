@@ -188,6 +188,7 @@ fn translate(shared: &Shared, event: Kind) -> Option<ClientEvent> {
             room: m.room,
             name: m.name,
             online: m.online,
+            guest: m.guest,
         },
         Kind::MemberLeft(m) => ClientEvent::MemberLeft {
             room: m.room,

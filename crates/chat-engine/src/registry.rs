@@ -91,6 +91,12 @@ impl Names {
         self.directory.is_online(name)
     }
 
+    /// Whether `name` is an account's, as registered (not a name that only
+    /// looks like one).
+    pub fn is_registered(&self, name: &str) -> bool {
+        self.directory.lock().registered_as(name) == Some(name)
+    }
+
     /// The users logged in on this node.
     pub fn users_here(&self) -> Vec<UserHere> {
         self.directory.lock().users_here()

@@ -369,9 +369,13 @@ enum MemberChoice {
 }
 
 /// What a user of role `role` may do to `member`, as menu entries.
+/// A guest is not messaged directly, promoted or given the room.
 fn member_actions(role: Role, member: &Member) -> Vec<(&'static str, MemberChoice)> {
     let name = member.name.clone();
-    let mut actions = vec![("Message", MemberChoice::Message(name.clone()))];
+    let mut actions = Vec::new();
+    if !member.guest {
+        actions.push(("Message", MemberChoice::Message(name.clone())));
+    }
     let mut act = |text, action| actions.push((text, MemberChoice::Act(action)));
     if role > member.role && role >= Role::Moderator {
         act("Kick", RoomAction::Kick(name.clone()));
@@ -382,7 +386,7 @@ fn member_actions(role: Role, member: &Member) -> Vec<(&'static str, MemberChoic
             act("Mute", RoomAction::Mute(name.clone()));
         }
     }
-    if role == Role::Owner {
+    if role == Role::Owner && !member.guest {
         if member.role == Role::Moderator {
             act("Remove moderator", RoomAction::Demote(name.clone()));
         } else {

@@ -227,6 +227,7 @@ fn joins_leaves_presence_and_unread_counts() {
         room: "general".into(),
         name: "carol".into(),
         online: true,
+        guest: false,
     });
     app.apply(ClientEvent::Presence {
         name: "bob".into(),
@@ -659,6 +660,7 @@ fn tab_completes_names_and_commands_and_goes_round_the_matches() {
             room: "general".into(),
             name: name.into(),
             online: true,
+            guest: false,
         });
     }
     type_line_without_enter(&mut app, "b");

@@ -422,6 +422,10 @@ async fn require_accounts_turns_guests_away_on_every_protocol() {
         .unwrap();
     assert_eq!(refused.code(), Code::PermissionDenied);
     assert!(refused.message().contains("register"), "{refused:?}");
+    // A login screen can know before asking.
+    let mut rpc = ChatServiceClient::new(connect(addrs.native).await);
+    let info = rpc.get_server_info(GetServerInfoRequest {}).await.unwrap();
+    assert!(!info.into_inner().guests, "accounts only");
     NativeUser::register(addrs.native, "ann", PASSWORD).await;
     // The classic and lobby protocols have no accounts: not served ...
     assert_eq!(addrs.classic, None);

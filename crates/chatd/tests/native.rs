@@ -569,3 +569,27 @@ async fn a_stream_that_falls_behind_history_is_told_and_goes_on() {
         "the stream never fell behind; the test did not test"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_say_who_is_a_guest_and_the_server_whether_it_admits_guests() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addrs.native;
+    let mut ann = NativeUser::account(addr, "ann").await;
+    ann.join("general").await;
+    let mut events = ann.subscribe(&[]).await;
+    let mut bob = NativeUser::login(addr, "bob").await;
+    bob.join("general").await;
+    let joined = next_matching(&mut events, |kind| match kind {
+        Kind::MemberJoined(joined) => Some(joined),
+        _ => None,
+    })
+    .await;
+    assert_eq!((joined.name.as_str(), joined.guest), ("bob", true));
+    let guests: Vec<(String, bool)> = (ann.members("general").await.into_iter())
+        .map(|member| (member.name, member.guest))
+        .collect();
+    assert_eq!(guests, [("ann".into(), false), ("bob".into(), true)]);
+
+    let info = ann.client.get_server_info(GetServerInfoRequest {}).await;
+    assert!(info.unwrap().into_inner().guests);
+}

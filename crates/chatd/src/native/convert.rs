@@ -93,6 +93,7 @@ pub fn members(engine: &Engine, room: &EngineRoom, names: Vec<String>) -> Vec<Me
             online: engine.names().is_online(&name),
             role: role(access.role_of(&name)).into(),
             muted: access.is_muted(&name),
+            guest: !engine.names().is_registered(&name),
             name,
         })
         .collect()

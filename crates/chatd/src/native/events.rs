@@ -267,7 +267,13 @@ impl Events {
                 resumed_at_seq: resumed_at,
             })),
             FeedItem::Member(RoomEvent::Joined { name, online }) if name != me => {
-                self.emit(Kind::MemberJoined(MemberJoined { room, name, online }))
+                let guest = !self.sessions.engine().names().is_registered(&name);
+                self.emit(Kind::MemberJoined(MemberJoined {
+                    room,
+                    name,
+                    online,
+                    guest,
+                }))
             }
             FeedItem::Member(RoomEvent::Presence { name, online }) => {
                 self.presence_changed(&room, name, online)

@@ -134,6 +134,15 @@ impl ChatService for NativeChat {
         Ok(Response::new(LogoutResponse {}))
     }
 
+    async fn get_server_info(
+        &self,
+        _request: Request<GetServerInfoRequest>,
+    ) -> Result<Response<GetServerInfoResponse>, Status> {
+        Ok(Response::new(GetServerInfoResponse {
+            guests: self.sessions.admits_guests(),
+        }))
+    }
+
     async fn who_am_i(
         &self,
         request: Request<WhoAmIRequest>,

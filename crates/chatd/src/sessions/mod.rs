@@ -131,6 +131,11 @@ impl Sessions {
         }
     }
 
+    /// Whether guests may log in, or accounts only.
+    pub fn admits_guests(&self) -> bool {
+        !self.shared.require_accounts
+    }
+
     /// Starts a guest's session under `name`, which no account holds.
     pub async fn guest_login(&self, name: &str) -> Result<Arc<Session>, SessionError> {
         if self.shared.require_accounts {
