@@ -118,6 +118,16 @@ export class ChatClient {
     this.join(FIRST_ROOM).catch(() => {});
   }
 
+  /** Whether the server lets guests in; `true` if it cannot be asked
+   * (the login then says what the server answers). */
+  async admitsGuests(): Promise<boolean> {
+    try {
+      return (await this.rpc.getServerInfo({})).guests;
+    } catch {
+      return true;
+    }
+  }
+
   async logout() {
     const session = this.session;
     this.stop(null);

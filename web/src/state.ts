@@ -30,6 +30,8 @@ export interface Member {
   online: boolean;
   role: Role;
   muted: boolean;
+  /** Has no account: not messaged directly, promoted or given the room. */
+  guest: boolean;
 }
 
 export interface RoomDetails {
@@ -109,7 +111,13 @@ export type ChatEvent =
   | { type: "roomLeft"; room: string; reason: string }
   | { type: "roomChanged"; room: string; actor: string; action: RoomAction }
   | { type: "invited"; room: string; by: string }
-  | { type: "memberJoined"; room: string; name: string; online: boolean }
+  | {
+      type: "memberJoined";
+      room: string;
+      name: string;
+      online: boolean;
+      guest: boolean;
+    }
   | { type: "memberLeft"; room: string; name: string }
   | { type: "presence"; name: string; online: boolean }
   | { type: "fellBehind"; room: string; firstMissed: number; resumedAt: number }
@@ -130,6 +138,7 @@ export type ChatEvent =
   // From the user.
   | { type: "dismissed"; clientId: string }
   | { type: "switchTo"; room: string }
+  | { type: "noticeRead" }
   | { type: "cycle"; step: number }
   | { type: "visible"; visible: boolean }
   | { type: "olderWanted" };
@@ -176,7 +185,7 @@ export class ChatState {
         this.invited(event.room, event.by);
         return null;
       case "memberJoined":
-        this.memberJoined(event.room, event.name, event.online);
+        this.memberJoined(event.room, event.name, event.online, event.guest);
         return null;
       case "memberLeft":
         this.memberLeft(event.room, event.name);
@@ -227,6 +236,9 @@ export class ChatState {
       }
       case "switchTo":
         this.switchTo(event.room);
+        break;
+      case "noticeRead":
+        this.notice = null;
         break;
       case "cycle":
         this.cycle(event.step);
@@ -385,10 +397,16 @@ export class ChatState {
     if (by) this.notice = `${by} invited you to ${room}`;
   }
 
-  memberJoined(room: string, name: string, online: boolean): void {
+  memberJoined(
+    room: string,
+    name: string,
+    online: boolean,
+    guest = false,
+  ): void {
     const log = this.rooms.get(room);
     if (!log) return;
-    log.members.set(name, { name, online, role: Role.MEMBER, muted: false });
+    const member = { name, online, role: Role.MEMBER, muted: false, guest };
+    log.members.set(name, member);
     this.addNotice(room, `→ ${name} joined`);
   }
 
@@ -447,7 +465,11 @@ export class ChatState {
   switchTo(room: string): void {
     if (!this.rooms.has(room)) return;
     const left = this.currentLog();
-    if (left && this.current !== room) trim(left);
+    if (left && this.current !== room) {
+      trim(left);
+      // Looking elsewhere: the bar's news (a kick, a deletion) is old.
+      this.notice = null;
+    }
     this.current = room;
     this.rooms.get(room)!.unread = 0;
   }

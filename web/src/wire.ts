@@ -48,8 +48,8 @@ export function toEvent(wire: WireEvent): ChatEvent | null {
     case "invited":
       return { type: "invited", room: event.value.room, by: event.value.by };
     case "memberJoined": {
-      const { room, name, online } = event.value;
-      return { type: "memberJoined", room, name, online };
+      const { room, name, online, guest } = event.value;
+      return { type: "memberJoined", room, name, online, guest };
     }
     case "memberLeft":
       return { type: "memberLeft", ...event.value };
@@ -87,6 +87,7 @@ function toMember(member: WireMember): Member {
     online: member.online,
     role: member.role,
     muted: member.muted,
+    guest: member.guest,
   };
 }
 

@@ -80,7 +80,14 @@ export function App({ client }: { client: ChatClient }) {
       </header>
       {state.notice && (
         <p class="notice-bar" role="status">
-          {state.notice}
+          <span>{state.notice}</span>
+          <button
+            class="link"
+            aria-label="Dismiss"
+            onClick={() => client.dispatch({ type: "noticeRead" })}
+          >
+            ✕
+          </button>
         </p>
       )}
       <Sidebar client={client} onPicked={close} />
@@ -107,7 +114,7 @@ function ConnectionState({
   switch (connection.state) {
     case "online":
       return (
-        <span class="connection online" role="status">
+        <span class="connection online" role="status" title="online">
           online
         </span>
       );

@@ -1,6 +1,6 @@
 // The first screen: a name, and a password for an account.
 
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 
 import type { ChatClient } from "../client";
 import { ErrorLine } from "./forms";
@@ -10,13 +10,20 @@ export function Login({ client }: { client: ChatClient }) {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(client.loggedOut);
   const [busy, setBusy] = useState(false);
+  const [guests, setGuests] = useState(true);
+  useEffect(() => {
+    void client.admitsGuests().then(setGuests);
+  }, [client]);
+  const asGuest = guests && !password;
+  // "ann hunter2" typed in the name field: a password that slipped.
+  const slipped = asGuest && /\s/.test(name.trim());
 
   const submit = async (register: boolean) => {
     if (!name.trim()) {
       setError("Choose a name.");
       return;
     }
-    if (register && !password) {
+    if ((register || !guests) && !password) {
       setError("An account needs a password (8 characters or more).");
       return;
     }
@@ -51,7 +58,8 @@ export function Login({ client }: { client: ChatClient }) {
           />
         </label>
         <label>
-          Password <span class="hint">(empty: join as a guest)</span>
+          Password{" "}
+          {guests && <span class="hint">(empty: join as a guest)</span>}
           <input
             name="password"
             type="password"
@@ -60,10 +68,20 @@ export function Login({ client }: { client: ChatClient }) {
             onInput={(e) => setPassword(e.currentTarget.value)}
           />
         </label>
+        {slipped && (
+          <p class="hint warning" role="status">
+            “{name.trim()}” has a space in it: if part of it is your password,
+            put that in the password field.
+          </p>
+        )}
         <ErrorLine error={error} />
         <div class="buttons">
           <button type="submit" disabled={busy}>
-            {password ? "Log in" : "Join as guest"}
+            {asGuest && name.trim()
+              ? `Join as guest “${name.trim()}”`
+              : asGuest
+                ? "Join as guest"
+                : "Log in"}
           </button>
           <button
             type="button"
@@ -75,8 +93,9 @@ export function Login({ client }: { client: ChatClient }) {
           </button>
         </div>
         <p class="hint">
-          A guest's name is free again once it leaves. An account keeps its name
-          and rooms, creates rooms and sends direct messages.
+          {guests
+            ? "A guest's name is free again once it leaves. An account keeps its name and rooms, creates rooms and sends direct messages."
+            : "This server admits accounts only: log in, or register one."}
         </p>
       </form>
     </main>

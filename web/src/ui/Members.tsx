@@ -113,7 +113,7 @@ export function memberChoices(
 ): [string, Choice][] {
   const name = member.name;
   const choices: [string, Choice][] = [];
-  if (registered) choices.push(["Message", "message"]);
+  if (registered && !member.guest) choices.push(["Message", "message"]);
   if (role > member.role && role >= Role.MODERATOR) {
     choices.push(["Kick", { case: "kick", value: name }]);
     choices.push(["Ban", { case: "ban", value: name }]);
@@ -123,7 +123,7 @@ export function memberChoices(
         : ["Mute", { case: "mute", value: name }],
     );
   }
-  if (role === Role.OWNER) {
+  if (role === Role.OWNER && !member.guest) {
     choices.push(
       member.role === Role.MODERATOR
         ? ["Remove moderator", { case: "demote", value: name }]

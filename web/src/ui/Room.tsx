@@ -209,7 +209,15 @@ function Log({
   pending: PendingSend[];
 }) {
   const list = useRef<HTMLDivElement>(null);
-  const seen = useRef({ room: "", first: "", height: 0, atBottom: true });
+  const seen = useRef({
+    room: "",
+    first: "",
+    last: "",
+    height: 0,
+    atBottom: true,
+  });
+  // Newer messages came while the reader was scrolled up.
+  const [newerBelow, setNewerBelow] = useState(false);
 
   // Keep the view where the reader is: at the bottom if it was there,
   // else on the same messages when older ones are added above.
@@ -218,14 +226,20 @@ function Log({
     if (!element) return;
     const before = seen.current;
     const first = log.entries[0]?.key ?? "";
+    const last = log.entries.at(-1)?.key ?? "";
     if (before.room !== room || before.atBottom) {
       element.scrollTop = element.scrollHeight;
-    } else if (first !== before.first) {
-      element.scrollTop += element.scrollHeight - before.height;
+    } else {
+      if (first !== before.first) {
+        element.scrollTop += element.scrollHeight - before.height;
+      }
+      if (last !== before.last && !newerBelow) setNewerBelow(true);
     }
+    if (before.room !== room && newerBelow) setNewerBelow(false);
     seen.current = {
       room,
       first,
+      last,
       height: element.scrollHeight,
       atBottom:
         element.scrollHeight - element.scrollTop - element.clientHeight <
@@ -240,67 +254,80 @@ function Log({
     seen.current.atBottom =
       element.scrollHeight - element.scrollTop - element.clientHeight < STICKY;
     seen.current.height = element.scrollHeight;
+    if (seen.current.atBottom && newerBelow) setNewerBelow(false);
     if (element.scrollTop < LOAD_OLDER_AT) client.loadOlder();
+  };
+  const toLatest = () => {
+    const element = list.current!;
+    element.scrollTop = element.scrollHeight;
+    setNewerBelow(false);
   };
 
   return (
-    <div
-      class="log"
-      ref={list}
-      onScroll={onScroll}
-      role="log"
-      aria-live="polite"
-      tabIndex={0}
-    >
-      {log.hasOlder ? (
-        <button
-          class="link older"
-          onClick={() => client.loadOlder()}
-          disabled={log.loading}
-        >
-          {log.loading ? "Loading older messages…" : "Load older messages"}
+    <div class="log-frame">
+      {newerBelow && (
+        <button class="to-latest" onClick={toLatest}>
+          ↓ New messages
         </button>
-      ) : (
-        <p class="hint start">The start of {client.state.title(room)}.</p>
       )}
-      {withDays(log.entries).map((item) =>
-        "day" in item ? (
-          <div class="day" key={`d${item.day}`} role="separator">
-            <span>{item.label}</span>
-          </div>
-        ) : item.kind === "message" ? (
-          <MessageLine
-            key={item.key}
-            message={item.message}
-            me={client.state.me}
-          />
+      <div
+        class="log"
+        ref={list}
+        onScroll={onScroll}
+        role="log"
+        aria-live="polite"
+        tabIndex={0}
+      >
+        {log.hasOlder ? (
+          <button
+            class="link older"
+            onClick={() => client.loadOlder()}
+            disabled={log.loading}
+          >
+            {log.loading ? "Loading older messages…" : "Load older messages"}
+          </button>
         ) : (
-          <p class="notice" key={item.key}>
-            {item.text}
-          </p>
-        ),
-      )}
-      {pending.map((send) => (
-        <div
-          class={send.error ? "message pending failed" : "message pending"}
-          key={send.clientId}
-        >
-          <span class="time">{send.error ? "not sent" : "sending…"}</span>
-          <span class="sender mine">{client.state.me}</span>
-          <span class="text">{send.text}</span>
-          {send.error && (
-            <span class="error">
-              {send.error}{" "}
-              <button
-                class="link"
-                onClick={() => client.dismiss(send.clientId)}
-              >
-                dismiss
-              </button>
-            </span>
-          )}
-        </div>
-      ))}
+          <p class="hint start">The start of {client.state.title(room)}.</p>
+        )}
+        {withDays(log.entries).map((item) =>
+          "day" in item ? (
+            <div class="day" key={`d${item.day}`} role="separator">
+              <span>{item.label}</span>
+            </div>
+          ) : item.kind === "message" ? (
+            <MessageLine
+              key={item.key}
+              message={item.message}
+              me={client.state.me}
+            />
+          ) : (
+            <p class="notice" key={item.key}>
+              {item.text}
+            </p>
+          ),
+        )}
+        {pending.map((send) => (
+          <div
+            class={send.error ? "message pending failed" : "message pending"}
+            key={send.clientId}
+          >
+            <span class="time">{send.error ? "not sent" : "sending…"}</span>
+            <span class="sender mine">{client.state.me}</span>
+            <span class="text">{send.text}</span>
+            {send.error && (
+              <span class="error">
+                {send.error}{" "}
+                <button
+                  class="link"
+                  onClick={() => client.dismiss(send.clientId)}
+                >
+                  dismiss
+                </button>
+              </span>
+            )}
+          </div>
+        ))}
+      </div>
     </div>
   );
 }

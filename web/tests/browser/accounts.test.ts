@@ -107,7 +107,7 @@ test("a private room, an invitation, moderation and a direct message", async () 
   await ann.page.fill("input[name=invite]", "bob");
   await ann.page.press("input[name=invite]", "Enter");
   await bob.page.waitForSelector(".invitations >> text=ops");
-  expect(await bob.page.locator(".notice-bar").innerText()).toBe(
+  expect(await bob.page.locator(".notice-bar > span").innerText()).toBe(
     "ann invited you to ops",
   );
   await bob.page.click(".invitations button");
@@ -137,7 +137,7 @@ test("a private room, an invitation, moderation and a direct message", async () 
   await ann.page.click(".members .member:has-text('bob')");
   await ann.page.click(".menu >> text=Kick");
   await expect
-    .poll(() => bob.page.locator(".notice-bar").innerText())
+    .poll(() => bob.page.locator(".notice-bar > span").innerText())
     .toBe("you left ops: kicked by ann");
   expect(await bob.page.locator(".rooms").innerText()).not.toContain("ops");
 
@@ -153,4 +153,23 @@ test("a private room, an invitation, moderation and a direct message", async () 
   await expectShownOnce(ann.page, "no hard feelings");
   await ann.context.close();
   await bob.context.close();
+});
+
+test("on a server of accounts only, the login asks for a password", async () => {
+  const { browser } = shared;
+  const server = await startChatd({ flags: ["--require-accounts"] });
+  const { page, context } = await openPage(browser, server);
+  await expect
+    .poll(() => page.locator(".login").innerText())
+    .toContain("This server admits accounts only");
+  expect(await page.locator(".login").innerText()).not.toContain("guest");
+  await page.fill("input[name=name]", "erin");
+  expect(await page.locator("button[type=submit]").innerText()).toBe("Log in");
+  await page.click("button[type=submit]");
+  expect(await page.locator(".login .error").innerText()).toContain(
+    "needs a password",
+  );
+  await context.close();
+  await server.stop();
+  removeDir(server.dataDir);
 });

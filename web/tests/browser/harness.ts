@@ -76,6 +76,7 @@ export async function startChatd(
   const lines = createInterface({ input: child.stderr });
   let url = "";
   let classic = "";
+  let classicOff = false;
   await new Promise<void>((ready, failed) => {
     const timer = setTimeout(
       () => failed(new Error(`chatd did not start:\n${log.join("\n")}`)),
@@ -88,7 +89,9 @@ export async function startChatd(
       log.push(line);
       url ||= /web client at (\S+)/.exec(line)?.[1] ?? "";
       classic ||= /classic protocol listening addr=(\S+)/.exec(line)?.[1] ?? "";
-      if (url && classic) {
+      // With accounts only, the classic protocol is off.
+      classicOff ||= /classic protocol off/.test(line);
+      if (url && (classic || classicOff)) {
         clearTimeout(timer);
         ready();
       }

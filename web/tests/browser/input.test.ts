@@ -61,6 +61,12 @@ test("a 360 px phone screen in dark mode: no sideways scrolling, drawers, long w
   ).toBe("password");
   await page.keyboard.press("Enter");
   await page.waitForSelector(".connection.online");
+  // One's own name is shown whole.
+  const me = page.locator(".topbar .me");
+  expect(await me.innerText()).toBe("phone");
+  expect(
+    await me.evaluate((element) => element.scrollWidth <= element.clientWidth),
+  ).toBe(true);
 
   const word = "w".repeat(300);
   await say(page, word);
@@ -80,5 +86,49 @@ test("a 360 px phone screen in dark mode: no sideways scrolling, drawers, long w
   await page.keyboard.press("Escape");
   expect(await page.locator(".sidebar").isVisible()).toBe(false);
   await screenshot(page, "phone");
+  await context.close();
+});
+
+test("scrolled up, new messages offer a jump to the latest", async () => {
+  const { server, browser } = shared;
+  const reader = await openPage(browser, server, {
+    viewport: { width: 800, height: 400 },
+  });
+  const writer = await openPage(browser, server);
+  await logIn(reader.page, "reader");
+  await logIn(writer.page, "writer");
+  for (let i = 1; i <= 25; i++) await say(writer.page, `line ${i}`);
+  await expectShownOnce(reader.page, "line 25");
+  const log = reader.page.locator(".log");
+  await log.evaluate((element) => element.scrollTo(0, 0));
+  expect(await reader.page.locator(".to-latest").count()).toBe(0);
+
+  await say(writer.page, "while you were up there");
+  await reader.page.locator(".to-latest").waitFor();
+  await screenshot(reader.page, "to-latest");
+  await reader.page.locator(".to-latest").click();
+  await expect
+    .poll(() =>
+      log.evaluate((e) => e.scrollHeight - e.scrollTop - e.clientHeight < 40),
+    )
+    .toBe(true);
+  expect(await reader.page.locator(".to-latest").count()).toBe(0);
+  await reader.context.close();
+  await writer.context.close();
+});
+
+test("a name with a space and no password says what it will become", async () => {
+  const { server, browser } = shared;
+  const { page, context } = await openPage(browser, server);
+  await page.fill("input[name=name]", "ann hunter2");
+  expect(await page.locator("button[type=submit]").innerText()).toBe(
+    "Join as guest “ann hunter2”",
+  );
+  expect(await page.locator(".hint.warning").innerText()).toContain(
+    "password field",
+  );
+  await page.fill("input[name=password]", "hunter2");
+  expect(await page.locator(".hint.warning").count()).toBe(0);
+  expect(await page.locator("button[type=submit]").innerText()).toBe("Log in");
   await context.close();
 });

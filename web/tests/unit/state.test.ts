@@ -39,7 +39,7 @@ function details(name: string, more: Partial<RoomDetails> = {}): RoomDetails {
 }
 
 function member(name: string, role = Role.MEMBER, online = true): Member {
-  return { name, online, role, muted: false };
+  return { name, online, role, muted: false, guest: false };
 }
 
 /** What the room's log shows, in order: message seqs and notice texts. */
@@ -167,6 +167,16 @@ describe("ChatState", () => {
     expect(state.current).toBe("general");
     expect(state.notice).toBe("you left dev: kicked by bob");
     expect(state.outbox).toEqual([]);
+    // The bar goes when read, or when the user looks at another room.
+    state.apply({ type: "noticeRead" });
+    expect(state.notice).toBe(null);
+    state.roomLeft("general", "kicked by bob");
+    expect(state.notice).toBe("you left general: kicked by bob");
+    state.roomJoined(details("ops"), [], 0);
+    state.switchTo("ops");
+    state.roomJoined(details("dev"), [], 0);
+    state.switchTo("dev");
+    expect(state.notice).toBe(null);
   });
 
   test("invitations are kept until the room is joined", () => {

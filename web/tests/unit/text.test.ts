@@ -35,7 +35,13 @@ test("days are named relative to today", () => {
 });
 
 test("the member menu offers what the role allows", () => {
-  const bob = { name: "bob", online: true, role: Role.MEMBER, muted: false };
+  const bob = {
+    name: "bob",
+    online: true,
+    role: Role.MEMBER,
+    muted: false,
+    guest: false,
+  };
   const labels = (role: Role, registered = true) =>
     memberChoices(role, bob, registered).map(([label]) => label);
   expect(labels(Role.MEMBER)).toEqual(["Message"]);
@@ -53,4 +59,12 @@ test("the member menu offers what the role allows", () => {
   expect(
     memberChoices(Role.MODERATOR, moderator, true).map(([l]) => l),
   ).toEqual(["Message"]);
+  // A guest can be put out or muted, not messaged, promoted or given the
+  // room: those would all fail.
+  const guest = { ...bob, guest: true };
+  expect(memberChoices(Role.OWNER, guest, true).map(([l]) => l)).toEqual([
+    "Kick",
+    "Ban",
+    "Mute",
+  ]);
 });
