@@ -287,13 +287,47 @@ impl Client {
                 Box::pin(async move { Ok(rpc.logout(request).await?.into_inner()) })
             })
             .await;
-        // No session now: the session task stops instead of logging in.
+        self.session_ended();
+        result.map(drop)
+    }
+
+    /// No session now: the session task stops instead of logging in.
+    fn session_ended(&self) {
         self.shared.auth.send_replace(Auth {
             token: None,
             closed: true,
         });
         self.shared.rooms().clear();
-        result.map(drop)
+    }
+
+    /// Sets the account's password; its other sessions end, this one
+    /// goes on.
+    pub async fn change_password(&self, old: &str, new: &str) -> Result<(), ClientError> {
+        let message = wire::ChangePasswordRequest {
+            old_password: old.to_owned(),
+            new_password: new.to_owned(),
+        };
+        self.call(Retry::Never, move |mut rpc, token| {
+            let request = authorized(message.clone(), &token);
+            Box::pin(async move { Ok(rpc.change_password(request).await?.into_inner()) })
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Deletes the account (`password` confirms it): its sessions end,
+    /// this one too, and its name is free.
+    pub async fn delete_account(&self, password: &str) -> Result<(), ClientError> {
+        let message = wire::DeleteAccountRequest {
+            password: password.to_owned(),
+        };
+        self.call(Retry::Never, move |mut rpc, token| {
+            let request = authorized(message.clone(), &token);
+            Box::pin(async move { Ok(rpc.delete_account(request).await?.into_inner()) })
+        })
+        .await?;
+        self.session_ended();
+        Ok(())
     }
 
     /// Ends this client and its session task. A guest's session is

@@ -9,7 +9,7 @@ use chat_client::rooms::{HistoryRequest, Rooms};
 use chat_client::{ClientEvent, Connection, HistoryPage};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::command::{self, Command, Line};
+use crate::command::{self, AccountChange, AccountCommand, Command, Line};
 use crate::complete::Completion;
 use crate::history::InputHistory;
 use crate::line_edit::LineEdit;
@@ -30,6 +30,8 @@ pub enum Action {
         text: String,
     },
     Run(Command),
+    /// Change the account, with the passwords asked for.
+    Account(AccountChange),
     /// Load the page of `room`'s history before `before` (`None`: newest).
     FetchHistory {
         room: String,
@@ -43,6 +45,21 @@ impl From<HistoryRequest> for Action {
             room: request.room,
             before: request.before,
         }
+    }
+}
+
+/// The passwords an account command needs, being asked for in the input
+/// line (masked, and kept out of the input history).
+#[derive(Debug)]
+pub struct Asking {
+    pub command: AccountCommand,
+    answers: Vec<String>,
+}
+
+impl Asking {
+    /// What is being asked for now.
+    pub fn question(&self) -> &'static str {
+        self.command.questions()[self.answers.len()]
     }
 }
 
@@ -67,6 +84,8 @@ pub struct App {
     pub pending: VecDeque<(String, String)>,
     /// The lines typed before, for Up and Down.
     pub typed: InputHistory,
+    /// Passwords being asked for, instead of a line to send.
+    pub asking: Option<Asking>,
     /// The Tab completion under way: Tab again offers its next match.
     completion: Option<Completion>,
     /// The side panels (rooms, members) are shown where they fit; F2
@@ -92,6 +111,7 @@ impl App {
             input: LineEdit::default(),
             pending: VecDeque::new(),
             typed: InputHistory::default(),
+            asking: None,
             completion: None,
             panels: true,
             status: None,
@@ -178,6 +198,9 @@ impl App {
         if std::mem::take(&mut self.help) && key.code == KeyCode::Esc {
             return None;
         }
+        if self.asking.is_some() {
+            return self.answer(key);
+        }
         let completion = self.completion.take();
         match key.code {
             KeyCode::Char('c' | 'd') if ctrl => self.quit = true,
@@ -199,6 +222,35 @@ impl App {
             KeyCode::Home => return self.scroll_up(usize::MAX / 2),
             KeyCode::Enter => return self.submit(),
             _ => {}
+        }
+        None
+    }
+
+    /// A key while passwords are asked for: Enter gives the answer, Esc
+    /// gives up.
+    fn answer(&mut self, key: KeyEvent) -> Option<Action> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('c' | 'd') if ctrl => self.quit = true,
+            KeyCode::Esc => {
+                self.asking = None;
+                self.input.clear();
+                self.say("cancelled: nothing changed".into(), false);
+            }
+            KeyCode::Enter => {
+                let asking = self.asking.as_mut()?;
+                asking.answers.push(self.input.take());
+                if asking.answers.len() == asking.command.questions().len() {
+                    let Asking { command, answers } = self.asking.take()?;
+                    match command.answered(answers) {
+                        Ok(change) => return Some(Action::Account(change)),
+                        Err(error) => self.say(error.into(), true),
+                    }
+                }
+            }
+            _ => {
+                self.input.on_key(&key);
+            }
         }
         None
     }
@@ -264,6 +316,13 @@ impl App {
                 }
             },
             Ok(Line::Command(command)) => Some(Action::Run(command)),
+            Ok(Line::Account(command)) => {
+                self.asking = Some(Asking {
+                    command,
+                    answers: Vec::new(),
+                });
+                None
+            }
             Err(error) => {
                 self.outcome(Outcome::Error(error.to_string()));
                 None

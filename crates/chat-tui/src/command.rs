@@ -36,12 +36,71 @@ pub enum Command {
     Logout,
 }
 
+/// A change to one's account, whose passwords the front end asks for
+/// without echo (they never come on the command line, nor go in the
+/// input history).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountCommand {
+    /// `/password`: change the account's password.
+    ChangePassword,
+    /// `/deleteaccount`: delete the account for good.
+    DeleteAccount,
+}
+
+impl AccountCommand {
+    /// What to ask for, in order.
+    pub fn questions(self) -> &'static [&'static str] {
+        match self {
+            AccountCommand::ChangePassword => {
+                &["current password", "new password", "new password again"]
+            }
+            AccountCommand::DeleteAccount => &["your password, to delete your account for good"],
+        }
+    }
+
+    /// The change, from the answers to [`questions`](Self::questions).
+    pub fn answered(self, mut answers: Vec<String>) -> Result<AccountChange, &'static str> {
+        match self {
+            AccountCommand::ChangePassword => {
+                let again = answers.pop().unwrap_or_default();
+                let new = answers.pop().unwrap_or_default();
+                if new != again {
+                    return Err("the new passwords differ; nothing changed, try /password again");
+                }
+                let old = answers.pop().unwrap_or_default();
+                Ok(AccountChange::Password { old, new })
+            }
+            AccountCommand::DeleteAccount => Ok(AccountChange::Delete {
+                password: answers.pop().unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+/// A change to one's account, with its passwords.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AccountChange {
+    Password { old: String, new: String },
+    Delete { password: String },
+}
+
+impl std::fmt::Debug for AccountChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never a password in a log or a test failure.
+        f.write_str(match self {
+            AccountChange::Password { .. } => "Password { .. }",
+            AccountChange::Delete { .. } => "Delete { .. }",
+        })
+    }
+}
+
 /// A typed line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
     /// Text for the current room (`//text` sends `/text`).
     Text(String),
     Command(Command),
+    Account(AccountCommand),
     /// Nothing to do (a blank line).
     Empty,
 }
@@ -59,6 +118,8 @@ pub enum CommandError {
     },
     #[error("/{command} takes no arguments")]
     UnexpectedArgument { command: &'static str },
+    #[error("type /{command} alone: the passwords are asked for without showing them")]
+    PasswordOnTheLine { command: &'static str },
     #[error("a room name has no spaces: /{command} {example}")]
     Spaces {
         command: &'static str,
@@ -68,9 +129,33 @@ pub enum CommandError {
 
 /// The commands' names, for completion; `parse` knows each.
 pub const COMMANDS: &[&str] = &[
-    "all", "ban", "bans", "create", "delete", "deop", "help", "invite", "join", "kick", "leave",
-    "list", "logout", "make", "msg", "mute", "op", "owner", "private", "quit", "topic", "unban",
-    "unmute", "user", "who",
+    "all",
+    "ban",
+    "bans",
+    "create",
+    "delete",
+    "deleteaccount",
+    "deop",
+    "help",
+    "invite",
+    "join",
+    "kick",
+    "leave",
+    "list",
+    "logout",
+    "make",
+    "msg",
+    "mute",
+    "op",
+    "owner",
+    "password",
+    "private",
+    "quit",
+    "topic",
+    "unban",
+    "unmute",
+    "user",
+    "who",
 ];
 
 /// The help text, one command a line.
@@ -94,8 +179,8 @@ pub const HELP: &[&str] = &[
     "/owner NAME       hand the room to NAME                  · owner",
     "/delete           delete this room and its history       · owner",
     "/help             this help (also /?)",
-    "/quit             leave the chat (an account stays logged in for next time)",
-    "/logout           log out for good, and leave",
+    "/password         change your password; /deleteaccount: delete your account",
+    "/quit             leave, staying logged in; /logout: log out for good",
 ];
 
 pub fn parse(line: &str) -> Result<Line, CommandError> {
@@ -166,9 +251,25 @@ pub fn parse(line: &str) -> Result<Line, CommandError> {
         "?" | "help" => Command::Help,
         "quit" | "exit" => no_arguments(rest, "quit", Command::Quit)?,
         "logout" => no_arguments(rest, "logout", Command::Logout)?,
+        "password" | "passwd" => return account(rest, "password", AccountCommand::ChangePassword),
+        "deleteaccount" => return account(rest, "deleteaccount", AccountCommand::DeleteAccount),
         _ => return Err(CommandError::Unknown(name.to_owned())),
     };
     Ok(Line::Command(command))
+}
+
+/// An account command, which takes no arguments: a password typed after it
+/// would show on the screen and stay in the history.
+fn account(
+    rest: &str,
+    command: &'static str,
+    parsed: AccountCommand,
+) -> Result<Line, CommandError> {
+    if rest.is_empty() {
+        Ok(Line::Account(parsed))
+    } else {
+        Err(CommandError::PasswordOnTheLine { command })
+    }
 }
 
 fn required<'a>(

@@ -10,7 +10,7 @@ use chat_client::{Client, ClientEvent, Connection};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::command::{self, Line};
+use crate::command::{self, AccountChange, AccountCommand, Line};
 use crate::runner::{self, Outcome};
 
 /// Runs until standard input ends, `/quit` or `/logout`; then a guest is
@@ -35,6 +35,10 @@ pub async fn run(
                 None => vec![Outcome::Error("you are in no room; /join one first".into())],
             },
             Ok(Line::Command(command)) => runner::run(&client, command, here.as_deref()).await,
+            Ok(Line::Account(command)) => match ask(command).await {
+                Ok(change) => runner::account(&client, change).await,
+                Err(error) => vec![Outcome::Error(error)],
+            },
             Err(error) => vec![Outcome::Error(error.to_string())],
         };
         let mut quit = false;
@@ -200,4 +204,19 @@ mod tests {
         });
         assert!(labels.0.is_empty(), "a room left is forgotten");
     }
+}
+
+/// Asks at the terminal, without echo, for the passwords `command` needs.
+async fn ask(command: AccountCommand) -> Result<AccountChange, String> {
+    let answers = tokio::task::spawn_blocking(move || {
+        (command.questions().iter())
+            .map(|question| rpassword::prompt_password(format!("{question}: ")))
+            .collect::<std::io::Result<Vec<String>>>()
+    })
+    .await
+    .map_err(|error| error.to_string())?
+    .map_err(|error| {
+        format!("cannot ask for a password here ({error}); use the full-screen client")
+    })?;
+    command.answered(answers).map_err(str::to_owned)
 }

@@ -3,7 +3,7 @@
 
 use chat_client::{Client, RoomAction};
 
-use crate::command::Command;
+use crate::command::{AccountChange, Command};
 
 /// The room `/all` posts to.
 pub const LOBBY: &str = "lobby";
@@ -162,6 +162,22 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
         Command::Logout => match client.logout().await {
             Ok(()) => vec![Outcome::Info("logged out".into()), Outcome::Quit],
             Err(error) => vec![Outcome::Error(error.to_string())],
+        },
+    }
+}
+
+/// Carries out a change to the user's account.
+pub async fn account(client: &Client, change: AccountChange) -> Vec<Outcome> {
+    match change {
+        AccountChange::Password { old, new } => match client.change_password(&old, &new).await {
+            Ok(()) => vec![Outcome::Info(
+                "password changed; your other sessions have ended".into(),
+            )],
+            Err(error) => vec![Outcome::Error(format!("password not changed: {error}"))],
+        },
+        AccountChange::Delete { password } => match client.delete_account(&password).await {
+            Ok(()) => vec![Outcome::Info("account deleted".into()), Outcome::Quit],
+            Err(error) => vec![Outcome::Error(format!("account not deleted: {error}"))],
         },
     }
 }

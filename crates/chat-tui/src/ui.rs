@@ -254,6 +254,13 @@ fn draw_help(frame: &mut Frame, area: Rect) {
 }
 
 fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
+    if let Some(asking) = &app.asking {
+        let block = Block::bordered()
+            .title(format!(" {} · Esc cancels ", asking.question()))
+            .border_style(Style::new().fg(Color::Yellow));
+        draw_line(frame, &app.input, block, area, Some('•'));
+        return;
+    }
     let title = match &app.rooms.current {
         Some(room) => format!(" {} → {} ", app.rooms.me(), room_label(&app.rooms, room)),
         None => format!(" {} ", app.rooms.me()),

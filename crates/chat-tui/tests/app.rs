@@ -9,7 +9,7 @@ use chat_client::{
     RoomInfo,
 };
 use chat_tui::app::{Action, App};
-use chat_tui::command::Command;
+use chat_tui::command::{AccountChange, Command};
 use chat_tui::login::{Field, LoginAction, LoginForm};
 use chat_tui::runner::Outcome;
 use chat_tui::ui;
@@ -765,4 +765,50 @@ fn a_message_shows_as_sending_until_the_server_takes_it() {
     let shown = screen(&app, 80, 24).join("\n");
     assert!(!shown.contains("sending…"), "{shown}");
     assert!(shown.contains("ann: typed while offline"), "{shown}");
+}
+
+#[test]
+fn passwords_are_asked_for_masked_and_kept_out_of_the_history() {
+    let mut app = chatting(0);
+    assert_eq!(type_line(&mut app, "/password"), None);
+    type_line_without_enter(&mut app, "old secret");
+    let shown = screen(&app, 80, 24).join("\n");
+    assert!(shown.contains("current password"), "{shown}");
+    assert!(shown.contains("••••••••••"), "{shown}");
+    assert!(!shown.contains("old secret"), "{shown}");
+    app.on_key(key(KeyCode::Enter));
+    assert_eq!(type_line(&mut app, "new secret"), None);
+    assert_eq!(
+        type_line(&mut app, "new secret"),
+        Some(Action::Account(AccountChange::Password {
+            old: "old secret".into(),
+            new: "new secret".into(),
+        }))
+    );
+    app.on_key(key(KeyCode::Up));
+    assert_eq!(app.input.text, "/password", "no password in the history");
+
+    // Two new passwords that differ change nothing; Esc gives up.
+    app.input.clear();
+    type_line(&mut app, "/password");
+    for answer in ["old", "one", "two"] {
+        assert_eq!(type_line(&mut app, answer), None);
+    }
+    assert!(app.status.as_ref().unwrap().text.contains("differ"));
+    type_line(&mut app, "/deleteaccount");
+    assert!(
+        screen(&app, 80, 24)
+            .join("\n")
+            .contains("delete your account")
+    );
+    app.on_key(key(KeyCode::Esc));
+    assert!(app.asking.is_none());
+    assert_eq!(type_line(&mut app, "/password hunter2"), None, "refused");
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("type /password alone")
+    );
 }

@@ -152,3 +152,53 @@ async fn registering_asks_the_password_twice_and_refuses_two_that_differ() {
     let (success, output) = chat.finish().await;
     assert!(success, "{output}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_changes_its_password_and_deletes_itself() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addrs.native.to_string();
+    let login = |password: &str| {
+        let config = ClientConfig {
+            password: password.into(),
+            ..ClientConfig::new(addr.clone(), "erin")
+        };
+        async move { Client::connect(config).await.map(|(client, _)| client) }
+    };
+    let mut chat = FullScreen::start_with(&server, "erin", &["--plain", "--register"]);
+    chat.wait_for("password for erin: ").await;
+    chat.type_in("first password\r");
+    chat.wait_for("again: ").await;
+    chat.type_in("first password\r");
+    chat.wait_for("* in #general").await;
+
+    chat.type_in("/password\r");
+    chat.wait_for("current password: ").await;
+    chat.type_in("first password\r");
+    chat.wait_for("new password: ").await;
+    chat.type_in("second password\r");
+    chat.wait_for("new password again: ").await;
+    chat.type_in("second password\r");
+    chat.wait_for("* password changed").await;
+    assert!(
+        login("first password").await.is_err(),
+        "the old one is refused"
+    );
+    login("second password")
+        .await
+        .expect("the new one logs in")
+        .quit()
+        .await;
+
+    chat.type_in("/deleteaccount\r");
+    chat.wait_for("delete your account for good: ").await;
+    chat.type_in("second password\r");
+    let (success, output) = chat.finish().await;
+    assert!(success, "{output}");
+    assert!(output.contains("* account deleted"), "{output}");
+    assert!(
+        !output.contains("second password"),
+        "never echoed: {output}"
+    );
+    // The name is free: a guest may take it.
+    login("").await.expect("erin is free").quit().await;
+}
