@@ -174,6 +174,21 @@ pub fn describe(event: &ClientEvent, label: impl Fn(&str) -> String) -> Option<S
     })
 }
 
+/// Asks at the terminal, without echo, for the passwords `command` needs.
+async fn ask(command: AccountCommand) -> Result<AccountChange, String> {
+    let answers = tokio::task::spawn_blocking(move || {
+        (command.questions().iter())
+            .map(|question| rpassword::prompt_password(format!("{question}: ")))
+            .collect::<std::io::Result<Vec<String>>>()
+    })
+    .await
+    .map_err(|error| error.to_string())?
+    .map_err(|error| {
+        format!("cannot ask for a password here ({error}); use the full-screen client")
+    })?;
+    command.answered(answers).map_err(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use chat_client::RoomInfo;
@@ -204,19 +219,4 @@ mod tests {
         });
         assert!(labels.0.is_empty(), "a room left is forgotten");
     }
-}
-
-/// Asks at the terminal, without echo, for the passwords `command` needs.
-async fn ask(command: AccountCommand) -> Result<AccountChange, String> {
-    let answers = tokio::task::spawn_blocking(move || {
-        (command.questions().iter())
-            .map(|question| rpassword::prompt_password(format!("{question}: ")))
-            .collect::<std::io::Result<Vec<String>>>()
-    })
-    .await
-    .map_err(|error| error.to_string())?
-    .map_err(|error| {
-        format!("cannot ask for a password here ({error}); use the full-screen client")
-    })?;
-    command.answered(answers).map_err(str::to_owned)
 }
