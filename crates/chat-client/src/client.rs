@@ -300,6 +300,14 @@ impl Client {
         self.shared.rooms().clear();
     }
 
+    /// Carries out `change` to the user's account.
+    pub async fn change_account(&self, change: AccountChange) -> Result<(), ClientError> {
+        match change {
+            AccountChange::Password { old, new } => self.change_password(&old, &new).await,
+            AccountChange::Delete { password } => self.delete_account(&password).await,
+        }
+    }
+
     /// Sets the account's password; its other sessions end, this one
     /// goes on.
     pub async fn change_password(&self, old: &str, new: &str) -> Result<(), ClientError> {
@@ -403,5 +411,22 @@ fn missing(field: &str) -> ClientError {
     ClientError::Refused {
         code: Code::Internal,
         message: format!("the server's reply had no {field}"),
+    }
+}
+
+/// A change to one's account, with its passwords.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AccountChange {
+    Password { old: String, new: String },
+    Delete { password: String },
+}
+
+impl std::fmt::Debug for AccountChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never a password in a log or a test failure.
+        f.write_str(match self {
+            AccountChange::Password { .. } => "Password { .. }",
+            AccountChange::Delete { .. } => "Delete { .. }",
+        })
     }
 }

@@ -20,7 +20,7 @@ pub mod rooms;
 mod session;
 mod unreachable;
 
-pub use client::Client;
+pub use client::{AccountChange, Client};
 pub use config::ClientConfig;
 pub use error::ClientError;
 pub use event::{

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
 use chat_client::cli::ConnectArgs;
-use chat_client::{Client, ClientEvent, HistoryPage, RoomAction};
+use chat_client::{AccountChange, Client, ClientEvent, HistoryPage, RoomAction};
 use tokio::sync::mpsc;
 
 /// How many messages one history request asks for.
@@ -37,6 +37,8 @@ pub enum Request {
         room: String,
         before: Option<u64>,
     },
+    /// A new password, or deleting the account.
+    Account(AccountChange),
 }
 
 /// Logging in, or registering: the flags the form stands for, and the
@@ -61,7 +63,13 @@ impl std::fmt::Debug for Login {
 pub enum Update {
     Connected {
         name: String,
+        /// An account, not a guest.
+        is_account: bool,
     },
+    /// A change went through: say so.
+    Said(String),
+    /// The account is gone, and with it the session.
+    AccountDeleted,
     ConnectFailed(String),
     Event(ClientEvent),
     History {
@@ -137,12 +145,13 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
         let update = match (request, &client) {
             (Request::Connect(Login { args, password }), _) => {
                 let name = args.name.clone().unwrap_or_default();
+                let is_account = args.register || args.password;
                 match args.log_in(name, password).await {
                     Ok((connected, events)) => {
                         let name = connected.name().to_owned();
                         client = Some(connected);
                         tokio::spawn(forward(events, sink.clone()));
-                        Update::Connected { name }
+                        Update::Connected { name, is_account }
                     }
                     Err(error) => Update::ConnectFailed(error.to_string()),
                 }
@@ -169,6 +178,14 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
             }
             (Request::Leave(room), Some(client)) => {
                 done(client.leave_room(&room).await.map(|()| None))
+            }
+            (Request::Account(change), Some(client)) => {
+                let deleting = matches!(change, AccountChange::Delete { .. });
+                match client.change_account(change).await {
+                    Ok(()) if deleting => Update::AccountDeleted,
+                    Ok(()) => Update::Said("Password changed; your other sessions ended.".into()),
+                    Err(error) => Update::Failed(error.to_string()),
+                }
             }
             (Request::History { room, before }, Some(client)) => Update::History {
                 page: client

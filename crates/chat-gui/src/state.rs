@@ -33,6 +33,9 @@ pub struct LoginForm {
     pub token_file: Option<PathBuf>,
     pub error: Option<String>,
     pub connecting: bool,
+    /// The first empty field takes the keyboard when the form is next
+    /// drawn.
+    pub focus_pending: bool,
 }
 
 impl LoginForm {
@@ -52,16 +55,28 @@ impl LoginForm {
             token_file: args.token_file.clone(),
             error: None,
             connecting: false,
+            focus_pending: true,
+        }
+    }
+
+    /// What the form lacks to log in, or with `register` to create an
+    /// account, in words for the person filling it in.
+    pub fn missing(&self, register: bool) -> Option<&'static str> {
+        if self.server.trim().is_empty() {
+            Some("Enter the server's address to connect.")
+        } else if self.name.trim().is_empty() {
+            Some("Enter a name to connect.")
+        } else if register && self.password.is_empty() {
+            Some("Choose a password to register the name.")
+        } else {
+            None
         }
     }
 
     /// Whether the form says enough to log in, or with `register` to
     /// create an account.
     pub fn ready(&self, register: bool) -> bool {
-        !self.connecting
-            && !self.server.trim().is_empty()
-            && !self.name.trim().is_empty()
-            && (!register || !self.password.is_empty())
+        !self.connecting && self.missing(register).is_none()
     }
 
     /// Starts logging in, or with `register` creating an account, if the
@@ -106,6 +121,36 @@ impl std::fmt::Debug for LoginForm {
     }
 }
 
+/// The account window's fields: a new password, and deleting.
+#[derive(Default, Clone, PartialEq, Eq)]
+pub struct AccountForm {
+    pub old_password: String,
+    pub new_password: String,
+    pub again: String,
+    /// The password that confirms deleting the account.
+    pub delete_password: String,
+}
+
+impl AccountForm {
+    /// Why the new password cannot be set yet.
+    pub fn change_missing(&self) -> Option<&'static str> {
+        if self.old_password.is_empty() || self.new_password.is_empty() {
+            Some("Enter the current and the new password.")
+        } else if self.new_password != self.again {
+            Some("The new password and its repetition differ.")
+        } else {
+            None
+        }
+    }
+}
+
+// By hand: no password in debug output.
+impl std::fmt::Debug for AccountForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountForm").finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug)]
 pub struct ChatView {
     pub server: String,
@@ -126,14 +171,26 @@ pub struct ChatView {
     pub status: Option<(String, bool)>,
     /// How many of the current room's newest entries are drawn.
     pub shown: usize,
+    /// The form that logged in, to go back to when the account is gone.
+    pub login: LoginForm,
+    /// Logged in to an account (not a guest): it may be changed.
+    pub is_account: bool,
+    /// The account window, while open.
+    pub account: Option<AccountForm>,
+    /// The message line takes the keyboard when next drawn.
+    pub focus_input: bool,
     /// The message view was scrolled to its top last frame.
     pub at_top: bool,
 }
 
 impl ChatView {
-    fn new(server: String, name: &str) -> Self {
+    fn new(login: LoginForm, name: &str, is_account: bool) -> Self {
         ChatView {
-            server,
+            server: login.server.clone(),
+            login,
+            is_account,
+            account: None,
+            focus_input: true,
             connection: Connection::Connecting,
             rooms: Rooms::new(name),
             input: String::new(),
@@ -186,9 +243,23 @@ impl State {
     /// Applies an update from the network; may need more of it.
     pub fn apply(&mut self, update: Update) -> Option<Request> {
         match (&mut self.screen, update) {
-            (Screen::Login(form), Update::Connected { name }) => {
-                let server = form.server.clone();
-                self.screen = Screen::Chat(ChatView::new(server, &name));
+            (Screen::Login(form), Update::Connected { name, is_account }) => {
+                let mut login = form.clone();
+                login.password.clear();
+                login.connecting = false;
+                self.screen = Screen::Chat(ChatView::new(login, &name, is_account));
+                None
+            }
+            (Screen::Chat(view), Update::AccountDeleted) => {
+                let mut login = view.login.clone();
+                login.error = Some(format!("The account {} is deleted.", view.rooms.me()));
+                login.focus_pending = true;
+                self.screen = Screen::Login(login);
+                None
+            }
+            (Screen::Chat(view), Update::Said(text)) => {
+                view.account = None;
+                view.status = Some((text, false));
                 None
             }
             (Screen::Login(form), Update::ConnectFailed(error)) => {

@@ -1,11 +1,11 @@
 //! Drawing the [`State`] and turning clicks and keys into [`Request`]s.
 
 use chat_client::rooms::{Entry, Rooms};
-use chat_client::{Connection, Member, Role, RoomAction};
+use chat_client::{AccountChange, Connection, Member, Role, RoomAction};
 use eframe::egui::{self, Color32, Key, RichText, ScrollArea, TextEdit};
 
 use crate::backend::Request;
-use crate::state::{ChatView, LoginForm, Screen, State};
+use crate::state::{AccountForm, ChatView, LoginForm, Screen, State};
 
 const ONLINE: Color32 = Color32::from_rgb(80, 200, 120);
 const ERROR: Color32 = Color32::from_rgb(230, 90, 90);
@@ -42,6 +42,15 @@ fn login(ui: &mut egui::Ui, form: &mut LoginForm) -> Option<Request> {
 fn login_fields(ui: &mut egui::Ui, form: &mut LoginForm) -> Option<bool> {
     let mut submitted = None;
     let enabled = !form.connecting;
+    // The keyboard goes to the first field to fill in (the name if the
+    // server is given).
+    let mut focus = std::mem::take(&mut form.focus_pending).then(|| {
+        if form.server.trim().is_empty() {
+            "Server"
+        } else {
+            "Name"
+        }
+    });
     egui::Grid::new("login")
         .num_columns(2)
         .spacing([12.0, 8.0])
@@ -68,12 +77,17 @@ fn login_fields(ui: &mut egui::Ui, form: &mut LoginForm) -> Option<bool> {
                     false,
                 ),
             ] {
+                let label_text = label;
                 let label = ui.label(label);
                 let field = TextEdit::singleline(value)
                     .hint_text(hint)
                     .password(secret)
                     .desired_width(260.0);
                 let field = ui.add_enabled(enabled, field).labelled_by(label.id);
+                if focus.is_some_and(|first| first == label_text) {
+                    field.request_focus();
+                    focus = None;
+                }
                 if field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
                     submitted = Some(false);
                 }
@@ -83,8 +97,12 @@ fn login_fields(ui: &mut egui::Ui, form: &mut LoginForm) -> Option<bool> {
     ui.add_space(8.0);
     ui.horizontal(|ui| {
         let connect = egui::Button::new("Connect");
-        if ui.add_enabled(form.ready(false), connect).clicked() {
+        let connect = ui.add_enabled(form.ready(false), connect);
+        if connect.clicked() {
             submitted = Some(false);
+        }
+        if let Some(why) = form.missing(false) {
+            connect.on_disabled_hover_text(why);
         }
         let register = ui
             .add_enabled(form.ready(true), egui::Button::new("Register"))
@@ -97,6 +115,11 @@ fn login_fields(ui: &mut egui::Ui, form: &mut LoginForm) -> Option<bool> {
             ui.label("Connecting…");
         }
     });
+    // Why Connect is greyed out, said where it is seen.
+    if let Some(why) = form.missing(false).filter(|_| !form.connecting) {
+        ui.add_space(4.0);
+        ui.weak(why);
+    }
     if let Some(error) = &form.error {
         ui.add_space(8.0);
         ui.colored_label(ERROR, error);
@@ -123,6 +146,7 @@ fn chat(ui: &mut egui::Ui, view: &mut ChatView) -> Vec<Request> {
         .show(ui, |ui| {
             requests.extend(members_panel(ui, view));
         });
+    requests.extend(account_window(ui.ctx(), view));
     egui::CentralPanel::default().show(ui, |ui| {
         requests.extend(room_header(ui, view));
         requests.extend(messages(ui, view));
@@ -209,12 +233,76 @@ fn input_line(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
             // Keep typing without reaching for the mouse.
             field.request_focus();
         }
+        if std::mem::take(&mut view.focus_input) {
+            field.request_focus();
+        }
     });
     request
 }
 
-fn status_line(ui: &mut egui::Ui, view: &ChatView) {
+/// The account window: a new password, or deleting the account.
+fn account_window(ctx: &egui::Context, view: &mut ChatView) -> Option<Request> {
+    let form = view.account.as_mut()?;
+    let mut request = None;
+    let mut open = true;
+    egui::Window::new("Your account")
+        .open(&mut open)
+        .collapsible(false)
+        .resizable(false)
+        .show(ctx, |ui| {
+            ui.strong("Change the password");
+            for (label, value) in [
+                ("Current password", &mut form.old_password),
+                ("New password", &mut form.new_password),
+                ("New password again", &mut form.again),
+            ] {
+                let label = ui.label(label);
+                ui.add(TextEdit::singleline(value).password(true))
+                    .labelled_by(label.id);
+            }
+            let change = ui.add_enabled(
+                form.change_missing().is_none(),
+                egui::Button::new("Change password"),
+            );
+            if let Some(why) = form.change_missing() {
+                ui.weak(why);
+            }
+            if change.clicked() {
+                request = Some(Request::Account(AccountChange::Password {
+                    old: form.old_password.clone(),
+                    new: form.new_password.clone(),
+                }));
+            }
+            ui.separator();
+            ui.strong("Delete the account");
+            ui.label("Its name becomes free; its messages stay in the rooms' history.");
+            let label = ui.label("Password, to delete it for good");
+            ui.add(TextEdit::singleline(&mut form.delete_password).password(true))
+                .labelled_by(label.id);
+            let delete = egui::Button::new(RichText::new("Delete account").color(ERROR));
+            if ui
+                .add_enabled(!form.delete_password.is_empty(), delete)
+                .clicked()
+            {
+                request = Some(Request::Account(AccountChange::Delete {
+                    password: form.delete_password.clone(),
+                }));
+            }
+        });
+    if !open {
+        view.account = None;
+    }
+    request
+}
+
+fn status_line(ui: &mut egui::Ui, view: &mut ChatView) {
     ui.horizontal(|ui| {
+        if view.is_account && ui.button("Account…").clicked() {
+            view.account = match view.account {
+                Some(_) => None,
+                None => Some(AccountForm::default()),
+            };
+        }
         match &view.connection {
             Connection::Online => ui.colored_label(ONLINE, "● online"),
             Connection::Connecting => ui.label("◌ connecting"),

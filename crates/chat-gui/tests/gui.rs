@@ -445,3 +445,89 @@ fn an_owner_moderates_from_the_room_header_and_the_member_menu() {
     run_until(&mut harness, "bob kicked", |_| !room.is_member("bob"));
     assert!(harness.query_by_label("bob (muted)").is_none());
 }
+
+#[test]
+fn the_first_empty_field_has_the_keyboard_and_connect_says_why_it_waits() {
+    let server = Server::start();
+    let mut harness = window(&server.addr(), "");
+    harness.run_steps(2);
+    assert!(harness.get_by_label("Name").is_focused(), "the name field");
+    harness.get_by_label("Enter a name to connect.");
+    harness.get_by_label("Name").type_text("ann");
+    harness.run_steps(2);
+    assert!(harness.query_by_label("Enter a name to connect.").is_none());
+    log_in(&mut harness);
+    harness.run_steps(2);
+    assert!(
+        harness.get_by_label("to #general").is_focused(),
+        "the message line has the keyboard after logging in"
+    );
+}
+
+#[test]
+fn an_account_changes_its_password_and_deletes_itself_from_its_window() {
+    let server = Server::start();
+    let mut harness = window(&server.addr(), "dora");
+    fill(&mut harness, "Password", "first password");
+    harness.get_by_label("Register").click();
+    run_until(&mut harness, "the chat window", |app| chat(app).is_some());
+    open_account(&mut harness, "Current password");
+    fill(&mut harness, "Current password", "first password");
+    fill(&mut harness, "New password", "second password");
+    fill(&mut harness, "New password again", "second pasword");
+    harness.get_by_label("The new password and its repetition differ.");
+    harness.get_by_label("New password again").focus();
+    harness.step();
+    for _ in 0.."second pasword".len() {
+        harness.key_press(egui::Key::Backspace);
+    }
+    harness.step();
+    harness
+        .get_by_label("New password again")
+        .type_text("second password");
+    harness.run_steps(2);
+    harness.get_by_label("Change password").click();
+    run_until(&mut harness, "the password changed", |app| {
+        chat(app).is_some_and(|view| {
+            view.status
+                .as_ref()
+                .is_some_and(|(text, _)| text.starts_with("Password changed"))
+        })
+    });
+
+    harness.get_by_label("Account…").click();
+    harness.run_steps(2);
+    fill(
+        &mut harness,
+        "Password, to delete it for good",
+        "second password",
+    );
+    harness.get_by_label("Delete account").click();
+    run_until(&mut harness, "the first screen again", |app| {
+        matches!(&app.state.screen, Screen::Login(form)
+            if form.error.as_deref() == Some("The account dora is deleted."))
+    });
+    // The name is free: a guest takes it.
+    harness.get_by_label("Connect").click();
+    run_until(&mut harness, "the guest's chat window", |app| {
+        chat(app).is_some()
+    });
+}
+
+/// Opens the account window and waits until its field `label` is drawn
+/// (a new window takes a frame to size itself).
+fn open_account(harness: &mut Harness<'_, ChatGui>, label: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    while harness.query_by_label(label).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "no {label:?} in the account window"
+        );
+        // A click in the frame where the status line changes can miss
+        // the button: click again until the window is open.
+        if chat(harness.state()).is_some_and(|view| view.account.is_none()) {
+            harness.get_by_label("Account…").click();
+        }
+        harness.run_steps(2);
+    }
+}

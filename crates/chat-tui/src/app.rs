@@ -6,10 +6,10 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use chat_client::rooms::{HistoryRequest, Rooms};
-use chat_client::{ClientEvent, Connection, HistoryPage};
+use chat_client::{AccountChange, ClientEvent, Connection, HistoryPage};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::command::{self, AccountChange, AccountCommand, Command, Line};
+use crate::command::{self, AccountCommand, Command, Line};
 use crate::complete::Completion;
 use crate::history::InputHistory;
 use crate::line_edit::LineEdit;

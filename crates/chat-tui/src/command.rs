@@ -1,6 +1,6 @@
 //! What a typed line means: text for the current room, or a command.
 
-use chat_client::RoomAction;
+use chat_client::{AccountChange, RoomAction};
 
 /// A slash command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,23 +74,6 @@ impl AccountCommand {
                 password: answers.pop().unwrap_or_default(),
             }),
         }
-    }
-}
-
-/// A change to one's account, with its passwords.
-#[derive(Clone, PartialEq, Eq)]
-pub enum AccountChange {
-    Password { old: String, new: String },
-    Delete { password: String },
-}
-
-impl std::fmt::Debug for AccountChange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never a password in a log or a test failure.
-        f.write_str(match self {
-            AccountChange::Password { .. } => "Password { .. }",
-            AccountChange::Delete { .. } => "Delete { .. }",
-        })
     }
 }
 

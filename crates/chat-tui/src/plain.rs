@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chat_client::{Client, ClientEvent, Connection};
+use chat_client::{AccountChange, Client, ClientEvent, Connection};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::command::{self, AccountChange, AccountCommand, Line};
+use crate::command::{self, AccountCommand, Line};
 use crate::runner::{self, Outcome};
 
 /// Runs until standard input ends, `/quit` or `/logout`; then a guest is

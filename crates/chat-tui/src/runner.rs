@@ -1,9 +1,9 @@
 //! Carrying out commands against the server; shared by the terminal UI and
 //! the plain line mode, which only differ in how they show the outcome.
 
-use chat_client::{Client, RoomAction};
+use chat_client::{AccountChange, Client, RoomAction};
 
-use crate::command::{AccountChange, Command};
+use crate::command::Command;
 
 /// The room `/all` posts to.
 pub const LOBBY: &str = "lobby";
@@ -168,17 +168,14 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
 
 /// Carries out a change to the user's account.
 pub async fn account(client: &Client, change: AccountChange) -> Vec<Outcome> {
-    match change {
-        AccountChange::Password { old, new } => match client.change_password(&old, &new).await {
-            Ok(()) => vec![Outcome::Info(
-                "password changed; your other sessions have ended".into(),
-            )],
-            Err(error) => vec![Outcome::Error(format!("password not changed: {error}"))],
-        },
-        AccountChange::Delete { password } => match client.delete_account(&password).await {
-            Ok(()) => vec![Outcome::Info("account deleted".into()), Outcome::Quit],
-            Err(error) => vec![Outcome::Error(format!("account not deleted: {error}"))],
-        },
+    let deleting = matches!(change, AccountChange::Delete { .. });
+    match (client.change_account(change).await, deleting) {
+        (Ok(()), false) => vec![Outcome::Info(
+            "password changed; your other sessions have ended".into(),
+        )],
+        (Ok(()), true) => vec![Outcome::Info("account deleted".into()), Outcome::Quit],
+        (Err(error), false) => vec![Outcome::Error(format!("password not changed: {error}"))],
+        (Err(error), true) => vec![Outcome::Error(format!("account not deleted: {error}"))],
     }
 }
 

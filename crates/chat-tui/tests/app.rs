@@ -5,11 +5,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use chat_client::rooms::Entry;
 use chat_client::{
-    ChatMessage, ClientError, ClientEvent, Code, Connection, HistoryPage, Member, Role, RoomAction,
-    RoomInfo,
+    AccountChange, ChatMessage, ClientError, ClientEvent, Code, Connection, HistoryPage, Member,
+    Role, RoomAction, RoomInfo,
 };
 use chat_tui::app::{Action, App};
-use chat_tui::command::{AccountChange, Command};
+use chat_tui::command::Command;
 use chat_tui::login::{Field, LoginAction, LoginForm};
 use chat_tui::runner::Outcome;
 use chat_tui::ui;
