@@ -16,7 +16,7 @@ pub const SHOWN_STEP: usize = 200;
 #[derive(Debug)]
 pub enum Screen {
     Login(LoginForm),
-    Chat(ChatView),
+    Chat(Box<ChatView>),
 }
 
 /// The first screen. An empty password logs in as a guest.
@@ -247,7 +247,7 @@ impl State {
                 let mut login = form.clone();
                 login.password.clear();
                 login.connecting = false;
-                self.screen = Screen::Chat(ChatView::new(login, &name, is_account));
+                self.screen = Screen::Chat(Box::new(ChatView::new(login, &name, is_account)));
                 None
             }
             (Screen::Chat(view), Update::AccountDeleted) => {
