@@ -180,6 +180,22 @@ export class ChatClient {
     this.entered(reply.room);
   }
 
+  /** Sets the account's password; its other sessions end. */
+  async changePassword(oldPassword: string, newPassword: string) {
+    await this.call((headers) =>
+      this.rpc.changePassword({ oldPassword, newPassword }, { headers }),
+    );
+  }
+
+  /** Deletes the account for good; back to the login, saying so. */
+  async deleteAccount(password: string) {
+    const name = this.state.me;
+    await this.call((headers) =>
+      this.rpc.deleteAccount({ password }, { headers }),
+    );
+    this.stop(`The account ${name} is deleted.`);
+  }
+
   async moderate(room: string, action: RoomAction) {
     await this.call((headers) =>
       this.rpc.moderateRoom({ room, action: { action } }, { headers }),

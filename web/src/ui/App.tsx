@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { ChatClient } from "../client";
 import type { Connection } from "../state";
 import { useClientState } from "./hooks";
+import { Account } from "./Account";
 import { Login } from "./Login";
 import { Members } from "./Members";
 import { Room } from "./Room";
@@ -15,6 +16,9 @@ export function App({ client }: { client: ChatClient }) {
   const state = client.state;
   // On a narrow screen the rooms and members are drawers.
   const [drawer, setDrawer] = useState<"rooms" | "members" | null>(null);
+  const [account, setAccount] = useState(false);
+  // A new login starts with the account's window closed.
+  useEffect(() => setAccount(false), [client.loggedIn, state.me]);
 
   useEffect(() => {
     document.title = state.pageTitle();
@@ -63,10 +67,21 @@ export function App({ client }: { client: ChatClient }) {
           connection={state.connection}
           onRetry={() => client.retryNow()}
         />
-        <span class="me" title={state.registered ? "account" : "guest"}>
-          {state.me}
-          {!state.registered && <span class="hint"> (guest)</span>}
-        </span>
+        {state.registered ? (
+          <button
+            class="me link"
+            title="your account"
+            aria-expanded={account}
+            onClick={() => setAccount(!account)}
+          >
+            {state.me}
+          </button>
+        ) : (
+          <span class="me" title="guest">
+            {state.me}
+            <span class="hint"> (guest)</span>
+          </span>
+        )}
         <button
           class="secondary narrow-only"
           aria-expanded={drawer === "members"}
@@ -89,6 +104,9 @@ export function App({ client }: { client: ChatClient }) {
             ✕
           </button>
         </p>
+      )}
+      {account && state.registered && (
+        <Account client={client} onClose={() => setAccount(false)} />
       )}
       <Sidebar client={client} onPicked={close} />
       <Room client={client} />

@@ -173,3 +173,40 @@ test("on a server of accounts only, the login asks for a password", async () => 
   await server.stop();
   removeDir(server.dataDir);
 });
+
+test("an account changes its password and deletes itself", async () => {
+  const { browser } = shared;
+  const server = await startChatd();
+  const { page, context } = await openPage(browser, server, {
+    viewport: { width: 360, height: 740 },
+  });
+  await logIn(page, "fern", "first password", true);
+  await page.click(".topbar .me");
+  const dialog = page.locator("[role=dialog]");
+  await dialog.locator("input[name=current-password]").fill("first password");
+  await dialog.locator("input[name=new-password]").fill("second password");
+  await dialog.locator("input[name=new-password-again]").fill("second pasword");
+  expect(await dialog.innerText()).toContain("The two new passwords differ.");
+  await dialog
+    .locator("input[name=new-password-again]")
+    .fill("second password");
+  await dialog.locator("text=Change password").last().click();
+  await expect
+    .poll(() => dialog.innerText())
+    .toContain("Password changed; your other sessions have ended.");
+  await screenshot(page, "account-phone");
+
+  await page.click("text=Log out");
+  await logIn(page, "fern", "second password");
+  await page.click(".topbar .me");
+  await dialog.locator("input[name=delete-password]").fill("second password");
+  await dialog.locator("button:has-text('Delete account')").click();
+  await expect
+    .poll(() => page.locator(".login .error").innerText())
+    .toBe("The account fern is deleted.");
+  // The name is free again: a guest may take it.
+  await logIn(page, "fern");
+  await context.close();
+  await server.stop();
+  removeDir(server.dataDir);
+});
