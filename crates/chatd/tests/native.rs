@@ -27,7 +27,7 @@ async fn login_names_are_checked_and_unique_while_held() {
 
     let taken = NativeUser::try_login(addr, "민지").await.err().unwrap();
     assert_eq!(taken.code(), Code::AlreadyExists);
-    assert!(taken.message().contains("taken"), "{}", taken.message());
+    assert!(taken.message().contains("in use"), "{}", taken.message());
     assert_eq!(
         code(NativeUser::try_login(addr, "").await),
         Code::InvalidArgument
