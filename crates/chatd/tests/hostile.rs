@@ -653,6 +653,17 @@ async fn users_coming_online_cost_each_member_an_event_or_two() {
     let Kind::RoomJoined(_) = next_event(&mut events).await else {
         panic!("a stream starts with its rooms");
     };
+    // Read as they come, so what is measured is the server's events, not
+    // how much a stream left unread may hold.
+    let seen = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        loop {
+            match next_event(&mut events).await {
+                Kind::Message(message) if message.text == "done" => return seen,
+                event => seen.push(event),
+            }
+        }
+    });
     let mut arrivals = Vec::new();
     for i in 0..USERS {
         let mut user = NativeUser::login(chatd.native, &format!("arrival{i}")).await;
@@ -667,13 +678,7 @@ async fn users_coming_online_cost_each_member_an_event_or_two() {
     }
     // Someone sends, so the observer knows it has seen every arrival.
     observer.send("general", "done").await;
-    let mut seen = Vec::new();
-    loop {
-        match next_event(&mut events).await {
-            Kind::Message(message) if message.text == "done" => break,
-            event => seen.push(event),
-        }
-    }
+    let seen = seen.await.unwrap();
     let joins = seen
         .iter()
         .filter(|e| matches!(e, Kind::MemberJoined(_)))
