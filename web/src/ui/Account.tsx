@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 
 import type { ChatClient } from "../client";
-import { ErrorLine } from "./forms";
+import { ErrorLine, PasswordField } from "./forms";
 import { useAction } from "./hooks";
 
 export function Account({
@@ -47,36 +47,27 @@ export function Account({
         }}
       >
         <h3>Change the password</h3>
-        <label>
-          Current password
-          <input
-            name="current-password"
-            type="password"
-            autoComplete="current-password"
-            value={current}
-            onInput={(e) => setCurrent(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          New password
-          <input
-            name="new-password"
-            type="password"
-            autoComplete="new-password"
-            value={fresh}
-            onInput={(e) => setFresh(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          New password again
-          <input
-            name="new-password-again"
-            type="password"
-            autoComplete="new-password"
-            value={again}
-            onInput={(e) => setAgain(e.currentTarget.value)}
-          />
-        </label>
+        <PasswordField
+          label="Current password"
+          name="current-password"
+          autoComplete="current-password"
+          value={current}
+          onInput={setCurrent}
+        />
+        <PasswordField
+          label="New password"
+          name="new-password"
+          autoComplete="new-password"
+          value={fresh}
+          onInput={setFresh}
+        />
+        <PasswordField
+          label="New password again"
+          name="new-password-again"
+          autoComplete="new-password"
+          value={again}
+          onInput={setAgain}
+        />
         {differ && <p class="hint warning">The two new passwords differ.</p>}
         <button type="submit" disabled={!current || !fresh || fresh !== again}>
           Change password
@@ -98,16 +89,13 @@ export function Account({
         <p class="hint">
           Its name becomes free; its messages stay in the rooms' history.
         </p>
-        <label>
-          Password, to delete it for good
-          <input
-            name="delete-password"
-            type="password"
-            autoComplete="current-password"
-            value={confirm}
-            onInput={(e) => setConfirm(e.currentTarget.value)}
-          />
-        </label>
+        <PasswordField
+          label="Password, to delete it for good"
+          name="delete-password"
+          autoComplete="current-password"
+          value={confirm}
+          onInput={setConfirm}
+        />
         <button type="submit" class="danger" disabled={!confirm}>
           Delete account
         </button>

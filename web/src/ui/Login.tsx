@@ -3,7 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 
 import type { ChatClient } from "../client";
-import { ErrorLine } from "./forms";
+import { ErrorLine, PasswordField } from "./forms";
 
 export function Login({ client }: { client: ChatClient }) {
   const [name, setName] = useState("");
@@ -57,17 +57,18 @@ export function Login({ client }: { client: ChatClient }) {
             onInput={(e) => setName(e.currentTarget.value)}
           />
         </label>
-        <label>
-          Password{" "}
-          {guests && <span class="hint">(empty: join as a guest)</span>}
-          <input
-            name="password"
-            type="password"
-            autoComplete="current-password"
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </label>
+        <PasswordField
+          label={
+            <>
+              Password{" "}
+              {guests && <span class="hint">(empty: join as a guest)</span>}
+            </>
+          }
+          name="password"
+          autoComplete="current-password"
+          value={password}
+          onInput={setPassword}
+        />
         {slipped && (
           <p class="hint warning" role="status">
             “{name.trim()}” has a space in it: if part of it is your password,

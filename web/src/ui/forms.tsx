@@ -1,4 +1,5 @@
-// Pieces the views share: an error line, and a one-field form.
+// Pieces the views share: an error line, a password field, and a
+// one-field form.
 
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
@@ -12,6 +13,34 @@ export function ErrorLine({ error }: { error: string | null }) {
     <p class="error" role="alert">
       {error}
     </p>
+  );
+}
+
+/** A labelled password field; `label` may hold a hint after the words. */
+export function PasswordField({
+  label,
+  name,
+  autoComplete,
+  value,
+  onInput,
+}: {
+  label: ComponentChildren;
+  name: string;
+  autoComplete: "current-password" | "new-password";
+  value: string;
+  onInput: (value: string) => void;
+}) {
+  return (
+    <label>
+      {label}
+      <input
+        name={name}
+        type="password"
+        autoComplete={autoComplete}
+        value={value}
+        onInput={(e) => onInput(e.currentTarget.value)}
+      />
+    </label>
   );
 }
 
