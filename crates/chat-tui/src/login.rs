@@ -13,15 +13,16 @@ pub enum Field {
     Server,
     Name,
     Password,
+    /// The password again, when creating an account.
+    Again,
 }
 
 impl Field {
-    const ORDER: [Field; 3] = [Field::Server, Field::Name, Field::Password];
-
-    fn step(self, by: isize) -> Field {
-        let at = Field::ORDER.iter().position(|&f| f == self).unwrap_or(0);
-        let next = (at as isize + by).rem_euclid(Field::ORDER.len() as isize);
-        Field::ORDER[next as usize]
+    /// The field `by` places after this one among `fields`, going round.
+    fn step(self, by: isize, fields: &[Field]) -> Field {
+        let at = fields.iter().position(|&f| f == self).unwrap_or(0);
+        let next = (at as isize + by).rem_euclid(fields.len() as isize);
+        fields[next as usize]
     }
 }
 
@@ -39,6 +40,9 @@ pub struct LoginForm {
     pub name: LineEdit,
     /// Empty: a guest.
     pub password: LineEdit,
+    /// The password typed again, for a new account: a typo there would
+    /// lock its owner out.
+    pub again: LineEdit,
     /// Create an account under the name, instead of logging in.
     pub register: bool,
     pub focus: Field,
@@ -60,6 +64,7 @@ impl LoginForm {
             server: LineEdit::new(server),
             name: LineEdit::new(name),
             password: LineEdit::default(),
+            again: LineEdit::default(),
             register,
             focus,
             error: None,
@@ -90,6 +95,7 @@ impl LoginForm {
         };
         if self.focus == Field::Password {
             self.password.clear();
+            self.again.clear();
         }
         self.error = Some(error.to_string());
     }
@@ -99,6 +105,17 @@ impl LoginForm {
             Field::Server => &self.server,
             Field::Name => &self.name,
             Field::Password => &self.password,
+            Field::Again => &self.again,
+        }
+    }
+
+    /// The fields shown, in order: the password again only when creating
+    /// an account.
+    pub fn fields(&self) -> &'static [Field] {
+        if self.register {
+            &[Field::Server, Field::Name, Field::Password, Field::Again]
+        } else {
+            &[Field::Server, Field::Name, Field::Password]
         }
     }
 
@@ -107,6 +124,7 @@ impl LoginForm {
             Field::Server => &mut self.server,
             Field::Name => &mut self.name,
             Field::Password => &mut self.password,
+            Field::Again => &mut self.again,
         }
     }
 
@@ -119,9 +137,14 @@ impl LoginForm {
             KeyCode::Esc => return Some(LoginAction::Quit),
             KeyCode::Char('c' | 'd') if ctrl => return Some(LoginAction::Quit),
             _ if self.connecting => {}
-            KeyCode::Char('r') if ctrl => self.register = !self.register,
-            KeyCode::Tab | KeyCode::Down => self.focus = self.focus.step(1),
-            KeyCode::BackTab | KeyCode::Up => self.focus = self.focus.step(-1),
+            KeyCode::Char('r') if ctrl => {
+                self.register = !self.register;
+                if !self.fields().contains(&self.focus) {
+                    self.focus = Field::Password;
+                }
+            }
+            KeyCode::Tab | KeyCode::Down => self.focus = self.focus.step(1, self.fields()),
+            KeyCode::BackTab | KeyCode::Up => self.focus = self.focus.step(-1, self.fields()),
             KeyCode::Enter => return self.submit(),
             _ => {
                 self.field_mut(self.focus).on_key(&key);
@@ -137,6 +160,11 @@ impl LoginForm {
             Some((Field::Name, "give a name"))
         } else if self.register && self.password.text.is_empty() {
             Some((Field::Password, "choose a password for the new account"))
+        } else if self.register && self.again.text != self.password.text {
+            Some((
+                Field::Again,
+                "the two passwords differ: type the password again",
+            ))
         } else {
             None
         };

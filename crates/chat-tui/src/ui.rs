@@ -308,7 +308,8 @@ fn draw_line(frame: &mut Frame, edit: &LineEdit, block: Block, area: Rect, mask:
 pub fn draw_login(frame: &mut Frame, form: &LoginForm) {
     let area = frame.area();
     let width = area.width.min(64);
-    let height = area.height.min(16);
+    let again_rows = if form.register { 3 } else { 0 };
+    let height = area.height.min(16 + again_rows);
     let [_, column, _] = Layout::horizontal([
         Constraint::Fill(1),
         Constraint::Length(width),
@@ -329,10 +330,11 @@ pub fn draw_login(frame: &mut Frame, form: &LoginForm) {
     let outer = Block::bordered().title(title.bold());
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
-    let [server, name, password, register, message, keys] = Layout::vertical([
+    let [server, name, password, again, register, message, keys] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Length(3),
         Constraint::Length(3),
+        Constraint::Length(again_rows),
         Constraint::Length(1),
         Constraint::Fill(1),
         Constraint::Length(1),
@@ -344,13 +346,21 @@ pub fn draw_login(frame: &mut Frame, form: &LoginForm) {
         (
             Field::Password,
             password,
-            " Password (empty: a guest) ",
+            if form.register {
+                " Password "
+            } else {
+                " Password (empty: a guest) "
+            },
             Some('•'),
         ),
+        (Field::Again, again, " Password again ", Some('•')),
     ];
     // The terminal has one cursor: the focused field, drawn last, keeps it.
     fields.sort_by_key(|(field, ..)| *field == form.focus);
     for (field, area, title, mask) in fields {
+        if !form.fields().contains(&field) {
+            continue;
+        }
         let mut block = Block::bordered().title(title);
         if form.focus == field {
             block = block.border_style(Style::new().fg(Color::Cyan));

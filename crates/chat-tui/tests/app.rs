@@ -500,7 +500,19 @@ fn the_login_screen_moves_between_fields_and_switches_to_registering() {
     assert!(!form.connecting);
     assert!(login_screen(&form).0.contains("choose a password"));
     form.on_key(key(KeyCode::Char('p')));
+    // ... typed twice, masked: a typo would lock its owner out.
+    assert!(login_screen(&form).0.contains("Password again"));
+    assert_eq!(form.on_key(key(KeyCode::Enter)), None);
+    assert_eq!(form.focus, Field::Again);
+    assert!(login_screen(&form).0.contains("the two passwords differ"));
+    form.on_key(key(KeyCode::Char('p')));
     assert_eq!(form.on_key(key(KeyCode::Enter)), Some(LoginAction::Submit));
+    // Logging in again, the repetition goes.
+    let mut form = LoginForm::new("127.0.0.1:7070", "ann", true);
+    form.focus = Field::Again;
+    form.on_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL));
+    assert_eq!(form.focus, Field::Password);
+    assert!(!login_screen(&form).0.contains("Password again"));
 }
 
 #[test]
