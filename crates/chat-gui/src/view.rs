@@ -246,6 +246,7 @@ fn account_window(ctx: &egui::Context, view: &mut ChatView) -> Option<Request> {
     let mut request = None;
     let mut open = true;
     egui::Window::new("Your account")
+        .anchor(egui::Align2::CENTER_TOP, [0.0, 40.0])
         .open(&mut open)
         .collapsible(false)
         .resizable(false)
