@@ -683,7 +683,7 @@ impl Sender {
                     native::SendMessageRequest {
                         room: room.clone(),
                         text,
-                        client_message_id: String::new(),
+                        ..Default::default()
                     },
                     token,
                 );

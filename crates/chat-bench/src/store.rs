@@ -82,6 +82,7 @@ async fn measure(store: Arc<dyn HistoryStore>, senders: usize, args: &StoreArgs)
                         origin: chat_engine::Origin::Native,
                         text: text.clone(),
                         client_id: None,
+                        reply_to: None,
                     };
                     room.post(draft).await.expect("post");
                     if counting.load(Ordering::Relaxed) {

@@ -73,6 +73,7 @@ impl Client {
             room: room.to_owned(),
             text: text.to_owned(),
             client_message_id: format!("{:032x}", rand::random::<u128>()),
+            ..Default::default()
         };
         let sent = self
             .call(Retry::EvenThrottled, move |mut rpc, token| {

@@ -58,6 +58,8 @@ pub enum EngineError {
     /// told apart from a room that is not there.
     #[error("the room name `{0}` is taken; choose another")]
     RoomNameTaken(String),
+    #[error("there is no message {seq} in room `{room}` to reply to")]
+    NoSuchMessage { room: String, seq: u64 },
     #[error("you are muted in room `{0}`: you may read it, but not send to it")]
     Muted(String),
     #[error("the topic is {len} characters long; the limit is {max}")]

@@ -49,6 +49,8 @@ pub struct Draft {
     /// Chosen by the sender to make a retried send harmless: a second draft
     /// with the same sender and id gets the first one's message back.
     pub client_id: Option<String>,
+    /// The earlier message of the room this one answers.
+    pub reply_to: Option<u64>,
 }
 
 /// A message with its place in the room's total order.
@@ -62,6 +64,8 @@ pub struct Message {
     pub origin: Origin,
     pub text: String,
     pub client_id: Option<String>,
+    /// The earlier message of the room this one answers.
+    pub reply_to: Option<u64>,
     /// This message as protocols send it, made once and shared.
     pub wire: WireForms,
 }
@@ -77,6 +81,7 @@ impl Message {
             origin: self.origin,
             text: self.text.clone(),
             client_id: self.client_id.clone(),
+            reply_to: self.reply_to,
             wire: WireForms::default(),
         }
     }
@@ -89,6 +94,7 @@ impl Message {
             origin: draft.origin,
             text: draft.text,
             client_id: draft.client_id,
+            reply_to: draft.reply_to,
             wire: WireForms::default(),
         }
     }
@@ -174,6 +180,7 @@ mod tests {
                 origin: Origin::Native,
                 text: "hi".into(),
                 client_id: None,
+                reply_to: None,
             },
             1,
         )

@@ -357,6 +357,15 @@ impl Room {
         self.limits.check_name(&draft.sender)?;
         self.limits.check_text(&draft.text)?;
         self.limits.check_client_id(draft.client_id.as_deref())?;
+        // Numbers have no gaps: any from 1 to the newest was a message.
+        if let Some(target) = draft.reply_to
+            && !(1..=self.last_seq()).contains(&target)
+        {
+            return Err(EngineError::NoSuchMessage {
+                room: self.name.clone(),
+                seq: target,
+            });
+        }
         self.committer.submit(Arc::clone(self), draft).await
     }
 
@@ -643,6 +652,7 @@ mod tests {
                 origin: Origin::Native,
                 text: format!("m{seq}"),
                 client_id: None,
+                reply_to: None,
                 wire: WireForms::default(),
             });
             assert_eq!(room.deliver(message), Some(1));

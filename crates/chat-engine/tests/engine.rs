@@ -25,6 +25,7 @@ fn draft(sender: &str, text: &str) -> Draft {
         origin: chat_engine::Origin::Native,
         text: text.to_owned(),
         client_id: None,
+        reply_to: None,
     }
 }
 
@@ -598,6 +599,7 @@ fn stored(seq: u64, text: &str) -> Arc<Message> {
         origin: chat_engine::Origin::Native,
         text: text.into(),
         client_id: None,
+        reply_to: None,
         wire: Default::default(),
     })
 }

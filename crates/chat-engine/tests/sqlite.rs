@@ -30,6 +30,7 @@ fn draft(text: &str) -> Draft {
         origin: chat_engine::Origin::Native,
         text: text.into(),
         client_id: Some(format!("id-{text}")),
+        reply_to: None,
     }
 }
 
@@ -107,6 +108,7 @@ async fn retention_by_age_drops_old_messages_but_never_reuses_numbers() {
             sender: "ann".into(),
             text: "from 1970".into(),
             client_id: None,
+            reply_to: None,
             origin: chat_engine::Origin::Native,
             wire: Default::default(),
         });
@@ -174,7 +176,7 @@ async fn a_schema_1_database_is_migrated() {
     let version: i64 = db
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
 }
 
 #[tokio::test]
@@ -234,11 +236,11 @@ fn open_error(dir: &Path) -> String {
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
-    db.execute_batch("PRAGMA user_version = 7;").unwrap();
+    db.execute_batch("PRAGMA user_version = 8;").unwrap();
     drop(db);
     let error = open_error(dir.path());
     assert!(
-        error.contains("schema version 7, newer than this chatd knows (up to 5)"),
+        error.contains("schema version 8, newer than this chatd knows (up to 6)"),
         "{error}"
     );
 }
@@ -395,7 +397,8 @@ async fn a_schema_4_room_made_by_a_guest_has_no_owner_after_migrating() {
         drop(SqliteStore::open(dir.path(), options()).unwrap());
         let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
         db.execute_batch(
-            "ALTER TABLE rooms RENAME COLUMN owner TO created_by;
+            "ALTER TABLE messages DROP COLUMN reply_to;
+             ALTER TABLE rooms RENAME COLUMN owner TO created_by;
              ALTER TABLE rooms DROP COLUMN private;
              ALTER TABLE rooms DROP COLUMN direct;
              ALTER TABLE rooms DROP COLUMN topic;

@@ -124,6 +124,7 @@ fn message(seq: u64, sender: &str, text: &str, client_id: Option<&str>) -> Arc<M
         origin: Origin::Classic,
         text: text.into(),
         client_id: client_id.map(Into::into),
+        reply_to: None,
         wire: WireForms::default(),
     })
 }
@@ -140,7 +141,17 @@ async fn append(store: &dyn Store, room: &str, messages: &[Arc<Message>]) {
 }
 
 /// What a person would compare of a message: everything but wire forms.
-fn plain(messages: &[Arc<Message>]) -> Vec<(u64, i64, String, String, Option<String>, Origin)> {
+type Plain = (
+    u64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Origin,
+    Option<u64>,
+);
+
+fn plain(messages: &[Arc<Message>]) -> Vec<Plain> {
     messages
         .iter()
         .map(|m| {
@@ -152,9 +163,17 @@ fn plain(messages: &[Arc<Message>]) -> Vec<(u64, i64, String, String, Option<Str
                 m.text.clone(),
                 m.client_id.clone(),
                 m.origin,
+                m.reply_to,
             )
         })
         .collect()
+}
+
+/// Message `seq`, answering message `reply_to`.
+fn reply(seq: u64, reply_to: u64) -> Arc<Message> {
+    let mut answer = Message::clone(&message(seq, "bob", &format!("re {reply_to}"), None));
+    answer.reply_to = Some(reply_to);
+    Arc::new(answer)
 }
 
 fn seqs(messages: &[Arc<Message>]) -> Vec<u64> {
@@ -168,11 +187,14 @@ async fn messages_are_read_back_in_order(subject: Subject) {
         .collect();
     append(&*store, "a", &first).await;
     append(&*store, "b", &[message(1, "bob", "b1", Some("x"))]).await;
-    let second: Vec<_> = (4..=7)
+    let mut second: Vec<_> = (4..=7)
         .map(|n| message(n, "ann", &format!("a{n}"), None))
         .collect();
+    // A reply keeps the message it answers.
+    second[1] = reply(5, 4);
     append(&*store, "a", &second).await;
     let kept = store.read_from("a", 0, 100).await.unwrap();
+    assert_eq!(plain(&kept[1..]), plain(&second), "read back as written");
     assert_eq!(
         seqs(&kept),
         [3, 4, 5, 6, 7],

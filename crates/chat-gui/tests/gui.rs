@@ -56,6 +56,7 @@ impl Server {
                     origin: chat_engine::Origin::Native,
                     text: format!("note {i}"),
                     client_id: None,
+                    reply_to: None,
                 };
                 room.post(draft).await.unwrap();
             }

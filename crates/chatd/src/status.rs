@@ -20,7 +20,8 @@ pub fn from_engine(error: EngineError) -> Status {
         | EngineError::TextHasControlCharacter(_)
         | EngineError::EmptyText
         | EngineError::TextTooLong { .. }
-        | EngineError::ClientIdTooLong { .. } => Status::invalid_argument(message),
+        | EngineError::ClientIdTooLong { .. }
+        | EngineError::NoSuchMessage { .. } => Status::invalid_argument(message),
         EngineError::NameTaken { .. }
         | EngineError::NameRegistered { .. }
         | EngineError::RoomNameTaken(_) => Status::already_exists(message),

@@ -155,19 +155,25 @@ async fn a_message_the_broker_never_brought_is_read_from_the_database() {
     client
         .batch_execute(
             "UPDATE rooms SET last_seq = 2 WHERE name = 'general';
-             INSERT INTO messages (room, seq, sent_at_ms, sender, text, origin)
-                 VALUES ('general', 2, 0, 'ghost', 'lost on the way', 1);",
+             INSERT INTO messages (room, seq, sent_at_ms, sender, text, origin, reply_to)
+                 VALUES ('general', 2, 0, 'ghost', 'lost on the way', 1, 1);",
         )
         .await
         .unwrap();
 
     // The next one comes through the broker; node b sees the gap before
     // it and reads it from the database.
-    assert_eq!(ann.send("general", "third").await.seq, 3);
+    // Replies cross both ways, the database's and the broker's.
+    let third = ann.try_reply("general", "third", 1).await.unwrap();
+    assert_eq!(third.seq, 3);
     let second = next_message(&mut events).await;
     assert_eq!((second.seq, second.text.as_str()), (2, "lost on the way"));
+    assert_eq!(second.reply_to, 1);
     let third = next_message(&mut events).await;
-    assert_eq!((third.seq, third.text.as_str()), (3, "third"));
+    assert_eq!(
+        (third.seq, third.text.as_str(), third.reply_to),
+        (3, "third", 1)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

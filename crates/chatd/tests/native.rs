@@ -593,3 +593,32 @@ async fn members_say_who_is_a_guest_and_the_server_whether_it_admits_guests() {
     let info = ann.client.get_server_info(GetServerInfoRequest {}).await;
     assert!(info.unwrap().into_inner().guests);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_names_the_message_it_answers_and_only_one_that_was_sent() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addrs.native;
+    let mut ann = NativeUser::login(addr, "ann").await;
+    let mut bob = NativeUser::login(addr, "bob").await;
+    ann.join("general").await;
+    bob.join("general").await;
+    let mut events = ann.subscribe(&[]).await;
+    let question = ann.send("general", "lunch?").await;
+    let answer = bob.try_reply("general", "yes", question.seq).await.unwrap();
+    assert_eq!(answer.reply_to, question.seq);
+    assert_eq!(next_message(&mut events).await.reply_to, 0, "not a reply");
+    assert_eq!(next_message(&mut events).await.reply_to, question.seq);
+    let page = ann.history("general", None, 10).await;
+    let replies: Vec<u64> = page.messages.iter().map(|m| m.reply_to).collect();
+    assert_eq!(replies, [0, question.seq], "history keeps it");
+
+    let refused = bob
+        .try_reply("general", "to nothing", 99)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(
+        refused.message(),
+        "there is no message 99 in room `general` to reply to"
+    );
+}

@@ -29,6 +29,7 @@ fn message(seq: u64, text: &str, client_id: Option<&str>) -> Arc<Message> {
         origin: Origin::Native,
         text: text.into(),
         client_id: client_id.map(Into::into),
+        reply_to: None,
         wire: Default::default(),
     })
 }

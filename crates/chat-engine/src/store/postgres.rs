@@ -109,6 +109,8 @@ const MIGRATIONS: &[&str] = &[
         hold BIGINT NOT NULL
     );
     CREATE SEQUENCE lobby_user_index AS INTEGER;",
+    // 3: a reply names the earlier message it answers.
+    "ALTER TABLE messages ADD COLUMN reply_to BIGINT;",
 ];
 
 /// Limits on what the database keeps.
@@ -253,6 +255,7 @@ impl HistoryStore for PostgresStore {
         let mut texts = Vec::with_capacity(batch.len());
         let mut client_ids = Vec::with_capacity(batch.len());
         let mut origins = Vec::with_capacity(batch.len());
+        let mut replies: Vec<Option<i64>> = Vec::with_capacity(batch.len());
         let mut newest: HashMap<&str, i64> = HashMap::new();
         for &(room, message) in batch {
             let seq = to_sql(message.seq) + shifts[room];
@@ -262,13 +265,15 @@ impl HistoryStore for PostgresStore {
             senders.push(message.sender.as_str());
             texts.push(message.text.as_str());
             client_ids.push(message.client_id.as_deref());
+            replies.push(message.reply_to.map(to_sql));
             origins.push(i16::try_from(message.origin.code()).unwrap_or(0));
             newest.insert(room, seq);
         }
         tx.execute(
-            "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin)
+            "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin,
+                                   reply_to)
              SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[],
-                                  $5::TEXT[], $6::TEXT[], $7::SMALLINT[])",
+                                  $5::TEXT[], $6::TEXT[], $7::SMALLINT[], $8::BIGINT[])",
             &[
                 &rooms,
                 &seqs,
@@ -277,6 +282,7 @@ impl HistoryStore for PostgresStore {
                 &texts,
                 &client_ids,
                 &origins,
+                &replies,
             ],
         )
         .await
@@ -578,6 +584,10 @@ impl Columns for Row {
     }
 
     fn maybe_text(&self, at: usize) -> Result<Option<String>, Self::Error> {
+        self.try_get(at)
+    }
+
+    fn maybe_int(&self, at: usize) -> Result<Option<i64>, Self::Error> {
         self.try_get(at)
     }
 

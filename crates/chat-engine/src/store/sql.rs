@@ -10,7 +10,8 @@ use super::{Account, AccountChange, Grant, RoomUpdate, SavedRoom, StoredSession}
 use crate::{Message, Origin, WireForms};
 
 /// What a message is read from, in [`message`]'s order.
-pub(super) const MESSAGE_COLUMNS: &str = "seq, sent_at_ms, sender, text, client_id, origin";
+pub(super) const MESSAGE_COLUMNS: &str =
+    "seq, sent_at_ms, sender, text, client_id, origin, reply_to";
 
 /// The messages of room `$1` with `$2` a sequence number, `$3` a limit,
 /// and `condition` on `seq` (with its order).
@@ -227,6 +228,7 @@ pub(super) trait Columns {
     fn int(&self, at: usize) -> Result<i64, Self::Error>;
     fn text(&self, at: usize) -> Result<String, Self::Error>;
     fn maybe_text(&self, at: usize) -> Result<Option<String>, Self::Error>;
+    fn maybe_int(&self, at: usize) -> Result<Option<i64>, Self::Error>;
     fn flag(&self, at: usize) -> Result<bool, Self::Error>;
 }
 
@@ -239,6 +241,7 @@ pub(super) fn message<R: Columns>(row: &R) -> Result<Arc<Message>, R::Error> {
         text: row.text(3)?,
         client_id: row.maybe_text(4)?,
         origin: Origin::from_code(row.int(5)?),
+        reply_to: row.maybe_int(6)?.map(from_sql),
         wire: WireForms::default(),
     }))
 }

@@ -21,7 +21,8 @@
 //! - 5: renames `rooms.created_by` to `owner` (only an account owns a
 //!   room: rooms guests made are left without one), adds `rooms.private`,
 //!   `direct` and `topic`, and `room_grants` (moderators, mutes, bans,
-//!   invitations and a direct conversation's two accounts).
+//!   invitations and a direct conversation's two accounts);
+//! - 6: adds `messages.reply_to`, the earlier message a reply answers.
 //!
 //! Foreign keys are enforced (as PostgreSQL does), so an account's
 //! sessions and memberships go with it; the rows that deleting accounts
@@ -49,7 +50,7 @@ use super::{
 use crate::Message;
 
 /// The schema this code writes.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 /// Read connections, and so reads at once.
 const READERS: usize = 4;
 /// How often messages older than the age limit are removed.
@@ -361,12 +362,16 @@ fn migrate(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// What brings each schema to the next, from schema 1 on.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     MIGRATE_V1_TO_V2,
     MIGRATE_V2_TO_V3,
     MIGRATE_V3_TO_V4,
     MIGRATE_V4_TO_V5,
+    MIGRATE_V5_TO_V6,
 ];
+
+/// Schema 6: a reply names the earlier message it answers.
+const MIGRATE_V5_TO_V6: &str = "ALTER TABLE messages ADD COLUMN reply_to INTEGER;";
 
 /// Schema 1, the first: history only.
 pub const SCHEMA_V1: &str = "
@@ -557,8 +562,9 @@ fn append(
     let mut newest: HashMap<&str, u64> = HashMap::new();
     {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin,
+                                   reply_to)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         for (room, message) in batch {
             insert.execute(params![
@@ -569,6 +575,7 @@ fn append(
                 message.text,
                 message.client_id,
                 message.origin.code(),
+                message.reply_to.map(to_sql),
             ])?;
             newest.insert(room, message.seq);
         }
@@ -703,6 +710,10 @@ impl Columns for rusqlite::Row<'_> {
     }
 
     fn maybe_text(&self, at: usize) -> rusqlite::Result<Option<String>> {
+        self.get(at)
+    }
+
+    fn maybe_int(&self, at: usize) -> rusqlite::Result<Option<i64>> {
         self.get(at)
     }
 

@@ -133,6 +133,7 @@ impl ChatServer for ClassicChat {
                     origin: Origin::Classic,
                     text: message,
                     client_id: None,
+                    reply_to: None,
                 })
                 .await
                 .map_err(status::from_engine)?;

@@ -50,6 +50,7 @@ pub async fn post_chat(room: &Arc<Room>, index: i32, text: Option<String>) -> Re
         origin: Origin::Lobby,
         text: text.unwrap_or_default(),
         client_id: None,
+        reply_to: None,
     })
     .await
     .map(drop)

@@ -27,6 +27,7 @@ pub fn message(room: &str, message: &EngineMessage) -> Message {
         }),
         client_message_id: message.client_id.clone().unwrap_or_default(),
         origin: origin(message.origin).into(),
+        reply_to: message.reply_to.unwrap_or(0),
     }
 }
 
@@ -49,6 +50,7 @@ pub fn from_wire(message: Message) -> (String, EngineMessage) {
         origin,
         text: message.text,
         client_id: Some(message.client_message_id).filter(|id| !id.is_empty()),
+        reply_to: Some(message.reply_to).filter(|&seq| seq != 0),
         wire: Default::default(),
     };
     (message.room, engine)
@@ -205,6 +207,7 @@ mod tests {
             sender: "a".into(),
             text: "t".into(),
             client_id: None,
+            reply_to: None,
             origin: chat_engine::Origin::Classic,
             wire: Default::default(),
         };

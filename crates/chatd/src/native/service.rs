@@ -225,6 +225,7 @@ impl ChatService for NativeChat {
                 room,
                 text,
                 client_message_id,
+                reply_to,
             } = request.into_inner();
             let target = self.sessions.room_of(&session, &room).await?;
             session
@@ -237,6 +238,7 @@ impl ChatService for NativeChat {
                     origin: Origin::Native,
                     text,
                     client_id: Some(client_message_id).filter(|id| !id.is_empty()),
+                    reply_to: Some(reply_to).filter(|&seq| seq != 0),
                 })
                 .await
                 .map_err(status::from_engine)?;

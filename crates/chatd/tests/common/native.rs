@@ -216,11 +216,33 @@ impl NativeUser {
     }
 
     pub async fn try_send(&mut self, room: &str, text: &str, id: &str) -> Result<Message, Status> {
-        let request = self.req(SendMessageRequest {
+        self.try_post(SendMessageRequest {
             room: room.into(),
             text: text.into(),
             client_message_id: id.into(),
-        });
+            reply_to: 0,
+        })
+        .await
+    }
+
+    /// Sends `text` to `room` as a reply to message `reply_to`.
+    pub async fn try_reply(
+        &mut self,
+        room: &str,
+        text: &str,
+        reply_to: u64,
+    ) -> Result<Message, Status> {
+        self.try_post(SendMessageRequest {
+            room: room.into(),
+            text: text.into(),
+            client_message_id: String::new(),
+            reply_to,
+        })
+        .await
+    }
+
+    async fn try_post(&mut self, message: SendMessageRequest) -> Result<Message, Status> {
+        let request = self.req(message);
         Ok(self
             .client
             .send_message(request)
