@@ -69,11 +69,22 @@ impl Client {
     /// paced when the server says the user sends too fast, under one id, so
     /// it is posted once however many tries it takes.
     pub async fn send(&self, room: &str, text: &str) -> Result<ChatMessage, ClientError> {
+        self.reply(room, text, None).await
+    }
+
+    /// Sends `text` to `room` as [`send`](Self::send) does, as an answer to
+    /// message `reply_to` of the room if given.
+    pub async fn reply(
+        &self,
+        room: &str,
+        text: &str,
+        reply_to: Option<u64>,
+    ) -> Result<ChatMessage, ClientError> {
         let message = wire::SendMessageRequest {
             room: room.to_owned(),
             text: text.to_owned(),
             client_message_id: format!("{:032x}", rand::random::<u128>()),
-            ..Default::default()
+            reply_to: reply_to.unwrap_or(0),
         };
         let sent = self
             .call(Retry::EvenThrottled, move |mut rpc, token| {

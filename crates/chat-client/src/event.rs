@@ -88,6 +88,8 @@ pub struct ChatMessage {
     pub origin: Origin,
     pub text: String,
     pub sent_at: SystemTime,
+    /// The earlier message of the room this one answers.
+    pub reply_to: Option<u64>,
 }
 
 /// The protocol a sender used. Only a native sender's name is its own.
@@ -137,6 +139,7 @@ impl From<wire::Message> for ChatMessage {
             origin,
             text: printable::text(&message.text),
             sent_at,
+            reply_to: Some(message.reply_to).filter(|&seq| seq != 0),
         }
     }
 }

@@ -5,8 +5,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use chat_client::rooms::{HistoryRequest, Rooms};
-use chat_client::{AccountChange, ClientEvent, Connection, HistoryPage};
+use chat_client::rooms::{Entry, HistoryRequest, Rooms};
+use chat_client::{AccountChange, ChatMessage, ClientEvent, Connection, HistoryPage};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::command::{self, AccountCommand, Command, Line};
@@ -28,6 +28,8 @@ pub enum Action {
     Send {
         room: String,
         text: String,
+        /// The message of the room this one answers.
+        reply_to: Option<u64>,
     },
     Run(Command),
     /// Change the account, with the passwords asked for.
@@ -86,6 +88,8 @@ pub struct App {
     pub typed: InputHistory,
     /// Passwords being asked for, instead of a line to send.
     pub asking: Option<Asking>,
+    /// The message picked with Alt-Up/Down, to answer.
+    pub selected: Option<u64>,
     /// The Tab completion under way: Tab again offers its next match.
     completion: Option<Completion>,
     /// The side panels (rooms, members) are shown where they fit; F2
@@ -112,6 +116,7 @@ impl App {
             pending: VecDeque::new(),
             typed: InputHistory::default(),
             asking: None,
+            selected: None,
             completion: None,
             panels: true,
             status: None,
@@ -207,6 +212,9 @@ impl App {
             KeyCode::Char('n') if ctrl => self.cycle_room(1),
             KeyCode::Char('p') if ctrl => self.cycle_room(-1),
             KeyCode::Char(digit @ '0'..='9') if alt => self.room_number(digit),
+            KeyCode::Up if alt => self.select(-1),
+            KeyCode::Down if alt => self.select(1),
+            KeyCode::Esc => self.selected = None,
             KeyCode::Right if alt => self.cycle_room(1),
             KeyCode::Left if alt => self.cycle_room(-1),
             KeyCode::Tab => self.complete(completion),
@@ -301,20 +309,19 @@ impl App {
         self.typed.remember(&line);
         match command::parse(&line) {
             Ok(Line::Empty) => None,
-            Ok(Line::Text(text)) => match &self.rooms.current {
-                Some(room) => {
-                    self.scroll = 0;
-                    self.pending.push_back((room.clone(), text.clone()));
-                    Some(Action::Send {
-                        room: room.clone(),
-                        text,
-                    })
-                }
-                None => {
-                    self.outcome(Outcome::Error("you are in no room; /join one first".into()));
-                    None
-                }
-            },
+            Ok(Line::Text(text)) => {
+                let reply_to = self.selected.take();
+                self.send(text, reply_to)
+            }
+            Ok(Line::Reply(text)) => {
+                let Some(target) = self.selected.take().or_else(|| self.newest_of_others()) else {
+                    self.outcome(Outcome::Error(
+                        "there is no message here to reply to".into(),
+                    ));
+                    return None;
+                };
+                self.send(text, Some(target))
+            }
             Ok(Line::Command(command)) => Some(Action::Run(command)),
             Ok(Line::Account(command)) => {
                 self.asking = Some(Asking {
@@ -328,6 +335,54 @@ impl App {
                 None
             }
         }
+    }
+
+    /// `text` for the current room, shown as pending until it is taken.
+    fn send(&mut self, text: String, reply_to: Option<u64>) -> Option<Action> {
+        let Some(room) = self.rooms.current.clone() else {
+            self.outcome(Outcome::Error("you are in no room; /join one first".into()));
+            return None;
+        };
+        self.scroll = 0;
+        self.pending.push_back((room.clone(), text.clone()));
+        Some(Action::Send {
+            room,
+            text,
+            reply_to,
+        })
+    }
+
+    /// The messages of the room in view, oldest first.
+    pub fn shown_messages(&self) -> Vec<&ChatMessage> {
+        (self.rooms.current_log().into_iter())
+            .flat_map(|log| log.entries.values())
+            .filter_map(|entry| match entry {
+                Entry::Message(message) => Some(message),
+                Entry::Notice(_) => None,
+            })
+            .collect()
+    }
+
+    /// The newest message in view that someone else sent.
+    fn newest_of_others(&self) -> Option<u64> {
+        let me = self.rooms.me();
+        let shown = self.shown_messages();
+        shown.iter().rev().find(|m| !m.is_from(me)).map(|m| m.seq)
+    }
+
+    /// Alt-Up (`-1`) selects the message before the selected one (the
+    /// newest at first), Alt-Down the one after, and past the newest none.
+    fn select(&mut self, step: isize) {
+        let seqs: Vec<u64> = self.shown_messages().iter().map(|m| m.seq).collect();
+        let at = self
+            .selected
+            .and_then(|seq| seqs.iter().position(|&s| s == seq));
+        self.selected = match (at, step < 0) {
+            (None, true) => seqs.last().copied(),
+            (None, false) => None,
+            (Some(at), true) => seqs.get(at.saturating_sub(1)).copied(),
+            (Some(at), false) => seqs.get(at + 1).copied(),
+        };
     }
 
     fn scroll_up(&mut self, lines: usize) -> Option<Action> {

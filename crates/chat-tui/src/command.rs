@@ -84,6 +84,9 @@ pub enum Line {
     Text(String),
     Command(Command),
     Account(AccountCommand),
+    /// `/reply TEXT`: TEXT as an answer to the selected message, or to the
+    /// newest message of someone else.
+    Reply(String),
     /// Nothing to do (a blank line).
     Empty,
 }
@@ -134,6 +137,7 @@ pub const COMMANDS: &[&str] = &[
     "password",
     "private",
     "quit",
+    "reply",
     "topic",
     "unban",
     "unmute",
@@ -148,6 +152,7 @@ pub const HELP: &[&str] = &[
     "/make [NAME]      create a room and go there (also /create)",
     "/private [NAME]   create a private room: only those you /invite see it",
     "/msg NAME TEXT    send TEXT to account NAME, in your direct conversation",
+    "/reply TEXT       answer the selected message (Alt-↑/↓), or the newest one",
     "/list             list the open rooms",
     "/join ROOM        join a room, or go to one you are in (/join N: channel N)",
     "/leave [ROOM]     leave the current room, or ROOM",
@@ -234,6 +239,11 @@ pub fn parse(line: &str) -> Result<Line, CommandError> {
         "?" | "help" => Command::Help,
         "quit" | "exit" => no_arguments(rest, "quit", Command::Quit)?,
         "logout" => no_arguments(rest, "logout", Command::Logout)?,
+        "reply" => {
+            return Ok(Line::Reply(
+                required(rest, "reply", "a message", "/reply sounds good")?.to_owned(),
+            ));
+        }
         "password" | "passwd" => return account(rest, "password", AccountCommand::ChangePassword),
         "deleteaccount" => return account(rest, "deleteaccount", AccountCommand::DeleteAccount),
         _ => return Err(CommandError::Unknown(name.to_owned())),

@@ -31,10 +31,14 @@ pub async fn run(
         let outcomes = match command::parse(&line) {
             Ok(Line::Empty) => continue,
             Ok(Line::Text(text)) => match &here {
-                Some(room) => runner::send(&client, room, &text).await,
+                Some(room) => runner::send(&client, room, &text, None).await,
                 None => vec![Outcome::Error("you are in no room; /join one first".into())],
             },
             Ok(Line::Command(command)) => runner::run(&client, command, here.as_deref()).await,
+            Ok(Line::Reply(text)) => match &here {
+                Some(room) => reply_to_newest(&client, room, &text).await,
+                None => vec![Outcome::Error("you are in no room; /join one first".into())],
+            },
             Ok(Line::Account(command)) => match ask(command).await {
                 Ok(change) => runner::account(&client, change).await,
                 Err(error) => vec![Outcome::Error(error)],
@@ -172,6 +176,23 @@ pub fn describe(event: &ClientEvent, label: impl Fn(&str) -> String) -> Option<S
         ),
         ClientEvent::Connection(_) => return None,
     })
+}
+
+/// Sends `text` to `room` as an answer to its newest message from someone
+/// else (plain mode shows no selection).
+async fn reply_to_newest(client: &Client, room: &str, text: &str) -> Vec<Outcome> {
+    let newest = match client.history(room, None, 20).await {
+        Ok(page) => (page.messages.iter().rev())
+            .find(|message| !message.is_from(client.name()))
+            .map(|message| message.seq),
+        Err(error) => return vec![Outcome::Error(error.to_string())],
+    };
+    match newest {
+        Some(seq) => runner::send(client, room, text, Some(seq)).await,
+        None => vec![Outcome::Error(
+            "there is no message here to reply to".into(),
+        )],
+    }
 }
 
 /// Asks at the terminal, without echo, for the passwords `command` needs.

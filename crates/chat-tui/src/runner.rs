@@ -38,7 +38,7 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
                      (/leave {LOBBY} to go)"
                 )));
             }
-            said.extend(send(client, LOBBY, &text).await);
+            said.extend(send(client, LOBBY, &text, None).await);
             said
         }
         Command::Create { name, private } => {
@@ -84,7 +84,7 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
         }
         Command::Direct { name, text } => match client.open_direct(&name).await {
             Ok(room) => {
-                let mut outcomes = send(client, &room.name, &text).await;
+                let mut outcomes = send(client, &room.name, &text, None).await;
                 outcomes.push(Outcome::SwitchTo(room.name));
                 outcomes
             }
@@ -181,8 +181,8 @@ pub async fn account(client: &Client, change: AccountChange) -> Vec<Outcome> {
 
 /// Sends `text` to `room`; only a failure has anything to show (the message
 /// itself comes back as an event).
-pub async fn send(client: &Client, room: &str, text: &str) -> Vec<Outcome> {
-    match client.send(room, text).await {
+pub async fn send(client: &Client, room: &str, text: &str, reply_to: Option<u64>) -> Vec<Outcome> {
+    match client.reply(room, text, reply_to).await {
         Ok(_) => Vec::new(),
         Err(error) => vec![Outcome::Error(format!("not sent: {error}"))],
     }

@@ -212,7 +212,11 @@ async fn work(
 ) {
     while let Some((action, current)) = queue.recv().await {
         let finished = match action {
-            Action::Send { room, text } => Done::Sent(runner::send(&client, &room, &text).await),
+            Action::Send {
+                room,
+                text,
+                reply_to,
+            } => Done::Sent(runner::send(&client, &room, &text, reply_to).await),
             Action::Account(change) => Done::Outcomes(runner::account(&client, change).await),
             Action::Run(command) => {
                 Done::Outcomes(runner::run(&client, command, current.as_deref()).await)

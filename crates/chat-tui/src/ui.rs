@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Padding, Paragraph};
 use unicode_width::UnicodeWidthChar;
 
-use chat_client::rooms::{Entry, Rooms};
+use chat_client::rooms::{Entry, RoomLog, Rooms};
 
 use crate::app::App;
 use crate::line_edit::LineEdit;
@@ -154,7 +154,7 @@ fn draw_messages(frame: &mut Frame, app: &App, area: Rect) -> usize {
         .map(|view| {
             view.entries
                 .values()
-                .flat_map(|entry| entry_lines(entry, app.rooms.me(), width))
+                .flat_map(|entry| shown_lines(view, entry, app, width))
                 .collect()
         })
         .unwrap_or_default();
@@ -173,6 +173,35 @@ fn draw_messages(frame: &mut Frame, app: &App, area: Rect) -> usize {
     let visible: Vec<Line> = lines[start..end].to_vec();
     frame.render_widget(Paragraph::new(visible).block(block), area);
     limit
+}
+
+/// An entry's lines as shown: a reply's quote of the message it answers
+/// first, and the selected message in reverse.
+fn shown_lines(log: &RoomLog, entry: &Entry, app: &App, width: usize) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let Entry::Message(message) = entry else {
+        return entry_lines(entry, app.rooms.me(), width);
+    };
+    if let Some(target) = message.reply_to {
+        let said = format!("{:TIME_COLUMN$}↪ {}", "", quote(log, target));
+        lines.push(Line::from(fit(&said, width)).dark_gray());
+    }
+    let selected = app.selected == Some(message.seq);
+    let body = entry_lines(entry, app.rooms.me(), width).into_iter();
+    lines.extend(body.map(|line| if selected { line.reversed() } else { line }));
+    lines
+}
+
+/// Message `seq` of `log` as a reply quotes it, `ann: its first line`, or
+/// by number if it is not loaded.
+pub fn quote(log: &RoomLog, seq: u64) -> String {
+    match log.entries.get(&(seq, 0)) {
+        Some(Entry::Message(message)) => {
+            let first = message.text.lines().next().unwrap_or_default();
+            format!("{}: {first}", message.sender_label())
+        }
+        _ => format!("message {seq}"),
+    }
 }
 
 /// The display lines of one entry, wrapped to `width` columns.
@@ -261,10 +290,15 @@ fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
         draw_line(frame, &app.input, block, area, Some('•'));
         return;
     }
-    let title = match &app.rooms.current {
+    let mut title = match &app.rooms.current {
         Some(room) => format!(" {} → {} ", app.rooms.me(), room_label(&app.rooms, room)),
         None => format!(" {} ", app.rooms.me()),
     };
+    if let (Some(seq), Some(log)) = (app.selected, app.rooms.current_log()) {
+        let replying = format!("↪ {} · Esc: not a reply ", quote(log, seq));
+        let room = usize::from(area.width).saturating_sub(display_width(&title) + 4);
+        title.push_str(&fit(&replying, room));
+    }
     draw_line(
         frame,
         &app.input,

@@ -41,6 +41,7 @@ fn message(room: &str, seq: u64, sender: &str, text: &str) -> ChatMessage {
         sender: sender.into(),
         text: text.into(),
         sent_at: UNIX_EPOCH + Duration::from_secs(1_795_000_000 + seq * 60),
+        reply_to: None,
     }
 }
 
@@ -131,7 +132,8 @@ fn typing_and_enter_send_to_the_current_room() {
         type_line(&mut app, "안녕 🙂"),
         Some(Action::Send {
             room: "general".into(),
-            text: "안녕 🙂".into()
+            text: "안녕 🙂".into(),
+            reply_to: None,
         })
     );
     assert_eq!(app.input.text, "", "the input clears after sending");
@@ -823,4 +825,55 @@ fn passwords_are_asked_for_masked_and_kept_out_of_the_history() {
             .text
             .contains("type /password alone")
     );
+}
+
+#[test]
+fn a_selected_message_is_answered_and_a_reply_quotes_what_it_answers() {
+    let mut app = chatting(3);
+    // Alt-Up picks the newest message, then the one before.
+    let alt = |code| KeyEvent::new(code, KeyModifiers::ALT);
+    app.on_key(alt(KeyCode::Up));
+    app.on_key(alt(KeyCode::Up));
+    assert_eq!(app.selected, Some(2));
+    let shown = screen(&app, 80, 24).join("\n");
+    assert!(
+        shown.contains("↪ ann: message 2"),
+        "the input says so: {shown}"
+    );
+    assert_eq!(
+        type_line(&mut app, "agreed"),
+        Some(Action::Send {
+            room: "general".into(),
+            text: "agreed".into(),
+            reply_to: Some(2),
+        })
+    );
+    assert_eq!(app.selected, None, "one reply per selection");
+
+    // The reply, back from the server, quotes the start of what it answers.
+    let mut answer = message("general", 4, "bob", "agreed");
+    answer.reply_to = Some(2);
+    app.apply(ClientEvent::Message(answer));
+    let shown = screen(&app, 80, 24);
+    let quote = shown
+        .iter()
+        .position(|row| row.contains("↪ ann: message 2"));
+    let reply = shown.iter().position(|row| row.contains("bob: agreed"));
+    assert!(
+        quote.is_some() && quote.map(|q| q + 1) == reply,
+        "{shown:#?}"
+    );
+
+    // /reply with nothing selected answers the newest message of another.
+    assert_eq!(
+        type_line(&mut app, "/reply me too"),
+        Some(Action::Send {
+            room: "general".into(),
+            text: "me too".into(),
+            reply_to: Some(4),
+        })
+    );
+    app.on_key(alt(KeyCode::Up));
+    app.on_key(key(KeyCode::Esc));
+    assert_eq!(app.selected, None, "Esc: not a reply after all");
 }

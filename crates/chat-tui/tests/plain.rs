@@ -126,7 +126,7 @@ async fn plain_mode_chats_runs_commands_and_quits() {
     let (mut ann, mut stdin, mut out, mut err) = spawn_logged_in(&server, "ann", &token_file);
 
     line_containing(&mut out, "* in #general with 2 member(s)").await;
-    bob.send("general", "hello ann 👋").await.unwrap();
+    let hello = bob.send("general", "hello ann 👋").await.unwrap().seq;
 
     let shown = line_containing(&mut out, "bob:").await;
     assert!(shown.ends_with("#general bob: hello ann 👋"), "{shown}");
@@ -136,6 +136,19 @@ async fn plain_mode_chats_runs_commands_and_quits() {
     assert_eq!(
         next_text(&mut bob_events).await,
         ("ann".into(), "안녕 bob".into())
+    );
+
+    // /reply answers the newest message of someone else: bob's, not the
+    // line ann sent after it.
+    stdin.write_all(b"/reply and to you\n").await.unwrap();
+    let reply = next_event(&mut bob_events, |event| match event {
+        ClientEvent::Message(m) if m.sender == "ann" => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        (reply.text.as_str(), reply.reply_to),
+        ("and to you", Some(hello))
     );
 
     stdin.write_all(b"/dance\n").await.unwrap();
