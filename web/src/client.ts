@@ -140,10 +140,10 @@ export class ChatClient {
 
   /** Queues `text` for `room`; it is posted once, retried through lost
    * connections until the server takes or refuses it. */
-  send(room: string, text: string) {
+  send(room: string, text: string, replyTo = 0) {
     this.dispatch({
       type: "queued",
-      send: { room, text, clientId: newClientId() },
+      send: { room, text, clientId: newClientId(), replyTo },
     });
     void this.flushOutbox();
   }
@@ -430,6 +430,7 @@ export class ChatClient {
               room: next.room,
               text: next.text,
               clientMessageId: next.clientId,
+              replyTo: BigInt(next.replyTo ?? 0),
             },
             { headers: authorization(session.token) },
           );

@@ -23,6 +23,8 @@ export interface ChatMessage {
   sentAt: Date;
   origin: Origin;
   clientId: string;
+  /** The earlier message of the room this one answers; 0 if none. */
+  replyTo: number;
 }
 
 export interface Member {
@@ -88,6 +90,8 @@ export interface PendingSend {
   text: string;
   /** Sent with every try, so a retry is never posted twice. */
   clientId: string;
+  /** The message of the room this one answers, if any. */
+  replyTo?: number;
   /** Why the server refused it for good; it is not tried again. */
   error?: string;
 }

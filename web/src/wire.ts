@@ -78,6 +78,7 @@ export function toMessage(message: WireMessage): ChatMessage {
     sentAt: message.sentAt ? timestampDate(message.sentAt) : new Date(0),
     origin: message.origin,
     clientId: message.clientMessageId,
+    replyTo: Number(message.replyTo),
   };
 }
 

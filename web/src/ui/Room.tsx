@@ -1,6 +1,6 @@
 // The room in view: its header and settings, its log, and the composer.
 
-import { useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 
 import type { ChatClient } from "../client";
 import { Origin, Role } from "../state";
@@ -13,6 +13,9 @@ export function Room({ client }: { client: ChatClient }) {
   const state = client.state;
   const log = state.currentLog();
   const room = state.current;
+  // The message the composer answers, picked with its Reply button.
+  const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
+  useEffect(() => setReplyTo(null), [room]);
   if (!log || room === null) {
     return (
       <section class="room-view empty">
@@ -29,8 +32,15 @@ export function Room({ client }: { client: ChatClient }) {
         room={room}
         log={log}
         pending={state.outbox.filter((send) => send.room === room)}
+        onReply={setReplyTo}
       />
-      <Composer client={client} room={room} muted={me?.muted ?? false} />
+      <Composer
+        client={client}
+        room={room}
+        muted={me?.muted ?? false}
+        replyTo={replyTo}
+        onReplied={() => setReplyTo(null)}
+      />
     </section>
   );
 }
@@ -202,11 +212,13 @@ function Log({
   room,
   log,
   pending,
+  onReply,
 }: {
   client: ChatClient;
   room: string;
   log: RoomLog;
   pending: PendingSend[];
+  onReply: (message: ChatMessage) => void;
 }) {
   const list = useRef<HTMLDivElement>(null);
   const seen = useRef({
@@ -299,6 +311,8 @@ function Log({
               key={item.key}
               message={item.message}
               me={client.state.me}
+              log={log}
+              onReply={onReply}
             />
           ) : (
             <p class="notice" key={item.key}>
@@ -351,10 +365,39 @@ function withDays(entries: Entry[]): (Entry | DayMark)[] {
   return out;
 }
 
-function MessageLine({ message, me }: { message: ChatMessage; me: string }) {
+/** A message of `log`, as a reply shows it: `ann: its first line`. */
+export function quoteOf(log: RoomLog, seq: number): string {
+  const found = log.entries.find(
+    (entry) => entry.kind === "message" && entry.message.seq === seq,
+  );
+  if (!found || found.kind !== "message") return `message ${seq}`;
+  const first = found.message.text.split("\n")[0];
+  return `${found.message.sender}: ${first}`;
+}
+
+function MessageLine({
+  message,
+  me,
+  log,
+  onReply,
+}: {
+  message: ChatMessage;
+  me: string;
+  log: RoomLog;
+  onReply: (message: ChatMessage) => void;
+}) {
   const mine = message.sender === me && message.origin === Origin.NATIVE;
+  const jump = () =>
+    document
+      .querySelector(`.message[data-seq="${message.replyTo}"]`)
+      ?.scrollIntoView({ block: "center" });
   return (
     <div class="message" data-seq={message.seq}>
+      {message.replyTo > 0 && (
+        <button class="quote link" onClick={jump}>
+          ↪ {quoteOf(log, message.replyTo)}
+        </button>
+      )}
       <time
         class="time"
         dateTime={message.sentAt.toISOString()}
@@ -387,6 +430,13 @@ function MessageLine({ message, me }: { message: ChatMessage; me: string }) {
           ),
         )}
       </span>
+      <button
+        class="act link"
+        aria-label={`Reply to ${message.sender}`}
+        onClick={() => onReply(message)}
+      >
+        Reply
+      </button>
     </div>
   );
 }
@@ -402,10 +452,14 @@ function Composer({
   client,
   room,
   muted,
+  replyTo,
+  onReplied,
 }: {
   client: ChatClient;
   room: string;
   muted: boolean;
+  replyTo: ChatMessage | null;
+  onReplied: () => void;
 }) {
   const [text, setText] = useState("");
   const composing = useRef(false);
@@ -413,12 +467,13 @@ function Composer({
 
   useLayoutEffect(() => {
     input.current?.focus();
-  }, [room]);
+  }, [room, replyTo]);
 
   const send = () => {
     if (!text.trim()) return;
-    client.send(room, text);
+    client.send(room, text, replyTo?.seq ?? 0);
     setText("");
+    onReplied();
   };
 
   return (
@@ -429,6 +484,21 @@ function Composer({
         send();
       }}
     >
+      {replyTo && (
+        <p class="replying">
+          <span>
+            ↪ {replyTo.sender}: {replyTo.text.split("\n")[0]}
+          </span>
+          <button
+            type="button"
+            class="link"
+            aria-label="Not a reply"
+            onClick={onReplied}
+          >
+            ✕
+          </button>
+        </p>
+      )}
       <textarea
         ref={input}
         name="message"

@@ -36,6 +36,23 @@ test("two browsers, chat --plain and a classic client talk in one room", async (
   expect(await link.getAttribute("rel")).toContain("noopener");
   expect(await link.getAttribute("target")).toBe("_blank");
 
+  // Replying: a message's Reply button; the answer quotes it, and the
+  // quote jumps to it.
+  const linked = minji.page.locator(".message", { hasText: "see https" });
+  await linked.hover();
+  await linked.locator("button.act").click();
+  expect(await minji.page.locator(".composer .replying").innerText()).toContain(
+    "ann: 안녕 👋",
+  );
+  await say(minji.page, "looks good");
+  await expectShownOnce(ann.page, "looks good");
+  const reply = ann.page.locator(".message", { hasText: "looks good" });
+  expect(await reply.locator(".quote").innerText()).toBe(
+    "↪ ann: 안녕 👋 see https://example.com/a?b=1.",
+  );
+  expect(await minji.page.locator(".composer .replying").count()).toBe(0);
+  await screenshot(ann.page, "reply");
+
   // Text is text, never markup.
   const hostile = `<img src=x onerror="document.title='pwned'"><b>bold</b>`;
   await say(minji.page, hostile);

@@ -23,6 +23,7 @@ function message(
     sentAt: new Date(2026, 10, 29, 12, seq),
     origin: Origin.NATIVE,
     clientId: "",
+    replyTo: 0,
   };
 }
 
