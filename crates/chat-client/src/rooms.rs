@@ -67,6 +67,18 @@ impl RoomLog {
         self.entries.keys().next_back().map_or(0, |key| key.0)
     }
 
+    /// Message `seq` as a reply quotes it: `ann: its first line`, or its
+    /// number if it is not loaded.
+    pub fn quote(&self, seq: u64) -> String {
+        match self.entries.get(&(seq, 0)) {
+            Some(Entry::Message(message)) => {
+                let first = message.text.lines().next().unwrap_or_default();
+                format!("{}: {first}", message.sender_label())
+            }
+            _ => format!("message {seq}"),
+        }
+    }
+
     /// The oldest message's sequence number, if any message is shown.
     pub fn oldest_seq(&self) -> Option<u64> {
         self.entries.keys().find(|key| key.1 == 0).map(|key| key.0)

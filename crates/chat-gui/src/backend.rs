@@ -19,6 +19,8 @@ pub enum Request {
     Send {
         room: String,
         text: String,
+        /// The message of the room this one answers.
+        reply_to: Option<u64>,
     },
     Join(String),
     Create {
@@ -157,7 +159,14 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
                 }
             }
             (_, None) => Update::Failed("not connected".into()),
-            (Request::Send { room, text }, Some(client)) => match client.send(&room, &text).await {
+            (
+                Request::Send {
+                    room,
+                    text,
+                    reply_to,
+                },
+                Some(client),
+            ) => match client.reply(&room, &text, reply_to).await {
                 Ok(_) => continue,
                 Err(error) => Update::Failed(format!("not sent: {error}")),
             },

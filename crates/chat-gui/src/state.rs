@@ -179,6 +179,8 @@ pub struct ChatView {
     pub account: Option<AccountForm>,
     /// The message line takes the keyboard when next drawn.
     pub focus_input: bool,
+    /// The message the next one answers, picked from its context menu.
+    pub reply_to: Option<u64>,
     /// The message view was scrolled to its top last frame.
     pub at_top: bool,
 }
@@ -191,6 +193,7 @@ impl ChatView {
             is_account,
             account: None,
             focus_input: true,
+            reply_to: None,
             connection: Connection::Connecting,
             rooms: Rooms::new(name),
             input: String::new(),
@@ -207,6 +210,7 @@ impl ChatView {
 
     /// Shows `room`, from its newest entries.
     pub fn switch_to(&mut self, room: &str) {
+        self.reply_to = None;
         self.rooms.switch_to(room);
         self.shown = SHOWN_STEP;
     }

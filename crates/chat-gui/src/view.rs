@@ -1,6 +1,6 @@
 //! Drawing the [`State`] and turning clicks and keys into [`Request`]s.
 
-use chat_client::rooms::{Entry, Rooms};
+use chat_client::rooms::{Entry, RoomLog, Rooms};
 use chat_client::{AccountChange, Connection, Member, Role, RoomAction};
 use eframe::egui::{self, Color32, Key, RichText, ScrollArea, TextEdit};
 
@@ -216,6 +216,14 @@ fn input_line(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
     let room = view.rooms.current.clone()?;
     let mut request = None;
     ui.add_space(4.0);
+    if let (Some(seq), Some(log)) = (view.reply_to, view.rooms.current_log()) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(format!("↪ replying to {}", log.quote(seq))).weak());
+            if ui.small_button("×").on_hover_text("Not a reply").clicked() {
+                view.reply_to = None;
+            }
+        });
+    }
     ui.horizontal(|ui| {
         let label = ui.label(format!("to {}", room_label(&view.rooms, &room)));
         let field = ui
@@ -228,7 +236,12 @@ fn input_line(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
         if field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
             let text = std::mem::take(&mut view.input);
             if !text.trim().is_empty() {
-                request = Some(Request::Send { room, text });
+                let reply_to = view.reply_to.take();
+                request = Some(Request::Send {
+                    room,
+                    text,
+                    reply_to,
+                });
             }
             // Keep typing without reaching for the mouse.
             field.request_focus();
@@ -499,6 +512,7 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
     let loading = log.loading;
     let me = view.rooms.me().to_owned();
     let mut wants_older = false;
+    let mut picked = None;
     let scrolled = ScrollArea::vertical()
         .stick_to_bottom(true)
         .auto_shrink(false)
@@ -512,9 +526,15 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
                 wants_older = ui.button("Show older messages").clicked();
             }
             for entry in &entries[first..] {
-                entry_row(ui, entry, &me);
+                if let Some(seq) = entry_row(ui, log, entry, &me) {
+                    picked = Some(seq);
+                }
             }
         });
+    if picked.is_some() {
+        view.reply_to = picked;
+        view.focus_input = true;
+    }
     let at_top = scrolled.state.clamped_offset().y <= 0.0
         && scrolled.content_size.y > scrolled.inner_rect.height();
     // Only on arriving at the top: staying there must not draw ever more.
@@ -526,9 +546,19 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
     None
 }
 
-fn entry_row(ui: &mut egui::Ui, entry: &Entry, me: &str) {
+/// Draws one entry; a message's context menu offers to answer it, and the
+/// message picked is handed back.
+fn entry_row(ui: &mut egui::Ui, log: &RoomLog, entry: &Entry, me: &str) -> Option<u64> {
+    let mut picked = None;
     match entry {
         Entry::Message(message) => {
+            if let Some(target) = message.reply_to {
+                ui.label(
+                    RichText::new(format!("    ↪ {}", log.quote(target)))
+                        .weak()
+                        .small(),
+                );
+            }
             let local: chrono::DateTime<chrono::Local> = message.sent_at.into();
             let sender = RichText::new(message.sender_label()).strong();
             let sender = if message.is_from(me) {
@@ -539,11 +569,17 @@ fn entry_row(ui: &mut egui::Ui, entry: &Entry, me: &str) {
             ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new(local.format("%H:%M").to_string()).weak());
                 ui.label(sender);
-                ui.label(&message.text);
+                ui.label(&message.text).context_menu(|ui| {
+                    if ui.button("Reply").clicked() {
+                        picked = Some(message.seq);
+                        ui.close();
+                    }
+                });
             });
         }
         Entry::Notice(text) => {
             ui.label(RichText::new(text).italics().weak());
         }
     }
+    picked
 }

@@ -532,3 +532,38 @@ fn open_account(harness: &mut Harness<'_, ChatGui>, label: &str) {
         harness.run_steps(2);
     }
 }
+
+#[test]
+fn a_message_is_answered_from_its_context_menu_and_the_reply_quotes_it() {
+    let server = Server::start();
+    server.post_notes(1);
+    let mut harness = window(&server.addr(), "ann");
+    log_in(&mut harness);
+    run_until(&mut harness, "bob's note", |app| {
+        texts(app) == ["bob: note 1"]
+    });
+    harness.get_by_label("note 1").click_secondary();
+    harness.run_steps(2);
+    harness.get_by_label("Reply").click();
+    harness.run_steps(2);
+    harness.get_by_label("↪ replying to bob: note 1");
+    harness.get_by_label("to #general").type_text("agreed");
+    harness.key_press(egui::Key::Enter);
+    run_until(&mut harness, "the reply back", |app| texts(app).len() == 2);
+    let reply = chat(harness.state())
+        .and_then(|view| view.rooms.current_log())
+        .and_then(|log| {
+            log.entries.values().rev().find_map(|entry| match entry {
+                Entry::Message(message) => Some(message.reply_to),
+                Entry::Notice(_) => None,
+            })
+        });
+    assert_eq!(reply, Some(Some(1)), "sent as a reply to note 1");
+    harness.get_by_label("    ↪ bob: note 1");
+    assert!(
+        harness
+            .query_by_label("↪ replying to bob: note 1")
+            .is_none(),
+        "one reply per pick"
+    );
+}

@@ -183,25 +183,13 @@ fn shown_lines(log: &RoomLog, entry: &Entry, app: &App, width: usize) -> Vec<Lin
         return entry_lines(entry, app.rooms.me(), width);
     };
     if let Some(target) = message.reply_to {
-        let said = format!("{:TIME_COLUMN$}↪ {}", "", quote(log, target));
+        let said = format!("{:TIME_COLUMN$}↪ {}", "", log.quote(target));
         lines.push(Line::from(fit(&said, width)).dark_gray());
     }
     let selected = app.selected == Some(message.seq);
     let body = entry_lines(entry, app.rooms.me(), width).into_iter();
     lines.extend(body.map(|line| if selected { line.reversed() } else { line }));
     lines
-}
-
-/// Message `seq` of `log` as a reply quotes it, `ann: its first line`, or
-/// by number if it is not loaded.
-pub fn quote(log: &RoomLog, seq: u64) -> String {
-    match log.entries.get(&(seq, 0)) {
-        Some(Entry::Message(message)) => {
-            let first = message.text.lines().next().unwrap_or_default();
-            format!("{}: {first}", message.sender_label())
-        }
-        _ => format!("message {seq}"),
-    }
 }
 
 /// The display lines of one entry, wrapped to `width` columns.
@@ -295,7 +283,7 @@ fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
         None => format!(" {} ", app.rooms.me()),
     };
     if let (Some(seq), Some(log)) = (app.selected, app.rooms.current_log()) {
-        let replying = format!("↪ {} · Esc: not a reply ", quote(log, seq));
+        let replying = format!("↪ {} · Esc: not a reply ", log.quote(seq));
         let room = usize::from(area.width).saturating_sub(display_width(&title) + 4);
         title.push_str(&fit(&replying, room));
     }
