@@ -1,35 +1,41 @@
-// How message text and times are shown: links found in text, and the
-// day a message belongs to.
+// How message text and times are shown: text as a safe subset of
+// Markdown, and the day a message belongs to.
 
-export type Piece = { text: string } | { text: string; href: string };
+import MarkdownIt from "markdown-it";
 
-// Only web links are made clickable: other schemes (javascript:, data:)
-// stay text.
-const LINK = /\bhttps?:\/\/[^\s<>"]+/giu;
-// Punctuation that ends a sentence rather than a link.
-const TRAILING = /[.,;:!?'")\]}>]+$/u;
+// Emphasis, strong, strikethrough, inline code and code blocks, links,
+// quotes and lists; no raw HTML, images, headings or tables. Line breaks
+// are kept, as chat writers mean them.
+const md = new MarkdownIt("zero", { breaks: true, linkify: true }).enable([
+  "emphasis",
+  "strikethrough",
+  "backticks",
+  "fence",
+  "code",
+  "blockquote",
+  "list",
+  "link",
+  "linkify",
+  "autolink",
+  "newline",
+  "escape",
+  "entity",
+]);
+// Only web and mail links: javascript:, data: and the rest stay text.
+md.validateLink = (url) => /^(https?:|mailto:)/i.test(url.trim());
+// Links open apart and tell the page they lead to nothing of this one.
+const openLink = md.renderer.rules.link_open;
+md.renderer.rules.link_open = (tokens, at, options, env, self) => {
+  tokens[at].attrSet("target", "_blank");
+  tokens[at].attrSet("rel", "noopener noreferrer");
+  return openLink
+    ? openLink(tokens, at, options, env, self)
+    : self.renderToken(tokens, at, options);
+};
 
-/** `text` cut into plain pieces and links. */
-export function linkify(text: string): Piece[] {
-  const pieces: Piece[] = [];
-  let from = 0;
-  for (const match of text.matchAll(LINK)) {
-    let link = match[0];
-    const trailing = TRAILING.exec(link);
-    if (trailing) link = link.slice(0, link.length - trailing[0].length);
-    let href: string;
-    try {
-      href = new URL(link).href;
-    } catch {
-      continue;
-    }
-    const at = match.index;
-    if (at > from) pieces.push({ text: text.slice(from, at) });
-    pieces.push({ text: link, href });
-    from = at + link.length;
-  }
-  if (from < text.length) pieces.push({ text: text.slice(from) });
-  return pieces;
+/** `text` as HTML: safe to put in the page, whatever the text holds. */
+export function markdown(text: string): string {
+  return md.render(text).trim();
 }
 
 /** The local day `date` falls on, as a key that sorts by day. */

@@ -5,7 +5,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { ChatClient } from "../client";
 import { Origin, Role } from "../state";
 import type { ChatMessage, Entry, PendingSend, RoomLog } from "../state";
-import { dayLabel, dayOf, linkify, timeOf } from "../text";
+import { dayLabel, dayOf, markdown, timeOf } from "../text";
 import { ErrorLine, FieldForm } from "./forms";
 import { useAction } from "./hooks";
 
@@ -414,22 +414,11 @@ function MessageLine({
           <span class="origin"> (lobby)</span>
         )}
       </span>
-      <span class="text">
-        {linkify(message.text).map((piece, i) =>
-          "href" in piece ? (
-            <a
-              key={i}
-              href={piece.href}
-              target="_blank"
-              rel="noopener noreferrer"
-            >
-              {piece.text}
-            </a>
-          ) : (
-            piece.text
-          ),
-        )}
-      </span>
+      <span
+        class="text"
+        // The text is escaped by the Markdown renderer, raw HTML off.
+        dangerouslySetInnerHTML={{ __html: markdown(message.text) }}
+      />
       <button
         class="act link"
         aria-label={`Reply to ${message.sender}`}

@@ -53,6 +53,17 @@ test("two browsers, chat --plain and a classic client talk in one room", async (
   expect(await minji.page.locator(".composer .replying").count()).toBe(0);
   await screenshot(ann.page, "reply");
 
+  // Markdown shows as such; a script link is no link.
+  await say(
+    ann.page,
+    "**ship it** with `cargo test`\n[bad](javascript:alert(1))",
+  );
+  const marked = minji.page.locator(".message", { hasText: "ship it" });
+  await marked.waitFor();
+  expect(await marked.locator("strong").innerText()).toBe("ship it");
+  expect(await marked.locator("code").innerText()).toBe("cargo test");
+  expect(await marked.locator("a").count()).toBe(0);
+
   // Text is text, never markup.
   const hostile = `<img src=x onerror="document.title='pwned'"><b>bold</b>`;
   await say(minji.page, hostile);

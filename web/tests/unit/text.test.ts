@@ -1,29 +1,49 @@
 import { expect, test } from "vitest";
 
-import { dayLabel, linkify } from "../../src/text";
+import { dayLabel, markdown } from "../../src/text";
 import { memberChoices } from "../../src/ui/Members";
 import { Role } from "../../src/state";
 
-test("web links become links, without the sentence's punctuation", () => {
-  expect(linkify("see https://example.com/a?b=1. ok")).toEqual([
-    { text: "see " },
-    { text: "https://example.com/a?b=1", href: "https://example.com/a?b=1" },
-    { text: ". ok" },
-  ]);
-  expect(linkify("(http://x.org/path)")).toEqual([
-    { text: "(" },
-    { text: "http://x.org/path", href: "http://x.org/path" },
-    { text: ")" },
-  ]);
+test("a safe subset of markdown: emphasis, code, quotes, lists, links", () => {
+  expect(markdown("**bold**, *it*, ~~gone~~ and `x < y`")).toBe(
+    "<p><strong>bold</strong>, <em>it</em>, <s>gone</s> and <code>x &lt; y</code></p>",
+  );
+  expect(markdown("> said\n\n- a\n- b")).toBe(
+    "<blockquote>\n<p>said</p>\n</blockquote>\n<ul>\n<li>a</li>\n<li>b</li>\n</ul>",
+  );
+  expect(markdown("```\nfn main() {}\n```")).toBe(
+    "<pre><code>fn main() {}\n</code></pre>",
+  );
+  expect(markdown("two\nlines")).toBe("<p>two<br>\nlines</p>");
 });
 
-test("other schemes stay text", () => {
+test("web links become links, without the sentence's punctuation", () => {
+  expect(markdown("see https://example.com/a?b=1. ok")).toBe(
+    '<p>see <a href="https://example.com/a?b=1" target="_blank" rel="noopener noreferrer">https://example.com/a?b=1</a>. ok</p>',
+  );
+  expect(markdown("[docs](https://x.org/d)")).toContain(
+    'href="https://x.org/d"',
+  );
+});
+
+test("nothing in a message becomes markup the page runs or loads", () => {
   for (const text of [
-    "javascript:alert(1)",
-    "data:text/html,<b>x</b>",
-    "ftp://x.org",
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(1)">',
+    "[x](javascript:alert(1))",
+    "[x](data:text/html,<b>x</b>)",
+    "<javascript:alert(1)>",
+    "![pixel](https://tracker.example/p.png)",
+    "<a href=https://x.org>x</a>",
   ]) {
-    expect(linkify(text)).toEqual([{ text }]);
+    const html = markdown(text);
+    const tags = [...html.matchAll(/<\/?([a-z0-9]+)/g)].map((m) => m[1]);
+    for (const tag of tags) {
+      expect(["p", "a", "br"], `${text}: ${html}`).toContain(tag);
+    }
+    for (const [, href] of html.matchAll(/href="([^"]*)"/g)) {
+      expect(href, text).toMatch(/^https:\/\//);
+    }
   }
 });
 
