@@ -15,6 +15,7 @@ mod config;
 mod connection;
 mod error;
 mod event;
+pub mod markdown;
 pub mod printable;
 pub mod rooms;
 mod session;

@@ -3,7 +3,7 @@
 //! below. The messages come first: under 100 columns the members panel
 //! goes, under 60 the rooms panel too, and F2 hides both.
 
-use chat_client::Connection;
+use chat_client::{Connection, markdown};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -208,15 +208,18 @@ fn entry_lines(entry: &Entry, me: &str, width: usize) -> Vec<Line<'static>> {
             let head_width = display_width(&head);
             let first_width = width.saturating_sub(head_width).max(1);
             let rest_width = width.saturating_sub(TIME_COLUMN).max(1);
-            let mut chunks = wrap(text, first_width, rest_width).into_iter();
-            let first = chunks.next().unwrap_or_default();
-            let mut lines = vec![Line::from(vec![
+            let mut chunks = styled_chunks(text, first_width, rest_width).into_iter();
+            let mut first = vec![
                 Span::raw(format!("{time} ")).dark_gray(),
                 Span::styled(sender, Style::new().fg(color).add_modifier(Modifier::BOLD)),
                 Span::raw(": "),
-                Span::raw(first),
-            ])];
-            lines.extend(chunks.map(|chunk| Line::raw(format!("{:TIME_COLUMN$}{chunk}", ""))));
+            ];
+            first.extend(chunks.next().unwrap_or_default());
+            let mut lines = vec![Line::from(first)];
+            lines.extend(chunks.map(|mut chunk| {
+                chunk.insert(0, Span::raw(" ".repeat(TIME_COLUMN)));
+                Line::from(chunk)
+            }));
             lines
         }
         Entry::Notice(text) => wrap(text, width.max(1), width.max(1))
@@ -224,6 +227,69 @@ fn entry_lines(entry: &Entry, me: &str, width: usize) -> Vec<Line<'static>> {
             .map(|chunk| Line::from(chunk).dark_gray().italic())
             .collect(),
     }
+}
+
+/// A message's text as Markdown in terminal styles, wrapped as [`wrap`]
+/// does: the first line to `first` columns, the others to `rest`.
+fn styled_chunks(text: &str, first: usize, rest: usize) -> Vec<Vec<Span<'static>>> {
+    let mut chunks = Vec::new();
+    for line in markdown::lines(text) {
+        // Each character's style, to give back to the wrapped pieces.
+        let styles: Vec<Style> = (line.iter())
+            .flat_map(|run| run.text.chars().map(|_| terminal_style(run.style)))
+            .collect();
+        let plain = markdown::plain(&line);
+        let width = if chunks.is_empty() { first } else { rest };
+        let mut from = 0;
+        for piece in wrap(&plain, width, rest) {
+            let at = plain[from..]
+                .find(&piece)
+                .map_or(from, |found| from + found);
+            let start = plain[..at].chars().count();
+            chunks.push(spans(&piece, &styles[start..]));
+            from = at + piece.len();
+        }
+    }
+    chunks
+}
+
+/// `text` in runs of equal style, the `n`th character in `styles[n]`.
+fn spans(text: &str, styles: &[Style]) -> Vec<Span<'static>> {
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    for (c, style) in text
+        .chars()
+        .zip(styles.iter().chain(std::iter::repeat(&Style::new())))
+    {
+        match spans.last_mut() {
+            Some(last) if last.style == *style => last.content.to_mut().push(c),
+            _ => spans.push(Span::styled(c.to_string(), *style)),
+        }
+    }
+    spans
+}
+
+/// A Markdown style as the terminal shows it.
+fn terminal_style(style: markdown::Style) -> Style {
+    let mut shown = Style::new();
+    if style.strong {
+        shown = shown.add_modifier(Modifier::BOLD);
+    }
+    if style.emphasis {
+        shown = shown.add_modifier(Modifier::ITALIC);
+    }
+    if style.struck {
+        shown = shown.add_modifier(Modifier::CROSSED_OUT);
+    }
+    if style.link {
+        shown = shown.add_modifier(Modifier::UNDERLINED);
+    }
+    if style.code {
+        shown = shown.fg(Color::Yellow);
+    }
+    if style.quoted {
+        shown = shown.add_modifier(Modifier::DIM);
+    }
+    shown
 }
 
 /// Splits `text` into lines of at most `first` display columns, then

@@ -16,6 +16,7 @@ use chat_tui::ui;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Position;
+use ratatui::style::{Color, Modifier};
 use ratatui::{Frame, Terminal};
 
 fn key(code: KeyCode) -> KeyEvent {
@@ -876,4 +877,42 @@ fn a_selected_message_is_answered_and_a_reply_quotes_what_it_answers() {
     app.on_key(alt(KeyCode::Up));
     app.on_key(key(KeyCode::Esc));
     assert_eq!(app.selected, None, "Esc: not a reply after all");
+}
+
+#[test]
+fn markdown_shows_as_terminal_styles_without_its_marks() {
+    let mut app = chatting(0);
+    app.apply(ClientEvent::Message(message(
+        "general",
+        1,
+        "bob",
+        "**ship it** with `cargo test`\n> quoted\n- one",
+    )));
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|frame| {
+            ui::draw(frame, &app);
+        })
+        .unwrap();
+    let buffer = terminal.backend().buffer().clone();
+    let rows: Vec<String> = (0..24)
+        .map(|y| {
+            (0..80)
+                .map(|x| buffer[(x, y)].symbol().to_owned())
+                .collect()
+        })
+        .collect();
+    let at = |needle: &str| {
+        rows.iter().enumerate().find_map(|(y, row)| {
+            row.find(needle)
+                .map(|x| (row[..x].chars().count() as u16, y as u16))
+        })
+    };
+    let (x, y) = at("ship it").expect("the text without its stars");
+    assert!(!rows[y as usize].contains("**"), "{}", rows[y as usize]);
+    assert!(buffer[(x, y)].modifier.contains(Modifier::BOLD));
+    let (x, y) = at("cargo test").unwrap();
+    assert_eq!(buffer[(x, y)].fg, Color::Yellow, "code stands out");
+    assert!(at("│ quoted").is_some(), "{rows:#?}");
+    assert!(at("• one").is_some(), "{rows:#?}");
 }
