@@ -1,7 +1,7 @@
 //! Drawing the [`State`] and turning clicks and keys into [`Request`]s.
 
 use chat_client::rooms::{Entry, RoomLog, Rooms};
-use chat_client::{AccountChange, Connection, Member, Role, RoomAction};
+use chat_client::{AccountChange, Connection, Member, Role, RoomAction, markdown};
 use eframe::egui::{self, Color32, Key, RichText, ScrollArea, TextEdit};
 
 use crate::backend::Request;
@@ -569,7 +569,7 @@ fn entry_row(ui: &mut egui::Ui, log: &RoomLog, entry: &Entry, me: &str) -> Optio
             ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new(local.format("%H:%M").to_string()).weak());
                 ui.label(sender);
-                ui.label(&message.text).context_menu(|ui| {
+                ui.label(styled_text(ui, &message.text)).context_menu(|ui| {
                     if ui.button("Reply").clicked() {
                         picked = Some(message.seq);
                         ui.close();
@@ -582,4 +582,53 @@ fn entry_row(ui: &mut egui::Ui, log: &RoomLog, entry: &Entry, me: &str) -> Optio
         }
     }
     picked
+}
+
+/// A message's text as Markdown (the subset the other clients show):
+/// strong in the strong colour, emphasis in italics, struck through,
+/// code in monospace on a faint background, links underlined.
+fn styled_text(ui: &egui::Ui, text: &str) -> egui::text::LayoutJob {
+    let visuals = ui.visuals();
+    let body = egui::TextStyle::Body.resolve(ui.style());
+    let mono = egui::TextStyle::Monospace.resolve(ui.style());
+    let mut job = egui::text::LayoutJob::default();
+    for (at, line) in markdown::lines(text).into_iter().enumerate() {
+        if at > 0 {
+            job.append(
+                "\n",
+                0.0,
+                egui::TextFormat::simple(body.clone(), visuals.text_color()),
+            );
+        }
+        for run in line {
+            let style = run.style;
+            let mut format = egui::TextFormat::simple(
+                if style.code {
+                    mono.clone()
+                } else {
+                    body.clone()
+                },
+                if style.strong {
+                    visuals.strong_text_color()
+                } else if style.quoted {
+                    visuals.weak_text_color()
+                } else {
+                    visuals.text_color()
+                },
+            );
+            format.italics = style.emphasis;
+            if style.code {
+                format.background = visuals.code_bg_color;
+            }
+            if style.struck {
+                format.strikethrough = egui::Stroke::new(1.0, visuals.text_color());
+            }
+            if style.link {
+                format.underline = egui::Stroke::new(1.0, visuals.hyperlink_color);
+                format.color = visuals.hyperlink_color;
+            }
+            job.append(&run.text, 0.0, format);
+        }
+    }
+    job
 }

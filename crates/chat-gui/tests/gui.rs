@@ -567,3 +567,14 @@ fn a_message_is_answered_from_its_context_menu_and_the_reply_quotes_it() {
         "one reply per pick"
     );
 }
+
+#[test]
+fn markdown_is_shown_without_its_marks() {
+    let server = Server::start();
+    let mut harness = window(&server.addr(), "ann");
+    log_in(&mut harness);
+    send(&mut harness, "**ship it** with `cargo test`");
+    run_until(&mut harness, "the message back", |app| texts(app).len() == 1);
+    harness.get_by_label("ship it with cargo test");
+    assert!(harness.query_by_label_contains("**").is_none());
+}
