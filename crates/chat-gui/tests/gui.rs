@@ -574,7 +574,9 @@ fn markdown_is_shown_without_its_marks() {
     let mut harness = window(&server.addr(), "ann");
     log_in(&mut harness);
     send(&mut harness, "**ship it** with `cargo test`");
-    run_until(&mut harness, "the message back", |app| texts(app).len() == 1);
+    run_until(&mut harness, "the message back", |app| {
+        texts(app).len() == 1
+    });
     harness.get_by_label("ship it with cargo test");
     assert!(harness.query_by_label_contains("**").is_none());
 }
