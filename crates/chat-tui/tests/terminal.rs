@@ -16,7 +16,7 @@ struct FullScreen {
     output: Arc<Mutex<Vec<u8>>>,
     writer: Box<dyn Write + Send>,
     // Kept open: the terminal's end goes with it.
-    _master: Box<dyn portable_pty::MasterPty + Send>,
+    master: Box<dyn portable_pty::MasterPty + Send>,
 }
 
 impl FullScreen {
@@ -54,8 +54,23 @@ impl FullScreen {
             child,
             output,
             writer,
-            _master: pty.master,
+            master: pty.master,
         }
+    }
+
+    /// Waits for `prompt`, and for the terminal to stop echoing: typed
+    /// before that, a password would show.
+    async fn wait_for_secret(&self, prompt: &str) {
+        self.wait_for(prompt).await;
+        wait_until(
+            || {
+                let termios = self.master.get_termios();
+                termios
+                    .is_some_and(|t| !t.local_flags.contains(nix::sys::termios::LocalFlags::ECHO))
+            },
+            || format!("the terminal still echoes after {prompt:?}"),
+        )
+        .await;
     }
 
     /// Types `text` at the terminal.
@@ -131,9 +146,9 @@ async fn sigterm_and_sighup_give_the_terminal_back_and_free_a_guests_name() {
 async fn registering_asks_the_password_twice_and_refuses_two_that_differ() {
     let server = TestServer::start(&[]).await;
     let mut chat = FullScreen::start_with(&server, "dana", &["--plain", "--register"]);
-    chat.wait_for("password for dana: ").await;
+    chat.wait_for_secret("password for dana: ").await;
     chat.type_in("correct horse\r");
-    chat.wait_for("the same password again: ").await;
+    chat.wait_for_secret("the same password again: ").await;
     chat.type_in("correct hoarse\r");
     let (success, output) = chat.finish().await;
     assert!(!success, "{output}");
@@ -143,9 +158,9 @@ async fn registering_asks_the_password_twice_and_refuses_two_that_differ() {
     );
 
     let mut chat = FullScreen::start_with(&server, "dana", &["--plain", "--register"]);
-    chat.wait_for("password for dana: ").await;
+    chat.wait_for_secret("password for dana: ").await;
     chat.type_in("correct horse\r");
-    chat.wait_for("the same password again: ").await;
+    chat.wait_for_secret("the same password again: ").await;
     chat.type_in("correct horse\r");
     chat.wait_for("* in #general").await;
     chat.type_in("/quit\r");
@@ -165,18 +180,18 @@ async fn an_account_changes_its_password_and_deletes_itself() {
         async move { Client::connect(config).await.map(|(client, _)| client) }
     };
     let mut chat = FullScreen::start_with(&server, "erin", &["--plain", "--register"]);
-    chat.wait_for("password for erin: ").await;
+    chat.wait_for_secret("password for erin: ").await;
     chat.type_in("first password\r");
-    chat.wait_for("again: ").await;
+    chat.wait_for_secret("again: ").await;
     chat.type_in("first password\r");
     chat.wait_for("* in #general").await;
 
     chat.type_in("/password\r");
-    chat.wait_for("current password: ").await;
+    chat.wait_for_secret("current password: ").await;
     chat.type_in("first password\r");
-    chat.wait_for("new password: ").await;
+    chat.wait_for_secret("new password: ").await;
     chat.type_in("second password\r");
-    chat.wait_for("new password again: ").await;
+    chat.wait_for_secret("new password again: ").await;
     chat.type_in("second password\r");
     chat.wait_for("* password changed").await;
     assert!(
@@ -190,7 +205,7 @@ async fn an_account_changes_its_password_and_deletes_itself() {
         .await;
 
     chat.type_in("/deleteaccount\r");
-    chat.wait_for("delete your account for good: ").await;
+    chat.wait_for_secret("delete your account for good: ").await;
     chat.type_in("second password\r");
     let (success, output) = chat.finish().await;
     assert!(success, "{output}");
