@@ -15,6 +15,11 @@ pub enum Entry {
     Notice(String),
 }
 
+/// How many of its newest entries a room not in view keeps: older ones
+/// load again from history when scrolled back to, so a client left
+/// running in busy rooms stays small.
+pub const MOST_ENTRIES: usize = 1000;
+
 /// Where an entry sits: a message by its sequence number; a notice right
 /// after the message that preceded it.
 pub type EntryKey = (u64, u32);
@@ -63,6 +68,14 @@ fn joined_notice(room: &RoomInfo, members: &BTreeMap<String, Member>, me: &str) 
 }
 
 impl RoomLog {
+    /// Keeps the newest [`MOST_ENTRIES`]; the rest is history again.
+    fn trim(&mut self) {
+        while self.entries.len() > MOST_ENTRIES {
+            self.entries.pop_first();
+            self.has_older = true;
+        }
+    }
+
     fn newest_seq(&self) -> u64 {
         self.entries.keys().next_back().map_or(0, |key| key.0)
     }
@@ -220,10 +233,14 @@ impl Rooms {
             ClientEvent::Message(message) => {
                 let unread = self.current.as_deref() != Some(message.room.as_str())
                     && !message.is_from(&self.me);
+                let in_view = self.current.as_deref() == Some(message.room.as_str());
                 let log = self.logs.entry(message.room.clone()).or_default();
                 log.add_message(message);
                 if unread {
                     log.unread += 1;
+                }
+                if !in_view {
+                    log.trim();
                 }
             }
             ClientEvent::RoomJoined {
@@ -371,6 +388,13 @@ impl Rooms {
 
     /// Shows `room` (adding it if new) and marks it read.
     pub fn switch_to(&mut self, room: &str) {
+        let left = self.current.replace(room.to_owned());
+        if let Some(log) = left
+            .filter(|left| left != room)
+            .and_then(|left| self.logs.get_mut(&left))
+        {
+            log.trim();
+        }
         let log = self.logs.entry(room.to_owned()).or_default();
         log.unread = 0;
         self.current = Some(room.to_owned());

@@ -916,3 +916,25 @@ fn markdown_shows_as_terminal_styles_without_its_marks() {
     assert!(at("│ quoted").is_some(), "{rows:#?}");
     assert!(at("• one").is_some(), "{rows:#?}");
 }
+
+#[test]
+fn a_room_not_in_view_keeps_only_its_newest_entries() {
+    let most = chat_client::rooms::MOST_ENTRIES as u64;
+    let mut app = chatting(0);
+    app.apply(joined("busy", &["ann", "bob"], 0));
+    app.rooms.switch_to("general");
+    for seq in 1..=most + 500 {
+        app.apply(ClientEvent::Message(message("busy", seq, "bob", "x")));
+    }
+    let busy = &app.rooms.logs["busy"];
+    assert_eq!(busy.entries.len(), most as usize);
+    assert_eq!(busy.oldest_seq(), Some(501));
+    assert!(busy.has_older, "the rest loads again from history");
+    // The room in view keeps what it shows, until it is left.
+    for seq in 1..=most + 10 {
+        app.apply(ClientEvent::Message(message("general", seq, "bob", "y")));
+    }
+    assert!(app.rooms.logs["general"].entries.len() > most as usize);
+    app.rooms.switch_to("busy");
+    assert_eq!(app.rooms.logs["general"].entries.len(), most as usize);
+}
