@@ -270,26 +270,23 @@ fn spans(text: &str, styles: &[Style]) -> Vec<Span<'static>> {
 
 /// A Markdown style as the terminal shows it.
 fn terminal_style(style: markdown::Style) -> Style {
-    let mut shown = Style::new();
-    if style.strong {
-        shown = shown.add_modifier(Modifier::BOLD);
-    }
-    if style.emphasis {
-        shown = shown.add_modifier(Modifier::ITALIC);
-    }
-    if style.struck {
-        shown = shown.add_modifier(Modifier::CROSSED_OUT);
-    }
-    if style.link {
-        shown = shown.add_modifier(Modifier::UNDERLINED);
-    }
+    let modifiers = [
+        (style.strong, Modifier::BOLD),
+        (style.emphasis, Modifier::ITALIC),
+        (style.struck, Modifier::CROSSED_OUT),
+        (style.link, Modifier::UNDERLINED),
+        (style.quoted, Modifier::DIM),
+    ];
+    let shown = (modifiers.into_iter())
+        .filter(|(on, _)| *on)
+        .fold(Style::new(), |shown, (_, modifier)| {
+            shown.add_modifier(modifier)
+        });
     if style.code {
-        shown = shown.fg(Color::Yellow);
+        shown.fg(Color::Yellow)
+    } else {
+        shown
     }
-    if style.quoted {
-        shown = shown.add_modifier(Modifier::DIM);
-    }
-    shown
 }
 
 /// Splits `text` into lines of at most `first` display columns, then
