@@ -70,6 +70,19 @@ impl Shared {
         self.cursors.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Moves `room`'s cursor to `seq`, an entry of its order (a message or
+    /// a change); `false` if the cursor is there already (an entry
+    /// delivered before, again after a reconnect).
+    pub fn move_cursor(&self, room: &str, seq: u64) -> bool {
+        let mut cursors = self.cursors();
+        let cursor = cursors.entry(room.to_owned()).or_insert(0);
+        if seq <= *cursor {
+            return false;
+        }
+        *cursor = seq;
+        true
+    }
+
     /// Logs in and rejoins the rooms the user means to be in. Rooms that
     /// are gone are dropped, with a `RoomLeft` for the application.
     pub async fn login(&self, events: &mpsc::Sender<ClientEvent>) -> Result<(), ClientError> {

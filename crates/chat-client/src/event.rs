@@ -24,6 +24,8 @@ pub enum Connection {
 pub enum ClientEvent {
     Connection(Connection),
     Message(ChatMessage),
+    /// A message was edited, deleted or reacted to: this is it now.
+    MessageUpdated(ChatMessage),
     /// The user is in `room` (joined now, or again after a reconnect).
     RoomJoined {
         room: String,
@@ -90,6 +92,39 @@ pub struct ChatMessage {
     pub sent_at: SystemTime,
     /// The earlier message of the room this one answers.
     pub reply_to: Option<u64>,
+    /// When the text was last edited.
+    pub edited_at: Option<SystemTime>,
+    /// A tombstone: no text, no reactions.
+    pub deleted: bool,
+    /// Who deleted it, when not its sender (a moderator).
+    pub deleted_by: Option<String>,
+    pub reactions: Vec<Reaction>,
+}
+
+/// An emoji on a message: how many put it there, and the first of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: u32,
+    pub names: Vec<String>,
+}
+
+/// Reactions as a line under their message: `👍 2  ❤️ 1`; `None` if
+/// there are none.
+pub fn reactions_line(reactions: &[Reaction]) -> Option<String> {
+    let chips: Vec<String> = reactions
+        .iter()
+        .map(|r| format!("{} {}", r.emoji, r.count))
+        .collect();
+    (!chips.is_empty()).then(|| chips.join("  "))
+}
+
+impl Reaction {
+    /// Whether `name` is among those who put it there (as far as the
+    /// names the server sends tell).
+    pub fn includes(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
 }
 
 /// The protocol a sender used. Only a native sender's name is its own.
@@ -121,11 +156,7 @@ impl ChatMessage {
 
 impl From<wire::Message> for ChatMessage {
     fn from(message: wire::Message) -> Self {
-        let sent_at = message.sent_at.map_or(UNIX_EPOCH, |t| {
-            UNIX_EPOCH
-                + Duration::from_secs(u64::try_from(t.seconds).unwrap_or(0))
-                + Duration::from_nanos(u64::try_from(t.nanos).unwrap_or(0))
-        });
+        let sent_at = message.sent_at.map_or(UNIX_EPOCH, system_time);
         let origin = match message.origin() {
             wire::Origin::Classic => Origin::Classic,
             wire::Origin::Lobby => Origin::Lobby,
@@ -140,8 +171,26 @@ impl From<wire::Message> for ChatMessage {
             text: printable::text(&message.text),
             sent_at,
             reply_to: Some(message.reply_to).filter(|&seq| seq != 0),
+            edited_at: message.edited_at.map(system_time),
+            deleted: message.deleted,
+            deleted_by: Some(printable::line(&message.deleted_by)).filter(|name| !name.is_empty()),
+            reactions: message
+                .reactions
+                .into_iter()
+                .map(|reaction| Reaction {
+                    emoji: printable::line(&reaction.emoji),
+                    count: reaction.count,
+                    names: reaction.names.iter().map(|n| printable::line(n)).collect(),
+                })
+                .collect(),
         }
     }
+}
+
+fn system_time(at: prost_types::Timestamp) -> SystemTime {
+    UNIX_EPOCH
+        + Duration::from_secs(u64::try_from(at.seconds).unwrap_or(0))
+        + Duration::from_nanos(u64::try_from(at.nanos).unwrap_or(0))
 }
 
 /// A change an owner or moderator makes to a room (the protocol's own

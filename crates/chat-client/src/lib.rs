@@ -25,6 +25,7 @@ pub use client::{AccountChange, Client};
 pub use config::ClientConfig;
 pub use error::ClientError;
 pub use event::{
-    ChatMessage, ClientEvent, Connection, HistoryPage, Member, Origin, Role, RoomAction, RoomInfo,
+    ChatMessage, ClientEvent, Connection, HistoryPage, Member, Origin, Reaction, Role, RoomAction,
+    RoomInfo, reactions_line,
 };
 pub use tonic::Code;

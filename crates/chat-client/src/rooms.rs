@@ -243,6 +243,15 @@ impl Rooms {
                     log.trim();
                 }
             }
+            ClientEvent::MessageUpdated(message) => {
+                // One not loaded is read as it is now when it is.
+                let log = self.logs.get_mut(&message.room);
+                if let Some(Entry::Message(shown)) =
+                    log.and_then(|log| log.entries.get_mut(&(message.seq, 0)))
+                {
+                    *shown = message.clone();
+                }
+            }
             ClientEvent::RoomJoined {
                 room,
                 members,

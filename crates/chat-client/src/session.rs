@@ -142,13 +142,17 @@ fn translate(shared: &Shared, event: Kind) -> Option<ClientEvent> {
     let event = printable_event(event);
     Some(match event {
         Kind::Message(message) => {
-            let mut cursors = shared.cursors();
-            let cursor = cursors.entry(message.room.clone()).or_insert(0);
-            if message.seq <= *cursor {
+            if !shared.move_cursor(&message.room, message.seq) {
                 return None;
             }
-            *cursor = message.seq;
             ClientEvent::Message(ChatMessage::from(message))
+        }
+        Kind::MessageUpdated(wire::MessageUpdated { message, seq }) => {
+            let message = message?;
+            if !shared.move_cursor(&message.room, seq) {
+                return None;
+            }
+            ClientEvent::MessageUpdated(ChatMessage::from(message))
         }
         Kind::RoomJoined(joined) => {
             shared.rooms().insert(joined.room.clone());
@@ -232,7 +236,7 @@ fn printable_event(mut event: Kind) -> Kind {
             names
         }
         Kind::FellBehind(r) => vec![&mut r.room],
-        Kind::Message(_) => Vec::new(),
+        Kind::Message(_) | Kind::MessageUpdated(_) => Vec::new(),
     };
     for name in names {
         *name = crate::printable::line(name);

@@ -1,5 +1,5 @@
-//! The one place messages get their sequence numbers: a task that takes
-//! posts in arrival order, numbers a batch of them, stores the batch in one
+//! The one place messages, and changes to them, get their sequence
+//! numbers: a task that takes posts in arrival order, numbers a batch of them, stores the batch in one
 //! go (one transaction, one disk sync for a durable store), and only then
 //! publishes the messages to their rooms (and, through the relay, to other
 //! nodes sharing the store) and acknowledges the senders. A shared store
@@ -16,7 +16,10 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Draft, EngineError, EngineMetrics, HistoryStore, Message, Relay, Room, SentKey};
+use crate::store::Entry;
+use crate::{
+    Change, Draft, EngineError, EngineMetrics, HistoryStore, Message, Relay, Room, SentKey,
+};
 
 /// How long a gap in a room's numbers (a message from another node not
 /// yet come, or lost) is waited for before it is read from the store.
@@ -27,19 +30,28 @@ const MAX_BATCH: usize = 512;
 
 type Done = oneshot::Sender<Result<Arc<Message>, EngineError>>;
 
+/// What a room's order takes: a new message, or a change to one.
+pub(crate) enum Post {
+    Draft(Draft),
+    Change(Change),
+}
+
 struct Submission {
     room: Arc<Room>,
-    draft: Draft,
+    post: Post,
     done: Done,
 }
 
 impl Submission {
     /// What makes the draft unique, if it has a client id.
     fn key(&self) -> Option<SentKey> {
+        let Post::Draft(draft) = &self.post else {
+            return None;
+        };
         Some(SentKey {
             room: self.room.name().to_owned(),
-            sender: self.draft.sender.clone(),
-            client_id: self.draft.client_id.clone()?,
+            sender: draft.sender.clone(),
+            client_id: draft.client_id.clone()?,
         })
     }
 }
@@ -72,14 +84,15 @@ impl Committer {
         &self.metrics
     }
 
-    /// Posts `draft` to `room`; resolves once it is stored and published.
+    /// Posts `post` to `room`; resolves once it is stored and published,
+    /// with its entry as stored.
     pub(crate) async fn submit(
         &self,
         room: Arc<Room>,
-        draft: Draft,
+        post: Post,
     ) -> Result<Arc<Message>, EngineError> {
         let (done, outcome) = oneshot::channel();
-        let submission = Submission { room, draft, done };
+        let submission = Submission { room, post, done };
         if self.submissions.send(submission).is_err() {
             return Err(EngineError::ShuttingDown);
         }
@@ -111,46 +124,50 @@ async fn commit(
 ) {
     let mut fresh = Vec::new();
     for submission in batch {
-        match submission.room.recent_repeat(&submission.draft) {
+        let earlier = match &submission.post {
+            Post::Draft(draft) => submission.room.recent_repeat(draft),
+            Post::Change(_) => None,
+        };
+        match earlier {
             Some(earlier) => drop(submission.done.send(Ok(earlier))),
             None => fresh.push(submission),
         }
     }
     let fresh = without_stored_repeats(store.as_ref(), fresh).await;
 
-    // Drafts to store, each with everyone waiting for it.
-    let mut drafts: Vec<(Arc<Room>, Draft, Vec<Done>)> = Vec::new();
+    // Posts to store, each with everyone waiting for it.
+    let mut posts: Vec<(Arc<Room>, Post, Vec<Done>)> = Vec::new();
     let mut by_key: HashMap<SentKey, usize> = HashMap::new();
     for submission in fresh {
         let key = submission.key();
         if let Some(&first) = key.as_ref().and_then(|key| by_key.get(key)) {
-            drafts[first].2.push(submission.done);
+            posts[first].2.push(submission.done);
             continue;
         }
         if let Some(key) = key {
-            by_key.insert(key, drafts.len());
+            by_key.insert(key, posts.len());
         }
-        drafts.push((submission.room, submission.draft, vec![submission.done]));
+        posts.push((submission.room, submission.post, vec![submission.done]));
     }
-    if drafts.is_empty() {
+    if posts.is_empty() {
         return;
     }
-    store_batch(store, relay, metrics, drafts).await;
+    store_batch(store, relay, metrics, posts).await;
 }
 
-/// Numbers, stores and publishes `drafts` in one batch. A shared store may
-/// have moved a room's messages up, after ones other nodes stored: those
+/// Numbers, stores and publishes `posts` in one batch. A shared store may
+/// have moved a room's entries up, after ones other nodes stored: those
 /// are shown first (read back from the store), then the batch's.
 async fn store_batch(
     store: &Arc<dyn HistoryStore>,
     relay: &dyn Relay,
     metrics: &EngineMetrics,
-    drafts: Vec<(Arc<Room>, Draft, Vec<Done>)>,
+    posts: Vec<(Arc<Room>, Post, Vec<Done>)>,
 ) {
-    let mut numbered: Vec<(Arc<Room>, Arc<Message>, Vec<Done>)> = Vec::new();
-    for (room, draft, waiting) in drafts {
-        match room.number(draft) {
-            Ok(message) => numbered.push((room, message, waiting)),
+    let mut numbered: Vec<(Arc<Room>, Entry, Vec<Done>)> = Vec::new();
+    for (room, post, waiting) in posts {
+        match room.number(post) {
+            Ok(entry) => numbered.push((room, entry, waiting)),
             // Only a closed room refuses a number.
             Err(_) => {
                 for done in waiting {
@@ -162,26 +179,26 @@ async fn store_batch(
     if numbered.is_empty() {
         return;
     }
-    let records: Vec<(&str, &Arc<Message>)> = numbered
+    let records: Vec<(&str, Entry)> = numbered
         .iter()
-        .map(|(room, message, _)| (room.name(), message))
+        .map(|(room, entry, _)| (room.name(), entry.clone()))
         .collect();
     let started = std::time::Instant::now();
     let appended = store.append(&records).await;
     metrics
         .store_commits
         .observe(started.elapsed().as_secs_f64());
-    let seqs = match appended {
-        Ok(seqs) => {
-            metrics.stored.inc_by(seqs.len() as u64);
-            seqs
+    let stored = match appended {
+        Ok(stored) => {
+            metrics.stored.inc_by(stored.len() as u64);
+            stored
         }
         Err(error) => {
             tracing::error!(%error, messages = numbered.len(), "storing messages failed");
             // Give the numbers back, newest first, so each room resumes at
             // its first unstored number.
-            for (room, message, _) in numbered.iter().rev() {
-                room.unnumber(message.seq);
+            for (room, entry, _) in numbered.iter().rev() {
+                room.unnumber(entry.seq());
             }
             for done in numbered.into_iter().flat_map(|(_, _, waiting)| waiting) {
                 let _ = done.send(Err(EngineError::Store(error.clone())));
@@ -189,13 +206,10 @@ async fn store_batch(
             return;
         }
     };
-    for ((room, message, waiting), seq) in numbered.into_iter().zip(seqs) {
-        let message = if seq == message.seq {
-            message
-        } else {
-            catch_up(store.as_ref(), &room, seq - 1).await;
-            Arc::new(message.renumbered(seq))
-        };
+    for ((room, entry, waiting), message) in numbered.into_iter().zip(stored) {
+        if message.seq != entry.seq() {
+            catch_up(store.as_ref(), &room, message.seq - 1).await;
+        }
         relay.publish(room.name(), &message);
         if room.deliver(Arc::clone(&message)).is_some() {
             // What other nodes stored before it could not be read yet.

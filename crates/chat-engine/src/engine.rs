@@ -497,10 +497,7 @@ impl Engine {
         after: u64,
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError> {
-        self.shared
-            .store
-            .read_from(name, after.saturating_add(1), limit)
-            .await
+        self.shared.store.read_after(name, after, limit).await
     }
 
     /// The sequence number of the newest message of room `name` in history,

@@ -58,8 +58,16 @@ pub enum EngineError {
     /// told apart from a room that is not there.
     #[error("the room name `{0}` is taken; choose another")]
     RoomNameTaken(String),
-    #[error("there is no message {seq} in room `{room}` to reply to")]
+    #[error("there is no message {seq} in room `{room}`")]
     NoSuchMessage { room: String, seq: u64 },
+    #[error("message {seq} in room `{room}` was deleted")]
+    MessageDeleted { room: String, seq: u64 },
+    #[error("`{0}` is not an emoji: react with one emoji, or a shortcode such as :thumbsup:")]
+    NotAnEmoji(String),
+    #[error("the message has {0} different reactions, the most it may; add to one of them")]
+    TooManyReactions(usize),
+    #[error("you have put {0} reactions on this message, the most one user may")]
+    TooManyOwnReactions(usize),
     #[error("you are muted in room `{0}`: you may read it, but not send to it")]
     Muted(String),
     #[error("the topic is {len} characters long; the limit is {max}")]

@@ -12,6 +12,7 @@
 //! if the store no longer has what it missed. Nothing is dropped silently.
 
 mod access;
+mod changes;
 mod committer;
 mod directory;
 mod engine;
@@ -28,20 +29,21 @@ pub mod store;
 mod subscription;
 
 pub use access::{MAX_TOPIC_CHARS, MOST_GRANTS, Role, RoomAccess, RoomAction, Target};
+pub use changes::{Author, reaction_emoji};
 pub use directory::{NameClaim, UserHere};
 pub use engine::{Census, Engine, EngineConfig, RoomChange, RoomLimits};
 pub use error::{EngineError, SubscriptionError};
 pub use limits::Limits;
 pub use members::{RoomEvent, RoomEvents, RoomEventsError};
-pub use message::{Draft, Message, Origin, WireForms};
+pub use message::{Change, ChangeKind, Draft, Message, Origin, Reaction, WireForms};
 pub use metrics::{EngineMetrics, latency_histogram};
 pub use names::name_key;
 pub use registry::Names;
 pub use relay::{News, NoRelay, Relay};
 pub use room::Room;
 pub use store::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, MemoryStore,
-    PostgresOptions, PostgresStore, RoomUpdate, SavedRoom, SentKey, SqliteOptions, SqliteStore,
-    StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Grant, HistoryStore,
+    MemoryStore, PostgresOptions, PostgresStore, RoomUpdate, SavedRoom, SentKey, SqliteOptions,
+    SqliteStore, StoreError, StoredSession,
 };
 pub use subscription::{Start, Subscription};

@@ -14,6 +14,10 @@ pub struct Limits {
     pub max_text_bytes: usize,
     /// Longest sender name, in characters.
     pub max_name_chars: usize,
+    /// Different emoji on one message, at most.
+    pub max_reactions: usize,
+    /// Emoji one user puts on one message, at most.
+    pub max_reactions_per_user: usize,
 }
 
 impl Default for Limits {
@@ -21,6 +25,8 @@ impl Default for Limits {
         Limits {
             max_text_bytes: 4096,
             max_name_chars: 64,
+            max_reactions: 20,
+            max_reactions_per_user: 10,
         }
     }
 }

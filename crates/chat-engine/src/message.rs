@@ -1,5 +1,8 @@
 //! A message as the engine keeps it: its number in the room, sender, text,
-//! origin and client id, with its wire forms made once for every reader.
+//! origin and client id, what became of it since (edits, deletion,
+//! reactions), with its wire forms made once for every reader. A
+//! [`Change`] to a message takes a number of its own in the room's order,
+//! so readers that resume from a number get the changes they missed too.
 
 use std::any::Any;
 use std::fmt;
@@ -53,8 +56,10 @@ pub struct Draft {
     pub reply_to: Option<u64>,
 }
 
-/// A message with its place in the room's total order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A message with its place in the room's total order, as it is now; or,
+/// when [`updates`](Self::updates) is set, an entry of the order that
+/// changed an earlier message, with that message's state after the change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Message {
     /// Position in the room, starting at 1, with no gaps.
     pub seq: u64,
@@ -66,8 +71,51 @@ pub struct Message {
     pub client_id: Option<String>,
     /// The earlier message of the room this one answers.
     pub reply_to: Option<u64>,
+    /// When the text was last edited, milliseconds since the Unix epoch.
+    pub edited_at_ms: Option<i64>,
+    /// Deleted: the text and reactions are gone, the place in the order
+    /// stays.
+    pub deleted: bool,
+    /// Who deleted it, when that was not its sender (a moderator).
+    pub deleted_by: Option<String>,
+    /// In the order each emoji was first used.
+    pub reactions: Vec<Reaction>,
+    /// Set on an entry that changed message `updates`: then `seq` is the
+    /// change's own number and the rest is that message's state after it.
+    pub updates: Option<u64>,
     /// This message as protocols send it, made once and shared.
     pub wire: WireForms,
+}
+
+/// One emoji on a message and who put it there, in the order they did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    pub emoji: String,
+    pub names: Vec<String>,
+}
+
+/// A change to an earlier message of a room, as a user asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The message changed.
+    pub target: u64,
+    /// Who changes it.
+    pub actor: String,
+    /// Server time of acceptance, milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    pub kind: ChangeKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// New text.
+    Edit(String),
+    Delete,
+    /// Adds the actor's `emoji`, or takes it away.
+    React {
+        emoji: String,
+        remove: bool,
+    },
 }
 
 impl Message {
@@ -82,6 +130,11 @@ impl Message {
             text: self.text.clone(),
             client_id: self.client_id.clone(),
             reply_to: self.reply_to,
+            edited_at_ms: self.edited_at_ms,
+            deleted: self.deleted,
+            deleted_by: self.deleted_by.clone(),
+            reactions: self.reactions.clone(),
+            updates: self.updates,
             wire: WireForms::default(),
         }
     }
@@ -95,8 +148,83 @@ impl Message {
             text: draft.text,
             client_id: draft.client_id,
             reply_to: draft.reply_to,
-            wire: WireForms::default(),
+            ..Message::default()
         }
+    }
+
+    /// This message as `change` leaves it. Stores call it inside the
+    /// transaction that stores the change, on the state they hold, so
+    /// changes made at once (on other nodes too) all count. A change that
+    /// no longer applies (to a deleted message) changes nothing.
+    pub fn changed(&self, change: &Change) -> Message {
+        let mut next = self.renumbered(self.seq);
+        next.updates = None;
+        if next.deleted {
+            return next;
+        }
+        match &change.kind {
+            ChangeKind::Edit(text) => {
+                next.text.clone_from(text);
+                next.edited_at_ms = Some(change.at_ms);
+            }
+            ChangeKind::Delete => {
+                next.deleted = true;
+                next.deleted_by = (change.actor != self.sender).then(|| change.actor.clone());
+                next.text.clear();
+                next.reactions.clear();
+            }
+            ChangeKind::React { emoji, remove } => {
+                react(&mut next.reactions, emoji, &change.actor, *remove);
+            }
+        }
+        next
+    }
+
+    /// The entry that announces this message's state under number `seq`.
+    pub fn as_update(&self, seq: u64) -> Message {
+        let mut entry = self.renumbered(seq);
+        entry.updates = Some(self.seq);
+        entry
+    }
+
+    /// The update entry of a change to message `target`, which is no
+    /// longer kept: it reads as a deleted message.
+    pub fn update_of_gone(target: u64, seq: u64) -> Message {
+        Message {
+            seq,
+            deleted: true,
+            updates: Some(target),
+            ..Message::default()
+        }
+    }
+
+    /// The message an update entry changed, as the entry left it.
+    pub fn updated_message(&self) -> Option<Message> {
+        let target = self.updates?;
+        let mut message = self.renumbered(target);
+        message.updates = None;
+        Some(message)
+    }
+
+    /// A message, not a change to one, and not deleted: what protocols
+    /// that know only of new messages show.
+    pub fn is_shown_as_new(&self) -> bool {
+        self.updates.is_none() && !self.deleted
+    }
+
+    /// Whether `name` has put `emoji` on this message.
+    pub fn has_reaction(&self, emoji: &str, name: &str) -> bool {
+        self.reactions
+            .iter()
+            .any(|r| r.emoji == emoji && r.names.iter().any(|n| n == name))
+    }
+
+    /// How many emoji `name` has put on this message.
+    pub fn reactions_by(&self, name: &str) -> usize {
+        self.reactions
+            .iter()
+            .filter(|r| r.names.iter().any(|n| n == name))
+            .count()
     }
 
     /// This message in a protocol's wire form `F`: made by `make` for the
@@ -120,6 +248,30 @@ impl Message {
         // More forms asked for than there are slots: made, not kept.
         let make = make.expect("a form made by this call is found in its slot");
         make(self)
+    }
+}
+
+/// Adds `name`'s `emoji` to `reactions` (once), or takes it away (an
+/// emoji nobody uses any more goes).
+fn react(reactions: &mut Vec<Reaction>, emoji: &str, name: &str, remove: bool) {
+    let at = reactions.iter().position(|r| r.emoji == emoji);
+    match (at, remove) {
+        (Some(at), true) => {
+            reactions[at].names.retain(|n| n != name);
+            if reactions[at].names.is_empty() {
+                reactions.remove(at);
+            }
+        }
+        (Some(at), false) => {
+            if !reactions[at].names.iter().any(|n| n == name) {
+                reactions[at].names.push(name.to_owned());
+            }
+        }
+        (None, false) => reactions.push(Reaction {
+            emoji: emoji.to_owned(),
+            names: vec![name.to_owned()],
+        }),
+        (None, true) => {}
     }
 }
 
@@ -161,7 +313,7 @@ impl fmt::Debug for WireForms {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -9,13 +9,18 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::Notify;
 
 use crate::access::{AccessChange, RoomAccess, Target};
-use crate::committer::Committer;
+use crate::changes::{self, Author};
+use crate::committer::{Committer, Post};
 use crate::directory::Directory;
 use crate::members::{Members, RoomEvents};
+use crate::message::now_ms;
 use crate::relay::News;
-use crate::store::{Grant, RoomUpdate};
+use crate::store::{Entry, Grant, RoomUpdate};
 use crate::subscription::{Start, Subscription};
-use crate::{Draft, EngineError, EngineMetrics, HistoryStore, Limits, Message, RoomAction};
+use crate::{
+    Change, ChangeKind, Draft, EngineError, EngineMetrics, HistoryStore, Limits, Message,
+    RoomAction,
+};
 
 /// One chat room: a total order of messages, a window of the most recent
 /// ones for fast fan-out, the subscribers reading it, and its members.
@@ -357,16 +362,82 @@ impl Room {
         self.limits.check_name(&draft.sender)?;
         self.limits.check_text(&draft.text)?;
         self.limits.check_client_id(draft.client_id.as_deref())?;
-        // Numbers have no gaps: any from 1 to the newest was a message.
-        if let Some(target) = draft.reply_to
-            && !(1..=self.last_seq()).contains(&target)
-        {
-            return Err(EngineError::NoSuchMessage {
-                room: self.name.clone(),
-                seq: target,
-            });
+        if let Some(target) = draft.reply_to {
+            self.message(target).await?;
         }
-        self.committer.submit(Arc::clone(self), draft).await
+        self.committer
+            .submit(Arc::clone(self), Post::Draft(draft))
+            .await
+    }
+
+    /// Makes `author`'s change of `kind` to message `target`, if the rules
+    /// allow (see [`changes`]): the change takes the next number in the
+    /// room's order, is stored, and reaches every subscriber as an update
+    /// entry. Returns the message as it is after it (as it was, if the
+    /// change would change nothing).
+    pub async fn change(
+        self: &Arc<Self>,
+        author: &Author,
+        target: u64,
+        kind: ChangeKind,
+    ) -> Result<Arc<Message>, EngineError> {
+        let kind = match kind {
+            ChangeKind::Edit(text) => {
+                self.limits.check_text(&text)?;
+                ChangeKind::Edit(text)
+            }
+            ChangeKind::React { emoji, remove } => ChangeKind::React {
+                emoji: changes::reaction_emoji(&emoji)?,
+                remove,
+            },
+            ChangeKind::Delete => ChangeKind::Delete,
+        };
+        let message = self.message(target).await?;
+        let role = {
+            let access = self.access();
+            if access.is_muted(&author.name) && kind != ChangeKind::Delete {
+                return Err(EngineError::Muted(self.name.clone()));
+            }
+            access.role_of(&author.name)
+        };
+        if !changes::check(&self.name, &message, author, role, &kind, &self.limits)? {
+            return Ok(message);
+        }
+        let change = Change {
+            target,
+            actor: author.name.clone(),
+            at_ms: now_ms(),
+            kind,
+        };
+        let entry = self
+            .committer
+            .submit(Arc::clone(self), Post::Change(change))
+            .await?;
+        Ok(entry.updated_message().map_or(entry, Arc::new))
+    }
+
+    /// Message `seq` in its state now: from the window, or the store.
+    /// Refused if there is none (or the number is a change's).
+    pub async fn message(&self, seq: u64) -> Result<Arc<Message>, EngineError> {
+        let in_window = {
+            let state = self.read_state();
+            let start = state.window_start();
+            (seq >= start && seq <= state.published)
+                .then(|| Arc::clone(&state.window[(seq - start) as usize]))
+        };
+        let found = match in_window {
+            Some(message) => Some(message),
+            None if (1..=self.last_seq()).contains(&seq) => {
+                self.store.read_from(&self.name, seq, 1).await?.pop()
+            }
+            None => None,
+        };
+        found
+            .filter(|message| message.seq == seq && message.updates.is_none())
+            .ok_or_else(|| EngineError::NoSuchMessage {
+                room: self.name.clone(),
+                seq,
+            })
     }
 
     /// The recent message that `draft` retries (same sender and client
@@ -375,15 +446,21 @@ impl Room {
         self.read_state().recent_ids.find(draft)
     }
 
-    /// Gives `draft` the next sequence number (the committer's job).
-    pub(crate) fn number(&self, draft: Draft) -> Result<Arc<Message>, EngineError> {
+    /// Gives `post` the next sequence number (the committer's job).
+    pub(crate) fn number(&self, post: Post) -> Result<Entry, EngineError> {
         let mut state = self.write_state();
         if state.closed {
             return Err(EngineError::RoomClosed(self.name.clone()));
         }
-        let message = Arc::new(Message::accept(draft, state.next_seq));
+        let seq = state.next_seq;
         state.next_seq += 1;
-        Ok(message)
+        Ok(match post {
+            Post::Draft(draft) => Entry::Message(Arc::new(Message::accept(draft, seq))),
+            Post::Change(change) => Entry::Change {
+                seq,
+                change: Arc::new(change),
+            },
+        })
     }
 
     /// Takes back sequence numbers from `seq` on, whose messages could not
@@ -432,14 +509,26 @@ impl Room {
         shown
     }
 
-    /// Publishes `message`, which follows the newest published.
+    /// Publishes `message`, which follows the newest published. An update
+    /// entry also leaves its message in the window as it made it, so those
+    /// who read it from now on read it as it is.
     fn show(&self, state: &mut RoomState, message: Arc<Message>) {
         state.next_seq = state.next_seq.max(message.seq + 1);
+        match message.updated_message() {
+            Some(updated) => {
+                let start = state.window_start();
+                if let Some(at) = updated.seq.checked_sub(start)
+                    && let Some(kept) = state.window.get_mut(at as usize)
+                {
+                    *kept = Arc::new(updated);
+                }
+            }
+            None => state.recent_ids.remember(&message, self.window_len),
+        }
         state.published = message.seq;
         if state.window.len() == self.window_len {
             state.window.pop_front();
         }
-        state.recent_ids.remember(&message, self.window_len);
         state.window.push_back(message);
     }
 
@@ -632,7 +721,7 @@ impl Room {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Engine, EngineConfig, MemoryStore, Origin, WireForms};
+    use crate::{Engine, EngineConfig, MemoryStore, Origin};
 
     #[tokio::test]
     async fn at_most_a_window_of_messages_waits_behind_a_gap() {
@@ -651,9 +740,7 @@ mod tests {
                 sender: "other-node".into(),
                 origin: Origin::Native,
                 text: format!("m{seq}"),
-                client_id: None,
-                reply_to: None,
-                wire: WireForms::default(),
+                ..Message::default()
             });
             assert_eq!(room.deliver(message), Some(1));
         }

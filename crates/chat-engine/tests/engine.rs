@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_engine::{
-    Draft, Engine, EngineConfig, EngineError, MemoryStore, Message, RoomChange, RoomEvent,
+    Draft, Engine, EngineConfig, EngineError, Entry, MemoryStore, Message, RoomChange, RoomEvent,
     RoomEventsError, Start, SubscriptionError,
 };
 
@@ -598,9 +598,7 @@ fn stored(seq: u64, text: &str) -> Arc<Message> {
         sender: "other-node".into(),
         origin: chat_engine::Origin::Native,
         text: text.into(),
-        client_id: None,
-        reply_to: None,
-        wire: Default::default(),
+        ..Message::default()
     })
 }
 
@@ -630,7 +628,11 @@ async fn a_message_the_relay_lost_is_read_from_the_store() {
     let mut sub = room.subscribe(Start::Live);
     // Another node stored #1 and #2; only #2 comes through the relay.
     let (first, second) = (stored(1, "lost on the way"), stored(2, "came"));
-    chat_engine::HistoryStore::append(store.as_ref(), &[("general", &first), ("general", &second)])
+    let batch = [
+        ("general", Entry::Message(first)),
+        ("general", Entry::Message(Arc::clone(&second))),
+    ];
+    chat_engine::HistoryStore::append(store.as_ref(), &batch)
         .await
         .unwrap();
     engine.deliver_remote("general", second);
@@ -655,7 +657,10 @@ async fn more_messages_behind_a_gap_than_wait_in_memory_are_all_shown_in_order()
     let messages: Vec<_> = (1..=50)
         .map(|seq| stored(seq, &format!("m{seq}")))
         .collect();
-    let batch: Vec<_> = messages.iter().map(|m| ("general", m)).collect();
+    let batch: Vec<_> = messages
+        .iter()
+        .map(|m| ("general", Entry::Message(Arc::clone(m))))
+        .collect();
     chat_engine::HistoryStore::append(store.as_ref(), &batch)
         .await
         .unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chat_engine::store::SCHEMA_V1;
 use chat_engine::{
-    Draft, Engine, EngineConfig, EngineError, HistoryStore, Message, Role, RoomAction,
+    Draft, Engine, EngineConfig, EngineError, Entry, HistoryStore, Message, Role, RoomAction,
     SqliteOptions, SqliteStore, Start, StoreError,
 };
 
@@ -107,10 +107,8 @@ async fn retention_by_age_drops_old_messages_but_never_reuses_numbers() {
             sent_at_ms: 1_000,
             sender: "ann".into(),
             text: "from 1970".into(),
-            client_id: None,
-            reply_to: None,
             origin: chat_engine::Origin::Native,
-            wire: Default::default(),
+            ..Message::default()
         });
         let new = Arc::new(Message {
             seq: 2,
@@ -118,14 +116,20 @@ async fn retention_by_age_drops_old_messages_but_never_reuses_numbers() {
             ..(*old).clone()
         });
         store
-            .append(&[("general", &old), ("general", &new)])
+            .append(&[
+                ("general", Entry::Message(old.clone())),
+                ("general", Entry::Message(new)),
+            ])
             .await
             .unwrap();
         let ancient = Arc::new(Message {
             seq: 7,
             ..(*old).clone()
         });
-        store.append(&[("attic", &ancient)]).await.unwrap();
+        store
+            .append(&[("attic", Entry::Message(ancient))])
+            .await
+            .unwrap();
     }
     let engine = engine(
         dir.path(),
@@ -176,7 +180,7 @@ async fn a_schema_1_database_is_migrated() {
     let version: i64 = db
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
 }
 
 #[tokio::test]
@@ -236,11 +240,11 @@ fn open_error(dir: &Path) -> String {
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
-    db.execute_batch("PRAGMA user_version = 8;").unwrap();
+    db.execute_batch("PRAGMA user_version = 9;").unwrap();
     drop(db);
     let error = open_error(dir.path());
     assert!(
-        error.contains("schema version 8, newer than this chatd knows (up to 6)"),
+        error.contains("schema version 9, newer than this chatd knows (up to 7)"),
         "{error}"
     );
 }
@@ -398,6 +402,11 @@ async fn a_schema_4_room_made_by_a_guest_has_no_owner_after_migrating() {
         let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
         db.execute_batch(
             "ALTER TABLE messages DROP COLUMN reply_to;
+             ALTER TABLE messages DROP COLUMN edited_at_ms;
+             ALTER TABLE messages DROP COLUMN deleted;
+             ALTER TABLE messages DROP COLUMN deleted_by;
+             ALTER TABLE messages DROP COLUMN reactions;
+             ALTER TABLE messages DROP COLUMN target;
              ALTER TABLE rooms RENAME COLUMN owner TO created_by;
              ALTER TABLE rooms DROP COLUMN private;
              ALTER TABLE rooms DROP COLUMN direct;
@@ -416,4 +425,66 @@ async fn a_schema_4_room_made_by_a_guest_has_no_owner_after_migrating() {
     assert_eq!(owner("annex").as_deref(), Some("ann"));
     assert_eq!(owner("guesthouse"), None, "a guest owns no room");
     assert!(!engine.find_room("guesthouse").unwrap().is_private());
+}
+
+/// Whether any file in `dir` holds `needle`.
+fn any_file_holds(dir: &Path, needle: &[u8]) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|file| {
+            let path = file.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            bytes
+                .windows(needle.len())
+                .any(|w| w == needle)
+                .then(|| path.display().to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_deleted_message_leaves_no_trace_of_its_text_in_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "the vault code is 7413-2291";
+    {
+        let engine = engine(dir.path(), options());
+        let room = engine.room("general");
+        let sent = room
+            .post(Draft {
+                client_id: None,
+                ..draft(secret)
+            })
+            .await
+            .unwrap();
+        for n in 0..20 {
+            room.post(draft(&format!("filler {n}"))).await.unwrap();
+        }
+        assert!(
+            !any_file_holds(dir.path(), secret.as_bytes()).is_empty(),
+            "the text was stored"
+        );
+        let ann = chat_engine::Author {
+            name: "ann".into(),
+            since_ms: 0,
+        };
+        room.change(&ann, sent.seq, chat_engine::ChangeKind::Delete)
+            .await
+            .unwrap();
+        assert_eq!(
+            any_file_holds(dir.path(), secret.as_bytes()),
+            Vec::<String>::new(),
+            "no file holds the text once it is deleted"
+        );
+    }
+    // And after a restart, the tombstone is all there is.
+    let engine = engine(dir.path(), options());
+    let history = engine
+        .history_before("general", u64::MAX, 100)
+        .await
+        .unwrap();
+    assert!(history[0].deleted && history[0].text.is_empty());
+    assert_eq!(
+        any_file_holds(dir.path(), secret.as_bytes()),
+        Vec::<String>::new()
+    );
 }

@@ -13,9 +13,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chat_engine::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Grant, HistoryStore, MemoryStore,
-    Message, Origin, PostgresOptions, PostgresStore, RoomUpdate, SavedRoom, SentKey, SqliteOptions,
-    SqliteStore, StoreError, StoredSession, WireForms,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Change, ChangeKind, Entry, Grant,
+    HistoryStore, MemoryStore, Message, Origin, PostgresOptions, PostgresStore, Reaction,
+    RoomUpdate, SavedRoom, SentKey, SqliteOptions, SqliteStore, StoreError, StoredSession,
 };
 use chat_testkit::postgres::Postgres;
 use tempfile::TempDir;
@@ -83,6 +83,9 @@ const CASES: &[(&str, Case)] = &[
     ("changes_that_contradict_the_accounts_are_refused", |s| {
         Box::pin(changes_that_contradict_the_accounts_are_refused(s))
     }),
+    ("a_change_applies_to_its_message_and_takes_a_place", |s| {
+        Box::pin(a_change_applies_to_its_message_and_takes_a_place(s))
+    }),
 ];
 
 async fn run_every_case(mut subject: impl FnMut(&str) -> Pin<Box<dyn Future<Output = Subject>>>) {
@@ -124,15 +127,18 @@ fn message(seq: u64, sender: &str, text: &str, client_id: Option<&str>) -> Arc<M
         origin: Origin::Classic,
         text: text.into(),
         client_id: client_id.map(Into::into),
-        reply_to: None,
-        wire: WireForms::default(),
+        ..Message::default()
     })
 }
 
 /// Appends `messages` to `room` as one batch; checks each keeps its number.
 async fn append(store: &dyn Store, room: &str, messages: &[Arc<Message>]) {
-    let batch: Vec<(&str, &Arc<Message>)> = messages.iter().map(|m| (room, m)).collect();
-    let numbers = store.append(&batch).await.expect("append");
+    let batch: Vec<(&str, Entry)> = messages
+        .iter()
+        .map(|m| (room, Entry::Message(Arc::clone(m))))
+        .collect();
+    let stored = store.append(&batch).await.expect("append");
+    let numbers: Vec<u64> = stored.iter().map(|m| m.seq).collect();
     let given: Vec<u64> = messages.iter().map(|m| m.seq).collect();
     assert_eq!(
         numbers, given,
@@ -233,6 +239,125 @@ async fn messages_are_read_back_in_order(subject: Subject) {
         plain(&store.read_from("a", 0, 100).await.unwrap()),
         plain(&kept)
     );
+}
+
+/// Change number `seq` of `kind` to message `target`, by `actor`.
+fn change_of(seq: u64, target: u64, actor: &str, kind: ChangeKind) -> Entry {
+    Entry::Change {
+        seq,
+        change: Arc::new(Change {
+            target,
+            actor: actor.into(),
+            at_ms: 1_800_000_000_000 + seq as i64,
+            kind,
+        }),
+    }
+}
+
+fn thumbs_up(remove: bool) -> ChangeKind {
+    ChangeKind::React {
+        emoji: "👍".into(),
+        remove,
+    }
+}
+
+async fn a_change_applies_to_its_message_and_takes_a_place(subject: Subject) {
+    let mut store = subject.open().await;
+    let hello = message(1, "ann", "hello", None);
+    let world = message(2, "bob", "world", Some("w"));
+    append(&*store, "r", &[hello.clone(), world.clone()]).await;
+    let changes = [
+        change_of(3, 1, "ann", ChangeKind::Edit("hello, edited".into())),
+        change_of(4, 1, "bob", thumbs_up(false)),
+        change_of(5, 2, "mod", ChangeKind::Delete),
+    ];
+    // Kept under the room's numbers: none moves, none is left out.
+    let batch: Vec<(&str, Entry)> = changes.iter().map(|c| ("r", c.clone())).collect();
+    let stored = store.append(&batch).await.expect("append changes");
+
+    let mut edited = Message::clone(&hello);
+    edited.text = "hello, edited".into();
+    edited.edited_at_ms = Some(1_800_000_000_003);
+    let mut thumb = edited.clone();
+    thumb.reactions = vec![Reaction {
+        emoji: "👍".into(),
+        names: vec!["bob".into()],
+    }];
+    let mut tombstone = Message::clone(&world);
+    tombstone.text.clear();
+    tombstone.deleted = true;
+    tombstone.deleted_by = Some("mod".into());
+    let updates = [
+        edited.as_update(3),
+        thumb.as_update(4),
+        tombstone.as_update(5),
+    ];
+    let updates: Vec<Arc<Message>> = updates.into_iter().map(Arc::new).collect();
+    assert_eq!(
+        stored, updates,
+        "each change comes back with the state it left"
+    );
+
+    for _reopen in 0..2 {
+        let now = [Arc::new(thumb.clone()), Arc::new(tombstone.clone())];
+        assert_eq!(store.last_seq("r"), 5);
+        assert_eq!(
+            store.read_before("r", 99, 10).await.unwrap(),
+            now,
+            "history is messages as they are now"
+        );
+        assert_eq!(store.read_before("r", 99, 1).await.unwrap(), now[1..]);
+        assert_eq!(store.read_after("r", 0, 10).await.unwrap(), now);
+        assert_eq!(store.read_after("r", 1, 10).await.unwrap(), now[1..]);
+        let entries = store.read_from("r", 2, 10).await.unwrap();
+        // Changes are read with their message's state now.
+        let expected = [
+            tombstone.clone(),
+            thumb.as_update(3),
+            thumb.as_update(4),
+            tombstone.as_update(5),
+        ];
+        assert_eq!(entries, expected.map(Arc::new));
+        let found = store.find_sent(vec![sent("r", "bob", "w")]).await.unwrap();
+        assert_eq!(found, [Some(Arc::new(tombstone.clone()))]);
+        drop(store);
+        store = subject.open().await;
+    }
+
+    // Reactions add up, and one taken back goes.
+    append(&*store, "s", &[hello.clone()]).await;
+    let reactions = [
+        change_of(2, 1, "bob", thumbs_up(false)),
+        change_of(3, 1, "cy", thumbs_up(false)),
+        change_of(4, 1, "cy", thumbs_up(true)),
+    ];
+    for (reaction, names) in reactions.into_iter().zip([1, 2, 1]) {
+        let stored = store.append(&[("s", reaction)]).await.unwrap();
+        assert_eq!(stored[0].reactions[0].names.len(), names);
+    }
+    let mut bobs = Message::clone(&hello);
+    bobs.reactions = thumb.reactions.clone();
+    assert_eq!(
+        store.read_before("s", 99, 10).await.unwrap(),
+        [Arc::new(bobs)]
+    );
+
+    // A change to a message retention took still takes its place, and
+    // reads as a deletion.
+    let later: Vec<_> = (5..=9).map(|n| message(n, "cy", "later", None)).collect();
+    append(&*store, "s", &later).await;
+    let late = store
+        .append(&[("s", change_of(10, 1, "ann", thumbs_up(false)))])
+        .await
+        .unwrap();
+    for entry in [&late[0], &store.read_from("s", 10, 1).await.unwrap()[0]] {
+        assert_eq!(
+            (entry.seq, entry.updates, entry.deleted),
+            (10, Some(1), true)
+        );
+        assert!(entry.text.is_empty() && entry.reactions.is_empty());
+    }
+    assert_eq!(store.last_seq("s"), 10);
 }
 
 fn sent(room: &str, sender: &str, client_id: &str) -> SentKey {

@@ -141,6 +141,23 @@ pub fn describe(event: &ClientEvent, label: impl Fn(&str) -> String) -> Option<S
             m.sender_label(),
             m.text.replace('\n', "\n    ")
         ),
+        ClientEvent::MessageUpdated(m) if m.deleted => {
+            format!(
+                "* {}: a message of {} was deleted",
+                label(&m.room),
+                m.sender_label()
+            )
+        }
+        ClientEvent::MessageUpdated(m) => format!(
+            "[{}] {} {} (changed): {}{}",
+            crate::clock(m.sent_at),
+            label(&m.room),
+            m.sender_label(),
+            m.text.replace('\n', "\n    "),
+            chat_client::reactions_line(&m.reactions)
+                .map(|line| format!("\n    {line}"))
+                .unwrap_or_default()
+        ),
         ClientEvent::RoomJoined { room, members, .. } => {
             format!("* in #{room} with {} member(s)", members.len())
         }

@@ -43,6 +43,10 @@ fn message(room: &str, seq: u64, sender: &str, text: &str) -> ChatMessage {
         text: text.into(),
         sent_at: UNIX_EPOCH + Duration::from_secs(1_795_000_000 + seq * 60),
         reply_to: None,
+        edited_at: None,
+        deleted: false,
+        deleted_by: None,
+        reactions: Vec::new(),
     }
 }
 

@@ -251,6 +251,16 @@ pub struct Rooms {
     #[arg(long, env = "CHATD_MAX_NAME_CHARS", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_name_chars: u64,
+
+    /// Different emoji on one message, at most.
+    #[arg(long, env = "CHATD_MAX_REACTIONS", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub max_reactions: u64,
+
+    /// Emoji one user may put on one message, at most.
+    #[arg(long, env = "CHATD_MAX_REACTIONS_PER_USER", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub max_reactions_per_user: u64,
 }
 
 /// Where the lobby protocol's services listen, and its heartbeat.
@@ -454,6 +464,8 @@ impl Config {
         Limits {
             max_text_bytes: to_usize(self.rooms.max_message_bytes),
             max_name_chars: to_usize(self.rooms.max_name_chars),
+            max_reactions: to_usize(self.rooms.max_reactions),
+            max_reactions_per_user: to_usize(self.rooms.max_reactions_per_user),
         }
     }
 

@@ -21,7 +21,11 @@ pub fn from_engine(error: EngineError) -> Status {
         | EngineError::EmptyText
         | EngineError::TextTooLong { .. }
         | EngineError::ClientIdTooLong { .. }
-        | EngineError::NoSuchMessage { .. } => Status::invalid_argument(message),
+        | EngineError::NoSuchMessage { .. }
+        | EngineError::NotAnEmoji(_) => Status::invalid_argument(message),
+        EngineError::MessageDeleted { .. }
+        | EngineError::TooManyReactions(_)
+        | EngineError::TooManyOwnReactions(_) => Status::failed_precondition(message),
         EngineError::NameTaken { .. }
         | EngineError::NameRegistered { .. }
         | EngineError::RoomNameTaken(_) => Status::already_exists(message),

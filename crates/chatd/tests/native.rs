@@ -619,6 +619,6 @@ async fn a_reply_names_the_message_it_answers_and_only_one_that_was_sent() {
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(
         refused.message(),
-        "there is no message 99 in room `general` to reply to"
+        "there is no message 99 in room `general`"
     );
 }

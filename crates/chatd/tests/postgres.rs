@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use chat_engine::{HistoryStore, Message, Origin, PostgresOptions, PostgresStore, SentKey};
+use chat_engine::{Entry, HistoryStore, Message, Origin, PostgresOptions, PostgresStore, SentKey};
 use chat_proto::chat::v1::event::Event as Kind;
 use chat_proto::chat::v1::get_history_request::Position;
 use chat_testkit::postgres::Postgres;
@@ -29,9 +29,16 @@ fn message(seq: u64, text: &str, client_id: Option<&str>) -> Arc<Message> {
         origin: Origin::Native,
         text: text.into(),
         client_id: client_id.map(Into::into),
-        reply_to: None,
-        wire: Default::default(),
+        ..Message::default()
     })
+}
+
+fn entry(message: &Arc<Message>) -> Entry {
+    Entry::Message(Arc::clone(message))
+}
+
+fn seqs(stored: &[Arc<Message>]) -> Vec<u64> {
+    stored.iter().map(|m| m.seq).collect()
 }
 
 #[tokio::test]
@@ -89,10 +96,10 @@ async fn writers_sharing_the_store_number_on_from_each_other_and_find_retried_se
     let one = message(1, "one", Some("id-1"));
     let two = message(2, "two", None);
     let stored = first
-        .append(&[("general", &one), ("general", &two)])
+        .append(&[("general", entry(&one)), ("general", entry(&two))])
         .await
         .unwrap();
-    assert_eq!(stored, [1, 2]);
+    assert_eq!(seqs(&stored), [1, 2]);
     assert_eq!(first.last_seq("general"), 2);
 
     // The other writer numbered from what it knew (nothing): its messages
@@ -100,10 +107,10 @@ async fn writers_sharing_the_store_number_on_from_each_other_and_find_retried_se
     let late = message(1, "late", None);
     let later = message(2, "later", None);
     let stored = second
-        .append(&[("general", &late), ("general", &later)])
+        .append(&[("general", entry(&late)), ("general", entry(&later))])
         .await
         .unwrap();
-    assert_eq!(stored, [3, 4]);
+    assert_eq!(seqs(&stored), [3, 4]);
     let kept = first.read_from("general", 1, 10).await.unwrap();
     let kept: Vec<_> = kept.iter().map(|m| (m.seq, m.text.as_str())).collect();
     assert_eq!(kept, [(1, "one"), (2, "two"), (3, "late"), (4, "later")]);

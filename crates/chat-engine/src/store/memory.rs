@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, HistoryStore, RoomUpdate, SavedRoom,
-    SentKey, StoreError, StoredSession, numbers_given,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, HistoryStore, RoomUpdate,
+    SavedRoom, SentKey, StoreError, StoredSession,
 };
 use crate::Message;
 
-/// History kept in memory, the newest `retain` messages of each room, and
-/// accounts.
+/// History kept in memory, the newest `retain` entries of each room, and
+/// accounts. A message is kept in its state now; a change as the update
+/// entry it made, read in the state of its message now.
 #[derive(Debug)]
 pub struct MemoryStore {
     retain: usize,
@@ -108,13 +109,31 @@ impl MemoryStore {
 
 #[async_trait]
 impl HistoryStore for MemoryStore {
-    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<Vec<u64>, StoreError> {
+    async fn append(&self, batch: &[(&str, Entry)]) -> Result<Vec<Arc<Message>>, StoreError> {
         let mut rooms = self.rooms();
         let mut sent = lock(&self.sent);
-        for &(room, message) in batch {
-            let history = match rooms.get_mut(room) {
+        let mut stored = Vec::with_capacity(batch.len());
+        for (room, entry) in batch {
+            let history = match rooms.get_mut(*room) {
                 Some(history) => history,
-                None => rooms.entry(room.to_owned()).or_default(),
+                None => rooms.entry((*room).to_owned()).or_default(),
+            };
+            let entry = match entry {
+                Entry::Message(message) => Arc::clone(message),
+                Entry::Change { seq, change } => {
+                    let at = position(history, change.target);
+                    match history.get(at).filter(|m| m.seq == change.target) {
+                        Some(target) => {
+                            let changed = Arc::new(target.changed(change));
+                            if let Some(key) = sent_key(room, &changed) {
+                                sent.insert(key, Arc::clone(&changed));
+                            }
+                            history[at] = Arc::clone(&changed);
+                            Arc::new(changed.as_update(*seq))
+                        }
+                        None => Arc::new(Message::update_of_gone(change.target, *seq)),
+                    }
+                }
             };
             if history.len() == self.retain
                 && let Some(oldest) = history.pop_front()
@@ -122,12 +141,13 @@ impl HistoryStore for MemoryStore {
             {
                 sent.remove(&key);
             }
-            if let Some(key) = sent_key(room, message) {
-                sent.insert(key, Arc::clone(message));
+            if let Some(key) = sent_key(room, &entry) {
+                sent.insert(key, Arc::clone(&entry));
             }
-            history.push_back(Arc::clone(message));
+            history.push_back(Arc::clone(&entry));
+            stored.push(entry);
         }
-        Ok(numbers_given(batch))
+        Ok(stored)
     }
 
     async fn find_sent(&self, keys: Vec<SentKey>) -> Result<Vec<Option<Arc<Message>>>, StoreError> {
@@ -169,7 +189,17 @@ impl HistoryStore for MemoryStore {
             return Ok(Vec::new());
         };
         let start = position(history, from);
-        Ok(history.range(start..).take(limit).cloned().collect())
+        let now = |entry: &Arc<Message>| match entry.updates {
+            None => Arc::clone(entry),
+            Some(target) => {
+                let message = history.get(position(history, target));
+                match message.filter(|m| m.seq == target) {
+                    Some(message) => Arc::new(message.as_update(entry.seq)),
+                    None => Arc::new(Message::update_of_gone(target, entry.seq)),
+                }
+            }
+        };
+        Ok(history.range(start..).take(limit).map(now).collect())
     }
 
     async fn read_before(
@@ -183,8 +213,34 @@ impl HistoryStore for MemoryStore {
             return Ok(Vec::new());
         };
         let end = position(history, before);
-        let start = end.saturating_sub(limit);
-        Ok(history.range(start..end).cloned().collect())
+        let mut page: Vec<_> = history
+            .range(..end)
+            .rev()
+            .filter(|entry| entry.updates.is_none())
+            .take(limit)
+            .cloned()
+            .collect();
+        page.reverse();
+        Ok(page)
+    }
+
+    async fn read_after(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        let rooms = self.rooms();
+        let Some(history) = rooms.get(room) else {
+            return Ok(Vec::new());
+        };
+        let start = position(history, after.saturating_add(1));
+        Ok(history
+            .range(start..)
+            .filter(|entry| entry.updates.is_none())
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 
@@ -269,7 +325,12 @@ fn position(history: &VecDeque<Arc<Message>>, seq: u64) -> usize {
         .min(history.len())
 }
 
+/// What finds `message` again when its send is retried (update entries
+/// are not sends).
 fn sent_key(room: &str, message: &Message) -> Option<SentKey> {
+    if message.updates.is_some() {
+        return None;
+    }
     Some(SentKey {
         room: room.to_owned(),
         sender: message.sender.clone(),

@@ -23,7 +23,7 @@ pub mod postgres_shared {
 }
 pub use sqlite::{SCHEMA_V1, SqliteOptions, SqliteStore};
 
-use crate::Message;
+use crate::{Change, Message};
 
 /// Why the store could not do what was asked.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -117,6 +117,24 @@ pub enum RoomUpdate {
     Delete(String),
 }
 
+/// What a room's order takes next: a new message, or a change to an
+/// earlier one under a number of its own.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    Message(Arc<Message>),
+    Change { seq: u64, change: Arc<Change> },
+}
+
+impl Entry {
+    /// The number the entry came with.
+    pub fn seq(&self) -> u64 {
+        match self {
+            Entry::Message(message) => message.seq,
+            Entry::Change { seq, .. } => *seq,
+        }
+    }
+}
+
 /// A message's room, sender and client id: what makes a send unique.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SentKey {
@@ -129,21 +147,30 @@ pub struct SentKey {
 /// after a restart.
 #[async_trait]
 pub trait HistoryStore: Send + Sync + 'static {
-    /// Stores a batch of `(room, message)`, each room's messages in sequence
+    /// Stores a batch of `(room, entry)`, each room's entries in sequence
     /// order. Returns only once all of it is stored, or none of it, with
-    /// the number each message was stored under: its own, unless other
-    /// writers of a shared store (other nodes) stored messages of its room
-    /// first, and then each room's messages of the batch follow the room's
-    /// stored newest, in their order. So the order has no gaps and no
-    /// doubles however many write.
-    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<Vec<u64>, StoreError>;
+    /// each entry as stored: under its own number, unless other writers of
+    /// a shared store (other nodes) stored entries of its room first, and
+    /// then each room's entries of the batch follow the room's stored
+    /// newest, in their order. So the order has no gaps and no doubles
+    /// however many write.
+    ///
+    /// A change is applied to the message it names ([`Message::changed`],
+    /// on the state stored) and kept as an entry of its own; it comes back
+    /// as an update entry ([`Message::updates`]) with the message's new
+    /// state. A deleted message's text leaves the store, not only the
+    /// view. A change to a message no longer kept is kept as an entry
+    /// that reads as a deleted message.
+    async fn append(&self, batch: &[(&str, Entry)]) -> Result<Vec<Arc<Message>>, StoreError>;
 
     /// The sequence number of the newest stored message of `room`, 0 if none,
     /// so a reopened room carries on numbering without reusing a number.
     fn last_seq(&self, room: &str) -> u64;
 
-    /// Up to `limit` messages of `room`, oldest first, starting at the
-    /// oldest kept message whose sequence number is `from` or more.
+    /// Up to `limit` entries of `room` (messages and changes), oldest
+    /// first, starting at the oldest kept entry whose sequence number is
+    /// `from` or more. Messages are read in their state now; a change as
+    /// an update entry with its message's state now.
     async fn read_from(
         &self,
         room: &str,
@@ -151,12 +178,23 @@ pub trait HistoryStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError>;
 
-    /// Up to `limit` of the newest kept messages of `room` whose sequence
-    /// number is below `before`, oldest first.
+    /// Up to `limit` of the newest kept messages (not changes) of `room`
+    /// whose sequence number is below `before`, oldest first, in their
+    /// state now.
     async fn read_before(
         &self,
         room: &str,
         before: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError>;
+
+    /// Up to `limit` of the oldest kept messages (not changes) of `room`
+    /// whose sequence number is above `after`, oldest first, in their
+    /// state now.
+    async fn read_after(
+        &self,
+        room: &str,
+        after: u64,
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError>;
 
@@ -185,12 +223,6 @@ pub trait HistoryStore: Send + Sync + 'static {
         let rooms = self.saved_rooms().await?;
         Ok(rooms.into_iter().find(|room| room.name == name))
     }
-}
-
-/// The numbers a batch came with: what a store with one writer stores
-/// them under.
-fn numbers_given(batch: &[(&str, &Arc<Message>)]) -> Vec<u64> {
-    batch.iter().map(|(_, message)| message.seq).collect()
 }
 
 /// A registered name and what logs in to it.

@@ -13,6 +13,15 @@
 //! sharing the database give one total order per room, with no number
 //! given twice and none skipped.
 //!
+//! A change to a message (an edit, a deletion, a reaction) is applied to
+//! its row inside the same transaction, on the state stored (the room's
+//! counter lock makes the transactions of one room take turns), so changes
+//! made on two nodes at once both count. A deleted message's row is
+//! updated in place; the old row version stays in the table's free space
+//! (and in the server's WAL) until PostgreSQL reuses it: vacuuming the
+//! table, and the server's own WAL recycling, are the operator's (see
+//! docs/OPERATING.md).
+//!
 //! The statements it shares with SQLite are in [`super::sql`].
 //!
 //! [`append`]: HistoryStore::append
@@ -29,10 +38,10 @@ use tokio_postgres::{NoTls, Row};
 
 use super::sql::{self, Columns, Statement, Value, from_sql, to_sql};
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, HistoryStore, RoomUpdate, SavedRoom,
-    SentKey, StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, HistoryStore, RoomUpdate,
+    SavedRoom, SentKey, StoreError, StoredSession,
 };
-use crate::Message;
+use crate::{Change, Message};
 
 /// Connections in the pool, and so calls at once.
 const POOL_SIZE: usize = 16;
@@ -111,6 +120,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE SEQUENCE lobby_user_index AS INTEGER;",
     // 3: a reply names the earlier message it answers.
     "ALTER TABLE messages ADD COLUMN reply_to BIGINT;",
+    // 4: edits, deletions and reactions, each a change row of its own
+    // (`target` names the message it changed).
+    "ALTER TABLE messages ADD COLUMN edited_at_ms BIGINT,
+         ADD COLUMN deleted BOOLEAN NOT NULL DEFAULT FALSE,
+         ADD COLUMN deleted_by TEXT,
+         ADD COLUMN reactions TEXT,
+         ADD COLUMN target BIGINT;",
 ];
 
 /// Limits on what the database keeps.
@@ -214,79 +230,30 @@ impl PostgresStore {
 
 #[async_trait]
 impl HistoryStore for PostgresStore {
-    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<Vec<u64>, StoreError> {
+    async fn append(&self, batch: &[(&str, Entry)]) -> Result<Vec<Arc<Message>>, StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot store messages", &e);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(fail)?;
-        // Each room's counter, locked until the commit: writers take turns,
-        // and a batch numbered from an older count moves up after it. The
-        // counters are locked in name order, so writers of the same rooms
-        // never wait on each other in a circle.
-        let mut names: Vec<&str> = batch.iter().map(|&(room, _)| room).collect();
-        names.sort_unstable();
-        names.dedup();
-        tx.execute(
-            "INSERT INTO rooms (name) SELECT * FROM UNNEST($1::TEXT[]) ON CONFLICT DO NOTHING",
-            &[&names],
-        )
-        .await
-        .map_err(fail)?;
-        let stored: HashMap<String, i64> = tx
-            .query(
-                "SELECT name, last_seq FROM rooms WHERE name = ANY($1) ORDER BY name FOR UPDATE",
-                &[&names],
-            )
-            .await
-            .map_err(fail)?
+        let shifts = lock_counters(&tx, batch).await.map_err(fail)?;
+        let seqs: Vec<i64> = batch
             .iter()
-            .map(|row| (row.get(0), row.get(1)))
+            .map(|(room, entry)| to_sql(entry.seq()) + shifts[room])
             .collect();
-        let mut shifts: HashMap<&str, i64> = HashMap::new();
-        for &(room, message) in batch {
-            shifts.entry(room).or_insert_with(|| {
-                stored.get(room).copied().unwrap_or(0) + 1 - to_sql(message.seq)
-            });
-        }
-        // One statement for the whole batch.
-        let mut rooms = Vec::with_capacity(batch.len());
-        let mut seqs = Vec::with_capacity(batch.len());
-        let mut times = Vec::with_capacity(batch.len());
-        let mut senders = Vec::with_capacity(batch.len());
-        let mut texts = Vec::with_capacity(batch.len());
-        let mut client_ids = Vec::with_capacity(batch.len());
-        let mut origins = Vec::with_capacity(batch.len());
-        let mut replies: Vec<Option<i64>> = Vec::with_capacity(batch.len());
+        insert_messages(&tx, batch, &seqs).await.map_err(fail)?;
+        let mut stored = Vec::with_capacity(batch.len());
         let mut newest: HashMap<&str, i64> = HashMap::new();
-        for &(room, message) in batch {
-            let seq = to_sql(message.seq) + shifts[room];
-            rooms.push(room);
-            seqs.push(seq);
-            times.push(message.sent_at_ms);
-            senders.push(message.sender.as_str());
-            texts.push(message.text.as_str());
-            client_ids.push(message.client_id.as_deref());
-            replies.push(message.reply_to.map(to_sql));
-            origins.push(i16::try_from(message.origin.code()).unwrap_or(0));
+        for ((room, entry), &seq) in batch.iter().zip(&seqs) {
+            stored.push(match entry {
+                Entry::Message(message) if to_sql(message.seq) == seq => Arc::clone(message),
+                Entry::Message(message) => Arc::new(message.renumbered(from_sql(seq))),
+                Entry::Change { change, .. } => Arc::new(
+                    save_change(&tx, room, from_sql(seq), change)
+                        .await
+                        .map_err(fail)?,
+                ),
+            });
             newest.insert(room, seq);
         }
-        tx.execute(
-            "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin,
-                                   reply_to)
-             SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[],
-                                  $5::TEXT[], $6::TEXT[], $7::SMALLINT[], $8::BIGINT[])",
-            &[
-                &rooms,
-                &seqs,
-                &times,
-                &senders,
-                &texts,
-                &client_ids,
-                &origins,
-                &replies,
-            ],
-        )
-        .await
-        .map_err(fail)?;
         for (&room, &last_seq) in &newest {
             tx.execute(
                 "UPDATE rooms SET last_seq = $2 WHERE name = $1",
@@ -305,7 +272,7 @@ impl HistoryStore for PostgresStore {
         for (room, last_seq) in newest {
             last_seqs.insert(room.to_owned(), from_sql(last_seq));
         }
-        Ok(seqs.into_iter().map(from_sql).collect())
+        Ok(stored)
     }
 
     fn last_seq(&self, room: &str) -> u64 {
@@ -318,8 +285,8 @@ impl HistoryStore for PostgresStore {
         from: u64,
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError> {
-        self.select("seq >= $2 ORDER BY seq", room, from, limit)
-            .await
+        let query = sql::select_entries("c.seq >= $2 ORDER BY c.seq");
+        self.select(&query, room, from, limit).await
     }
 
     async fn read_before(
@@ -328,11 +295,20 @@ impl HistoryStore for PostgresStore {
         before: u64,
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError> {
-        let mut newest_first = self
-            .select("seq < $2 ORDER BY seq DESC", room, before, limit)
-            .await?;
+        let query = sql::select_messages("seq < $2 ORDER BY seq DESC");
+        let mut newest_first = self.select(&query, room, before, limit).await?;
         newest_first.reverse();
         Ok(newest_first)
+    }
+
+    async fn read_after(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        let query = sql::select_messages("seq > $2 ORDER BY seq");
+        self.select(&query, room, after, limit).await
     }
 
     async fn find_sent(&self, keys: Vec<SentKey>) -> Result<Vec<Option<Arc<Message>>>, StoreError> {
@@ -398,27 +374,131 @@ impl PostgresStore {
 }
 
 impl PostgresStore {
-    /// Up to `limit` messages of `room` matching `condition` (on `$2`,
-    /// which is `seq`), in the order it gives.
+    /// Up to `limit` rows of `room` that `query` selects (`$2` is a
+    /// sequence number), in the order it gives.
     async fn select(
         &self,
-        condition: &str,
+        query: &str,
         room: &str,
         seq: u64,
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot read history", &e);
         let client = self.client().await?;
-        let query = client
-            .prepare_cached(&sql::select_messages(condition))
-            .await
-            .map_err(fail)?;
+        let query = client.prepare_cached(query).await.map_err(fail)?;
         client
             .query(&query, &[&room, &to_sql(seq), &to_sql(limit as u64)])
             .await
             .and_then(|rows| rows.iter().map(sql::message).collect())
             .map_err(fail)
     }
+}
+
+/// Locks the counters of the batch's rooms until the commit (writers take
+/// turns, and a batch numbered from an older count moves up after it), in
+/// name order, so writers of the same rooms never wait on each other in a
+/// circle. Returns how far each room's entries move.
+async fn lock_counters<'a>(
+    tx: &tokio_postgres::Transaction<'_>,
+    batch: &[(&'a str, Entry)],
+) -> Result<HashMap<&'a str, i64>, tokio_postgres::Error> {
+    let mut names: Vec<&str> = batch.iter().map(|&(room, _)| room).collect();
+    names.sort_unstable();
+    names.dedup();
+    tx.execute(
+        "INSERT INTO rooms (name) SELECT * FROM UNNEST($1::TEXT[]) ON CONFLICT DO NOTHING",
+        &[&names],
+    )
+    .await?;
+    let stored: HashMap<String, i64> = tx
+        .query(
+            "SELECT name, last_seq FROM rooms WHERE name = ANY($1) ORDER BY name FOR UPDATE",
+            &[&names],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let mut shifts: HashMap<&str, i64> = HashMap::new();
+    for (room, entry) in batch {
+        shifts
+            .entry(room)
+            .or_insert_with(|| stored.get(*room).copied().unwrap_or(0) + 1 - to_sql(entry.seq()));
+    }
+    Ok(shifts)
+}
+
+/// Inserts the batch's messages, numbered `seqs`, in one statement.
+async fn insert_messages(
+    tx: &tokio_postgres::Transaction<'_>,
+    batch: &[(&str, Entry)],
+    seqs: &[i64],
+) -> Result<(), tokio_postgres::Error> {
+    let messages: Vec<(&str, &Arc<Message>, i64)> = batch
+        .iter()
+        .zip(seqs)
+        .filter_map(|((room, entry), &seq)| match entry {
+            Entry::Message(message) => Some((*room, message, seq)),
+            Entry::Change { .. } => None,
+        })
+        .collect();
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let column = |get: &dyn Fn(&(&str, &Arc<Message>, i64)) -> i64| -> Vec<i64> {
+        messages.iter().map(get).collect()
+    };
+    let rooms: Vec<&str> = messages.iter().map(|m| m.0).collect();
+    let senders: Vec<&str> = messages.iter().map(|m| m.1.sender.as_str()).collect();
+    let texts: Vec<&str> = messages.iter().map(|m| m.1.text.as_str()).collect();
+    let client_ids: Vec<Option<&str>> = messages.iter().map(|m| m.1.client_id.as_deref()).collect();
+    let origins: Vec<i16> = messages
+        .iter()
+        .map(|m| i16::try_from(m.1.origin.code()).unwrap_or(0))
+        .collect();
+    let replies: Vec<Option<i64>> = messages.iter().map(|m| m.1.reply_to.map(to_sql)).collect();
+    tx.execute(
+        "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin,
+                               reply_to)
+         SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[],
+                              $5::TEXT[], $6::TEXT[], $7::SMALLINT[], $8::BIGINT[])",
+        &[
+            &rooms,
+            &column(&|m| m.2),
+            &column(&|m| m.1.sent_at_ms),
+            &senders,
+            &texts,
+            &client_ids,
+            &origins,
+            &replies,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Applies `change`, numbered `seq`, to the state stored of its message,
+/// and keeps it. Returns its update entry.
+async fn save_change(
+    tx: &tokio_postgres::Transaction<'_>,
+    room: &str,
+    seq: u64,
+    change: &Change,
+) -> Result<Message, tokio_postgres::Error> {
+    let target = tx
+        .query_opt(&sql::select_message(), &[&room, &to_sql(change.target)])
+        .await?
+        .map(|row| sql::message(&row))
+        .transpose()?;
+    let changed = target.map(|target| target.changed(change));
+    for step in sql::save_change(room, seq, change, changed.as_ref()) {
+        let values: Vec<&(dyn ToSql + Sync)> = step.values.iter().map(|v| v as _).collect();
+        tx.execute(step.sql, &values).await?;
+    }
+    Ok(match changed {
+        Some(changed) => changed.as_update(seq),
+        None => Message::update_of_gone(change.target, seq),
+    })
 }
 
 /// Runs `plan` in one transaction.
@@ -609,6 +689,7 @@ impl ToSql for Value {
             Value::Int(n) if *ty == Type::INT2 => i16::try_from(*n)?.to_sql(ty, out),
             Value::Int(n) if *ty == Type::INT4 => i32::try_from(*n)?.to_sql(ty, out),
             Value::Int(n) => n.to_sql(ty, out),
+            Value::MaybeInt(n) => n.to_sql(ty, out),
             Value::Flag(flag) => flag.to_sql(ty, out),
         }
     }

@@ -7,16 +7,48 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{Account, AccountChange, Grant, RoomUpdate, SavedRoom, StoredSession};
-use crate::{Message, Origin, WireForms};
+use crate::{Change, Message, Origin, Reaction};
 
-/// What a message is read from, in [`message`]'s order.
-pub(super) const MESSAGE_COLUMNS: &str =
-    "seq, sent_at_ms, sender, text, client_id, origin, reply_to";
+/// What a message is read from, in [`message`]'s order. A row with a
+/// `target` is a change to that message: its own columns are empty but
+/// for `deleted`, set, so a change whose message is no longer kept reads
+/// as a deleted message.
+pub(super) const MESSAGE_COLUMNS: &str = "seq, sent_at_ms, sender, text, client_id, origin, \
+     reply_to, edited_at_ms, deleted, deleted_by, reactions, target";
 
-/// The messages of room `$1` with `$2` a sequence number, `$3` a limit,
-/// and `condition` on `seq` (with its order).
+/// The messages (not changes) of room `$1` with `$2` a sequence number,
+/// `$3` a limit, and `condition` on `seq` (with its order).
 pub(super) fn select_messages(condition: &str) -> String {
-    format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = $1 AND {condition} LIMIT $3")
+    format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE room = $1 AND target IS NULL AND {condition} LIMIT $3"
+    )
+}
+
+/// The entries of room `$1` (messages, and changes with their message's
+/// state) with `$2` a sequence number, `$3` a limit, and `condition` on
+/// `c.seq` (with its order).
+pub(super) fn select_entries(condition: &str) -> String {
+    let state: Vec<String> = MESSAGE_COLUMNS
+        .split(", ")
+        .map(|column| match column.trim() {
+            column @ ("seq" | "target") => format!("c.{column}"),
+            column => format!("COALESCE(t.{column}, c.{column})"),
+        })
+        .collect();
+    format!(
+        "SELECT {} FROM messages c
+         LEFT JOIN messages t ON t.room = c.room AND t.seq = c.target
+         WHERE c.room = $1 AND {condition} LIMIT $3",
+        state.join(", ")
+    )
+}
+
+/// Message `$2` of room `$1`, unless it is a change.
+pub(super) fn select_message() -> String {
+    format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = $1 AND seq = $2 AND target IS NULL"
+    )
 }
 
 /// The message of room `$1` that sender `$2` sent with client id `$3`.
@@ -24,6 +56,81 @@ pub(super) fn find_sent() -> String {
     format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = $1 AND sender = $2 AND client_id = $3"
     )
+}
+
+/// What stores `change`, numbered `seq` in `room`, given the state it left
+/// its message in (`None` if that is no longer kept).
+pub(super) fn save_change(
+    room: &str,
+    seq: u64,
+    change: &Change,
+    changed: Option<&Message>,
+) -> Vec<Statement> {
+    let mut plan = Vec::with_capacity(2);
+    if let Some(changed) = changed {
+        plan.push(statement(
+            "UPDATE messages SET text = $3, edited_at_ms = $4, deleted = $5, deleted_by = $6,
+                 reactions = $7
+             WHERE room = $1 AND seq = $2",
+            vec![
+                text(room),
+                Value::Int(to_sql(changed.seq)),
+                text(&changed.text),
+                Value::MaybeInt(changed.edited_at_ms),
+                Value::Flag(changed.deleted),
+                Value::MaybeText(changed.deleted_by.clone()),
+                Value::MaybeText(encode_reactions(&changed.reactions)),
+            ],
+        ));
+    }
+    plan.push(statement(
+        "INSERT INTO messages (room, seq, sent_at_ms, sender, text, origin, deleted, target)
+         VALUES ($1, $2, $3, '', '', 0, TRUE, $4)",
+        vec![
+            text(room),
+            Value::Int(to_sql(seq)),
+            Value::Int(change.at_ms),
+            Value::Int(to_sql(change.target)),
+        ],
+    ));
+    plan
+}
+
+/// Reactions as a column keeps them: a line per emoji, the emoji then its
+/// names, split by tabs (neither has tabs or line breaks).
+fn encode_reactions(reactions: &[Reaction]) -> Option<String> {
+    if reactions.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = reactions
+        .iter()
+        .map(|reaction| {
+            let mut line = reaction.emoji.clone();
+            for name in &reaction.names {
+                line.push('\t');
+                line.push_str(name);
+            }
+            line
+        })
+        .collect();
+    Some(lines.join("\n"))
+}
+
+fn decode_reactions(column: Option<String>) -> Vec<Reaction> {
+    let Some(column) = column else {
+        return Vec::new();
+    };
+    column
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split('\t');
+            let emoji = fields.next()?.to_owned();
+            Some(Reaction {
+                emoji,
+                names: fields.map(str::to_owned).collect(),
+            })
+        })
+        .collect()
 }
 
 /// Keeps room `$1`'s newest messages: removes those numbered `$2` or less.
@@ -58,6 +165,7 @@ pub(super) enum Value {
     Text(String),
     MaybeText(Option<String>),
     Int(i64),
+    MaybeInt(Option<i64>),
     Flag(bool),
 }
 
@@ -232,7 +340,7 @@ pub(super) trait Columns {
     fn flag(&self, at: usize) -> Result<bool, Self::Error>;
 }
 
-/// A message from [`MESSAGE_COLUMNS`].
+/// A message or update entry from [`MESSAGE_COLUMNS`].
 pub(super) fn message<R: Columns>(row: &R) -> Result<Arc<Message>, R::Error> {
     Ok(Arc::new(Message {
         seq: from_sql(row.int(0)?),
@@ -242,7 +350,12 @@ pub(super) fn message<R: Columns>(row: &R) -> Result<Arc<Message>, R::Error> {
         client_id: row.maybe_text(4)?,
         origin: Origin::from_code(row.int(5)?),
         reply_to: row.maybe_int(6)?.map(from_sql),
-        wire: WireForms::default(),
+        edited_at_ms: row.maybe_int(7)?,
+        deleted: row.flag(8)?,
+        deleted_by: row.maybe_text(9)?,
+        reactions: decode_reactions(row.maybe_text(10)?),
+        updates: row.maybe_int(11)?.map(from_sql),
+        ..Message::default()
     }))
 }
 

@@ -22,7 +22,15 @@
 //!   room: rooms guests made are left without one), adds `rooms.private`,
 //!   `direct` and `topic`, and `room_grants` (moderators, mutes, bans,
 //!   invitations and a direct conversation's two accounts);
-//! - 6: adds `messages.reply_to`, the earlier message a reply answers.
+//! - 6: adds `messages.reply_to`, the earlier message a reply answers;
+//! - 7: adds `messages.edited_at_ms`, `deleted`, `deleted_by`, `reactions`
+//!   (what became of a message) and `target`: a row with one is a change
+//!   to that message, under a number of its own.
+//!
+//! A deleted message's text is overwritten in its row, and with
+//! `secure_delete` the old bytes are zeroed in the file; the WAL, which
+//! still holds the page as it was, is checkpointed and truncated after each
+//! batch that deletes, so the text is in no file of the data folder.
 //!
 //! Foreign keys are enforced (as PostgreSQL does), so an account's
 //! sessions and memberships go with it; the rows that deleting accounts
@@ -44,13 +52,13 @@ use tokio::sync::oneshot;
 
 use super::sql::{self, Columns, Statement, Value, to_sql};
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, HistoryStore, RoomUpdate, SavedRoom,
-    SentKey, StoreError, StoredSession, numbers_given,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, HistoryStore, RoomUpdate,
+    SavedRoom, SentKey, StoreError, StoredSession,
 };
-use crate::Message;
+use crate::{ChangeKind, Message};
 
 /// The schema this code writes.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 /// Read connections, and so reads at once.
 const READERS: usize = 4;
 /// How often messages older than the age limit are removed.
@@ -88,8 +96,8 @@ impl std::fmt::Debug for SqliteStore {
 
 enum Job {
     Append(
-        Vec<(String, Arc<Message>)>,
-        oneshot::Sender<Result<(), StoreError>>,
+        Vec<(String, Entry)>,
+        oneshot::Sender<Result<Vec<Arc<Message>>, StoreError>>,
     ),
     Rooms(Vec<RoomUpdate>, oneshot::Sender<Result<(), StoreError>>),
     Accounts(AccountChange, oneshot::Sender<Result<(), StoreError>>),
@@ -141,10 +149,10 @@ impl SqliteStore {
         })
     }
 
-    async fn job(
+    async fn job<T>(
         &self,
-        make: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Job,
-    ) -> Result<(), StoreError> {
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+    ) -> Result<T, StoreError> {
         let (done, outcome) = oneshot::channel();
         self.writer
             .send(make(done))
@@ -206,17 +214,17 @@ fn start_readers(readers: Vec<Connection>) -> std::io::Result<mpsc::Sender<ReadJ
 
 #[async_trait]
 impl HistoryStore for SqliteStore {
-    async fn append(&self, batch: &[(&str, &Arc<Message>)]) -> Result<Vec<u64>, StoreError> {
-        let owned: Vec<(String, Arc<Message>)> = batch
+    async fn append(&self, batch: &[(&str, Entry)]) -> Result<Vec<Arc<Message>>, StoreError> {
+        let owned: Vec<(String, Entry)> = batch
             .iter()
-            .map(|&(room, message)| (room.to_owned(), Arc::clone(message)))
+            .map(|(room, entry)| ((*room).to_owned(), entry.clone()))
             .collect();
-        self.job(|done| Job::Append(owned, done)).await?;
+        let stored = self.job(|done| Job::Append(owned, done)).await?;
         let mut last_seqs = lock(&self.last_seqs);
-        for &(room, message) in batch {
-            last_seqs.insert(room.to_owned(), message.seq);
+        for ((room, _), entry) in batch.iter().zip(&stored) {
+            last_seqs.insert((*room).to_owned(), entry.seq);
         }
-        Ok(numbers_given(batch))
+        Ok(stored)
     }
 
     fn last_seq(&self, room: &str) -> u64 {
@@ -230,7 +238,8 @@ impl HistoryStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError> {
         let room = room.to_owned();
-        self.read(move |db| select(db, "seq >= $2 ORDER BY seq", &room, from, limit))
+        let query = sql::select_entries("c.seq >= $2 ORDER BY c.seq");
+        self.read(move |db| select(db, &query, &room, from, limit))
             .await
     }
 
@@ -241,11 +250,24 @@ impl HistoryStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError> {
         let room = room.to_owned();
+        let query = sql::select_messages("seq < $2 ORDER BY seq DESC");
         let mut newest_first = self
-            .read(move |db| select(db, "seq < $2 ORDER BY seq DESC", &room, before, limit))
+            .read(move |db| select(db, &query, &room, before, limit))
             .await?;
         newest_first.reverse();
         Ok(newest_first)
+    }
+
+    async fn read_after(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        let room = room.to_owned();
+        let query = sql::select_messages("seq > $2 ORDER BY seq");
+        self.read(move |db| select(db, &query, &room, after, limit))
+            .await
     }
 
     async fn find_sent(&self, keys: Vec<SentKey>) -> Result<Vec<Option<Arc<Message>>>, StoreError> {
@@ -313,6 +335,8 @@ fn prepare_writer(db: &Connection, options: &SqliteOptions) -> rusqlite::Result<
     // before it returns, so a send acknowledged is a send kept.
     db.pragma_update(None, "journal_mode", "WAL")?;
     db.pragma_update(None, "synchronous", "FULL")?;
+    // Deleted text is zeroed in the file, not left in free space.
+    db.pragma_update(None, "secure_delete", true)?;
     if let Some(max_bytes) = options.max_bytes {
         let page_size: i64 = db.pragma_query_value(None, "page_size", |row| row.get(0))?;
         db.pragma_update(
@@ -362,16 +386,25 @@ fn migrate(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// What brings each schema to the next, from schema 1 on.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     MIGRATE_V1_TO_V2,
     MIGRATE_V2_TO_V3,
     MIGRATE_V3_TO_V4,
     MIGRATE_V4_TO_V5,
     MIGRATE_V5_TO_V6,
+    MIGRATE_V6_TO_V7,
 ];
 
 /// Schema 6: a reply names the earlier message it answers.
 const MIGRATE_V5_TO_V6: &str = "ALTER TABLE messages ADD COLUMN reply_to INTEGER;";
+
+/// Schema 7: edits, deletions and reactions, each a change row of its own.
+const MIGRATE_V6_TO_V7: &str = "
+    ALTER TABLE messages ADD COLUMN edited_at_ms INTEGER;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN deleted_by TEXT;
+    ALTER TABLE messages ADD COLUMN reactions TEXT;
+    ALTER TABLE messages ADD COLUMN target INTEGER;";
 
 /// Schema 1, the first: history only.
 pub const SCHEMA_V1: &str = "
@@ -552,32 +585,56 @@ fn rows<T>(
 }
 
 /// Stores a batch in one transaction, keeping each room's newest
-/// `retain` messages.
+/// `retain` entries. Returns the entries as stored. After a deletion, the
+/// WAL is emptied into the database (see the module's notes).
 fn append(
     db: &mut Connection,
-    batch: &[(String, Arc<Message>)],
+    batch: &[(String, Entry)],
     retain: u64,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Vec<Arc<Message>>> {
     let tx = db.transaction()?;
     let mut newest: HashMap<&str, u64> = HashMap::new();
+    let mut stored = Vec::with_capacity(batch.len());
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin,
                                    reply_to)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
-        for (room, message) in batch {
-            insert.execute(params![
-                room,
-                to_sql(message.seq),
-                message.sent_at_ms,
-                message.sender,
-                message.text,
-                message.client_id,
-                message.origin.code(),
-                message.reply_to.map(to_sql),
-            ])?;
-            newest.insert(room, message.seq);
+        for (room, entry) in batch {
+            match entry {
+                Entry::Message(message) => {
+                    insert.execute(params![
+                        room,
+                        to_sql(message.seq),
+                        message.sent_at_ms,
+                        message.sender,
+                        message.text,
+                        message.client_id,
+                        message.origin.code(),
+                        message.reply_to.map(to_sql),
+                    ])?;
+                    stored.push(Arc::clone(message));
+                }
+                Entry::Change { seq, change } => {
+                    let target = tx
+                        .prepare_cached(&sqlite(&sql::select_message()))?
+                        .query_row(params![room, to_sql(change.target)], |row| {
+                            sql::message(row)
+                        })
+                        .optional()?;
+                    let changed = target.map(|target| target.changed(change));
+                    for step in sql::save_change(room, *seq, change, changed.as_ref()) {
+                        tx.prepare_cached(&sqlite(step.sql))?
+                            .execute(params_from_iter(step.values))?;
+                    }
+                    stored.push(Arc::new(match changed {
+                        Some(changed) => changed.as_update(*seq),
+                        None => Message::update_of_gone(change.target, *seq),
+                    }));
+                }
+            }
+            newest.insert(room, entry.seq());
         }
         let mut record = tx.prepare_cached(
             "INSERT INTO rooms (name, last_seq) VALUES (?1, ?2)
@@ -591,7 +648,29 @@ fn append(
             }
         }
     }
-    tx.commit()
+    tx.commit()?;
+    if batch.iter().any(|(_, entry)| deletes(entry)) {
+        checkpoint(db);
+    }
+    Ok(stored)
+}
+
+fn deletes(entry: &Entry) -> bool {
+    matches!(entry, Entry::Change { change, .. } if change.kind == ChangeKind::Delete)
+}
+
+/// Moves what the WAL holds into the database and empties the WAL file.
+/// Best effort: a reader in the middle of a read keeps it from finishing,
+/// and the next deletion, or closing the database, tries again.
+fn checkpoint(db: &Connection) {
+    let done = db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+        row.get::<_, i64>(0)
+    });
+    match done {
+        Ok(0) => {}
+        Ok(_) => tracing::debug!("the WAL checkpoint waits for readers"),
+        Err(error) => tracing::warn!(error = %describe(&error), "the WAL checkpoint failed"),
+    }
 }
 
 fn prune_by_age(db: &Connection, age: Duration) -> rusqlite::Result<usize> {
@@ -605,16 +684,16 @@ fn prune_by_age(db: &Connection, age: Duration) -> rusqlite::Result<usize> {
     )
 }
 
-/// Up to `limit` messages of `room` matching `condition` (on `$2`, which
-/// is `seq`), in the order it gives.
+/// Up to `limit` rows of `room` that `query` selects (`$2` is a sequence
+/// number), in the order it gives.
 fn select(
     db: &Connection,
-    condition: &str,
+    query: &str,
     room: &str,
     seq: u64,
     limit: usize,
 ) -> rusqlite::Result<Vec<Arc<Message>>> {
-    let mut query = db.prepare_cached(&sqlite(&sql::select_messages(condition)))?;
+    let mut query = db.prepare_cached(&sqlite(query))?;
     let rows = query.query_map(params![room, to_sql(seq), to_sql(limit as u64)], |row| {
         sql::message(row)
     })?;
@@ -728,6 +807,7 @@ impl rusqlite::ToSql for Value {
             Value::Text(text) => text.to_sql(),
             Value::MaybeText(text) => text.to_sql(),
             Value::Int(n) => n.to_sql(),
+            Value::MaybeInt(n) => n.to_sql(),
             Value::Flag(flag) => flag.to_sql(),
         }
     }

@@ -98,12 +98,16 @@ impl ChatServer for ClassicChat {
             quota,
             caller,
             |message| {
-                Some(message.wire_form(|message| {
-                    Encoded::new(&Note {
-                        name: message.sender.clone(),
-                        message: message.text.clone(),
+                // Edits, deletions and reactions are news this protocol
+                // cannot tell: it shows messages as they are when read.
+                message.is_shown_as_new().then(|| {
+                    message.wire_form(|message| {
+                        Encoded::new(&Note {
+                            name: message.sender.clone(),
+                            message: message.text.clone(),
+                        })
                     })
-                }))
+                })
             },
         );
         if self.replay_delay.is_zero() {

@@ -358,14 +358,14 @@ impl Shared {
     }
 }
 
-/// Shows a message another node stored.
+/// Shows an entry (a message or a change to one) another node stored.
 fn show_message(engine: &Engine, payload: Bytes) {
-    match chat_proto::chat::v1::Message::decode(payload) {
-        Ok(message) => {
-            let (room, message) = convert::from_wire(message);
-            engine.deliver_remote(&room, Arc::new(message));
-        }
-        Err(error) => tracing::warn!(%error, "ignoring an undecodable message from NATS"),
+    let entry = chat_proto::chat::v1::Event::decode(payload)
+        .ok()
+        .and_then(convert::entry_from_node);
+    match entry {
+        Some((room, entry)) => engine.deliver_remote(&room, Arc::new(entry)),
+        None => tracing::warn!("ignoring an undecodable message from NATS"),
     }
 }
 
@@ -665,7 +665,7 @@ struct NodeRelay {
 #[async_trait]
 impl Relay for NodeRelay {
     fn publish(&self, room: &str, message: &Arc<Message>) {
-        let payload = convert::message(room, message).encode_to_vec();
+        let payload = convert::entry_to_node(room, message).encode_to_vec();
         self.shared.send(MESSAGES, payload);
     }
 

@@ -22,7 +22,7 @@ use crate::transport::{Caller, ReplyQuota};
 
 /// `message` as lobby user `reader` should get it: `None` for its own.
 pub fn chat_for(reader: &str, message: &Message) -> Option<Chat> {
-    if message.sender == reader {
+    if message.sender == reader || !message.is_shown_as_new() {
         return None;
     }
     // Only a lobby user's own messages carry its index: anyone else's name

@@ -3,7 +3,9 @@
 use chat_engine::Room as EngineRoom;
 use chat_engine::{Engine, Limits, MAX_TOPIC_CHARS, Message as EngineMessage};
 use chat_proto::chat::v1::room_action::Action as WireAction;
-use chat_proto::chat::v1::{Member, Message, Origin, Role, Room, RoomAction};
+use chat_proto::chat::v1::{
+    Event, Member, Message, MessageUpdated, Origin, Reaction, Role, Room, RoomAction, event,
+};
 use prost_types::Timestamp;
 use tonic::Status;
 
@@ -15,28 +17,78 @@ pub fn most_room_bytes(limits: &Limits) -> usize {
     4 * (MAX_ROOM_CHARS + MAX_TOPIC_CHARS + 2 * limits.max_name_chars) + 32
 }
 
+/// Names of those who put an emoji on a message that a client is shown.
+const REACTION_NAMES: usize = 20;
+
+/// `message` of `room` as clients see it (an update entry as the message
+/// it changed).
 pub fn message(room: &str, message: &EngineMessage) -> Message {
+    message_naming(room, message, REACTION_NAMES)
+}
+
+/// `message` with up to `names` names per reaction.
+fn message_naming(room: &str, message: &EngineMessage, names: usize) -> Message {
     Message {
         room: room.to_owned(),
-        seq: message.seq,
+        seq: message.updates.unwrap_or(message.seq),
         sender: message.sender.clone(),
         text: message.text.clone(),
-        sent_at: Some(Timestamp {
-            seconds: message.sent_at_ms.div_euclid(1000),
-            nanos: i32::try_from(message.sent_at_ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
-        }),
+        sent_at: Some(timestamp(message.sent_at_ms)),
         client_message_id: message.client_id.clone().unwrap_or_default(),
         origin: origin(message.origin).into(),
         reply_to: message.reply_to.unwrap_or(0),
+        edited_at: message.edited_at_ms.map(timestamp),
+        deleted: message.deleted,
+        deleted_by: message.deleted_by.clone().unwrap_or_default(),
+        reactions: message
+            .reactions
+            .iter()
+            .map(|reaction| Reaction {
+                emoji: reaction.emoji.clone(),
+                count: u32::try_from(reaction.names.len()).unwrap_or(u32::MAX),
+                names: reaction.names.iter().take(names).cloned().collect(),
+            })
+            .collect(),
     }
 }
 
-/// A wire message back as the engine's, with its room (how nodes of a
-/// cluster hand each other what they stored).
-pub fn from_wire(message: Message) -> (String, EngineMessage) {
-    let sent_at_ms = message
-        .sent_at
-        .map_or(0, |at| at.seconds * 1000 + i64::from(at.nanos) / 1_000_000);
+/// An entry of a room's order as an event: a new message, or the change
+/// of one.
+pub fn entry_event(room: &str, entry: &EngineMessage) -> Event {
+    Event {
+        event: Some(entry_as(entry, message(room, entry))),
+    }
+}
+
+fn entry_as(entry: &EngineMessage, message: Message) -> event::Event {
+    match entry.updates {
+        None => event::Event::Message(message),
+        Some(_) => event::Event::MessageUpdated(MessageUpdated {
+            message: Some(message),
+            seq: entry.seq,
+        }),
+    }
+}
+
+/// An entry as one node hands it to the others: every name kept.
+pub fn entry_to_node(room: &str, entry: &EngineMessage) -> Event {
+    let message = message_naming(room, entry, usize::MAX);
+    Event {
+        event: Some(entry_as(entry, message)),
+    }
+}
+
+/// An entry another node handed on, back as the engine's, with its room.
+pub fn entry_from_node(event: Event) -> Option<(String, EngineMessage)> {
+    let (message, updates) = match event.event? {
+        event::Event::Message(message) => (message, None),
+        event::Event::MessageUpdated(MessageUpdated { message, seq }) => {
+            let message = message?;
+            let target = message.seq;
+            (Message { seq, ..message }, Some(target))
+        }
+        _ => return None,
+    };
     let origin = match Origin::try_from(message.origin) {
         Ok(Origin::Native) => chat_engine::Origin::Native,
         Ok(Origin::Classic) => chat_engine::Origin::Classic,
@@ -45,15 +97,38 @@ pub fn from_wire(message: Message) -> (String, EngineMessage) {
     };
     let engine = EngineMessage {
         seq: message.seq,
-        sent_at_ms,
+        sent_at_ms: message.sent_at.map_or(0, millis),
         sender: message.sender,
         origin,
         text: message.text,
         client_id: Some(message.client_message_id).filter(|id| !id.is_empty()),
         reply_to: Some(message.reply_to).filter(|&seq| seq != 0),
+        edited_at_ms: message.edited_at.map(millis),
+        deleted: message.deleted,
+        deleted_by: Some(message.deleted_by).filter(|name| !name.is_empty()),
+        reactions: message
+            .reactions
+            .into_iter()
+            .map(|reaction| chat_engine::Reaction {
+                emoji: reaction.emoji,
+                names: reaction.names,
+            })
+            .collect(),
+        updates,
         wire: Default::default(),
     };
-    (message.room, engine)
+    Some((message.room, engine))
+}
+
+fn timestamp(ms: i64) -> Timestamp {
+    Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: i32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
+    }
+}
+
+fn millis(at: Timestamp) -> i64 {
+    at.seconds * 1000 + i64::from(at.nanos) / 1_000_000
 }
 
 fn origin(origin: chat_engine::Origin) -> Origin {
@@ -206,10 +281,8 @@ mod tests {
             sent_at_ms: 1_700_000_000_123,
             sender: "a".into(),
             text: "t".into(),
-            client_id: None,
-            reply_to: None,
             origin: chat_engine::Origin::Classic,
-            wire: Default::default(),
+            ..EngineMessage::default()
         };
         let sent_at = message("r", &msg).sent_at.unwrap();
         assert_eq!(

@@ -252,9 +252,8 @@ impl Events {
                 // Every subscriber gets the same bytes for a message, encoded
                 // by the first.
                 for message in messages {
-                    let encoded = message.wire_form(|message| {
-                        Encoded::new(&event(Kind::Message(convert::message(&room, message))))
-                    });
+                    let encoded = message
+                        .wire_form(|message| Encoded::new(&convert::entry_event(&room, message)));
                     self.queue(Ok(encoded));
                 }
             }

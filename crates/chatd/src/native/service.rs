@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::metrics::{Limit, Metrics, SendMeter};
-use chat_engine::{Draft, Origin};
+use chat_engine::{ChangeKind, Draft, Origin};
 use chat_proto::chat::v1::chat_service_server::ChatService;
 use chat_proto::chat::v1::get_history_request::Position;
 use chat_proto::chat::v1::*;
+use prost::Message as _;
 use tonic::{Request, Response, Status};
 
 use super::convert;
@@ -34,6 +35,26 @@ pub struct NativeChat {
 }
 
 impl NativeChat {
+    /// Makes `session`'s user's change of `kind` to message `seq` of
+    /// `room` (a room it is in), paced like sends. Returns the message as
+    /// it is after.
+    async fn change(
+        &self,
+        session: &Session,
+        room: &str,
+        seq: u64,
+        kind: ChangeKind,
+    ) -> Result<Message, Status> {
+        let target = self.sessions.room_of(session, room).await?;
+        session
+            .user()
+            .take_send(self.sessions.max_sends_per_second())?;
+        let message = target
+            .change(&session.user().author(), seq, kind)
+            .await
+            .map_err(status::from_engine)?;
+        Ok(convert::message(room, &message))
+    }
     pub fn new(sessions: Sessions, logins: AddressRate) -> Self {
         NativeChat { sessions, logins }
     }
@@ -251,6 +272,49 @@ impl ChatService for NativeChat {
         sent
     }
 
+    async fn edit_message(
+        &self,
+        request: Request<EditMessageRequest>,
+    ) -> Result<Response<EditMessageResponse>, Status> {
+        let session = self.session(&request)?;
+        let EditMessageRequest { room, seq, text } = request.into_inner();
+        let message = self
+            .change(&session, &room, seq, ChangeKind::Edit(text))
+            .await?;
+        Ok(Response::new(EditMessageResponse {
+            message: Some(message),
+        }))
+    }
+
+    async fn delete_message(
+        &self,
+        request: Request<DeleteMessageRequest>,
+    ) -> Result<Response<DeleteMessageResponse>, Status> {
+        let session = self.session(&request)?;
+        let DeleteMessageRequest { room, seq } = request.into_inner();
+        self.change(&session, &room, seq, ChangeKind::Delete)
+            .await?;
+        Ok(Response::new(DeleteMessageResponse {}))
+    }
+
+    async fn react(
+        &self,
+        request: Request<ReactRequest>,
+    ) -> Result<Response<ReactResponse>, Status> {
+        let session = self.session(&request)?;
+        let ReactRequest {
+            room,
+            seq,
+            emoji,
+            remove,
+        } = request.into_inner();
+        let kind = ChangeKind::React { emoji, remove };
+        let message = self.change(&session, &room, seq, kind).await?;
+        Ok(Response::new(ReactResponse {
+            message: Some(message),
+        }))
+    }
+
     async fn create_room(
         &self,
         request: Request<CreateRoomRequest>,
@@ -384,7 +448,11 @@ impl ChatService for NativeChat {
                 true,
             ),
         };
-        let mut messages = messages.map_err(|error| status::from_engine(error.into()))?;
+        let mut messages: Vec<_> = messages
+            .map_err(|error| status::from_engine(error.into()))?
+            .iter()
+            .map(|m| convert::message(&room, m))
+            .collect();
         // Oldest first; an older page keeps its newest messages.
         if older {
             messages.reverse();
@@ -394,7 +462,7 @@ impl ChatService for NativeChat {
             .iter()
             .take(limit)
             .take_while(|m| {
-                bytes += m.text.len() + m.sender.len() + MESSAGE_OVERHEAD;
+                bytes += m.encoded_len() + MESSAGE_OVERHEAD;
                 bytes <= HISTORY_PAGE_BYTES
             })
             .count()
@@ -404,13 +472,7 @@ impl ChatService for NativeChat {
         if older {
             messages.reverse();
         }
-        Ok(Response::new(GetHistoryResponse {
-            messages: messages
-                .iter()
-                .map(|m| convert::message(&room, m))
-                .collect(),
-            has_more,
-        }))
+        Ok(Response::new(GetHistoryResponse { messages, has_more }))
     }
 
     async fn moderate_room(

@@ -143,7 +143,17 @@ impl Sessions {
         }
         check_user_name(name)?;
         let claim = self.shared.engine.names().claim(name).await?;
-        let user = Arc::new(User::new(claim, false, self.max_sends_per_second()));
+        // From the moment of login: what the name sent before was someone
+        // else's.
+        let since_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let user = Arc::new(User::new(
+            claim,
+            false,
+            since_ms,
+            self.max_sends_per_second(),
+        ));
         self.users().insert(name.to_owned(), Arc::clone(&user));
         let session = self.add_session(accounts::new_token(), user);
         tracing::info!(name, "guest logged in");
@@ -194,7 +204,17 @@ impl Sessions {
             return Ok(Arc::clone(user));
         }
         let claim = self.shared.engine.names().claim_registered(name)?;
-        let user = Arc::new(User::new(claim, true, self.max_sends_per_second()));
+        let created_ms = self
+            .shared
+            .accounts
+            .find(name)
+            .map_or(0, |account| account.created_at * 1000);
+        let user = Arc::new(User::new(
+            claim,
+            true,
+            created_ms,
+            self.max_sends_per_second(),
+        ));
         // In a cluster, the rooms it joined on other nodes (as their news
         // told this one) are its rooms here too.
         let rooms = self

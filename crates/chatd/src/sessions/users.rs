@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use chat_engine::{EngineError, NameClaim, Room, RoomChange};
+use chat_engine::{Author, EngineError, NameClaim, Room, RoomChange};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -87,6 +87,9 @@ pub struct StreamControl {
 pub struct User {
     name: NameClaim,
     is_account: bool,
+    /// Messages sent under the name from then on are the user's (see
+    /// [`Author`]).
+    owns_since_ms: i64,
     state: Mutex<UserState>,
 }
 
@@ -100,10 +103,16 @@ struct UserState {
 }
 
 impl User {
-    pub fn new(name: NameClaim, is_account: bool, sends_per_second: u32) -> Self {
+    pub fn new(
+        name: NameClaim,
+        is_account: bool,
+        owns_since_ms: i64,
+        sends_per_second: u32,
+    ) -> Self {
         User {
             name,
             is_account,
+            owns_since_ms,
             state: Mutex::new(UserState {
                 rooms: BTreeSet::new(),
                 streams: BTreeMap::new(),
@@ -119,6 +128,14 @@ impl User {
 
     pub fn is_account(&self) -> bool {
         self.is_account
+    }
+
+    /// The user as the author of changes to messages.
+    pub fn author(&self) -> Author {
+        Author {
+            name: self.name().to_owned(),
+            since_ms: self.owns_since_ms,
+        }
     }
 
     /// Whether any session of the user has a stream open.
