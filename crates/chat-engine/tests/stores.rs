@@ -325,7 +325,7 @@ async fn a_change_applies_to_its_message_and_takes_a_place(subject: Subject) {
     }
 
     // Reactions add up, and one taken back goes.
-    append(&*store, "s", &[hello.clone()]).await;
+    append(&*store, "s", std::slice::from_ref(&hello)).await;
     let reactions = [
         change_of(2, 1, "bob", thumbs_up(false)),
         change_of(3, 1, "cy", thumbs_up(false)),

@@ -7,7 +7,7 @@ use chat_proto::chat::v1::room_action::Action;
 use chat_testkit::nats::Nats;
 use chat_testkit::postgres::Postgres;
 use common::metrics::Scrape;
-use common::native::{NativeUser, PASSWORD, next_message};
+use common::native::{NativeUser, PASSWORD, next_message, next_update};
 use common::*;
 
 /// A PostgreSQL database and a NATS server, and nodes on them.
@@ -173,6 +173,65 @@ async fn a_message_the_broker_never_brought_is_read_from_the_database() {
     assert_eq!(
         (third.seq, third.text.as_str(), third.reply_to),
         (3, "third", 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_cross_nodes_count_when_made_at_once_and_are_read_when_missed() {
+    let cluster = Cluster::start("changes").await;
+    let (a, b) = (cluster.node().await, cluster.node().await);
+    let mut reader = member(b.addrs.native, "reader").await;
+    let mut events = reader.subscribe(&[]).await;
+    let mut ann = member(a.addrs.native, "ann").await;
+    let mut bob = member(b.addrs.native, "bob").await;
+    let first = ann.send("general", "frist").await;
+    assert_eq!(next_message(&mut events).await.seq, first.seq);
+
+    // Made on node a, seen on node b.
+    ann.try_edit("general", first.seq, "first").await.unwrap();
+    let edited = next_update(&mut events).await;
+    assert_eq!(edited.message.unwrap().text, "first");
+
+    // Reactions made on both nodes at once both count.
+    let (from_a, from_b) = tokio::join!(
+        ann.try_react("general", first.seq, "👍", false),
+        bob.try_react("general", first.seq, "👍", false),
+    );
+    from_a.unwrap();
+    from_b.unwrap();
+    next_update(&mut events).await;
+    let both = next_update(&mut events).await;
+    let count = both.message.as_ref().unwrap().reactions[0].count;
+    assert_eq!(count, 2, "{both:?}");
+
+    // A change stored as another node would, but never published: node b
+    // finds the gap it leaves and reads it, in its message's state now.
+    let (client, connection) = tokio_postgres::connect(&cluster.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let ghost_seq = both.seq + 1;
+    client
+        .batch_execute(&format!(
+            "UPDATE rooms SET last_seq = {ghost_seq} WHERE name = 'general';
+             UPDATE messages SET text = 'first, fixed' WHERE room = 'general' AND seq = 1;
+             INSERT INTO messages (room, seq, sent_at_ms, sender, text, origin, deleted, target)
+                 VALUES ('general', {ghost_seq}, 0, '', '', 0, TRUE, 1);"
+        ))
+        .await
+        .unwrap();
+    let next = ann.send("general", "next").await;
+    assert_eq!(next.seq, ghost_seq + 1);
+    let ghost = next_update(&mut events).await;
+    assert_eq!(ghost.seq, ghost_seq);
+    assert_eq!(ghost.message.unwrap().text, "first, fixed");
+    assert_eq!(next_message(&mut events).await.seq, next.seq);
+    let page = reader.history("general", None, 10).await;
+    let texts: Vec<&str> = page.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["first, fixed", "next"],
+        "history holds messages as they are"
     );
 }
 

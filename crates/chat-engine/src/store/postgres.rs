@@ -445,10 +445,9 @@ async fn insert_messages(
     if messages.is_empty() {
         return Ok(());
     }
-    let column = |get: &dyn Fn(&(&str, &Arc<Message>, i64)) -> i64| -> Vec<i64> {
-        messages.iter().map(get).collect()
-    };
     let rooms: Vec<&str> = messages.iter().map(|m| m.0).collect();
+    let seqs: Vec<i64> = messages.iter().map(|m| m.2).collect();
+    let times: Vec<i64> = messages.iter().map(|m| m.1.sent_at_ms).collect();
     let senders: Vec<&str> = messages.iter().map(|m| m.1.sender.as_str()).collect();
     let texts: Vec<&str> = messages.iter().map(|m| m.1.text.as_str()).collect();
     let client_ids: Vec<Option<&str>> = messages.iter().map(|m| m.1.client_id.as_deref()).collect();
@@ -464,8 +463,8 @@ async fn insert_messages(
                               $5::TEXT[], $6::TEXT[], $7::SMALLINT[], $8::BIGINT[])",
         &[
             &rooms,
-            &column(&|m| m.2),
-            &column(&|m| m.1.sent_at_ms),
+            &seqs,
+            &times,
             &senders,
             &texts,
             &client_ids,

@@ -252,6 +252,52 @@ impl NativeUser {
             .unwrap())
     }
 
+    pub async fn try_edit(&mut self, room: &str, seq: u64, text: &str) -> Result<Message, Status> {
+        let request = self.req(EditMessageRequest {
+            room: room.into(),
+            seq,
+            text: text.into(),
+        });
+        Ok(self
+            .client
+            .edit_message(request)
+            .await?
+            .into_inner()
+            .message
+            .unwrap())
+    }
+
+    pub async fn try_delete(&mut self, room: &str, seq: u64) -> Result<(), Status> {
+        let request = self.req(DeleteMessageRequest {
+            room: room.into(),
+            seq,
+        });
+        self.client.delete_message(request).await.map(drop)
+    }
+
+    /// Puts `emoji` on message `seq` of `room`, or takes it away.
+    pub async fn try_react(
+        &mut self,
+        room: &str,
+        seq: u64,
+        emoji: &str,
+        remove: bool,
+    ) -> Result<Message, Status> {
+        let request = self.req(ReactRequest {
+            room: room.into(),
+            seq,
+            emoji: emoji.into(),
+            remove,
+        });
+        Ok(self
+            .client
+            .react(request)
+            .await?
+            .into_inner()
+            .message
+            .unwrap())
+    }
+
     pub async fn send(&mut self, room: &str, text: &str) -> Message {
         self.try_send(room, text, "").await.expect("SendMessage")
     }
@@ -326,6 +372,15 @@ pub async fn next_message(stream: &mut Streaming<Event>) -> Message {
             return message;
         }
     }
+}
+
+/// The next change to a message, skipping other events.
+pub async fn next_update(stream: &mut Streaming<Event>) -> MessageUpdated {
+    next_matching(stream, |event| match event {
+        Kind::MessageUpdated(update) => Some(update),
+        _ => None,
+    })
+    .await
 }
 
 /// The next event that `pick` accepts, skipping others.
