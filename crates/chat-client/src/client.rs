@@ -97,6 +97,68 @@ impl Client {
             .ok_or_else(|| missing("message"))
     }
 
+    /// Replaces the text of message `seq` of `room`, one of the user's own.
+    pub async fn edit(&self, room: &str, seq: u64, text: &str) -> Result<ChatMessage, ClientError> {
+        let request = wire::EditMessageRequest {
+            room: room.to_owned(),
+            seq,
+            text: text.to_owned(),
+        };
+        // The same edit again changes nothing: safe to repeat.
+        let edited = self
+            .call(Retry::EvenThrottled, move |mut rpc, token| {
+                let request = authorized(request.clone(), &token);
+                Box::pin(async move { Ok(rpc.edit_message(request).await?.into_inner()) })
+            })
+            .await?;
+        edited
+            .message
+            .map(ChatMessage::from)
+            .ok_or_else(|| missing("message"))
+    }
+
+    /// Deletes message `seq` of `room` (the user's own, or any as a
+    /// moderator).
+    pub async fn delete(&self, room: &str, seq: u64) -> Result<(), ClientError> {
+        let request = wire::DeleteMessageRequest {
+            room: room.to_owned(),
+            seq,
+        };
+        self.call(Retry::EvenThrottled, move |mut rpc, token| {
+            let request = authorized(request.clone(), &token);
+            Box::pin(async move { Ok(rpc.delete_message(request).await?.into_inner()) })
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Puts `emoji` (one emoji, or a `:shortcode:`) on message `seq` of
+    /// `room`, or takes the user's away.
+    pub async fn react(
+        &self,
+        room: &str,
+        seq: u64,
+        emoji: &str,
+        remove: bool,
+    ) -> Result<ChatMessage, ClientError> {
+        let request = wire::ReactRequest {
+            room: room.to_owned(),
+            seq,
+            emoji: emoji.to_owned(),
+            remove,
+        };
+        let reacted = self
+            .call(Retry::EvenThrottled, move |mut rpc, token| {
+                let request = authorized(request.clone(), &token);
+                Box::pin(async move { Ok(rpc.react(request).await?.into_inner()) })
+            })
+            .await?;
+        reacted
+            .message
+            .map(ChatMessage::from)
+            .ok_or_else(|| missing("message"))
+    }
+
     /// Creates `room`, private (seen only by those invited) or not, owned
     /// by the user, and joins it.
     pub async fn create_room(&self, room: &str, private: bool) -> Result<RoomInfo, ClientError> {

@@ -13,6 +13,7 @@ pub mod cli;
 mod client;
 mod config;
 mod connection;
+pub mod emoji;
 mod error;
 mod event;
 pub mod markdown;

@@ -84,6 +84,9 @@ impl RoomLog {
     /// number if it is not loaded.
     pub fn quote(&self, seq: u64) -> String {
         match self.entries.get(&(seq, 0)) {
+            Some(Entry::Message(message)) if message.deleted => {
+                format!("{}: message deleted", message.sender_label())
+            }
             Some(Entry::Message(message)) => {
                 let first = message.text.lines().next().unwrap_or_default();
                 format!("{}: {first}", message.sender_label())

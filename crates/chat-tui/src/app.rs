@@ -9,7 +9,7 @@ use chat_client::rooms::{Entry, HistoryRequest, Rooms};
 use chat_client::{AccountChange, ChatMessage, ClientEvent, Connection, HistoryPage};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::command::{self, AccountCommand, Command, Line};
+use crate::command::{self, AccountCommand, Command, Line, MessageAction};
 use crate::complete::Completion;
 use crate::history::InputHistory;
 use crate::line_edit::LineEdit;
@@ -32,6 +32,13 @@ pub enum Action {
         reply_to: Option<u64>,
     },
     Run(Command),
+    /// Edit, delete or react to message `seq` of `room` (replies are
+    /// sends).
+    OnMessage {
+        room: String,
+        seq: u64,
+        action: MessageAction,
+    },
     /// Change the account, with the passwords asked for.
     Account(AccountChange),
     /// Load the page of `room`'s history before `before` (`None`: newest).
@@ -313,15 +320,7 @@ impl App {
                 let reply_to = self.selected.take();
                 self.send(text, reply_to)
             }
-            Ok(Line::Reply(text)) => {
-                let Some(target) = self.selected.take().or_else(|| self.newest_of_others()) else {
-                    self.outcome(Outcome::Error(
-                        "there is no message here to reply to".into(),
-                    ));
-                    return None;
-                };
-                self.send(text, Some(target))
-            }
+            Ok(Line::OnMessage { seq, action }) => self.on_message(seq, action),
             Ok(Line::Command(command)) => Some(Action::Run(command)),
             Ok(Line::Account(command)) => {
                 self.asking = Some(Asking {
@@ -335,6 +334,40 @@ impl App {
                 None
             }
         }
+    }
+
+    /// `action` on message `seq`, or else the picked one, or else the one
+    /// the action goes to by default. Reacting with an emoji one has put
+    /// there already takes it back, as clicking a reaction does.
+    fn on_message(&mut self, seq: Option<u64>, action: MessageAction) -> Option<Action> {
+        let target = seq
+            .or_else(|| self.selected.take())
+            .or_else(|| match action {
+                MessageAction::Reply(_) | MessageAction::React { .. } => self.newest_of_others(),
+                MessageAction::Edit(_) | MessageAction::Delete => self.newest_of_mine(),
+            });
+        let Some(seq) = target else {
+            self.outcome(Outcome::Error(
+                "there is no message here for that; pick one with Alt-↑".into(),
+            ));
+            return None;
+        };
+        let action = match action {
+            MessageAction::Reply(text) => return self.send(text, Some(seq)),
+            MessageAction::React { emoji, remove } => {
+                let me = self.rooms.me();
+                let has = |message: &ChatMessage| {
+                    let form = chat_client::emoji::reaction_form(&emoji);
+                    (message.reactions.iter())
+                        .any(|r| Some(r.emoji.as_str()) == form && r.includes(me))
+                };
+                let remove = remove || self.shown_message(seq).is_some_and(has);
+                MessageAction::React { emoji, remove }
+            }
+            action => action,
+        };
+        let room = self.rooms.current.clone()?;
+        Some(Action::OnMessage { room, seq, action })
     }
 
     /// `text` for the current room, shown as pending until it is taken.
@@ -363,11 +396,30 @@ impl App {
             .collect()
     }
 
+    /// Message `seq` of the room in view, if it is loaded.
+    fn shown_message(&self, seq: u64) -> Option<&ChatMessage> {
+        match self.rooms.current_log()?.entries.get(&(seq, 0))? {
+            Entry::Message(message) => Some(message),
+            Entry::Notice(_) => None,
+        }
+    }
+
     /// The newest message in view that someone else sent.
     fn newest_of_others(&self) -> Option<u64> {
         let me = self.rooms.me();
         let shown = self.shown_messages();
-        shown.iter().rev().find(|m| !m.is_from(me)).map(|m| m.seq)
+        (shown.iter().rev())
+            .find(|m| !m.is_from(me) && !m.deleted)
+            .map(|m| m.seq)
+    }
+
+    /// The newest message in view that the user sent.
+    fn newest_of_mine(&self) -> Option<u64> {
+        let me = self.rooms.me();
+        let shown = self.shown_messages();
+        (shown.iter().rev())
+            .find(|m| m.is_from(me) && !m.deleted)
+            .map(|m| m.seq)
     }
 
     /// Alt-Up (`-1`) selects the message before the selected one (the

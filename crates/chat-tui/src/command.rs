@@ -84,11 +84,30 @@ pub enum Line {
     Text(String),
     Command(Command),
     Account(AccountCommand),
-    /// `/reply TEXT`: TEXT as an answer to the selected message, or to the
-    /// newest message of someone else.
-    Reply(String),
+    /// `/reply`, `/edit`, `/delete`, `/react` and `/unreact`: an action on
+    /// message `seq` (`/edit 12 text`), or else on the selected one, or
+    /// else on the one the action goes to by default (see
+    /// [`MessageAction`]).
+    OnMessage {
+        seq: Option<u64>,
+        action: MessageAction,
+    },
     /// Nothing to do (a blank line).
     Empty,
+}
+
+/// What to do with one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageAction {
+    /// Answer it (by default the newest message of someone else).
+    Reply(String),
+    /// Replace its text (by default one's newest message).
+    Edit(String),
+    /// Delete it (by default one's newest message).
+    Delete,
+    /// Put an emoji on it or take one's away (by default the newest
+    /// message of someone else).
+    React { emoji: String, remove: bool },
 }
 
 /// Why a line is not a valid command, in one line a person can act on.
@@ -121,7 +140,9 @@ pub const COMMANDS: &[&str] = &[
     "create",
     "delete",
     "deleteaccount",
+    "deleteroom",
     "deop",
+    "edit",
     "help",
     "invite",
     "join",
@@ -137,10 +158,12 @@ pub const COMMANDS: &[&str] = &[
     "password",
     "private",
     "quit",
+    "react",
     "reply",
     "topic",
     "unban",
     "unmute",
+    "unreact",
     "user",
     "who",
 ];
@@ -152,11 +175,12 @@ pub const HELP: &[&str] = &[
     "/make [NAME]      create a room and go there (also /create)",
     "/private [NAME]   create a private room: only those you /invite see it",
     "/msg NAME TEXT    send TEXT to account NAME, in your direct conversation",
-    "/reply TEXT       answer the selected message (Alt-↑/↓), or the newest one",
-    "/list             list the open rooms",
+    "/reply [N] TEXT   answer message N, the one picked with Alt-↑/↓, or the newest",
+    "/edit [N] TEXT    change your message N, picked or newest; /delete [N] too",
+    "/react [N] 👍     react to N, the picked or the newest; /unreact takes back",
     "/join ROOM        join a room, or go to one you are in (/join N: channel N)",
     "/leave [ROOM]     leave the current room, or ROOM",
-    "/user             who is in the current room (also /who)",
+    "/list             the open rooms; /user (or /who): who is in this room",
     "/topic [TEXT]     set (or clear) the room's topic       · owner, moderators",
     "/invite NAME      let NAME join this private room        · owner, moderators",
     "/kick NAME        put NAME out (may come back)           · owner, moderators",
@@ -165,8 +189,7 @@ pub const HELP: &[&str] = &[
     "/bans             who is banned here                     · owner, moderators",
     "/op NAME          make NAME a moderator; /deop NAME      · owner",
     "/owner NAME       hand the room to NAME                  · owner",
-    "/delete           delete this room and its history       · owner",
-    "/help             this help (also /?)",
+    "/deleteroom       delete this room and its history       · owner",
     "/password         change your password; /deleteaccount: delete your account",
     "/quit             leave, staying logged in; /logout: log out for good",
 ];
@@ -208,7 +231,11 @@ pub fn parse(line: &str) -> Result<Line, CommandError> {
         "op" => Command::Moderate(RoomAction::Promote(user(rest, "op")?)),
         "deop" => Command::Moderate(RoomAction::Demote(user(rest, "deop")?)),
         "owner" => Command::Moderate(RoomAction::TransferOwnership(user(rest, "owner")?)),
-        "delete" => no_arguments(rest, "delete", Command::Moderate(RoomAction::Delete(true)))?,
+        "deleteroom" => no_arguments(
+            rest,
+            "deleteroom",
+            Command::Moderate(RoomAction::Delete(true)),
+        )?,
         "bans" => no_arguments(rest, "bans", Command::Bans)?,
         "msg" => {
             let (name, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
@@ -239,16 +266,55 @@ pub fn parse(line: &str) -> Result<Line, CommandError> {
         "?" | "help" => Command::Help,
         "quit" | "exit" => no_arguments(rest, "quit", Command::Quit)?,
         "logout" => no_arguments(rest, "logout", Command::Logout)?,
-        "reply" => {
-            return Ok(Line::Reply(
-                required(rest, "reply", "a message", "/reply sounds good")?.to_owned(),
-            ));
-        }
+        "reply" | "edit" | "delete" | "react" | "unreact" => return on_message(name, rest),
         "password" | "passwd" => return account(rest, "password", AccountCommand::ChangePassword),
         "deleteaccount" => return account(rest, "deleteaccount", AccountCommand::DeleteAccount),
         _ => return Err(CommandError::Unknown(name.to_owned())),
     };
     Ok(Line::Command(command))
+}
+
+/// A command on one message: `/NAME [N] REST`, N a message's number.
+fn on_message(name: &str, rest: &str) -> Result<Line, CommandError> {
+    let (first, after) = rest
+        .split_once(char::is_whitespace)
+        .map_or((rest, ""), |(first, after)| (first, after.trim()));
+    // A number is one only with something after it (`/reply 12` says
+    // "12"), but for /delete, which takes nothing else.
+    let (seq, rest) = match message_number(first) {
+        Some(seq) if !after.is_empty() || name.eq_ignore_ascii_case("delete") => (Some(seq), after),
+        _ => (None, rest),
+    };
+    let action = match name.to_lowercase().as_str() {
+        "reply" => MessageAction::Reply(
+            required(rest, "reply", "a message", "/reply sounds good")?.to_owned(),
+        ),
+        "edit" => MessageAction::Edit(
+            required(rest, "edit", "the new text", "/edit 12 the fixed text")?.to_owned(),
+        ),
+        "delete" if rest.is_empty() => MessageAction::Delete,
+        "delete" => {
+            return Err(CommandError::MissingArgument {
+                command: "delete",
+                what: "a message number or nothing (the picked message, or your newest)",
+                example: "/delete 12",
+            });
+        }
+        remove => MessageAction::React {
+            emoji: required(rest, "react", "an emoji", "/react 👍 or /react 12 :tada:")?.to_owned(),
+            remove: remove == "unreact",
+        },
+    };
+    Ok(Line::OnMessage { seq, action })
+}
+
+/// `12` or `#12`: a message's number.
+fn message_number(word: &str) -> Option<u64> {
+    let digits = word.strip_prefix('#').unwrap_or(word);
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// An account command, which takes no arguments: a password typed after it
@@ -394,7 +460,7 @@ mod tests {
             command("/owner bob"),
             moderate(RoomAction::TransferOwnership("bob".into()))
         );
-        assert_eq!(command("/delete"), moderate(RoomAction::Delete(true)));
+        assert_eq!(command("/deleteroom"), moderate(RoomAction::Delete(true)));
         assert_eq!(command("/bans"), Command::Bans);
         assert_eq!(
             command("/msg bob hi there"),
@@ -418,6 +484,32 @@ mod tests {
         assert_eq!(command("/quit"), Command::Quit);
         assert_eq!(command("/logout"), Command::Logout);
         assert_eq!(command("/JOIN general"), Command::Join("general".into()));
+    }
+
+    #[test]
+    fn message_commands_take_an_optional_number() {
+        let on = |seq: Option<u64>, action| Ok(Line::OnMessage { seq, action });
+        let reply = |text: &str| MessageAction::Reply(text.into());
+        assert_eq!(parse("/reply sure"), on(None, reply("sure")));
+        assert_eq!(parse("/reply 12 sure"), on(Some(12), reply("sure")));
+        assert_eq!(parse("/reply #12 sure"), on(Some(12), reply("sure")));
+        assert_eq!(parse("/reply 12"), on(None, reply("12")));
+        assert_eq!(
+            parse("/edit fixed it"),
+            on(None, MessageAction::Edit("fixed it".into()))
+        );
+        assert_eq!(parse("/delete"), on(None, MessageAction::Delete));
+        assert_eq!(parse("/delete 7"), on(Some(7), MessageAction::Delete));
+        let react = |emoji: &str, remove| MessageAction::React {
+            emoji: emoji.into(),
+            remove,
+        };
+        assert_eq!(parse("/react 👍"), on(None, react("👍", false)));
+        assert_eq!(
+            parse("/react 3 :tada:"),
+            on(Some(3), react(":tada:", false))
+        );
+        assert_eq!(parse("/unreact 3 👍"), on(Some(3), react("👍", true)));
     }
 
     #[test]
@@ -449,7 +541,20 @@ mod tests {
             error("/msg bob"),
             "/msg needs a name and a message, e.g. /msg ann hello"
         );
-        assert_eq!(error("/delete dev"), "/delete takes no arguments");
+        assert_eq!(error("/deleteroom dev"), "/deleteroom takes no arguments");
+        assert_eq!(
+            error("/delete dev"),
+            "/delete needs a message number or nothing (the picked message, or your newest), \
+             e.g. /delete 12"
+        );
+        assert_eq!(
+            error("/edit"),
+            "/edit needs the new text, e.g. /edit 12 the fixed text"
+        );
+        assert_eq!(
+            error("/react"),
+            "/react needs an emoji, e.g. /react 👍 or /react 12 :tada:"
+        );
         assert_eq!(error("/list rooms"), "/list takes no arguments");
         assert_eq!(error("/quit now"), "/quit takes no arguments");
         assert_eq!(

@@ -10,7 +10,7 @@ use chat_client::{AccountChange, Client, ClientEvent, Connection};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::command::{self, AccountCommand, Line};
+use crate::command::{self, AccountCommand, Line, MessageAction};
 use crate::runner::{self, Outcome};
 
 /// Runs until standard input ends, `/quit` or `/logout`; then a guest is
@@ -35,8 +35,8 @@ pub async fn run(
                 None => vec![Outcome::Error("you are in no room; /join one first".into())],
             },
             Ok(Line::Command(command)) => runner::run(&client, command, here.as_deref()).await,
-            Ok(Line::Reply(text)) => match &here {
-                Some(room) => reply_to_newest(&client, room, &text).await,
+            Ok(Line::OnMessage { seq, action }) => match &here {
+                Some(room) => on_message(&client, room, seq, action).await,
                 None => vec![Outcome::Error("you are in no room; /join one first".into())],
             },
             Ok(Line::Account(command)) => match ask(command).await {
@@ -195,19 +195,32 @@ pub fn describe(event: &ClientEvent, label: impl Fn(&str) -> String) -> Option<S
     })
 }
 
-/// Sends `text` to `room` as an answer to its newest message from someone
-/// else (plain mode shows no selection).
-async fn reply_to_newest(client: &Client, room: &str, text: &str) -> Vec<Outcome> {
-    let newest = match client.history(room, None, 20).await {
-        Ok(page) => (page.messages.iter().rev())
-            .find(|message| !message.is_from(client.name()))
-            .map(|message| message.seq),
-        Err(error) => return vec![Outcome::Error(error.to_string())],
+/// Does `action` on message `seq` of `room`, or else on the one it goes
+/// to by default (plain mode shows no selection): for a reply or a
+/// reaction the newest message from someone else, for an edit or a
+/// deletion the user's newest.
+async fn on_message(
+    client: &Client,
+    room: &str,
+    seq: Option<u64>,
+    action: MessageAction,
+) -> Vec<Outcome> {
+    let seq = match seq {
+        Some(seq) => Some(seq),
+        None => match client.history(room, None, 50).await {
+            Ok(page) => {
+                let mine = matches!(action, MessageAction::Edit(_) | MessageAction::Delete);
+                (page.messages.iter().rev())
+                    .find(|m| m.is_from(client.name()) == mine && !m.deleted)
+                    .map(|m| m.seq)
+            }
+            Err(error) => return vec![Outcome::Error(error.to_string())],
+        },
     };
-    match newest {
-        Some(seq) => runner::send(client, room, text, Some(seq)).await,
+    match seq {
+        Some(seq) => runner::on_message(client, room, seq, action).await,
         None => vec![Outcome::Error(
-            "there is no message here to reply to".into(),
+            "there is no message here for that; give its number".into(),
         )],
     }
 }

@@ -3,7 +3,9 @@
 
 use chat_client::{AccountChange, Client, RoomAction};
 
-use crate::command::Command;
+use chat_client::emoji::expand_shortcodes;
+
+use crate::command::{Command, MessageAction};
 
 /// The room `/all` posts to.
 pub const LOBBY: &str = "lobby";
@@ -182,8 +184,33 @@ pub async fn account(client: &Client, change: AccountChange) -> Vec<Outcome> {
 /// Sends `text` to `room`; only a failure has anything to show (the message
 /// itself comes back as an event).
 pub async fn send(client: &Client, room: &str, text: &str, reply_to: Option<u64>) -> Vec<Outcome> {
-    match client.reply(room, text, reply_to).await {
+    match client.reply(room, &expand_shortcodes(text), reply_to).await {
         Ok(_) => Vec::new(),
         Err(error) => vec![Outcome::Error(format!("not sent: {error}"))],
+    }
+}
+
+/// Does `action` to message `seq` of `room`. What changed shows when the
+/// server tells everyone in the room.
+pub async fn on_message(
+    client: &Client,
+    room: &str,
+    seq: u64,
+    action: MessageAction,
+) -> Vec<Outcome> {
+    let done = match action {
+        MessageAction::Reply(text) => return send(client, room, &text, Some(seq)).await,
+        MessageAction::Edit(text) => client
+            .edit(room, seq, &expand_shortcodes(&text))
+            .await
+            .map(drop),
+        MessageAction::Delete => client.delete(room, seq).await,
+        MessageAction::React { emoji, remove } => {
+            client.react(room, seq, &emoji, remove).await.map(drop)
+        }
+    };
+    match done {
+        Ok(()) => Vec::new(),
+        Err(error) => vec![Outcome::Error(error.to_string())],
     }
 }

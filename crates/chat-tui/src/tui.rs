@@ -218,6 +218,9 @@ async fn work(
                 reply_to,
             } => Done::Sent(runner::send(&client, &room, &text, reply_to).await),
             Action::Account(change) => Done::Outcomes(runner::account(&client, change).await),
+            Action::OnMessage { room, seq, action } => {
+                Done::Outcomes(runner::on_message(&client, &room, seq, action).await)
+            }
             Action::Run(command) => {
                 Done::Outcomes(runner::run(&client, command, current.as_deref()).await)
             }

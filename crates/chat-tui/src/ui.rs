@@ -3,7 +3,7 @@
 //! below. The messages come first: under 100 columns the members panel
 //! goes, under 60 the rooms panel too, and F2 hides both.
 
-use chat_client::{Connection, markdown};
+use chat_client::{ChatMessage, Connection, markdown};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -195,38 +195,74 @@ fn shown_lines(log: &RoomLog, entry: &Entry, app: &App, width: usize) -> Vec<Lin
 /// The display lines of one entry, wrapped to `width` columns.
 fn entry_lines(entry: &Entry, me: &str, width: usize) -> Vec<Line<'static>> {
     match entry {
-        Entry::Message(message) => {
-            let time = crate::clock(message.sent_at);
-            let text = &message.text;
-            let color = if message.is_from(me) {
-                Color::Cyan
-            } else {
-                Color::Magenta
-            };
-            let sender = message.sender_label();
-            let head = format!("{time} {sender}: ");
-            let head_width = display_width(&head);
-            let first_width = width.saturating_sub(head_width).max(1);
-            let rest_width = width.saturating_sub(TIME_COLUMN).max(1);
-            let mut chunks = styled_chunks(text, first_width, rest_width).into_iter();
-            let mut first = vec![
-                Span::raw(format!("{time} ")).dark_gray(),
-                Span::styled(sender, Style::new().fg(color).add_modifier(Modifier::BOLD)),
-                Span::raw(": "),
-            ];
-            first.extend(chunks.next().unwrap_or_default());
-            let mut lines = vec![Line::from(first)];
-            lines.extend(chunks.map(|mut chunk| {
-                chunk.insert(0, Span::raw(" ".repeat(TIME_COLUMN)));
-                Line::from(chunk)
-            }));
-            lines
-        }
+        Entry::Message(message) => message_lines(message, me, width),
         Entry::Notice(text) => wrap(text, width.max(1), width.max(1))
             .into_iter()
             .map(|chunk| Line::from(chunk).dark_gray().italic())
             .collect(),
     }
+}
+
+/// A message's lines: time, sender and text (a tombstone's says it was
+/// deleted), `(edited)` after an edited one, and its reactions under it.
+fn message_lines(message: &ChatMessage, me: &str, width: usize) -> Vec<Line<'static>> {
+    let time = crate::clock(message.sent_at);
+    let color = if message.is_from(me) {
+        Color::Cyan
+    } else {
+        Color::Magenta
+    };
+    let sender = message.sender_label();
+    let head = format!("{time} {sender}: ");
+    let first_width = width.saturating_sub(display_width(&head)).max(1);
+    let rest_width = width.saturating_sub(TIME_COLUMN).max(1);
+    let mut chunks = if message.deleted {
+        let said = match &message.deleted_by {
+            Some(by) => format!("message deleted by {by}"),
+            None => "message deleted".to_owned(),
+        };
+        vec![vec![Span::raw(said).dark_gray().italic()]]
+    } else {
+        styled_chunks(&message.text, first_width, rest_width)
+    };
+    if message.edited_at.is_some() && !message.deleted {
+        let last = chunks.last_mut().filter(|chunk| {
+            let used: usize = chunk.iter().map(|span| display_width(&span.content)).sum();
+            used + " (edited)".len() <= rest_width
+        });
+        match last {
+            Some(last) => last.push(Span::raw(" (edited)").dark_gray()),
+            None => chunks.push(vec![Span::raw("(edited)").dark_gray()]),
+        }
+    }
+    let mut chunks = chunks.into_iter();
+    let mut first = vec![
+        Span::raw(format!("{time} ")).dark_gray(),
+        Span::styled(sender, Style::new().fg(color).add_modifier(Modifier::BOLD)),
+        Span::raw(": "),
+    ];
+    first.extend(chunks.next().unwrap_or_default());
+    let mut lines = vec![Line::from(first)];
+    let indent = || Span::raw(" ".repeat(TIME_COLUMN));
+    lines.extend(chunks.map(|mut chunk| {
+        chunk.insert(0, indent());
+        Line::from(chunk)
+    }));
+    if !message.reactions.is_empty() {
+        let mut chips = vec![indent()];
+        for reaction in &message.reactions {
+            let chip = format!("{} {}", reaction.emoji, reaction.count);
+            // One's own reactions stand out.
+            chips.push(match reaction.includes(me) {
+                true => Span::raw(chip).fg(Color::Cyan).bold(),
+                false => Span::raw(chip),
+            });
+            chips.push(Span::raw("  "));
+        }
+        chips.pop();
+        lines.push(Line::from(chips));
+    }
+    lines
 }
 
 /// A message's text as Markdown in terminal styles, wrapped as [`wrap`]
@@ -327,7 +363,7 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         .map(|line| Line::raw(*line))
         .collect();
     let block = Block::bordered()
-        .title(" Commands · any key closes ")
+        .title(" Commands (/help, /?) · any key closes ")
         .title_bottom(" ↑↓ typed lines · Tab completes · Ctrl-N/P, Alt-1…9 rooms · F2 panels ");
     frame.render_widget(Clear, area);
     frame.render_widget(Paragraph::new(lines).block(block), area);
@@ -346,7 +382,7 @@ fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
         None => format!(" {} ", app.rooms.me()),
     };
     if let (Some(seq), Some(log)) = (app.selected, app.rooms.current_log()) {
-        let replying = format!("↪ {} · Esc: not a reply ", log.quote(seq));
+        let replying = format!("↪ #{seq} {} · Esc ", log.quote(seq));
         let room = usize::from(area.width).saturating_sub(display_width(&title) + 4);
         title.push_str(&fit(&replying, room));
     }

@@ -6,10 +6,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use chat_client::rooms::Entry;
 use chat_client::{
     AccountChange, ChatMessage, ClientError, ClientEvent, Code, Connection, HistoryPage, Member,
-    Role, RoomAction, RoomInfo,
+    Reaction, Role, RoomAction, RoomInfo,
 };
 use chat_tui::app::{Action, App};
-use chat_tui::command::Command;
+use chat_tui::command::{Command, MessageAction};
 use chat_tui::login::{Field, LoginAction, LoginForm};
 use chat_tui::runner::Outcome;
 use chat_tui::ui;
@@ -359,7 +359,7 @@ fn help_shows_every_command_at_once_and_any_key_closes_it() {
     assert!(!app.help);
     assert!(app.input.text.is_empty(), "Esc only closed the help");
     let shown = screen(&app, 80, 24).join("\n");
-    assert!(!shown.contains("Commands"), "{shown}");
+    assert!(!shown.contains("Commands ("), "{shown}");
 }
 
 #[test]
@@ -842,7 +842,7 @@ fn a_selected_message_is_answered_and_a_reply_quotes_what_it_answers() {
     assert_eq!(app.selected, Some(2));
     let shown = screen(&app, 80, 24).join("\n");
     assert!(
-        shown.contains("↪ ann: message 2"),
+        shown.contains("↪ #2 ann: message 2"),
         "the input says so: {shown}"
     );
     assert_eq!(
@@ -941,4 +941,82 @@ fn a_room_not_in_view_keeps_only_its_newest_entries() {
     assert!(app.rooms.logs["general"].entries.len() > most as usize);
     app.rooms.switch_to("busy");
     assert_eq!(app.rooms.logs["general"].entries.len(), most as usize);
+}
+
+#[test]
+fn messages_are_edited_deleted_and_reacted_to_and_show_it() {
+    let mut app = chatting(4);
+    let on = |seq, action| {
+        Some(Action::OnMessage {
+            room: "general".into(),
+            seq,
+            action,
+        })
+    };
+    // By default: one's own newest for edits and deletions, the newest of
+    // someone else for reactions; or the number given, or the one picked.
+    assert_eq!(
+        type_line(&mut app, "/edit fixed :tada:"),
+        on(4, MessageAction::Edit("fixed :tada:".into()))
+    );
+    assert_eq!(
+        type_line(&mut app, "/react 👍"),
+        on(
+            3,
+            MessageAction::React {
+                emoji: "👍".into(),
+                remove: false
+            }
+        )
+    );
+    assert_eq!(
+        type_line(&mut app, "/delete 2"),
+        on(2, MessageAction::Delete)
+    );
+    app.on_key(KeyEvent::new(KeyCode::Up, KeyModifiers::ALT));
+    app.on_key(KeyEvent::new(KeyCode::Up, KeyModifiers::ALT));
+    assert_eq!(type_line(&mut app, "/delete"), on(3, MessageAction::Delete));
+
+    // What the server tells of the changes.
+    let mut edited = message("general", 4, "ann", "fixed 🎉");
+    edited.edited_at = Some(edited.sent_at);
+    app.apply(ClientEvent::MessageUpdated(edited));
+    let mut reacted = message("general", 3, "bob", "message 3");
+    reacted.reactions = vec![
+        Reaction {
+            emoji: "👍".into(),
+            count: 2,
+            names: vec!["bob".into(), "ann".into()],
+        },
+        Reaction {
+            emoji: "❤️".into(),
+            count: 1,
+            names: vec!["bob".into()],
+        },
+    ];
+    app.apply(ClientEvent::MessageUpdated(reacted));
+    let mut deleted = message("general", 1, "bob", "");
+    deleted.deleted = true;
+    deleted.deleted_by = Some("mod".into());
+    app.apply(ClientEvent::MessageUpdated(deleted));
+    let shown = screen(&app, 80, 24);
+    let row = |needle: &str| shown.iter().position(|row| row.contains(needle));
+    assert!(row("bob: message deleted by mod").is_some(), "{shown:#?}");
+    assert!(row("ann: fixed 🎉 (edited)").is_some(), "{shown:#?}");
+    let chips = row("👍 2  ❤️ 1");
+    assert!(
+        chips.is_some() && chips == row("bob: message 3").map(|r| r + 1),
+        "reactions under their message: {shown:#?}"
+    );
+    // Reacting again with an emoji one has there takes it back.
+    assert_eq!(
+        type_line(&mut app, "/react 3 :+1:"),
+        on(
+            3,
+            MessageAction::React {
+                emoji: ":+1:".into(),
+                remove: true
+            }
+        )
+    );
 }
