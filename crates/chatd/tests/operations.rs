@@ -235,6 +235,8 @@ async fn a_config_file_can_set_every_key_and_flags_and_environment_beat_it() {
         ("max-logins-per-second", "3".into()),
         ("max-message-bytes", "2048".into()),
         ("max-name-chars", "32".into()),
+        ("max-reactions", "12".into()),
+        ("max-reactions-per-user", "4".into()),
         ("max-rooms", "500".into()),
         ("max-rooms-created-per-user", "7".into()),
         ("max-rooms-per-user", "9".into()),
