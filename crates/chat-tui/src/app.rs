@@ -424,8 +424,12 @@ impl App {
 
     /// Alt-Up (`-1`) selects the message before the selected one (the
     /// newest at first), Alt-Down the one after, and past the newest none.
+    /// Deleted messages are passed over: there is nothing to do with them.
     fn select(&mut self, step: isize) {
-        let seqs: Vec<u64> = self.shown_messages().iter().map(|m| m.seq).collect();
+        let seqs: Vec<u64> = (self.shown_messages().iter())
+            .filter(|m| !m.deleted)
+            .map(|m| m.seq)
+            .collect();
         let at = self
             .selected
             .and_then(|seq| seqs.iter().position(|&s| s == seq));
