@@ -22,6 +22,23 @@ pub enum Request {
         /// The message of the room this one answers.
         reply_to: Option<u64>,
     },
+    /// A new text for the user's message `seq`.
+    Edit {
+        room: String,
+        seq: u64,
+        text: String,
+    },
+    Delete {
+        room: String,
+        seq: u64,
+    },
+    /// Puts the user's `emoji` on message `seq`, or takes it away.
+    React {
+        room: String,
+        seq: u64,
+        emoji: String,
+        remove: bool,
+    },
     Join(String),
     Create {
         room: String,
@@ -166,9 +183,42 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
                     reply_to,
                 },
                 Some(client),
-            ) => match client.reply(&room, &text, reply_to).await {
+            ) => match client
+                .reply(
+                    &room,
+                    &chat_client::emoji::expand_shortcodes(&text),
+                    reply_to,
+                )
+                .await
+            {
                 Ok(_) => continue,
                 Err(error) => Update::Failed(format!("not sent: {error}")),
+            },
+            // What changed shows when the server tells the room.
+            (Request::Edit { room, seq, text }, Some(client)) => {
+                let text = chat_client::emoji::expand_shortcodes(&text);
+                match client.edit(&room, seq, &text).await {
+                    Ok(_) => continue,
+                    Err(error) => Update::Failed(format!("not changed: {error}")),
+                }
+            }
+            (Request::Delete { room, seq }, Some(client)) => {
+                match client.delete(&room, seq).await {
+                    Ok(()) => continue,
+                    Err(error) => Update::Failed(format!("not deleted: {error}")),
+                }
+            }
+            (
+                Request::React {
+                    room,
+                    seq,
+                    emoji,
+                    remove,
+                },
+                Some(client),
+            ) => match client.react(&room, seq, &emoji, remove).await {
+                Ok(_) => continue,
+                Err(error) => Update::Failed(error.to_string()),
             },
             (Request::Join(room), Some(client)) => {
                 done(client.join_room(&room).await.map(|r| Some(r.name)))

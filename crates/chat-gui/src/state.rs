@@ -151,6 +151,20 @@ impl std::fmt::Debug for AccountForm {
     }
 }
 
+/// What the user picked to do with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pick {
+    Reply(u64),
+    /// Edit the message, whose text is this.
+    Edit(u64, String),
+    Delete(u64),
+    React {
+        seq: u64,
+        emoji: String,
+        remove: bool,
+    },
+}
+
 #[derive(Debug)]
 pub struct ChatView {
     pub server: String,
@@ -181,6 +195,9 @@ pub struct ChatView {
     pub focus_input: bool,
     /// The message the next one answers, picked from its context menu.
     pub reply_to: Option<u64>,
+    /// The user's message whose new text is being typed, instead of a new
+    /// message.
+    pub editing: Option<u64>,
     /// The message view was scrolled to its top last frame.
     pub at_top: bool,
 }
@@ -194,6 +211,7 @@ impl ChatView {
             account: None,
             focus_input: true,
             reply_to: None,
+            editing: None,
             connection: Connection::Connecting,
             rooms: Rooms::new(name),
             input: String::new(),
@@ -211,8 +229,50 @@ impl ChatView {
     /// Shows `room`, from its newest entries.
     pub fn switch_to(&mut self, room: &str) {
         self.reply_to = None;
+        self.stop_editing();
         self.rooms.switch_to(room);
         self.shown = SHOWN_STEP;
+    }
+
+    /// Types a new text for message `seq` (the user's), starting from its
+    /// text now.
+    pub fn edit(&mut self, seq: u64, text: &str) {
+        self.reply_to = None;
+        self.editing = Some(seq);
+        self.input = text.to_owned();
+        self.focus_input = true;
+    }
+
+    /// Back to typing a new message.
+    pub fn stop_editing(&mut self) {
+        if self.editing.take().is_some() {
+            self.input.clear();
+        }
+    }
+
+    /// What picking `pick` from a message does: a reply or an edit starts
+    /// in the message line; the rest go to the server.
+    pub fn pick(&mut self, pick: Pick) -> Option<Request> {
+        let room = self.rooms.current.clone()?;
+        match pick {
+            Pick::Reply(seq) => {
+                self.stop_editing();
+                self.reply_to = Some(seq);
+                self.focus_input = true;
+                None
+            }
+            Pick::Edit(seq, text) => {
+                self.edit(seq, &text);
+                None
+            }
+            Pick::Delete(seq) => Some(Request::Delete { room, seq }),
+            Pick::React { seq, emoji, remove } => Some(Request::React {
+                room,
+                seq,
+                emoji,
+                remove,
+            }),
+        }
     }
 
     /// Draws further back; asks for older history once all loaded entries

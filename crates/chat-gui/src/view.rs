@@ -5,7 +5,10 @@ use chat_client::{AccountChange, Connection, Member, Role, RoomAction, markdown}
 use eframe::egui::{self, Color32, Key, RichText, ScrollArea, TextEdit};
 
 use crate::backend::Request;
-use crate::state::{AccountForm, ChatView, LoginForm, Screen, State};
+use crate::state::{AccountForm, ChatView, LoginForm, Pick, Screen, State};
+
+/// The emoji a message's menu offers to react with.
+const QUICK_REACTIONS: [&str; 8] = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "🙏"];
 
 const ONLINE: Color32 = Color32::from_rgb(80, 200, 120);
 const ERROR: Color32 = Color32::from_rgb(230, 90, 90);
@@ -224,6 +227,18 @@ fn input_line(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
             }
         });
     }
+    if view.editing.is_some() {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Editing your message · Enter saves").weak());
+            if ui
+                .small_button("×")
+                .on_hover_text("Keep it as it was")
+                .clicked()
+            {
+                view.stop_editing();
+            }
+        });
+    }
     ui.horizontal(|ui| {
         let label = ui.label(format!("to {}", room_label(&view.rooms, &room)));
         let field = ui
@@ -235,7 +250,9 @@ fn input_line(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
             .labelled_by(label.id);
         if field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
             let text = std::mem::take(&mut view.input);
-            if !text.trim().is_empty() {
+            if let Some(seq) = view.editing.take() {
+                request = Some(Request::Edit { room, seq, text });
+            } else if !text.trim().is_empty() {
                 let reply_to = view.reply_to.take();
                 request = Some(Request::Send {
                     room,
@@ -511,6 +528,11 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
     let older = first > 0 || log.has_older;
     let loading = log.loading;
     let me = view.rooms.me().to_owned();
+    let moderates = view
+        .rooms
+        .current
+        .as_deref()
+        .is_some_and(|room| view.rooms.my_role(room) >= Role::Moderator);
     let mut wants_older = false;
     let mut picked = None;
     let scrolled = ScrollArea::vertical()
@@ -526,14 +548,13 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
                 wants_older = ui.button("Show older messages").clicked();
             }
             for entry in &entries[first..] {
-                if let Some(seq) = entry_row(ui, log, entry, &me) {
-                    picked = Some(seq);
+                if let Some(pick) = entry_row(ui, log, entry, &me, moderates) {
+                    picked = Some(pick);
                 }
             }
         });
-    if picked.is_some() {
-        view.reply_to = picked;
-        view.focus_input = true;
+    if let Some(pick) = picked {
+        return view.pick(pick);
     }
     let at_top = scrolled.state.clamped_offset().y <= 0.0
         && scrolled.content_size.y > scrolled.inner_rect.height();
@@ -546,40 +567,119 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
     None
 }
 
-/// Draws one entry; a message's context menu offers to answer it, and the
-/// message picked is handed back.
-fn entry_row(ui: &mut egui::Ui, log: &RoomLog, entry: &Entry, me: &str) -> Option<u64> {
-    let mut picked = None;
-    match entry {
-        Entry::Message(message) => {
-            if let Some(target) = message.reply_to {
-                ui.label(
-                    RichText::new(format!("    ↪ {}", log.quote(target)))
-                        .weak()
-                        .small(),
-                );
-            }
-            let local: chrono::DateTime<chrono::Local> = message.sent_at.into();
-            let sender = RichText::new(message.sender_label()).strong();
-            let sender = if message.is_from(me) {
-                sender.color(Color32::from_rgb(90, 170, 230))
-            } else {
-                sender.color(Color32::from_rgb(200, 120, 220))
-            };
-            ui.horizontal_wrapped(|ui| {
-                ui.label(RichText::new(local.format("%H:%M").to_string()).weak());
-                ui.label(sender);
-                ui.label(styled_text(ui, &message.text)).context_menu(|ui| {
-                    if ui.button("Reply").clicked() {
-                        picked = Some(message.seq);
-                        ui.close();
-                    }
-                });
-            });
-        }
+/// Draws one entry; what is picked from a message (its context menu, or
+/// its reactions) is handed back.
+fn entry_row(
+    ui: &mut egui::Ui,
+    log: &RoomLog,
+    entry: &Entry,
+    me: &str,
+    moderates: bool,
+) -> Option<Pick> {
+    let message = match entry {
+        Entry::Message(message) => message,
         Entry::Notice(text) => {
             ui.label(RichText::new(text).italics().weak());
+            return None;
         }
+    };
+    let mut picked = None;
+    if let Some(target) = message.reply_to {
+        ui.label(
+            RichText::new(format!("    ↪ {}", log.quote(target)))
+                .weak()
+                .small(),
+        );
+    }
+    let local: chrono::DateTime<chrono::Local> = message.sent_at.into();
+    let sender = RichText::new(message.sender_label()).strong();
+    let sender = if message.is_from(me) {
+        sender.color(Color32::from_rgb(90, 170, 230))
+    } else {
+        sender.color(Color32::from_rgb(200, 120, 220))
+    };
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(local.format("%H:%M").to_string()).weak());
+        ui.label(sender);
+        if message.deleted {
+            let said = match &message.deleted_by {
+                Some(by) => format!("message deleted by {by}"),
+                None => "message deleted".to_owned(),
+            };
+            ui.label(RichText::new(said).italics().weak());
+            return;
+        }
+        let text = ui.label(styled_text(ui, &message.text));
+        text.context_menu(|ui| picked = message_menu(ui, message, me, moderates));
+        if let Some(edited) = message.edited_at {
+            let at: chrono::DateTime<chrono::Local> = edited.into();
+            ui.label(RichText::new("(edited)").weak().small())
+                .on_hover_text(format!("edited at {}", at.format("%H:%M:%S")));
+        }
+    });
+    if !message.reactions.is_empty() {
+        ui.horizontal_wrapped(|ui| {
+            ui.add_space(40.0);
+            for reaction in &message.reactions {
+                let mine = reaction.includes(me);
+                let chip = format!("{} {}", reaction.emoji, reaction.count);
+                let chip = ui
+                    .selectable_label(mine, RichText::new(chip).size(15.0))
+                    .on_hover_text(reaction.names.join(", "));
+                if chip.clicked() {
+                    picked = Some(Pick::React {
+                        seq: message.seq,
+                        emoji: reaction.emoji.clone(),
+                        remove: mine,
+                    });
+                }
+            }
+        });
+    }
+    picked
+}
+
+/// A message's context menu: reply, react, and for one's own (or any, as
+/// a moderator) edit and delete, the deletion asked again.
+fn message_menu(
+    ui: &mut egui::Ui,
+    message: &chat_client::ChatMessage,
+    me: &str,
+    moderates: bool,
+) -> Option<Pick> {
+    let seq = message.seq;
+    let mut picked = None;
+    if ui.button("Reply").clicked() {
+        picked = Some(Pick::Reply(seq));
+    }
+    ui.menu_button("React", |ui| {
+        ui.horizontal(|ui| {
+            for emoji in QUICK_REACTIONS {
+                if ui.button(RichText::new(emoji).size(18.0)).clicked() {
+                    let remove =
+                        (message.reactions.iter()).any(|r| r.emoji == emoji && r.includes(me));
+                    picked = Some(Pick::React {
+                        seq,
+                        emoji: emoji.to_owned(),
+                        remove,
+                    });
+                }
+            }
+        });
+    });
+    let own = message.is_from(me);
+    if own && ui.button("Edit").clicked() {
+        picked = Some(Pick::Edit(seq, message.text.clone()));
+    }
+    if own || moderates {
+        ui.menu_button("Delete…", |ui| {
+            if ui.button("Delete for everyone").clicked() {
+                picked = Some(Pick::Delete(seq));
+            }
+        });
+    }
+    if picked.is_some() {
+        ui.close();
     }
     picked
 }

@@ -580,3 +580,66 @@ fn markdown_is_shown_without_its_marks() {
     harness.get_by_label("ship it with cargo test");
     assert!(harness.query_by_label_contains("**").is_none());
 }
+
+/// The one message of the current room, as the window holds it.
+fn only_message(app: &ChatGui) -> Option<chat_client::ChatMessage> {
+    chat(app)?
+        .rooms
+        .current_log()?
+        .entries
+        .values()
+        .find_map(|entry| match entry {
+            Entry::Message(message) => Some(message.clone()),
+            Entry::Notice(_) => None,
+        })
+}
+
+#[test]
+fn a_message_is_edited_reacted_to_and_deleted_from_its_menu() {
+    let server = Server::start();
+    let mut harness = window(&server.addr(), "ann");
+    log_in(&mut harness);
+    send(&mut harness, "helo");
+    run_until(&mut harness, "the message back", |app| {
+        texts(app) == ["ann: helo"]
+    });
+
+    harness.get_by_label("helo").click_secondary();
+    harness.run_steps(2);
+    harness.get_by_label("Edit").click();
+    harness.run_steps(2);
+    harness.get_by_label("Editing your message · Enter saves");
+    harness
+        .get_by_label("to #general")
+        .type_text(", world :tada:");
+    harness.key_press(egui::Key::Enter);
+    run_until(&mut harness, "the edit back", |app| {
+        texts(app) == ["ann: helo, world 🎉"]
+    });
+    assert!(only_message(harness.state()).unwrap().edited_at.is_some());
+    harness.get_by_label("(edited)");
+
+    harness.get_by_label("helo, world 🎉").click_secondary();
+    harness.run_steps(2);
+    harness.get_by_label("React").click();
+    harness.run_steps(2);
+    harness.get_by_label("👀").click();
+    run_until(&mut harness, "the reaction back", |app| {
+        only_message(app).is_some_and(|m| m.reactions.len() == 1)
+    });
+    // Clicking one's own reaction takes it back.
+    harness.get_by_label("👀 1").click();
+    run_until(&mut harness, "the reaction gone", |app| {
+        only_message(app).is_some_and(|m| m.reactions.is_empty())
+    });
+
+    harness.get_by_label("helo, world 🎉").click_secondary();
+    harness.run_steps(2);
+    harness.get_by_label("Delete…").click();
+    harness.run_steps(2);
+    harness.get_by_label("Delete for everyone").click();
+    run_until(&mut harness, "the tombstone", |app| {
+        only_message(app).is_some_and(|m| m.deleted)
+    });
+    harness.get_by_label("message deleted");
+}
