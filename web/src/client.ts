@@ -7,7 +7,10 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 
-import type { Room as WireRoom } from "./gen/chat/v1/chat_pb";
+import type {
+  Message as WireMessage,
+  Room as WireRoom,
+} from "./gen/chat/v1/chat_pb";
 import type { Servers } from "./servers";
 import {
   forgetSession,
@@ -146,6 +149,36 @@ export class ChatClient {
       send: { room, text, clientId: newClientId(), replyTo },
     });
     void this.flushOutbox();
+  }
+
+  /** A new text for the user's message `seq` of `room`. */
+  async edit(room: string, seq: number, text: string) {
+    const reply = await this.call((headers) =>
+      this.rpc.editMessage({ room, seq: BigInt(seq), text }, { headers }),
+    );
+    this.updated(reply.message);
+  }
+
+  /** Deletes message `seq` of `room` (the user's, or any as moderator). */
+  async deleteMessage(room: string, seq: number) {
+    await this.call((headers) =>
+      this.rpc.deleteMessage({ room, seq: BigInt(seq) }, { headers }),
+    );
+  }
+
+  /** Puts `emoji` on message `seq` of `room`, or takes the user's away. */
+  async react(room: string, seq: number, emoji: string, remove: boolean) {
+    const reply = await this.call((headers) =>
+      this.rpc.react({ room, seq: BigInt(seq), emoji, remove }, { headers }),
+    );
+    this.updated(reply.message);
+  }
+
+  /** Shows a call's answer at once; the stream's event follows. */
+  private updated(message: WireMessage | undefined) {
+    if (message) {
+      this.dispatch({ type: "messageUpdated", message: toMessage(message) });
+    }
   }
 
   /** Forgets a send the server refused. */
@@ -387,9 +420,12 @@ export class ChatClient {
   private apply(event: ChatEvent | null) {
     if (!event) return;
     switch (event.type) {
-      case "message": {
-        const { room, seq } = event.message;
-        if (seq <= (this.cursors.get(room) ?? 0)) return;
+      case "message":
+      case "messageUpdated": {
+        // A change has a number of its own; a message's is its seq.
+        const room = event.message.room;
+        const seq = event.type === "message" ? event.message.seq : event.seq;
+        if (seq === undefined || seq <= (this.cursors.get(room) ?? 0)) return;
         this.cursors.set(room, seq);
         break;
       }

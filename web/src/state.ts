@@ -25,6 +25,20 @@ export interface ChatMessage {
   clientId: string;
   /** The earlier message of the room this one answers; 0 if none. */
   replyTo: number;
+  /** When the text was last edited; null if never. */
+  editedAt: Date | null;
+  /** A tombstone: no text, no reactions. */
+  deleted: boolean;
+  /** Who deleted it, when not its sender (a moderator); else empty. */
+  deletedBy: string;
+  reactions: Reaction[];
+}
+
+/** An emoji on a message: how many put it there, and (the first of) who. */
+export interface Reaction {
+  emoji: string;
+  count: number;
+  names: string[];
 }
 
 export interface Member {
@@ -106,6 +120,9 @@ export interface HistoryRequest {
 export type ChatEvent =
   // From the server.
   | { type: "message"; message: ChatMessage }
+  /** A message edited, deleted or reacted to: this is it now. `seq` is
+   * the change's own number in the room (absent for a call's answer). */
+  | { type: "messageUpdated"; message: ChatMessage; seq?: number }
   | {
       type: "roomJoined";
       details: RoomDetails;
@@ -176,6 +193,9 @@ export class ChatState {
       case "message":
         this.addMessage(event.message);
         this.sent(event.message.clientId);
+        return null;
+      case "messageUpdated":
+        this.updateMessage(event.message, event.seq ?? 0);
         return null;
       case "roomJoined":
         return this.roomJoined(event.details, event.members, event.lastSeq);
@@ -302,6 +322,34 @@ export class ChatState {
     if (!inView && message.sender !== this.me) log.unread += 1;
     if (this.current !== message.room) trim(log);
     return true;
+  }
+
+  /** A message as it is now, replacing what is shown of it; one not
+   * loaded is read as it is now when it is. `seq`, the change's number,
+   * is the room's newest. */
+  updateMessage(message: ChatMessage, seq: number) {
+    const log = this.rooms.get(message.room);
+    if (!log) return;
+    log.newest = Math.max(log.newest, seq);
+    const at = log.entries.findIndex(
+      (entry) => entry.kind === "message" && entry.message.seq === message.seq,
+    );
+    if (at >= 0) {
+      log.entries[at] = { kind: "message", key: `m${message.seq}`, message };
+    }
+  }
+
+  /** The user's newest message in the room in view that may still be
+   * edited (Up in an empty composer edits it). */
+  lastOwnMessage(): ChatMessage | null {
+    const log = this.currentLog();
+    for (let at = (log?.entries.length ?? 0) - 1; at >= 0; at -= 1) {
+      const entry = log!.entries[at];
+      if (entry.kind !== "message") continue;
+      const message = entry.message;
+      if (isOwn(message, this.me) && !message.deleted) return message;
+    }
+    return null;
   }
 
   /** The user is in `room` with these members; messages after `lastSeq`
@@ -588,6 +636,12 @@ function insertMessage(log: RoomLog, message: ChatMessage): boolean {
   entries.splice(at, 0, { kind: "message", key: `m${seq}`, message });
   log.newest = Math.max(log.newest, seq);
   return true;
+}
+
+/** Whether native user `me` sent `message` (not someone of another
+ * protocol under the name). */
+export function isOwn(message: ChatMessage, me: string): boolean {
+  return message.sender === me && message.origin === Origin.NATIVE;
 }
 
 /** What `actor` did, in words: `ann kicked bob`. */

@@ -28,6 +28,15 @@ export function toEvent(wire: WireEvent): ChatEvent | null {
   switch (event.case) {
     case "message":
       return { type: "message", message: toMessage(event.value) };
+    case "messageUpdated": {
+      const { message, seq } = event.value;
+      if (!message) return null;
+      return {
+        type: "messageUpdated",
+        message: toMessage(message),
+        seq: Number(seq),
+      };
+    }
     case "roomJoined": {
       const { room, members, lastSeq } = event.value;
       return {
@@ -79,6 +88,14 @@ export function toMessage(message: WireMessage): ChatMessage {
     origin: message.origin,
     clientId: message.clientMessageId,
     replyTo: Number(message.replyTo),
+    editedAt: message.editedAt ? timestampDate(message.editedAt) : null,
+    deleted: message.deleted,
+    deletedBy: message.deletedBy,
+    reactions: message.reactions.map(({ emoji, count, names }) => ({
+      emoji,
+      count,
+      names,
+    })),
   };
 }
 

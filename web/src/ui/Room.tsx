@@ -3,19 +3,26 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 
 import type { ChatClient } from "../client";
-import { Origin, Role } from "../state";
+import { Role } from "../state";
 import type { ChatMessage, Entry, PendingSend, RoomLog } from "../state";
-import { dayLabel, dayOf, markdown, timeOf } from "../text";
+import { dayLabel, dayOf } from "../text";
+import { Composer } from "./Composer";
 import { ErrorLine, FieldForm } from "./forms";
 import { useAction } from "./hooks";
+import { MessageLine } from "./Message";
 
 export function Room({ client }: { client: ChatClient }) {
   const state = client.state;
   const log = state.currentLog();
   const room = state.current;
-  // The message the composer answers, picked with its Reply button.
+  // The message the composer answers, picked with its Reply button, or
+  // the user's message it edits.
   const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
-  useEffect(() => setReplyTo(null), [room]);
+  const [editing, setEditing] = useState<ChatMessage | null>(null);
+  useEffect(() => {
+    setReplyTo(null);
+    setEditing(null);
+  }, [room]);
   if (!log || room === null) {
     return (
       <section class="room-view empty">
@@ -32,14 +39,26 @@ export function Room({ client }: { client: ChatClient }) {
         room={room}
         log={log}
         pending={state.outbox.filter((send) => send.room === room)}
-        onReply={setReplyTo}
+        onReply={(message) => {
+          setEditing(null);
+          setReplyTo(message);
+        }}
+        onEdit={(message) => {
+          setReplyTo(null);
+          setEditing(message);
+        }}
       />
       <Composer
         client={client}
         room={room}
         muted={me?.muted ?? false}
         replyTo={replyTo}
-        onReplied={() => setReplyTo(null)}
+        editing={editing}
+        onEdit={setEditing}
+        onDone={() => {
+          setReplyTo(null);
+          setEditing(null);
+        }}
       />
     </section>
   );
@@ -213,13 +232,17 @@ function Log({
   log,
   pending,
   onReply,
+  onEdit,
 }: {
   client: ChatClient;
   room: string;
   log: RoomLog;
   pending: PendingSend[];
   onReply: (message: ChatMessage) => void;
+  onEdit: (message: ChatMessage) => void;
 }) {
+  const moderates =
+    client.state.myRole(room) >= Role.MODERATOR && !log.details.direct;
   const list = useRef<HTMLDivElement>(null);
   const seen = useRef({
     room: "",
@@ -309,10 +332,12 @@ function Log({
           ) : item.kind === "message" ? (
             <MessageLine
               key={item.key}
+              client={client}
               message={item.message}
-              me={client.state.me}
               log={log}
+              moderates={moderates}
               onReply={onReply}
+              onEdit={onEdit}
             />
           ) : (
             <p class="notice" key={item.key}>
@@ -363,158 +388,4 @@ function withDays(entries: Entry[]): (Entry | DayMark)[] {
     out.push(entry);
   }
   return out;
-}
-
-/** A message of `log`, as a reply shows it: `ann: its first line`. */
-export function quoteOf(log: RoomLog, seq: number): string {
-  const found = log.entries.find(
-    (entry) => entry.kind === "message" && entry.message.seq === seq,
-  );
-  if (!found || found.kind !== "message") return `message ${seq}`;
-  const first = found.message.text.split("\n")[0];
-  return `${found.message.sender}: ${first}`;
-}
-
-function MessageLine({
-  message,
-  me,
-  log,
-  onReply,
-}: {
-  message: ChatMessage;
-  me: string;
-  log: RoomLog;
-  onReply: (message: ChatMessage) => void;
-}) {
-  const mine = message.sender === me && message.origin === Origin.NATIVE;
-  const jump = () =>
-    document
-      .querySelector(`.message[data-seq="${message.replyTo}"]`)
-      ?.scrollIntoView({ block: "center" });
-  return (
-    <div class="message" data-seq={message.seq}>
-      {message.replyTo > 0 && (
-        <button class="quote link" onClick={jump}>
-          ↪ {quoteOf(log, message.replyTo)}
-        </button>
-      )}
-      <time
-        class="time"
-        dateTime={message.sentAt.toISOString()}
-        title={message.sentAt.toLocaleString()}
-      >
-        {timeOf(message.sentAt)}
-      </time>
-      <span class={`sender c${colorOf(message.sender)}${mine ? " mine" : ""}`}>
-        {message.sender}
-        {message.origin === Origin.CLASSIC && (
-          <span class="origin"> (classic)</span>
-        )}
-        {message.origin === Origin.LOBBY && (
-          <span class="origin"> (lobby)</span>
-        )}
-      </span>
-      <span
-        class="text"
-        // The text is escaped by the Markdown renderer, raw HTML off.
-        dangerouslySetInnerHTML={{ __html: markdown(message.text) }}
-      />
-      <button
-        class="act link"
-        aria-label={`Reply to ${message.sender}`}
-        onClick={() => onReply(message)}
-      >
-        Reply
-      </button>
-    </div>
-  );
-}
-
-/** One of eight colours, the same for a name everywhere. */
-function colorOf(name: string): number {
-  let hash = 0;
-  for (const char of name) hash = (hash * 31 + char.codePointAt(0)!) >>> 0;
-  return hash % 8;
-}
-
-function Composer({
-  client,
-  room,
-  muted,
-  replyTo,
-  onReplied,
-}: {
-  client: ChatClient;
-  room: string;
-  muted: boolean;
-  replyTo: ChatMessage | null;
-  onReplied: () => void;
-}) {
-  const [text, setText] = useState("");
-  const composing = useRef(false);
-  const input = useRef<HTMLTextAreaElement>(null);
-
-  useLayoutEffect(() => {
-    input.current?.focus();
-  }, [room, replyTo]);
-
-  const send = () => {
-    if (!text.trim()) return;
-    client.send(room, text, replyTo?.seq ?? 0);
-    setText("");
-    onReplied();
-  };
-
-  return (
-    <form
-      class="composer"
-      onSubmit={(e) => {
-        e.preventDefault();
-        send();
-      }}
-    >
-      {replyTo && (
-        <p class="replying">
-          <span>
-            ↪ {replyTo.sender}: {replyTo.text.split("\n")[0]}
-          </span>
-          <button
-            type="button"
-            class="link"
-            aria-label="Not a reply"
-            onClick={onReplied}
-          >
-            ✕
-          </button>
-        </p>
-      )}
-      <textarea
-        ref={input}
-        name="message"
-        rows={1}
-        value={text}
-        disabled={muted}
-        aria-label={`Message ${client.state.title(room)}`}
-        placeholder={
-          muted
-            ? "You are muted in this room"
-            : `Message ${client.state.title(room)}`
-        }
-        onInput={(e) => setText(e.currentTarget.value)}
-        onCompositionStart={() => (composing.current = true)}
-        onCompositionEnd={() => (composing.current = false)}
-        onKeyDown={(e) => {
-          // Enter that ends an IME composition (Korean, Japanese, ...)
-          // picks the text; it does not send.
-          if (e.key !== "Enter" || e.shiftKey) return;
-          if (e.isComposing || composing.current || e.keyCode === 229) return;
-          e.preventDefault();
-          send();
-        }}
-      />
-      <button type="submit" disabled={muted || !text.trim()}>
-        Send
-      </button>
-    </form>
-  );
 }

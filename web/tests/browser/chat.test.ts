@@ -40,7 +40,7 @@ test("two browsers, chat --plain and a classic client talk in one room", async (
   // quote jumps to it.
   const linked = minji.page.locator(".message", { hasText: "see https" });
   await linked.hover();
-  await linked.locator("button.act").click();
+  await linked.getByRole("button", { name: "Reply to ann" }).click();
   expect(await minji.page.locator(".composer .replying").innerText()).toContain(
     "ann: 안녕 👋",
   );

@@ -24,6 +24,10 @@ function message(
     origin: Origin.NATIVE,
     clientId: "",
     replyTo: 0,
+    editedAt: null,
+    deleted: false,
+    deletedBy: "",
+    reactions: [],
   };
 }
 
@@ -289,5 +293,39 @@ describe("ChatState", () => {
     expect(describeAction("ann", { case: "demote", value: "bob" })).toBe(
       "ann took bob's moderator rights",
     );
+  });
+});
+
+describe("messages that change", () => {
+  test("an update replaces the message shown and the room's newest", () => {
+    const state = new ChatState("ann");
+    state.apply({
+      type: "roomJoined",
+      details: details("general"),
+      members: [],
+      lastSeq: 0,
+    });
+    state.apply({ type: "message", message: message("general", 1, "ann") });
+    state.apply({ type: "message", message: message("general", 2, "bob") });
+    expect(state.lastOwnMessage()?.seq).toBe(1);
+    const edited = { ...message("general", 1, "ann", "fixed") };
+    edited.editedAt = new Date();
+    state.apply({ type: "messageUpdated", message: edited, seq: 3 });
+    const log = state.rooms.get("general")!;
+    expect(log.newest).toBe(3);
+    const shown = log.entries.find(
+      (e) => e.kind === "message" && e.message.seq === 1,
+    );
+    expect(shown?.kind === "message" && shown.message.text).toBe("fixed");
+    // One not loaded is not added by its change.
+    state.apply({
+      type: "messageUpdated",
+      message: message("general", 99, "bob"),
+      seq: 4,
+    });
+    expect(log.entries.some((e) => e.key === "m99")).toBe(false);
+    const gone = { ...message("general", 1, "ann", ""), deleted: true };
+    state.apply({ type: "messageUpdated", message: gone, seq: 5 });
+    expect(state.lastOwnMessage()).toBe(null);
   });
 });

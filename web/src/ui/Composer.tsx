@@ -1,0 +1,187 @@
+// The composer: a new message (or a reply), or a new text for one of the
+// user's messages. Up in an empty composer edits the user's last message;
+// `:sho` offers the shortcodes that start so, and `:shortcode:`s become
+// emoji when sent.
+
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+
+import type { ChatClient } from "../client";
+import { expandShortcodes, loadEmoji, searchEmoji } from "../emoji";
+import type { Gemoji } from "../emoji";
+import type { ChatMessage } from "../state";
+import { useAction } from "./hooks";
+
+/** How many shortcodes the completion offers. */
+const OFFERED = 6;
+/** A shortcode being typed, right before the caret. */
+const TYPING_SHORTCODE = /(?:^|\s):([a-z0-9_+-]{2,})$/;
+
+export function Composer({
+  client,
+  room,
+  muted,
+  replyTo,
+  editing,
+  onEdit,
+  onDone,
+}: {
+  client: ChatClient;
+  room: string;
+  muted: boolean;
+  replyTo: ChatMessage | null;
+  editing: ChatMessage | null;
+  onEdit: (message: ChatMessage) => void;
+  onDone: () => void;
+}) {
+  const [text, setText] = useState("");
+  const [error, act] = useAction();
+  const composing = useRef(false);
+  const input = useRef<HTMLTextAreaElement>(null);
+  const completion = useShortcodes(text);
+
+  useLayoutEffect(() => {
+    input.current?.focus();
+  }, [room, replyTo, editing]);
+  // Editing starts from the message's text; stopping, from nothing.
+  useEffect(() => setText(editing?.text ?? ""), [editing]);
+
+  const send = async () => {
+    if (!text.trim()) return;
+    const expanded = await expandShortcodes(text);
+    if (editing) {
+      const { seq } = editing;
+      act(() => client.edit(room, seq, expanded), onDone);
+      return;
+    }
+    client.send(room, expanded, replyTo?.seq ?? 0);
+    setText("");
+    onDone();
+  };
+  const complete = (emoji: Gemoji) => {
+    const [typed] = TYPING_SHORTCODE.exec(text) ?? [""];
+    const kept = text.slice(0, text.length - typed.length);
+    const space = typed.startsWith(":") ? "" : typed[0];
+    setText(`${kept}${space}${emoji.emoji} `);
+    input.current?.focus();
+  };
+
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key === "Escape" && (editing || replyTo)) {
+      e.preventDefault();
+      onDone();
+      return;
+    }
+    if (
+      completion.offered.length > 0 &&
+      (e.key === "Tab" || e.key === "Enter")
+    ) {
+      e.preventDefault();
+      complete(completion.offered[0]);
+      return;
+    }
+    if (e.key === "ArrowUp" && !text && !editing) {
+      const last = client.state.lastOwnMessage();
+      if (last) {
+        e.preventDefault();
+        onEdit(last);
+      }
+      return;
+    }
+    // Enter that ends an IME composition (Korean, Japanese, ...) picks
+    // the text; it does not send.
+    if (e.key !== "Enter" || e.shiftKey) return;
+    if (e.isComposing || composing.current || e.keyCode === 229) return;
+    e.preventDefault();
+    void send();
+  };
+
+  return (
+    <form
+      class="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void send();
+      }}
+    >
+      {replyTo && (
+        <p class="replying">
+          <span>
+            ↪ {replyTo.sender}: {replyTo.text.split("\n")[0]}
+          </span>
+          <button
+            type="button"
+            class="link"
+            aria-label="Not a reply"
+            onClick={onDone}
+          >
+            ✕
+          </button>
+        </p>
+      )}
+      {editing && (
+        <p class="replying">
+          <span>Editing your message · Esc cancels</span>
+          <button
+            type="button"
+            class="link"
+            aria-label="Stop editing"
+            onClick={onDone}
+          >
+            ✕
+          </button>
+        </p>
+      )}
+      {completion.offered.length > 0 && (
+        <ul class="shortcodes" role="listbox" aria-label="Emoji">
+          {completion.offered.map((emoji, at) => (
+            <li key={emoji.names[0]} role="option" aria-selected={at === 0}>
+              <button
+                type="button"
+                class="link"
+                onClick={() => complete(emoji)}
+              >
+                {emoji.emoji} :{emoji.names[0]}:
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <textarea
+        ref={input}
+        name="message"
+        rows={1}
+        value={text}
+        disabled={muted}
+        aria-label={`Message ${client.state.title(room)}`}
+        placeholder={
+          muted
+            ? "You are muted in this room"
+            : `Message ${client.state.title(room)}`
+        }
+        onInput={(e) => setText(e.currentTarget.value)}
+        onCompositionStart={() => (composing.current = true)}
+        onCompositionEnd={() => (composing.current = false)}
+        onKeyDown={onKeyDown}
+      />
+      <button type="submit" disabled={muted || !text.trim()}>
+        {editing ? "Save" : "Send"}
+      </button>
+      {error && <p class="error">{error}</p>}
+    </form>
+  );
+}
+
+/** The shortcodes that complete the one being typed at the end of
+ * `text`; the list loads once one is typed. */
+function useShortcodes(text: string): { offered: Gemoji[] } {
+  const [emoji, setEmoji] = useState<Gemoji[] | null>(null);
+  const typed = TYPING_SHORTCODE.exec(text)?.[1] ?? "";
+  useEffect(() => {
+    if (typed && !emoji) void loadEmoji().then(setEmoji);
+  }, [typed, emoji]);
+  if (!typed || !emoji) return { offered: [] };
+  const offered = searchEmoji(emoji, typed, OFFERED).filter((e) =>
+    e.names.some((name) => name.startsWith(typed)),
+  );
+  return { offered };
+}
