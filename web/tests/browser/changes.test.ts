@@ -60,10 +60,7 @@ test("a message is edited, reacted to and deleted, and everyone sees it", async 
 
   // :shortcode: completion in the composer.
   await bob.page.fill("textarea[name=message]", "great :tad");
-  await bob.page
-    .locator(".composer .shortcodes")
-    .getByText(":tada:")
-    .waitFor();
+  await bob.page.locator(".composer .shortcodes").getByText(":tada:").waitFor();
   await bob.page.press("textarea[name=message]", "Tab");
   expect(await bob.page.inputValue("textarea[name=message]")).toBe("great 🎉 ");
   await bob.page.press("textarea[name=message]", "Enter");
