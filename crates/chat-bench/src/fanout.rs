@@ -762,7 +762,7 @@ async fn create_rooms(channel: Channel, prefix: &str, rooms: usize) -> anyhow::R
     Ok(())
 }
 
-async fn native_login(
+pub(crate) async fn native_login(
     channel: Channel,
     name: &str,
 ) -> anyhow::Result<(ChatServiceClient<Channel>, String)> {

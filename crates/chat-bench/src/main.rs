@@ -1,5 +1,6 @@
 //! `chat-bench`: measures chatd and prints the figures.
 
+mod changes;
 mod cluster;
 mod fanout;
 mod idle;
@@ -45,6 +46,8 @@ enum Command {
     /// and NATS, all started here: rates, latency within and across
     /// nodes, and each process's CPU.
     Cluster(cluster::ClusterArgs),
+    /// What an edit, a reaction and a deletion cost next to a send.
+    Changes(changes::ChangesArgs),
 }
 
 #[tokio::main]
@@ -52,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
     match Args::parse().command {
         Command::Store(args) => store::run(args).await,
         Command::Fanout(args) => fanout::run(args).await,
+        Command::Changes(args) => changes::run(args).await,
         Command::Cluster(args) => cluster::run(args).await,
         Command::Idle(args) => idle::run(args).await,
         Command::Soak(args) => soak::run(args).await,

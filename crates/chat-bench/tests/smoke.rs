@@ -171,3 +171,17 @@ async fn rooms_times_moderation_listing_subscribing_and_direct_conversations() {
         assert!(timed(&output, kind), "{output}");
     }
 }
+
+#[tokio::test]
+async fn changes_times_sends_edits_reactions_and_deletions() {
+    let chatd = chatd();
+    let output = bench(&["changes", "-n", "6", "--readers", "2", "--chatd", &chatd]).await;
+    for kind in [
+        "SendMessage",
+        "EditMessage",
+        "React (put, take back)",
+        "DeleteMessage",
+    ] {
+        assert!(timed(&output, kind), "{output}");
+    }
+}
