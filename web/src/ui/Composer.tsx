@@ -104,32 +104,18 @@ export function Composer({
       }}
     >
       {replyTo && (
-        <p class="replying">
-          <span>
-            ↪ {replyTo.sender}: {replyTo.text.split("\n")[0]}
-          </span>
-          <button
-            type="button"
-            class="link"
-            aria-label="Not a reply"
-            onClick={onDone}
-          >
-            ✕
-          </button>
-        </p>
+        <Mode
+          says={`↪ ${replyTo.sender}: ${replyTo.text.split("\n")[0]}`}
+          drop="Not a reply"
+          onDrop={onDone}
+        />
       )}
       {editing && (
-        <p class="replying">
-          <span>Editing your message · Esc cancels</span>
-          <button
-            type="button"
-            class="link"
-            aria-label="Stop editing"
-            onClick={onDone}
-          >
-            ✕
-          </button>
-        </p>
+        <Mode
+          says="Editing your message · Esc cancels"
+          drop="Stop editing"
+          onDrop={onDone}
+        />
       )}
       {completion.offered.length > 0 && (
         <ul class="shortcodes" role="listbox" aria-label="Emoji">
@@ -168,6 +154,27 @@ export function Composer({
       </button>
       {error && <p class="error">{error}</p>}
     </form>
+  );
+}
+
+/** What the composer is doing besides a new message (answering one,
+ * editing one), and ✕ to stop. */
+function Mode({
+  says,
+  drop,
+  onDrop,
+}: {
+  says: string;
+  drop: string;
+  onDrop: () => void;
+}) {
+  return (
+    <p class="replying">
+      <span>{says}</span>
+      <button type="button" class="link" aria-label={drop} onClick={onDrop}>
+        ✕
+      </button>
+    </p>
   );
 }
 
