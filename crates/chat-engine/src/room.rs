@@ -510,19 +510,14 @@ impl Room {
     }
 
     /// Publishes `message`, which follows the newest published. An update
-    /// entry also leaves its message in the window as it made it, so those
-    /// who read it from now on read it as it is.
+    /// entry also leaves its message, and the earlier updates of it, in the
+    /// window as it made them, so those who read them from now on read the
+    /// message as it is (as they would from the store): a deleted text is
+    /// not read again, nor an edit's.
     fn show(&self, state: &mut RoomState, message: Arc<Message>) {
         state.next_seq = state.next_seq.max(message.seq + 1);
         match message.updated_message() {
-            Some(updated) => {
-                let start = state.window_start();
-                if let Some(at) = updated.seq.checked_sub(start)
-                    && let Some(kept) = state.window.get_mut(at as usize)
-                {
-                    *kept = Arc::new(updated);
-                }
-            }
+            Some(updated) => Self::show_state(state, &updated),
             None => state.recent_ids.remember(&message, self.window_len),
         }
         state.published = message.seq;
@@ -530,6 +525,20 @@ impl Room {
             state.window.pop_front();
         }
         state.window.push_back(message);
+    }
+
+    /// Puts `updated`'s state in the window: the message, and each update
+    /// entry of it.
+    fn show_state(state: &mut RoomState, updated: &Message) {
+        // Nothing before the message can be of it.
+        let from = updated.seq.saturating_sub(state.window_start());
+        for kept in state.window.iter_mut().skip(from as usize) {
+            if kept.seq == updated.seq {
+                *kept = Arc::new(updated.clone());
+            } else if kept.updates == Some(updated.seq) {
+                *kept = Arc::new(updated.as_update(kept.seq));
+            }
+        }
     }
 
     /// Takes the job of filling the gap, unless a task has it.

@@ -246,6 +246,9 @@ async fn a_client_that_resumes_gets_the_changes_it_missed_once_and_in_order() {
         );
         assert_eq!(seen[1].1, second.seq);
         assert_eq!(seen[2], (delete, first.seq, true), "window {window}");
+        // Each change is read with its message as it is now: the edit of a
+        // message deleted since does not bring its text back.
+        assert_eq!(seen[0], (edit, first.seq, true), "window {window}");
     }
 }
 
