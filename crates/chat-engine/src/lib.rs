@@ -43,7 +43,7 @@ pub use relay::{News, NoRelay, Relay};
 pub use room::Room;
 pub use store::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Grant, HistoryStore,
-    MemoryStore, PostgresOptions, PostgresStore, RoomUpdate, SavedRoom, SentKey, SqliteOptions,
-    SqliteStore, StoreError, StoredSession,
+    MemoryStore, NotifyLevel, PostgresOptions, PostgresStore, RoomUpdate, SavedRoom, SentKey,
+    SqliteOptions, SqliteStore, StoreError, StoredSession,
 };
 pub use subscription::{Start, Subscription};

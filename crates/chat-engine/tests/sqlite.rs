@@ -180,7 +180,7 @@ async fn a_schema_1_database_is_migrated() {
     let version: i64 = db
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
 }
 
 #[tokio::test]
@@ -240,11 +240,11 @@ fn open_error(dir: &Path) -> String {
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
-    db.execute_batch("PRAGMA user_version = 9;").unwrap();
+    db.execute_batch("PRAGMA user_version = 10;").unwrap();
     drop(db);
     let error = open_error(dir.path());
     assert!(
-        error.contains("schema version 9, newer than this chatd knows (up to 7)"),
+        error.contains("schema version 10, newer than this chatd knows (up to 8)"),
         "{error}"
     );
 }
@@ -407,6 +407,8 @@ async fn a_schema_4_room_made_by_a_guest_has_no_owner_after_migrating() {
              ALTER TABLE messages DROP COLUMN deleted_by;
              ALTER TABLE messages DROP COLUMN reactions;
              ALTER TABLE messages DROP COLUMN target;
+             DROP TABLE read_markers;
+             DROP TABLE notify_levels;
              ALTER TABLE rooms RENAME COLUMN owner TO created_by;
              ALTER TABLE rooms DROP COLUMN private;
              ALTER TABLE rooms DROP COLUMN direct;

@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use chat_engine::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Change, ChangeKind, Entry, Grant,
-    HistoryStore, MemoryStore, Message, Origin, PostgresOptions, PostgresStore, Reaction,
-    RoomUpdate, SavedRoom, SentKey, SqliteOptions, SqliteStore, StoreError, StoredSession,
+    HistoryStore, MemoryStore, Message, NotifyLevel, Origin, PostgresOptions, PostgresStore,
+    Reaction, RoomUpdate, SavedRoom, SentKey, SqliteOptions, SqliteStore, StoreError,
+    StoredSession,
 };
 use chat_testkit::postgres::Postgres;
 use tempfile::TempDir;
@@ -528,7 +529,25 @@ async fn accounts(store: &dyn Store) -> AccountsSnapshot {
         .sessions
         .sort_by(|a, b| a.token_hash.cmp(&b.token_hash));
     snapshot.memberships.sort();
+    snapshot.read_markers.sort();
+    snapshot.notify_levels.sort();
     snapshot
+}
+
+fn mark_read(account: &str, room: &str, seq: u64) -> AccountChange {
+    AccountChange::MarkRead {
+        account: account.into(),
+        room: room.into(),
+        seq,
+    }
+}
+
+fn set_notify(account: &str, room: &str, level: NotifyLevel) -> AccountChange {
+    AccountChange::SetNotify {
+        account: account.into(),
+        room: room.into(),
+        level,
+    }
 }
 
 async fn a_deleted_room_takes_its_history_grants_and_members(subject: Subject) {
@@ -544,7 +563,14 @@ async fn a_deleted_room_takes_its_history_grants_and_members(subject: Subject) {
         .map(|n| message(n, "ann", "x", Some(&n.to_string())))
         .collect();
     append(&*store, "doomed", &history).await;
-    change(&*store, vec![join("ann", "doomed"), join("ann", "kept")]).await;
+    let marks = vec![
+        join("ann", "doomed"),
+        join("ann", "kept"),
+        mark_read("ann", "doomed", 2),
+        mark_read("ann", "kept", 1),
+        set_notify("ann", "doomed", NotifyLevel::Nothing),
+    ];
+    change(&*store, marks).await;
     store
         .update_rooms(vec![RoomUpdate::Delete("doomed".into())])
         .await
@@ -555,8 +581,10 @@ async fn a_deleted_room_takes_its_history_grants_and_members(subject: Subject) {
         assert!(store.read_from("doomed", 0, 10).await.unwrap().is_empty());
         let retried = store.find_sent(vec![sent("doomed", "ann", "1")]).await;
         assert_eq!(retried.unwrap(), [None]);
-        let memberships = accounts(&*store).await.memberships;
-        assert_eq!(memberships, [("ann".to_owned(), "kept".to_owned())]);
+        let kept = accounts(&*store).await;
+        assert_eq!(kept.memberships, [("ann".to_owned(), "kept".to_owned())]);
+        assert_eq!(kept.read_markers, [("ann".into(), "kept".into(), 1)]);
+        assert!(kept.notify_levels.is_empty());
         assert_eq!(store.last_seq("doomed"), 3, "the room's numbering is kept");
     }
     drop(store);
@@ -602,6 +630,14 @@ async fn accounts_sessions_and_memberships_are_saved(subject: Subject) {
             account: "ann".into(),
             room: "den".into(),
         },
+        // A marker moves forward only, whatever order moves come in.
+        mark_read("ann", "lobby", 5),
+        mark_read("ann", "lobby", 3),
+        mark_read("ann", "lobby", 9),
+        mark_read("bob", "lobby", 2),
+        set_notify("ann", "lobby", NotifyLevel::Mentions),
+        set_notify("ann", "lobby", NotifyLevel::Nothing),
+        set_notify("bob", "den", NotifyLevel::All),
     ];
     change(&*store, changes).await;
     let ann = Account {
@@ -627,6 +663,14 @@ async fn accounts_sessions_and_memberships_are_saved(subject: Subject) {
             ("ann".into(), "lobby".into()),
             ("bob".into(), "lobby".into()),
         ],
+        read_markers: vec![
+            ("ann".into(), "lobby".into(), 9),
+            ("bob".into(), "lobby".into(), 2),
+        ],
+        notify_levels: vec![
+            ("ann".into(), "lobby".into(), NotifyLevel::Nothing),
+            ("bob".into(), "den".into(), NotifyLevel::All),
+        ],
     };
     assert_eq!(accounts(&*store).await, expected);
     drop(store);
@@ -647,6 +691,9 @@ async fn a_deleted_account_takes_its_sessions_and_memberships(subject: Subject) 
         AccountChange::SaveSession(session("s2", "bob", 2)),
         join("ann", "lobby"),
         join("bob", "lobby"),
+        mark_read("ann", "lobby", 4),
+        mark_read("bob", "lobby", 3),
+        set_notify("ann", "lobby", NotifyLevel::Mentions),
         AccountChange::DeleteAccount("ann".into()),
     ];
     change(&*store, changes).await;
@@ -654,6 +701,8 @@ async fn a_deleted_account_takes_its_sessions_and_memberships(subject: Subject) 
         accounts: vec![account("bob")],
         sessions: vec![session("s2", "bob", 2)],
         memberships: vec![("bob".into(), "lobby".into())],
+        read_markers: vec![("bob".into(), "lobby".into(), 3)],
+        notify_levels: Vec::new(),
     };
     assert_eq!(accounts(&*store).await, expected);
     assert_eq!(store.load_account("ann").await.unwrap(), None);
@@ -681,10 +730,13 @@ async fn changes_that_contradict_the_accounts_are_refused(subject: Subject) {
     let ghost = StoreError::NoSuchAccount("ghost".into());
     let session = AccountChange::SaveSession(session("s1", "ghost", 1));
     assert_eq!(store.change_accounts(session).await, Err(ghost.clone()));
-    assert_eq!(
-        store.change_accounts(join("ghost", "lobby")).await,
-        Err(ghost)
-    );
+    for refused in [
+        join("ghost", "lobby"),
+        mark_read("ghost", "lobby", 1),
+        set_notify("ghost", "lobby", NotifyLevel::All),
+    ] {
+        assert_eq!(store.change_accounts(refused).await, Err(ghost.clone()));
+    }
     assert_eq!(
         accounts(&*store).await,
         before,

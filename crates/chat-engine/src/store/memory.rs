@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, HistoryStore, RoomUpdate,
-    SavedRoom, SentKey, StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, HistoryStore, NotifyLevel,
+    RoomUpdate, SavedRoom, SentKey, StoreError, StoredSession,
 };
 use crate::Message;
 
@@ -32,6 +32,9 @@ struct Accounts {
     accounts: BTreeMap<String, Account>,
     sessions: HashMap<String, StoredSession>,
     memberships: BTreeSet<(String, String)>,
+    /// By account and room.
+    read_markers: BTreeMap<(String, String), u64>,
+    notify_levels: BTreeMap<(String, String), NotifyLevel>,
 }
 
 impl Accounts {
@@ -72,8 +75,10 @@ impl MemoryStore {
                     lock(&self.deleted_last_seqs).insert(room.clone(), newest.seq);
                 }
                 lock(&self.sent).retain(|key, _| key.room != room);
-                let memberships = &mut lock(&self.accounts).memberships;
-                memberships.retain(|(_, joined)| *joined != room);
+                let accounts = &mut *lock(&self.accounts);
+                accounts.memberships.retain(|(_, joined)| *joined != room);
+                accounts.read_markers.retain(|(_, read), _| *read != room);
+                accounts.notify_levels.retain(|(_, set), _| *set != room);
             }
             RoomUpdate::SetTopic { room, topic } => {
                 if let Some(room) = saved.get_mut(&room) {
@@ -252,6 +257,12 @@ impl AccountStore for MemoryStore {
             accounts: stored.accounts.values().cloned().collect(),
             sessions: stored.sessions.values().cloned().collect(),
             memberships: stored.memberships.iter().cloned().collect(),
+            read_markers: (stored.read_markers.iter())
+                .map(|((account, room), seq)| (account.clone(), room.clone(), *seq))
+                .collect(),
+            notify_levels: (stored.notify_levels.iter())
+                .map(|((account, room), level)| (account.clone(), room.clone(), *level))
+                .collect(),
         })
     }
 
@@ -281,6 +292,12 @@ impl AccountStore for MemoryStore {
                 stored.accounts.remove(&name);
                 stored.sessions.retain(|_, session| session.account != name);
                 stored.memberships.retain(|(account, _)| *account != name);
+                stored
+                    .read_markers
+                    .retain(|(account, _), _| *account != name);
+                stored
+                    .notify_levels
+                    .retain(|(account, _), _| *account != name);
             }
             AccountChange::SaveSession(session) => {
                 stored.must_have(&session.account)?;
@@ -309,6 +326,19 @@ impl AccountStore for MemoryStore {
             }
             AccountChange::Leave { account, room } => {
                 stored.memberships.remove(&(account, room));
+            }
+            AccountChange::MarkRead { account, room, seq } => {
+                stored.must_have(&account)?;
+                let marker = stored.read_markers.entry((account, room)).or_default();
+                *marker = (*marker).max(seq);
+            }
+            AccountChange::SetNotify {
+                account,
+                room,
+                level,
+            } => {
+                stored.must_have(&account)?;
+                stored.notify_levels.insert((account, room), level);
             }
         }
         Ok(())

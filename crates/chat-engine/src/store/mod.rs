@@ -266,6 +266,41 @@ pub struct AccountsSnapshot {
     pub sessions: Vec<StoredSession>,
     /// `(account, room)`: the rooms each account is in.
     pub memberships: Vec<(String, String)>,
+    /// `(account, room, seq)`: where each account has read each room to.
+    pub read_markers: Vec<(String, String, u64)>,
+    /// `(account, room, level)`: the rooms whose notifications an account
+    /// set (the others are at the default).
+    pub notify_levels: Vec<(String, String, NotifyLevel)>,
+}
+
+/// What a room tells a user about: every message, only those that
+/// mention it, or nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NotifyLevel {
+    All,
+    Mentions,
+    Nothing,
+}
+
+impl NotifyLevel {
+    /// The level's name in a database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyLevel::All => "all",
+            NotifyLevel::Mentions => "mentions",
+            NotifyLevel::Nothing => "none",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<NotifyLevel> {
+        [
+            NotifyLevel::All,
+            NotifyLevel::Mentions,
+            NotifyLevel::Nothing,
+        ]
+        .into_iter()
+        .find(|level| level.as_str() == text)
+    }
 }
 
 /// One change to what is stored about accounts.
@@ -280,7 +315,8 @@ pub enum AccountChange {
         account: String,
         locked: bool,
     },
-    /// Removes the account with its sessions and memberships.
+    /// Removes the account with its sessions, memberships, read markers
+    /// and notification levels.
     DeleteAccount(String),
     /// Adds a session, or updates its last use.
     SaveSession(StoredSession),
@@ -296,6 +332,19 @@ pub enum AccountChange {
         account: String,
         room: String,
     },
+    /// The account has read `room` up to `seq`: kept if it is further than
+    /// the marker stored, which never moves back.
+    MarkRead {
+        account: String,
+        room: String,
+        seq: u64,
+    },
+    /// What `room` tells the account about.
+    SetNotify {
+        account: String,
+        room: String,
+        level: NotifyLevel,
+    },
 }
 
 /// Keeps accounts, their sessions and the rooms they are in. `chatd` reads
@@ -308,8 +357,10 @@ pub trait AccountStore: Send + Sync + 'static {
     /// Stores `change`; returns once it is stored. Creating an account
     /// whose name is stored fails with [`StoreError::AccountExists`];
     /// saving a session of, or joining a room as, an account that is not
-    /// stored fails with [`StoreError::NoSuchAccount`]. Deleting an
-    /// account deletes its sessions and memberships with it.
+    /// stored fails with [`StoreError::NoSuchAccount`], and so does a read
+    /// marker or a notification level of one. Deleting an account deletes
+    /// its sessions, memberships, markers and levels with it; deleting a
+    /// room ([`RoomUpdate::Delete`]) deletes its markers and levels.
     async fn change_accounts(&self, change: AccountChange) -> Result<(), StoreError>;
 
     /// The account registered as `name`, if there is one, with its

@@ -127,6 +127,19 @@ const MIGRATIONS: &[&str] = &[
          ADD COLUMN deleted_by TEXT,
          ADD COLUMN reactions TEXT,
          ADD COLUMN target BIGINT;",
+    // 5: read markers and notification levels, per account and room.
+    "CREATE TABLE read_markers (
+        account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+        room TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (account, room)
+    );
+    CREATE TABLE notify_levels (
+        account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+        room TEXT NOT NULL,
+        level TEXT NOT NULL,
+        PRIMARY KEY (account, room)
+    );",
 ];
 
 /// Limits on what the database keeps.
@@ -523,6 +536,10 @@ impl AccountStore for PostgresStore {
                 accounts: rows(&client, sql::SELECT_ACCOUNTS, &[], sql::account).await?,
                 sessions: rows(&client, sql::SELECT_SESSIONS, &[], sql::session).await?,
                 memberships: rows(&client, sql::SELECT_MEMBERSHIPS, &[], sql::membership).await?,
+                read_markers: rows(&client, sql::SELECT_READ_MARKERS, &[], sql::read_marker)
+                    .await?,
+                notify_levels: rows(&client, sql::SELECT_NOTIFY_LEVELS, &[], sql::notify_level)
+                    .await?,
             })
         };
         read.await.map_err(fail)

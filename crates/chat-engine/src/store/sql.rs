@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Account, AccountChange, Grant, RoomUpdate, SavedRoom, StoredSession};
+use super::{Account, AccountChange, Grant, NotifyLevel, RoomUpdate, SavedRoom, StoredSession};
 use crate::{Change, Message, Origin, Reaction};
 
 /// What a message is read from, in [`message`]'s order. A row with a
@@ -155,6 +155,8 @@ pub(super) const SELECT_SESSIONS: &str =
 pub(super) const SELECT_ACCOUNT_SESSIONS: &str =
     "SELECT token_hash, account, created_at, last_used_at FROM sessions WHERE account = $1";
 pub(super) const SELECT_MEMBERSHIPS: &str = "SELECT account, room FROM memberships";
+pub(super) const SELECT_READ_MARKERS: &str = "SELECT account, room, seq FROM read_markers";
+pub(super) const SELECT_NOTIFY_LEVELS: &str = "SELECT account, room, level FROM notify_levels";
 
 const GRANT: &str =
     "INSERT INTO room_grants (room, kind, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
@@ -236,6 +238,8 @@ pub(super) fn room_update(update: RoomUpdate) -> Vec<Statement> {
             "DELETE FROM messages WHERE room = $1",
             "DELETE FROM room_grants WHERE room = $1",
             "DELETE FROM memberships WHERE room = $1",
+            "DELETE FROM read_markers WHERE room = $1",
+            "DELETE FROM notify_levels WHERE room = $1",
             "UPDATE rooms SET saved = FALSE, owner = NULL, private = FALSE, direct = FALSE,
                  topic = '' WHERE name = $1",
         ]
@@ -312,6 +316,22 @@ pub(super) fn account_change(change: AccountChange) -> Vec<Statement> {
             "DELETE FROM memberships WHERE account = $1 AND room = $2",
             vec![text(account), text(room)],
         )],
+        // Forward only, whatever order the changes come in.
+        AccountChange::MarkRead { account, room, seq } => vec![statement(
+            "INSERT INTO read_markers (account, room, seq) VALUES ($1, $2, $3)
+             ON CONFLICT (account, room) DO UPDATE SET seq = excluded.seq
+                 WHERE read_markers.seq < excluded.seq",
+            vec![text(account), text(room), Value::Int(to_sql(seq))],
+        )],
+        AccountChange::SetNotify {
+            account,
+            room,
+            level,
+        } => vec![statement(
+            "INSERT INTO notify_levels (account, room, level) VALUES ($1, $2, $3)
+             ON CONFLICT (account, room) DO UPDATE SET level = excluded.level",
+            vec![text(account), text(room), text(level.as_str())],
+        )],
     }
 }
 
@@ -324,7 +344,9 @@ pub(super) fn account_of(change: &AccountChange) -> &str {
         | AccountChange::DeleteAccount(name)
         | AccountChange::SaveSession(StoredSession { account: name, .. })
         | AccountChange::Join { account: name, .. }
-        | AccountChange::Leave { account: name, .. } => name,
+        | AccountChange::Leave { account: name, .. }
+        | AccountChange::MarkRead { account: name, .. }
+        | AccountChange::SetNotify { account: name, .. } => name,
         AccountChange::TouchSessions(_) | AccountChange::DeleteSessions(_) => "",
     }
 }
@@ -380,6 +402,18 @@ pub(super) fn session<R: Columns>(row: &R) -> Result<StoredSession, R::Error> {
 }
 
 /// `(account, room)` from [`SELECT_MEMBERSHIPS`].
+/// A read marker from [`SELECT_READ_MARKERS`].
+pub(super) fn read_marker<R: Columns>(row: &R) -> Result<(String, String, u64), R::Error> {
+    Ok((row.text(0)?, row.text(1)?, from_sql(row.int(2)?)))
+}
+
+/// A notification level from [`SELECT_NOTIFY_LEVELS`]; one this code
+/// does not know reads as the default (all).
+pub(super) fn notify_level<R: Columns>(row: &R) -> Result<(String, String, NotifyLevel), R::Error> {
+    let level = NotifyLevel::parse(&row.text(2)?).unwrap_or(NotifyLevel::All);
+    Ok((row.text(0)?, row.text(1)?, level))
+}
+
 pub(super) fn membership<R: Columns>(row: &R) -> Result<(String, String), R::Error> {
     Ok((row.text(0)?, row.text(1)?))
 }

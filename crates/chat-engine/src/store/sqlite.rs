@@ -25,7 +25,9 @@
 //! - 6: adds `messages.reply_to`, the earlier message a reply answers;
 //! - 7: adds `messages.edited_at_ms`, `deleted`, `deleted_by`, `reactions`
 //!   (what became of a message) and `target`: a row with one is a change
-//!   to that message, under a number of its own.
+//!   to that message, under a number of its own;
+//! - 8: adds `read_markers` (where each account has read each room to)
+//!   and `notify_levels` (what each room tells an account about).
 //!
 //! A deleted message's text is overwritten in its row, and with
 //! `secure_delete` the old bytes are zeroed in the file; the WAL, which
@@ -58,7 +60,7 @@ use super::{
 use crate::{ChangeKind, Message};
 
 /// The schema this code writes.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 /// Read connections, and so reads at once.
 const READERS: usize = 4;
 /// How often messages older than the age limit are removed.
@@ -386,14 +388,30 @@ fn migrate(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// What brings each schema to the next, from schema 1 on.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     MIGRATE_V1_TO_V2,
     MIGRATE_V2_TO_V3,
     MIGRATE_V3_TO_V4,
     MIGRATE_V4_TO_V5,
     MIGRATE_V5_TO_V6,
     MIGRATE_V6_TO_V7,
+    MIGRATE_V7_TO_V8,
 ];
+
+/// Schema 8: read markers and notification levels, per account and room.
+const MIGRATE_V7_TO_V8: &str = "
+    CREATE TABLE read_markers (
+        account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+        room TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (account, room)
+    );
+    CREATE TABLE notify_levels (
+        account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+        room TEXT NOT NULL,
+        level TEXT NOT NULL,
+        PRIMARY KEY (account, room)
+    );";
 
 /// Schema 6: a reply names the earlier message it answers.
 const MIGRATE_V5_TO_V6: &str = "ALTER TABLE messages ADD COLUMN reply_to INTEGER;";
@@ -555,6 +573,12 @@ fn load_accounts(db: &Connection) -> rusqlite::Result<AccountsSnapshot> {
         accounts: rows(db, sql::SELECT_ACCOUNTS, [], |row| sql::account(row))?,
         sessions: rows(db, sql::SELECT_SESSIONS, [], |row| sql::session(row))?,
         memberships: rows(db, sql::SELECT_MEMBERSHIPS, [], |row| sql::membership(row))?,
+        read_markers: rows(db, sql::SELECT_READ_MARKERS, [], |row| {
+            sql::read_marker(row)
+        })?,
+        notify_levels: rows(db, sql::SELECT_NOTIFY_LEVELS, [], |row| {
+            sql::notify_level(row)
+        })?,
     })
 }
 

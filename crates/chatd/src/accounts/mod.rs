@@ -109,6 +109,7 @@ impl Accounts {
             accounts,
             sessions,
             memberships,
+            ..
         } = store.load_accounts().await?;
         let mut state = State::default();
         for account in accounts {
@@ -494,7 +495,9 @@ impl Accounts {
             // is in (whose news the rooms give).
             AccountChange::TouchSessions(_)
             | AccountChange::Join { .. }
-            | AccountChange::Leave { .. } => None,
+            | AccountChange::Leave { .. }
+            | AccountChange::MarkRead { .. }
+            | AccountChange::SetNotify { .. } => None,
         };
         self.shared.store.change_accounts(change).await?;
         if let Some(news) = news {
