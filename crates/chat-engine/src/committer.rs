@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::store::Entry;
 use crate::{
-    Change, Draft, EngineError, EngineMetrics, HistoryStore, Message, Relay, Room, SentKey,
+    Change, Draft, EngineError, EngineMetrics, HistoryStore, Mentions, Message, Relay, Room,
+    SentKey,
 };
 
 /// How long a gap in a room's numbers (a message from another node not
@@ -30,9 +31,10 @@ const MAX_BATCH: usize = 512;
 
 type Done = oneshot::Sender<Result<Arc<Message>, EngineError>>;
 
-/// What a room's order takes: a new message, or a change to one.
+/// What a room's order takes: a new message (with whom it mentions), or
+/// a change to one.
 pub(crate) enum Post {
-    Draft(Draft),
+    Draft(Draft, Mentions),
     Change(Change),
 }
 
@@ -45,7 +47,7 @@ struct Submission {
 impl Submission {
     /// What makes the draft unique, if it has a client id.
     fn key(&self) -> Option<SentKey> {
-        let Post::Draft(draft) = &self.post else {
+        let Post::Draft(draft, _) = &self.post else {
             return None;
         };
         Some(SentKey {
@@ -125,7 +127,7 @@ async fn commit(
     let mut fresh = Vec::new();
     for submission in batch {
         let earlier = match &submission.post {
-            Post::Draft(draft) => submission.room.recent_repeat(draft),
+            Post::Draft(draft, _) => submission.room.recent_repeat(draft),
             Post::Change(_) => None,
         };
         match earlier {

@@ -1,7 +1,7 @@
 //! A room's members and their presence, and the log of joins, leaves and
 //! changes that member watchers read at their own pace.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -58,6 +58,9 @@ pub(crate) struct Members {
 #[derive(Default)]
 struct MembersState {
     names: BTreeSet<String>,
+    /// Each member's [`name_key`](crate::name_key), for finding the member
+    /// a spelling means (`@ALICE` is alice).
+    by_key: HashMap<String, String>,
     closed: bool,
     /// The newest events; the first is number `first_event`.
     log: VecDeque<RoomEvent>,
@@ -95,6 +98,9 @@ impl Members {
         }
         let joined = state.names.insert(name.to_owned());
         if joined {
+            state.by_key.insert(crate::name_key(name), name.to_owned());
+        }
+        if joined {
             self.record(
                 &mut state,
                 RoomEvent::Joined {
@@ -110,6 +116,9 @@ impl Members {
     pub(crate) fn leave(&self, name: &str) -> bool {
         let mut state = self.state();
         let left = state.names.remove(name);
+        if left {
+            state.by_key.remove(&crate::name_key(name));
+        }
         if left {
             self.record(&mut state, RoomEvent::Left(name.to_owned()));
         }
@@ -172,6 +181,11 @@ impl Members {
             .take(limit)
             .cloned()
             .collect()
+    }
+
+    /// The member whose name has key `key`, if one has.
+    pub(crate) fn by_key(&self, key: &str) -> Option<String> {
+        self.state().by_key.get(key).cloned()
     }
 
     pub(crate) fn contains(&self, name: &str) -> bool {

@@ -80,11 +80,28 @@ pub struct Message {
     pub deleted_by: Option<String>,
     /// In the order each emoji was first used.
     pub reactions: Vec<Reaction>,
+    /// Who it mentions, as resolved when it was sent.
+    pub mentions: Mentions,
     /// Set on an entry that changed message `updates`: then `seq` is the
     /// change's own number and the rest is that message's state after it.
     pub updates: Option<u64>,
     /// This message as protocols send it, made once and shared.
     pub wire: WireForms,
+}
+
+/// Who a message mentions: members of its room by name, and the whole
+/// room (`@room`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mentions {
+    pub names: Vec<String>,
+    pub room: bool,
+}
+
+impl Mentions {
+    /// Whether `name` is mentioned (by name, or with everyone).
+    pub fn include(&self, name: &str) -> bool {
+        self.room || self.names.iter().any(|n| n == name)
+    }
 }
 
 /// One emoji on a message and who put it there, in the order they did.
@@ -134,12 +151,13 @@ impl Message {
             deleted: self.deleted,
             deleted_by: self.deleted_by.clone(),
             reactions: self.reactions.clone(),
+            mentions: self.mentions.clone(),
             updates: self.updates,
             wire: WireForms::default(),
         }
     }
 
-    pub(crate) fn accept(draft: Draft, seq: u64) -> Self {
+    pub(crate) fn accept(draft: Draft, mentions: Mentions, seq: u64) -> Self {
         Message {
             seq,
             sent_at_ms: now_ms(),
@@ -148,6 +166,7 @@ impl Message {
             text: draft.text,
             client_id: draft.client_id,
             reply_to: draft.reply_to,
+            mentions,
             ..Message::default()
         }
     }
@@ -334,6 +353,7 @@ mod tests {
                 client_id: None,
                 reply_to: None,
             },
+            Mentions::default(),
             1,
         )
     }

@@ -13,12 +13,13 @@ use crate::changes::{self, Author};
 use crate::committer::{Committer, Post};
 use crate::directory::Directory;
 use crate::members::{Members, RoomEvents};
+use crate::mentions;
 use crate::message::now_ms;
 use crate::relay::News;
 use crate::store::{Entry, Grant, RoomUpdate};
 use crate::subscription::{Start, Subscription};
 use crate::{
-    Change, ChangeKind, Draft, EngineError, EngineMetrics, HistoryStore, Limits, Message,
+    Change, ChangeKind, Draft, EngineError, EngineMetrics, HistoryStore, Limits, Message, Role,
     RoomAction,
 };
 
@@ -353,20 +354,24 @@ impl Room {
     /// Returns once it is stored. A draft whose sender and client id match
     /// a recent message is not posted again: that message is returned.
     pub async fn post(self: &Arc<Self>, draft: Draft) -> Result<Arc<Message>, EngineError> {
-        {
+        let may_mention_room = {
             let access = self.access();
             if access.is_muted(&draft.sender) {
                 return Err(EngineError::Muted(self.name.clone()));
             }
-        }
+            access.role_of(&draft.sender) >= Role::Moderator
+        };
         self.limits.check_name(&draft.sender)?;
         self.limits.check_text(&draft.text)?;
         self.limits.check_client_id(draft.client_id.as_deref())?;
         if let Some(target) = draft.reply_to {
             self.message(target).await?;
         }
+        let mentions = mentions::resolve(&draft.text, may_mention_room, |key| {
+            self.members.by_key(key)
+        });
         self.committer
-            .submit(Arc::clone(self), Post::Draft(draft))
+            .submit(Arc::clone(self), Post::Draft(draft, mentions))
             .await
     }
 
@@ -455,7 +460,9 @@ impl Room {
         let seq = state.next_seq;
         state.next_seq += 1;
         Ok(match post {
-            Post::Draft(draft) => Entry::Message(Arc::new(Message::accept(draft, seq))),
+            Post::Draft(draft, mentions) => {
+                Entry::Message(Arc::new(Message::accept(draft, mentions, seq)))
+            }
             Post::Change(change) => Entry::Change {
                 seq,
                 change: Arc::new(change),

@@ -407,6 +407,8 @@ async fn a_schema_4_room_made_by_a_guest_has_no_owner_after_migrating() {
              ALTER TABLE messages DROP COLUMN deleted_by;
              ALTER TABLE messages DROP COLUMN reactions;
              ALTER TABLE messages DROP COLUMN target;
+             ALTER TABLE messages DROP COLUMN mentions;
+             ALTER TABLE messages DROP COLUMN mentions_room;
              DROP TABLE read_markers;
              DROP TABLE notify_levels;
              ALTER TABLE rooms RENAME COLUMN owner TO created_by;

@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use chat_engine::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Change, ChangeKind, Entry, Grant,
-    HistoryStore, MemoryStore, Message, NotifyLevel, Origin, PostgresOptions, PostgresStore,
-    Reaction, RoomUpdate, SavedRoom, SentKey, SqliteOptions, SqliteStore, StoreError,
-    StoredSession,
+    HistoryStore, MemoryStore, Mentions, Message, NotifyLevel, Origin, PostgresOptions,
+    PostgresStore, Reaction, RoomUpdate, SavedRoom, SentKey, SqliteOptions, SqliteStore,
+    StoreError, StoredSession,
 };
 use chat_testkit::postgres::Postgres;
 use tempfile::TempDir;
@@ -156,6 +156,7 @@ type Plain = (
     Option<String>,
     Origin,
     Option<u64>,
+    Mentions,
 );
 
 fn plain(messages: &[Arc<Message>]) -> Vec<Plain> {
@@ -171,6 +172,7 @@ fn plain(messages: &[Arc<Message>]) -> Vec<Plain> {
                 m.client_id.clone(),
                 m.origin,
                 m.reply_to,
+                m.mentions.clone(),
             )
         })
         .collect()
@@ -197,8 +199,14 @@ async fn messages_are_read_back_in_order(subject: Subject) {
     let mut second: Vec<_> = (4..=7)
         .map(|n| message(n, "ann", &format!("a{n}"), None))
         .collect();
-    // A reply keeps the message it answers.
+    // A reply keeps the message it answers; a message whom it mentions.
     second[1] = reply(5, 4);
+    let mut mentioning = Message::clone(&second[2]);
+    mentioning.mentions = Mentions {
+        names: vec!["ann".into(), "민지".into()],
+        room: true,
+    };
+    second[2] = Arc::new(mentioning);
     append(&*store, "a", &second).await;
     let kept = store.read_from("a", 0, 100).await.unwrap();
     assert_eq!(plain(&kept[1..]), plain(&second), "read back as written");

@@ -127,8 +127,11 @@ const MIGRATIONS: &[&str] = &[
          ADD COLUMN deleted_by TEXT,
          ADD COLUMN reactions TEXT,
          ADD COLUMN target BIGINT;",
-    // 5: read markers and notification levels, per account and room.
-    "CREATE TABLE read_markers (
+    // 5: read markers and notification levels, per account and room, and
+    // whom each message mentions.
+    "ALTER TABLE messages ADD COLUMN mentions TEXT,
+         ADD COLUMN mentions_room BOOLEAN NOT NULL DEFAULT FALSE;
+    CREATE TABLE read_markers (
         account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
         room TEXT NOT NULL,
         seq BIGINT NOT NULL,
@@ -469,11 +472,17 @@ async fn insert_messages(
         .map(|m| i16::try_from(m.1.origin.code()).unwrap_or(0))
         .collect();
     let replies: Vec<Option<i64>> = messages.iter().map(|m| m.1.reply_to.map(to_sql)).collect();
+    let mentions: Vec<Option<String>> = messages
+        .iter()
+        .map(|m| sql::encode_mentions(&m.1.mentions))
+        .collect();
+    let everyone: Vec<bool> = messages.iter().map(|m| m.1.mentions.room).collect();
     tx.execute(
         "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin,
-                               reply_to)
+                               reply_to, mentions, mentions_room)
          SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[],
-                              $5::TEXT[], $6::TEXT[], $7::SMALLINT[], $8::BIGINT[])",
+                              $5::TEXT[], $6::TEXT[], $7::SMALLINT[], $8::BIGINT[],
+                              $9::TEXT[], $10::BOOLEAN[])",
         &[
             &rooms,
             &seqs,
@@ -483,6 +492,8 @@ async fn insert_messages(
             &client_ids,
             &origins,
             &replies,
+            &mentions,
+            &everyone,
         ],
     )
     .await?;

@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{Account, AccountChange, Grant, NotifyLevel, RoomUpdate, SavedRoom, StoredSession};
-use crate::{Change, Message, Origin, Reaction};
+use crate::{Change, Mentions, Message, Origin, Reaction};
 
 /// What a message is read from, in [`message`]'s order. A row with a
 /// `target` is a change to that message: its own columns are empty but
 /// for `deleted`, set, so a change whose message is no longer kept reads
 /// as a deleted message.
 pub(super) const MESSAGE_COLUMNS: &str = "seq, sent_at_ms, sender, text, client_id, origin, \
-     reply_to, edited_at_ms, deleted, deleted_by, reactions, target";
+     reply_to, edited_at_ms, deleted, deleted_by, reactions, mentions, mentions_room, target";
 
 /// The messages (not changes) of room `$1` with `$2` a sequence number,
 /// `$3` a limit, and `condition` on `seq` (with its order).
@@ -94,6 +94,12 @@ pub(super) fn save_change(
         ],
     ));
     plan
+}
+
+/// The names a message mentions as a column keeps them: split by tabs
+/// (names have none), NULL for none.
+pub(super) fn encode_mentions(mentions: &Mentions) -> Option<String> {
+    (!mentions.names.is_empty()).then(|| mentions.names.join("\t"))
 }
 
 /// Reactions as a column keeps them: a line per emoji, the emoji then its
@@ -376,7 +382,13 @@ pub(super) fn message<R: Columns>(row: &R) -> Result<Arc<Message>, R::Error> {
         deleted: row.flag(8)?,
         deleted_by: row.maybe_text(9)?,
         reactions: decode_reactions(row.maybe_text(10)?),
-        updates: row.maybe_int(11)?.map(from_sql),
+        mentions: Mentions {
+            names: (row.maybe_text(11)?)
+                .map(|names| names.split('\t').map(str::to_owned).collect())
+                .unwrap_or_default(),
+            room: row.flag(12)?,
+        },
+        updates: row.maybe_int(13)?.map(from_sql),
         ..Message::default()
     }))
 }

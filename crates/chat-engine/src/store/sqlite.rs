@@ -26,8 +26,9 @@
 //! - 7: adds `messages.edited_at_ms`, `deleted`, `deleted_by`, `reactions`
 //!   (what became of a message) and `target`: a row with one is a change
 //!   to that message, under a number of its own;
-//! - 8: adds `read_markers` (where each account has read each room to)
-//!   and `notify_levels` (what each room tells an account about).
+//! - 8: adds `read_markers` (where each account has read each room to),
+//!   `notify_levels` (what each room tells an account about), and
+//!   `messages.mentions` and `mentions_room` (whom a message mentions).
 //!
 //! A deleted message's text is overwritten in its row, and with
 //! `secure_delete` the old bytes are zeroed in the file; the WAL, which
@@ -398,8 +399,11 @@ const MIGRATIONS: [&str; 7] = [
     MIGRATE_V7_TO_V8,
 ];
 
-/// Schema 8: read markers and notification levels, per account and room.
+/// Schema 8: read markers and notification levels, per account and room,
+/// and whom each message mentions.
 const MIGRATE_V7_TO_V8: &str = "
+    ALTER TABLE messages ADD COLUMN mentions TEXT;
+    ALTER TABLE messages ADD COLUMN mentions_room INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE read_markers (
         account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
         room TEXT NOT NULL,
@@ -622,8 +626,8 @@ fn append(
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin,
-                                   reply_to)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                   reply_to, mentions, mentions_room)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
         for (room, entry) in batch {
             match entry {
@@ -637,6 +641,8 @@ fn append(
                         message.client_id,
                         message.origin.code(),
                         message.reply_to.map(to_sql),
+                        sql::encode_mentions(&message.mentions),
+                        message.mentions.room,
                     ])?;
                     stored.push(Arc::clone(message));
                 }

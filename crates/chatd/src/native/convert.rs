@@ -49,6 +49,8 @@ fn message_naming(room: &str, message: &EngineMessage, names: usize) -> Message 
                 names: reaction.names.iter().take(names).cloned().collect(),
             })
             .collect(),
+        mentions: message.mentions.names.clone(),
+        mentions_room: message.mentions.room,
     }
 }
 
@@ -114,6 +116,10 @@ pub fn entry_from_node(event: Event) -> Option<(String, EngineMessage)> {
                 names: reaction.names,
             })
             .collect(),
+        mentions: chat_engine::Mentions {
+            names: message.mentions,
+            room: message.mentions_room,
+        },
         updates,
         wire: Default::default(),
     };
