@@ -29,7 +29,9 @@ async fn mentions_resolve_to_members_by_any_spelling_from_every_protocol() {
 
     // A classic client's text is read the same way.
     let mut classic = server.classic_client().await;
-    send(&mut classic, "bob", "hey @민지 and @Ann").await;
+    send(&mut classic, "bob", "hey @민지 and @Ann")
+        .await
+        .expect("SendNote");
     let mut from_classic = next_message(&mut events).await;
     while from_classic.sender != "bob" {
         from_classic = next_message(&mut events).await;
