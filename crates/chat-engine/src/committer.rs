@@ -200,7 +200,7 @@ async fn store_batch(
             // Give the numbers back, newest first, so each room resumes at
             // its first unstored number.
             for (room, entry, _) in numbered.iter().rev() {
-                room.unnumber(entry.seq());
+                room.unnumber(entry);
             }
             for done in numbered.into_iter().flat_map(|(_, _, waiting)| waiting) {
                 let _ = done.send(Err(EngineError::Store(error.clone())));

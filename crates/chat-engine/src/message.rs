@@ -63,6 +63,10 @@ pub struct Draft {
 pub struct Message {
     /// Position in the room, starting at 1, with no gaps.
     pub seq: u64,
+    /// How many messages (not changes) the room's order holds up to this
+    /// entry, itself included if it is a message: how far apart two
+    /// places are in messages, so unread counts need no counting.
+    pub ordinal: u64,
     /// Server time of acceptance, milliseconds since the Unix epoch.
     pub sent_at_ms: i64,
     pub sender: String,
@@ -141,6 +145,7 @@ impl Message {
     pub(crate) fn renumbered(&self, seq: u64) -> Self {
         Message {
             seq,
+            ordinal: self.ordinal,
             sent_at_ms: self.sent_at_ms,
             sender: self.sender.clone(),
             origin: self.origin,
@@ -157,9 +162,10 @@ impl Message {
         }
     }
 
-    pub(crate) fn accept(draft: Draft, mentions: Mentions, seq: u64) -> Self {
+    pub(crate) fn accept(draft: Draft, mentions: Mentions, seq: u64, ordinal: u64) -> Self {
         Message {
             seq,
+            ordinal,
             sent_at_ms: now_ms(),
             sender: draft.sender,
             origin: draft.origin,
@@ -199,25 +205,30 @@ impl Message {
         next
     }
 
-    /// The entry that announces this message's state under number `seq`.
-    pub fn as_update(&self, seq: u64) -> Message {
+    /// The entry that announces this message's state under number `seq`,
+    /// with `ordinal` the room's messages up to it.
+    pub fn as_update(&self, seq: u64, ordinal: u64) -> Message {
         let mut entry = self.renumbered(seq);
+        entry.ordinal = ordinal;
         entry.updates = Some(self.seq);
         entry
     }
 
     /// The update entry of a change to message `target`, which is no
     /// longer kept: it reads as a deleted message.
-    pub fn update_of_gone(target: u64, seq: u64) -> Message {
+    pub fn update_of_gone(target: u64, seq: u64, ordinal: u64) -> Message {
         Message {
             seq,
+            ordinal,
             deleted: true,
             updates: Some(target),
             ..Message::default()
         }
     }
 
-    /// The message an update entry changed, as the entry left it.
+    /// The message an update entry changed, as the entry left it (its
+    /// ordinal is the entry's, not the message's: the caller knows where
+    /// the message sits).
     pub fn updated_message(&self) -> Option<Message> {
         let target = self.updates?;
         let mut message = self.renumbered(target);
@@ -354,6 +365,7 @@ mod tests {
                 reply_to: None,
             },
             Mentions::default(),
+            1,
             1,
         )
     }

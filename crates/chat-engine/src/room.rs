@@ -56,6 +56,8 @@ pub(crate) struct RoomState {
     /// The sequence number the next message gets. Ahead of `published`
     /// while messages are being stored.
     next_seq: u64,
+    /// The messages numbered (the ordinal of the newest).
+    messages: u64,
     /// The newest message subscribers may see (stored and published).
     pub(crate) published: u64,
     /// The newest published messages, contiguous, ending at `published`.
@@ -138,6 +140,7 @@ impl Room {
         access: RoomAccess,
     ) -> Self {
         let published = store.last_seq(&name);
+        let messages = store.message_count(&name);
         Room {
             name,
             limits,
@@ -146,6 +149,7 @@ impl Room {
             committer,
             state: RwLock::new(RoomState {
                 next_seq: published + 1,
+                messages,
                 published,
                 window: VecDeque::new(),
                 closed: false,
@@ -461,20 +465,24 @@ impl Room {
         state.next_seq += 1;
         Ok(match post {
             Post::Draft(draft, mentions) => {
-                Entry::Message(Arc::new(Message::accept(draft, mentions, seq)))
+                state.messages += 1;
+                let message = Message::accept(draft, mentions, seq, state.messages);
+                Entry::Message(Arc::new(message))
             }
             Post::Change(change) => Entry::Change {
                 seq,
+                ordinal: state.messages,
                 change: Arc::new(change),
             },
         })
     }
 
-    /// Takes back sequence numbers from `seq` on, whose messages could not
+    /// Takes back the numbers from `entry`'s on, whose entries could not
     /// be stored (the committer's job).
-    pub(crate) fn unnumber(&self, seq: u64) {
+    pub(crate) fn unnumber(&self, entry: &Entry) {
         let mut state = self.write_state();
-        state.next_seq = state.next_seq.min(seq);
+        state.next_seq = state.next_seq.min(entry.seq());
+        state.messages = state.messages.min(entry.messages_before());
     }
 
     /// Shows a stored message to subscribers once every message before it
@@ -523,6 +531,7 @@ impl Room {
     /// not read again, nor an edit's.
     fn show(&self, state: &mut RoomState, message: Arc<Message>) {
         state.next_seq = state.next_seq.max(message.seq + 1);
+        state.messages = state.messages.max(message.ordinal);
         match message.updated_message() {
             Some(updated) => Self::show_state(state, &updated),
             None => state.recent_ids.remember(&message, self.window_len),
@@ -541,9 +550,11 @@ impl Room {
         let from = updated.seq.saturating_sub(state.window_start());
         for kept in state.window.iter_mut().skip(from as usize) {
             if kept.seq == updated.seq {
-                *kept = Arc::new(updated.clone());
+                let mut now = updated.clone();
+                now.ordinal = kept.ordinal;
+                *kept = Arc::new(now);
             } else if kept.updates == Some(updated.seq) {
-                *kept = Arc::new(updated.as_update(kept.seq));
+                *kept = Arc::new(updated.as_update(kept.seq, kept.ordinal));
             }
         }
     }
@@ -594,6 +605,12 @@ impl Room {
     /// The sequence number of the newest message, 0 if there is none.
     pub fn last_seq(&self) -> u64 {
         self.read_state().published
+    }
+
+    /// How many messages the room's order holds, published or being
+    /// stored: the ordinal of its newest.
+    pub fn message_count(&self) -> u64 {
+        self.read_state().messages
     }
 
     /// How many subscriptions are open on this room.

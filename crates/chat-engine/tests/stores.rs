@@ -120,9 +120,11 @@ async fn the_postgres_store_keeps_the_contract() {
     .await;
 }
 
+/// Message `seq` of a room of messages only (its ordinal is its number).
 fn message(seq: u64, sender: &str, text: &str, client_id: Option<&str>) -> Arc<Message> {
     Arc::new(Message {
         seq,
+        ordinal: seq,
         sent_at_ms: 1_700_000_000_000 + seq as i64,
         sender: sender.into(),
         origin: Origin::Classic,
@@ -250,10 +252,12 @@ async fn messages_are_read_back_in_order(subject: Subject) {
     );
 }
 
-/// Change number `seq` of `kind` to message `target`, by `actor`.
-fn change_of(seq: u64, target: u64, actor: &str, kind: ChangeKind) -> Entry {
+/// Change number `seq` (after `ordinal` messages) of `kind` to message
+/// `target`, by `actor`.
+fn change_of((seq, ordinal): (u64, u64), target: u64, actor: &str, kind: ChangeKind) -> Entry {
     Entry::Change {
         seq,
+        ordinal,
         change: Arc::new(Change {
             target,
             actor: actor.into(),
@@ -276,9 +280,9 @@ async fn a_change_applies_to_its_message_and_takes_a_place(subject: Subject) {
     let world = message(2, "bob", "world", Some("w"));
     append(&*store, "r", &[hello.clone(), world.clone()]).await;
     let changes = [
-        change_of(3, 1, "ann", ChangeKind::Edit("hello, edited".into())),
-        change_of(4, 1, "bob", thumbs_up(false)),
-        change_of(5, 2, "mod", ChangeKind::Delete),
+        change_of((3, 2), 1, "ann", ChangeKind::Edit("hello, edited".into())),
+        change_of((4, 2), 1, "bob", thumbs_up(false)),
+        change_of((5, 2), 2, "mod", ChangeKind::Delete),
     ];
     // Kept under the room's numbers: none moves, none is left out.
     let batch: Vec<(&str, Entry)> = changes.iter().map(|c| ("r", c.clone())).collect();
@@ -297,9 +301,9 @@ async fn a_change_applies_to_its_message_and_takes_a_place(subject: Subject) {
     tombstone.deleted = true;
     tombstone.deleted_by = Some("mod".into());
     let updates = [
-        edited.as_update(3),
-        thumb.as_update(4),
-        tombstone.as_update(5),
+        edited.as_update(3, 2),
+        thumb.as_update(4, 2),
+        tombstone.as_update(5, 2),
     ];
     let updates: Vec<Arc<Message>> = updates.into_iter().map(Arc::new).collect();
     assert_eq!(
@@ -310,6 +314,7 @@ async fn a_change_applies_to_its_message_and_takes_a_place(subject: Subject) {
     for _reopen in 0..2 {
         let now = [Arc::new(thumb.clone()), Arc::new(tombstone.clone())];
         assert_eq!(store.last_seq("r"), 5);
+        assert_eq!(store.message_count("r"), 2, "changes are no messages");
         assert_eq!(
             store.read_before("r", 99, 10).await.unwrap(),
             now,
@@ -322,9 +327,9 @@ async fn a_change_applies_to_its_message_and_takes_a_place(subject: Subject) {
         // Changes are read with their message's state now.
         let expected = [
             tombstone.clone(),
-            thumb.as_update(3),
-            thumb.as_update(4),
-            tombstone.as_update(5),
+            thumb.as_update(3, 2),
+            thumb.as_update(4, 2),
+            tombstone.as_update(5, 2),
         ];
         assert_eq!(entries, expected.map(Arc::new));
         let found = store.find_sent(vec![sent("r", "bob", "w")]).await.unwrap();
@@ -336,9 +341,9 @@ async fn a_change_applies_to_its_message_and_takes_a_place(subject: Subject) {
     // Reactions add up, and one taken back goes.
     append(&*store, "s", std::slice::from_ref(&hello)).await;
     let reactions = [
-        change_of(2, 1, "bob", thumbs_up(false)),
-        change_of(3, 1, "cy", thumbs_up(false)),
-        change_of(4, 1, "cy", thumbs_up(true)),
+        change_of((2, 1), 1, "bob", thumbs_up(false)),
+        change_of((3, 1), 1, "cy", thumbs_up(false)),
+        change_of((4, 1), 1, "cy", thumbs_up(true)),
     ];
     for (reaction, names) in reactions.into_iter().zip([1, 2, 1]) {
         let stored = store.append(&[("s", reaction)]).await.unwrap();
@@ -353,20 +358,28 @@ async fn a_change_applies_to_its_message_and_takes_a_place(subject: Subject) {
 
     // A change to a message retention took still takes its place, and
     // reads as a deletion.
-    let later: Vec<_> = (5..=9).map(|n| message(n, "cy", "later", None)).collect();
+    let later: Vec<_> = (5..=9)
+        .map(|n| {
+            let mut later = Message::clone(&message(n, "cy", "later", None));
+            later.ordinal = n - 3;
+            Arc::new(later)
+        })
+        .collect();
     append(&*store, "s", &later).await;
     let late = store
-        .append(&[("s", change_of(10, 1, "ann", thumbs_up(false)))])
+        .append(&[("s", change_of((10, 6), 1, "ann", thumbs_up(false)))])
         .await
         .unwrap();
     for entry in [&late[0], &store.read_from("s", 10, 1).await.unwrap()[0]] {
-        assert_eq!(
-            (entry.seq, entry.updates, entry.deleted),
-            (10, Some(1), true)
-        );
+        let place = (entry.seq, entry.ordinal, entry.updates, entry.deleted);
+        assert_eq!(place, (10, 6, Some(1), true));
         assert!(entry.text.is_empty() && entry.reactions.is_empty());
     }
     assert_eq!(store.last_seq("s"), 10);
+    assert_eq!(store.message_count("s"), 6);
+    drop(store);
+    let store = subject.open().await;
+    assert_eq!(store.message_count("s"), 6, "after a reopen");
 }
 
 fn sent(room: &str, sender: &str, client_id: &str) -> SentKey {

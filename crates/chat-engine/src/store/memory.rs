@@ -24,6 +24,8 @@ pub struct MemoryStore {
     deleted_last_seqs: Mutex<HashMap<String, u64>>,
     /// The kept messages that carry a client id.
     sent: Mutex<HashMap<SentKey, Arc<Message>>>,
+    /// Each room's count of messages ever stored (a deleted room's too).
+    message_counts: Mutex<HashMap<String, u64>>,
     accounts: Mutex<Accounts>,
 }
 
@@ -56,6 +58,7 @@ impl MemoryStore {
             saved: Mutex::default(),
             deleted_last_seqs: Mutex::default(),
             sent: Mutex::default(),
+            message_counts: Mutex::default(),
             accounts: Mutex::default(),
         }
     }
@@ -117,6 +120,7 @@ impl HistoryStore for MemoryStore {
     async fn append(&self, batch: &[(&str, Entry)]) -> Result<Vec<Arc<Message>>, StoreError> {
         let mut rooms = self.rooms();
         let mut sent = lock(&self.sent);
+        let mut counts = lock(&self.message_counts);
         let mut stored = Vec::with_capacity(batch.len());
         for (room, entry) in batch {
             let history = match rooms.get_mut(*room) {
@@ -125,7 +129,11 @@ impl HistoryStore for MemoryStore {
             };
             let entry = match entry {
                 Entry::Message(message) => Arc::clone(message),
-                Entry::Change { seq, change } => {
+                Entry::Change {
+                    seq,
+                    ordinal,
+                    change,
+                } => {
                     let at = position(history, change.target);
                     match history.get(at).filter(|m| m.seq == change.target) {
                         Some(target) => {
@@ -134,9 +142,9 @@ impl HistoryStore for MemoryStore {
                                 sent.insert(key, Arc::clone(&changed));
                             }
                             history[at] = Arc::clone(&changed);
-                            Arc::new(changed.as_update(*seq))
+                            Arc::new(changed.as_update(*seq, *ordinal))
                         }
-                        None => Arc::new(Message::update_of_gone(change.target, *seq)),
+                        None => Arc::new(Message::update_of_gone(change.target, *seq, *ordinal)),
                     }
                 }
             };
@@ -149,6 +157,8 @@ impl HistoryStore for MemoryStore {
             if let Some(key) = sent_key(room, &entry) {
                 sent.insert(key, Arc::clone(&entry));
             }
+            let count = counts.entry((*room).to_owned()).or_default();
+            *count = (*count).max(entry.ordinal);
             history.push_back(Arc::clone(&entry));
             stored.push(entry);
         }
@@ -169,6 +179,10 @@ impl HistoryStore for MemoryStore {
 
     async fn saved_rooms(&self) -> Result<Vec<SavedRoom>, StoreError> {
         Ok(lock(&self.saved).values().cloned().collect())
+    }
+
+    fn message_count(&self, room: &str) -> u64 {
+        lock(&self.message_counts).get(room).copied().unwrap_or(0)
     }
 
     fn last_seq(&self, room: &str) -> u64 {
@@ -199,8 +213,8 @@ impl HistoryStore for MemoryStore {
             Some(target) => {
                 let message = history.get(position(history, target));
                 match message.filter(|m| m.seq == target) {
-                    Some(message) => Arc::new(message.as_update(entry.seq)),
-                    None => Arc::new(Message::update_of_gone(target, entry.seq)),
+                    Some(message) => Arc::new(message.as_update(entry.seq, entry.ordinal)),
+                    None => Arc::new(Message::update_of_gone(target, entry.seq, entry.ordinal)),
                 }
             }
         };

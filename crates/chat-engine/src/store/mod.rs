@@ -122,7 +122,12 @@ pub enum RoomUpdate {
 #[derive(Debug, Clone)]
 pub enum Entry {
     Message(Arc<Message>),
-    Change { seq: u64, change: Arc<Change> },
+    /// With `ordinal`, the room's messages up to it.
+    Change {
+        seq: u64,
+        ordinal: u64,
+        change: Arc<Change>,
+    },
 }
 
 impl Entry {
@@ -131,6 +136,14 @@ impl Entry {
         match self {
             Entry::Message(message) => message.seq,
             Entry::Change { seq, .. } => *seq,
+        }
+    }
+
+    /// The room's messages before this entry.
+    pub fn messages_before(&self) -> u64 {
+        match self {
+            Entry::Message(message) => message.ordinal.saturating_sub(1),
+            Entry::Change { ordinal, .. } => *ordinal,
         }
     }
 }
@@ -149,11 +162,12 @@ pub struct SentKey {
 pub trait HistoryStore: Send + Sync + 'static {
     /// Stores a batch of `(room, entry)`, each room's entries in sequence
     /// order. Returns only once all of it is stored, or none of it, with
-    /// each entry as stored: under its own number, unless other writers of
-    /// a shared store (other nodes) stored entries of its room first, and
-    /// then each room's entries of the batch follow the room's stored
-    /// newest, in their order. So the order has no gaps and no doubles
-    /// however many write.
+    /// each entry as stored: under its own number and ordinal, unless
+    /// other writers of a shared store (other nodes) stored entries of its
+    /// room first, and then each room's entries of the batch follow the
+    /// room's stored newest, in their order, their ordinals moved up as
+    /// much as the messages stored first. So the order has no gaps and no
+    /// doubles however many write.
     ///
     /// A change is applied to the message it names ([`Message::changed`],
     /// on the state stored) and kept as an entry of its own; it comes back
@@ -166,6 +180,11 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// The sequence number of the newest stored message of `room`, 0 if none,
     /// so a reopened room carries on numbering without reusing a number.
     fn last_seq(&self, room: &str) -> u64;
+
+    /// How many messages (not changes) `room`'s order has held, those
+    /// retention removed included: the ordinal of its next message, less
+    /// one.
+    fn message_count(&self, room: &str) -> u64;
 
     /// Up to `limit` entries of `room` (messages and changes), oldest
     /// first, starting at the oldest kept entry whose sequence number is

@@ -36,7 +36,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{NoTls, Row};
 
-use super::sql::{self, Columns, Statement, Value, from_sql, to_sql};
+use super::sql::{self, Columns, Counters, Statement, Value, from_sql, to_sql};
 use super::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Entry, HistoryStore, RoomUpdate,
     SavedRoom, SentKey, StoreError, StoredSession,
@@ -127,10 +127,21 @@ const MIGRATIONS: &[&str] = &[
          ADD COLUMN deleted_by TEXT,
          ADD COLUMN reactions TEXT,
          ADD COLUMN target BIGINT;",
-    // 5: read markers and notification levels, per account and room, and
-    // whom each message mentions.
+    // 5: read markers and notification levels, per account and room; whom
+    // each message mentions; and each entry's ordinal (the messages up to
+    // it), with each room's count.
     "ALTER TABLE messages ADD COLUMN mentions TEXT,
-         ADD COLUMN mentions_room BOOLEAN NOT NULL DEFAULT FALSE;
+         ADD COLUMN mentions_room BOOLEAN NOT NULL DEFAULT FALSE,
+         ADD COLUMN ordinal BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN messages BIGINT NOT NULL DEFAULT 0;
+    UPDATE messages SET ordinal = counted.ordinal FROM (
+        SELECT room, seq,
+               count(*) FILTER (WHERE target IS NULL) OVER (PARTITION BY room ORDER BY seq)
+                   AS ordinal
+        FROM messages) AS counted
+    WHERE messages.room = counted.room AND messages.seq = counted.seq;
+    UPDATE rooms SET messages = coalesce(
+        (SELECT max(ordinal) FROM messages WHERE messages.room = rooms.name), 0);
     CREATE TABLE read_markers (
         account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
         room TEXT NOT NULL,
@@ -160,7 +171,8 @@ pub struct PostgresStore {
     pool: Pool,
     retain_messages: i64,
     /// Each room's last sequence number, as stored.
-    last_seqs: Mutex<HashMap<String, u64>>,
+    /// Each room's last sequence number and count of messages, as stored.
+    counters: Mutex<HashMap<String, Counters>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -179,7 +191,7 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             retain_messages: to_sql(options.retain_messages),
-            last_seqs: Mutex::new(HashMap::new()),
+            counters: Mutex::new(HashMap::new()),
         };
         store.migrate().await?;
         if let Some(age) = options.retain_age {
@@ -199,7 +211,7 @@ impl PostgresStore {
             .await
             .and_then(|rows| rows.iter().map(sql::room_counter).collect())
             .map_err(|e| unavailable("cannot read the rooms", &e))?;
-        *lock(&store.last_seqs) = counters;
+        *lock(&store.counters) = counters;
         Ok(store)
     }
 
@@ -251,29 +263,45 @@ impl HistoryStore for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(fail)?;
         let shifts = lock_counters(&tx, batch).await.map_err(fail)?;
-        let seqs: Vec<i64> = batch
+        // Each entry's number and ordinal as stored.
+        let places: Vec<(i64, i64)> = batch
             .iter()
-            .map(|(room, entry)| to_sql(entry.seq()) + shifts[room])
+            .map(|(room, entry)| {
+                let (seq_shift, ordinal_shift) = shifts[room];
+                let ordinal = match entry {
+                    Entry::Message(message) => message.ordinal,
+                    Entry::Change { ordinal, .. } => *ordinal,
+                };
+                (
+                    to_sql(entry.seq()) + seq_shift,
+                    to_sql(ordinal) + ordinal_shift,
+                )
+            })
             .collect();
-        insert_messages(&tx, batch, &seqs).await.map_err(fail)?;
+        insert_messages(&tx, batch, &places).await.map_err(fail)?;
         let mut stored = Vec::with_capacity(batch.len());
-        let mut newest: HashMap<&str, i64> = HashMap::new();
-        for ((room, entry), &seq) in batch.iter().zip(&seqs) {
+        let mut newest: HashMap<&str, (i64, i64)> = HashMap::new();
+        for ((room, entry), &(seq, ordinal)) in batch.iter().zip(&places) {
+            let (seq, ordinal) = (from_sql(seq), from_sql(ordinal));
             stored.push(match entry {
-                Entry::Message(message) if to_sql(message.seq) == seq => Arc::clone(message),
-                Entry::Message(message) => Arc::new(message.renumbered(from_sql(seq))),
+                Entry::Message(message) if message.seq == seq => Arc::clone(message),
+                Entry::Message(message) => {
+                    let mut moved = message.renumbered(seq);
+                    moved.ordinal = ordinal;
+                    Arc::new(moved)
+                }
                 Entry::Change { change, .. } => Arc::new(
-                    save_change(&tx, room, from_sql(seq), change)
+                    save_change(&tx, room, (seq, ordinal), change)
                         .await
                         .map_err(fail)?,
                 ),
             });
-            newest.insert(room, seq);
+            newest.insert(room, (to_sql(seq), to_sql(ordinal)));
         }
-        for (&room, &last_seq) in &newest {
+        for (&room, &(last_seq, messages)) in &newest {
             tx.execute(
-                "UPDATE rooms SET last_seq = $2 WHERE name = $1",
-                &[&room, &last_seq],
+                "UPDATE rooms SET last_seq = $2, messages = $3 WHERE name = $1",
+                &[&room, &last_seq, &messages],
             )
             .await
             .map_err(fail)?;
@@ -284,15 +312,23 @@ impl HistoryStore for PostgresStore {
             }
         }
         tx.commit().await.map_err(fail)?;
-        let mut last_seqs = lock(&self.last_seqs);
-        for (room, last_seq) in newest {
-            last_seqs.insert(room.to_owned(), from_sql(last_seq));
+        let mut counters = lock(&self.counters);
+        for (room, (last_seq, messages)) in newest {
+            let counter = Counters {
+                last_seq: from_sql(last_seq),
+                messages: from_sql(messages),
+            };
+            counters.insert(room.to_owned(), counter);
         }
         Ok(stored)
     }
 
     fn last_seq(&self, room: &str) -> u64 {
-        lock(&self.last_seqs).get(room).copied().unwrap_or(0)
+        lock(&self.counters).get(room).map_or(0, |c| c.last_seq)
+    }
+
+    fn message_count(&self, room: &str) -> u64 {
+        lock(&self.counters).get(room).map_or(0, |c| c.messages)
     }
 
     async fn read_from(
@@ -413,11 +449,12 @@ impl PostgresStore {
 /// Locks the counters of the batch's rooms until the commit (writers take
 /// turns, and a batch numbered from an older count moves up after it), in
 /// name order, so writers of the same rooms never wait on each other in a
-/// circle. Returns how far each room's entries move.
+/// circle. Returns how far each room's entries move: their numbers, and
+/// their ordinals.
 async fn lock_counters<'a>(
     tx: &tokio_postgres::Transaction<'_>,
     batch: &[(&'a str, Entry)],
-) -> Result<HashMap<&'a str, i64>, tokio_postgres::Error> {
+) -> Result<HashMap<&'a str, (i64, i64)>, tokio_postgres::Error> {
     let mut names: Vec<&str> = batch.iter().map(|&(room, _)| room).collect();
     names.sort_unstable();
     names.dedup();
@@ -426,35 +463,41 @@ async fn lock_counters<'a>(
         &[&names],
     )
     .await?;
-    let stored: HashMap<String, i64> = tx
+    let stored: HashMap<String, (i64, i64)> = tx
         .query(
-            "SELECT name, last_seq FROM rooms WHERE name = ANY($1) ORDER BY name FOR UPDATE",
+            "SELECT name, last_seq, messages FROM rooms WHERE name = ANY($1)
+             ORDER BY name FOR UPDATE",
             &[&names],
         )
         .await?
         .iter()
-        .map(|row| (row.get(0), row.get(1)))
+        .map(|row| (row.get(0), (row.get(1), row.get(2))))
         .collect();
-    let mut shifts: HashMap<&str, i64> = HashMap::new();
+    let mut shifts: HashMap<&str, (i64, i64)> = HashMap::new();
     for (room, entry) in batch {
-        shifts
-            .entry(room)
-            .or_insert_with(|| stored.get(*room).copied().unwrap_or(0) + 1 - to_sql(entry.seq()));
+        shifts.entry(room).or_insert_with(|| {
+            let (last_seq, messages) = stored.get(*room).copied().unwrap_or((0, 0));
+            (
+                last_seq + 1 - to_sql(entry.seq()),
+                messages - to_sql(entry.messages_before()),
+            )
+        });
     }
     Ok(shifts)
 }
 
-/// Inserts the batch's messages, numbered `seqs`, in one statement.
+/// Inserts the batch's messages, at `places` (number, ordinal), in one
+/// statement.
 async fn insert_messages(
     tx: &tokio_postgres::Transaction<'_>,
     batch: &[(&str, Entry)],
-    seqs: &[i64],
+    places: &[(i64, i64)],
 ) -> Result<(), tokio_postgres::Error> {
-    let messages: Vec<(&str, &Arc<Message>, i64)> = batch
+    let messages: Vec<(&str, &Arc<Message>, (i64, i64))> = batch
         .iter()
-        .zip(seqs)
-        .filter_map(|((room, entry), &seq)| match entry {
-            Entry::Message(message) => Some((*room, message, seq)),
+        .zip(places)
+        .filter_map(|((room, entry), &place)| match entry {
+            Entry::Message(message) => Some((*room, message, place)),
             Entry::Change { .. } => None,
         })
         .collect();
@@ -462,7 +505,8 @@ async fn insert_messages(
         return Ok(());
     }
     let rooms: Vec<&str> = messages.iter().map(|m| m.0).collect();
-    let seqs: Vec<i64> = messages.iter().map(|m| m.2).collect();
+    let seqs: Vec<i64> = messages.iter().map(|m| m.2.0).collect();
+    let ordinals: Vec<i64> = messages.iter().map(|m| m.2.1).collect();
     let times: Vec<i64> = messages.iter().map(|m| m.1.sent_at_ms).collect();
     let senders: Vec<&str> = messages.iter().map(|m| m.1.sender.as_str()).collect();
     let texts: Vec<&str> = messages.iter().map(|m| m.1.text.as_str()).collect();
@@ -479,10 +523,10 @@ async fn insert_messages(
     let everyone: Vec<bool> = messages.iter().map(|m| m.1.mentions.room).collect();
     tx.execute(
         "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin,
-                               reply_to, mentions, mentions_room)
+                               reply_to, mentions, mentions_room, ordinal)
          SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[],
                               $5::TEXT[], $6::TEXT[], $7::SMALLINT[], $8::BIGINT[],
-                              $9::TEXT[], $10::BOOLEAN[])",
+                              $9::TEXT[], $10::BOOLEAN[], $11::BIGINT[])",
         &[
             &rooms,
             &seqs,
@@ -494,18 +538,19 @@ async fn insert_messages(
             &replies,
             &mentions,
             &everyone,
+            &ordinals,
         ],
     )
     .await?;
     Ok(())
 }
 
-/// Applies `change`, numbered `seq`, to the state stored of its message,
-/// and keeps it. Returns its update entry.
+/// Applies `change`, at `(seq, ordinal)`, to the state stored of its
+/// message, and keeps it. Returns its update entry.
 async fn save_change(
     tx: &tokio_postgres::Transaction<'_>,
     room: &str,
-    seq: u64,
+    (seq, ordinal): (u64, u64),
     change: &Change,
 ) -> Result<Message, tokio_postgres::Error> {
     let target = tx
@@ -514,13 +559,13 @@ async fn save_change(
         .map(|row| sql::message(&row))
         .transpose()?;
     let changed = target.map(|target| target.changed(change));
-    for step in sql::save_change(room, seq, change, changed.as_ref()) {
+    for step in sql::save_change(room, (seq, ordinal), change, changed.as_ref()) {
         let values: Vec<&(dyn ToSql + Sync)> = step.values.iter().map(|v| v as _).collect();
         tx.execute(step.sql, &values).await?;
     }
     Ok(match changed {
-        Some(changed) => changed.as_update(seq),
-        None => Message::update_of_gone(change.target, seq),
+        Some(changed) => changed.as_update(seq, ordinal),
+        None => Message::update_of_gone(change.target, seq, ordinal),
     })
 }
 

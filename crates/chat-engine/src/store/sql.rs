@@ -14,7 +14,8 @@ use crate::{Change, Mentions, Message, Origin, Reaction};
 /// for `deleted`, set, so a change whose message is no longer kept reads
 /// as a deleted message.
 pub(super) const MESSAGE_COLUMNS: &str = "seq, sent_at_ms, sender, text, client_id, origin, \
-     reply_to, edited_at_ms, deleted, deleted_by, reactions, mentions, mentions_room, target";
+     reply_to, edited_at_ms, deleted, deleted_by, reactions, mentions, mentions_room, ordinal, \
+     target";
 
 /// The messages (not changes) of room `$1` with `$2` a sequence number,
 /// `$3` a limit, and `condition` on `seq` (with its order).
@@ -32,7 +33,7 @@ pub(super) fn select_entries(condition: &str) -> String {
     let state: Vec<String> = MESSAGE_COLUMNS
         .split(", ")
         .map(|column| match column.trim() {
-            column @ ("seq" | "target") => format!("c.{column}"),
+            column @ ("seq" | "ordinal" | "target") => format!("c.{column}"),
             column => format!("COALESCE(t.{column}, c.{column})"),
         })
         .collect();
@@ -58,11 +59,12 @@ pub(super) fn find_sent() -> String {
     )
 }
 
-/// What stores `change`, numbered `seq` in `room`, given the state it left
-/// its message in (`None` if that is no longer kept).
+/// What stores `change`, numbered `seq` (after `ordinal` messages) in
+/// `room`, given the state it left its message in (`None` if that is no
+/// longer kept).
 pub(super) fn save_change(
     room: &str,
-    seq: u64,
+    (seq, ordinal): (u64, u64),
     change: &Change,
     changed: Option<&Message>,
 ) -> Vec<Statement> {
@@ -84,13 +86,15 @@ pub(super) fn save_change(
         ));
     }
     plan.push(statement(
-        "INSERT INTO messages (room, seq, sent_at_ms, sender, text, origin, deleted, target)
-         VALUES ($1, $2, $3, '', '', 0, TRUE, $4)",
+        "INSERT INTO messages (room, seq, sent_at_ms, sender, text, origin, deleted, target,
+                               ordinal)
+         VALUES ($1, $2, $3, '', '', 0, TRUE, $4, $5)",
         vec![
             text(room),
             Value::Int(to_sql(seq)),
             Value::Int(change.at_ms),
             Value::Int(to_sql(change.target)),
+            Value::Int(to_sql(ordinal)),
         ],
     ));
     plan
@@ -142,7 +146,7 @@ fn decode_reactions(column: Option<String>) -> Vec<Reaction> {
 /// Keeps room `$1`'s newest messages: removes those numbered `$2` or less.
 pub(super) const TRIM_ROOM: &str = "DELETE FROM messages WHERE room = $1 AND seq <= $2";
 
-pub(super) const SELECT_ROOM_COUNTERS: &str = "SELECT name, last_seq FROM rooms";
+pub(super) const SELECT_ROOM_COUNTERS: &str = "SELECT name, last_seq, messages FROM rooms";
 
 /// The saved rooms, or only room `$1` if it is not NULL.
 pub(super) const SELECT_SAVED_ROOMS: &str = "SELECT name, owner, private, direct, topic
@@ -388,7 +392,8 @@ pub(super) fn message<R: Columns>(row: &R) -> Result<Arc<Message>, R::Error> {
                 .unwrap_or_default(),
             room: row.flag(12)?,
         },
-        updates: row.maybe_int(13)?.map(from_sql),
+        ordinal: from_sql(row.maybe_int(13)?.unwrap_or(0)),
+        updates: row.maybe_int(14)?.map(from_sql),
         ..Message::default()
     }))
 }
@@ -430,9 +435,20 @@ pub(super) fn membership<R: Columns>(row: &R) -> Result<(String, String), R::Err
     Ok((row.text(0)?, row.text(1)?))
 }
 
-/// `(room, last sequence number)` from [`SELECT_ROOM_COUNTERS`].
-pub(super) fn room_counter<R: Columns>(row: &R) -> Result<(String, u64), R::Error> {
-    Ok((row.text(0)?, from_sql(row.int(1)?)))
+/// A room's newest sequence number and its count of messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Counters {
+    pub last_seq: u64,
+    pub messages: u64,
+}
+
+/// `(room, counters)` from [`SELECT_ROOM_COUNTERS`].
+pub(super) fn room_counter<R: Columns>(row: &R) -> Result<(String, Counters), R::Error> {
+    let counters = Counters {
+        last_seq: from_sql(row.int(1)?),
+        messages: from_sql(row.int(2)?),
+    };
+    Ok((row.text(0)?, counters))
 }
 
 /// A saved room, without its grants yet, from [`SELECT_SAVED_ROOMS`].

@@ -27,8 +27,11 @@
 //!   (what became of a message) and `target`: a row with one is a change
 //!   to that message, under a number of its own;
 //! - 8: adds `read_markers` (where each account has read each room to),
-//!   `notify_levels` (what each room tells an account about), and
-//!   `messages.mentions` and `mentions_room` (whom a message mentions).
+//!   `notify_levels` (what each room tells an account about),
+//!   `messages.mentions` and `mentions_room` (whom a message mentions),
+//!   and `messages.ordinal` with `rooms.messages` (how many messages the
+//!   room's order holds up to each entry, so unread counts need no
+//!   counting).
 //!
 //! A deleted message's text is overwritten in its row, and with
 //! `secure_delete` the old bytes are zeroed in the file; the WAL, which
@@ -53,7 +56,7 @@ use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
 use tokio::sync::oneshot;
 
-use super::sql::{self, Columns, Statement, Value, to_sql};
+use super::sql::{self, Columns, Counters, Statement, Value, to_sql};
 use super::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Entry, HistoryStore, RoomUpdate,
     SavedRoom, SentKey, StoreError, StoredSession,
@@ -85,8 +88,8 @@ pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
     /// Reads, for the reader threads.
     reads: mpsc::Sender<ReadJob>,
-    /// Each room's last sequence number, as stored.
-    last_seqs: Mutex<HashMap<String, u64>>,
+    /// Each room's last sequence number and count of messages, as stored.
+    counters: Mutex<HashMap<String, Counters>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -129,7 +132,7 @@ impl SqliteStore {
         if let Some(age) = options.retain_age {
             prune_by_age(&writer, age).map_err(|e| fail("cannot trim the database", e))?;
         }
-        let last_seqs = load_last_seqs(&writer).map_err(|e| fail("cannot read the database", e))?;
+        let counters = load_counters(&writer).map_err(|e| fail("cannot read the database", e))?;
         let readers = (0..READERS)
             .map(|_| open_reader(&path))
             .collect::<Result<Vec<_>, rusqlite::Error>>()
@@ -148,7 +151,7 @@ impl SqliteStore {
             path,
             writer: jobs,
             reads,
-            last_seqs: Mutex::new(last_seqs),
+            counters: Mutex::new(counters),
         })
     }
 
@@ -223,15 +226,21 @@ impl HistoryStore for SqliteStore {
             .map(|(room, entry)| ((*room).to_owned(), entry.clone()))
             .collect();
         let stored = self.job(|done| Job::Append(owned, done)).await?;
-        let mut last_seqs = lock(&self.last_seqs);
+        let mut counters = lock(&self.counters);
         for ((room, _), entry) in batch.iter().zip(&stored) {
-            last_seqs.insert((*room).to_owned(), entry.seq);
+            let counter = counters.entry((*room).to_owned()).or_default();
+            counter.last_seq = entry.seq;
+            counter.messages = counter.messages.max(entry.ordinal);
         }
         Ok(stored)
     }
 
     fn last_seq(&self, room: &str) -> u64 {
-        lock(&self.last_seqs).get(room).copied().unwrap_or(0)
+        lock(&self.counters).get(room).map_or(0, |c| c.last_seq)
+    }
+
+    fn message_count(&self, room: &str) -> u64 {
+        lock(&self.counters).get(room).map_or(0, |c| c.messages)
     }
 
     async fn read_from(
@@ -399,11 +408,22 @@ const MIGRATIONS: [&str; 7] = [
     MIGRATE_V7_TO_V8,
 ];
 
-/// Schema 8: read markers and notification levels, per account and room,
-/// and whom each message mentions.
+/// Schema 8: read markers and notification levels, per account and room;
+/// whom each message mentions; and each entry's ordinal (the messages up
+/// to it), counted for the history there is.
 const MIGRATE_V7_TO_V8: &str = "
     ALTER TABLE messages ADD COLUMN mentions TEXT;
     ALTER TABLE messages ADD COLUMN mentions_room INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN ordinal INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;
+    UPDATE messages SET ordinal = counted.ordinal FROM (
+        SELECT room, seq,
+               count(*) FILTER (WHERE target IS NULL) OVER (PARTITION BY room ORDER BY seq)
+                   AS ordinal
+        FROM messages) AS counted
+    WHERE messages.room = counted.room AND messages.seq = counted.seq;
+    UPDATE rooms SET messages = coalesce(
+        (SELECT max(ordinal) FROM messages WHERE messages.room = rooms.name), 0);
     CREATE TABLE read_markers (
         account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
         room TEXT NOT NULL,
@@ -505,7 +525,7 @@ const ORPHANS: &str = "
     DELETE FROM sessions WHERE account NOT IN (SELECT name FROM accounts);
     DELETE FROM memberships WHERE account NOT IN (SELECT name FROM accounts);";
 
-fn load_last_seqs(db: &Connection) -> rusqlite::Result<HashMap<String, u64>> {
+fn load_counters(db: &Connection) -> rusqlite::Result<HashMap<String, Counters>> {
     db.prepare(sql::SELECT_ROOM_COUNTERS)?
         .query_map([], |row| sql::room_counter(row))?
         .collect()
@@ -621,13 +641,13 @@ fn append(
     retain: u64,
 ) -> rusqlite::Result<Vec<Arc<Message>>> {
     let tx = db.transaction()?;
-    let mut newest: HashMap<&str, u64> = HashMap::new();
+    let mut newest: HashMap<&str, (u64, u64)> = HashMap::new();
     let mut stored = Vec::with_capacity(batch.len());
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin,
-                                   reply_to, mentions, mentions_room)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                   reply_to, mentions, mentions_room, ordinal)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         for (room, entry) in batch {
             match entry {
@@ -643,10 +663,15 @@ fn append(
                         message.reply_to.map(to_sql),
                         sql::encode_mentions(&message.mentions),
                         message.mentions.room,
+                        to_sql(message.ordinal),
                     ])?;
                     stored.push(Arc::clone(message));
                 }
-                Entry::Change { seq, change } => {
+                Entry::Change {
+                    seq,
+                    ordinal,
+                    change,
+                } => {
                     let target = tx
                         .prepare_cached(&sqlite(&sql::select_message()))?
                         .query_row(params![room, to_sql(change.target)], |row| {
@@ -654,25 +679,27 @@ fn append(
                         })
                         .optional()?;
                     let changed = target.map(|target| target.changed(change));
-                    for step in sql::save_change(room, *seq, change, changed.as_ref()) {
+                    let place = (*seq, *ordinal);
+                    for step in sql::save_change(room, place, change, changed.as_ref()) {
                         tx.prepare_cached(&sqlite(step.sql))?
                             .execute(params_from_iter(step.values))?;
                     }
                     stored.push(Arc::new(match changed {
-                        Some(changed) => changed.as_update(*seq),
-                        None => Message::update_of_gone(change.target, *seq),
+                        Some(changed) => changed.as_update(*seq, *ordinal),
+                        None => Message::update_of_gone(change.target, *seq, *ordinal),
                     }));
                 }
             }
-            newest.insert(room, entry.seq());
+            newest.insert(room, (entry.seq(), stored.last().map_or(0, |e| e.ordinal)));
         }
         let mut record = tx.prepare_cached(
-            "INSERT INTO rooms (name, last_seq) VALUES (?1, ?2)
-             ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq",
+            "INSERT INTO rooms (name, last_seq, messages) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq,
+                 messages = excluded.messages",
         )?;
         let mut trim = tx.prepare_cached(&sqlite(sql::TRIM_ROOM))?;
-        for (room, last_seq) in newest {
-            record.execute(params![room, to_sql(last_seq)])?;
+        for (room, (last_seq, messages)) in newest {
+            record.execute(params![room, to_sql(last_seq), to_sql(messages)])?;
             if last_seq > retain {
                 trim.execute(params![room, to_sql(last_seq - retain)])?;
             }

@@ -360,9 +360,11 @@ impl Shared {
 
 /// Shows an entry (a message or a change to one) another node stored.
 fn show_message(engine: &Engine, payload: Bytes) {
-    let entry = chat_proto::chat::v1::Event::decode(payload)
-        .ok()
-        .and_then(convert::entry_from_node);
+    let entry = wire::Entry::decode(payload).ok().and_then(|entry| {
+        let (room, mut message) = convert::entry_from_node(entry.event?)?;
+        message.ordinal = entry.ordinal;
+        Some((room, message))
+    });
     match entry {
         Some((room, entry)) => engine.deliver_remote(&room, Arc::new(entry)),
         None => tracing::warn!("ignoring an undecodable message from NATS"),
@@ -665,7 +667,11 @@ struct NodeRelay {
 #[async_trait]
 impl Relay for NodeRelay {
     fn publish(&self, room: &str, message: &Arc<Message>) {
-        let payload = convert::entry_to_node(room, message).encode_to_vec();
+        let payload = wire::Entry {
+            event: Some(convert::entry_to_node(room, message)),
+            ordinal: message.ordinal,
+        }
+        .encode_to_vec();
         self.shared.send(MESSAGES, payload);
     }
 

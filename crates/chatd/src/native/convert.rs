@@ -97,8 +97,10 @@ pub fn entry_from_node(event: Event) -> Option<(String, EngineMessage)> {
         Ok(Origin::Lobby) => chat_engine::Origin::Lobby,
         _ => chat_engine::Origin::Unknown,
     };
+    // The ordinal is the cluster's to set: it is not on the wire.
     let engine = EngineMessage {
         seq: message.seq,
+        ordinal: 0,
         sent_at_ms: message.sent_at.map_or(0, millis),
         sender: message.sender,
         origin,
