@@ -44,7 +44,7 @@ pub use relay::{News, NoRelay, Relay};
 pub use room::Room;
 pub use store::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Grant, HistoryStore,
-    MemoryStore, NotifyLevel, PostgresOptions, PostgresStore, RoomUpdate, SavedRoom, SentKey,
-    SqliteOptions, SqliteStore, StoreError, StoredSession,
+    MemoryStore, NotifyLevel, PostgresOptions, PostgresStore, ReadMarker, RoomUpdate, SavedRoom,
+    SentKey, SqliteOptions, SqliteStore, StoreError, StoredSession,
 };
 pub use subscription::{Start, Subscription};

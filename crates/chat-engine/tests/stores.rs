@@ -15,8 +15,8 @@ use std::sync::Arc;
 use chat_engine::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Change, ChangeKind, Entry, Grant,
     HistoryStore, MemoryStore, Mentions, Message, NotifyLevel, Origin, PostgresOptions,
-    PostgresStore, Reaction, RoomUpdate, SavedRoom, SentKey, SqliteOptions, SqliteStore,
-    StoreError, StoredSession,
+    PostgresStore, Reaction, ReadMarker, RoomUpdate, SavedRoom, SentKey, SqliteOptions,
+    SqliteStore, StoreError, StoredSession,
 };
 use chat_testkit::postgres::Postgres;
 use tempfile::TempDir;
@@ -555,12 +555,18 @@ async fn accounts(store: &dyn Store) -> AccountsSnapshot {
     snapshot
 }
 
-fn mark_read(account: &str, room: &str, seq: u64) -> AccountChange {
-    AccountChange::MarkRead {
+/// A marker at `seq`, whose ordinal is `seq * 10` (to tell them apart).
+fn marker(account: &str, room: &str, seq: u64) -> ReadMarker {
+    ReadMarker {
         account: account.into(),
         room: room.into(),
         seq,
+        ordinal: seq * 10,
     }
+}
+
+fn mark_read(account: &str, room: &str, seq: u64) -> AccountChange {
+    AccountChange::MarkRead(marker(account, room, seq))
 }
 
 fn set_notify(account: &str, room: &str, level: NotifyLevel) -> AccountChange {
@@ -604,7 +610,7 @@ async fn a_deleted_room_takes_its_history_grants_and_members(subject: Subject) {
         assert_eq!(retried.unwrap(), [None]);
         let kept = accounts(&*store).await;
         assert_eq!(kept.memberships, [("ann".to_owned(), "kept".to_owned())]);
-        assert_eq!(kept.read_markers, [("ann".into(), "kept".into(), 1)]);
+        assert_eq!(kept.read_markers, [marker("ann", "kept", 1)]);
         assert!(kept.notify_levels.is_empty());
         assert_eq!(store.last_seq("doomed"), 3, "the room's numbering is kept");
     }
@@ -684,10 +690,7 @@ async fn accounts_sessions_and_memberships_are_saved(subject: Subject) {
             ("ann".into(), "lobby".into()),
             ("bob".into(), "lobby".into()),
         ],
-        read_markers: vec![
-            ("ann".into(), "lobby".into(), 9),
-            ("bob".into(), "lobby".into(), 2),
-        ],
+        read_markers: vec![marker("ann", "lobby", 9), marker("bob", "lobby", 2)],
         notify_levels: vec![
             ("ann".into(), "lobby".into(), NotifyLevel::Nothing),
             ("bob".into(), "den".into(), NotifyLevel::All),
@@ -722,7 +725,7 @@ async fn a_deleted_account_takes_its_sessions_and_memberships(subject: Subject) 
         accounts: vec![account("bob")],
         sessions: vec![session("s2", "bob", 2)],
         memberships: vec![("bob".into(), "lobby".into())],
-        read_markers: vec![("bob".into(), "lobby".into(), 3)],
+        read_markers: vec![marker("bob", "lobby", 3)],
         notify_levels: Vec::new(),
     };
     assert_eq!(accounts(&*store).await, expected);

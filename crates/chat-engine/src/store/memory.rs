@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Entry, HistoryStore, NotifyLevel,
-    RoomUpdate, SavedRoom, SentKey, StoreError, StoredSession,
+    ReadMarker, RoomUpdate, SavedRoom, SentKey, StoreError, StoredSession,
 };
 use crate::Message;
 
@@ -35,7 +35,7 @@ struct Accounts {
     sessions: HashMap<String, StoredSession>,
     memberships: BTreeSet<(String, String)>,
     /// By account and room.
-    read_markers: BTreeMap<(String, String), u64>,
+    read_markers: BTreeMap<(String, String), ReadMarker>,
     notify_levels: BTreeMap<(String, String), NotifyLevel>,
 }
 
@@ -271,9 +271,7 @@ impl AccountStore for MemoryStore {
             accounts: stored.accounts.values().cloned().collect(),
             sessions: stored.sessions.values().cloned().collect(),
             memberships: stored.memberships.iter().cloned().collect(),
-            read_markers: (stored.read_markers.iter())
-                .map(|((account, room), seq)| (account.clone(), room.clone(), *seq))
-                .collect(),
+            read_markers: stored.read_markers.values().cloned().collect(),
             notify_levels: (stored.notify_levels.iter())
                 .map(|((account, room), level)| (account.clone(), room.clone(), *level))
                 .collect(),
@@ -341,10 +339,13 @@ impl AccountStore for MemoryStore {
             AccountChange::Leave { account, room } => {
                 stored.memberships.remove(&(account, room));
             }
-            AccountChange::MarkRead { account, room, seq } => {
-                stored.must_have(&account)?;
-                let marker = stored.read_markers.entry((account, room)).or_default();
-                *marker = (*marker).max(seq);
+            AccountChange::MarkRead(marker) => {
+                stored.must_have(&marker.account)?;
+                let key = (marker.account.clone(), marker.room.clone());
+                match stored.read_markers.get(&key) {
+                    Some(kept) if kept.seq >= marker.seq => {}
+                    _ => drop(stored.read_markers.insert(key, marker)),
+                }
             }
             AccountChange::SetNotify {
                 account,

@@ -285,11 +285,21 @@ pub struct AccountsSnapshot {
     pub sessions: Vec<StoredSession>,
     /// `(account, room)`: the rooms each account is in.
     pub memberships: Vec<(String, String)>,
-    /// `(account, room, seq)`: where each account has read each room to.
-    pub read_markers: Vec<(String, String, u64)>,
+    /// Where each account has read each room to.
+    pub read_markers: Vec<ReadMarker>,
     /// `(account, room, level)`: the rooms whose notifications an account
     /// set (the others are at the default).
     pub notify_levels: Vec<(String, String, NotifyLevel)>,
+}
+
+/// Where an account has read a room to: the entry numbered `seq`, after
+/// `ordinal` messages of the room's order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReadMarker {
+    pub account: String,
+    pub room: String,
+    pub seq: u64,
+    pub ordinal: u64,
 }
 
 /// What a room tells a user about: every message, only those that
@@ -351,13 +361,9 @@ pub enum AccountChange {
         account: String,
         room: String,
     },
-    /// The account has read `room` up to `seq`: kept if it is further than
-    /// the marker stored, which never moves back.
-    MarkRead {
-        account: String,
-        room: String,
-        seq: u64,
-    },
+    /// The account has read a room up to a place: kept if it is further
+    /// than the marker stored, which never moves back.
+    MarkRead(ReadMarker),
     /// What `room` tells the account about.
     SetNotify {
         account: String,

@@ -146,6 +146,7 @@ const MIGRATIONS: &[&str] = &[
         account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
         room TEXT NOT NULL,
         seq BIGINT NOT NULL,
+        ordinal BIGINT NOT NULL,
         PRIMARY KEY (account, room)
     );
     CREATE TABLE notify_levels (

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Account, AccountChange, Grant, NotifyLevel, RoomUpdate, SavedRoom, StoredSession};
+use super::{
+    Account, AccountChange, Grant, NotifyLevel, ReadMarker, RoomUpdate, SavedRoom, StoredSession,
+};
 use crate::{Change, Mentions, Message, Origin, Reaction};
 
 /// What a message is read from, in [`message`]'s order. A row with a
@@ -165,7 +167,7 @@ pub(super) const SELECT_SESSIONS: &str =
 pub(super) const SELECT_ACCOUNT_SESSIONS: &str =
     "SELECT token_hash, account, created_at, last_used_at FROM sessions WHERE account = $1";
 pub(super) const SELECT_MEMBERSHIPS: &str = "SELECT account, room FROM memberships";
-pub(super) const SELECT_READ_MARKERS: &str = "SELECT account, room, seq FROM read_markers";
+pub(super) const SELECT_READ_MARKERS: &str = "SELECT account, room, seq, ordinal FROM read_markers";
 pub(super) const SELECT_NOTIFY_LEVELS: &str = "SELECT account, room, level FROM notify_levels";
 
 const GRANT: &str =
@@ -327,11 +329,17 @@ pub(super) fn account_change(change: AccountChange) -> Vec<Statement> {
             vec![text(account), text(room)],
         )],
         // Forward only, whatever order the changes come in.
-        AccountChange::MarkRead { account, room, seq } => vec![statement(
-            "INSERT INTO read_markers (account, room, seq) VALUES ($1, $2, $3)
-             ON CONFLICT (account, room) DO UPDATE SET seq = excluded.seq
+        AccountChange::MarkRead(marker) => vec![statement(
+            "INSERT INTO read_markers (account, room, seq, ordinal) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (account, room) DO UPDATE
+                 SET seq = excluded.seq, ordinal = excluded.ordinal
                  WHERE read_markers.seq < excluded.seq",
-            vec![text(account), text(room), Value::Int(to_sql(seq))],
+            vec![
+                text(marker.account),
+                text(marker.room),
+                Value::Int(to_sql(marker.seq)),
+                Value::Int(to_sql(marker.ordinal)),
+            ],
         )],
         AccountChange::SetNotify {
             account,
@@ -355,7 +363,7 @@ pub(super) fn account_of(change: &AccountChange) -> &str {
         | AccountChange::SaveSession(StoredSession { account: name, .. })
         | AccountChange::Join { account: name, .. }
         | AccountChange::Leave { account: name, .. }
-        | AccountChange::MarkRead { account: name, .. }
+        | AccountChange::MarkRead(ReadMarker { account: name, .. })
         | AccountChange::SetNotify { account: name, .. } => name,
         AccountChange::TouchSessions(_) | AccountChange::DeleteSessions(_) => "",
     }
@@ -420,8 +428,13 @@ pub(super) fn session<R: Columns>(row: &R) -> Result<StoredSession, R::Error> {
 
 /// `(account, room)` from [`SELECT_MEMBERSHIPS`].
 /// A read marker from [`SELECT_READ_MARKERS`].
-pub(super) fn read_marker<R: Columns>(row: &R) -> Result<(String, String, u64), R::Error> {
-    Ok((row.text(0)?, row.text(1)?, from_sql(row.int(2)?)))
+pub(super) fn read_marker<R: Columns>(row: &R) -> Result<ReadMarker, R::Error> {
+    Ok(ReadMarker {
+        account: row.text(0)?,
+        room: row.text(1)?,
+        seq: from_sql(row.int(2)?),
+        ordinal: from_sql(row.int(3)?),
+    })
 }
 
 /// A notification level from [`SELECT_NOTIFY_LEVELS`]; one this code

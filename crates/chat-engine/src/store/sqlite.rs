@@ -428,6 +428,7 @@ const MIGRATE_V7_TO_V8: &str = "
         account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
         room TEXT NOT NULL,
         seq INTEGER NOT NULL,
+        ordinal INTEGER NOT NULL,
         PRIMARY KEY (account, room)
     );
     CREATE TABLE notify_levels (
