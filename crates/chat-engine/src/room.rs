@@ -16,12 +16,16 @@ use crate::members::{Members, RoomEvents};
 use crate::mentions;
 use crate::message::now_ms;
 use crate::relay::News;
-use crate::store::{Entry, Grant, RoomUpdate};
+use crate::store::{Entry, Grant, RoomUpdate, StoreError};
 use crate::subscription::{Start, Subscription};
 use crate::{
     Change, ChangeKind, Draft, EngineError, EngineMetrics, HistoryStore, Limits, Message, Role,
     RoomAction,
 };
+
+/// Messages that mention anyone a room keeps in memory to count its
+/// members' unread mentions: a member further behind sees this many.
+pub const MOST_MENTIONING: usize = 1000;
 
 /// One chat room: a total order of messages, a window of the most recent
 /// ones for fast fan-out, the subscribers reading it, and its members.
@@ -58,6 +62,11 @@ pub(crate) struct RoomState {
     next_seq: u64,
     /// The messages numbered (the ordinal of the newest).
     messages: u64,
+    /// The messages published (the ordinal of the newest shown).
+    shown_messages: u64,
+    /// The newest messages that mention anyone, oldest first, at most
+    /// [`MOST_MENTIONING`]; `None` until read from the store.
+    mentioning: Option<VecDeque<Arc<Message>>>,
     /// The newest message subscribers may see (stored and published).
     pub(crate) published: u64,
     /// The newest published messages, contiguous, ending at `published`.
@@ -150,6 +159,8 @@ impl Room {
             state: RwLock::new(RoomState {
                 next_seq: published + 1,
                 messages,
+                shown_messages: messages,
+                mentioning: None,
                 published,
                 window: VecDeque::new(),
                 closed: false,
@@ -428,18 +439,9 @@ impl Room {
     /// Message `seq` in its state now: from the window, or the store.
     /// Refused if there is none (or the number is a change's).
     pub async fn message(&self, seq: u64) -> Result<Arc<Message>, EngineError> {
-        let in_window = {
-            let state = self.read_state();
-            let start = state.window_start();
-            (seq >= start && seq <= state.published)
-                .then(|| Arc::clone(&state.window[(seq - start) as usize]))
-        };
-        let found = match in_window {
-            Some(message) => Some(message),
-            None if (1..=self.last_seq()).contains(&seq) => {
-                self.store.read_from(&self.name, seq, 1).await?.pop()
-            }
-            None => None,
+        let found = match (1..=self.last_seq()).contains(&seq) {
+            true => self.entry_from(seq).await?,
+            false => None,
         };
         found
             .filter(|message| message.seq == seq && message.updates.is_none())
@@ -447,6 +449,21 @@ impl Room {
                 room: self.name.clone(),
                 seq,
             })
+    }
+
+    /// The entry numbered `seq`, or else the first kept after it: from
+    /// the window, or the store.
+    async fn entry_from(&self, seq: u64) -> Result<Option<Arc<Message>>, StoreError> {
+        let in_window = {
+            let state = self.read_state();
+            let start = state.window_start();
+            (seq >= start && seq <= state.published)
+                .then(|| Arc::clone(&state.window[(seq - start) as usize]))
+        };
+        match in_window {
+            Some(entry) => Ok(Some(entry)),
+            None => Ok(self.store.read_from(&self.name, seq, 1).await?.pop()),
+        }
     }
 
     /// The recent message that `draft` retries (same sender and client
@@ -532,6 +549,17 @@ impl Room {
     fn show(&self, state: &mut RoomState, message: Arc<Message>) {
         state.next_seq = state.next_seq.max(message.seq + 1);
         state.messages = state.messages.max(message.ordinal);
+        state.shown_messages = state.shown_messages.max(message.ordinal);
+        let mentions = &message.mentions;
+        if let Some(list) = &mut state.mentioning
+            && message.updates.is_none()
+            && (mentions.room || !mentions.names.is_empty())
+        {
+            if list.len() == MOST_MENTIONING {
+                list.pop_front();
+            }
+            list.push_back(Arc::clone(&message));
+        }
         match message.updated_message() {
             Some(updated) => Self::show_state(state, &updated),
             None => state.recent_ids.remember(&message, self.window_len),
@@ -611,6 +639,51 @@ impl Room {
     /// stored: the ordinal of its newest.
     pub fn message_count(&self) -> u64 {
         self.read_state().messages
+    }
+
+    /// What user `name`, who has read the room up to the place after
+    /// `read` messages, has not read: messages (its own are read, as
+    /// sending moves its marker), and those of them that mention it. No
+    /// history is counted: the first is a subtraction; the second looks
+    /// through the room's newest mentions only (at most
+    /// [`MOST_MENTIONING`] are counted).
+    pub async fn unread(&self, name: &str, read: u64) -> Result<(u64, u64), EngineError> {
+        if self.read_state().mentioning.is_none() {
+            let stored = self
+                .store
+                .read_mentioning(&self.name, MOST_MENTIONING)
+                .await?;
+            let mut state = self.write_state();
+            if state.mentioning.is_none() {
+                // With what was shown while the store was read.
+                let newest = stored.last().map_or(0, |m| m.seq);
+                let shown: Vec<Arc<Message>> = (state.window.iter())
+                    .filter(|m| m.seq > newest && m.updates.is_none())
+                    .filter(|m| m.mentions.room || !m.mentions.names.is_empty())
+                    .cloned()
+                    .collect();
+                let mut list: VecDeque<Arc<Message>> = stored.into();
+                list.extend(shown);
+                state.mentioning = Some(list);
+            }
+        }
+        let state = self.read_state();
+        let unread = state.shown_messages.saturating_sub(read);
+        let mentions = (state.mentioning.iter().flatten().rev())
+            .take_while(|message| message.ordinal > read)
+            .filter(|message| message.sender != name && message.mentions.include(name))
+            .count();
+        Ok((unread, mentions as u64))
+    }
+
+    /// The place after entry `seq`: `(seq, messages up to it)`, for a read
+    /// marker. A number retention removed is placed at the oldest kept.
+    pub async fn place_of(&self, seq: u64) -> Result<(u64, u64), EngineError> {
+        Ok(match self.entry_from(seq).await? {
+            Some(entry) if entry.seq == seq || entry.updates.is_some() => (seq, entry.ordinal),
+            Some(entry) => (seq, entry.ordinal.saturating_sub(1)),
+            None => (seq, self.read_state().shown_messages),
+        })
     }
 
     /// How many subscriptions are open on this room.

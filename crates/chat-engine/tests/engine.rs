@@ -674,3 +674,46 @@ async fn more_messages_behind_a_gap_than_wait_in_memory_are_all_shown_in_order()
     let want: Vec<String> = (1..=50).map(|seq| format!("m{seq}")).collect();
     assert_eq!(texts(&got), want);
 }
+
+#[tokio::test]
+async fn unread_messages_and_mentions_are_counted_from_a_marker_without_counting_history() {
+    // A window of 2: places and mentions older than it come from the store.
+    let engine = engine(2, 100);
+    let room = engine.room("general");
+    for name in ["ann", "bob"] {
+        room.join(name).unwrap();
+    }
+    room.post(draft("ann", "one")).await.unwrap();
+    let two = room.post(draft("ann", "hi @BOB")).await.unwrap();
+    let ann = chat_engine::Author {
+        name: "ann".into(),
+        since_ms: 0,
+    };
+    // A change takes a number, not a place among the messages.
+    let edit = room
+        .change(
+            &ann,
+            two.seq,
+            chat_engine::ChangeKind::Edit("hi @bob!".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(edit.seq, two.seq);
+    room.post(draft("ann", "@room? no: only moderators"))
+        .await
+        .unwrap();
+    room.post(draft("bob", "@bob talking to myself"))
+        .await
+        .unwrap();
+    assert_eq!((room.last_seq(), room.message_count()), (5, 4));
+
+    assert_eq!(room.place_of(1).await.unwrap(), (1, 1));
+    assert_eq!(room.place_of(3).await.unwrap(), (3, 2), "the edit's place");
+    // From nothing read: four messages, one mention (bob's own do not).
+    assert_eq!(room.unread("bob", 0).await.unwrap(), (4, 1));
+    assert_eq!(room.unread("bob", 2).await.unwrap(), (2, 0));
+    assert_eq!(room.unread("ann", 4).await.unwrap(), (0, 0));
+    // A mention that comes later counts too.
+    room.post(draft("ann", "@bob, again")).await.unwrap();
+    assert_eq!(room.unread("bob", 2).await.unwrap(), (3, 1));
+}

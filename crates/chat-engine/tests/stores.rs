@@ -233,6 +233,13 @@ async fn messages_are_read_back_in_order(subject: Subject) {
         assert!(store.read_before("a", 3, 10).await.unwrap().is_empty());
         assert!(store.read_from("a", 8, 10).await.unwrap().is_empty());
         assert!(store.read_from("nowhere", 0, 10).await.unwrap().is_empty());
+        let mentioning = store.read_mentioning("a", 10).await.unwrap();
+        assert_eq!(
+            plain(&mentioning),
+            plain(&second[2..3]),
+            "only those that mention"
+        );
+        assert!(store.read_mentioning("b", 10).await.unwrap().is_empty());
         assert_eq!(
             plain(&store.read_from("a", 0, 100).await.unwrap()),
             plain(&kept)

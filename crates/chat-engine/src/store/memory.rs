@@ -243,6 +243,29 @@ impl HistoryStore for MemoryStore {
         Ok(page)
     }
 
+    async fn read_mentioning(
+        &self,
+        room: &str,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        let rooms = self.rooms();
+        let Some(history) = rooms.get(room) else {
+            return Ok(Vec::new());
+        };
+        let mentioning = |entry: &&Arc<Message>| {
+            entry.updates.is_none() && (entry.mentions.room || !entry.mentions.names.is_empty())
+        };
+        let mut page: Vec<_> = history
+            .iter()
+            .rev()
+            .filter(mentioning)
+            .take(limit)
+            .cloned()
+            .collect();
+        page.reverse();
+        Ok(page)
+    }
+
     async fn read_after(
         &self,
         room: &str,

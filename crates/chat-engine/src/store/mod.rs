@@ -207,6 +207,15 @@ pub trait HistoryStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError>;
 
+    /// Up to `limit` of the newest kept messages of `room` that mention
+    /// anyone (by name, or `@room`), oldest first: what a room needs to
+    /// count its members' unread mentions.
+    async fn read_mentioning(
+        &self,
+        room: &str,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError>;
+
     /// Up to `limit` of the oldest kept messages (not changes) of `room`
     /// whose sequence number is above `after`, oldest first, in their
     /// state now.

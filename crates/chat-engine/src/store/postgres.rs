@@ -134,6 +134,8 @@ const MIGRATIONS: &[&str] = &[
          ADD COLUMN mentions_room BOOLEAN NOT NULL DEFAULT FALSE,
          ADD COLUMN ordinal BIGINT NOT NULL DEFAULT 0;
     ALTER TABLE rooms ADD COLUMN messages BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX messages_mentioning ON messages (room, seq)
+        WHERE mentions IS NOT NULL OR mentions_room;
     UPDATE messages SET ordinal = counted.ordinal FROM (
         SELECT room, seq,
                count(*) FILTER (WHERE target IS NULL) OVER (PARTITION BY room ORDER BY seq)
@@ -350,6 +352,17 @@ impl HistoryStore for PostgresStore {
     ) -> Result<Vec<Arc<Message>>, StoreError> {
         let query = sql::select_messages("seq < $2 ORDER BY seq DESC");
         let mut newest_first = self.select(&query, room, before, limit).await?;
+        newest_first.reverse();
+        Ok(newest_first)
+    }
+
+    async fn read_mentioning(
+        &self,
+        room: &str,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        let query = sql::select_messages(sql::MENTIONING);
+        let mut newest_first = self.select(&query, room, i64::MAX as u64, limit).await?;
         newest_first.reverse();
         Ok(newest_first)
     }

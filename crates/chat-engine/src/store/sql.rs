@@ -28,6 +28,11 @@ pub(super) fn select_messages(condition: &str) -> String {
     )
 }
 
+/// The condition [`select_messages`] takes for messages that mention
+/// anyone, newest first (`$2` unused but bound: below it).
+pub(super) const MENTIONING: &str =
+    "(mentions IS NOT NULL OR mentions_room) AND seq < $2 ORDER BY seq DESC";
+
 /// The entries of room `$1` (messages, and changes with their message's
 /// state) with `$2` a sequence number, `$3` a limit, and `condition` on
 /// `c.seq` (with its order).

@@ -270,6 +270,20 @@ impl HistoryStore for SqliteStore {
         Ok(newest_first)
     }
 
+    async fn read_mentioning(
+        &self,
+        room: &str,
+        limit: usize,
+    ) -> Result<Vec<Arc<Message>>, StoreError> {
+        let room = room.to_owned();
+        let query = sql::select_messages(sql::MENTIONING);
+        let mut newest_first = self
+            .read(move |db| select(db, &query, &room, i64::MAX as u64, limit))
+            .await?;
+        newest_first.reverse();
+        Ok(newest_first)
+    }
+
     async fn read_after(
         &self,
         room: &str,
@@ -414,6 +428,8 @@ const MIGRATIONS: [&str; 7] = [
 const MIGRATE_V7_TO_V8: &str = "
     ALTER TABLE messages ADD COLUMN mentions TEXT;
     ALTER TABLE messages ADD COLUMN mentions_room INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX messages_mentioning ON messages (room, seq)
+        WHERE mentions IS NOT NULL OR mentions_room;
     ALTER TABLE messages ADD COLUMN ordinal INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE rooms ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;
     UPDATE messages SET ordinal = counted.ordinal FROM (
