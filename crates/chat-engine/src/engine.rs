@@ -215,6 +215,8 @@ impl Engine {
             access,
         ));
         rooms.insert(name.to_owned(), Arc::clone(&room));
+        // Its members' mention counts are ready by the time they are asked.
+        tokio::spawn(Room::load_mentioning(Arc::downgrade(&room)));
         // Under the map's lock, so watchers hear openings and closings in
         // the order they happened. No watcher is fine.
         if !room.is_private() {

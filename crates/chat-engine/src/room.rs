@@ -646,34 +646,47 @@ impl Room {
     /// sending moves its marker), and those of them that mention it. No
     /// history is counted: the first is a subtraction; the second looks
     /// through the room's newest mentions only (at most
-    /// [`MOST_MENTIONING`] are counted).
-    pub async fn unread(&self, name: &str, read: u64) -> Result<(u64, u64), EngineError> {
-        if self.read_state().mentioning.is_none() {
-            let stored = self
-                .store
-                .read_mentioning(&self.name, MOST_MENTIONING)
-                .await?;
-            let mut state = self.write_state();
-            if state.mentioning.is_none() {
-                // With what was shown while the store was read.
-                let newest = stored.last().map_or(0, |m| m.seq);
-                let shown: Vec<Arc<Message>> = (state.window.iter())
-                    .filter(|m| m.seq > newest && m.updates.is_none())
-                    .filter(|m| m.mentions.room || !m.mentions.names.is_empty())
-                    .cloned()
-                    .collect();
-                let mut list: VecDeque<Arc<Message>> = stored.into();
-                list.extend(shown);
-                state.mentioning = Some(list);
-            }
-        }
+    /// [`MOST_MENTIONING`] are counted; none until they are read from the
+    /// store, which starts when the room opens).
+    pub fn unread(&self, name: &str, read: u64) -> (u64, u64) {
         let state = self.read_state();
         let unread = state.shown_messages.saturating_sub(read);
         let mentions = (state.mentioning.iter().flatten().rev())
             .take_while(|message| message.ordinal > read)
             .filter(|message| message.sender != name && message.mentions.include(name))
             .count();
-        Ok((unread, mentions as u64))
+        (unread, mentions as u64)
+    }
+
+    /// Reads the room's newest messages that mention anyone from the
+    /// store, for [`unread`](Self::unread) (the engine's job, when the room
+    /// opens; nothing if it is gone by then).
+    pub(crate) async fn load_mentioning(room: std::sync::Weak<Self>) {
+        let Some(room) = room.upgrade() else {
+            return;
+        };
+        room.read_mentioning().await;
+    }
+
+    async fn read_mentioning(&self) {
+        let stored = match self.store.read_mentioning(&self.name, MOST_MENTIONING).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::warn!(room = self.name, %error, "cannot read the room's mentions");
+                Vec::new()
+            }
+        };
+        let mut state = self.write_state();
+        // With what was shown while the store was read.
+        let newest = stored.last().map_or(0, |m| m.seq);
+        let shown: Vec<Arc<Message>> = (state.window.iter())
+            .filter(|m| m.seq > newest && m.updates.is_none())
+            .filter(|m| m.mentions.room || !m.mentions.names.is_empty())
+            .cloned()
+            .collect();
+        let mut list: VecDeque<Arc<Message>> = stored.into();
+        list.extend(shown);
+        state.mentioning = Some(list);
     }
 
     /// The place after entry `seq`: `(seq, messages up to it)`, for a read

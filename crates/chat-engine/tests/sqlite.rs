@@ -408,6 +408,7 @@ async fn a_schema_4_room_made_by_a_guest_has_no_owner_after_migrating() {
              ALTER TABLE messages DROP COLUMN deleted_by;
              ALTER TABLE messages DROP COLUMN reactions;
              ALTER TABLE messages DROP COLUMN target;
+             DROP INDEX messages_mentioning;
              ALTER TABLE messages DROP COLUMN mentions;
              ALTER TABLE messages DROP COLUMN mentions_room;
              ALTER TABLE messages DROP COLUMN ordinal;
