@@ -26,6 +26,12 @@ pub enum ClientEvent {
     Message(ChatMessage),
     /// A message was edited, deleted or reacted to: this is it now.
     MessageUpdated(ChatMessage),
+    /// The user has read `room` up to entry `seq` (here, or on another of
+    /// its devices).
+    ReadMarker {
+        room: String,
+        seq: u64,
+    },
     /// The user is in `room` (joined now, or again after a reconnect).
     RoomJoined {
         room: String,

@@ -246,6 +246,14 @@ impl Rooms {
                     log.trim();
                 }
             }
+            ClientEvent::ReadMarker { room, seq } => {
+                // Read on another device: nothing there is unread any more.
+                if let Some(log) = self.logs.get_mut(room)
+                    && *seq >= log.newest_seq()
+                {
+                    log.unread = 0;
+                }
+            }
             ClientEvent::MessageUpdated(message) => {
                 // One not loaded is read as it is now when it is.
                 let log = self.logs.get_mut(&message.room);

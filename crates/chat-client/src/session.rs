@@ -154,6 +154,10 @@ fn translate(shared: &Shared, event: Kind) -> Option<ClientEvent> {
             }
             ClientEvent::MessageUpdated(ChatMessage::from(message))
         }
+        Kind::ReadMarker(marker) => ClientEvent::ReadMarker {
+            room: marker.room,
+            seq: marker.seq,
+        },
         Kind::RoomJoined(joined) => {
             shared.rooms().insert(joined.room.clone());
             // Messages after `last_seq` follow on this stream. A cursor
@@ -236,6 +240,7 @@ fn printable_event(mut event: Kind) -> Kind {
             names
         }
         Kind::FellBehind(r) => vec![&mut r.room],
+        Kind::ReadMarker(r) => vec![&mut r.room],
         Kind::Message(_) | Kind::MessageUpdated(_) => Vec::new(),
     };
     for name in names {

@@ -669,7 +669,11 @@ impl Room {
     }
 
     async fn read_mentioning(&self) {
-        let stored = match self.store.read_mentioning(&self.name, MOST_MENTIONING).await {
+        let stored = match self
+            .store
+            .read_mentioning(&self.name, MOST_MENTIONING)
+            .await
+        {
             Ok(stored) => stored,
             Err(error) => {
                 tracing::warn!(room = self.name, %error, "cannot read the room's mentions");

@@ -191,7 +191,7 @@ pub fn describe(event: &ClientEvent, label: impl Fn(&str) -> String) -> Option<S
             "! #{room}: messages #{first_missed} to #{} were lost while the connection lagged",
             resumed_at.saturating_sub(1)
         ),
-        ClientEvent::Connection(_) => return None,
+        ClientEvent::Connection(_) | ClientEvent::ReadMarker { .. } => return None,
     })
 }
 

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::{Accounts, NoAccountRelay};
+use crate::accounts::{Accounts, NoAccountRelay, Restored};
 use crate::address_rate::AddressRate;
 use crate::classic::{self, ClassicChat};
 use crate::cluster::{Node, WebPeers};
@@ -52,8 +52,8 @@ pub struct Chatd {
     engine: Engine,
     metrics: Metrics,
     accounts: Accounts,
-    /// `(account, room)`, for the session service to put accounts back in.
-    memberships: Vec<(String, String)>,
+    /// The accounts' rooms and read markers, for the session service.
+    restored: Restored,
     listeners: Listeners,
     reloader: Reloader,
     reloads: watch::Receiver<Config>,
@@ -158,7 +158,7 @@ impl Chatd {
         let account_relay = node
             .as_ref()
             .map_or_else(|| Arc::new(NoAccountRelay) as _, Node::account_relay);
-        let (accounts, memberships) = Accounts::load(
+        let (accounts, restored) = Accounts::load(
             stores.accounts,
             engine.names(),
             account_relay,
@@ -174,7 +174,7 @@ impl Chatd {
             metrics: Metrics::new(&engine),
             engine,
             accounts,
-            memberships,
+            restored,
             listeners,
             reloader,
             reloads,
@@ -214,7 +214,7 @@ impl Chatd {
             engine,
             metrics,
             accounts,
-            memberships,
+            restored,
             mut listeners,
             reloader: _,
             reloads,
@@ -236,7 +236,7 @@ impl Chatd {
             config.sessions(),
             shutdown.clone(),
         );
-        sessions.restore_memberships(memberships);
+        sessions.restore(restored);
         let live = Live {
             running: config.settings.clone(),
             admission: serving.connections.admission.clone(),

@@ -3,6 +3,8 @@
 
 mod common;
 
+use chat_proto::chat::v1::event::Event as Kind;
+use chat_proto::chat::v1::{MarkReadRequest, NotifyLevel, SetNotifyRequest};
 use common::native::*;
 use common::*;
 
@@ -55,4 +57,104 @@ async fn the_owner_mentions_the_room() {
     bob.join("dev").await;
     assert!(owner.send("dev", "standup in 5, @room").await.mentions_room);
     assert!(!bob.send("dev", "@room me too").await.mentions_room);
+}
+
+/// `room`'s unread and mention counts as `user` lists rooms.
+async fn counts(user: &mut NativeUser, room: &str) -> (u32, u32) {
+    let listed = user.rooms().await;
+    let room = listed.iter().find(|r| r.name == room).expect("listed");
+    (room.unread_count, room.mention_count)
+}
+
+async fn mark_read(user: &mut NativeUser, room: &str, seq: u64) -> Result<(), tonic::Status> {
+    let request = user.req(MarkReadRequest {
+        room: room.into(),
+        seq,
+    });
+    user.client.mark_read(request).await.map(drop)
+}
+
+#[tokio::test]
+async fn unread_counts_follow_the_marker_on_every_device_and_survive_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let (ann_token, marked) = {
+        let server = TestServer::start(&["--data-dir", dir]).await;
+        let addr = server.addrs.native;
+        let mut owner = NativeUser::account(addr, "owner").await;
+        let mut ann = NativeUser::account(addr, "ann").await;
+        owner.create("dev").await;
+        owner.send("dev", "before ann came").await;
+        ann.join("dev").await;
+        assert_eq!(counts(&mut ann, "dev").await, (0, 0), "not before joining");
+        let first = owner.send("dev", "one").await;
+        owner.send("dev", "@ann, two").await;
+        // A reaction is no message: it counts for nothing.
+        owner
+            .try_react("dev", first.seq, "👍", false)
+            .await
+            .unwrap();
+        owner.send("dev", "three").await;
+        assert_eq!(counts(&mut ann, "dev").await, (3, 1));
+        assert_eq!(counts(&mut owner, "dev").await, (0, 0), "its own are read");
+
+        // A second device hears the marker move.
+        let mut phone = NativeUser::with_token(addr, "ann", &ann.token).await;
+        let mut events = phone.subscribe(&[]).await;
+        let refused = mark_read(&mut ann, "dev", 999).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        mark_read(&mut ann, "dev", first.seq + 1).await.unwrap();
+        let moved = next_matching(&mut events, |event| match event {
+            Kind::ReadMarker(marker) => Some(marker),
+            _ => None,
+        })
+        .await;
+        assert_eq!((moved.room.as_str(), moved.seq), ("dev", first.seq + 1));
+        assert_eq!(counts(&mut phone, "dev").await, (1, 0));
+        // Never back.
+        mark_read(&mut ann, "dev", first.seq).await.unwrap();
+        assert_eq!(counts(&mut ann, "dev").await, (1, 0));
+        server.stop().await.unwrap();
+        (ann.token.clone(), first.seq + 1)
+    };
+    let server = TestServer::start(&["--data-dir", dir]).await;
+    let mut ann = NativeUser::with_token(server.addrs.native, "ann", &ann_token).await;
+    assert_eq!(counts(&mut ann, "dev").await, (1, 0), "after a restart");
+    let mut events = ann.subscribe(&[]).await;
+    let joined = next_matching(&mut events, |event| match event {
+        Kind::RoomJoined(joined) if joined.room == "dev" => Some(joined),
+        _ => None,
+    })
+    .await;
+    let details = joined.details.unwrap();
+    assert_eq!((details.unread_count, details.mention_count), (1, 0));
+    assert!(marked > 0);
+}
+
+#[tokio::test]
+async fn the_notification_level_is_kept_and_defaults_by_room_size() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addrs.native;
+    let mut ann = NativeUser::account(addr, "ann").await;
+    ann.join("general").await;
+    let level = |rooms: Vec<chat_proto::chat::v1::Room>| {
+        rooms
+            .into_iter()
+            .find(|r| r.name == "general")
+            .unwrap()
+            .notify()
+    };
+    assert_eq!(level(ann.rooms().await), NotifyLevel::All, "a small room");
+    let request = ann.req(SetNotifyRequest {
+        room: "general".into(),
+        level: NotifyLevel::None.into(),
+    });
+    ann.client.set_notify(request).await.unwrap();
+    assert_eq!(level(ann.rooms().await), NotifyLevel::None);
+    let request = ann.req(SetNotifyRequest {
+        room: "general".into(),
+        level: NotifyLevel::Unspecified.into(),
+    });
+    let refused = ann.client.set_notify(request).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
 }

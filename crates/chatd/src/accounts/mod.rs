@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chat_engine::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Names, StoreError, StoredSession,
-    name_key,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Names, NotifyLevel, ReadMarker,
+    StoreError, StoredSession, name_key,
 };
 use sha2::{Digest, Sha256};
 
@@ -85,6 +85,17 @@ struct SessionRecord {
     saved_use: i64,
 }
 
+/// What the store kept of the accounts' use of rooms, for the session
+/// service to put back at start.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// `(account, room)`.
+    pub memberships: Vec<(String, String)>,
+    pub read_markers: Vec<ReadMarker>,
+    /// `(account, room, level)`.
+    pub notify_levels: Vec<(String, String, NotifyLevel)>,
+}
+
 /// An account's session, as `chatctl` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -98,18 +109,20 @@ pub struct SessionInfo {
 
 impl Accounts {
     /// Accounts over `store`, whose names are registered in `engine`.
-    /// Returns the accounts' memberships, for their users to rejoin.
+    /// Returns what the session service puts back: the accounts'
+    /// memberships, read markers and notification levels.
     pub async fn load(
         store: Arc<dyn AccountStore>,
         names: Names,
         relay: Arc<dyn AccountRelay>,
         session_ttl: Duration,
-    ) -> Result<(Self, Vec<(String, String)>), StoreError> {
+    ) -> Result<(Self, Restored), StoreError> {
         let AccountsSnapshot {
             accounts,
             sessions,
             memberships,
-            ..
+            read_markers,
+            notify_levels,
         } = store.load_accounts().await?;
         let mut state = State::default();
         for account in accounts {
@@ -138,7 +151,12 @@ impl Accounts {
             }),
         };
         accounts.end_expired_sessions().await;
-        Ok((accounts, memberships))
+        let restored = Restored {
+            memberships,
+            read_markers,
+            notify_levels,
+        };
+        Ok((accounts, restored))
     }
 
     /// The account registered under `name` or a name that looks like it.
@@ -419,6 +437,25 @@ impl Accounts {
         self.change(AccountChange::Join {
             account: account.to_owned(),
             room: room.to_owned(),
+        })
+        .await
+    }
+
+    /// Keeps where `account` has read a room to (forward only).
+    pub async fn mark_read(&self, marker: ReadMarker) -> Result<(), AccountError> {
+        self.change(AccountChange::MarkRead(marker)).await
+    }
+
+    pub async fn set_notify(
+        &self,
+        account: &str,
+        room: &str,
+        level: NotifyLevel,
+    ) -> Result<(), AccountError> {
+        self.change(AccountChange::SetNotify {
+            account: account.to_owned(),
+            room: room.to_owned(),
+            level,
         })
         .await
     }

@@ -4,11 +4,13 @@ use chat_engine::Room as EngineRoom;
 use chat_engine::{Engine, Limits, MAX_TOPIC_CHARS, Message as EngineMessage};
 use chat_proto::chat::v1::room_action::Action as WireAction;
 use chat_proto::chat::v1::{
-    Event, Member, Message, MessageUpdated, Origin, Reaction, Role, Room, RoomAction, event,
+    Event, Member, Message, MessageUpdated, NotifyLevel, Origin, Reaction, Role, Room, RoomAction,
+    event,
 };
 use prost_types::Timestamp;
 use tonic::Status;
 
+use crate::sessions::attention::RoomAttention;
 use crate::sessions::names::MAX_ROOM_CHARS;
 
 /// The most bytes a `Room` takes on the wire under `limits`: its name,
@@ -148,6 +150,36 @@ fn origin(origin: chat_engine::Origin) -> Origin {
     }
 }
 
+/// `room` with what `viewer`, one of its members, has not read.
+pub fn room_attending(room: &EngineRoom, viewer: &str, attention: RoomAttention) -> Room {
+    Room {
+        unread_count: u32::try_from(attention.unread).unwrap_or(u32::MAX),
+        mention_count: u32::try_from(attention.mentions).unwrap_or(u32::MAX),
+        notify: notify_level(attention.notify).into(),
+        ..self::room(room, viewer)
+    }
+}
+
+pub fn notify_level(level: chat_engine::NotifyLevel) -> NotifyLevel {
+    match level {
+        chat_engine::NotifyLevel::All => NotifyLevel::All,
+        chat_engine::NotifyLevel::Mentions => NotifyLevel::Mentions,
+        chat_engine::NotifyLevel::Nothing => NotifyLevel::None,
+    }
+}
+
+/// A notification level from the wire.
+pub fn notify_level_from_wire(level: i32) -> Result<chat_engine::NotifyLevel, Status> {
+    match NotifyLevel::try_from(level) {
+        Ok(NotifyLevel::All) => Ok(chat_engine::NotifyLevel::All),
+        Ok(NotifyLevel::Mentions) => Ok(chat_engine::NotifyLevel::Mentions),
+        Ok(NotifyLevel::None) => Ok(chat_engine::NotifyLevel::Nothing),
+        _ => Err(Status::invalid_argument(
+            "say which level: NOTIFY_LEVEL_ALL, NOTIFY_LEVEL_MENTIONS or NOTIFY_LEVEL_NONE",
+        )),
+    }
+}
+
 /// `room` as user `viewer` sees it.
 pub fn room(room: &EngineRoom, viewer: &str) -> Room {
     let access = room.access();
@@ -165,6 +197,7 @@ pub fn room(room: &EngineRoom, viewer: &str) -> Room {
             .find(|name| *name != viewer)
             .cloned()
             .unwrap_or_default(),
+        ..Room::default()
     }
 }
 

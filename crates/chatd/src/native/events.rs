@@ -194,6 +194,10 @@ impl Events {
             Control::RoomChanged(RoomChange::Closed(room)) => {
                 self.emit(Kind::RoomClosed(RoomClosed { room }));
             }
+            Control::ReadMarker { room, seq } => {
+                let marker = chat_proto::chat::v1::ReadMarker { room, seq };
+                self.emit(Kind::ReadMarker(marker));
+            }
         }
     }
 
@@ -240,8 +244,14 @@ impl Events {
             room: room.name().to_owned(),
             members: convert::members(self.sessions.engine(), room, room.members()),
             last_seq,
-            details: Some(convert::room(room, self.session.name())),
+            details: Some(self.details(room)),
         })
+    }
+
+    /// `room`, one the user is in, with what the user has not read.
+    fn details(&self, room: &Room) -> chat_proto::chat::v1::Room {
+        let me = self.session.name();
+        convert::room_attending(room, me, self.sessions.attention(me, room))
     }
 
     /// Queues what a room's feed brought.

@@ -263,6 +263,7 @@ impl ChatService for NativeChat {
                 })
                 .await
                 .map_err(status::from_engine)?;
+            self.sessions.sent(&session, &room, &message).await;
             Ok::<_, Status>(Response::new(SendMessageResponse {
                 message: Some(convert::message(&room, &message)),
             }))
@@ -313,6 +314,27 @@ impl ChatService for NativeChat {
         Ok(Response::new(ReactResponse {
             message: Some(message),
         }))
+    }
+
+    async fn mark_read(
+        &self,
+        request: Request<MarkReadRequest>,
+    ) -> Result<Response<MarkReadResponse>, Status> {
+        let session = self.session(&request)?;
+        let MarkReadRequest { room, seq } = request.into_inner();
+        self.sessions.mark_read(&session, &room, seq).await?;
+        Ok(Response::new(MarkReadResponse {}))
+    }
+
+    async fn set_notify(
+        &self,
+        request: Request<SetNotifyRequest>,
+    ) -> Result<Response<SetNotifyResponse>, Status> {
+        let session = self.session(&request)?;
+        let SetNotifyRequest { room, level } = request.into_inner();
+        let level = convert::notify_level_from_wire(level)?;
+        self.sessions.set_notify(&session, &room, level).await?;
+        Ok(Response::new(SetNotifyResponse {}))
     }
 
     async fn create_room(
@@ -371,7 +393,10 @@ impl ChatService for NativeChat {
             .engine()
             .rooms_after(&page_token, size + 1, |room| room.is_visible_to(me))
             .iter()
-            .map(|room| convert::room(room, me))
+            .map(|room| match session.user().is_in(room.name()) {
+                true => convert::room_attending(room, me, self.sessions.attention(me, room)),
+                false => convert::room(room, me),
+            })
             .collect();
         let (rooms, next_page_token) = convert::page(rooms, size, |room| &room.name);
         Ok(Response::new(ListRoomsResponse {

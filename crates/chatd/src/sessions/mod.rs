@@ -4,6 +4,7 @@
 //! socket, reload and the cluster call it; it answers with
 //! [`SessionError`], which each adapter turns into its own statuses.
 
+pub mod attention;
 mod error;
 pub mod names;
 mod users;
@@ -13,7 +14,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chat_engine::{Engine, Room, RoomAction};
+use attention::{Attention, RoomAttention};
+use chat_engine::{Engine, Message, NotifyLevel, ReadMarker, Room, RoomAction};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +26,7 @@ pub use users::{
     CONTROL_BACKLOG, Control, STREAMS_PER_SESSION, Session, StreamControl, StreamEnd, User,
 };
 
-use crate::accounts::{self, Accounts};
+use crate::accounts::{self, Accounts, Restored};
 
 /// Settings of the sessions.
 #[derive(Debug, Clone)]
@@ -60,6 +62,7 @@ struct Shared {
     /// are in rooms or have logged in since the start.
     users: Mutex<HashMap<String, Arc<User>>>,
     next_session_id: AtomicU64,
+    attention: Attention,
 }
 
 impl Sessions {
@@ -81,6 +84,7 @@ impl Sessions {
                 sessions: Mutex::default(),
                 users: Mutex::default(),
                 next_session_id: AtomicU64::new(0),
+                attention: Attention::default(),
             }),
         }
     }
@@ -114,9 +118,15 @@ impl Sessions {
         &self.shared.shutdown
     }
 
-    /// Puts each account back in the rooms it was in, as stored; the
-    /// accounts are offline until they connect.
-    pub fn restore_memberships(&self, memberships: Vec<(String, String)>) {
+    /// Puts each account back in the rooms it was in, where it had read
+    /// them to, as stored; the accounts are offline until they connect.
+    pub fn restore(&self, restored: Restored) {
+        let Restored {
+            memberships,
+            read_markers,
+            notify_levels,
+        } = restored;
+        self.shared.attention.restore(read_markers, notify_levels);
         for (account, room) in memberships {
             let Some(open) = self.shared.engine.find_room(&room) else {
                 tracing::debug!(account, room, "a stored membership's room is not open");
@@ -275,6 +285,7 @@ impl Sessions {
                 self.vacate(&room, user.name());
             }
             self.shared.engine.forget_guest(user.name());
+            self.shared.attention.forget(user.name());
         }
         tracing::info!(name = session.name(), reason, "native session ended");
     }
@@ -399,7 +410,83 @@ impl Sessions {
             self.shared.accounts.join(user.name(), room.name()).await?;
         }
         user.join(room, self.shared.max_rooms_per_user.load(Ordering::Relaxed))?;
+        // What was said before joining is not unread.
+        self.shared.attention.of(user.name(), room);
         Ok(Arc::clone(room))
+    }
+
+    /// The user has read room `name` up to entry `seq`: its marker moves
+    /// there (never back), for good if it is an account, and every session
+    /// of the user hears of it.
+    pub async fn mark_read(
+        &self,
+        session: &Session,
+        name: &str,
+        seq: u64,
+    ) -> Result<(), SessionError> {
+        let room = self.room_of(session, name).await?;
+        if seq > room.last_seq() {
+            return Err(chat_engine::EngineError::NoSuchMessage {
+                room: name.to_owned(),
+                seq,
+            }
+            .into());
+        }
+        let place = room.place_of(seq).await?;
+        self.moved(session.user(), name, place).await
+    }
+
+    /// The user sent `message` to room `name`: it has read up to there.
+    pub async fn sent(&self, session: &Session, name: &str, message: &Message) {
+        let place = (message.seq, message.ordinal);
+        if let Err(error) = self.moved(session.user(), name, place).await {
+            tracing::warn!(room = name, %error, "cannot move the sender's read marker");
+        }
+    }
+
+    async fn moved(&self, user: &User, room: &str, place: (u64, u64)) -> Result<(), SessionError> {
+        if !self.shared.attention.mark(user.name(), room, place) {
+            return Ok(());
+        }
+        if user.is_account() {
+            let marker = ReadMarker {
+                account: user.name().to_owned(),
+                room: room.to_owned(),
+                seq: place.0,
+                ordinal: place.1,
+            };
+            self.shared.accounts.mark_read(marker).await?;
+        }
+        user.tell(&Control::ReadMarker {
+            room: room.to_owned(),
+            seq: place.0,
+        });
+        Ok(())
+    }
+
+    /// What room `name` tells the user about, from now on.
+    pub async fn set_notify(
+        &self,
+        session: &Session,
+        name: &str,
+        level: NotifyLevel,
+    ) -> Result<(), SessionError> {
+        self.room_of(session, name).await?;
+        let user = session.user();
+        if user.is_account() {
+            self.shared
+                .accounts
+                .set_notify(user.name(), name, level)
+                .await?;
+        }
+        self.shared.attention.set_level(user.name(), name, level);
+        Ok(())
+    }
+
+    /// What `user` has not read in `room` (one it is in), and what the
+    /// room tells it of.
+    pub fn attention(&self, user: &str, room: &Room) -> RoomAttention {
+        self.shared.attention.of(user, room)
     }
 
     /// Takes the user out of room `name`.

@@ -51,6 +51,8 @@ pub enum Control {
     Invited { room: String, by: String },
     /// A room opened or closed.
     RoomChanged(RoomChange),
+    /// The user has read `room` up to entry `seq` (in one of its sessions).
+    ReadMarker { room: String, seq: u64 },
 }
 
 /// An open event stream, as its user's calls see it. Dropping it ends the
