@@ -26,6 +26,12 @@ pub enum ClientEvent {
     Message(ChatMessage),
     /// A message was edited, deleted or reacted to: this is it now.
     MessageUpdated(ChatMessage),
+    /// `name` started or stopped typing in `room`.
+    Typing {
+        room: String,
+        name: String,
+        typing: bool,
+    },
     /// The user has read `room` up to entry `seq` (here, or on another of
     /// its devices).
     ReadMarker {

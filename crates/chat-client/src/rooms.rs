@@ -4,7 +4,7 @@
 //! and their presence, and unread counts. No drawing: the terminal and
 //! desktop clients both render from this.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{ChatMessage, ClientEvent, HistoryPage, Member, Role, RoomAction, RoomInfo};
 
@@ -36,6 +36,8 @@ pub struct RoomLog {
     /// A history request is on its way.
     pub loading: bool,
     pub unread: usize,
+    /// Who is typing there now (the server says when each stops).
+    pub typing: BTreeSet<String>,
     notices: u32,
 }
 
@@ -244,6 +246,14 @@ impl Rooms {
                 }
                 if !in_view {
                     log.trim();
+                }
+            }
+            ClientEvent::Typing { room, name, typing } => {
+                if let Some(log) = self.logs.get_mut(room) {
+                    match typing {
+                        true => log.typing.insert(name.clone()),
+                        false => log.typing.remove(name),
+                    };
                 }
             }
             ClientEvent::ReadMarker { room, seq } => {

@@ -154,6 +154,11 @@ fn translate(shared: &Shared, event: Kind) -> Option<ClientEvent> {
             }
             ClientEvent::MessageUpdated(ChatMessage::from(message))
         }
+        Kind::Typing(typing) => ClientEvent::Typing {
+            room: typing.room,
+            name: typing.name,
+            typing: typing.typing,
+        },
         Kind::ReadMarker(marker) => ClientEvent::ReadMarker {
             room: marker.room,
             seq: marker.seq,
@@ -241,6 +246,7 @@ fn printable_event(mut event: Kind) -> Kind {
         }
         Kind::FellBehind(r) => vec![&mut r.room],
         Kind::ReadMarker(r) => vec![&mut r.room],
+        Kind::Typing(t) => vec![&mut t.room, &mut t.name],
         Kind::Message(_) | Kind::MessageUpdated(_) => Vec::new(),
     };
     for name in names {

@@ -28,6 +28,7 @@ mod relay;
 mod room;
 pub mod store;
 mod subscription;
+mod typing;
 
 pub use access::{MAX_TOPIC_CHARS, MOST_GRANTS, Role, RoomAccess, RoomAction, Target};
 pub use changes::{Author, reaction_emoji};
@@ -48,3 +49,4 @@ pub use store::{
     SentKey, SqliteOptions, SqliteStore, StoreError, StoredSession,
 };
 pub use subscription::{Start, Subscription};
+pub use typing::TYPING_LASTS;

@@ -32,6 +32,11 @@ pub enum RoomEvent {
         actor: String,
         action: RoomAction,
     },
+    /// A member started or stopped typing.
+    Typing {
+        name: String,
+        typing: bool,
+    },
     /// The room closed; no events follow.
     Closed,
 }
@@ -149,6 +154,12 @@ impl Members {
                 action,
             },
         );
+    }
+
+    pub(crate) fn typing(&self, name: &str, typing: bool) {
+        let mut state = self.state();
+        let name = name.to_owned();
+        self.record(&mut state, RoomEvent::Typing { name, typing });
     }
 
     pub(crate) fn close(&self) {

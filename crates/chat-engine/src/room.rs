@@ -18,6 +18,7 @@ use crate::message::now_ms;
 use crate::relay::News;
 use crate::store::{Entry, Grant, RoomUpdate, StoreError};
 use crate::subscription::{Start, Subscription};
+use crate::typing::{self, Typing};
 use crate::{
     Change, ChangeKind, Draft, EngineError, EngineMetrics, HistoryStore, Limits, Message, Role,
     RoomAction,
@@ -54,6 +55,7 @@ pub struct Room {
     /// Held while a change to `access` is checked and stored, so changes
     /// are made one at a time, each against the one before.
     changing: tokio::sync::Mutex<()>,
+    typing: Typing,
 }
 
 pub(crate) struct RoomState {
@@ -175,6 +177,7 @@ impl Room {
             directory,
             access: RwLock::new(access),
             changing: tokio::sync::Mutex::new(()),
+            typing: Typing::default(),
         }
     }
 
@@ -385,9 +388,16 @@ impl Room {
         let mentions = mentions::resolve(&draft.text, may_mention_room, |key| {
             self.members.by_key(key)
         });
-        self.committer
+        let sender = draft.sender.clone();
+        let sent = self
+            .committer
             .submit(Arc::clone(self), Post::Draft(draft, mentions))
-            .await
+            .await?;
+        // Whoever sent has stopped typing.
+        if self.typing.set(&sender, false) {
+            self.members.typing(&sender, false);
+        }
+        Ok(sent)
     }
 
     /// Makes `author`'s change of `kind` to message `target`, if the rules
@@ -799,6 +809,25 @@ impl Room {
 
     pub fn member_count(&self) -> usize {
         self.members.len()
+    }
+
+    /// Member `name` is typing, or stopped: the room's watchers hear it
+    /// when it starts and when it stops, which it does by itself
+    /// [`TYPING_LASTS`](crate::TYPING_LASTS) after it was last said.
+    pub fn set_typing(self: &Arc<Self>, name: &str, typing: bool) {
+        if !self.is_member(name) {
+            return;
+        }
+        if self.typing.set(name, typing) {
+            self.members.typing(name, typing);
+        }
+        if typing {
+            typing::end_later(self, name);
+        }
+    }
+
+    pub(crate) fn typing_state(&self) -> &Typing {
+        &self.typing
     }
 
     /// A feed of membership and presence changes from now on.

@@ -717,3 +717,37 @@ async fn unread_messages_and_mentions_are_counted_from_a_marker_without_counting
     room.post(draft("ann", "@bob, again")).await.unwrap();
     assert_eq!(room.unread("bob", 2), (3, 1));
 }
+
+#[tokio::test(start_paused = true)]
+async fn typing_ends_by_itself_unless_renewed_and_when_the_typist_sends() {
+    let engine = engine(16, 100);
+    let room = engine.room("general");
+    for name in ["ann", "bob"] {
+        room.join(name).unwrap();
+    }
+    let mut events = room.watch_members();
+    let typing = |name: &str, typing| chat_engine::RoomEvent::Typing {
+        name: name.into(),
+        typing,
+    };
+    room.set_typing("ann", true);
+    assert_eq!(events.recv().await.unwrap(), typing("ann", true));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    room.set_typing("ann", true); // Renewed: no news.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    room.set_typing("bob", true);
+    assert_eq!(
+        events.recv().await.unwrap(),
+        typing("bob", true),
+        "ann still types: renewed 4 s ago"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(events.recv().await.unwrap(), typing("ann", false));
+    room.post(draft("bob", "done")).await.unwrap();
+    assert_eq!(events.recv().await.unwrap(), typing("bob", false));
+    // A stranger's typing is nobody's news.
+    room.set_typing("mallory", true);
+    room.set_typing("ann", false);
+    let quiet = tokio::time::timeout(Duration::from_secs(10), events.recv()).await;
+    assert!(quiet.is_err(), "{quiet:?}");
+}

@@ -191,7 +191,9 @@ pub fn describe(event: &ClientEvent, label: impl Fn(&str) -> String) -> Option<S
             "! #{room}: messages #{first_missed} to #{} were lost while the connection lagged",
             resumed_at.saturating_sub(1)
         ),
-        ClientEvent::Connection(_) | ClientEvent::ReadMarker { .. } => return None,
+        ClientEvent::Connection(_)
+        | ClientEvent::ReadMarker { .. }
+        | ClientEvent::Typing { .. } => return None,
     })
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use chat_proto::chat::v1::event::Event as Kind;
-use chat_proto::chat::v1::{MarkReadRequest, NotifyLevel, SetNotifyRequest};
+use chat_proto::chat::v1::{MarkReadRequest, NotifyLevel, SetNotifyRequest, SetTypingRequest};
 use common::native::*;
 use common::*;
 
@@ -157,4 +157,52 @@ async fn the_notification_level_is_kept_and_defaults_by_room_size() {
     });
     let refused = ann.client.set_notify(request).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn typing_reaches_the_others_and_ends_when_the_typist_sends() {
+    let server = TestServer::start(&[]).await;
+    let addr = server.addrs.native;
+    let mut ann = NativeUser::login(addr, "ann").await;
+    let mut bob = NativeUser::login(addr, "bob").await;
+    ann.join("general").await;
+    bob.join("general").await;
+    let mut events = bob.subscribe(&[]).await;
+    let typing = |user: &NativeUser, typing| {
+        user.req(SetTypingRequest {
+            room: "general".into(),
+            typing,
+        })
+    };
+    ann.client.set_typing(typing(&ann, true)).await.unwrap();
+    let started = next_typing(&mut events).await;
+    assert_eq!(started, ("general".into(), "ann".into(), true));
+    ann.send("general", "here it is").await;
+    let stopped = next_typing(&mut events).await;
+    assert_eq!(stopped, ("general".into(), "ann".into(), false));
+    // Not in the room: as for a send.
+    let refused = ann
+        .client
+        .set_typing(ann.req(SetTypingRequest {
+            room: "elsewhere".into(),
+            typing: true,
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::FailedPrecondition,
+        "{refused:?}"
+    );
+}
+
+/// The next typing event: room, name, typing.
+async fn next_typing(
+    events: &mut tonic::Streaming<chat_proto::chat::v1::Event>,
+) -> (String, String, bool) {
+    next_matching(events, |event| match event {
+        Kind::Typing(typing) => Some((typing.room, typing.name, typing.typing)),
+        _ => None,
+    })
+    .await
 }

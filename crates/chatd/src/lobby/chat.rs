@@ -152,7 +152,11 @@ impl StatusFeed {
                 Ok(RoomEvent::Left(name)) => (StatusKind::LeaveUser, name),
                 // The protocol has no presence (a lobby user is there or
                 // not) and no moderation (its rooms have no owner).
-                Ok(RoomEvent::Presence { .. } | RoomEvent::Changed { .. }) => continue,
+                Ok(
+                    RoomEvent::Presence { .. }
+                    | RoomEvent::Changed { .. }
+                    | RoomEvent::Typing { .. },
+                ) => continue,
                 Ok(RoomEvent::Closed) => return None,
                 Err(RoomEventsError::Lagged(missed)) => {
                     self.done = true;

@@ -424,7 +424,8 @@ impl LobbyHub {
                 Ok(
                     RoomEvent::Joined { .. }
                     | RoomEvent::Presence { .. }
-                    | RoomEvent::Changed { .. },
+                    | RoomEvent::Changed { .. }
+                    | RoomEvent::Typing { .. },
                 ) => {}
                 Ok(RoomEvent::Closed) => return,
             }

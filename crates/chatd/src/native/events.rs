@@ -297,6 +297,10 @@ impl Events {
                     action: Some(convert::action_to_wire(&action)),
                 }))
             }
+            FeedItem::Member(RoomEvent::Typing { name, typing }) if name != me => {
+                let typing = chat_proto::chat::v1::Typing { room, name, typing };
+                self.emit(Kind::Typing(typing))
+            }
             FeedItem::Member(_) => {}
             FeedItem::MembersLagged(room_handle) => {
                 let snapshot = self.snapshot(&room_handle, room_handle.last_seq());

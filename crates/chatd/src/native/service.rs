@@ -337,6 +337,16 @@ impl ChatService for NativeChat {
         Ok(Response::new(SetNotifyResponse {}))
     }
 
+    async fn set_typing(
+        &self,
+        request: Request<SetTypingRequest>,
+    ) -> Result<Response<SetTypingResponse>, Status> {
+        let session = self.session(&request)?;
+        let SetTypingRequest { room, typing } = request.into_inner();
+        self.sessions.set_typing(&session, &room, typing).await?;
+        Ok(Response::new(SetTypingResponse {}))
+    }
+
     async fn create_room(
         &self,
         request: Request<CreateRoomRequest>,

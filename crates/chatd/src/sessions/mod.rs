@@ -483,6 +483,22 @@ impl Sessions {
         Ok(())
     }
 
+    /// The user is typing in room `name` (one it is in), or stopped; said
+    /// again within a second, "typing" is ignored.
+    pub async fn set_typing(
+        &self,
+        session: &Session,
+        name: &str,
+        typing: bool,
+    ) -> Result<(), SessionError> {
+        let room = self.room_of(session, name).await?;
+        let user = session.user();
+        if !typing || user.take_typing(name) {
+            room.set_typing(user.name(), typing);
+        }
+        Ok(())
+    }
+
     /// What `user` has not read in `room` (one it is in), and what the
     /// room tells it of.
     pub fn attention(&self, user: &str, room: &Room) -> RoomAttention {

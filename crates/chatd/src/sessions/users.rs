@@ -8,7 +8,7 @@
 //! gets the user's events. A user is online while any of its sessions has a
 //! stream open.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use chat_engine::{Author, EngineError, NameClaim, Room, RoomChange};
@@ -55,6 +55,9 @@ pub enum Control {
     ReadMarker { room: String, seq: u64 },
 }
 
+/// How often a user's "typing" in a room is heard, at most.
+const TYPING_PACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// An open event stream, as its user's calls see it. Dropping it ends the
 /// stream: its control channel closes.
 struct StreamSlot {
@@ -97,6 +100,8 @@ pub struct User {
 
 struct UserState {
     rooms: BTreeSet<String>,
+    /// When the user last said it was typing, by room.
+    typed: HashMap<String, Instant>,
     /// The open event streams of the user's sessions.
     streams: BTreeMap<StreamKey, StreamSlot>,
     sends: TokenBucket,
@@ -117,6 +122,7 @@ impl User {
             owns_since_ms,
             state: Mutex::new(UserState {
                 rooms: BTreeSet::new(),
+                typed: HashMap::new(),
                 streams: BTreeMap::new(),
                 sends: TokenBucket::full(sends_per_second),
                 ended: false,
@@ -130,6 +136,20 @@ impl User {
 
     pub fn is_account(&self) -> bool {
         self.is_account
+    }
+
+    /// Whether saying "typing" in `room` now is heard: at most once a
+    /// second per room (a client renews it every few seconds).
+    pub fn take_typing(&self, room: &str) -> bool {
+        let now = Instant::now();
+        let mut state = self.state();
+        match state.typed.get(room) {
+            Some(&last) if now.duration_since(last) < TYPING_PACE => false,
+            _ => {
+                state.typed.insert(room.to_owned(), now);
+                true
+            }
+        }
     }
 
     /// The user as the author of changes to messages.
