@@ -159,6 +159,38 @@ impl Client {
             .ok_or_else(|| missing("message"))
     }
 
+    /// The user has read `room` up to entry `seq`.
+    pub async fn mark_read(&self, room: &str, seq: u64) -> Result<(), ClientError> {
+        let request = wire::MarkReadRequest {
+            room: room.to_owned(),
+            seq,
+        };
+        self.call(Retry::Transient, move |mut rpc, token| {
+            let request = authorized(request.clone(), &token);
+            Box::pin(async move { Ok(rpc.mark_read(request).await?.into_inner()) })
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// What `room` tells the user about.
+    pub async fn set_notify(
+        &self,
+        room: &str,
+        level: wire::NotifyLevel,
+    ) -> Result<(), ClientError> {
+        let request = wire::SetNotifyRequest {
+            room: room.to_owned(),
+            level: level.into(),
+        };
+        self.call(Retry::Transient, move |mut rpc, token| {
+            let request = authorized(request.clone(), &token);
+            Box::pin(async move { Ok(rpc.set_notify(request).await?.into_inner()) })
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Creates `room`, private (seen only by those invited) or not, owned
     /// by the user, and joins it.
     pub async fn create_room(&self, room: &str, private: bool) -> Result<RoomInfo, ClientError> {

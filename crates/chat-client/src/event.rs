@@ -111,6 +111,10 @@ pub struct ChatMessage {
     /// Who deleted it, when not its sender (a moderator).
     pub deleted_by: Option<String>,
     pub reactions: Vec<Reaction>,
+    /// The members its `@name`s mean (the server's reading).
+    pub mentions: Vec<String>,
+    /// `@room` from a moderator: everyone.
+    pub mentions_room: bool,
 }
 
 /// An emoji on a message: how many put it there, and the first of them.
@@ -155,6 +159,12 @@ impl ChatMessage {
         self.origin == Origin::Native && self.sender == name
     }
 
+    /// Whether it calls for `name`'s attention: it mentions `name` (or
+    /// the room), and someone else sent it.
+    pub fn mentions(&self, name: &str) -> bool {
+        !self.is_from(name) && (self.mentions_room || self.mentions.iter().any(|n| n == name))
+    }
+
     /// The sender as shown: its name, marked if it came through a protocol
     /// without login (`ann (classic)`), so nobody passes for a native user.
     pub fn sender_label(&self) -> String {
@@ -195,6 +205,12 @@ impl From<wire::Message> for ChatMessage {
                     names: reaction.names.iter().map(|n| printable::line(n)).collect(),
                 })
                 .collect(),
+            mentions: message
+                .mentions
+                .iter()
+                .map(|n| printable::line(n))
+                .collect(),
+            mentions_room: message.mentions_room,
         }
     }
 }

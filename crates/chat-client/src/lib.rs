@@ -22,6 +22,7 @@ pub mod rooms;
 mod session;
 mod unreachable;
 
+pub use chat_proto::chat::v1::NotifyLevel;
 pub use client::{AccountChange, Client};
 pub use config::ClientConfig;
 pub use error::ClientError;

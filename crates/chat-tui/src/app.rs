@@ -2,7 +2,7 @@
 //! drawing and no I/O: what needs the network comes out as an [`Action`].
 //! The rooms themselves are the client library's [`Rooms`] model.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use chat_client::rooms::{Entry, HistoryRequest, Rooms};
@@ -41,6 +41,11 @@ pub enum Action {
     },
     /// Change the account, with the passwords asked for.
     Account(AccountChange),
+    /// The user has read `room` up to entry `seq`.
+    MarkRead {
+        room: String,
+        seq: u64,
+    },
     /// Load the page of `room`'s history before `before` (`None`: newest).
     FetchHistory {
         room: String,
@@ -110,6 +115,12 @@ pub struct App {
     pub scroll_limit: Option<usize>,
     /// The commands are shown over the messages, until a key is pressed.
     pub help: bool,
+    /// Ring the terminal's bell when a message mentions the user.
+    pub bell: bool,
+    /// A message mentioned the user since the bell last rang.
+    rang: bool,
+    /// Where the server was last told the user has read each room to.
+    marked: HashMap<String, u64>,
     pub quit: bool,
 }
 
@@ -130,14 +141,21 @@ impl App {
             scroll: 0,
             scroll_limit: None,
             help: false,
+            bell: true,
+            rang: false,
+            marked: HashMap::new(),
             quit: false,
         }
     }
 
     /// Applies a server event; may ask for history to be loaded.
     pub fn apply(&mut self, event: ClientEvent) -> Option<Action> {
-        if let ClientEvent::Connection(connection) = &event {
-            self.connection = connection.clone();
+        match &event {
+            ClientEvent::Connection(connection) => self.connection = connection.clone(),
+            ClientEvent::Message(message) if message.mentions(self.rooms.me()) => {
+                self.rang |= self.bell;
+            }
+            _ => {}
         }
         let shown = self.rooms.current.clone();
         let request = self.rooms.apply(&event);
@@ -148,6 +166,28 @@ impl App {
             self.outcome(Outcome::Info(notice));
         }
         request.map(Action::from)
+    }
+
+    /// Whether the bell is to ring (once for what came since it last did).
+    pub fn take_bell(&mut self) -> bool {
+        std::mem::take(&mut self.rang)
+    }
+
+    /// Tells the server how far the user has read the room in view (the
+    /// newest message, when the view is at the bottom), once it moved:
+    /// called every second, so reading a busy room costs a call a second.
+    pub fn due_mark_read(&mut self) -> Option<Action> {
+        if self.scroll > 0 {
+            return None;
+        }
+        let room = self.rooms.current.clone()?;
+        let seq = self.shown_messages().last()?.seq;
+        let marked = self.marked.entry(room.clone()).or_default();
+        if seq <= *marked {
+            return None;
+        }
+        *marked = seq;
+        Some(Action::MarkRead { room, seq })
     }
 
     /// The oldest pending message was taken by the server, or refused.

@@ -1,6 +1,6 @@
 //! What a typed line means: text for the current room, or a command.
 
-use chat_client::{AccountChange, RoomAction};
+use chat_client::{AccountChange, NotifyLevel, RoomAction};
 
 /// A slash command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub enum Command {
     Leave(Option<String>),
     /// `/user` or `/who`: the current room's members.
     Who,
+    /// `/notify all|mentions|none`: what the current room tells you of.
+    Notify(NotifyLevel),
     /// `/?` or `/help`.
     Help,
     /// `/quit`: leave, keeping an account's session for next time.
@@ -153,6 +155,7 @@ pub const COMMANDS: &[&str] = &[
     "make",
     "msg",
     "mute",
+    "notify",
     "op",
     "owner",
     "password",
@@ -179,7 +182,7 @@ pub const HELP: &[&str] = &[
     "/edit [N] TEXT    change your message N, picked or newest; /delete [N] too",
     "/react [N] 👍     react to N, the picked or the newest; /unreact takes back",
     "/join ROOM        join a room, or go to one you are in (/join N: channel N)",
-    "/leave [ROOM]     leave the current room, or ROOM",
+    "/leave [ROOM]     leave this room (or ROOM); /notify all|mentions|none",
     "/list             the open rooms; /user (or /who): who is in this room",
     "/topic [TEXT]     set (or clear) the room's topic       · owner, moderators",
     "/invite NAME      let NAME join this private room        · owner, moderators",
@@ -263,6 +266,18 @@ pub fn parse(line: &str) -> Result<Line, CommandError> {
         }
         "leave" => Command::Leave(room_name(rest, "leave")?),
         "user" | "users" | "who" => no_arguments(rest, "user", Command::Who)?,
+        "notify" => Command::Notify(match rest.to_lowercase().as_str() {
+            "all" => NotifyLevel::All,
+            "mentions" => NotifyLevel::Mentions,
+            "none" => NotifyLevel::None,
+            _ => {
+                return Err(CommandError::MissingArgument {
+                    command: "notify",
+                    what: "all, mentions or none",
+                    example: "/notify mentions",
+                });
+            }
+        }),
         "?" | "help" => Command::Help,
         "quit" | "exit" => no_arguments(rest, "quit", Command::Quit)?,
         "logout" => no_arguments(rest, "logout", Command::Logout)?,
@@ -478,6 +493,11 @@ mod tests {
         assert_eq!(command("/leave"), Command::Leave(None));
         assert_eq!(command("/leave dev"), Command::Leave(Some("dev".into())));
         assert_eq!(command("/user"), Command::Who);
+        assert_eq!(
+            command("/notify mentions"),
+            Command::Notify(NotifyLevel::Mentions)
+        );
+        assert_eq!(command("/notify NONE"), Command::Notify(NotifyLevel::None));
         assert_eq!(command("/who"), Command::Who);
         assert_eq!(command("/?"), Command::Help);
         assert_eq!(command("/help"), Command::Help);

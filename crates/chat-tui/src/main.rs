@@ -15,6 +15,9 @@ struct Args {
     /// Read lines from standard input and print events, one a line.
     #[arg(long)]
     plain: bool,
+    /// No terminal bell when a message mentions you.
+    #[arg(long)]
+    no_bell: bool,
 }
 
 #[tokio::main]
@@ -30,7 +33,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if !args.plain && std::io::stdin().is_terminal() {
         // The login screen asks for whatever is missing.
         let name = args.connect.name_or_login().unwrap_or_default();
-        return chat_tui::tui::run(args.connect, name).await;
+        return chat_tui::tui::run(args.connect, name, !args.no_bell).await;
     }
     let name = args
         .connect

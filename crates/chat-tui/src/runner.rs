@@ -69,6 +69,22 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
                 Err(error) => vec![Outcome::Error(error.to_string())],
             }
         }
+        Command::Notify(level) => {
+            let Some(room) = current else {
+                return vec![Outcome::Error("you are in no room; /join one first".into())];
+            };
+            match client.set_notify(room, level).await {
+                Ok(()) => vec![Outcome::Info(format!(
+                    "#{room} tells you of {}",
+                    match level {
+                        chat_client::NotifyLevel::Mentions => "mentions of you only",
+                        chat_client::NotifyLevel::None => "nothing",
+                        _ => "every message",
+                    }
+                ))],
+                Err(error) => vec![Outcome::Error(error.to_string())],
+            }
+        }
         Command::Bans => {
             let Some(room) = current else {
                 return vec![Outcome::Error("you are in no room; /join one first".into())];

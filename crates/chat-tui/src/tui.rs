@@ -33,12 +33,15 @@ type Keys = mpsc::UnboundedReceiver<Input>;
 
 /// Logs in as `connect` says, as `name`, and runs the UI until the user
 /// quits, then restores the terminal.
-pub async fn run(connect: ConnectArgs, name: String) -> anyhow::Result<()> {
+/// Runs the client; `bell` rings the terminal's bell when a message
+/// mentions the user.
+pub async fn run(connect: ConnectArgs, name: String, bell: bool) -> anyhow::Result<()> {
     let mut terminal = ratatui::init();
     let mut keys = read_keys();
     let (result, client) = match log_in(&mut terminal, &mut keys, &connect, name).await {
         Ok(Some((client, events, server))) => {
-            let app = App::new(client.name(), server);
+            let mut app = App::new(client.name(), server);
+            app.bell = bell;
             let result = event_loop(&mut terminal, &client, &mut keys, events, app).await;
             (result, Some(client))
         }
@@ -177,9 +180,17 @@ async fn event_loop(
             },
             _ = clock.tick() => {
                 app.tick(std::time::Instant::now());
-                None
+                app.due_mark_read()
             }
-            Some(event) = events.recv() => app.apply(event),
+            Some(event) = events.recv() => {
+                let action = app.apply(event);
+                if app.take_bell() {
+                    use std::io::Write;
+                    let mut out = std::io::stdout();
+                    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+                }
+                action
+            }
             Some(finished) = done.recv() => {
                 match finished {
                     Done::Outcomes(outcomes) => outcomes.into_iter().for_each(|o| app.outcome(o)),
@@ -218,6 +229,12 @@ async fn work(
                 reply_to,
             } => Done::Sent(runner::send(&client, &room, &text, reply_to).await),
             Action::Account(change) => Done::Outcomes(runner::account(&client, change).await),
+            // Best effort: the next one says as much, and a lost connection
+            // is said by the status line already.
+            Action::MarkRead { room, seq } => {
+                let _ = client.mark_read(&room, seq).await;
+                Done::Outcomes(Vec::new())
+            }
             Action::OnMessage { room, seq, action } => {
                 Done::Outcomes(runner::on_message(&client, &room, seq, action).await)
             }

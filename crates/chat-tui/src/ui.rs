@@ -236,8 +236,14 @@ fn message_lines(message: &ChatMessage, me: &str, width: usize) -> Vec<Line<'sta
         }
     }
     let mut chunks = chunks.into_iter();
+    // A message that mentions the user stands out by its time.
+    let time = match message.mentions(me) {
+        true => Span::raw(time).black().on_yellow(),
+        false => Span::raw(time).dark_gray(),
+    };
     let mut first = vec![
-        Span::raw(format!("{time} ")).dark_gray(),
+        time,
+        Span::raw(" "),
         Span::styled(sender, Style::new().fg(color).add_modifier(Modifier::BOLD)),
         Span::raw(": "),
     ];
@@ -527,9 +533,22 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         Span::raw(format!(" · {} · ", app.server)),
     ];
     let room = usize::from(area.width).saturating_sub(spans.iter().map(Span::width).sum());
+    let typing = (app.rooms.current_log().into_iter())
+        .flat_map(|log| &log.typing)
+        .map(String::as_str)
+        .collect::<Vec<_>>();
     spans.push(match &app.status {
         Some(status) if status.error => Span::raw(fit(&status.text, room)).fg(Color::Red),
         Some(status) => Span::raw(fit(&status.text, room)),
+        None if !typing.is_empty() => {
+            let who = match typing.as_slice() {
+                [one] => format!("{one} is typing…"),
+                [one, two] => format!("{one} and {two} are typing…"),
+                [one, ..] => format!("{one} and {} others are typing…", typing.len() - 1),
+                [] => String::new(),
+            };
+            Span::raw(fit(&who, room)).italic()
+        }
         None => Span::raw(fit(
             "/help: commands · Ctrl-N/P: rooms · Tab: complete",
             room,

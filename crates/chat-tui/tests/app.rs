@@ -47,6 +47,8 @@ fn message(room: &str, seq: u64, sender: &str, text: &str) -> ChatMessage {
         deleted: false,
         deleted_by: None,
         reactions: Vec::new(),
+        mentions: Vec::new(),
+        mentions_room: false,
     }
 }
 
@@ -1019,4 +1021,48 @@ fn messages_are_edited_deleted_and_reacted_to_and_show_it() {
             }
         )
     );
+}
+
+#[test]
+fn a_mention_rings_once_and_stands_out_typing_shows_and_reading_is_told() {
+    let mut app = chatting(2);
+    assert!(!app.take_bell());
+    let mut mention = message("general", 3, "bob", "@ann look");
+    mention.mentions = vec!["ann".into()];
+    app.apply(ClientEvent::Message(mention));
+    assert!(app.take_bell(), "a mention rings");
+    assert!(!app.take_bell(), "once");
+    app.bell = false;
+    let mut again = message("general", 4, "bob", "@ann again");
+    again.mentions_room = true;
+    app.apply(ClientEvent::Message(again));
+    assert!(!app.take_bell(), "--no-bell");
+
+    app.apply(ClientEvent::Typing {
+        room: "general".into(),
+        name: "bob".into(),
+        typing: true,
+    });
+    let shown = screen(&app, 80, 24);
+    assert!(shown[23].contains("bob is typing…"), "{}", shown[23]);
+    // The mention's time is marked (black on yellow).
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|frame| {
+            ui::draw(frame, &app);
+        })
+        .unwrap();
+    let row = shown.iter().position(|r| r.contains("@ann look")).unwrap();
+    let time_cell = &terminal.backend().buffer()[(17, row as u16)];
+    assert_eq!(time_cell.bg, ratatui::style::Color::Yellow, "{shown:#?}");
+
+    // Reading the room is told once a tick, as far as it goes.
+    assert_eq!(
+        app.due_mark_read(),
+        Some(Action::MarkRead {
+            room: "general".into(),
+            seq: 4
+        })
+    );
+    assert_eq!(app.due_mark_read(), None, "nothing new");
 }
