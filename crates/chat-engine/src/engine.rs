@@ -572,6 +572,11 @@ impl Engine {
                     room.forget(&name, account);
                 }
             }
+            News::Typing { room, name, typing } => {
+                if let Some(room) = self.find_room(&room) {
+                    room.typing_elsewhere(&name, typing);
+                }
+            }
             News::Presence { .. } => {}
         }
     }

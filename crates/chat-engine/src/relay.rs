@@ -42,6 +42,12 @@ pub enum News {
         name: String,
         account: bool,
     },
+    /// A member started or stopped typing (its node ends it in time).
+    Typing {
+        room: String,
+        name: String,
+        typing: bool,
+    },
 }
 
 /// Hands what this node did to the other nodes, and holds guests' names

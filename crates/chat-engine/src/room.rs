@@ -395,7 +395,7 @@ impl Room {
             .await?;
         // Whoever sent has stopped typing.
         if self.typing.set(&sender, false) {
-            self.members.typing(&sender, false);
+            self.typing_news(&sender, false);
         }
         Ok(sent)
     }
@@ -819,10 +819,28 @@ impl Room {
             return;
         }
         if self.typing.set(name, typing) {
-            self.members.typing(name, typing);
+            self.typing_news(name, typing);
         }
         if typing {
             typing::end_later(self, name);
+        }
+    }
+
+    /// Tells the room's watchers, here and on the other nodes, that
+    /// `name` started or stopped typing.
+    pub(crate) fn typing_news(&self, name: &str, typing: bool) {
+        self.members.typing(name, typing);
+        self.directory.relay().announce(News::Typing {
+            room: self.name.clone(),
+            name: name.to_owned(),
+            typing,
+        });
+    }
+
+    /// `name` started or stopped typing on another node (which ends it).
+    pub(crate) fn typing_elsewhere(&self, name: &str, typing: bool) {
+        if self.is_member(name) {
+            self.members.typing(name, typing);
         }
     }
 

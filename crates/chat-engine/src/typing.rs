@@ -59,7 +59,7 @@ pub(crate) fn end_later(room: &Arc<Room>, name: &str) {
         if let Some(room) = room.upgrade()
             && room.typing_state().expire(&name)
         {
-            room.members_state().typing(&name, false);
+            room.typing_news(&name, false);
         }
     });
 }

@@ -7,7 +7,7 @@ use chat_proto::chat::v1::room_action::Action;
 use chat_testkit::nats::Nats;
 use chat_testkit::postgres::Postgres;
 use common::metrics::Scrape;
-use common::native::{NativeUser, PASSWORD, next_message, next_update};
+use common::native::{NativeUser, PASSWORD, next_matching, next_message, next_update};
 use common::*;
 
 /// A PostgreSQL database and a NATS server, and nodes on them.
@@ -663,4 +663,51 @@ async fn health_is_not_serving_while_the_database_or_the_broker_is_down() {
     assert!(scrape.get(r#"chatd_health_check_failures_total{check="broker"}"#) >= 1.0);
     cluster.nats.restart().await;
     status_becomes!(ServingStatus::Serving, "serving with the broker back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marker_moved_on_one_node_clears_the_badge_on_another_and_typing_crosses() {
+    use chat_proto::chat::v1::event::Event as Kind;
+    use chat_proto::chat::v1::{MarkReadRequest, SetTypingRequest};
+    let cluster = Cluster::start("attention").await;
+    let (a, b) = (cluster.node().await, cluster.node().await);
+    let mut ann = NativeUser::account(a.addrs.native, "ann").await;
+    ann.join("general").await;
+    let mut phone = NativeUser::with_token(b.addrs.native, "ann", &ann.token).await;
+    let mut events = phone.subscribe(&[]).await;
+    let mut bob = member(a.addrs.native, "bob").await;
+    let said = bob.send("general", "@ann lunch?").await;
+    let badge = |rooms: Vec<chat_proto::chat::v1::Room>| {
+        let general = rooms.into_iter().find(|r| r.name == "general").unwrap();
+        (general.unread_count, general.mention_count)
+    };
+    eventually!(
+        "node b counts bob's message",
+        (badge(phone.rooms().await) == (1, 1)).then_some(())
+    );
+
+    let request = ann.req(MarkReadRequest {
+        room: "general".into(),
+        seq: said.seq,
+    });
+    ann.client.mark_read(request).await.unwrap();
+    let moved = next_matching(&mut events, |event| match event {
+        Kind::ReadMarker(marker) => Some(marker.seq),
+        _ => None,
+    })
+    .await;
+    assert_eq!(moved, said.seq);
+    assert_eq!(badge(phone.rooms().await), (0, 0), "cleared on node b");
+
+    let request = bob.req(SetTypingRequest {
+        room: "general".into(),
+        typing: true,
+    });
+    bob.client.set_typing(request).await.unwrap();
+    let typing = next_matching(&mut events, |event| match event {
+        Kind::Typing(typing) => Some((typing.name, typing.typing)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(typing, ("bob".to_owned(), true));
 }

@@ -36,6 +36,8 @@ pub enum AccountNews {
     Changed(String),
     /// Sessions ended, by token hash.
     SessionsEnded(Vec<String>),
+    /// An account's read marker moved.
+    MarkerMoved(ReadMarker),
 }
 
 /// Hands account news to the other nodes (the cluster's node), or to
@@ -528,12 +530,13 @@ impl Accounts {
             AccountChange::DeleteSessions(hashes) => {
                 Some(AccountNews::SessionsEnded(hashes.clone()))
             }
-            // Only when a session was last used, and the rooms an account
-            // is in (whose news the rooms give).
+            AccountChange::MarkRead(marker) => Some(AccountNews::MarkerMoved(marker.clone())),
+            // Only when a session was last used, the rooms an account is
+            // in (whose news the rooms give), and a level only its own
+            // calls read.
             AccountChange::TouchSessions(_)
             | AccountChange::Join { .. }
             | AccountChange::Leave { .. }
-            | AccountChange::MarkRead { .. }
             | AccountChange::SetNotify { .. } => None,
         };
         self.shared.store.change_accounts(change).await?;

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 mod ledger;
 
-use chat_engine::{Engine, EngineError, Message, News, Relay, name_key};
+use chat_engine::{Engine, EngineError, Message, News, ReadMarker, Relay, name_key};
 use chat_proto::chat::cluster::v1 as wire;
 use futures::StreamExt;
 use prost::Message as _;
@@ -454,6 +454,22 @@ async fn apply_news(
             },
             N::RoomSaved(room) => News::RoomSaved(room),
             N::Forgotten(wire::Forgotten { name, account }) => News::Forgotten { name, account },
+            N::Typing(wire::Typing { room, name, typing }) => News::Typing { room, name, typing },
+            N::MarkerMoved(wire::MarkerMoved {
+                account,
+                room,
+                seq,
+                ordinal,
+            }) => {
+                let marker = ReadMarker {
+                    account,
+                    room,
+                    seq,
+                    ordinal,
+                };
+                sessions.marker_moved_elsewhere(marker);
+                continue;
+            }
         };
         engine.apply_news(news).await;
     }
@@ -655,6 +671,12 @@ impl AccountRelay for NodeRelay {
             AccountNews::SessionsEnded(token_hashes) => {
                 N::SessionsEnded(wire::SessionsEnded { token_hashes })
             }
+            AccountNews::MarkerMoved(marker) => N::MarkerMoved(wire::MarkerMoved {
+                account: marker.account,
+                room: marker.room,
+                seq: marker.seq,
+                ordinal: marker.ordinal,
+            }),
         });
     }
 }
@@ -693,6 +715,7 @@ impl Relay for NodeRelay {
             }),
             News::RoomSaved(room) => N::RoomSaved(room),
             News::Forgotten { name, account } => N::Forgotten(wire::Forgotten { name, account }),
+            News::Typing { room, name, typing } => N::Typing(wire::Typing { room, name, typing }),
         });
     }
 

@@ -464,6 +464,26 @@ impl Sessions {
         Ok(())
     }
 
+    /// An account's marker moved on another node: here too, and its
+    /// sessions here hear of it.
+    pub fn marker_moved_elsewhere(&self, marker: ReadMarker) {
+        let place = (marker.seq, marker.ordinal);
+        if !self
+            .shared
+            .attention
+            .mark(&marker.account, &marker.room, place)
+        {
+            return;
+        }
+        let user = self.users().get(&marker.account).cloned();
+        if let Some(user) = user {
+            user.tell(&Control::ReadMarker {
+                room: marker.room,
+                seq: marker.seq,
+            });
+        }
+    }
+
     /// What room `name` tells the user about, from now on.
     pub async fn set_notify(
         &self,
