@@ -32,6 +32,10 @@ export interface ChatMessage {
   /** Who deleted it, when not its sender (a moderator); else empty. */
   deletedBy: string;
   reactions: Reaction[];
+  /** The members its `@name`s mean (the server's reading). */
+  mentions: string[];
+  /** `@room` from a moderator: everyone. */
+  mentionsRoom: boolean;
 }
 
 /** An emoji on a message: how many put it there, and (the first of) who. */
@@ -636,6 +640,15 @@ function insertMessage(log: RoomLog, message: ChatMessage): boolean {
   entries.splice(at, 0, { kind: "message", key: `m${seq}`, message });
   log.newest = Math.max(log.newest, seq);
   return true;
+}
+
+/** Whether `message` calls for `me`'s attention: it mentions `me` (or
+ * the room), and someone else sent it. */
+export function mentionsMe(message: ChatMessage, me: string): boolean {
+  return (
+    !isOwn(message, me) &&
+    (message.mentionsRoom || message.mentions.includes(me))
+  );
 }
 
 /** Whether native user `me` sent `message` (not someone of another

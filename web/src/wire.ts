@@ -96,6 +96,8 @@ export function toMessage(message: WireMessage): ChatMessage {
       count,
       names,
     })),
+    mentions: message.mentions,
+    mentionsRoom: message.mentionsRoom,
   };
 }
 

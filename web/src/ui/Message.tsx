@@ -6,7 +6,7 @@ import { useState } from "preact/hooks";
 
 import type { ChatClient } from "../client";
 import { noteUsed } from "../emoji";
-import { Origin, isOwn } from "../state";
+import { Origin, isOwn, mentionsMe } from "../state";
 import type { ChatMessage, Reaction, RoomLog } from "../state";
 import { markdown, timeOf } from "../text";
 import { EmojiPicker } from "./EmojiPicker";
@@ -55,7 +55,7 @@ export function MessageLine({
       .querySelector(`.message[data-seq="${message.replyTo}"]`)
       ?.scrollIntoView({ block: "center" });
   return (
-    <div class={message.deleted ? "message deleted" : "message"} data-seq={seq}>
+    <div class={lineClass(message, me)} data-seq={seq}>
       {message.replyTo > 0 && (
         <button class="quote link" onClick={jump}>
           ↪ {quoteOf(log, message.replyTo)}
@@ -197,6 +197,13 @@ function Reactions({
       })}
     </div>
   );
+}
+
+/** A message line's classes: a tombstone, or one that mentions the
+ * reader, stand out. */
+function lineClass(message: ChatMessage, me: string): string {
+  if (message.deleted) return "message deleted";
+  return mentionsMe(message, me) ? "message mentioned" : "message";
 }
 
 /** One of eight colours, the same for a name everywhere. */

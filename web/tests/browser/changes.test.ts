@@ -66,6 +66,16 @@ test("a message is edited, reacted to and deleted, and everyone sees it", async 
   await bob.page.press("textarea[name=message]", "Enter");
   await expectShownOnce(ann.page, "great 🎉");
 
+  // A message that mentions ann stands out on her page, not on bob's.
+  await say(bob.page, "@ANN have a look");
+  const mention = ann.page.locator(".message", { hasText: "have a look" });
+  await mention.waitFor();
+  expect(await mention.getAttribute("class")).toContain("mentioned");
+  const sent = bob.page.locator(".message", { hasText: "have a look" });
+  await sent.waitFor();
+  expect(await sent.getAttribute("class")).not.toContain("mentioned");
+  await screenshot(ann.page, "mention-1280");
+
   // Deleting one's own message, after saying yes.
   const own = ann.page.locator(".message", { hasText: "hello world" });
   await own.hover();

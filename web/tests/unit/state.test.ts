@@ -28,6 +28,8 @@ function message(
     deleted: false,
     deletedBy: "",
     reactions: [],
+    mentions: [],
+    mentionsRoom: false,
   };
 }
 
