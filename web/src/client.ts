@@ -174,6 +174,14 @@ export class ChatClient {
     this.updated(reply.message);
   }
 
+  /** Says the user is typing in `room` (again), or stopped. Best effort:
+   * a lost signal ends by itself. */
+  setTyping(room: string, typing: boolean) {
+    this.call((headers) =>
+      this.rpc.setTyping({ room, typing }, { headers }),
+    ).catch(() => {});
+  }
+
   /** Shows a call's answer at once; the stream's event follows. */
   private updated(message: WireMessage | undefined) {
     if (message) {

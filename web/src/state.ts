@@ -95,6 +95,8 @@ export interface RoomLog {
   loading: boolean;
   /** The newest sequence number known in the room, shown or not. */
   newest: number;
+  /** Who is typing there now (the server says when each stops). */
+  typing: Set<string>;
 }
 
 export type Connection =
@@ -127,6 +129,7 @@ export type ChatEvent =
   /** A message edited, deleted or reacted to: this is it now. `seq` is
    * the change's own number in the room (absent for a call's answer). */
   | { type: "messageUpdated"; message: ChatMessage; seq?: number }
+  | { type: "typing"; room: string; name: string; typing: boolean }
   | {
       type: "roomJoined";
       details: RoomDetails;
@@ -201,6 +204,12 @@ export class ChatState {
       case "messageUpdated":
         this.updateMessage(event.message, event.seq ?? 0);
         return null;
+      case "typing": {
+        const typing = this.rooms.get(event.room)?.typing;
+        if (event.typing) typing?.add(event.name);
+        else typing?.delete(event.name);
+        return null;
+      }
       case "roomJoined":
         return this.roomJoined(event.details, event.members, event.lastSeq);
       case "roomLeft":
@@ -580,6 +589,7 @@ export class ChatState {
         hasOlder: true,
         loading: false,
         newest: 0,
+        typing: new Set(),
       };
       this.rooms.set(room, log);
     }

@@ -37,6 +37,10 @@ export function toEvent(wire: WireEvent): ChatEvent | null {
         seq: Number(seq),
       };
     }
+    case "typing": {
+      const { room, name, typing } = event.value;
+      return { type: "typing", room, name, typing };
+    }
     case "roomJoined": {
       const { room, members, lastSeq } = event.value;
       return {

@@ -844,6 +844,11 @@ impl Room {
         }
     }
 
+    /// Whether `name` is typing here (on this node).
+    pub fn is_typing(&self, name: &str) -> bool {
+        self.typing.is(name)
+    }
+
     pub(crate) fn typing_state(&self) -> &Typing {
         &self.typing
     }

@@ -13,6 +13,9 @@ import { useAction } from "./hooks";
 
 /** How many shortcodes the completion offers. */
 const OFFERED = 6;
+/** How often "typing" is said again while the user types (the server
+ * forgets it 6 s after it was last said). */
+const TYPING_RENEW_MS = 3000;
 /** A shortcode being typed, right before the caret. */
 const TYPING_SHORTCODE = /(?:^|\s):([a-z0-9_+-]{2,})$/;
 
@@ -38,6 +41,18 @@ export function Composer({
   const composing = useRef(false);
   const input = useRef<HTMLTextAreaElement>(null);
   const completion = useShortcodes(text);
+  const typed = useRef(0);
+  const onText = (value: string) => {
+    setText(value);
+    const now = Date.now();
+    if (value.trim() && !editing && now - typed.current > TYPING_RENEW_MS) {
+      typed.current = now;
+      client.setTyping(room, true);
+    } else if (!value.trim() && typed.current) {
+      typed.current = 0;
+      client.setTyping(room, false);
+    }
+  };
 
   useLayoutEffect(() => {
     input.current?.focus();
@@ -54,6 +69,8 @@ export function Composer({
       return;
     }
     client.send(room, expanded, replyTo?.seq ?? 0);
+    // The server ends the typing when the message comes.
+    typed.current = 0;
     setText("");
     onDone();
   };
@@ -144,7 +161,7 @@ export function Composer({
             ? "You are muted in this room"
             : `Message ${client.state.title(room)}`
         }
-        onInput={(e) => setText(e.currentTarget.value)}
+        onInput={(e) => onText(e.currentTarget.value)}
         onCompositionStart={() => (composing.current = true)}
         onCompositionEnd={() => (composing.current = false)}
         onKeyDown={onKeyDown}

@@ -48,6 +48,7 @@ export function Room({ client }: { client: ChatClient }) {
           setEditing(message);
         }}
       />
+      <Typing names={[...log.typing]} />
       <Composer
         client={client}
         room={room}
@@ -388,4 +389,21 @@ function withDays(entries: Entry[]): (Entry | DayMark)[] {
     out.push(entry);
   }
   return out;
+}
+
+/** Who is typing in the room in view. */
+function Typing({ names }: { names: string[] }) {
+  const said =
+    names.length === 0
+      ? ""
+      : names.length === 1
+        ? `${names[0]} is typing…`
+        : names.length === 2
+          ? `${names[0]} and ${names[1]} are typing…`
+          : `${names[0]} and ${names.length - 1} others are typing…`;
+  return (
+    <p class="typing" aria-live="polite">
+      {said}
+    </p>
+  );
 }

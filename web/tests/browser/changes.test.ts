@@ -66,8 +66,15 @@ test("a message is edited, reacted to and deleted, and everyone sees it", async 
   await bob.page.press("textarea[name=message]", "Enter");
   await expectShownOnce(ann.page, "great 🎉");
 
+  // Typing shows on the other's page, and ends when the message is sent.
+  await bob.page.fill("textarea[name=message]", "");
+  await bob.page.type("textarea[name=message]", "@ANN have");
+  const typing = ann.page.locator(".typing");
+  await expect.poll(() => typing.innerText()).toBe("bob is typing…");
+
   // A message that mentions ann stands out on her page, not on bob's.
   await say(bob.page, "@ANN have a look");
+  await expect.poll(() => typing.innerText()).toBe("");
   const mention = ann.page.locator(".message", { hasText: "have a look" });
   await mention.waitFor();
   expect(await mention.getAttribute("class")).toContain("mentioned");

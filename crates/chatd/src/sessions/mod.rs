@@ -504,7 +504,8 @@ impl Sessions {
     }
 
     /// The user is typing in room `name` (one it is in), or stopped; said
-    /// again within a second, "typing" is ignored.
+    /// again within a second while typing, "typing" is ignored (starting
+    /// again after stopping is not).
     pub async fn set_typing(
         &self,
         session: &Session,
@@ -513,7 +514,8 @@ impl Sessions {
     ) -> Result<(), SessionError> {
         let room = self.room_of(session, name).await?;
         let user = session.user();
-        if !typing || user.take_typing(name) {
+        let renewal = typing && room.is_typing(user.name());
+        if !renewal || user.take_typing(name) {
             room.set_typing(user.name(), typing);
         }
         Ok(())
