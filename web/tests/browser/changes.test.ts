@@ -110,6 +110,10 @@ test("a moderator deletes someone's message, and the tombstone says who", async 
   await logIn(guest.page, "gus");
   await owner.page.fill("input[name=create]", "dev");
   await owner.page.press("input[name=create]", "Enter");
+  // The room exists before the guest asks for it.
+  await expect
+    .poll(() => owner.page.locator(".room-header h2").innerText())
+    .toBe("dev");
   await guest.page.fill("input[name=join]", "dev");
   await guest.page.press("input[name=join]", "Enter");
   await expect
