@@ -660,6 +660,9 @@ async fn accounts_sessions_and_memberships_are_saved(subject: Subject) {
         join("ann", "den"),
         join("ann", "lobby"),
         join("bob", "lobby"),
+        // Leaving takes the marker and the level with the membership.
+        mark_read("ann", "den", 4),
+        set_notify("ann", "den", NotifyLevel::All),
         AccountChange::Leave {
             account: "ann".into(),
             room: "den".into(),

@@ -111,6 +111,9 @@ async fn unread_counts_follow_the_marker_on_every_device_and_survive_a_restart()
         .await;
         assert_eq!((moved.room.as_str(), moved.seq), ("dev", first.seq + 1));
         assert_eq!(counts(&mut phone, "dev").await, (1, 0));
+        let listed = phone.rooms().await;
+        let dev = listed.iter().find(|r| r.name == "dev").unwrap();
+        assert_eq!(dev.read_seq, first.seq + 1);
         // Never back.
         mark_read(&mut ann, "dev", first.seq).await.unwrap();
         assert_eq!(counts(&mut ann, "dev").await, (1, 0));
@@ -129,6 +132,37 @@ async fn unread_counts_follow_the_marker_on_every_device_and_survive_a_restart()
     let details = joined.details.unwrap();
     assert_eq!((details.unread_count, details.mention_count), (1, 0));
     assert!(marked > 0);
+}
+
+#[tokio::test]
+async fn a_room_left_forgets_the_marker_and_the_level() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let server = TestServer::start(&["--data-dir", dir]).await;
+    let addr = server.addrs.native;
+    let mut owner = NativeUser::account(addr, "owner").await;
+    let mut ann = NativeUser::account(addr, "ann").await;
+    owner.create("dev").await;
+    ann.join("dev").await;
+    let read = owner.send("dev", "read before leaving").await;
+    mark_read(&mut ann, "dev", read.seq).await.unwrap();
+    let request = ann.req(SetNotifyRequest {
+        room: "dev".into(),
+        level: NotifyLevel::None.into(),
+    });
+    ann.client.set_notify(request).await.unwrap();
+    ann.leave("dev").await;
+    owner.send("dev", "said while ann was away").await;
+    let last = owner.send("dev", "and again").await;
+
+    // Back in the room, what was said while away is not unread, and the
+    // level is the room's default again.
+    ann.join("dev").await;
+    let listed = ann.rooms().await;
+    let dev = listed.iter().find(|r| r.name == "dev").unwrap();
+    let seen = (dev.unread_count, dev.read_seq, dev.notify());
+    assert_eq!(seen, (0, last.seq, NotifyLevel::All));
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]

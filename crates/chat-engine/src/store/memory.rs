@@ -360,7 +360,10 @@ impl AccountStore for MemoryStore {
                 stored.memberships.insert((account, room));
             }
             AccountChange::Leave { account, room } => {
-                stored.memberships.remove(&(account, room));
+                let key = (account, room);
+                stored.read_markers.remove(&key);
+                stored.notify_levels.remove(&key);
+                stored.memberships.remove(&key);
             }
             AccountChange::MarkRead(marker) => {
                 stored.must_have(&marker.account)?;

@@ -366,6 +366,8 @@ pub enum AccountChange {
         account: String,
         room: String,
     },
+    /// Ends a membership, with the account's read marker and notification
+    /// level in the room.
     Leave {
         account: String,
         room: String,

@@ -329,10 +329,15 @@ pub(super) fn account_change(change: AccountChange) -> Vec<Statement> {
             "INSERT INTO memberships (account, room) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             vec![text(account), text(room)],
         )],
-        AccountChange::Leave { account, room } => vec![statement(
+        // What the room told and what was read of it go with the membership.
+        AccountChange::Leave { account, room } => [
             "DELETE FROM memberships WHERE account = $1 AND room = $2",
-            vec![text(account), text(room)],
-        )],
+            "DELETE FROM read_markers WHERE account = $1 AND room = $2",
+            "DELETE FROM notify_levels WHERE account = $1 AND room = $2",
+        ]
+        .into_iter()
+        .map(|sql| statement(sql, vec![text(&account), text(&room)]))
+        .collect(),
         // Forward only, whatever order the changes come in.
         AccountChange::MarkRead(marker) => vec![statement(
             "INSERT INTO read_markers (account, room, seq, ordinal) VALUES ($1, $2, $3, $4)

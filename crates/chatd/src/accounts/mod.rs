@@ -38,6 +38,12 @@ pub enum AccountNews {
     SessionsEnded(Vec<String>),
     /// An account's read marker moved.
     MarkerMoved(ReadMarker),
+    /// What a room tells an account about changed.
+    NotifySet {
+        account: String,
+        room: String,
+        level: NotifyLevel,
+    },
 }
 
 /// Hands account news to the other nodes (the cluster's node), or to
@@ -531,13 +537,20 @@ impl Accounts {
                 Some(AccountNews::SessionsEnded(hashes.clone()))
             }
             AccountChange::MarkRead(marker) => Some(AccountNews::MarkerMoved(marker.clone())),
-            // Only when a session was last used, the rooms an account is
-            // in (whose news the rooms give), and a level only its own
-            // calls read.
+            AccountChange::SetNotify {
+                account,
+                room,
+                level,
+            } => Some(AccountNews::NotifySet {
+                account: account.clone(),
+                room: room.clone(),
+                level: *level,
+            }),
+            // Only when a session was last used, and the rooms an account
+            // is in (whose news the rooms give).
             AccountChange::TouchSessions(_)
             | AccountChange::Join { .. }
-            | AccountChange::Leave { .. }
-            | AccountChange::SetNotify { .. } => None,
+            | AccountChange::Leave { .. } => None,
         };
         self.shared.store.change_accounts(change).await?;
         if let Some(news) = news {

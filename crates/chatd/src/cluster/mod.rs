@@ -426,6 +426,7 @@ async fn apply_news(
                 continue;
             }
             N::Left(wire::RoomMember { room, name }) => {
+                sessions.left_elsewhere(&room, &name);
                 peers.left(&engine, node, room, name).await;
                 continue;
             }
@@ -468,6 +469,19 @@ async fn apply_news(
                     ordinal,
                 };
                 sessions.marker_moved_elsewhere(marker);
+                continue;
+            }
+            N::NotifySet(wire::NotifySet {
+                account,
+                room,
+                level,
+            }) => {
+                match chat_engine::NotifyLevel::parse(&level) {
+                    Some(level) => sessions.notify_set_elsewhere(&account, &room, level),
+                    None => {
+                        tracing::warn!(level, "ignoring an unknown notification level from NATS")
+                    }
+                }
                 continue;
             }
         };
@@ -676,6 +690,15 @@ impl AccountRelay for NodeRelay {
                 room: marker.room,
                 seq: marker.seq,
                 ordinal: marker.ordinal,
+            }),
+            AccountNews::NotifySet {
+                account,
+                room,
+                level,
+            } => N::NotifySet(wire::NotifySet {
+                account,
+                room,
+                level: level.as_str().to_owned(),
             }),
         });
     }

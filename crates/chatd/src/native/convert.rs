@@ -153,6 +153,7 @@ fn origin(origin: chat_engine::Origin) -> Origin {
 /// `room` with what `viewer`, one of its members, has not read.
 pub fn room_attending(room: &EngineRoom, viewer: &str, attention: RoomAttention) -> Room {
     Room {
+        read_seq: attention.read_seq,
         unread_count: u32::try_from(attention.unread).unwrap_or(u32::MAX),
         mention_count: u32::try_from(attention.mentions).unwrap_or(u32::MAX),
         notify: notify_level(attention.notify).into(),

@@ -18,6 +18,8 @@ pub type Place = (u64, u64);
 /// What a user has not read in a room, and what the room tells it of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoomAttention {
+    /// The entry the user has read to.
+    pub read_seq: u64,
     pub unread: u64,
     pub mentions: u64,
     pub notify: NotifyLevel,
@@ -75,11 +77,12 @@ impl Attention {
     pub fn of(&self, user: &str, room: &Room) -> RoomAttention {
         let mut state = self.state();
         let now = (room.last_seq(), room.message_count());
-        let read = state.markers.entry(key(user, room.name())).or_insert(now).1;
+        let (read_seq, read) = *state.markers.entry(key(user, room.name())).or_insert(now);
         let (unread, mentions) = room.unread(user, read);
         let notify = state.levels.get(&key(user, room.name())).copied();
         let quiet = room.member_count() > QUIET_ABOVE_MEMBERS && !room.access().direct;
         RoomAttention {
+            read_seq,
             unread,
             mentions,
             notify: notify.unwrap_or(if quiet {
@@ -88,6 +91,21 @@ impl Attention {
                 NotifyLevel::All
             }),
         }
+    }
+
+    /// Forgets what `user` had of `room`, which it left.
+    pub fn leave(&self, user: &str, room: &str) {
+        let mut state = self.state();
+        let key = key(user, room);
+        state.markers.remove(&key);
+        state.levels.remove(&key);
+    }
+
+    /// Forgets everyone's of `room`, which was deleted.
+    pub fn drop_room(&self, room: &str) {
+        let mut state = self.state();
+        state.markers.retain(|(_, of), _| of != room);
+        state.levels.retain(|(_, of), _| of != room);
     }
 
     /// Forgets what `user` (a guest whose session ended) had.

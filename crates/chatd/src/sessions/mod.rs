@@ -503,6 +503,12 @@ impl Sessions {
         Ok(())
     }
 
+    /// What room `room` tells account `account` about was set on another
+    /// node.
+    pub fn notify_set_elsewhere(&self, account: &str, room: &str, level: NotifyLevel) {
+        self.shared.attention.set_level(account, room, level);
+    }
+
     /// The user is typing in room `name` (one it is in), or stopped; said
     /// again within a second while typing, "typing" is ignored (starting
     /// again after stopping is not).
@@ -539,6 +545,7 @@ impl Sessions {
         if user.leave(name, "") {
             self.vacate(name, user.name());
         }
+        self.shared.attention.leave(user.name(), name);
         Ok(())
     }
 
@@ -608,6 +615,7 @@ impl Sessions {
                 for user in self.all_users() {
                     user.leave(name, &reason);
                 }
+                self.shared.attention.drop_room(name);
             }
             _ => {}
         }
@@ -622,6 +630,7 @@ impl Sessions {
             return;
         };
         user.leave(room, reason);
+        self.shared.attention.leave(name, room);
         if user.is_account()
             && let Err(error) = self.shared.accounts.leave(name, room).await
         {
@@ -655,6 +664,13 @@ impl Sessions {
     /// The user left room `name` (or the room went away under it).
     pub fn forget_room(&self, session: &Session, name: &str) {
         session.user().forget_room(name);
+        self.shared.attention.leave(session.name(), name);
+    }
+
+    /// User `name` left room `room` on another node: what it had read
+    /// there goes, as it does there.
+    pub fn left_elsewhere(&self, room: &str, name: &str) {
+        self.shared.attention.leave(name, room);
     }
 
     /// Takes `user` out of room `name`. Rooms stay open when empty (lobby

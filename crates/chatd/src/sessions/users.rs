@@ -214,6 +214,7 @@ impl User {
         if !state.rooms.remove(name) {
             return false;
         }
+        state.typed.remove(name);
         state.tell_streams(
             &self.name,
             &Control::Unfollow {
@@ -226,7 +227,9 @@ impl User {
 
     /// The user is no longer in room `name` (it went away under it).
     pub fn forget_room(&self, name: &str) {
-        self.state().rooms.remove(name);
+        let mut state = self.state();
+        state.rooms.remove(name);
+        state.typed.remove(name);
     }
 
     /// Passes `control` to every open stream of the user.
