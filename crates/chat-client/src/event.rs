@@ -293,6 +293,13 @@ pub struct RoomInfo {
     pub owner: String,
     /// The other account of a direct conversation.
     pub peer: String,
+    /// The user's own, in a room it is in: where its read marker is, the
+    /// messages after it, and those of them that mention the user.
+    pub read_seq: u64,
+    pub unread_count: u32,
+    pub mention_count: u32,
+    /// What the room tells the user about (unspecified where it is not in).
+    pub notify: wire::NotifyLevel,
 }
 
 impl RoomInfo {
@@ -318,6 +325,10 @@ impl From<wire::Room> for RoomInfo {
             topic: printable::line(&room.topic),
             owner: printable::line(&room.owner),
             peer: printable::line(&room.peer),
+            read_seq: room.read_seq,
+            unread_count: room.unread_count,
+            mention_count: room.mention_count,
+            notify: room.notify(),
         }
     }
 }

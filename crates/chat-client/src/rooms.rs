@@ -6,7 +6,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{ChatMessage, ClientEvent, HistoryPage, Member, Role, RoomAction, RoomInfo};
+use crate::{
+    ChatMessage, ClientEvent, HistoryPage, Member, NotifyLevel, Role, RoomAction, RoomInfo,
+};
 
 /// One line of a room's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +37,16 @@ pub struct RoomLog {
     pub has_older: bool,
     /// A history request is on its way.
     pub loading: bool,
+    /// Messages of others after the read marker, and those of them that
+    /// mention the user (the server's counts, kept up as messages come).
     pub unread: usize,
+    pub mentions: usize,
+    /// The entry the user has read the room to, as the server keeps it
+    /// (or was last asked to move it to).
+    pub read_seq: u64,
+    /// Where the "new messages" line goes: after this entry. Set when the
+    /// room comes into view with unread messages, gone when it leaves it.
+    pub divider: Option<u64>,
     /// Who is typing there now (the server says when each stops).
     pub typing: BTreeSet<String>,
     notices: u32,
@@ -70,6 +81,14 @@ fn joined_notice(room: &RoomInfo, members: &BTreeMap<String, Member>, me: &str) 
 }
 
 impl RoomLog {
+    /// The room is in view now: what was unread is read, below a line.
+    fn came_into_view(&mut self) {
+        if self.unread > 0 {
+            self.divider = Some(self.read_seq);
+        }
+        self.read_all();
+    }
+
     /// Keeps the newest [`MOST_ENTRIES`]; the rest is history again.
     fn trim(&mut self) {
         while self.entries.len() > MOST_ENTRIES {
@@ -100,6 +119,36 @@ impl RoomLog {
     /// The oldest message's sequence number, if any message is shown.
     pub fn oldest_seq(&self) -> Option<u64> {
         self.entries.keys().find(|key| key.1 == 0).map(|key| key.0)
+    }
+
+    /// Counts the messages after the read marker again, from those loaded
+    /// (when they reach back to it).
+    fn recount(&mut self, me: &str) {
+        if self
+            .oldest_seq()
+            .is_none_or(|oldest| oldest > self.read_seq + 1)
+        {
+            return;
+        }
+        let unread = self
+            .entries
+            .range((self.read_seq + 1, 0)..)
+            .filter_map(|(_, entry)| match entry {
+                Entry::Message(message) if !message.is_from(me) => Some(message),
+                _ => None,
+            });
+        let (mut count, mut mentions) = (0, 0);
+        for message in unread {
+            count += 1;
+            mentions += usize::from(message.mentions(me));
+        }
+        (self.unread, self.mentions) = (count, mentions);
+    }
+
+    /// Everything in the room is read: what is shown, to the newest.
+    fn read_all(&mut self) {
+        self.unread = 0;
+        self.mentions = 0;
     }
 
     fn add_message(&mut self, message: &ChatMessage) {
@@ -236,13 +285,13 @@ impl Rooms {
     pub fn apply(&mut self, event: &ClientEvent) -> Option<HistoryRequest> {
         match event {
             ClientEvent::Message(message) => {
-                let unread = self.current.as_deref() != Some(message.room.as_str())
-                    && !message.is_from(&self.me);
                 let in_view = self.current.as_deref() == Some(message.room.as_str());
                 let log = self.logs.entry(message.room.clone()).or_default();
+                let new = !log.entries.contains_key(&(message.seq, 0));
                 log.add_message(message);
-                if unread {
+                if new && !in_view && !message.is_from(&self.me) {
                     log.unread += 1;
+                    log.mentions += usize::from(message.mentions(&self.me));
                 }
                 if !in_view {
                     log.trim();
@@ -257,11 +306,16 @@ impl Rooms {
                 }
             }
             ClientEvent::ReadMarker { room, seq } => {
-                // Read on another device: nothing there is unread any more.
+                // Read here or on another device.
                 if let Some(log) = self.logs.get_mut(room)
-                    && *seq >= log.newest_seq()
+                    && *seq > log.read_seq
                 {
-                    log.unread = 0;
+                    log.read_seq = *seq;
+                    if *seq >= log.newest_seq() {
+                        log.read_all();
+                    } else {
+                        log.recount(&self.me);
+                    }
                 }
             }
             ClientEvent::MessageUpdated(message) => {
@@ -287,6 +341,9 @@ impl Rooms {
                     .map(|m| (m.name.clone(), m.clone()))
                     .collect();
                 log.details = details.clone();
+                log.read_seq = details.read_seq;
+                log.unread = details.unread_count as usize;
+                log.mentions = details.mention_count as usize;
                 if log.newest_seq() > *last_seq {
                     // The server's numbering of this room started over (it
                     // restarted without saved history): start the log over.
@@ -303,6 +360,10 @@ impl Rooms {
                 }
                 if self.current.is_none() {
                     self.current = Some(room.clone());
+                }
+                let log = self.logs.get_mut(room).expect("just added");
+                if self.current.as_deref() == Some(room.as_str()) {
+                    log.came_into_view();
                 }
                 if log.oldest_seq().is_none() && *last_seq > 0 && !log.loading {
                     log.loading = true;
@@ -416,7 +477,8 @@ impl Rooms {
         })
     }
 
-    /// Shows `room` (adding it if new) and marks it read.
+    /// Shows `room` (adding it if new), with a line where the unread
+    /// messages begin.
     pub fn switch_to(&mut self, room: &str) {
         let left = self.current.replace(room.to_owned());
         if let Some(log) = left
@@ -424,10 +486,52 @@ impl Rooms {
             .and_then(|left| self.logs.get_mut(&left))
         {
             log.trim();
+            log.divider = None;
         }
         let log = self.logs.entry(room.to_owned()).or_default();
-        log.unread = 0;
+        log.came_into_view();
         self.current = Some(room.to_owned());
+    }
+
+    /// The newest message of the room in view, if the server has not yet
+    /// been told the user read it; from then on it is taken as told. Asked
+    /// while the user looks at the newest messages.
+    pub fn due_mark_read(&mut self) -> Option<(String, u64)> {
+        let room = self.current.clone()?;
+        let log = self.logs.get_mut(&room)?;
+        let newest = log.entries.keys().rev().find(|key| key.1 == 0)?.0;
+        if newest <= log.read_seq {
+            return None;
+        }
+        log.read_seq = newest;
+        log.read_all();
+        Some((room, newest))
+    }
+
+    /// Whether `message`, just come, is one to tell the user of (a bell,
+    /// a notification), by its room's level: every message of others, or
+    /// only those that mention the user, or none. `looking` says the user
+    /// has the room in view: then only a mention calls.
+    pub fn notifies(&self, message: &ChatMessage, looking: bool) -> bool {
+        if message.is_from(&self.me) {
+            return false;
+        }
+        let level = self
+            .logs
+            .get(&message.room)
+            .map_or(NotifyLevel::Unspecified, |log| log.details.notify);
+        match level {
+            NotifyLevel::None => false,
+            NotifyLevel::All if !looking => true,
+            _ => message.mentions(&self.me),
+        }
+    }
+
+    /// What room `room` tells the user about, as the user just set it.
+    pub fn set_notify(&mut self, room: &str, level: NotifyLevel) {
+        if let Some(log) = self.logs.get_mut(room) {
+            log.details.notify = level;
+        }
     }
 
     /// Shows the room `step` places after the current one, going round.

@@ -2,7 +2,7 @@
 //! drawing and no I/O: what needs the network comes out as an [`Action`].
 //! The rooms themselves are the client library's [`Rooms`] model.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use chat_client::rooms::{Entry, HistoryRequest, Rooms};
@@ -115,12 +115,10 @@ pub struct App {
     pub scroll_limit: Option<usize>,
     /// The commands are shown over the messages, until a key is pressed.
     pub help: bool,
-    /// Ring the terminal's bell when a message mentions the user.
+    /// Ring the terminal's bell for what the room's level tells of.
     pub bell: bool,
-    /// A message mentioned the user since the bell last rang.
+    /// A message called for the user since the bell last rang.
     rang: bool,
-    /// Where the server was last told the user has read each room to.
-    marked: HashMap<String, u64>,
     pub quit: bool,
 }
 
@@ -143,7 +141,6 @@ impl App {
             help: false,
             bell: true,
             rang: false,
-            marked: HashMap::new(),
             quit: false,
         }
     }
@@ -152,8 +149,9 @@ impl App {
     pub fn apply(&mut self, event: ClientEvent) -> Option<Action> {
         match &event {
             ClientEvent::Connection(connection) => self.connection = connection.clone(),
-            ClientEvent::Message(message) if message.mentions(self.rooms.me()) => {
-                self.rang |= self.bell;
+            ClientEvent::Message(message) => {
+                let looking = self.rooms.current.as_ref() == Some(&message.room);
+                self.rang |= self.bell && self.rooms.notifies(message, looking);
             }
             _ => {}
         }
@@ -180,13 +178,7 @@ impl App {
         if self.scroll > 0 {
             return None;
         }
-        let room = self.rooms.current.clone()?;
-        let seq = self.shown_messages().last()?.seq;
-        let marked = self.marked.entry(room.clone()).or_default();
-        if seq <= *marked {
-            return None;
-        }
-        *marked = seq;
+        let (room, seq) = self.rooms.due_mark_read()?;
         Some(Action::MarkRead { room, seq })
     }
 
@@ -214,6 +206,7 @@ impl App {
                 self.rooms.forget(&room);
                 self.scroll = 0;
             }
+            Outcome::Notify(room, level) => self.rooms.set_notify(&room, level),
             Outcome::Help => self.help = true,
             Outcome::Quit => self.quit = true,
         }

@@ -60,6 +60,8 @@ pub async fn run(
                         *current = client.rooms().into_iter().next();
                     }
                 }
+                // The plain client rings no bell: nothing to keep.
+                Outcome::Notify(..) => {}
                 Outcome::Help => {
                     for line in crate::command::HELP {
                         println!("* {line}");

@@ -1,7 +1,7 @@
 //! Carrying out commands against the server; shared by the terminal UI and
 //! the plain line mode, which only differ in how they show the outcome.
 
-use chat_client::{AccountChange, Client, RoomAction};
+use chat_client::{AccountChange, Client, NotifyLevel, RoomAction};
 
 use chat_client::emoji::expand_shortcodes;
 
@@ -19,6 +19,8 @@ pub enum Outcome {
     SwitchTo(String),
     /// The current room was left; switch elsewhere.
     Left(String),
+    /// What a room tells the user about is now this.
+    Notify(String, NotifyLevel),
     /// Show the commands ([`HELP`](crate::command::HELP)), all at once.
     Help,
     Quit,
@@ -74,14 +76,17 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
                 return vec![Outcome::Error("you are in no room; /join one first".into())];
             };
             match client.set_notify(room, level).await {
-                Ok(()) => vec![Outcome::Info(format!(
-                    "#{room} tells you of {}",
-                    match level {
-                        chat_client::NotifyLevel::Mentions => "mentions of you only",
-                        chat_client::NotifyLevel::None => "nothing",
-                        _ => "every message",
-                    }
-                ))],
+                Ok(()) => vec![
+                    Outcome::Notify(room.to_owned(), level),
+                    Outcome::Info(format!(
+                        "#{room} tells you of {}",
+                        match level {
+                            NotifyLevel::Mentions => "mentions of you only",
+                            NotifyLevel::None => "nothing",
+                            _ => "every message",
+                        }
+                    )),
+                ],
                 Err(error) => vec![Outcome::Error(error.to_string())],
             }
         }

@@ -70,6 +70,10 @@ fn draw_rooms(frame: &mut Frame, app: &App, area: Rect) {
         if view.unread > 0 {
             spans.push(Span::raw(format!(" ({})", view.unread)).fg(Color::Yellow));
         }
+        if view.mentions > 0 {
+            let badge = Span::raw(format!(" @{}", view.mentions));
+            spans.push(badge.black().on_yellow());
+        }
         let line = Line::from(spans);
         lines.push(if current { line.bold() } else { line });
     }
@@ -151,12 +155,7 @@ fn draw_messages(frame: &mut Frame, app: &App, area: Rect) -> usize {
     let mut lines: Vec<Line> = app
         .rooms
         .current_log()
-        .map(|view| {
-            view.entries
-                .values()
-                .flat_map(|entry| shown_lines(view, entry, app, width))
-                .collect()
-        })
+        .map(|view| log_lines(view, app, width))
         .unwrap_or_default();
     let pending = (app.pending.iter())
         .filter(|(room, _)| app.rooms.current.as_ref() == Some(room))
@@ -173,6 +172,22 @@ fn draw_messages(frame: &mut Frame, app: &App, area: Rect) -> usize {
     let visible: Vec<Line> = lines[start..end].to_vec();
     frame.render_widget(Paragraph::new(visible).block(block), area);
     limit
+}
+
+/// The lines of a room's log, with a "new messages" line before the first
+/// entry after the read marker the room came into view with.
+fn log_lines(log: &RoomLog, app: &App, width: usize) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let mut divider = log.divider;
+    for (key, entry) in &log.entries {
+        if divider.is_some_and(|read| key.0 > read) {
+            divider = None;
+            let rule = format!("{:─^width$}", " new messages ");
+            lines.push(Line::from(fit(&rule, width)).yellow());
+        }
+        lines.extend(shown_lines(log, entry, app, width));
+    }
+    lines
 }
 
 /// An entry's lines as shown: a reply's quote of the message it answers

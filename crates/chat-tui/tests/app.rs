@@ -1066,3 +1066,86 @@ fn a_mention_rings_once_and_stands_out_typing_shows_and_reading_is_told() {
     );
     assert_eq!(app.due_mark_read(), None, "nothing new");
 }
+
+#[test]
+fn the_servers_counts_are_badges_the_marker_a_line_and_the_bell_follows_the_level() {
+    use chat_client::NotifyLevel;
+    let mut app = chatting(2);
+    // dev, joined elsewhere: read to 5 of 8, one of the three mentions ann.
+    let mut dev = joined("dev", &["ann", "bob"], 8);
+    if let ClientEvent::RoomJoined { details, .. } = &mut dev {
+        (
+            details.read_seq,
+            details.unread_count,
+            details.mention_count,
+        ) = (5, 3, 1);
+        details.notify = NotifyLevel::All;
+    }
+    app.apply(dev);
+    let shown = screen(&app, 80, 24);
+    assert!(
+        shown.iter().any(|r| r.contains("#dev (3) @1")),
+        "{shown:#?}"
+    );
+    let page = (4..=8).map(|seq| message("dev", seq, "bob", &format!("dev {seq}")));
+    app.history_loaded(
+        "dev",
+        HistoryPage {
+            messages: page.collect(),
+            has_more: true,
+        },
+    );
+
+    // In view: the line is where reading stopped, and the badge goes.
+    app.outcome(Outcome::SwitchTo("dev".into()));
+    let shown = screen(&app, 80, 24);
+    let line = shown.iter().position(|r| r.contains("─ new messages ─"));
+    let line = line.unwrap_or_else(|| panic!("{shown:#?}"));
+    assert!(shown[line - 1].contains("dev 5") && shown[line + 1].contains("dev 6"));
+    assert!(!shown.iter().any(|r| r.contains("(3)")), "{shown:#?}");
+    assert_eq!(
+        app.due_mark_read(),
+        Some(Action::MarkRead {
+            room: "dev".into(),
+            seq: 8
+        })
+    );
+    // Elsewhere, the line goes with the view.
+    app.outcome(Outcome::SwitchTo("general".into()));
+    assert_eq!(app.rooms.logs["dev"].divider, None);
+
+    // Level All: any message of a room out of view rings; in view, only a
+    // mention. NONE: not even a mention.
+    app.apply(ClientEvent::Message(message("dev", 9, "bob", "plain")));
+    assert!(app.take_bell(), "every message of an ALL room out of view");
+    app.apply(ClientEvent::Message(message("general", 3, "bob", "plain")));
+    assert!(!app.take_bell(), "a plain message in view");
+    app.outcome(Outcome::Notify("dev".into(), NotifyLevel::Mentions));
+    app.apply(ClientEvent::Message(message("dev", 10, "bob", "plain")));
+    assert!(!app.take_bell(), "MENTIONS: a plain message is quiet");
+    app.outcome(Outcome::Notify("dev".into(), NotifyLevel::None));
+    let mut mention = message("dev", 11, "bob", "@ann");
+    mention.mentions = vec!["ann".into()];
+    app.apply(ClientEvent::Message(mention));
+    assert!(!app.take_bell(), "NONE: not even a mention");
+    assert_eq!(
+        (app.rooms.logs["dev"].unread, app.rooms.logs["dev"].mentions),
+        (3, 1),
+        "but it counts"
+    );
+
+    // Read on another device up to 10: only 11 is left, the mention.
+    app.apply(ClientEvent::ReadMarker {
+        room: "dev".into(),
+        seq: 10,
+    });
+    let log = &app.rooms.logs["dev"];
+    assert_eq!((log.unread, log.mentions), (1, 1));
+    app.apply(ClientEvent::ReadMarker {
+        room: "dev".into(),
+        seq: 11,
+    });
+    let shown = screen(&app, 80, 24);
+    assert!(shown.iter().any(|r| r.contains("#dev ")), "{shown:#?}");
+    assert!(!shown.iter().any(|r| r.contains("@1")), "{shown:#?}");
+}
