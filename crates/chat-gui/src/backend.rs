@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
 use chat_client::cli::ConnectArgs;
-use chat_client::{AccountChange, Client, ClientEvent, HistoryPage, RoomAction};
+use chat_client::{AccountChange, Client, ClientEvent, HistoryPage, NotifyLevel, RoomAction};
 use tokio::sync::mpsc;
 
 /// How many messages one history request asks for.
@@ -58,6 +58,20 @@ pub enum Request {
     },
     /// A new password, or deleting the account.
     Account(AccountChange),
+    /// The user has read `room` up to entry `seq`.
+    MarkRead {
+        room: String,
+        seq: u64,
+    },
+    SetNotify {
+        room: String,
+        level: NotifyLevel,
+    },
+    /// A desktop notification, where the system has a service for them.
+    Notify {
+        title: String,
+        body: String,
+    },
 }
 
 /// Logging in, or registering: the flags the form stands for, and the
@@ -175,6 +189,18 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
                     Err(error) => Update::ConnectFailed(error.to_string()),
                 }
             }
+            (Request::Notify { title, body }, _) => {
+                // D-Bus may keep it waiting; without a notification
+                // service it fails, and the window has told anyway.
+                tokio::task::spawn_blocking(move || {
+                    let _ = notify_rust::Notification::new()
+                        .appname("chat")
+                        .summary(&title)
+                        .body(&body)
+                        .show();
+                });
+                continue;
+            }
             (_, None) => Update::Failed("not connected".into()),
             (
                 Request::Send {
@@ -244,6 +270,17 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
                     Ok(()) if deleting => Update::AccountDeleted,
                     Ok(()) => Update::Said("Password changed; your other sessions ended.".into()),
                     Err(error) => Update::Failed(error.to_string()),
+                }
+            }
+            // Best effort: the next read moves it again.
+            (Request::MarkRead { room, seq }, Some(client)) => {
+                let _ = client.mark_read(&room, seq).await;
+                continue;
+            }
+            (Request::SetNotify { room, level }, Some(client)) => {
+                match client.set_notify(&room, level).await {
+                    Ok(()) => continue,
+                    Err(error) => Update::Failed(format!("not set: {error}")),
                 }
             }
             (Request::History { room, before }, Some(client)) => Update::History {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use chat_client::cli::ConnectArgs;
 use chat_client::rooms::Rooms;
-use chat_client::{ClientEvent, Connection};
+use chat_client::{ChatMessage, ClientEvent, Connection, NotifyLevel};
 
 use crate::backend::{Login, Request, Update};
 
@@ -200,7 +200,27 @@ pub struct ChatView {
     pub editing: Option<u64>,
     /// The message view was scrolled to its top last frame.
     pub at_top: bool,
+    /// The message view showed its newest message last frame.
+    pub at_bottom: bool,
+    /// The window has the keyboard focus (the user is looking at it).
+    pub focused: bool,
+    /// Messages to tell the user of outside the window, oldest first.
+    pub alerts: Vec<Alert>,
 }
+
+/// A message that calls for the user while it looks elsewhere: a desktop
+/// notification, and for a mention the window asks for attention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// `ann in #dev`, or `ann` in a direct conversation.
+    pub title: String,
+    pub body: String,
+    pub mention: bool,
+}
+
+/// How many alerts wait at most (a burst while the window is not drawn
+/// tells of its newest).
+const MOST_ALERTS: usize = 5;
 
 impl ChatView {
     fn new(login: LoginForm, name: &str, is_account: bool) -> Self {
@@ -223,6 +243,9 @@ impl ChatView {
             status: None,
             shown: SHOWN_STEP,
             at_top: false,
+            at_bottom: true,
+            focused: true,
+            alerts: Vec::new(),
         }
     }
 
@@ -272,6 +295,45 @@ impl ChatView {
                 emoji,
                 remove,
             }),
+        }
+    }
+
+    /// A message came: tell of it outside the window if the user is not
+    /// looking and its room's level says so.
+    fn alert(&mut self, message: &ChatMessage) {
+        if self.focused || !self.rooms.notifies(message, false) {
+            return;
+        }
+        let title = match self.rooms.logs.get(&message.room) {
+            Some(log) if log.details.direct => message.sender_label(),
+            _ => format!("{} in #{}", message.sender_label(), message.room),
+        };
+        if self.alerts.len() == MOST_ALERTS {
+            self.alerts.remove(0);
+        }
+        self.alerts.push(Alert {
+            title,
+            body: message.text.clone(),
+            mention: message.mentions(self.rooms.me()),
+        });
+    }
+
+    /// Tells the server how far the user has read the room in view, when
+    /// it looks at the newest message.
+    pub fn due_mark_read(&mut self) -> Option<Request> {
+        if !self.focused || !self.at_bottom {
+            return None;
+        }
+        let (room, seq) = self.rooms.due_mark_read()?;
+        Some(Request::MarkRead { room, seq })
+    }
+
+    /// What room `room` tells the user about, from now on.
+    pub fn set_notify(&mut self, room: &str, level: NotifyLevel) -> Request {
+        self.rooms.set_notify(room, level);
+        Request::SetNotify {
+            room: room.to_owned(),
+            level,
         }
     }
 
@@ -332,8 +394,10 @@ impl State {
                 None
             }
             (Screen::Chat(view), Update::Event(event)) => {
-                if let ClientEvent::Connection(connection) = &event {
-                    view.connection = connection.clone();
+                match &event {
+                    ClientEvent::Connection(connection) => view.connection = connection.clone(),
+                    ClientEvent::Message(message) => view.alert(message),
+                    _ => {}
                 }
                 let request = view.rooms.apply(&event);
                 if let Some(notice) = view.rooms.notice.take() {

@@ -1,7 +1,7 @@
 //! Drawing the [`State`] and turning clicks and keys into [`Request`]s.
 
-use chat_client::rooms::{Entry, RoomLog, Rooms};
-use chat_client::{AccountChange, Connection, Member, Role, RoomAction, markdown};
+use chat_client::rooms::{Entry, EntryKey, RoomLog, Rooms};
+use chat_client::{AccountChange, Connection, Member, NotifyLevel, Role, RoomAction, markdown};
 use eframe::egui::{self, Color32, Key, RichText, ScrollArea, TextEdit};
 
 use crate::backend::Request;
@@ -12,6 +12,9 @@ const QUICK_REACTIONS: [&str; 8] = ["👍", "❤️", "😂", "🎉", "😮", "�
 
 const ONLINE: Color32 = Color32::from_rgb(80, 200, 120);
 const ERROR: Color32 = Color32::from_rgb(230, 90, 90);
+/// Mentions of the user: their badges, and the tint behind them.
+const MENTION: Color32 = Color32::from_rgb(230, 170, 40);
+const MENTION_TINT: Color32 = Color32::from_rgba_premultiplied(60, 44, 10, 60);
 
 /// Draws the current screen; returns what it asks of the network.
 pub fn show(ui: &mut egui::Ui, state: &mut State) -> Vec<Request> {
@@ -180,11 +183,14 @@ fn room_header(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
     };
     let role = view.rooms.my_role(&room);
     let mut request = None;
+    let level = log.details.notify;
+    let mut notify = None;
     ui.horizontal_wrapped(|ui| {
         ui.heading(heading);
         if !topic.is_empty() {
             ui.label(RichText::new(&topic).weak());
         }
+        notify = notify_choice(ui, level);
     });
     if role >= Role::Moderator {
         ui.horizontal_wrapped(|ui| {
@@ -212,7 +218,33 @@ fn room_header(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
         });
     }
     ui.separator();
+    if let Some(level) = notify {
+        return Some(view.set_notify(&room, level));
+    }
     request.map(|action| Request::Moderate { room, action })
+}
+
+/// What the room tells the user about: a choice in its header.
+fn notify_choice(ui: &mut egui::Ui, level: NotifyLevel) -> Option<NotifyLevel> {
+    const LEVELS: [(NotifyLevel, &str); 3] = [
+        (NotifyLevel::All, "every message"),
+        (NotifyLevel::Mentions, "mentions"),
+        (NotifyLevel::None, "nothing"),
+    ];
+    let shown = LEVELS.iter().find(|(l, _)| *l == level).map_or("", |l| l.1);
+    let mut chosen = level;
+    let label = ui.label("Notify");
+    egui::ComboBox::from_id_salt("notify")
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            for (option, text) in LEVELS {
+                ui.selectable_value(&mut chosen, option, text);
+            }
+        })
+        .response
+        .labelled_by(label.id)
+        .on_hover_text("What this room tells you about while you look elsewhere");
+    (chosen != level).then_some(chosen)
 }
 
 fn input_line(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
@@ -366,11 +398,17 @@ fn rooms_panel(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
             ui.label(RichText::new("Direct").strong());
         }
         let current = view.rooms.current.as_deref() == Some(name);
-        let label = room_label(&view.rooms, name);
-        let text = if log.unread > 0 {
-            format!("{label} ({})", log.unread)
-        } else {
-            label
+        let mut text = room_label(&view.rooms, name);
+        if log.unread > 0 {
+            text.push_str(&format!(" ({})", log.unread));
+        }
+        if log.mentions > 0 {
+            text.push_str(&format!(" @{}", log.mentions));
+        }
+        let text = match (log.mentions, log.unread) {
+            (0, 0) => RichText::new(text),
+            (0, _) => RichText::new(text).strong(),
+            _ => RichText::new(text).strong().color(MENTION),
         };
         if ui.selectable_label(current, text).clicked() {
             switch = Some(name.to_owned());
@@ -523,7 +561,7 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
         ui.label("Join a room to start chatting.");
         return None;
     };
-    let entries: Vec<&Entry> = log.entries.values().collect();
+    let entries: Vec<(&EntryKey, &Entry)> = log.entries.iter().collect();
     let first = entries.len().saturating_sub(view.shown);
     let older = first > 0 || log.has_older;
     let loading = log.loading;
@@ -547,17 +585,27 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
             } else if older {
                 wants_older = ui.button("Show older messages").clicked();
             }
-            for entry in &entries[first..] {
+            let mut divider = log.divider;
+            for (key, entry) in &entries[first..] {
+                if divider.is_some_and(|read| key.0 > read) {
+                    divider = None;
+                    new_messages_line(ui);
+                }
                 if let Some(pick) = entry_row(ui, log, entry, &me, moderates) {
                     picked = Some(pick);
                 }
+            }
+            if !log.typing.is_empty() {
+                ui.label(RichText::new(typing_line(&log.typing)).italics().weak());
             }
         });
     if let Some(pick) = picked {
         return view.pick(pick);
     }
-    let at_top = scrolled.state.clamped_offset().y <= 0.0
-        && scrolled.content_size.y > scrolled.inner_rect.height();
+    let offset = scrolled.state.clamped_offset().y;
+    let overflow = scrolled.content_size.y - scrolled.inner_rect.height();
+    let at_top = offset <= 0.0 && overflow > 0.0;
+    view.at_bottom = offset >= overflow - 1.0;
     // Only on arriving at the top: staying there must not draw ever more.
     let arrived = at_top && !view.at_top;
     view.at_top = at_top;
@@ -565,6 +613,25 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
         return view.show_older();
     }
     None
+}
+
+/// The line where the messages the user has not read begin.
+fn new_messages_line(ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("new messages").small().color(MENTION));
+        ui.add(egui::Separator::default().horizontal().grow(0.0));
+    });
+}
+
+/// `ann is typing…`, `ann and bob are typing…`, `several people are
+/// typing…`.
+fn typing_line(typing: &std::collections::BTreeSet<String>) -> String {
+    let names: Vec<&str> = typing.iter().map(String::as_str).collect();
+    match names[..] {
+        [one] => format!("{one} is typing…"),
+        [one, two] => format!("{one} and {two} are typing…"),
+        _ => "several people are typing…".to_owned(),
+    }
 }
 
 /// Draws one entry; what is picked from a message (its context menu, or
@@ -598,24 +665,31 @@ fn entry_row(
     } else {
         sender.color(Color32::from_rgb(200, 120, 220))
     };
-    ui.horizontal_wrapped(|ui| {
-        ui.label(RichText::new(local.format("%H:%M").to_string()).weak());
-        ui.label(sender);
-        if message.deleted {
-            let said = match &message.deleted_by {
-                Some(by) => format!("message deleted by {by}"),
-                None => "message deleted".to_owned(),
-            };
-            ui.label(RichText::new(said).italics().weak());
-            return;
-        }
-        let text = ui.label(styled_text(ui, &message.text));
-        text.context_menu(|ui| picked = message_menu(ui, message, me, moderates));
-        if let Some(edited) = message.edited_at {
-            let at: chrono::DateTime<chrono::Local> = edited.into();
-            ui.label(RichText::new("(edited)").weak().small())
-                .on_hover_text(format!("edited at {}", at.format("%H:%M:%S")));
-        }
+    let tint = if message.mentions(me) {
+        MENTION_TINT
+    } else {
+        Color32::TRANSPARENT
+    };
+    egui::Frame::new().fill(tint).show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(local.format("%H:%M").to_string()).weak());
+            ui.label(sender);
+            if message.deleted {
+                let said = match &message.deleted_by {
+                    Some(by) => format!("message deleted by {by}"),
+                    None => "message deleted".to_owned(),
+                };
+                ui.label(RichText::new(said).italics().weak());
+                return;
+            }
+            let text = ui.label(styled_text(ui, &message.text));
+            text.context_menu(|ui| picked = message_menu(ui, message, me, moderates));
+            if let Some(edited) = message.edited_at {
+                let at: chrono::DateTime<chrono::Local> = edited.into();
+                ui.label(RichText::new("(edited)").weak().small())
+                    .on_hover_text(format!("edited at {}", at.format("%H:%M:%S")));
+            }
+        });
     });
     if !message.reactions.is_empty() {
         ui.horizontal_wrapped(|ui| {

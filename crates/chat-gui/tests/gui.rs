@@ -48,19 +48,36 @@ impl Server {
 
     /// Posts `note 1` to `note n` to `general` as `bob`.
     fn post_notes(&self, n: usize) {
-        let room = self.server.as_ref().unwrap().engine.room("general");
+        for i in 1..=n {
+            self.post("general", &format!("note {i}"));
+        }
+    }
+
+    /// Posts `text` to `room` as `bob`.
+    fn post(&self, room: &str, text: &str) {
+        let room = self.server.as_ref().unwrap().engine.room(room);
+        let draft = chat_engine::Draft {
+            sender: "bob".into(),
+            origin: chat_engine::Origin::Native,
+            text: text.into(),
+            client_id: None,
+            reply_to: None,
+        };
+        self.runtime.block_on(room.post(draft)).unwrap();
+    }
+
+    /// Room `room` as account `name` (password `correct horse`) lists it
+    /// from a session of its own.
+    fn listed(&self, name: &str, room: &str) -> chat_client::RoomInfo {
+        let args = Flags::parse_from(["chat-gui", "--server", &self.addr()]).connect;
         self.runtime.block_on(async {
-            for i in 1..=n {
-                let draft = chat_engine::Draft {
-                    sender: "bob".into(),
-                    origin: chat_engine::Origin::Native,
-                    text: format!("note {i}"),
-                    client_id: None,
-                    reply_to: None,
-                };
-                room.post(draft).await.unwrap();
-            }
-        });
+            let (client, _events) = args
+                .log_in(name.into(), "correct horse".into())
+                .await
+                .unwrap();
+            let rooms = client.list_rooms().await.unwrap();
+            rooms.into_iter().find(|r| r.name == room).unwrap()
+        })
     }
 }
 
@@ -642,4 +659,141 @@ fn a_message_is_edited_reacted_to_and_deleted_from_its_menu() {
         only_message(app).is_some_and(|m| m.deleted)
     });
     harness.get_by_label("message deleted");
+}
+
+#[test]
+fn badges_a_line_at_the_marker_and_the_rooms_level_from_its_header() {
+    let server = Server::start();
+    let mut harness = window(&server.addr(), "ann");
+    register(&mut harness);
+    harness.get_by_label("Room name").focus();
+    harness.step();
+    harness.get_by_label("Room name").type_text("dev");
+    harness.step();
+    harness.get_by_label("Create").click();
+    run_until(&mut harness, "the new room", |app| {
+        chat(app).is_some_and(|view| view.rooms.current.as_deref() == Some("dev"))
+    });
+    harness.get_by_label("#general").click();
+    harness.step();
+    server.post("dev", "anyone there?");
+    server.post("dev", "@ann the build is red");
+    run_until(&mut harness, "the badges", |app| {
+        chat(app).is_some_and(|view| {
+            let log = &view.rooms.logs["dev"];
+            (log.unread, log.mentions) == (2, 1)
+        })
+    });
+
+    harness.get_by_label("#dev (2) @1").click();
+    run_until(&mut harness, "dev in view", |app| {
+        chat(app).is_some_and(|view| view.rooms.current.as_deref() == Some("dev"))
+    });
+    harness.get_by_label("new messages");
+    harness.get_by_label("#dev");
+    // Read in the window, so read on the server.
+    run_until(&mut harness, "the marker told", |app| {
+        chat(app).is_some_and(|view| view.rooms.logs["dev"].read_seq == 2)
+    });
+    let listed = server.listed("ann", "dev");
+    assert_eq!((listed.read_seq, listed.unread_count), (2, 0));
+
+    assert_eq!(
+        harness.get_by_label("Notify").value().as_deref(),
+        Some("every message")
+    );
+    harness.get_by_label("Notify").click();
+    harness.run_steps(2);
+    harness.get_by_label("nothing").click();
+    run_until(&mut harness, "the level set", |app| {
+        chat(app).is_some_and(|view| {
+            view.rooms.logs["dev"].details.notify == chat_client::NotifyLevel::None
+        })
+    });
+    let deadline = Instant::now() + PATIENCE;
+    while server.listed("ann", "dev").notify != chat_client::NotifyLevel::None {
+        assert!(Instant::now() < deadline, "the server never heard of it");
+        harness.step();
+    }
+}
+
+#[test]
+fn a_window_not_looked_at_tells_of_mentions_and_of_what_the_level_says() {
+    use chat_gui::backend::Update;
+    use chat_gui::state::{Alert, State};
+    let args = Flags::parse_from(["chat-gui", "--server", "127.0.0.1:1"]).connect;
+    let mut state = State::new(LoginForm::new(&args, "ann".into()));
+    state.apply(Update::Connected {
+        name: "ann".into(),
+        is_account: true,
+    });
+    let joined = |room: &str, direct: bool, notify| {
+        Update::Event(chat_client::ClientEvent::RoomJoined {
+            room: room.into(),
+            members: Vec::new(),
+            last_seq: 0,
+            details: chat_client::RoomInfo {
+                name: room.into(),
+                direct,
+                peer: "bob".into(),
+                notify,
+                ..Default::default()
+            },
+        })
+    };
+    use chat_client::NotifyLevel::{All, Mentions, None as Nothing};
+    state.apply(joined("general", false, Mentions));
+    state.apply(joined("quiet", false, Nothing));
+    state.apply(joined("dm", true, All));
+    let said = |room: &str, seq, text: &str, mentions: &[&str]| {
+        Update::Event(chat_client::ClientEvent::Message(
+            chat_client::ChatMessage {
+                origin: chat_client::Origin::Native,
+                room: room.into(),
+                seq,
+                sender: "bob".into(),
+                text: text.into(),
+                sent_at: std::time::UNIX_EPOCH,
+                reply_to: None,
+                edited_at: None,
+                deleted: false,
+                deleted_by: None,
+                reactions: Vec::new(),
+                mentions: mentions.iter().map(|n| (*n).to_owned()).collect(),
+                mentions_room: false,
+            },
+        ))
+    };
+    let Screen::Chat(view) = &mut state.screen else {
+        panic!("not chatting");
+    };
+    view.focused = false;
+    state.apply(said("general", 1, "lunch?", &[]));
+    state.apply(said("general", 2, "@ann lunch?", &["ann"]));
+    state.apply(said("quiet", 1, "@ann here too", &["ann"]));
+    state.apply(said("dm", 1, "hi", &[]));
+    let Screen::Chat(view) = &mut state.screen else {
+        panic!("not chatting");
+    };
+    let alerts = std::mem::take(&mut view.alerts);
+    let expected = [
+        Alert {
+            title: "bob in #general".into(),
+            body: "@ann lunch?".into(),
+            mention: true,
+        },
+        Alert {
+            title: "bob".into(),
+            body: "hi".into(),
+            mention: false,
+        },
+    ];
+    assert_eq!(alerts, expected);
+    // Looked at, the window tells of nothing.
+    view.focused = true;
+    state.apply(said("dm", 2, "still there?", &[]));
+    let Screen::Chat(view) = &state.screen else {
+        panic!("not chatting");
+    };
+    assert!(view.alerts.is_empty());
 }
