@@ -671,6 +671,7 @@ fn entry_row(
         Color32::TRANSPARENT
     };
     egui::Frame::new().fill(tint).show(ui, |ui| {
+        ui.set_min_width(ui.available_width());
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(local.format("%H:%M").to_string()).weak());
             ui.label(sender);

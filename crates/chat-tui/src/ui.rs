@@ -67,12 +67,13 @@ fn draw_rooms(frame: &mut Frame, app: &App, area: Rect) {
         let current = rooms.current.as_deref() == Some(name);
         let marker = if current { "> " } else { "  " };
         let mut spans = vec![Span::raw(marker), Span::raw(room_label(rooms, name))];
-        if view.unread > 0 {
-            spans.push(Span::raw(format!(" ({})", view.unread)).fg(Color::Yellow));
-        }
+        // Mentions say more than the unread count, as in Element: the
+        // one badge there is room for.
         if view.mentions > 0 {
-            let badge = Span::raw(format!(" @{}", view.mentions));
-            spans.push(badge.black().on_yellow());
+            spans.push(Span::raw(" "));
+            spans.push(Span::raw(format!("@{}", view.mentions)).black().on_yellow());
+        } else if view.unread > 0 {
+            spans.push(Span::raw(format!(" ({})", view.unread)).fg(Color::Yellow));
         }
         let line = Line::from(spans);
         lines.push(if current { line.bold() } else { line });
