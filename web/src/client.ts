@@ -20,7 +20,13 @@ import {
   type SessionStore,
 } from "./session";
 import { ChatState } from "./state";
-import type { ChatEvent, HistoryRequest, RoomAction } from "./state";
+import type {
+  ChatEvent,
+  ChatMessage,
+  HistoryRequest,
+  NotifyLevel,
+  RoomAction,
+} from "./state";
 import {
   UNREACHED,
   authorization,
@@ -70,6 +76,10 @@ export class ChatClient {
   private notifying = false;
   /** When logging in again first found the guest's name held. */
   private nameHeldSince: number | null = null;
+  /** Called with each message from the stream that calls for the user
+   * by its room's level (the page shows a notification if it is not
+   * looked at). */
+  onAlert: ((message: ChatMessage) => void) | null = null;
 
   constructor(
     private readonly servers: Servers,
@@ -172,6 +182,27 @@ export class ChatClient {
       this.rpc.react({ room, seq: BigInt(seq), emoji, remove }, { headers }),
     );
     this.updated(reply.message);
+  }
+
+  /** Tells the server the user has read the room in view to its newest
+   * message, if it has not been told yet. Best effort: the next read
+   * moves the marker again. */
+  markRead() {
+    const due = this.state.dueMarkRead();
+    if (!due) return;
+    const { room, seq } = due;
+    this.call((headers) =>
+      this.rpc.markRead({ room, seq: BigInt(seq) }, { headers }),
+    ).catch(() => {});
+    this.changed();
+  }
+
+  /** What `room` tells the user about, from now on. */
+  async setNotify(room: string, level: NotifyLevel) {
+    await this.call((headers) =>
+      this.rpc.setNotify({ room, level }, { headers }),
+    );
+    this.dispatch({ type: "notifySet", room, level });
   }
 
   /** Says the user is typing in `room` (again), or stopped. Best effort:
@@ -435,6 +466,9 @@ export class ChatClient {
         const seq = event.type === "message" ? event.message.seq : event.seq;
         if (seq === undefined || seq <= (this.cursors.get(room) ?? 0)) return;
         this.cursors.set(room, seq);
+        if (event.type === "message" && this.state.notifies(event.message)) {
+          this.onAlert?.(event.message);
+        }
         break;
       }
       case "roomJoined": {

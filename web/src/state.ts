@@ -6,9 +6,9 @@
 // without a server or a browser. The semantics follow chat-client's
 // `rooms.rs`.
 
-import { Origin, Role } from "./gen/chat/v1/chat_pb";
+import { NotifyLevel, Origin, Role } from "./gen/chat/v1/chat_pb";
 
-export { Origin, Role };
+export { NotifyLevel, Origin, Role };
 
 /** Entries a room keeps while it is not in view: older ones are dropped
  * (and loaded again from history if the user scrolls back), so a tab left
@@ -61,6 +61,17 @@ export interface RoomDetails {
   topic: string;
   owner: string;
   peer: string;
+  /** What the room tells the user about (UNSPECIFIED until the server
+   * says). */
+  notify: NotifyLevel;
+}
+
+/** Where the user has read a room to, as the server keeps it: the entry,
+ * and how many messages after it are unread, and of them mention it. */
+export interface ReadState {
+  seq: number;
+  unread: number;
+  mentions: number;
 }
 
 /** One change to a room, as the server's RoomAction says it. */
@@ -88,7 +99,16 @@ export interface RoomLog {
   members: Map<string, Member>;
   /** Oldest first. */
   entries: Entry[];
+  /** Messages of others after the read marker, and those of them that
+   * mention the user. */
   unread: number;
+  mentions: number;
+  /** The entry the user has read the room to (or the server was last
+   * asked to move the marker to). */
+  readSeq: number;
+  /** Where the "new messages" line goes: after this entry. Set when the
+   * room comes into view with unread messages; gone when it leaves. */
+  divider: number | null;
   /** Older history may exist before the oldest message shown. */
   hasOlder: boolean;
   /** A history request is on its way. */
@@ -135,7 +155,10 @@ export type ChatEvent =
       details: RoomDetails;
       members: Member[];
       lastSeq: number;
+      read?: ReadState;
     }
+  /** The user's read marker moved (on this device or another). */
+  | { type: "readMarker"; room: string; seq: number }
   | { type: "roomLeft"; room: string; reason: string }
   | { type: "roomChanged"; room: string; actor: string; action: RoomAction }
   | { type: "invited"; room: string; by: string }
@@ -163,6 +186,7 @@ export type ChatEvent =
   | { type: "queued"; send: PendingSend }
   | { type: "sent"; clientId: string }
   | { type: "refused"; clientId: string; error: string }
+  | { type: "notifySet"; room: string; level: NotifyLevel }
   // From the user.
   | { type: "dismissed"; clientId: string }
   | { type: "switchTo"; room: string }
@@ -183,8 +207,9 @@ export class ChatState {
   /** The latest thing to tell the user that belongs to no room in view. */
   notice: string | null = null;
   outbox: PendingSend[] = [];
-  /** Whether the user can see the page: messages arriving while it is
-   * hidden count as unread even in the room in view. */
+  /** Whether the user looks at the page (it is shown and has the focus):
+   * messages arriving otherwise count as unread even in the room in
+   * view. */
   visible = true;
   private notices = 0;
 
@@ -211,7 +236,15 @@ export class ChatState {
         return null;
       }
       case "roomJoined":
-        return this.roomJoined(event.details, event.members, event.lastSeq);
+        return this.roomJoined(
+          event.details,
+          event.members,
+          event.lastSeq,
+          event.read,
+        );
+      case "readMarker":
+        this.readMarker(event.room, event.seq);
+        return null;
       case "roomLeft":
         this.roomLeft(event.room, event.reason);
         return null;
@@ -266,6 +299,11 @@ export class ChatState {
       case "dismissed":
         this.sent(event.clientId);
         break;
+      case "notifySet": {
+        const log = this.rooms.get(event.room);
+        if (log) log.details = { ...log.details, notify: event.level };
+        break;
+      }
       case "refused": {
         const send = this.outbox.find((s) => s.clientId === event.clientId);
         if (send) send.error = event.error;
@@ -320,10 +358,52 @@ export class ChatState {
     return total;
   }
 
-  /** The page's title: the unread count first, when there is one. */
+  totalMentions(): number {
+    let total = 0;
+    for (const log of this.rooms.values()) total += log.mentions;
+    return total;
+  }
+
+  /** The page's title: the unread count first, when there is one, and
+   * the mentions among them. */
   pageTitle(): string {
     const unread = this.totalUnread();
+    const mentions = this.totalMentions();
+    if (mentions > 0) return `(${unread}, @${mentions}) chat`;
     return unread > 0 ? `(${unread}) chat` : "chat";
+  }
+
+  /** Whether `message`, just come, is one to tell the user of while it
+   * looks elsewhere, by its room's level: every message of others, only
+   * those that mention the user, or none. */
+  notifies(message: ChatMessage): boolean {
+    if (isOwn(message, this.me)) return false;
+    const level = this.rooms.get(message.room)?.details.notify;
+    if (level === NotifyLevel.NONE) return false;
+    if (level === NotifyLevel.ALL) return true;
+    return mentionsMe(message, this.me);
+  }
+
+  /** The newest message of the room in view, when the user looks at it
+   * and the server has not yet been told it was read; from then on it is
+   * taken as told. */
+  dueMarkRead(): { room: string; seq: number } | null {
+    const log = this.currentLog();
+    if (!log || this.current === null || !this.visible) return null;
+    const newest = newestSeq(log);
+    if (newest <= log.readSeq) return null;
+    log.readSeq = newest;
+    readAll(log);
+    return { room: this.current, seq: newest };
+  }
+
+  /** The user's marker in `room` moved to `seq`, here or elsewhere. */
+  readMarker(room: string, seq: number): void {
+    const log = this.rooms.get(room);
+    if (!log || seq <= log.readSeq) return;
+    log.readSeq = seq;
+    if (seq >= newestSeq(log)) readAll(log);
+    else this.recount(log);
   }
 
   /** A message from the event stream or a send's reply. Returns false
@@ -332,7 +412,10 @@ export class ChatState {
     const log = this.logOf(message.room);
     if (!insertMessage(log, message)) return false;
     const inView = this.current === message.room && this.visible;
-    if (!inView && message.sender !== this.me) log.unread += 1;
+    if (!inView && !isOwn(message, this.me)) {
+      log.unread += 1;
+      if (mentionsMe(message, this.me)) log.mentions += 1;
+    }
     if (this.current !== message.room) trim(log);
     return true;
   }
@@ -371,11 +454,17 @@ export class ChatState {
     details: RoomDetails,
     members: Member[],
     lastSeq: number,
+    read?: ReadState,
   ): HistoryRequest | null {
     const room = details.name;
     this.invitations.delete(room);
     const log = this.logOf(room);
     log.details = details;
+    if (read) {
+      log.readSeq = read.seq;
+      log.unread = read.unread;
+      log.mentions = read.mentions;
+    }
     log.members = new Map(members.map((m) => [m.name, m]));
     if (newestSeq(log) > lastSeq) {
       // The server's numbering started over (it restarted without its
@@ -389,6 +478,7 @@ export class ChatState {
     // An empty room has nothing older to load.
     if (lastSeq === 0 && oldestSeq(log) === null) log.hasOlder = false;
     if (this.current === null) this.current = room;
+    if (this.current === room && this.visible) cameIntoView(log);
     if (oldestSeq(log) === null && lastSeq > 0 && !log.loading) {
       log.loading = true;
       return { room, before: lastSeq + 1 };
@@ -532,11 +622,12 @@ export class ChatState {
     const left = this.currentLog();
     if (left && this.current !== room) {
       trim(left);
+      left.divider = null;
       // Looking elsewhere: the bar's news (a kick, a deletion) is old.
       this.notice = null;
     }
     this.current = room;
-    this.rooms.get(room)!.unread = 0;
+    cameIntoView(this.rooms.get(room)!);
   }
 
   /** Shows the room `step` places after the one in view, going round. */
@@ -550,10 +641,8 @@ export class ChatState {
 
   setVisible(visible: boolean): void {
     this.visible = visible;
-    if (visible && this.current !== null) {
-      const log = this.rooms.get(this.current);
-      if (log) log.unread = 0;
-    }
+    const log = this.currentLog();
+    if (visible && log) cameIntoView(log);
   }
 
   /** Drops `room`, showing another if it was in view. */
@@ -562,7 +651,8 @@ export class ChatState {
     this.outbox = this.outbox.filter((send) => send.room !== room);
     if (this.current === room) {
       this.current = this.ordered()[0] ?? null;
-      if (this.current !== null) this.rooms.get(this.current)!.unread = 0;
+      const log = this.currentLog();
+      if (log) cameIntoView(log);
     }
   }
 
@@ -582,10 +672,14 @@ export class ChatState {
           topic: "",
           owner: "",
           peer: "",
+          notify: NotifyLevel.UNSPECIFIED,
         },
         members: new Map(),
         entries: [],
         unread: 0,
+        mentions: 0,
+        readSeq: 0,
+        divider: null,
         hasOlder: true,
         loading: false,
         newest: 0,
@@ -596,6 +690,25 @@ export class ChatState {
     return log;
   }
 
+  /** Counts the messages after `log`'s read marker again, from those
+   * loaded (when they reach back to it). */
+  private recount(log: RoomLog): void {
+    const oldest = oldestSeq(log);
+    if (oldest === null || oldest > log.readSeq + 1) return;
+    let unread = 0;
+    let mentions = 0;
+    for (const entry of log.entries) {
+      if (entry.kind !== "message" || entry.message.seq <= log.readSeq) {
+        continue;
+      }
+      if (isOwn(entry.message, this.me)) continue;
+      unread += 1;
+      if (mentionsMe(entry.message, this.me)) mentions += 1;
+    }
+    log.unread = unread;
+    log.mentions = mentions;
+  }
+
   private addNotice(room: string, text: string): void {
     const log = this.rooms.get(room);
     if (!log) return;
@@ -603,6 +716,18 @@ export class ChatState {
     const key = `n${this.notices}`;
     log.entries.push({ kind: "notice", key, text, after: log.newest });
   }
+}
+
+/** `log` is in view now: what was not read is below a line. It counts as
+ * read once the marker moves (a room shown for a moment, as rooms arrive
+ * at login, is not read). */
+function cameIntoView(log: RoomLog): void {
+  if (log.unread > 0) log.divider = log.readSeq;
+}
+
+function readAll(log: RoomLog): void {
+  log.unread = 0;
+  log.mentions = 0;
 }
 
 /** Drops the oldest entries past [`MOST_ENTRIES`]. */

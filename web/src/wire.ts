@@ -10,6 +10,7 @@ import type {
   Message as WireMessage,
   Room as WireRoom,
 } from "./gen/chat/v1/chat_pb";
+import { NotifyLevel } from "./state";
 import type {
   ChatEvent,
   ChatMessage,
@@ -42,14 +43,25 @@ export function toEvent(wire: WireEvent): ChatEvent | null {
       return { type: "typing", room, name, typing };
     }
     case "roomJoined": {
-      const { room, members, lastSeq } = event.value;
+      const { room, members, lastSeq, details } = event.value;
       return {
         type: "roomJoined",
-        details: toDetails(event.value.details, room),
+        details: toDetails(details, room),
         members: members.map(toMember),
         lastSeq: Number(lastSeq),
+        read: details && {
+          seq: Number(details.readSeq),
+          unread: details.unreadCount,
+          mentions: details.mentionCount,
+        },
       };
     }
+    case "readMarker":
+      return {
+        type: "readMarker",
+        room: event.value.room,
+        seq: Number(event.value.seq),
+      };
     case "roomLeft":
       return { type: "roomLeft", ...event.value };
     case "roomChanged": {
@@ -126,6 +138,7 @@ export function toDetails(
     topic: room?.topic ?? "",
     owner: room?.owner ?? "",
     peer: room?.peer ?? "",
+    notify: room?.notify ?? NotifyLevel.UNSPECIFIED,
   };
 }
 

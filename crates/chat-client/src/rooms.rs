@@ -81,12 +81,13 @@ fn joined_notice(room: &RoomInfo, members: &BTreeMap<String, Member>, me: &str) 
 }
 
 impl RoomLog {
-    /// The room is in view now: what was unread is read, below a line.
+    /// The room is in view now: what was not read is below a line. It
+    /// counts as read once the marker moves (a room shown for a moment,
+    /// as rooms arrive at login, is not read).
     fn came_into_view(&mut self) {
         if self.unread > 0 {
             self.divider = Some(self.read_seq);
         }
-        self.read_all();
     }
 
     /// Keeps the newest [`MOST_ENTRIES`]; the rest is history again.

@@ -10,6 +10,8 @@ import { Login } from "./Login";
 import { Members } from "./Members";
 import { Room } from "./Room";
 import { Sidebar } from "./Sidebar";
+import { faviconUrl, setFavicon } from "../favicon";
+import { notify } from "./notifications";
 
 export function App({ client }: { client: ChatClient }) {
   useClientState(client);
@@ -22,7 +24,15 @@ export function App({ client }: { client: ChatClient }) {
 
   useEffect(() => {
     document.title = state.pageTitle();
+    setFavicon(faviconUrl(state.totalUnread(), state.totalMentions()));
   });
+
+  useEffect(() => {
+    client.onAlert = (message) => notify(client, message);
+    return () => {
+      client.onAlert = null;
+    };
+  }, [client]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -33,16 +43,23 @@ export function App({ client }: { client: ChatClient }) {
         client.cycle(e.key === "ArrowUp" ? -1 : 1);
       }
     };
+    // Looked at: shown, and with the focus (not behind another window).
     const onVisible = () =>
-      client.setVisible(document.visibilityState === "visible");
+      client.setVisible(
+        document.visibilityState === "visible" && document.hasFocus(),
+      );
     const onOnline = () => client.retryNow();
     window.addEventListener("keydown", onKey);
     document.addEventListener("visibilitychange", onVisible);
+    window.addEventListener("focus", onVisible);
+    window.addEventListener("blur", onVisible);
     window.addEventListener("online", onOnline);
     onVisible();
     return () => {
       window.removeEventListener("keydown", onKey);
       document.removeEventListener("visibilitychange", onVisible);
+      window.removeEventListener("focus", onVisible);
+      window.removeEventListener("blur", onVisible);
       window.removeEventListener("online", onOnline);
     };
   }, [client]);

@@ -3,7 +3,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 
 import type { ChatClient } from "../client";
-import { Role } from "../state";
+import { NotifyLevel, Role } from "../state";
 import type { ChatMessage, Entry, PendingSend, RoomLog } from "../state";
 import { dayLabel, dayOf } from "../text";
 import { Composer } from "./Composer";
@@ -98,6 +98,7 @@ function RoomHeader({
         </span>
         {details.topic && <p class="topic">{details.topic}</p>}
       </div>
+      <NotifyChoice client={client} room={room} level={details.notify} />
       <button
         class="secondary"
         aria-expanded={open}
@@ -116,6 +117,50 @@ function RoomHeader({
         />
       )}
     </header>
+  );
+}
+
+const LEVELS: [NotifyLevel, string][] = [
+  [NotifyLevel.ALL, "every message"],
+  [NotifyLevel.MENTIONS, "mentions"],
+  [NotifyLevel.NONE, "nothing"],
+];
+
+/** What the room tells the user about, to choose in its header. */
+function NotifyChoice({
+  client,
+  room,
+  level,
+}: {
+  client: ChatClient;
+  room: string;
+  level: NotifyLevel;
+}) {
+  const [error, act] = useAction();
+  return (
+    <label class="notify" title="What this room tells you about">
+      <span>Notify</span>
+      <select
+        name="notify"
+        value={String(level)}
+        onChange={(e) =>
+          act(() =>
+            client.setNotify(
+              room,
+              Number(e.currentTarget.value) as NotifyLevel,
+            ),
+          )
+        }
+      >
+        {level === NotifyLevel.UNSPECIFIED && <option value="0">…</option>}
+        {LEVELS.map(([value, text]) => (
+          <option key={value} value={String(value)}>
+            {text}
+          </option>
+        ))}
+      </select>
+      <ErrorLine error={error} />
+    </label>
   );
 }
 
@@ -224,6 +269,8 @@ function RoomSettings({
 
 /** How close to the bottom (px) counts as reading the newest messages. */
 const STICKY = 40;
+/** How long the newest messages are in view before they count as read. */
+const READ_AFTER_MS = 500;
 /** How close to the top (px) scrolling loads older messages. */
 const LOAD_OLDER_AT = 80;
 
@@ -285,12 +332,29 @@ function Log({
     if (element.scrollHeight <= element.clientHeight) client.loadOlder();
   });
 
+  // The newest messages are read once they have been in view a moment:
+  // not a room shown in passing.
+  const reading = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const readSoon = () => {
+    clearTimeout(reading.current);
+    reading.current = setTimeout(() => {
+      if (seen.current.atBottom) client.markRead();
+    }, READ_AFTER_MS);
+  };
+  const newest = log.entries.at(-1)?.key;
+  const looking = client.state.visible;
+  useEffect(() => {
+    readSoon();
+    return () => clearTimeout(reading.current);
+  }, [room, newest, looking]);
+
   const onScroll = () => {
     const element = list.current!;
     seen.current.atBottom =
       element.scrollHeight - element.scrollTop - element.clientHeight < STICKY;
     seen.current.height = element.scrollHeight;
     if (seen.current.atBottom && newerBelow) setNewerBelow(false);
+    if (seen.current.atBottom) readSoon();
     if (element.scrollTop < LOAD_OLDER_AT) client.loadOlder();
   };
   const toLatest = () => {
@@ -325,10 +389,14 @@ function Log({
         ) : (
           <p class="hint start">The start of {client.state.title(room)}.</p>
         )}
-        {withDays(log.entries).map((item) =>
+        {withMarks(log.entries, log.divider).map((item) =>
           "day" in item ? (
             <div class="day" key={`d${item.day}`} role="separator">
               <span>{item.label}</span>
+            </div>
+          ) : "divider" in item ? (
+            <div class="new-messages" key="new" role="separator">
+              <span>new messages</span>
             </div>
           ) : item.kind === "message" ? (
             <MessageLine
@@ -373,13 +441,23 @@ function Log({
 }
 
 type DayMark = { day: string; label: string };
+type Divider = { divider: true };
 
-/** The entries with a day separator before the first message of each day. */
-function withDays(entries: Entry[]): (Entry | DayMark)[] {
-  const out: (Entry | DayMark)[] = [];
+/** The entries with a day separator before the first message of each day,
+ * and the "new messages" line before the first message after `divider`. */
+function withMarks(
+  entries: Entry[],
+  divider: number | null,
+): (Entry | DayMark | Divider)[] {
+  const out: (Entry | DayMark | Divider)[] = [];
   let day = "";
+  let unplaced = divider;
   for (const entry of entries) {
     if (entry.kind === "message") {
+      if (unplaced !== null && entry.message.seq > unplaced) {
+        unplaced = null;
+        out.push({ divider: true });
+      }
       const today = dayOf(entry.message.sentAt);
       if (today !== day) {
         day = today;

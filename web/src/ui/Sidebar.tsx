@@ -5,6 +5,7 @@ import { useState } from "preact/hooks";
 import type { ChatClient, ListedRoom } from "../client";
 import { ErrorLine, FieldForm } from "./forms";
 import { useAction } from "./hooks";
+import { NotificationsOffer } from "./notifications";
 
 export function Sidebar({
   client,
@@ -25,6 +26,7 @@ export function Sidebar({
   return (
     <nav class="sidebar" aria-label="Rooms">
       <h2>Rooms</h2>
+      <NotificationsOffer />
       <ul class="rooms">
         {state.ordered().map((room) => {
           const log = state.rooms.get(room)!;
@@ -43,6 +45,14 @@ export function Sidebar({
                   {log.details.private && !log.details.direct ? "🔒 " : ""}
                   {state.title(room)}
                 </span>
+                {log.mentions > 0 && (
+                  <span
+                    class="mention-count"
+                    aria-label={`${log.mentions} mentioning you`}
+                  >
+                    @{log.mentions}
+                  </span>
+                )}
                 {log.unread > 0 && (
                   <span class="unread" aria-label={`${log.unread} unread`}>
                     {log.unread}

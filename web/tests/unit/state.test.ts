@@ -3,6 +3,7 @@ import { describe, expect, test } from "vitest";
 import {
   ChatState,
   MOST_ENTRIES,
+  NotifyLevel,
   Origin,
   Role,
   describe as describeAction,
@@ -41,6 +42,7 @@ function details(name: string, more: Partial<RoomDetails> = {}): RoomDetails {
     topic: "",
     owner: "",
     peer: "",
+    notify: NotifyLevel.UNSPECIFIED,
     ...more,
   };
 }
@@ -114,9 +116,13 @@ describe("ChatState", () => {
     state.setVisible(false);
     state.addMessage(message("general", 2));
     expect(state.pageTitle()).toBe("(2) chat");
+    // Read once the marker moves.
     state.setVisible(true);
+    expect(state.pageTitle()).toBe("(2) chat");
+    state.dueMarkRead();
     expect(state.pageTitle()).toBe("(1) chat");
     state.switchTo("dev");
+    state.dueMarkRead();
     expect(state.pageTitle()).toBe("chat");
   });
 
@@ -329,5 +335,73 @@ describe("messages that change", () => {
     const gone = { ...message("general", 1, "ann", ""), deleted: true };
     state.apply({ type: "messageUpdated", message: gone, seq: 5 });
     expect(state.lastOwnMessage()).toBe(null);
+  });
+});
+
+describe("attention", () => {
+  function mention(room: string, seq: number): ChatMessage {
+    return { ...message(room, seq, "bob", `@ann #${seq}`), mentions: ["ann"] };
+  }
+
+  test("the server's counts, a line at the marker, and the marker told once", () => {
+    const state = new ChatState("ann");
+    state.roomJoined(details("general"), [], 0);
+    const read = { seq: 5, unread: 3, mentions: 1 };
+    state.roomJoined(details("dev"), [], 8, read);
+    expect(state.pageTitle()).toBe("(3, @1) chat");
+    state.historyLoaded("dev", {
+      messages: [4, 5, 6, 8].map((seq) => message("dev", seq)),
+      hasMore: true,
+    });
+    state.addMessage(mention("dev", 9));
+    expect([state.rooms.get("dev")!.unread, state.totalMentions()]).toEqual([
+      4, 2,
+    ]);
+
+    state.switchTo("dev");
+    const dev = state.rooms.get("dev")!;
+    expect([dev.divider, dev.unread, dev.mentions]).toEqual([5, 4, 2]);
+    expect(state.dueMarkRead()).toEqual({ room: "dev", seq: 9 });
+    expect([dev.divider, dev.unread, dev.mentions]).toEqual([5, 0, 0]);
+    expect(state.dueMarkRead()).toBeNull();
+    state.switchTo("general");
+    expect(dev.divider).toBeNull();
+
+    // Read elsewhere up to 10 of 12: 11 and 12 are left.
+    state.addMessage(message("dev", 10));
+    state.addMessage(mention("dev", 11));
+    state.addMessage(message("dev", 12, "ann"));
+    state.addMessage(message("dev", 13));
+    state.readMarker("dev", 11);
+    expect([dev.unread, dev.mentions]).toEqual([1, 0]);
+    state.readMarker("dev", 10);
+    expect(dev.readSeq).toBe(11);
+    state.readMarker("dev", 13);
+    expect(state.pageTitle()).toBe("chat");
+  });
+
+  test("a page not looked at leaves the marker where it is", () => {
+    const state = new ChatState("ann");
+    state.roomJoined(details("general"), [], 0);
+    state.setVisible(false);
+    state.addMessage(message("general", 1));
+    expect(state.dueMarkRead()).toBeNull();
+    state.setVisible(true);
+    expect(state.rooms.get("general")!.divider).toBe(0);
+    expect(state.dueMarkRead()).toEqual({ room: "general", seq: 1 });
+  });
+
+  test("what notifies follows the room's level", () => {
+    const state = new ChatState("ann");
+    state.roomJoined(details("all", { notify: NotifyLevel.ALL }), [], 0);
+    state.roomJoined(details("some", { notify: NotifyLevel.MENTIONS }), [], 0);
+    state.roomJoined(details("none", { notify: NotifyLevel.NONE }), [], 0);
+    expect(state.notifies(message("all", 1))).toBe(true);
+    expect(state.notifies(message("all", 2, "ann"))).toBe(false);
+    expect(state.notifies(message("some", 1))).toBe(false);
+    expect(state.notifies(mention("some", 2))).toBe(true);
+    expect(state.notifies(mention("none", 1))).toBe(false);
+    state.apply({ type: "notifySet", room: "none", level: NotifyLevel.ALL });
+    expect(state.notifies(message("none", 2))).toBe(true);
   });
 });
