@@ -42,7 +42,7 @@ pub use metrics::{EngineMetrics, latency_histogram};
 pub use names::name_key;
 pub use registry::Names;
 pub use relay::{News, NoRelay, Relay};
-pub use room::Room;
+pub use room::{MOST_MENTIONING, Room};
 pub use store::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Grant, HistoryStore,
     MemoryStore, NotifyLevel, PostgresOptions, PostgresStore, ReadMarker, RoomUpdate, SavedRoom,

@@ -718,6 +718,23 @@ async fn unread_messages_and_mentions_are_counted_from_a_marker_without_counting
     assert_eq!(room.unread("bob", 2), (3, 1));
 }
 
+#[tokio::test]
+async fn mentions_are_counted_among_the_newest_that_mention_anyone_only() {
+    let engine = engine(16, 10_000);
+    let room = engine.room("general");
+    for name in ["ann", "bob"] {
+        room.join(name).unwrap();
+    }
+    let more = chat_engine::MOST_MENTIONING + 5;
+    for n in 0..more {
+        room.post(draft("ann", &format!("@bob {n}"))).await.unwrap();
+    }
+    // What the room keeps for counting stays bounded however many come.
+    let bounded = chat_engine::MOST_MENTIONING as u64;
+    assert_eq!(room.unread("bob", 0), (more as u64, bounded));
+    assert_eq!(room.unread("bob", more as u64 - 3), (3, 3));
+}
+
 #[tokio::test(start_paused = true)]
 async fn typing_ends_by_itself_unless_renewed_and_when_the_typist_sends() {
     let engine = engine(16, 100);
