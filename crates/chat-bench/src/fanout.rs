@@ -71,6 +71,11 @@ pub struct FanoutArgs {
     /// checks the other subscribers'.
     #[arg(long, default_value_t = 0)]
     raw_readers: usize,
+    /// Native members more who only type: each starts and stops typing
+    /// in turn every half second (each change reaches every member of its
+    /// room), to see what typing traffic costs the messages' fan-out.
+    #[arg(long, default_value_t = 0)]
+    typists: usize,
     /// Then the same load over Redis PUB/SUB (see `--protocol redis`),
     /// printed after chatd's.
     #[arg(long)]
@@ -125,6 +130,9 @@ impl FanoutArgs {
         if self.protocol == Protocol::Classic && self.rooms != 1 {
             bail!("the classic protocol has one room; use --rooms 1");
         }
+        if self.typists > 0 && self.protocol != Protocol::Native {
+            bail!("--typists type in native rooms; use --protocol native");
+        }
         if self.raw_readers > 0 && self.protocol != Protocol::Classic {
             bail!("--raw-readers read the classic protocol; use --protocol classic");
         }
@@ -152,7 +160,7 @@ impl FanoutArgs {
     /// The load, in one line.
     pub fn describe(&self) -> String {
         format!(
-            "{:?} protocol: {} subscribers / {} connections / {} rooms, {} publishers{}, {} B messages, {:?}",
+            "{:?} protocol: {} subscribers / {} connections / {} rooms, {} publishers{}, {} B messages{}, {:?}",
             self.protocol,
             self.subscribers,
             match self.protocol {
@@ -167,6 +175,11 @@ impl FanoutArgs {
                 " back to back".into()
             },
             self.message_bytes,
+            if self.typists > 0 {
+                format!(", {} typists", self.typists)
+            } else {
+                String::new()
+            },
             self.duration,
         )
     }
@@ -408,7 +421,40 @@ async fn open_grpc(
         };
         publishers.push(publish(sender, node, args, Arc::clone(run))?);
     }
+    for t in 0..args.typists {
+        let room = format!("bench-{}", (t / nodes.len()) % args.rooms);
+        let channel = channels[t % channels.len()].1.clone();
+        type_on(channel, format!("{prefix}typist-{t}"), room, run).await?;
+    }
     Ok((subscribers, publishers))
+}
+
+/// A member of `room` that starts and stops typing in turn, every half
+/// second, until the run stops.
+async fn type_on(
+    channel: Channel,
+    name: String,
+    room: String,
+    run: &Arc<Run>,
+) -> anyhow::Result<()> {
+    let (mut client, token) = native_login(channel, &name).await?;
+    let join = authorized(native::JoinRoomRequest { room: room.clone() }, &token);
+    client.join_room(join).await?;
+    let stop = run.stop.subscribe();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_millis(500));
+        let mut typing = false;
+        while !*stop.borrow() {
+            ticker.tick().await;
+            typing = !typing;
+            let request = native::SetTypingRequest {
+                room: room.clone(),
+                typing,
+            };
+            let _ = client.set_typing(authorized(request, &token)).await;
+        }
+    });
+    Ok(())
 }
 
 /// Opens the subscribers and publishers of `args` on the Redis server at

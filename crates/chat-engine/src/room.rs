@@ -844,11 +844,6 @@ impl Room {
         }
     }
 
-    /// Whether `name` is typing here (on this node).
-    pub fn is_typing(&self, name: &str) -> bool {
-        self.typing.is(name)
-    }
-
     pub(crate) fn typing_state(&self) -> &Typing {
         &self.typing
     }

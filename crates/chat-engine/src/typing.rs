@@ -32,11 +32,6 @@ impl Typing {
         }
     }
 
-    /// Whether `name` is typing.
-    pub(crate) fn is(&self, name: &str) -> bool {
-        self.until().contains_key(name)
-    }
-
     /// Whether `name` stopped being typing by now (its time ran out), in
     /// which case it is forgotten.
     pub(crate) fn expire(&self, name: &str) -> bool {

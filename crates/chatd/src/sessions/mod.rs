@@ -438,6 +438,8 @@ impl Sessions {
 
     /// The user sent `message` to room `name`: it has read up to there.
     pub async fn sent(&self, session: &Session, name: &str, message: &Message) {
+        // Sending ended typing: starting again is heard at once.
+        session.user().typing_sent(name);
         let place = (message.seq, message.ordinal);
         if let Err(error) = self.moved(session.user(), name, place).await {
             tracing::warn!(room = name, %error, "cannot move the sender's read marker");
@@ -509,9 +511,10 @@ impl Sessions {
         self.shared.attention.set_level(account, room, level);
     }
 
-    /// The user is typing in room `name` (one it is in), or stopped; said
-    /// again within a second while typing, "typing" is ignored (starting
-    /// again after stopping is not).
+    /// The user is typing in room `name` (one it is in), or stopped. Heard
+    /// at most twice a second (a client renews "typing" every few seconds),
+    /// so that a client flipping it cannot flood the room; after a send
+    /// (which ends typing), at once.
     pub async fn set_typing(
         &self,
         session: &Session,
@@ -519,10 +522,8 @@ impl Sessions {
         typing: bool,
     ) -> Result<(), SessionError> {
         let room = self.room_of(session, name).await?;
-        let user = session.user();
-        let renewal = typing && room.is_typing(user.name());
-        if !renewal || user.take_typing(name) {
-            room.set_typing(user.name(), typing);
+        if session.user().take_typing(name) {
+            room.set_typing(session.name(), typing);
         }
         Ok(())
     }

@@ -55,8 +55,8 @@ pub enum Control {
     ReadMarker { room: String, seq: u64 },
 }
 
-/// How often a user's "typing" in a room is heard, at most.
-const TYPING_PACE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often a user's typing calls in a room are heard, at most.
+const TYPING_PACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// An open event stream, as its user's calls see it. Dropping it ends the
 /// stream: its control channel closes.
@@ -138,8 +138,8 @@ impl User {
         self.is_account
     }
 
-    /// Whether saying "typing" in `room` now is heard: at most once a
-    /// second per room (a client renews it every few seconds).
+    /// Whether a typing call for `room` now is heard: at most one per
+    /// [`TYPING_PACE`] per room.
     pub fn take_typing(&self, room: &str) -> bool {
         let now = Instant::now();
         let mut state = self.state();
@@ -150,6 +150,12 @@ impl User {
                 true
             }
         }
+    }
+
+    /// The user sent to `room`, which ended its typing there: its next
+    /// typing call there is heard whenever it comes.
+    pub fn typing_sent(&self, room: &str) {
+        self.state().typed.remove(room);
     }
 
     /// The user as the author of changes to messages.
@@ -456,5 +462,32 @@ impl TokenBucket {
         } else {
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chat_engine::{Engine, EngineConfig, MemoryStore};
+
+    use super::User;
+
+    #[tokio::test(start_paused = true)]
+    async fn typing_is_heard_twice_a_second_at_most_and_at_once_after_a_send() {
+        let engine = Engine::new(EngineConfig::default(), Arc::new(MemoryStore::new(10)));
+        let name = engine.names().claim_here("ann").unwrap();
+        let user = User::new(name, false, 0, 10);
+        // Flipping it back to back: the first call is heard, then none
+        // until the pace has passed.
+        let heard: Vec<bool> = (0..10).map(|_| user.take_typing("dev")).collect();
+        assert_eq!(heard.iter().filter(|h| **h).count(), 1);
+        assert!(user.take_typing("elsewhere"), "each room has its own");
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert!(user.take_typing("dev"));
+        assert!(!user.take_typing("dev"));
+        user.typing_sent("dev");
+        assert!(user.take_typing("dev"), "typing again after a send");
     }
 }
