@@ -1,5 +1,6 @@
 //! `chat-bench`: measures chatd and prints the figures.
 
+mod attention;
 mod changes;
 mod cluster;
 mod fanout;
@@ -48,6 +49,9 @@ enum Command {
     Cluster(cluster::ClusterArgs),
     /// What an edit, a reaction and a deletion cost next to a send.
     Changes(changes::ChangesArgs),
+    /// What unread and mention counts cost: readers in many rooms of a
+    /// large history list their rooms and open event streams.
+    Attention(attention::AttentionArgs),
 }
 
 #[tokio::main]
@@ -56,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Store(args) => store::run(args).await,
         Command::Fanout(args) => fanout::run(args).await,
         Command::Changes(args) => changes::run(args).await,
+        Command::Attention(args) => attention::run(args).await,
         Command::Cluster(args) => cluster::run(args).await,
         Command::Idle(args) => idle::run(args).await,
         Command::Soak(args) => soak::run(args).await,

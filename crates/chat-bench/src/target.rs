@@ -98,7 +98,21 @@ impl Target {
                 _children: Vec::new(),
             });
         }
-        let started = args.spawn(&[&["--in-memory"], flags].concat()).await?;
+        Self::spawned(args, &[&["--in-memory"], flags].concat()).await
+    }
+
+    /// Starts chatd on loopback keeping its data in SQLite in `dir`, with
+    /// `flags` too (no server already running: the data is made here).
+    pub async fn stored(args: &TargetArgs, dir: &Path, flags: &[&str]) -> anyhow::Result<Self> {
+        if args.is_remote() {
+            bail!("this benchmark fills a data folder and starts chatd on it: leave out --server");
+        }
+        let dir = dir.to_str().context("a data folder named in UTF-8")?;
+        Self::spawned(args, &[&["--data-dir", dir], flags].concat()).await
+    }
+
+    async fn spawned(args: &TargetArgs, flags: &[&str]) -> anyhow::Result<Self> {
+        let started = args.spawn(flags).await?;
         if let (Some(cpus), Some(pid)) = (&args.server_cpus, started.child.id()) {
             pin(pid, cpus).await?;
         }
