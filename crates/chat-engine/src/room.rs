@@ -58,6 +58,24 @@ pub struct Room {
     typing: Typing,
 }
 
+/// Of a message that mentions someone, what counting mentions needs (not
+/// its text: a room holds up to [`MOST_MENTIONING`] of them).
+struct Mentioned {
+    ordinal: u64,
+    sender: String,
+    mentions: crate::Mentions,
+}
+
+impl Mentioned {
+    fn of(message: &Message) -> Self {
+        Mentioned {
+            ordinal: message.ordinal,
+            sender: message.sender.clone(),
+            mentions: message.mentions.clone(),
+        }
+    }
+}
+
 pub(crate) struct RoomState {
     /// The sequence number the next message gets. Ahead of `published`
     /// while messages are being stored.
@@ -68,7 +86,7 @@ pub(crate) struct RoomState {
     shown_messages: u64,
     /// The newest messages that mention anyone, oldest first, at most
     /// [`MOST_MENTIONING`]; `None` until read from the store.
-    mentioning: Option<VecDeque<Arc<Message>>>,
+    mentioning: Option<VecDeque<Mentioned>>,
     /// The newest message subscribers may see (stored and published).
     pub(crate) published: u64,
     /// The newest published messages, contiguous, ending at `published`.
@@ -568,7 +586,7 @@ impl Room {
             if list.len() == MOST_MENTIONING {
                 list.pop_front();
             }
-            list.push_back(Arc::clone(&message));
+            list.push_back(Mentioned::of(&message));
         }
         match message.updated_message() {
             Some(updated) => Self::show_state(state, &updated),
@@ -693,12 +711,12 @@ impl Room {
         let mut state = self.write_state();
         // With what was shown while the store was read.
         let newest = stored.last().map_or(0, |m| m.seq);
-        let shown: Vec<Arc<Message>> = (state.window.iter())
+        let shown: Vec<Mentioned> = (state.window.iter())
             .filter(|m| m.seq > newest && m.updates.is_none())
             .filter(|m| m.mentions.room || !m.mentions.names.is_empty())
-            .cloned()
+            .map(|m| Mentioned::of(m))
             .collect();
-        let mut list: VecDeque<Arc<Message>> = stored.into();
+        let mut list: VecDeque<Mentioned> = stored.iter().map(|m| Mentioned::of(m)).collect();
         list.extend(shown);
         state.mentioning = Some(list);
     }
