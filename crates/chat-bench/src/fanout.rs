@@ -95,6 +95,8 @@ struct Run {
     measuring: AtomicBool,
     sent: AtomicU64,
     delivered: AtomicU64,
+    /// Typing events the subscribers received while measuring.
+    typing: AtomicU64,
     stop: watch::Sender<bool>,
 }
 
@@ -195,6 +197,8 @@ pub struct Figures {
     pub processes: Vec<(String, f64)>,
     pub sent: f64,
     pub delivered: f64,
+    /// Typing events delivered a second (beside the messages).
+    pub typing: f64,
     /// Latency quantiles (p50, p99, p999) and maximum, in milliseconds.
     pub p50: f64,
     pub p99: f64,
@@ -219,6 +223,12 @@ impl Figures {
     pub fn print(&self) {
         println!("  sent          {:>12.0} messages/s", self.sent);
         println!("  delivered     {:>12.0} deliveries/s", self.delivered);
+        if self.typing > 0.0 {
+            println!(
+                "  typing        {:>12.0} events/s delivered beside",
+                self.typing
+            );
+        }
         println!(
             "  latency       p50 {:.3} ms  p99 {:.3} ms  p999 {:.3} ms  max {:.3} ms  ({} samples)",
             self.p50, self.p99, self.p999, self.max, self.samples
@@ -282,6 +292,7 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
         measuring: AtomicBool::new(false),
         sent: AtomicU64::new(0),
         delivered: AtomicU64::new(0),
+        typing: AtomicU64::new(0),
         stop: watch::channel(false).0,
     });
 
@@ -343,6 +354,7 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
         processes,
         sent: run.sent.load(Ordering::Relaxed) as f64 / elapsed,
         delivered: run.delivered.load(Ordering::Relaxed) as f64 / elapsed,
+        typing: run.typing.load(Ordering::Relaxed) as f64 / elapsed,
         p50: ms(0.5),
         p99: ms(0.99),
         p999: ms(0.999),
@@ -637,11 +649,20 @@ async fn subscribe(
             client.join_room(join).await?;
             let subscribe = authorized(native::SubscribeRequest::default(), &token);
             let events = client.subscribe(subscribe).await?.into_inner();
-            let texts = events.take_while(is_ok).filter_map(|event| {
+            let typing_run = Arc::clone(&run);
+            let texts = events.take_while(is_ok).filter_map(move |event| {
                 std::future::ready(match event {
                     Ok(native::Event {
                         event: Some(native::event::Event::Message(message)),
                     }) => Some(message.text),
+                    Ok(native::Event {
+                        event: Some(native::event::Event::Typing(_)),
+                    }) => {
+                        if typing_run.measuring.load(Ordering::Relaxed) {
+                            typing_run.typing.fetch_add(1, Ordering::Relaxed);
+                        }
+                        None
+                    }
                     _ => None,
                 })
             });
