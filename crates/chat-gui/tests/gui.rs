@@ -228,6 +228,18 @@ fn register(harness: &mut Harness<'_, ChatGui>) {
     });
 }
 
+/// Creates room `name` from the side panel, and waits until it is shown.
+fn create_room(harness: &mut Harness<'_, ChatGui>, name: &str) {
+    harness.get_by_label("Room name").focus();
+    harness.step();
+    harness.get_by_label("Room name").type_text(name);
+    harness.step();
+    harness.get_by_label("Create").click();
+    run_until(harness, "the new room", |app| {
+        chat(app).is_some_and(|view| view.rooms.current.as_deref() == Some(name))
+    });
+}
+
 #[test]
 fn rooms_are_created_joined_and_switched() {
     let server = Server::start();
@@ -236,14 +248,7 @@ fn rooms_are_created_joined_and_switched() {
     send(&mut harness, "in general");
     run_until(&mut harness, "the message", |app| texts(app).len() == 1);
 
-    harness.get_by_label("Room name").focus();
-    harness.step();
-    harness.get_by_label("Room name").type_text("dev");
-    harness.step();
-    harness.get_by_label("Create").click();
-    run_until(&mut harness, "the new room", |app| {
-        chat(app).is_some_and(|view| view.rooms.current.as_deref() == Some("dev"))
-    });
+    create_room(&mut harness, "dev");
     assert!(texts(harness.state()).is_empty());
 
     harness.get_by_label("#general").click();
@@ -666,14 +671,7 @@ fn badges_a_line_at_the_marker_and_the_rooms_level_from_its_header() {
     let server = Server::start();
     let mut harness = window(&server.addr(), "ann");
     register(&mut harness);
-    harness.get_by_label("Room name").focus();
-    harness.step();
-    harness.get_by_label("Room name").type_text("dev");
-    harness.step();
-    harness.get_by_label("Create").click();
-    run_until(&mut harness, "the new room", |app| {
-        chat(app).is_some_and(|view| view.rooms.current.as_deref() == Some("dev"))
-    });
+    create_room(&mut harness, "dev");
     harness.get_by_label("#general").click();
     harness.step();
     server.post("dev", "anyone there?");

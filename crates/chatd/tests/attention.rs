@@ -4,7 +4,7 @@
 mod common;
 
 use chat_proto::chat::v1::event::Event as Kind;
-use chat_proto::chat::v1::{MarkReadRequest, NotifyLevel, SetNotifyRequest, SetTypingRequest};
+use chat_proto::chat::v1::{MarkReadRequest, NotifyLevel, SetTypingRequest};
 use common::native::*;
 use common::*;
 
@@ -146,11 +146,7 @@ async fn a_room_left_forgets_the_marker_and_the_level() {
     ann.join("dev").await;
     let read = owner.send("dev", "read before leaving").await;
     mark_read(&mut ann, "dev", read.seq).await.unwrap();
-    let request = ann.req(SetNotifyRequest {
-        room: "dev".into(),
-        level: NotifyLevel::None.into(),
-    });
-    ann.client.set_notify(request).await.unwrap();
+    ann.try_set_notify("dev", NotifyLevel::None).await.unwrap();
     ann.leave("dev").await;
     owner.send("dev", "said while ann was away").await;
     let last = owner.send("dev", "and again").await;
@@ -171,25 +167,14 @@ async fn the_notification_level_is_kept_and_defaults_by_room_size() {
     let addr = server.addrs.native;
     let mut ann = NativeUser::account(addr, "ann").await;
     ann.join("general").await;
-    let level = |rooms: Vec<chat_proto::chat::v1::Room>| {
-        rooms
-            .into_iter()
-            .find(|r| r.name == "general")
-            .unwrap()
-            .notify()
-    };
-    assert_eq!(level(ann.rooms().await), NotifyLevel::All, "a small room");
-    let request = ann.req(SetNotifyRequest {
-        room: "general".into(),
-        level: NotifyLevel::None.into(),
-    });
-    ann.client.set_notify(request).await.unwrap();
-    assert_eq!(level(ann.rooms().await), NotifyLevel::None);
-    let request = ann.req(SetNotifyRequest {
-        room: "general".into(),
-        level: NotifyLevel::Unspecified.into(),
-    });
-    let refused = ann.client.set_notify(request).await.unwrap_err();
+    let level = ann.notify_level("general").await;
+    assert_eq!(level, NotifyLevel::All, "a small room");
+    ann.try_set_notify("general", NotifyLevel::None)
+        .await
+        .unwrap();
+    assert_eq!(ann.notify_level("general").await, NotifyLevel::None);
+    let unspecified = ann.try_set_notify("general", NotifyLevel::Unspecified);
+    let refused = unspecified.await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
 }
 

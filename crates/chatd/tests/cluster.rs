@@ -668,7 +668,7 @@ async fn health_is_not_serving_while_the_database_or_the_broker_is_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_marker_moved_on_one_node_clears_the_badge_on_another_and_typing_crosses() {
     use chat_proto::chat::v1::event::Event as Kind;
-    use chat_proto::chat::v1::{MarkReadRequest, NotifyLevel, SetNotifyRequest, SetTypingRequest};
+    use chat_proto::chat::v1::{MarkReadRequest, NotifyLevel, SetTypingRequest};
     let cluster = Cluster::start("attention").await;
     let (a, b) = (cluster.node().await, cluster.node().await);
     let mut ann = NativeUser::account(a.addrs.native, "ann").await;
@@ -712,20 +712,11 @@ async fn a_marker_moved_on_one_node_clears_the_badge_on_another_and_typing_cross
     assert_eq!(typing, ("bob".to_owned(), true));
 
     // A level set on node a is the level on node b.
-    let request = ann.req(SetNotifyRequest {
-        room: "general".into(),
-        level: NotifyLevel::None.into(),
-    });
-    ann.client.set_notify(request).await.unwrap();
-    let level = |rooms: Vec<chat_proto::chat::v1::Room>| {
-        rooms
-            .into_iter()
-            .find(|r| r.name == "general")
-            .unwrap()
-            .notify()
-    };
+    ann.try_set_notify("general", NotifyLevel::None)
+        .await
+        .unwrap();
     eventually!(
         "node b hears of the level",
-        (level(phone.rooms().await) == NotifyLevel::None).then_some(())
+        (phone.notify_level("general").await == NotifyLevel::None).then_some(())
     );
 }

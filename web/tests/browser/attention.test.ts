@@ -7,6 +7,7 @@ import { expect, test } from "vitest";
 import type { Page } from "playwright-core";
 
 import {
+  enterRoom,
   expectShownOnce,
   logIn,
   openPage,
@@ -35,17 +36,9 @@ test("badges, the title and icon, a line at the marker, and the marker on every 
   const bob = await openPage(browser, server);
   await logIn(ann.page, "ann", "ann's password", true);
   await logIn(bob.page, "bob");
-  await ann.page.fill("input[name=create]", "dev");
-  await ann.page.press("input[name=create]", "Enter");
-  await expect
-    .poll(() => ann.page.locator(".room-header h2").innerText())
-    .toBe("dev");
-  await bob.page.fill("input[name=join]", "dev");
-  await bob.page.press("input[name=join]", "Enter");
+  await enterRoom(ann.page, "dev", "create");
+  await enterRoom(bob.page, "dev", "join");
   // Sending reads the room up to there.
-  await expect
-    .poll(() => bob.page.locator(".room-header h2").innerText())
-    .toBe("dev");
   await say(ann.page, "before");
   await expectShownOnce(bob.page, "before");
   await ann.page.locator(".sidebar .room", { hasText: "general" }).click();

@@ -6,6 +6,7 @@
 import { expect, test } from "vitest";
 
 import {
+  enterRoom,
   expectShownOnce,
   logIn,
   openPage,
@@ -108,14 +109,9 @@ test("a moderator deletes someone's message, and the tombstone says who", async 
   const guest = await openPage(browser, server);
   await logIn(owner.page, "olga", "olga's password", true);
   await logIn(guest.page, "gus");
-  await owner.page.fill("input[name=create]", "dev");
-  await owner.page.press("input[name=create]", "Enter");
   // The room exists before the guest asks for it.
-  await expect
-    .poll(() => owner.page.locator(".room-header h2").innerText())
-    .toBe("dev");
-  await guest.page.fill("input[name=join]", "dev");
-  await guest.page.press("input[name=join]", "Enter");
+  await enterRoom(owner.page, "dev", "create");
+  await enterRoom(guest.page, "dev", "join");
   await expect
     .poll(() => owner.page.locator(".members .member-name").allInnerTexts())
     .toEqual(expect.arrayContaining(["gus"]));

@@ -4,6 +4,7 @@
 import { expect, test } from "vitest";
 
 import {
+  enterRoom,
   PATIENCE,
   PlainChat,
   classicClient,
@@ -104,16 +105,8 @@ test("two browsers, chat --plain and a classic client talk in one room", async (
 
   // Unread counts: a message in a room not in view is counted, in the
   // list and in the page title.
-  await ann.page.fill("input[name=create]", "second");
-  await ann.page.press("input[name=create]", "Enter");
-  await expect
-    .poll(() => ann.page.locator(".room-header h2").innerText())
-    .toBe("second");
-  await minji.page.fill("input[name=join]", "second");
-  await minji.page.press("input[name=join]", "Enter");
-  await expect
-    .poll(() => minji.page.locator(".room-header h2").innerText())
-    .toBe("second");
+  await enterRoom(ann.page, "second", "create");
+  await enterRoom(minji.page, "second", "join");
   await say(minji.page, "over here");
   await expectShownOnce(ann.page, "over here");
   await ann.page.click(".room >> text=general");

@@ -313,6 +313,19 @@ export async function logIn(
     .toBe(1);
 }
 
+/** Creates room `room` (or joins it), and waits until it is in view. */
+export async function enterRoom(
+  page: Page,
+  room: string,
+  how: "create" | "join",
+) {
+  await page.fill(`input[name=${how}]`, room);
+  await page.press(`input[name=${how}]`, "Enter");
+  await expect
+    .poll(() => page.locator(".room-header h2").innerText())
+    .toBe(room);
+}
+
 /** Types `text` in the composer and presses Enter. */
 export async function say(page: Page, text: string) {
   await page.fill("textarea[name=message]", text);

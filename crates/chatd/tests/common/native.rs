@@ -312,6 +312,24 @@ impl NativeUser {
             .rooms
     }
 
+    /// What `room` tells the user about, as it lists its rooms.
+    pub async fn notify_level(&mut self, room: &str) -> NotifyLevel {
+        let rooms = self.rooms().await;
+        rooms
+            .iter()
+            .find(|r| r.name == room)
+            .expect("listed")
+            .notify()
+    }
+
+    pub async fn try_set_notify(&mut self, room: &str, level: NotifyLevel) -> Result<(), Status> {
+        let request = self.req(SetNotifyRequest {
+            room: room.into(),
+            level: level.into(),
+        });
+        self.client.set_notify(request).await.map(drop)
+    }
+
     pub async fn members(&mut self, room: &str) -> Vec<Member> {
         self.try_members(room).await.expect("ListMembers")
     }
