@@ -56,6 +56,12 @@ export function toEvent(wire: WireEvent): ChatEvent | null {
         },
       };
     }
+    case "notifyChanged":
+      return {
+        type: "notifySet",
+        room: event.value.room,
+        level: event.value.level,
+      };
     case "readMarker":
       return {
         type: "readMarker",

@@ -38,6 +38,12 @@ pub enum ClientEvent {
         room: String,
         seq: u64,
     },
+    /// What `room` tells the user about changed (here, or on another of
+    /// its devices).
+    NotifyChanged {
+        room: String,
+        level: wire::NotifyLevel,
+    },
     /// The user is in `room` (joined now, or again after a reconnect).
     RoomJoined {
         room: String,

@@ -319,6 +319,7 @@ impl Rooms {
                     }
                 }
             }
+            ClientEvent::NotifyChanged { room, level } => self.set_notify(room, *level),
             ClientEvent::MessageUpdated(message) => {
                 // One not loaded is read as it is now when it is.
                 let log = self.logs.get_mut(&message.room);

@@ -163,6 +163,10 @@ fn translate(shared: &Shared, event: Kind) -> Option<ClientEvent> {
             room: marker.room,
             seq: marker.seq,
         },
+        Kind::NotifyChanged(changed) => ClientEvent::NotifyChanged {
+            level: changed.level(),
+            room: changed.room,
+        },
         Kind::RoomJoined(joined) => {
             shared.rooms().insert(joined.room.clone());
             // Messages after `last_seq` follow on this stream. A cursor
@@ -246,6 +250,7 @@ fn printable_event(mut event: Kind) -> Kind {
         }
         Kind::FellBehind(r) => vec![&mut r.room],
         Kind::ReadMarker(r) => vec![&mut r.room],
+        Kind::NotifyChanged(r) => vec![&mut r.room],
         Kind::Typing(t) => vec![&mut t.room, &mut t.name],
         Kind::Message(_) | Kind::MessageUpdated(_) => Vec::new(),
     };

@@ -195,6 +195,7 @@ pub fn describe(event: &ClientEvent, label: impl Fn(&str) -> String) -> Option<S
         ),
         ClientEvent::Connection(_)
         | ClientEvent::ReadMarker { .. }
+        | ClientEvent::NotifyChanged { .. }
         | ClientEvent::Typing { .. } => return None,
     })
 }

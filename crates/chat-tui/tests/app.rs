@@ -1123,7 +1123,11 @@ fn the_servers_counts_are_badges_the_marker_a_line_and_the_bell_follows_the_leve
     app.outcome(Outcome::Notify("dev".into(), NotifyLevel::Mentions));
     app.apply(ClientEvent::Message(message("dev", 10, "bob", "plain")));
     assert!(!app.take_bell(), "MENTIONS: a plain message is quiet");
-    app.outcome(Outcome::Notify("dev".into(), NotifyLevel::None));
+    // Set on another device.
+    app.apply(ClientEvent::NotifyChanged {
+        room: "dev".into(),
+        level: NotifyLevel::None,
+    });
     let mut mention = message("dev", 11, "bob", "@ann");
     mention.mentions = vec!["ann".into()];
     app.apply(ClientEvent::Message(mention));

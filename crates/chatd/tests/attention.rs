@@ -169,10 +169,19 @@ async fn the_notification_level_is_kept_and_defaults_by_room_size() {
     ann.join("general").await;
     let level = ann.notify_level("general").await;
     assert_eq!(level, NotifyLevel::All, "a small room");
+    // Another device of the account hears of it at once.
+    let mut phone = NativeUser::with_token(addr, "ann", &ann.token).await;
+    let mut events = phone.subscribe(&[]).await;
     ann.try_set_notify("general", NotifyLevel::None)
         .await
         .unwrap();
     assert_eq!(ann.notify_level("general").await, NotifyLevel::None);
+    let heard = next_matching(&mut events, |event| match event {
+        Kind::NotifyChanged(changed) => Some((changed.room.clone(), changed.level())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(heard, ("general".to_owned(), NotifyLevel::None));
     let unspecified = ann.try_set_notify("general", NotifyLevel::Unspecified);
     let refused = unspecified.await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);

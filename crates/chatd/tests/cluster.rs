@@ -715,8 +715,11 @@ async fn a_marker_moved_on_one_node_clears_the_badge_on_another_and_typing_cross
     ann.try_set_notify("general", NotifyLevel::None)
         .await
         .unwrap();
-    eventually!(
-        "node b hears of the level",
-        (phone.notify_level("general").await == NotifyLevel::None).then_some(())
-    );
+    let heard = next_matching(&mut events, |event| match event {
+        Kind::NotifyChanged(changed) => Some(changed.level()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(heard, NotifyLevel::None, "ann's session on node b is told");
+    assert_eq!(phone.notify_level("general").await, NotifyLevel::None);
 }

@@ -78,6 +78,12 @@ test("badges, the title and icon, a line at the marker, and the marker on every 
   await tab.page.locator(".sidebar .room", { hasText: "dev" }).waitFor();
   await tab.page.locator(".connection.online").waitFor();
   expect(await badges(tab.page, "dev")).toEqual(["", ""]);
+
+  // A level set in one tab is the level in the other at once.
+  const notify = ".room-header select[name=notify]";
+  await ann.page.locator(notify).selectOption({ label: "nothing" });
+  await tab.page.locator(".sidebar .room", { hasText: "dev" }).click();
+  await expect.poll(() => tab.page.locator(notify).inputValue()).toBe("3");
   for (const open of [ann, bob, tab]) await open.context.close();
 });
 

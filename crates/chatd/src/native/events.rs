@@ -198,6 +198,11 @@ impl Events {
                 let marker = chat_proto::chat::v1::ReadMarker { room, seq };
                 self.emit(Kind::ReadMarker(marker));
             }
+            Control::NotifyChanged { room, level } => {
+                let level = convert::notify_level(level).into();
+                let changed = chat_proto::chat::v1::NotifyChanged { room, level };
+                self.emit(Kind::NotifyChanged(changed));
+            }
         }
     }
 

@@ -502,6 +502,10 @@ impl Sessions {
                 .await?;
         }
         self.shared.attention.set_level(user.name(), name, level);
+        user.tell(&Control::NotifyChanged {
+            room: name.to_owned(),
+            level,
+        });
         Ok(())
     }
 
@@ -509,6 +513,13 @@ impl Sessions {
     /// node.
     pub fn notify_set_elsewhere(&self, account: &str, room: &str, level: NotifyLevel) {
         self.shared.attention.set_level(account, room, level);
+        let user = self.users().get(account).cloned();
+        if let Some(user) = user {
+            user.tell(&Control::NotifyChanged {
+                room: room.to_owned(),
+                level,
+            });
+        }
     }
 
     /// The user is typing in room `name` (one it is in), or stopped. Heard

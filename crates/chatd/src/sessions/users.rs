@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use chat_engine::{Author, EngineError, NameClaim, Room, RoomChange};
+use chat_engine::{Author, EngineError, NameClaim, NotifyLevel, Room, RoomChange};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +53,8 @@ pub enum Control {
     RoomChanged(RoomChange),
     /// The user has read `room` up to entry `seq` (in one of its sessions).
     ReadMarker { room: String, seq: u64 },
+    /// What `room` tells the user about is now `level`.
+    NotifyChanged { room: String, level: NotifyLevel },
 }
 
 /// How often a user's typing calls in a room are heard, at most.
