@@ -44,9 +44,10 @@ pub use registry::Names;
 pub use relay::{News, NoRelay, Relay};
 pub use room::{MOST_MENTIONING, Room};
 pub use store::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Grant, HistoryStore,
-    MemoryStore, NotifyLevel, PostgresOptions, PostgresStore, ReadMarker, RoomUpdate, SavedRoom,
-    SentKey, SqliteOptions, SqliteStore, StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Found, Grant, HistoryStore,
+    MemoryStore, NotifyLevel, PostgresOptions, PostgresStore, ReadMarker, RoomUpdate, SHORT_SCAN,
+    SHORT_TERM, SavedRoom, SearchPlace, SearchQuery, SentKey, SqliteOptions, SqliteStore,
+    StoreError, StoredSession,
 };
 pub use subscription::{Start, Subscription};
 pub use typing::TYPING_LASTS;

@@ -181,7 +181,17 @@ async fn a_schema_1_database_is_migrated() {
     let version: i64 = db
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
+    // The migration indexed the history there was for search.
+    let query = chat_engine::SearchQuery {
+        terms: vec!["old".into()],
+        rooms: vec!["general".into()],
+        after: None,
+        limit: 10,
+    };
+    let store = SqliteStore::open(dir.path(), options()).unwrap();
+    let hits = chat_engine::HistoryStore::search(&store, &query).await.unwrap();
+    assert_eq!(hits.len(), 2);
 }
 
 #[tokio::test]
@@ -245,7 +255,7 @@ fn a_newer_schema_is_refused() {
     drop(db);
     let error = open_error(dir.path());
     assert!(
-        error.contains("schema version 10, newer than this chatd knows (up to 8)"),
+        error.contains("schema version 10, newer than this chatd knows (up to 9)"),
         "{error}"
     );
 }
@@ -402,7 +412,11 @@ async fn a_schema_4_room_made_by_a_guest_has_no_owner_after_migrating() {
         drop(SqliteStore::open(dir.path(), options()).unwrap());
         let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
         db.execute_batch(
-            "ALTER TABLE messages DROP COLUMN reply_to;
+            "DROP TRIGGER messages_fts_insert;
+             DROP TRIGGER messages_fts_update;
+             DROP TRIGGER messages_fts_delete;
+             DROP TABLE messages_fts;
+             ALTER TABLE messages DROP COLUMN reply_to;
              ALTER TABLE messages DROP COLUMN edited_at_ms;
              ALTER TABLE messages DROP COLUMN deleted;
              ALTER TABLE messages DROP COLUMN deleted_by;

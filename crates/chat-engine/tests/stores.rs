@@ -15,8 +15,8 @@ use std::sync::Arc;
 use chat_engine::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Change, ChangeKind, Entry, Grant,
     HistoryStore, MemoryStore, Mentions, Message, NotifyLevel, Origin, PostgresOptions,
-    PostgresStore, Reaction, ReadMarker, RoomUpdate, SavedRoom, SentKey, SqliteOptions,
-    SqliteStore, StoreError, StoredSession,
+    PostgresStore, Reaction, ReadMarker, RoomUpdate, SavedRoom, SearchQuery, SentKey,
+    SqliteOptions, SqliteStore, StoreError, StoredSession,
 };
 use chat_testkit::postgres::Postgres;
 use tempfile::TempDir;
@@ -86,6 +86,9 @@ const CASES: &[(&str, Case)] = &[
     }),
     ("a_change_applies_to_its_message_and_takes_a_place", |s| {
         Box::pin(a_change_applies_to_its_message_and_takes_a_place(s))
+    }),
+    ("search_finds_text_in_the_rooms_given_newest_first", |s| {
+        Box::pin(search_finds_text_in_the_rooms_given_newest_first(s))
     }),
 ];
 
@@ -779,4 +782,94 @@ async fn changes_that_contradict_the_accounts_are_refused(subject: Subject) {
     drop(store);
     let store = subject.open().await;
     assert_eq!(accounts(&*store).await, before, "after a reopen");
+}
+
+/// Message `seq` of a room, sent at `at` (so rooms interleave in time).
+fn said_at(seq: u64, at: i64, text: &str) -> Arc<Message> {
+    Arc::new(Message {
+        sent_at_ms: 1_700_000_000_000 + at,
+        ..(*message(seq, "ann", text, None)).clone()
+    })
+}
+
+/// What `terms` finds in `rooms`: `room/seq` of each hit, newest first,
+/// page by page of `limit`.
+async fn found(store: &dyn Store, terms: &[&str], rooms: &[&str], limit: usize) -> Vec<String> {
+    let mut query = SearchQuery {
+        terms: terms.iter().map(|t| (*t).to_owned()).collect(),
+        rooms: rooms.iter().map(|r| (*r).to_owned()).collect(),
+        after: None,
+        limit,
+    };
+    let mut hits = Vec::new();
+    loop {
+        let page = store.search(&query).await.expect("search");
+        assert!(page.len() <= limit);
+        hits.extend(page.iter().map(|f| format!("{}/{}", f.room, f.message.seq)));
+        match page.last() {
+            Some(last) if page.len() == limit => query.after = Some(last.place()),
+            _ => return hits,
+        }
+    }
+}
+
+async fn search_finds_text_in_the_rooms_given_newest_first(subject: Subject) {
+    let store = subject.open().await;
+    let rooms = ["a", "b", "c"].map(|name| RoomUpdate::Create(room(name)));
+    store.update_rooms(rooms.into()).await.unwrap();
+    let a = [
+        said_at(1, 10, "안녕하세요 여러분"),
+        said_at(2, 20, "the address is 12 Main St"),
+        said_at(3, 30, "Hello WORLD, 100% sure"),
+    ];
+    append(&*store, "a", &a).await;
+    append(
+        &*store,
+        "b",
+        &[
+            said_at(1, 15, "안녕 친구"),
+            said_at(2, 25, "address unknown"),
+        ],
+    )
+    .await;
+    append(
+        &*store,
+        "c",
+        &[said_at(1, 26, "an address nobody searches")],
+    )
+    .await;
+    let ab = ["a", "b"];
+    for _reopen in 0..2 {
+        // No spaces needed between words; two characters are a short
+        // term, looked for without the index.
+        assert_eq!(found(&*store, &["안녕"], &ab, 10).await, ["b/1", "a/1"]);
+        assert_eq!(found(&*store, &["녕하세"], &ab, 10).await, ["a/1"]);
+        // Only the rooms given; every term; case aside; pages.
+        assert_eq!(found(&*store, &["address"], &ab, 1).await, ["b/2", "a/2"]);
+        assert_eq!(found(&*store, &["ADDRESS", "main"], &ab, 10).await, ["a/2"]);
+        assert_eq!(found(&*store, &["world"], &ab, 10).await, ["a/3"]);
+        // LIKE's wildcards are text.
+        assert_eq!(found(&*store, &["0%"], &ab, 10).await, ["a/3"]);
+        assert_eq!(found(&*store, &["_"], &ab, 10).await, Vec::<String>::new());
+    }
+
+    // An edit is found by its new text, a deleted message not at all.
+    let changes = [
+        change_of((4, 3), 2, "ann", ChangeKind::Edit("moved away".into())),
+        change_of((5, 3), 3, "ann", ChangeKind::Delete),
+    ];
+    let batch: Vec<(&str, Entry)> = changes.iter().map(|c| ("a", c.clone())).collect();
+    store.append(&batch).await.expect("append changes");
+    assert_eq!(found(&*store, &["address"], &ab, 10).await, ["b/2"]);
+    assert_eq!(found(&*store, &["moved"], &ab, 10).await, ["a/2"]);
+    assert!(found(&*store, &["world"], &ab, 10).await.is_empty());
+    // A deleted room takes its messages out of search.
+    store
+        .update_rooms(vec![RoomUpdate::Delete("b".into())])
+        .await
+        .unwrap();
+    assert_eq!(found(&*store, &["안녕"], &ab, 10).await, ["a/1"]);
+    drop(store);
+    let store = subject.open().await;
+    assert_eq!(found(&*store, &["away"], &["a", "c"], 10).await, ["a/2"]);
 }

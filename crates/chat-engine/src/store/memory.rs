@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, HistoryStore, NotifyLevel,
-    ReadMarker, RoomUpdate, SavedRoom, SentKey, StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Found, HistoryStore,
+    NotifyLevel, ReadMarker, RoomUpdate, SHORT_SCAN, SHORT_TERM, SavedRoom, SearchQuery, SentKey,
+    StoreError, StoredSession,
 };
 use crate::Message;
 
@@ -264,6 +265,43 @@ impl HistoryStore for MemoryStore {
             .collect();
         page.reverse();
         Ok(page)
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<Found>, StoreError> {
+        let terms: Vec<String> = query.terms.iter().map(|t| t.to_lowercase()).collect();
+        let short_only = terms.iter().all(|t| t.chars().count() < SHORT_TERM);
+        let rooms = self.rooms();
+        let mut kept: Vec<Found> = (query.rooms.iter())
+            .filter_map(|room| Some((room, rooms.get(room)?)))
+            .flat_map(|(room, history)| {
+                (history.iter())
+                    .filter(|m| m.updates.is_none() && !m.deleted)
+                    .map(|message| Found {
+                        room: room.clone(),
+                        message: Arc::clone(message),
+                    })
+            })
+            .collect();
+        drop(rooms);
+        kept.sort_by_key(|found| std::cmp::Reverse(found.place()));
+        if short_only {
+            kept.truncate(SHORT_SCAN);
+        }
+        let holds_every_term = |found: &Found| {
+            let text = found.message.text.to_lowercase();
+            terms.iter().all(|term| text.contains(term.as_str()))
+        };
+        Ok(kept
+            .into_iter()
+            .filter(|found| {
+                query
+                    .after
+                    .as_ref()
+                    .is_none_or(|after| found.place() < *after)
+            })
+            .filter(holds_every_term)
+            .take(query.limit)
+            .collect())
     }
 
     async fn read_after(

@@ -216,6 +216,14 @@ pub trait HistoryStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<Arc<Message>>, StoreError>;
 
+    /// Up to `query.limit` kept messages (not changes, not deleted) of
+    /// `query.rooms` whose text holds every one of `query.terms` (case
+    /// aside), newest first (by [`SearchPlace`]), after `query.after`, in
+    /// their state now. Terms of fewer than [`SHORT_TERM`] characters are
+    /// looked for only among each search's newest [`SHORT_SCAN`] messages
+    /// when no longer term narrows it (no index serves them).
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<Found>, StoreError>;
+
     /// Up to `limit` of the oldest kept messages (not changes) of `room`
     /// whose sequence number is above `after`, oldest first, in their
     /// state now.
@@ -252,6 +260,52 @@ pub trait HistoryStore: Send + Sync + 'static {
         Ok(rooms.into_iter().find(|room| room.name == name))
     }
 }
+
+/// What a search looks for, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// Each is found anywhere in a message's text; all must be.
+    pub terms: Vec<String>,
+    /// The rooms to look in (those the asker may read).
+    pub rooms: Vec<String>,
+    /// The place of the last hit of the page before, for the next page.
+    pub after: Option<SearchPlace>,
+    pub limit: usize,
+}
+
+/// Where a hit is in the order search results come in (newest first): its
+/// time, then room and number, both descending.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SearchPlace {
+    pub sent_at_ms: i64,
+    pub room: String,
+    pub seq: u64,
+}
+
+/// A message a search found, and its room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub room: String,
+    pub message: Arc<Message>,
+}
+
+impl Found {
+    pub fn place(&self) -> SearchPlace {
+        SearchPlace {
+            sent_at_ms: self.message.sent_at_ms,
+            room: self.room.clone(),
+            seq: self.message.seq,
+        }
+    }
+}
+
+/// Terms shorter than this (in characters) have no index: a trigram needs
+/// three.
+pub const SHORT_TERM: usize = 3;
+
+/// How many of the newest messages of the rooms searched a search of short
+/// terms only looks through.
+pub const SHORT_SCAN: usize = 50_000;
 
 /// A registered name and what logs in to it.
 #[derive(Clone, PartialEq, Eq)]

@@ -38,8 +38,8 @@ use tokio_postgres::{NoTls, Row};
 
 use super::sql::{self, Columns, Counters, Statement, Value, from_sql, to_sql};
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, HistoryStore, RoomUpdate,
-    SavedRoom, SentKey, StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Found, HistoryStore, RoomUpdate,
+    SavedRoom, SearchQuery, SentKey, StoreError, StoredSession,
 };
 use crate::{Change, Message};
 
@@ -157,6 +157,12 @@ const MIGRATIONS: &[&str] = &[
         level TEXT NOT NULL,
         PRIMARY KEY (account, room)
     );",
+    // 6: the messages' text indexed by trigrams for search (`ILIKE`
+    // finds any part of three characters or more through it). `pg_trgm`
+    // is a trusted extension: the database's owner may create it.
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    CREATE INDEX messages_text_trgm ON messages USING gin (text gin_trgm_ops)
+        WHERE target IS NULL AND NOT deleted;",
 ];
 
 /// Limits on what the database keeps.
@@ -365,6 +371,20 @@ impl HistoryStore for PostgresStore {
         let mut newest_first = self.select(&query, room, i64::MAX as u64, limit).await?;
         newest_first.reverse();
         Ok(newest_first)
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<Found>, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot search history", &e);
+        let (statement, values) = sql::search(query, sql::Dialect::Postgres);
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&statement).await.map_err(fail)?;
+        let params: Vec<&(dyn ToSql + Sync)> =
+            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        client
+            .query(&statement, &params)
+            .await
+            .and_then(|rows| rows.iter().map(sql::found).collect())
+            .map_err(fail)
     }
 
     async fn read_after(

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{
-    Account, AccountChange, Grant, NotifyLevel, ReadMarker, RoomUpdate, SavedRoom, StoredSession,
+    Account, AccountChange, Found, Grant, NotifyLevel, ReadMarker, RoomUpdate, SHORT_SCAN,
+    SHORT_TERM, SavedRoom, SearchQuery, StoredSession,
 };
 use crate::{Change, Mentions, Message, Origin, Reaction};
 
@@ -50,6 +51,109 @@ pub(super) fn select_entries(condition: &str) -> String {
          WHERE c.room = $1 AND {condition} LIMIT $3",
         state.join(", ")
     )
+}
+
+/// Which database a search is written for: each finds long terms and
+/// lists the rooms its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    /// Long terms through the FTS5 (trigram) table `messages_fts`.
+    Sqlite,
+    /// Every term with `ILIKE`, which the `pg_trgm` index serves.
+    Postgres,
+}
+
+/// `query` as one statement and its parameters: the hits' [`MESSAGE_COLUMNS`]
+/// and then their room, newest first.
+pub(super) fn search(query: &SearchQuery, dialect: Dialect) -> (String, Vec<Value>) {
+    // The rooms go as one parameter, tab-separated (no name holds a tab).
+    let mut values = vec![Value::Text(query.rooms.join("\t"))];
+    let mut param = |value: Value| {
+        values.push(value);
+        format!("${}", values.len())
+    };
+    let in_rooms = |column: &str| match dialect {
+        Dialect::Sqlite => {
+            format!("instr(char(9) || $1 || char(9), char(9) || {column} || char(9)) > 0")
+        }
+        Dialect::Postgres => format!("{column} = ANY(string_to_array($1, E'\\t'))"),
+    };
+    let mut conditions = vec![
+        in_rooms("m.room"),
+        "m.target IS NULL".to_owned(),
+        "NOT m.deleted".to_owned(),
+    ];
+    let (long, short): (Vec<&String>, Vec<&String>) =
+        (query.terms.iter()).partition(|term| term.chars().count() >= SHORT_TERM);
+    let compared = match dialect {
+        Dialect::Sqlite if !long.is_empty() => {
+            let phrases: Vec<String> = (long.iter())
+                .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
+                .collect();
+            let phrases = param(Value::Text(phrases.join(" AND ")));
+            conditions.push(format!(
+                "m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH {phrases})"
+            ));
+            short
+        }
+        Dialect::Sqlite => short,
+        Dialect::Postgres => query.terms.iter().collect(),
+    };
+    let like = match dialect {
+        Dialect::Sqlite => "LIKE",
+        Dialect::Postgres => "ILIKE",
+    };
+    for term in compared {
+        let pattern = param(Value::Text(format!("%{}%", escape_like(term))));
+        conditions.push(format!("m.text {like} {pattern} ESCAPE '\\'"));
+    }
+    if long.is_empty() {
+        conditions.push(format!(
+            "(m.room, m.seq) IN (SELECT room, seq FROM messages WHERE {} AND target IS NULL
+                 ORDER BY sent_at_ms DESC LIMIT {SHORT_SCAN})",
+            in_rooms("room")
+        ));
+    }
+    if let Some(after) = &query.after {
+        let at = param(Value::Int(after.sent_at_ms));
+        let room = param(Value::Text(after.room.clone()));
+        let seq = param(Value::Int(to_sql(after.seq)));
+        conditions.push(format!(
+            "(m.sent_at_ms, m.room, m.seq) < ({at}, {room}, {seq})"
+        ));
+    }
+    let limit = param(Value::Int(to_sql(query.limit as u64)));
+    let columns: Vec<String> = (MESSAGE_COLUMNS.split(", "))
+        .map(|column| format!("m.{}", column.trim()))
+        .collect();
+    let sql = format!(
+        "SELECT {}, m.room FROM messages m WHERE {}
+         ORDER BY m.sent_at_ms DESC, m.room DESC, m.seq DESC LIMIT {limit}",
+        columns.join(", "),
+        conditions.join(" AND ")
+    );
+    (sql, values)
+}
+
+/// `text` with `LIKE`'s wildcards (and its escape) taken literally.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// A search's hit: its message, and its room (the column after them).
+pub(super) fn found<R: Columns>(row: &R) -> Result<Found, R::Error> {
+    let room_at = MESSAGE_COLUMNS.split(", ").count();
+    Ok(Found {
+        room: row.text(room_at)?,
+        message: message(row)?,
+    })
 }
 
 /// Message `$2` of room `$1`, unless it is a change.

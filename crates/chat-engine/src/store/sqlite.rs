@@ -31,7 +31,9 @@
 //!   `messages.mentions` and `mentions_room` (whom a message mentions),
 //!   and `messages.ordinal` with `rooms.messages` (how many messages the
 //!   room's order holds up to each entry, so unread counts need no
-//!   counting).
+//!   counting);
+//! - 9: adds `messages_fts`, the messages' text indexed by trigrams for
+//!   search, kept up by triggers.
 //!
 //! A deleted message's text is overwritten in its row, and with
 //! `secure_delete` the old bytes are zeroed in the file; the WAL, which
@@ -58,13 +60,13 @@ use tokio::sync::oneshot;
 
 use super::sql::{self, Columns, Counters, Statement, Value, to_sql};
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, HistoryStore, RoomUpdate,
-    SavedRoom, SentKey, StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Found, HistoryStore, RoomUpdate,
+    SavedRoom, SearchQuery, SentKey, StoreError, StoredSession,
 };
 use crate::{ChangeKind, Message};
 
 /// The schema this code writes.
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 /// Read connections, and so reads at once.
 const READERS: usize = 4;
 /// How often messages older than the age limit are removed.
@@ -312,6 +314,16 @@ impl HistoryStore for SqliteStore {
         .await
     }
 
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<Found>, StoreError> {
+        let (statement, values) = sql::search(query, sql::Dialect::Sqlite);
+        self.read(move |db| {
+            let mut query = db.prepare_cached(&sqlite(&statement))?;
+            let rows = query.query_map(params_from_iter(values), |row| sql::found(row))?;
+            rows.collect()
+        })
+        .await
+    }
+
     async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {
         self.job(|done| Job::Rooms(updates, done)).await
     }
@@ -412,7 +424,7 @@ fn migrate(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// What brings each schema to the next, from schema 1 on.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     MIGRATE_V1_TO_V2,
     MIGRATE_V2_TO_V3,
     MIGRATE_V3_TO_V4,
@@ -420,7 +432,39 @@ const MIGRATIONS: [&str; 7] = [
     MIGRATE_V5_TO_V6,
     MIGRATE_V6_TO_V7,
     MIGRATE_V7_TO_V8,
+    MIGRATE_V8_TO_V9,
 ];
+
+/// Schema 9: the messages' text indexed for search, by trigrams (so text
+/// without spaces between words is found by any part of three characters
+/// or more), kept up by triggers: a message's text in, an edit's new text
+/// instead, a deleted or removed message's out. Changes are not indexed.
+/// `secure-delete` removes a deleted text's trigrams from the index's own
+/// pages too, not only marks them gone.
+const MIGRATE_V8_TO_V9: &str = "
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        text, content = 'messages', content_rowid = 'rowid', tokenize = 'trigram');
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
+    INSERT INTO messages_fts (rowid, text)
+        SELECT rowid, text FROM messages WHERE target IS NULL AND NOT deleted;
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+        WHEN new.target IS NULL AND NOT new.deleted
+    BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, deleted ON messages
+        WHEN new.target IS NULL
+    BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text)
+            SELECT 'delete', old.rowid, old.text WHERE NOT old.deleted;
+        INSERT INTO messages_fts (rowid, text)
+            SELECT new.rowid, new.text WHERE NOT new.deleted;
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+        WHEN old.target IS NULL AND NOT old.deleted
+    BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+    END;";
 
 /// Schema 8: read markers and notification levels, per account and room;
 /// whom each message mentions; and each entry's ordinal (the messages up
