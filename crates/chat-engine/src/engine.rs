@@ -599,6 +599,11 @@ impl Engine {
         }
     }
 
+    /// The history store (for the engine's own modules).
+    pub(crate) fn history_store(&self) -> &dyn HistoryStore {
+        &*self.shared.store
+    }
+
     /// Names of the open rooms, sorted.
     pub fn room_names(&self) -> Vec<String> {
         self.shared.rooms().keys().cloned().collect()

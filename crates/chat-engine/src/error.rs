@@ -25,6 +25,12 @@ pub enum EngineError {
     TextHasControlCharacter(u32),
     #[error("the message is empty; send at least one character")]
     EmptyText,
+    #[error("the search is empty; give at least one word")]
+    EmptySearch,
+    #[error("the search is {len} characters long; the limit is {max}")]
+    SearchTooLong { len: usize, max: usize },
+    #[error("the search has more than {0} words; use fewer")]
+    TooManySearchTerms(usize),
     #[error("the message is {len} bytes long; the limit is {max} bytes")]
     TextTooLong { len: usize, max: usize },
     #[error("the client message id is {len} bytes long; the limit is {max} bytes")]

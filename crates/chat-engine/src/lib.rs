@@ -26,6 +26,7 @@ mod names;
 mod registry;
 mod relay;
 mod room;
+pub mod search;
 pub mod store;
 mod subscription;
 mod typing;

@@ -190,7 +190,9 @@ async fn a_schema_1_database_is_migrated() {
         limit: 10,
     };
     let store = SqliteStore::open(dir.path(), options()).unwrap();
-    let hits = chat_engine::HistoryStore::search(&store, &query).await.unwrap();
+    let hits = chat_engine::HistoryStore::search(&store, &query)
+        .await
+        .unwrap();
     assert_eq!(hits.len(), 2);
 }
 

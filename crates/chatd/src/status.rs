@@ -19,6 +19,9 @@ pub fn from_engine(error: EngineError) -> Status {
         | EngineError::NameHasHiddenCharacter(_)
         | EngineError::TextHasControlCharacter(_)
         | EngineError::EmptyText
+        | EngineError::EmptySearch
+        | EngineError::SearchTooLong { .. }
+        | EngineError::TooManySearchTerms(_)
         | EngineError::TextTooLong { .. }
         | EngineError::ClientIdTooLong { .. }
         | EngineError::NoSuchMessage { .. }
@@ -72,9 +75,9 @@ pub fn from_session(error: SessionError) -> Status {
             Status::failed_precondition(message)
         }
         SessionError::NoSuchRoom(room) => room_not_found(&room),
-        SessionError::SendingTooFast(_) | SessionError::TooManyRooms(_) => {
-            Status::resource_exhausted(message)
-        }
+        SessionError::SendingTooFast(_)
+        | SessionError::SearchingTooFast(_)
+        | SessionError::TooManyRooms(_) => Status::resource_exhausted(message),
         SessionError::Name(_) => Status::invalid_argument(message),
         SessionError::Engine(error) => from_engine(error),
         SessionError::Account(error) => from_account(error),

@@ -440,6 +440,50 @@ impl ChatService for NativeChat {
         }))
     }
 
+    async fn search_messages(
+        &self,
+        request: Request<SearchMessagesRequest>,
+    ) -> Result<Response<SearchMessagesResponse>, Status> {
+        let session = self.session(&request)?;
+        let quota = ReplyQuota::of(request.extensions());
+        let SearchMessagesRequest {
+            query,
+            room,
+            limit,
+            page_token,
+        } = request.into_inner();
+        session.user().take_search()?;
+        let terms = chat_engine::search::terms(&query).map_err(status::from_engine)?;
+        let after = convert::search_place(&page_token)?;
+        let limit = match limit {
+            0 => chat_engine::search::DEFAULT_HITS,
+            n => (n as usize).min(chat_engine::search::MOST_HITS),
+        };
+        let engine = self.sessions.engine();
+        let limits = engine.limits();
+        let most_per_message = limits.max_text_bytes + 4 * limits.max_name_chars + MESSAGE_OVERHEAD;
+        quota.take(limit * most_per_message).await;
+        let room = (!room.is_empty()).then_some(room.as_str());
+        let found = engine
+            .search(session.name(), &query, room, after, limit)
+            .await
+            .map_err(status::from_engine)?;
+        let next_page_token = match found.last() {
+            Some(last) if found.len() == limit => convert::search_page_token(&last.place()),
+            _ => String::new(),
+        };
+        let hits = (found.iter())
+            .map(|hit| SearchHit {
+                message: Some(convert::message(&hit.room, &hit.message)),
+            })
+            .collect();
+        Ok(Response::new(SearchMessagesResponse {
+            hits,
+            next_page_token,
+            terms,
+        }))
+    }
+
     async fn get_history(
         &self,
         request: Request<GetHistoryRequest>,

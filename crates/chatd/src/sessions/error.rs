@@ -23,6 +23,8 @@ pub enum SessionError {
     NoSuchRoom(String),
     #[error("sending too fast: at most {0} messages a second; wait a moment and retry")]
     SendingTooFast(u32),
+    #[error("searching too fast: at most {0} searches a second; wait a moment and retry")]
+    SearchingTooFast(u32),
     #[error("already in {0} rooms, the most one user may be in; leave one first")]
     TooManyRooms(usize),
     #[error(transparent)]

@@ -57,6 +57,10 @@ pub enum Control {
     NotifyChanged { room: String, level: NotifyLevel },
 }
 
+/// How many searches a user may make a second (a search reads the index
+/// of every room it may read).
+pub const SEARCHES_PER_SECOND: u32 = 2;
+
 /// How often a user's typing calls in a room are heard, at most.
 const TYPING_PACE: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -107,6 +111,7 @@ struct UserState {
     /// The open event streams of the user's sessions.
     streams: BTreeMap<StreamKey, StreamSlot>,
     sends: TokenBucket,
+    searches: TokenBucket,
     /// A guest whose session ended.
     ended: bool,
 }
@@ -127,6 +132,7 @@ impl User {
                 typed: HashMap::new(),
                 streams: BTreeMap::new(),
                 sends: TokenBucket::full(sends_per_second),
+                searches: TokenBucket::full(SEARCHES_PER_SECOND),
                 ended: false,
             }),
         }
@@ -188,6 +194,16 @@ impl User {
             Ok(())
         } else {
             Err(SessionError::SendingTooFast(per_second))
+        }
+    }
+
+    /// Takes a search from the user's allowance ([`SEARCHES_PER_SECOND`]),
+    /// or says to slow down.
+    pub fn take_search(&self) -> Result<(), SessionError> {
+        if self.state().searches.take(SEARCHES_PER_SECOND) {
+            Ok(())
+        } else {
+            Err(SessionError::SearchingTooFast(SEARCHES_PER_SECOND))
         }
     }
 

@@ -330,6 +330,49 @@ impl NativeUser {
         self.client.set_notify(request).await.map(drop)
     }
 
+    /// One page of a search, waiting out the searches-per-second limit.
+    pub async fn try_search(
+        &mut self,
+        query: &str,
+        room: &str,
+        limit: u32,
+        page_token: &str,
+    ) -> Result<SearchMessagesResponse, Status> {
+        loop {
+            let request = self.req(SearchMessagesRequest {
+                query: query.into(),
+                room: room.into(),
+                limit,
+                page_token: page_token.into(),
+            });
+            match self.client.search_messages(request).await {
+                Err(status) if status.code() == tonic::Code::ResourceExhausted => {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                reply => return reply.map(tonic::Response::into_inner),
+            }
+        }
+    }
+
+    /// Every hit of a search as `room: text`, newest first, page by page
+    /// of `limit`.
+    pub async fn search(&mut self, query: &str, room: &str, limit: u32) -> Vec<String> {
+        let mut hits = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = self
+                .try_search(query, room, limit, &token)
+                .await
+                .expect("search");
+            let said = page.hits.into_iter().filter_map(|hit| hit.message);
+            hits.extend(said.map(|m| format!("{}: {}", m.room, m.text)));
+            if page.next_page_token.is_empty() {
+                return hits;
+            }
+            token = page.next_page_token;
+        }
+    }
+
     pub async fn members(&mut self, room: &str) -> Vec<Member> {
         self.try_members(room).await.expect("ListMembers")
     }
