@@ -87,7 +87,9 @@ async fn a_python_grpcio_lobby_client_makes_a_channel_and_chats_with_a_rust_clie
         status(StatusKind::JoinUser, rust.index, port)
     );
     rust.say("hello from Rust 🦀").await;
-    let python_index = rust.command(Command::ListUsers, Some(port)).await.users[0];
+    // The channel's other user (the list comes in no set order).
+    let users = rust.command(Command::ListUsers, Some(port)).await.users;
+    let python_index = *users.iter().find(|&&index| index != rust.index).unwrap();
     assert_eq!(
         next(&mut rust.seat().chat).await,
         chat(python_index, "안녕 from Python 🐍")
