@@ -17,7 +17,7 @@ use crate::connection::{Auth, Shared, authorized};
 use crate::error::is_transient;
 use crate::{
     ChatMessage, ClientConfig, ClientError, ClientEvent, HistoryPage, Member, RoomAction, RoomInfo,
-    printable, session,
+    SearchPage, printable, session,
 };
 
 /// How long a call keeps retrying through a lost connection or session.
@@ -382,6 +382,35 @@ impl Client {
         Ok(HistoryPage {
             messages: page.messages.into_iter().map(ChatMessage::from).collect(),
             has_more: page.has_more,
+        })
+    }
+
+    /// A page of the messages holding every word of `query`, newest
+    /// first: in `room`, or in every room the user may read; the next page
+    /// after `page_token` (empty for the first).
+    pub async fn search(
+        &self,
+        query: &str,
+        room: Option<&str>,
+        page_token: &str,
+    ) -> Result<SearchPage, ClientError> {
+        let message = wire::SearchMessagesRequest {
+            query: query.to_owned(),
+            room: room.unwrap_or_default().to_owned(),
+            limit: 0,
+            page_token: page_token.to_owned(),
+        };
+        let page = self
+            .call(Retry::Transient, move |mut rpc, token| {
+                let request = authorized(message.clone(), &token);
+                Box::pin(async move { Ok(rpc.search_messages(request).await?.into_inner()) })
+            })
+            .await?;
+        let hits = page.hits.into_iter().filter_map(|hit| hit.message);
+        Ok(SearchPage {
+            hits: hits.map(ChatMessage::from).collect(),
+            next_page_token: page.next_page_token,
+            terms: page.terms,
         })
     }
 

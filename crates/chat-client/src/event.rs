@@ -339,6 +339,16 @@ impl From<wire::Room> for RoomInfo {
     }
 }
 
+/// A page of search hits, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SearchPage {
+    pub hits: Vec<ChatMessage>,
+    /// For the next page; empty on the last.
+    pub next_page_token: String,
+    /// The words looked for, as the server read them (to highlight).
+    pub terms: Vec<String>,
+}
+
 /// Messages of one history page, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryPage {

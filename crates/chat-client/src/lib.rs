@@ -28,6 +28,6 @@ pub use config::ClientConfig;
 pub use error::ClientError;
 pub use event::{
     ChatMessage, ClientEvent, Connection, HistoryPage, Member, Origin, Reaction, Role, RoomAction,
-    RoomInfo, reactions_line,
+    RoomInfo, SearchPage, reactions_line,
 };
 pub use tonic::Code;

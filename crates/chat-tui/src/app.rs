@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use chat_client::rooms::{Entry, HistoryRequest, Rooms};
-use chat_client::{AccountChange, ChatMessage, ClientEvent, Connection, HistoryPage};
+use chat_client::{AccountChange, ChatMessage, ClientEvent, Connection, HistoryPage, SearchPage};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::command::{self, AccountCommand, Command, Line, MessageAction};
@@ -62,6 +62,14 @@ impl From<HistoryRequest> for Action {
     }
 }
 
+/// What a search found, with the hit picked.
+#[derive(Debug)]
+pub struct SearchResults {
+    pub query: String,
+    pub page: SearchPage,
+    pub selected: usize,
+}
+
 /// The passwords an account command needs, being asked for in the input
 /// line (masked, and kept out of the input history).
 #[derive(Debug)]
@@ -115,6 +123,8 @@ pub struct App {
     pub scroll_limit: Option<usize>,
     /// The commands are shown over the messages, until a key is pressed.
     pub help: bool,
+    /// A search's hits, shown over the messages until one is picked.
+    pub search: Option<SearchResults>,
     /// Ring the terminal's bell for what the room's level tells of.
     pub bell: bool,
     /// A message called for the user since the bell last rang.
@@ -139,6 +149,7 @@ impl App {
             scroll: 0,
             scroll_limit: None,
             help: false,
+            search: None,
             bell: true,
             rang: false,
             quit: false,
@@ -207,6 +218,13 @@ impl App {
                 self.scroll = 0;
             }
             Outcome::Notify(room, level) => self.rooms.set_notify(&room, level),
+            Outcome::Found(query, page) => {
+                self.search = Some(SearchResults {
+                    query,
+                    page,
+                    selected: 0,
+                });
+            }
             Outcome::Help => self.help = true,
             Outcome::Quit => self.quit = true,
         }
@@ -245,6 +263,9 @@ impl App {
         }
         if self.asking.is_some() {
             return self.answer(key);
+        }
+        if self.search.is_some() {
+            return self.on_search_key(key);
         }
         let completion = self.completion.take();
         match key.code {
@@ -483,6 +504,45 @@ impl App {
             return self.rooms.request_older().map(Action::from);
         }
         None
+    }
+
+    /// A key while a search's hits are shown: ↑↓ pick one, Enter goes
+    /// there, anything else closes them.
+    fn on_search_key(&mut self, key: KeyEvent) -> Option<Action> {
+        let search = self.search.as_mut()?;
+        let last = search.page.hits.len().saturating_sub(1);
+        match key.code {
+            KeyCode::Up => search.selected = search.selected.saturating_sub(1),
+            KeyCode::Down => search.selected = (search.selected + 1).min(last),
+            KeyCode::Enter => {
+                let SearchResults { page, selected, .. } = self.search.take()?;
+                let hit = page.hits.into_iter().nth(selected)?;
+                return self.go_to(hit);
+            }
+            _ => self.search = None,
+        }
+        None
+    }
+
+    /// Shows message `hit` in its room, picked, loading the history up to
+    /// it if it is not loaded.
+    fn go_to(&mut self, hit: ChatMessage) -> Option<Action> {
+        if !self.rooms.logs.contains_key(&hit.room) {
+            let room = &hit.room;
+            self.outcome(Outcome::Info(format!(
+                "/join {room} to see it in #{room} (you are not in it)"
+            )));
+            return None;
+        }
+        self.rooms.switch_to(&hit.room);
+        self.scroll = 0;
+        self.selected = Some(hit.seq);
+        let loaded =
+            (self.rooms.current_log()).is_some_and(|log| log.entries.contains_key(&(hit.seq, 0)));
+        (!loaded).then(|| Action::FetchHistory {
+            room: hit.room,
+            before: Some(hit.seq + 1),
+        })
     }
 
     fn cycle_room(&mut self, step: isize) {

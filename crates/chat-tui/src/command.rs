@@ -29,6 +29,8 @@ pub enum Command {
     Who,
     /// `/notify all|mentions|none`: what the current room tells you of.
     Notify(NotifyLevel),
+    /// Find messages holding every word, in every room the user may read.
+    Search(String),
     /// `/?` or `/help`.
     Help,
     /// `/quit`: leave, keeping an account's session for next time.
@@ -183,7 +185,7 @@ pub const HELP: &[&str] = &[
     "/react [N] 👍     react to N, the picked or the newest; /unreact takes back",
     "/join ROOM        join a room, or go to one you are in (/join N: channel N)",
     "/leave [ROOM]     leave this room (or ROOM); /notify all|mentions|none",
-    "/list             the open rooms; /user (or /who): who is in this room",
+    "/search WORDS     find messages in your rooms; /list: the open rooms; /who",
     "/topic [TEXT]     set (or clear) the room's topic       · owner, moderators",
     "/invite NAME      let NAME join this private room        · owner, moderators",
     "/kick NAME        put NAME out (may come back)           · owner, moderators",
@@ -266,6 +268,14 @@ pub fn parse(line: &str) -> Result<Line, CommandError> {
         }
         "leave" => Command::Leave(room_name(rest, "leave")?),
         "user" | "users" | "who" => no_arguments(rest, "user", Command::Who)?,
+        "search" | "find" if rest.trim().is_empty() => {
+            return Err(CommandError::MissingArgument {
+                command: "search",
+                what: "the words to find",
+                example: "/search address minji",
+            });
+        }
+        "search" | "find" => Command::Search(rest.trim().to_owned()),
         "notify" => Command::Notify(match rest.to_lowercase().as_str() {
             "all" => NotifyLevel::All,
             "mentions" => NotifyLevel::Mentions,

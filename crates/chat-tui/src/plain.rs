@@ -62,6 +62,11 @@ pub async fn run(
                 }
                 // The plain client rings no bell: nothing to keep.
                 Outcome::Notify(..) => {}
+                Outcome::Found(_, page) => {
+                    for hit in page.hits {
+                        println!("* #{} {}: {}", hit.room, hit.sender_label(), hit.text);
+                    }
+                }
                 Outcome::Help => {
                     for line in crate::command::HELP {
                         println!("* {line}");

@@ -1,7 +1,7 @@
 //! Carrying out commands against the server; shared by the terminal UI and
 //! the plain line mode, which only differ in how they show the outcome.
 
-use chat_client::{AccountChange, Client, NotifyLevel, RoomAction};
+use chat_client::{AccountChange, Client, NotifyLevel, RoomAction, SearchPage};
 
 use chat_client::emoji::expand_shortcodes;
 
@@ -21,6 +21,8 @@ pub enum Outcome {
     Left(String),
     /// What a room tells the user about is now this.
     Notify(String, NotifyLevel),
+    /// What a search found.
+    Found(String, SearchPage),
     /// Show the commands ([`HELP`](crate::command::HELP)), all at once.
     Help,
     Quit,
@@ -90,6 +92,13 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
                 Err(error) => vec![Outcome::Error(error.to_string())],
             }
         }
+        Command::Search(query) => match client.search(&query, None, "").await {
+            Ok(page) if page.hits.is_empty() => {
+                vec![Outcome::Info(format!("nothing holds \"{query}\""))]
+            }
+            Ok(page) => vec![Outcome::Found(query, page)],
+            Err(error) => vec![Outcome::Error(error.to_string())],
+        },
         Command::Bans => {
             let Some(room) = current else {
                 return vec![Outcome::Error("you are in no room; /join one first".into())];

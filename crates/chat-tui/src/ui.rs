@@ -13,7 +13,7 @@ use unicode_width::UnicodeWidthChar;
 
 use chat_client::rooms::{Entry, RoomLog, Rooms};
 
-use crate::app::App;
+use crate::app::{App, SearchResults};
 use crate::line_edit::LineEdit;
 use crate::login::{Field, LoginForm};
 
@@ -45,6 +45,9 @@ pub fn draw(frame: &mut Frame, app: &App) -> usize {
     let scroll_limit = draw_messages(frame, app, messages);
     if show_members {
         draw_members(frame, app, members);
+    }
+    if let Some(search) = &app.search {
+        draw_search(frame, search, messages);
     }
     draw_input(frame, app, input);
     draw_status(frame, app, status);
@@ -153,7 +156,7 @@ fn draw_messages(frame: &mut Frame, app: &App, area: Rect) -> usize {
     let block = Block::bordered().title(title);
     let inner = block.inner(area);
     let width = usize::from(inner.width);
-    let mut lines: Vec<Line> = app
+    let (mut lines, selected_at) = app
         .rooms
         .current_log()
         .map(|view| log_lines(view, app, width))
@@ -167,7 +170,14 @@ fn draw_messages(frame: &mut Frame, app: &App, area: Rect) -> usize {
     lines.extend(pending.map(|line| Line::from(line).dark_gray().italic()));
     let height = usize::from(inner.height);
     let limit = lines.len().saturating_sub(height);
-    let scroll = app.scroll.min(limit);
+    let mut scroll = app.scroll.min(limit);
+    // The picked message stays in view (one a search went to, too).
+    if let Some(at) = selected_at {
+        let end = lines.len() - scroll;
+        if at < end.saturating_sub(height) || at >= end {
+            scroll = lines.len().saturating_sub(at + height / 2).min(limit);
+        }
+    }
     let end = lines.len() - scroll;
     let start = end.saturating_sub(height);
     let visible: Vec<Line> = lines[start..end].to_vec();
@@ -176,9 +186,11 @@ fn draw_messages(frame: &mut Frame, app: &App, area: Rect) -> usize {
 }
 
 /// The lines of a room's log, with a "new messages" line before the first
-/// entry after the read marker the room came into view with.
-fn log_lines(log: &RoomLog, app: &App, width: usize) -> Vec<Line<'static>> {
+/// entry after the read marker the room came into view with; and where the
+/// picked message's lines start.
+fn log_lines(log: &RoomLog, app: &App, width: usize) -> (Vec<Line<'static>>, Option<usize>) {
     let mut lines = Vec::new();
+    let mut selected_at = None;
     let mut divider = log.divider;
     for (key, entry) in &log.entries {
         if divider.is_some_and(|read| key.0 > read) {
@@ -186,9 +198,79 @@ fn log_lines(log: &RoomLog, app: &App, width: usize) -> Vec<Line<'static>> {
             let rule = format!("{:─^width$}", " new messages ");
             lines.push(Line::from(fit(&rule, width)).yellow());
         }
+        if key.1 == 0 && app.selected == Some(key.0) {
+            selected_at = Some(lines.len());
+        }
         lines.extend(shown_lines(log, entry, app, width));
     }
-    lines
+    (lines, selected_at)
+}
+
+/// A search's hits over the messages: room, time, sender and the first
+/// line, the words found in bold yellow, the picked one reversed.
+fn draw_search(frame: &mut Frame, search: &SearchResults, area: Rect) {
+    let width = usize::from(area.width.saturating_sub(2));
+    let height = usize::from(area.height.saturating_sub(2)).max(1);
+    let hits = &search.page.hits;
+    let first = search.selected.saturating_sub(height - 1);
+    let lines: Vec<Line> = (hits.iter().enumerate().skip(first).take(height))
+        .map(|(at, hit)| {
+            let text = hit.text.lines().next().unwrap_or_default();
+            let time = crate::clock(hit.sent_at);
+            let said = format!("#{} {time} {}: {text}", hit.room, hit.sender_label());
+            let spans = highlighted(&fit(&said, width), &search.page.terms).into_iter();
+            match at == search.selected {
+                true => Line::from(spans.map(Span::reversed).collect::<Vec<_>>()),
+                false => Line::from(spans.collect::<Vec<_>>()),
+            }
+        })
+        .collect();
+    let more = match search.page.next_page_token.is_empty() {
+        true => String::new(),
+        false => " (the newest)".to_owned(),
+    };
+    let block = Block::bordered()
+        .title(format!(" “{}”: {} found{more} ", search.query, hits.len()))
+        .title_bottom(" ↑↓ pick · Enter goes there · any other key closes ")
+        .border_style(Style::new().fg(Color::Yellow));
+    frame.render_widget(Clear, area);
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// `text` with every place one of `terms` matches (case aside) in bold
+/// yellow.
+fn highlighted(text: &str, terms: &[String]) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    let (mut plain, mut at) = (0, 0);
+    while at < text.len() {
+        let found = terms.iter().find_map(|term| matched_len(&text[at..], term));
+        match found {
+            Some(len) if len > 0 => {
+                spans.push(Span::raw(text[plain..at].to_owned()));
+                let word = Span::raw(text[at..at + len].to_owned());
+                spans.push(word.bold().yellow());
+                at += len;
+                plain = at;
+            }
+            _ => at += text[at..].chars().next().map_or(1, char::len_utf8),
+        }
+    }
+    spans.push(Span::raw(text[plain..].to_owned()));
+    spans
+}
+
+/// How many bytes at the start of `text` match `term`, case aside.
+fn matched_len(text: &str, term: &str) -> Option<usize> {
+    let mut len = 0;
+    let mut chars = text.chars();
+    for wanted in term.chars() {
+        let c = chars.next()?;
+        if !c.to_lowercase().eq(wanted.to_lowercase()) {
+            return None;
+        }
+        len += c.len_utf8();
+    }
+    Some(len)
 }
 
 /// An entry's lines as shown: a reply's quote of the message it answers

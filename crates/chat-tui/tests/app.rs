@@ -1153,3 +1153,86 @@ fn the_servers_counts_are_badges_the_marker_a_line_and_the_bell_follows_the_leve
     assert!(shown.iter().any(|r| r.contains("#dev ")), "{shown:#?}");
     assert!(!shown.iter().any(|r| r.contains("@1")), "{shown:#?}");
 }
+
+#[test]
+fn a_searchs_hits_show_over_the_messages_and_enter_goes_to_one() {
+    let mut app = chatting(40);
+    app.apply(joined("dev", &["ann", "bob"], 9));
+    assert_eq!(
+        type_line(&mut app, "/search plan friday"),
+        Some(Action::Run(Command::Search("plan friday".into())))
+    );
+    let hits = vec![
+        message("dev", 7, "bob", "the PLAN for friday"),
+        message("general", 3, "bob", "message 3, plan b"),
+        message("elsewhere", 2, "bob", "a plan elsewhere"),
+    ];
+    let page = chat_client::SearchPage {
+        hits,
+        next_page_token: String::new(),
+        terms: vec!["plan".into()],
+    };
+    app.outcome(Outcome::Found("plan".into(), page));
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|frame| {
+            ui::draw(frame, &app);
+        })
+        .unwrap();
+    let shown = screen(&app, 80, 24);
+    assert!(
+        shown.iter().any(|r| r.contains("“plan”: 3 found")),
+        "{shown:#?}"
+    );
+    let row = shown
+        .iter()
+        .position(|r| r.contains("bob: the PLAN for friday"));
+    let row = row.unwrap_or_else(|| panic!("{shown:#?}"));
+    let byte = shown[row].find("PLAN").unwrap();
+    let column = shown[row][..byte].chars().count();
+    let cell = &terminal.backend().buffer()[(column as u16, row as u16)];
+    assert_eq!(cell.fg, Color::Yellow, "the word found stands out");
+
+    // ↓ then ↑ pick; Enter goes there, loading the history up to it.
+    app.on_key(key(KeyCode::Down));
+    app.on_key(key(KeyCode::Up));
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter)),
+        Some(Action::FetchHistory {
+            room: "dev".into(),
+            before: Some(8)
+        })
+    );
+    assert!(app.search.is_none());
+    assert_eq!(
+        (app.rooms.current.as_deref(), app.selected),
+        (Some("dev"), Some(7))
+    );
+
+    // A hit already loaded, far up the log: it is picked and in view.
+    app.outcome(Outcome::Found(
+        "message 1".into(),
+        chat_client::SearchPage {
+            hits: vec![message("general", 1, "bob", "message 1")],
+            ..Default::default()
+        },
+    ));
+    assert_eq!(app.on_key(key(KeyCode::Enter)), None, "loaded already");
+    let shown = screen(&app, 80, 24);
+    assert!(
+        shown.iter().any(|r| r.contains("bob: message 1 ")),
+        "{shown:#?}"
+    );
+
+    // A room the user is not in: said so.
+    app.outcome(Outcome::Found(
+        "plan".into(),
+        chat_client::SearchPage {
+            hits: vec![message("elsewhere", 2, "bob", "a plan elsewhere")],
+            ..Default::default()
+        },
+    ));
+    assert_eq!(app.on_key(key(KeyCode::Enter)), None);
+    let shown = screen(&app, 80, 24);
+    assert!(shown[23].contains("/join elsewhere"), "{}", shown[23]);
+}
