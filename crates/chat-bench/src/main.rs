@@ -8,6 +8,7 @@ mod idle;
 mod login;
 mod raw_reader;
 mod rooms;
+mod search;
 mod soak;
 mod store;
 mod target;
@@ -52,6 +53,9 @@ enum Command {
     /// What unread and mention counts cost: readers in many rooms of a
     /// large history list their rooms and open event streams.
     Attention(attention::AttentionArgs),
+    /// What a search costs over a large history, on SQLite or PostgreSQL,
+    /// for queries from rare to common.
+    Search(search::SearchArgs),
 }
 
 #[tokio::main]
@@ -61,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Fanout(args) => fanout::run(args).await,
         Command::Changes(args) => changes::run(args).await,
         Command::Attention(args) => attention::run(args).await,
+        Command::Search(args) => search::run(args).await,
         Command::Cluster(args) => cluster::run(args).await,
         Command::Idle(args) => idle::run(args).await,
         Command::Soak(args) => soak::run(args).await,
