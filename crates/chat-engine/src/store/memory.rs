@@ -283,22 +283,22 @@ impl HistoryStore for MemoryStore {
             })
             .collect();
         drop(rooms);
-        kept.sort_by_key(|found| std::cmp::Reverse(found.place()));
+        // By place, newest first, borrowed: no place is made per comparison.
+        fn place(f: &Found) -> (i64, &str, u64) {
+            (f.message.sent_at_ms, f.room.as_str(), f.message.seq)
+        }
+        kept.sort_by(|a, b| place(b).cmp(&place(a)));
         if short_only {
             kept.truncate(SHORT_SCAN);
         }
+        let after = (query.after.as_ref()).map(|a| (a.sent_at_ms, a.room.as_str(), a.seq));
         let holds_every_term = |found: &Found| {
             let text = found.message.text.to_lowercase();
             terms.iter().all(|term| text.contains(term.as_str()))
         };
         Ok(kept
             .into_iter()
-            .filter(|found| {
-                query
-                    .after
-                    .as_ref()
-                    .is_none_or(|after| found.place() < *after)
-            })
+            .filter(|found| after.is_none_or(|after| place(found) < after))
             .filter(holds_every_term)
             .take(query.limit)
             .collect())
