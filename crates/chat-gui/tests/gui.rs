@@ -787,6 +787,16 @@ fn a_window_not_looked_at_tells_of_mentions_and_of_what_the_level_says() {
         },
     ];
     assert_eq!(alerts, expected);
+    // A burst while the window is not drawn keeps its newest few.
+    for n in 0..8 {
+        state.apply(said("dm", 10 + n, &format!("burst {n}"), &[]));
+    }
+    let Screen::Chat(view) = &mut state.screen else {
+        panic!("not chatting");
+    };
+    let burst = std::mem::take(&mut view.alerts);
+    assert_eq!(burst.len(), 5, "{burst:?}");
+    assert_eq!(burst[4].body, "burst 7");
     // Looked at, the window tells of nothing.
     view.focused = true;
     state.apply(said("dm", 2, "still there?", &[]));
