@@ -29,6 +29,8 @@ test("a message is edited, reacted to and deleted, and everyone sees it", async 
   // Up in the empty composer edits one's last message.
   await say(ann.page, "helo wrld");
   await expectShownOnce(bob.page, "helo wrld");
+  // Up edits a message the server has taken, not one still on its way.
+  await expectShownOnce(ann.page, "helo wrld");
   await ann.page.press("textarea[name=message]", "ArrowUp");
   expect(await ann.page.inputValue("textarea[name=message]")).toBe("helo wrld");
   expect(await ann.page.locator(".composer .replying").innerText()).toContain(
@@ -119,7 +121,10 @@ test("a moderator deletes someone's message, and the tombstone says who", async 
   const spam = owner.page.locator(".message", { hasText: "spam spam" });
   await spam.waitFor();
   // A member may not delete someone else's: the owner may.
-  const theirs = guest.page.locator(".message", { hasText: "spam spam" });
+  const theirs = guest.page.locator(".message:not(.pending)", {
+    hasText: "spam spam",
+  });
+  await theirs.waitFor();
   expect(await theirs.getByRole("button", { name: /^Delete/ }).count()).toBe(1);
   await spam.hover();
   await spam.getByRole("button", { name: "Delete gus's message" }).click();
