@@ -52,6 +52,16 @@ const HISTORY_PAGE = 50;
  * while it is held: the node it left holds it until its lease ends. */
 const NAME_HELD_MS = 15_000;
 
+/** A page of search results. */
+export interface SearchPage {
+  /** Newest first. */
+  hits: ChatMessage[];
+  /** Where the next page starts; empty when there is none. */
+  nextPageToken: string;
+  /** The words looked for, as the server read them (to mark them). */
+  terms: string[];
+}
+
 /** A room as listed by the server. */
 export interface ListedRoom {
   name: string;
@@ -315,6 +325,39 @@ export class ChatClient {
     if (request) void this.loadHistory(request);
   }
 
+  /** Shows message `seq` of `room`, joining the room first if the user
+   * is not in it (a search finds messages of public rooms it may join). */
+  async jumpTo(room: string, seq: number) {
+    if (!this.state.rooms.has(room)) await this.join(room);
+    this.dispatch({ type: "jumpTo", room, seq });
+  }
+
+  /** Loads the messages a jump left out after `after` in `room`, a page
+   * at a time. */
+  fillGap(room: string, after: number) {
+    this.dispatch({ type: "gapWanted", room, after });
+  }
+
+  /** A page of the messages holding every word of `query`, newest first,
+   * in `room` or (empty) every room the user may read; `pageToken` goes
+   * on from an earlier page. */
+  async search(
+    query: string,
+    room: string,
+    pageToken = "",
+  ): Promise<SearchPage> {
+    const reply = await this.call((headers) =>
+      this.rpc.searchMessages({ query, room, pageToken }, { headers }),
+    );
+    return {
+      hits: reply.hits.flatMap((hit) =>
+        hit.message ? [toMessage(hit.message)] : [],
+      ),
+      nextPageToken: reply.nextPageToken,
+      terms: reply.terms,
+    };
+  }
+
   /** Reconnects now rather than at the end of the back-off wait. */
   retryNow() {
     this.wait = FIRST_WAIT_MS;
@@ -539,27 +582,27 @@ export class ChatClient {
   }
 
   private async loadHistory(request: HistoryRequest) {
+    const position =
+      "before" in request
+        ? { case: "beforeSeq" as const, value: BigInt(request.before) }
+        : { case: "afterSeq" as const, value: BigInt(request.after) };
     try {
       const reply = await this.call((headers) =>
         this.rpc.getHistory(
-          {
-            room: request.room,
-            position: { case: "beforeSeq", value: BigInt(request.before) },
-            limit: HISTORY_PAGE,
-          },
+          { room: request.room, position, limit: HISTORY_PAGE },
           { headers },
         ),
       );
       this.dispatch({
         type: "historyLoaded",
-        room: request.room,
+        request,
         page: {
           messages: reply.messages.map(toMessage),
           hasMore: reply.hasMore,
         },
       });
     } catch {
-      this.dispatch({ type: "historyLoaded", room: request.room, page: null });
+      this.dispatch({ type: "historyLoaded", request, page: null });
     }
   }
 

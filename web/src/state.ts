@@ -14,6 +14,8 @@ export { NotifyLevel, Origin, Role };
  * (and loaded again from history if the user scrolls back), so a tab left
  * open in busy rooms stays small. */
 export const MOST_ENTRIES = 1000;
+/** How many messages after one jumped to are loaded with it. */
+const JUMP_CONTEXT = 25;
 
 export interface ChatMessage {
   room: string;
@@ -92,7 +94,10 @@ export type RoomAction =
  * message that preceded it. */
 export type Entry =
   | { kind: "message"; key: string; message: ChatMessage }
-  | { kind: "notice"; key: string; text: string; after: number };
+  | { kind: "notice"; key: string; text: string; after: number }
+  /** Messages numbered between `after` and `before` are not loaded: a
+   * jump to an older message left them out. */
+  | { kind: "gap"; key: string; after: number; before: number };
 
 export interface RoomLog {
   details: RoomDetails;
@@ -117,6 +122,10 @@ export interface RoomLog {
   newest: number;
   /** Who is typing there now (the server says when each stops). */
   typing: Set<string>;
+  /** The message jumped to (from a search or a reply's quote), and which
+   * jump of the page's that was: the view scrolls to it once per jump
+   * and marks it. */
+  focus: { seq: number; jump: number } | null;
 }
 
 export type Connection =
@@ -137,10 +146,11 @@ export interface PendingSend {
 }
 
 /** A page of a room's history to ask for: messages before `before`. */
-export interface HistoryRequest {
-  room: string;
-  before: number;
-}
+/** A page of a room's history to load: the newest messages before a
+ * number, or the oldest after one. */
+export type HistoryRequest =
+  | { room: string; before: number; jump?: boolean }
+  | { room: string; after: number };
 
 /** One change to what the user sees. */
 export type ChatEvent =
@@ -174,7 +184,7 @@ export type ChatEvent =
   | { type: "fellBehind"; room: string; firstMissed: number; resumedAt: number }
   | {
       type: "historyLoaded";
-      room: string;
+      request: HistoryRequest;
       page: { messages: ChatMessage[]; hasMore: boolean } | null;
     }
   // From the connection and the calls.
@@ -193,7 +203,9 @@ export type ChatEvent =
   | { type: "noticeRead" }
   | { type: "cycle"; step: number }
   | { type: "visible"; visible: boolean }
-  | { type: "olderWanted" };
+  | { type: "olderWanted" }
+  | { type: "jumpTo"; room: string; seq: number }
+  | { type: "gapWanted"; room: string; after: number };
 
 export class ChatState {
   me = "";
@@ -212,6 +224,7 @@ export class ChatState {
    * view. */
   visible = true;
   private notices = 0;
+  private jumps = 0;
 
   constructor(me = "", registered = false) {
     this.me = me;
@@ -267,7 +280,7 @@ export class ChatState {
         this.fellBehind(event.room, event.firstMissed, event.resumedAt);
         return null;
       case "historyLoaded":
-        this.historyLoaded(event.room, event.page);
+        this.historyLoaded(event.request, event.page);
         return null;
       default:
         return this.applyLocal(event);
@@ -323,6 +336,10 @@ export class ChatState {
         break;
       case "olderWanted":
         return this.requestOlder();
+      case "jumpTo":
+        return this.jumpTo(event.room, event.seq);
+      case "gapWanted":
+        return { room: event.room, after: event.after };
     }
     return null;
   }
@@ -587,17 +604,57 @@ export class ChatState {
     );
   }
 
-  /** A page of `room`'s history arrived (or failed: null). */
+  /** The page `request` asked for arrived (or failed: null). A page
+   * before a number holds every message below it (the newest of them),
+   * so what it leaves out lies above it; a page after a number fills a
+   * gap from its start. */
   historyLoaded(
-    room: string,
+    request: HistoryRequest,
     page: { messages: ChatMessage[]; hasMore: boolean } | null,
   ): void {
-    const log = this.rooms.get(room);
+    const log = this.rooms.get(request.room);
     if (!log) return;
-    log.loading = false;
+    if ("before" in request) {
+      log.loading = false;
+      if (!page) return;
+      for (const message of page.messages) insertMessage(log, message);
+      log.hasOlder = page.hasMore;
+      // A jump's page may end short of what is loaded; pages of older
+      // history end where it starts.
+      const next = firstLoadedFrom(log, request.before);
+      if (request.jump && next !== null && next > request.before) {
+        insertGap(log, request.before - 1, next);
+      }
+      return;
+    }
     if (!page) return;
+    const at = log.entries.findIndex(
+      (entry) => entry.kind === "gap" && entry.after === request.after,
+    );
+    if (at < 0) return;
+    const gap = log.entries.splice(at, 1)[0] as Extract<Entry, { kind: "gap" }>;
     for (const message of page.messages) insertMessage(log, message);
-    log.hasOlder = page.hasMore;
+    const reached = page.messages.at(-1)?.seq ?? gap.before;
+    if (page.hasMore && reached + 1 < gap.before) {
+      insertGap(log, reached, gap.before);
+    }
+  }
+
+  /** Shows message `seq` of `room`, loading the history around it if it
+   * is not loaded. */
+  jumpTo(room: string, seq: number): HistoryRequest | null {
+    const log = this.rooms.get(room);
+    if (!log) return null;
+    this.switchTo(room);
+    this.jumps += 1;
+    log.focus = { seq, jump: this.jumps };
+    const loaded = log.entries.some(
+      (entry) => entry.kind === "message" && entry.message.seq === seq,
+    );
+    if (loaded) return null;
+    log.loading = true;
+    // The page ends some messages after it, to read it in its place.
+    return { room, before: seq + JUMP_CONTEXT, jump: true };
   }
 
   /** The page before the oldest message of the room in view, if there may
@@ -684,6 +741,7 @@ export class ChatState {
         loading: false,
         newest: 0,
         typing: new Set(),
+        focus: null,
       };
       this.rooms.set(room, log);
     }
@@ -695,6 +753,10 @@ export class ChatState {
   private recount(log: RoomLog): void {
     const oldest = oldestSeq(log);
     if (oldest === null || oldest > log.readSeq + 1) return;
+    const unloaded = log.entries.some(
+      (entry) => entry.kind === "gap" && entry.before > log.readSeq + 1,
+    );
+    if (unloaded) return;
     let unread = 0;
     let mentions = 0;
     for (const entry of log.entries) {
@@ -730,13 +792,35 @@ function readAll(log: RoomLog): void {
   log.mentions = 0;
 }
 
-/** Drops the oldest entries past [`MOST_ENTRIES`]. */
+/** Drops the oldest entries past [`MOST_ENTRIES`], and any gap then
+ * first (older history loads from the oldest message), and forgets the
+ * message jumped to. */
 function trim(log: RoomLog): void {
   const extra = log.entries.length - MOST_ENTRIES;
   if (extra > 0) {
     log.entries.splice(0, extra);
     log.hasOlder = true;
   }
+  while (log.entries[0]?.kind === "gap") log.entries.shift();
+  log.focus = null;
+}
+
+/** The number of the first message loaded from `seq` on, if any. */
+function firstLoadedFrom(log: RoomLog, seq: number): number | null {
+  for (const entry of log.entries) {
+    if (entry.kind === "message" && entry.message.seq >= seq) {
+      return entry.message.seq;
+    }
+  }
+  return null;
+}
+
+/** Marks the messages between `after` and `before` as not loaded. */
+function insertGap(log: RoomLog, after: number, before: number): void {
+  const at = log.entries.findIndex(
+    (entry) => entry.kind === "message" && entry.message.seq >= before,
+  );
+  log.entries.splice(at, 0, { kind: "gap", key: `g${after}`, after, before });
 }
 
 function newestSeq(log: RoomLog): number {

@@ -67,3 +67,46 @@ export function timeOf(date: Date): string {
     minute: "2-digit",
   });
 }
+
+/** A part of a text, and whether it is one of the words searched for. */
+export interface MarkedPart {
+  text: string;
+  mark: boolean;
+}
+
+/** How far before the first word found a search hit's excerpt starts, and
+ * how long an excerpt is, in characters. */
+const EXCERPT_BEFORE = 40;
+const EXCERPT_LENGTH = 200;
+
+/** An excerpt of `text` around the first of `terms` in it (case aside),
+ * cut into parts with each term found marked: drawn as text, never as
+ * markup. */
+export function excerpt(text: string, terms: string[]): MarkedPart[] {
+  const words = terms.filter((term) => term !== "");
+  const pattern =
+    words.length > 0
+      ? new RegExp(
+          words
+            .map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+            .join("|"),
+          "giu",
+        )
+      : null;
+  const first = pattern ? text.search(pattern) : -1;
+  const start = first > EXCERPT_BEFORE ? first - EXCERPT_BEFORE : 0;
+  let cut = text.slice(start, start + EXCERPT_LENGTH).replace(/\s+/g, " ");
+  if (start > 0) cut = `…${cut}`;
+  if (start + EXCERPT_LENGTH < text.length) cut = `${cut}…`;
+  const parts: MarkedPart[] = [];
+  let at = 0;
+  for (const found of pattern ? cut.matchAll(pattern) : []) {
+    if (found.index > at) {
+      parts.push({ text: cut.slice(at, found.index), mark: false });
+    }
+    parts.push({ text: found[0], mark: true });
+    at = found.index + found[0].length;
+  }
+  if (at < cut.length) parts.push({ text: cut.slice(at), mark: false });
+  return parts;
+}

@@ -2,7 +2,7 @@
 //! a store (SQLite here, or the PostgreSQL database given) with messages of
 //! words drawn from a mixed English and Korean vocabulary, then times the
 //! store's search, the call `SearchMessages` makes, for queries from rare
-//! to common, in every room and in ten.
+//! to common, in every room, in ten and in one.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -79,10 +79,10 @@ impl Words {
         self.0 >> 33
     }
 
-    /// A message of 4 to 15 words; common words come up more often (the
-    /// square of a uniform pick favours the start of the list), and one
-    /// message in 10,000 has the rare word.
-    fn message(&mut self, n: usize) -> String {
+    /// Message `n` (of room number `room`): 4 to 15 words; common words
+    /// come up more often (the square of a uniform pick favours the start
+    /// of the list), and one message in 10,000 has the rare word.
+    fn message(&mut self, n: usize, room: usize) -> String {
         let count = 4 + self.next() % 12;
         let mut words: Vec<String> = (0..count)
             .map(|_| {
@@ -92,6 +92,11 @@ impl Words {
             .collect();
         if n % 10_000 == 7 {
             words.push("zanzibar".into());
+        }
+        // Common, but never in the first ten rooms: a search there must
+        // look past every one of its matches.
+        if n % 10 == 3 && room >= 10 {
+            words.push("elsewhere".into());
         }
         words.join(" ")
     }
@@ -138,15 +143,21 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     }
     let all: Vec<String> = (0..args.rooms).map(room).collect();
     let ten: Vec<String> = all.iter().take(10).cloned().collect();
-    let kinds: [(&str, &[&str]); 6] = [
+    let one: Vec<String> = all.iter().take(1).cloned().collect();
+    let kinds: [(&str, &[&str]); 7] = [
         ("rare word (1 in 10,000 messages)", &["zanzibar"]),
         ("common word", &["meeting"]),
         ("two words", &["deploy", "tomorrow"]),
         ("Korean, inside words", &["서울"]),
         ("Korean, 3 characters", &["안녕하"]),
         ("very common short word", &["the"]),
+        ("a common word the rooms lack", &["elsewhere"]),
     ];
-    for (rooms, within) in [(&all, "every room"), (&ten, "ten rooms")] {
+    for (rooms, within) in [
+        (&all, "every room"),
+        (&ten, "ten rooms"),
+        (&one, "one room"),
+    ] {
         println!("  in {within}:");
         for (what, terms) in kinds {
             time(&*store, what, terms, rooms, args.count).await?;
@@ -177,7 +188,7 @@ async fn fill(store: &dyn HistoryStore, args: &SearchArgs) -> anyhow::Result<()>
                     sent_at_ms: start + n as i64,
                     sender: "writer".into(),
                     origin: Origin::Native,
-                    text: words.message(n),
+                    text: words.message(n, r),
                     ..Message::default()
                 };
                 (name, Entry::Message(Arc::new(message)))

@@ -792,9 +792,24 @@ fn said_at(seq: u64, at: i64, text: &str) -> Arc<Message> {
     })
 }
 
+/// A room of this many messages that no search finds, taken before the
+/// others: a store may search differently when the rooms hold many.
+const FILLER: u64 = 6_000;
+
 /// What `terms` finds in `rooms`: `room/seq` of each hit, newest first,
-/// page by page of `limit`.
+/// page by page of `limit`; the same with the room "filler" searched too.
 async fn found(store: &dyn Store, terms: &[&str], rooms: &[&str], limit: usize) -> Vec<String> {
+    let hits = found_in(store, terms, rooms, limit).await;
+    let with_filler = [rooms, &["filler"]].concat();
+    assert_eq!(
+        found_in(store, terms, &with_filler, limit).await,
+        hits,
+        "{terms:?} with a room of many messages searched too"
+    );
+    hits
+}
+
+async fn found_in(store: &dyn Store, terms: &[&str], rooms: &[&str], limit: usize) -> Vec<String> {
     let mut query = SearchQuery {
         terms: terms.iter().map(|t| (*t).to_owned()).collect(),
         rooms: rooms.iter().map(|r| (*r).to_owned()).collect(),
@@ -807,7 +822,7 @@ async fn found(store: &dyn Store, terms: &[&str], rooms: &[&str], limit: usize) 
         assert!(page.len() <= limit);
         hits.extend(page.iter().map(|f| format!("{}/{}", f.room, f.message.seq)));
         match page.last() {
-            Some(last) if page.len() == limit => query.after = Some(last.place()),
+            Some(last) if page.len() == limit => query.after = Some(last.place),
             _ => return hits,
         }
     }
@@ -815,8 +830,14 @@ async fn found(store: &dyn Store, terms: &[&str], rooms: &[&str], limit: usize) 
 
 async fn search_finds_text_in_the_rooms_given_newest_first(subject: Subject) {
     let store = subject.open().await;
-    let rooms = ["a", "b", "c"].map(|name| RoomUpdate::Create(room(name)));
+    let rooms = ["a", "b", "c", "filler"].map(|name| RoomUpdate::Create(room(name)));
     store.update_rooms(rooms.into()).await.unwrap();
+    for first in (1..=FILLER).step_by(1_000) {
+        let filler: Vec<_> = (first..first + 1_000)
+            .map(|seq| said_at(seq, 0, &format!("filler {seq}")))
+            .collect();
+        append(&*store, "filler", &filler).await;
+    }
     let a = [
         said_at(1, 10, "안녕하세요 여러분"),
         said_at(2, 20, "the address is 12 Main St"),

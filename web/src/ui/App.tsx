@@ -9,6 +9,7 @@ import { Account } from "./Account";
 import { Login } from "./Login";
 import { Members } from "./Members";
 import { Room } from "./Room";
+import { Search, type SearchResults } from "./Search";
 import { Sidebar } from "./Sidebar";
 import { faviconUrl, setFavicon } from "../favicon";
 import { notify } from "./notifications";
@@ -19,8 +20,14 @@ export function App({ client }: { client: ChatClient }) {
   // On a narrow screen the rooms and members are drawers.
   const [drawer, setDrawer] = useState<"rooms" | "members" | null>(null);
   const [account, setAccount] = useState(false);
-  // A new login starts with the account's window closed.
-  useEffect(() => setAccount(false), [client.loggedIn, state.me]);
+  const [searching, setSearching] = useState(false);
+  const [results, setResults] = useState<SearchResults | null>(null);
+  // A new login starts with the account's window closed, and no search.
+  useEffect(() => {
+    setAccount(false);
+    setSearching(false);
+    setResults(null);
+  }, [client.loggedIn, state.me]);
 
   useEffect(() => {
     document.title = state.pageTitle();
@@ -100,6 +107,15 @@ export function App({ client }: { client: ChatClient }) {
           </span>
         )}
         <button
+          class="search-button secondary"
+          aria-label="Search messages"
+          title="Search messages"
+          aria-expanded={searching}
+          onClick={() => setSearching(!searching)}
+        >
+          🔍<span class="wide-only"> Search</span>
+        </button>
+        <button
           class="secondary narrow-only"
           aria-expanded={drawer === "members"}
           onClick={() => toggle("members")}
@@ -121,6 +137,14 @@ export function App({ client }: { client: ChatClient }) {
             ✕
           </button>
         </p>
+      )}
+      {searching && (
+        <Search
+          client={client}
+          results={results}
+          onResults={setResults}
+          onClose={() => setSearching(false)}
+        />
       )}
       {account && state.registered && (
         <Account client={client} onClose={() => setAccount(false)} />

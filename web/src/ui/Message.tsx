@@ -50,12 +50,10 @@ export function MessageLine({
     if (!remove) noteUsed(emoji);
     act(() => client.react(room, seq, emoji, remove));
   };
-  const jump = () =>
-    document
-      .querySelector(`.message[data-seq="${message.replyTo}"]`)
-      ?.scrollIntoView({ block: "center" });
+  const jump = () => void client.jumpTo(room, message.replyTo);
+  const focused = log.focus?.seq === seq ? " focused" : "";
   return (
-    <div class={lineClass(message, me)} data-seq={seq}>
+    <div class={lineClass(message, me) + focused} data-seq={seq}>
       {message.replyTo > 0 && (
         <button class="quote link" onClick={jump}>
           ↪ {quoteOf(log, message.replyTo)}

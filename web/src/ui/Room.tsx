@@ -301,6 +301,8 @@ function Log({
   });
   // Newer messages came while the reader was scrolled up.
   const [newerBelow, setNewerBelow] = useState(false);
+  // The last jump the view was moved for.
+  const shownJump = useRef(0);
 
   // Keep the view where the reader is: at the bottom if it was there,
   // else on the same messages when older ones are added above.
@@ -310,7 +312,15 @@ function Log({
     const before = seen.current;
     const first = log.entries[0]?.key ?? "";
     const last = log.entries.at(-1)?.key ?? "";
-    if (before.room !== room || before.atBottom) {
+    const focus = log.focus;
+    if (focus !== null && focus.jump !== shownJump.current) {
+      // A jump: to the message, once it is loaded.
+      const line = element.querySelector(`.message[data-seq="${focus.seq}"]`);
+      if (line) {
+        line.scrollIntoView({ block: "center" });
+        shownJump.current = focus.jump;
+      }
+    } else if (before.room !== room || before.atBottom) {
       element.scrollTop = element.scrollHeight;
     } else {
       if (first !== before.first) {
@@ -408,6 +418,14 @@ function Log({
               onReply={onReply}
               onEdit={onEdit}
             />
+          ) : item.kind === "gap" ? (
+            <button
+              class="link gap"
+              key={item.key}
+              onClick={() => client.fillGap(room, item.after)}
+            >
+              ⋯ Load the messages after these
+            </button>
           ) : (
             <p class="notice" key={item.key}>
               {item.text}

@@ -249,10 +249,13 @@ export function removeDir(dir: string) {
 
 /** A chatd and a Chromium shared by the tests of one file: started
  * before the first, stopped after the last. */
-export function sharedChatdAndBrowser(): { server: Chatd; browser: Browser } {
+export function sharedChatdAndBrowser(flags: string[] = []): {
+  server: Chatd;
+  browser: Browser;
+} {
   const shared = {} as { server: Chatd; browser: Browser };
   beforeAll(async () => {
-    shared.server = await startChatd();
+    shared.server = await startChatd({ flags });
     shared.browser = await launchBrowser();
   });
   afterAll(async () => {

@@ -51,12 +51,17 @@ function member(name: string, role = Role.MEMBER, online = true): Member {
   return { name, online, role, muted: false, guest: false };
 }
 
-/** What the room's log shows, in order: message seqs and notice texts. */
+/** What the room's log shows, in order: message seqs, notice texts, and
+ * gaps as `…after-before`. */
 function shown(state: ChatState, room: string): (number | string)[] {
   return state.rooms
     .get(room)!
     .entries.map((entry) =>
-      entry.kind === "message" ? entry.message.seq : entry.text,
+      entry.kind === "message"
+        ? entry.message.seq
+        : entry.kind === "gap"
+          ? `…${entry.after}-${entry.before}`
+          : entry.text,
     );
 }
 
@@ -87,20 +92,78 @@ describe("ChatState", () => {
     state.roomJoined(details("general"), [], 10);
     state.memberJoined("general", "bob", true);
     state.addMessage(message("general", 11));
-    state.historyLoaded("general", {
-      messages: [message("general", 9), message("general", 10)],
-      hasMore: true,
-    });
+    state.historyLoaded(
+      { room: "general", before: 11 },
+      {
+        messages: [message("general", 9), message("general", 10)],
+        hasMore: true,
+      },
+    );
     expect(shown(state, "general")).toEqual([9, 10, "→ bob joined", 11]);
     expect(state.requestOlder()).toEqual({ room: "general", before: 9 });
     // One page at a time.
     expect(state.requestOlder()).toBeNull();
-    state.historyLoaded("general", {
-      messages: [message("general", 8)],
-      hasMore: false,
-    });
+    state.historyLoaded(
+      { room: "general", before: 9 },
+      {
+        messages: [message("general", 8)],
+        hasMore: false,
+      },
+    );
     expect(state.requestOlder()).toBeNull();
     expect(shown(state, "general")).toEqual([8, 9, 10, "→ bob joined", 11]);
+  });
+
+  test("a jump to a message far back loads around it, and the messages between load after", () => {
+    const state = new ChatState("ann");
+    state.roomJoined(details("general"), [], 0);
+    state.roomJoined(details("dev"), [], 500);
+    const pages = (from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => message("dev", from + i));
+    state.historyLoaded(
+      { room: "dev", before: 501 },
+      { messages: pages(451, 500), hasMore: true },
+    );
+    // Loaded already: shown, nothing to load.
+    expect(state.jumpTo("dev", 460)).toBeNull();
+    expect(state.current).toBe("dev");
+    expect(state.rooms.get("dev")!.focus?.seq).toBe(460);
+    // Far back: a page ending some messages after it, then a gap.
+    const around = state.jumpTo("dev", 100)!;
+    expect(around).toEqual({ room: "dev", before: 125, jump: true });
+    state.historyLoaded(around, { messages: pages(75, 124), hasMore: true });
+    const log = shown(state, "dev");
+    expect(log.slice(49, 52)).toEqual([124, "…124-451", 451]);
+    expect(state.rooms.get("dev")!.focus?.seq).toBe(100);
+    // Scrolling up still loads older pages, before the jump's page.
+    expect(state.requestOlder()).toEqual({ room: "dev", before: 75 });
+    // The gap loads a page at a time from its start, and closes.
+    expect(state.apply({ type: "gapWanted", room: "dev", after: 124 })).toEqual(
+      { room: "dev", after: 124 },
+    );
+    state.historyLoaded(
+      { room: "dev", after: 124 },
+      { messages: pages(125, 174), hasMore: true },
+    );
+    expect(shown(state, "dev").slice(99, 102)).toEqual([174, "…174-451", 451]);
+    state.historyLoaded(
+      { room: "dev", after: 174 },
+      { messages: pages(175, 224), hasMore: true },
+    );
+    state.historyLoaded(
+      { room: "dev", after: 224 },
+      { messages: pages(225, 274), hasMore: true },
+    );
+    state.historyLoaded(
+      { room: "dev", after: 274 },
+      { messages: pages(275, 450), hasMore: true },
+    );
+    expect(shown(state, "dev")).toEqual(
+      Array.from({ length: 426 }, (_, i) => 75 + i),
+    );
+    // Left, it is trimmed from the oldest, and the jump is forgotten.
+    state.switchTo("general");
+    expect(state.rooms.get("dev")!.focus).toBeNull();
   });
 
   test("unread counts rooms not in view and a hidden page, not one's own messages", () => {
@@ -231,10 +294,13 @@ describe("ChatState", () => {
     // In view, it keeps what is scrolled back to.
     state.switchTo("busy");
     expect(state.requestOlder()).toEqual({ room: "busy", before: 11 });
-    state.historyLoaded("busy", {
-      messages: Array.from({ length: 10 }, (_, i) => message("busy", i + 1)),
-      hasMore: false,
-    });
+    state.historyLoaded(
+      { room: "busy", before: 11 },
+      {
+        messages: Array.from({ length: 10 }, (_, i) => message("busy", i + 1)),
+        hasMore: false,
+      },
+    );
     state.addMessage(message("busy", MOST_ENTRIES + 11));
     expect(shown(state, "busy")).toHaveLength(MOST_ENTRIES + 11);
     // Left, it is trimmed again.
@@ -349,10 +415,13 @@ describe("attention", () => {
     const read = { seq: 5, unread: 3, mentions: 1 };
     state.roomJoined(details("dev"), [], 8, read);
     expect(state.pageTitle()).toBe("(3, @1) chat");
-    state.historyLoaded("dev", {
-      messages: [4, 5, 6, 8].map((seq) => message("dev", seq)),
-      hasMore: true,
-    });
+    state.historyLoaded(
+      { room: "dev", before: 9 },
+      {
+        messages: [4, 5, 6, 8].map((seq) => message("dev", seq)),
+        hasMore: true,
+      },
+    );
     state.addMessage(mention("dev", 9));
     expect([state.rooms.get("dev")!.unread, state.totalMentions()]).toEqual([
       4, 2,

@@ -1,6 +1,6 @@
 import { expect, test } from "vitest";
 
-import { dayLabel, markdown } from "../../src/text";
+import { dayLabel, excerpt, markdown } from "../../src/text";
 import { memberChoices } from "../../src/ui/Members";
 import { Role } from "../../src/state";
 
@@ -87,4 +87,28 @@ test("the member menu offers what the role allows", () => {
     "Ban",
     "Mute",
   ]);
+});
+
+test("a search hit's excerpt marks the words found, case aside, around the first", () => {
+  const shown = (text: string, terms: string[]) =>
+    excerpt(text, terms)
+      .map((part) => (part.mark ? `[${part.text}]` : part.text))
+      .join("");
+  expect(shown("The address is 12 Main St", ["ADDRESS", "main"])).toBe(
+    "The [address] is 12 [Main] St",
+  );
+  expect(shown("안녕하세요 여러분, 안녕!", ["안녕"])).toBe(
+    "[안녕]하세요 여러분, [안녕]!",
+  );
+  // Regular expression characters are text; markup stays text.
+  expect(shown("costs $5 (or <b>6</b>)", ["(or", "<b>"])).toBe(
+    "costs $5 [(or] [<b>]6</b>)",
+  );
+  // A long text is cut around the first word found.
+  const long = `${"x".repeat(300)} needle ${"y".repeat(300)}`;
+  const cut = shown(long, ["needle"]);
+  expect(cut.startsWith("…")).toBe(true);
+  expect(cut.endsWith("…")).toBe(true);
+  expect(cut).toContain("[needle]");
+  expect(cut.length).toBeLessThan(210);
 });

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Found, HistoryStore,
-    NotifyLevel, ReadMarker, RoomUpdate, SHORT_SCAN, SHORT_TERM, SavedRoom, SearchQuery, SentKey,
+    NotifyLevel, ReadMarker, RoomUpdate, SHORT_SCAN, SavedRoom, SearchPlace, SearchQuery, SentKey,
     StoreError, StoredSession,
 };
 use crate::Message;
@@ -27,7 +27,17 @@ pub struct MemoryStore {
     sent: Mutex<HashMap<SentKey, Arc<Message>>>,
     /// Each room's count of messages ever stored (a deleted room's too).
     message_counts: Mutex<HashMap<String, u64>>,
+    /// The search place of each kept entry, alongside `rooms`.
+    places: Mutex<Places>,
     accounts: Mutex<Accounts>,
+}
+
+/// Search places: the store's count of the entries it took, and the place
+/// of each room's kept entries, oldest first.
+#[derive(Debug, Default)]
+struct Places {
+    taken: u64,
+    rooms: HashMap<String, VecDeque<u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +70,7 @@ impl MemoryStore {
             deleted_last_seqs: Mutex::default(),
             sent: Mutex::default(),
             message_counts: Mutex::default(),
+            places: Mutex::default(),
             accounts: Mutex::default(),
         }
     }
@@ -75,6 +86,7 @@ impl MemoryStore {
                 saved.remove(&room);
                 // Numbering carries on from the last message removed.
                 let removed = self.rooms().remove(&room);
+                lock(&self.places).rooms.remove(&room);
                 if let Some(newest) = removed.and_then(|mut history| history.pop_back()) {
                     lock(&self.deleted_last_seqs).insert(room.clone(), newest.seq);
                 }
@@ -122,6 +134,7 @@ impl HistoryStore for MemoryStore {
         let mut rooms = self.rooms();
         let mut sent = lock(&self.sent);
         let mut counts = lock(&self.message_counts);
+        let mut places = lock(&self.places);
         let mut stored = Vec::with_capacity(batch.len());
         for (room, entry) in batch {
             let history = match rooms.get_mut(*room) {
@@ -149,12 +162,21 @@ impl HistoryStore for MemoryStore {
                     }
                 }
             };
+            places.taken += 1;
+            let place = places.taken;
+            let room_places = match places.rooms.get_mut(*room) {
+                Some(room_places) => room_places,
+                None => places.rooms.entry((*room).to_owned()).or_default(),
+            };
             if history.len() == self.retain
                 && let Some(oldest) = history.pop_front()
-                && let Some(key) = sent_key(room, &oldest)
             {
-                sent.remove(&key);
+                room_places.pop_front();
+                if let Some(key) = sent_key(room, &oldest) {
+                    sent.remove(&key);
+                }
             }
+            room_places.push_back(place);
             if let Some(key) = sent_key(room, &entry) {
                 sent.insert(key, Arc::clone(&entry));
             }
@@ -269,36 +291,32 @@ impl HistoryStore for MemoryStore {
 
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Found>, StoreError> {
         let terms: Vec<String> = query.terms.iter().map(|t| t.to_lowercase()).collect();
-        let short_only = terms.iter().all(|t| t.chars().count() < SHORT_TERM);
         let rooms = self.rooms();
+        let places = lock(&self.places);
         let mut kept: Vec<Found> = (query.rooms.iter())
-            .filter_map(|room| Some((room, rooms.get(room)?)))
-            .flat_map(|(room, history)| {
-                (history.iter())
-                    .filter(|m| m.updates.is_none() && !m.deleted)
-                    .map(|message| Found {
+            .filter_map(|room| Some((room, rooms.get(room)?, places.rooms.get(room)?)))
+            .flat_map(|(room, history, places)| {
+                (history.iter().zip(places))
+                    .filter(|(m, _)| m.updates.is_none() && !m.deleted)
+                    .map(|(message, place)| Found {
                         room: room.clone(),
                         message: Arc::clone(message),
+                        place: SearchPlace(*place),
                     })
             })
             .collect();
-        drop(rooms);
-        // By place, newest first, borrowed: no place is made per comparison.
-        fn place(f: &Found) -> (i64, &str, u64) {
-            (f.message.sent_at_ms, f.room.as_str(), f.message.seq)
-        }
-        kept.sort_by(|a, b| place(b).cmp(&place(a)));
-        if short_only {
+        drop((rooms, places));
+        kept.sort_by_key(|found| std::cmp::Reverse(found.place));
+        if !query.has_indexed_term() {
             kept.truncate(SHORT_SCAN);
         }
-        let after = (query.after.as_ref()).map(|a| (a.sent_at_ms, a.room.as_str(), a.seq));
         let holds_every_term = |found: &Found| {
             let text = found.message.text.to_lowercase();
             terms.iter().all(|term| text.contains(term.as_str()))
         };
         Ok(kept
             .into_iter()
-            .filter(|found| after.is_none_or(|after| place(found) < after))
+            .filter(|found| query.after.is_none_or(|after| found.place < after))
             .filter(holds_every_term)
             .take(query.limit)
             .collect())

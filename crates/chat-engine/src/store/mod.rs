@@ -218,10 +218,11 @@ pub trait HistoryStore: Send + Sync + 'static {
 
     /// Up to `query.limit` kept messages (not changes, not deleted) of
     /// `query.rooms` whose text holds every one of `query.terms` (case
-    /// aside), newest first (by [`SearchPlace`]), after `query.after`, in
-    /// their state now. Terms of fewer than [`SHORT_TERM`] characters are
-    /// looked for only among each search's newest [`SHORT_SCAN`] messages
-    /// when no longer term narrows it (no index serves them).
+    /// aside), newest first (the last the store took first, by
+    /// [`SearchPlace`]), before `query.after`, in their state now. Terms of
+    /// fewer than [`SHORT_TERM`] characters, when no longer term narrows
+    /// the search, may be looked for only among the newest [`SHORT_SCAN`]
+    /// messages the store took (no index serves them).
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Found>, StoreError>;
 
     /// Up to `limit` of the oldest kept messages (not changes) of `room`
@@ -273,38 +274,33 @@ pub struct SearchQuery {
     pub limit: usize,
 }
 
-/// Where a hit is in the order search results come in (newest first): its
-/// time, then room and number, both descending.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SearchPlace {
-    pub sent_at_ms: i64,
-    pub room: String,
-    pub seq: u64,
+impl SearchQuery {
+    /// Whether a term is long enough for a text index to serve.
+    pub fn has_indexed_term(&self) -> bool {
+        (self.terms.iter()).any(|term| term.chars().count() >= SHORT_TERM)
+    }
 }
 
-/// A message a search found, and its room.
+/// Where a hit is in the order search results come in: the store's count
+/// of the messages it took, so a later message has a greater place. It
+/// means something only to the store that gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SearchPlace(pub u64);
+
+/// A message a search found, its room, and its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub room: String,
     pub message: Arc<Message>,
-}
-
-impl Found {
-    pub fn place(&self) -> SearchPlace {
-        SearchPlace {
-            sent_at_ms: self.message.sent_at_ms,
-            room: self.room.clone(),
-            seq: self.message.seq,
-        }
-    }
+    pub place: SearchPlace,
 }
 
 /// Terms shorter than this (in characters) have no index: a trigram needs
 /// three.
 pub const SHORT_TERM: usize = 3;
 
-/// How many of the newest messages of the rooms searched a search of short
-/// terms only looks through.
+/// How many of the newest messages a store took a search of short terms
+/// only may be limited to.
 pub const SHORT_SCAN: usize = 50_000;
 
 /// A registered name and what logs in to it.

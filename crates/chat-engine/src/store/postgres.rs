@@ -163,6 +163,10 @@ const MIGRATIONS: &[&str] = &[
     "CREATE EXTENSION IF NOT EXISTS pg_trgm;
     CREATE INDEX messages_text_trgm ON messages USING gin (text gin_trgm_ops)
         WHERE target IS NULL AND NOT deleted;",
+    // 7: each entry's place in the order the database took them (search
+    // results come newest first by it, and page on from one).
+    "ALTER TABLE messages ADD COLUMN position BIGSERIAL;
+    CREATE INDEX messages_by_position ON messages (position);",
 ];
 
 /// Limits on what the database keeps.
@@ -375,7 +379,13 @@ impl HistoryStore for PostgresStore {
 
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Found>, StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot search history", &e);
-        let (statement, values) = sql::search(query, sql::Dialect::Postgres);
+        // Its planner picks between the trigram index and the newest
+        // first, but short terms have no index to narrow them.
+        let scan = match query.has_indexed_term() {
+            true => sql::Scan::Index,
+            false => sql::Scan::Newest,
+        };
+        let (statement, values) = sql::search(query, sql::Dialect::Postgres, scan);
         let client = self.client().await?;
         let statement = client.prepare_cached(&statement).await.map_err(fail)?;
         let params: Vec<&(dyn ToSql + Sync)> =

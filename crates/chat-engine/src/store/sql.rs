@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{
     Account, AccountChange, Found, Grant, NotifyLevel, ReadMarker, RoomUpdate, SHORT_SCAN,
-    SHORT_TERM, SavedRoom, SearchQuery, StoredSession,
+    SHORT_TERM, SavedRoom, SearchPlace, SearchQuery, StoredSession,
 };
 use crate::{Change, Mentions, Message, Origin, Reaction};
 
@@ -54,81 +54,102 @@ pub(super) fn select_entries(condition: &str) -> String {
 }
 
 /// Which database a search is written for: each finds long terms and
-/// lists the rooms its own way.
+/// lists the rooms its own way, and counts the messages it took in its own
+/// column (a message's search place).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Dialect {
-    /// Long terms through the FTS5 (trigram) table `messages_fts`.
+    /// Long terms through the FTS5 (trigram) table `messages_fts`; the
+    /// place is the row id.
     Sqlite,
-    /// Every term with `ILIKE`, which the `pg_trgm` index serves.
+    /// Every term with `ILIKE`, which the `pg_trgm` index serves; the place
+    /// is the `position` column.
     Postgres,
 }
 
-/// `query` as one statement and its parameters: the hits' [`MESSAGE_COLUMNS`]
-/// and then their room, newest first.
-pub(super) fn search(query: &SearchQuery, dialect: Dialect) -> (String, Vec<Value>) {
-    // The rooms go as one parameter, tab-separated (no name holds a tab).
-    let mut values = vec![Value::Text(query.rooms.join("\t"))];
+/// Which messages a search goes through, newest first, until its page is
+/// full. Each bounds the work a different query shape needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scan {
+    /// The text index's matches of the long terms (in PostgreSQL, what its
+    /// planner picks from the index and the order of places).
+    Index,
+    /// Every message of the rooms searched (there are few).
+    Rooms,
+    /// The store's newest [`SHORT_SCAN`] messages: short terms have no
+    /// index to narrow them.
+    Newest,
+}
+
+/// `query` as one statement and its parameters: the hits'
+/// [`MESSAGE_COLUMNS`], then their room and place, newest first.
+pub(super) fn search(query: &SearchQuery, dialect: Dialect, scan: Scan) -> (String, Vec<Value>) {
+    let (place, like) = match dialect {
+        Dialect::Sqlite => ("m.rowid", "LIKE"),
+        Dialect::Postgres => ("m.position", "ILIKE"),
+    };
+    let mut values = vec![match dialect {
+        Dialect::Sqlite => Value::Text(serde_json::json!(query.rooms).to_string()),
+        // No room's name holds a tab.
+        Dialect::Postgres => Value::Text(query.rooms.join("\t")),
+    }];
     let mut param = |value: Value| {
         values.push(value);
         format!("${}", values.len())
     };
-    let in_rooms = |column: &str| match dialect {
-        Dialect::Sqlite => {
-            format!("instr(char(9) || $1 || char(9), char(9) || {column} || char(9)) > 0")
-        }
-        Dialect::Postgres => format!("{column} = ANY(string_to_array($1, E'\\t'))"),
-    };
     let mut conditions = vec![
-        in_rooms("m.room"),
+        match (dialect, scan) {
+            // `+` keeps SQLite from going through the rooms' index: the
+            // newest messages are those with the greatest row ids.
+            (Dialect::Sqlite, Scan::Newest) => "+m.room IN (SELECT value FROM json_each($1))",
+            (Dialect::Sqlite, _) => "m.room IN (SELECT value FROM json_each($1))",
+            (Dialect::Postgres, _) => "m.room = ANY(string_to_array($1, E'\\t'))",
+        }
+        .to_owned(),
         "m.target IS NULL".to_owned(),
         "NOT m.deleted".to_owned(),
     ];
-    let (long, short): (Vec<&String>, Vec<&String>) =
-        (query.terms.iter()).partition(|term| term.chars().count() >= SHORT_TERM);
-    let compared = match dialect {
-        Dialect::Sqlite if !long.is_empty() => {
+    let mut from = "messages m".to_owned();
+    let mut order = place;
+    let compared: Vec<&String> = match (dialect, scan) {
+        (Dialect::Sqlite, Scan::Index) => {
+            let (long, short): (Vec<&String>, Vec<&String>) =
+                (query.terms.iter()).partition(|term| term.chars().count() >= SHORT_TERM);
             let phrases: Vec<String> = (long.iter())
                 .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
                 .collect();
             let phrases = param(Value::Text(phrases.join(" AND ")));
-            conditions.push(format!(
-                "m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH {phrases})"
-            ));
+            // The index's matches come newest first, so the page fills
+            // from the newest without reading every match.
+            from = "messages_fts f JOIN messages m ON m.rowid = f.rowid".to_owned();
+            order = "f.rowid";
+            conditions.push(format!("messages_fts MATCH {phrases}"));
             short
         }
-        Dialect::Sqlite => short,
-        Dialect::Postgres => query.terms.iter().collect(),
-    };
-    let like = match dialect {
-        Dialect::Sqlite => "LIKE",
-        Dialect::Postgres => "ILIKE",
+        _ => query.terms.iter().collect(),
     };
     for term in compared {
         let pattern = param(Value::Text(format!("%{}%", escape_like(term))));
         conditions.push(format!("m.text {like} {pattern} ESCAPE '\\'"));
     }
-    if long.is_empty() {
+    if scan == Scan::Newest {
+        let bare = place.trim_start_matches("m.");
         conditions.push(format!(
-            "(m.room, m.seq) IN (SELECT room, seq FROM messages WHERE {} AND target IS NULL
-                 ORDER BY sent_at_ms DESC LIMIT {SHORT_SCAN})",
-            in_rooms("room")
+            "{place} >= coalesce((SELECT {bare} FROM messages ORDER BY {bare} DESC
+                 LIMIT 1 OFFSET {}), 0)",
+            SHORT_SCAN - 1
         ));
     }
-    if let Some(after) = &query.after {
-        let at = param(Value::Int(after.sent_at_ms));
-        let room = param(Value::Text(after.room.clone()));
-        let seq = param(Value::Int(to_sql(after.seq)));
-        conditions.push(format!(
-            "(m.sent_at_ms, m.room, m.seq) < ({at}, {room}, {seq})"
-        ));
+    if let Some(after) = query.after {
+        let after = param(Value::Int(to_sql(after.0)));
+        conditions.push(format!("{order} < {after}"));
     }
     let limit = param(Value::Int(to_sql(query.limit as u64)));
     let columns: Vec<String> = (MESSAGE_COLUMNS.split(", "))
         .map(|column| format!("m.{}", column.trim()))
         .collect();
     let sql = format!(
-        "SELECT {}, m.room FROM messages m WHERE {}
-         ORDER BY m.sent_at_ms DESC, m.room DESC, m.seq DESC LIMIT {limit}",
+        "SELECT {}, m.room, {place} FROM {from} WHERE {}
+         ORDER BY {order} DESC LIMIT {limit}",
         columns.join(", "),
         conditions.join(" AND ")
     );
@@ -147,12 +168,14 @@ fn escape_like(text: &str) -> String {
     escaped
 }
 
-/// A search's hit: its message, and its room (the column after them).
+/// A search's hit: its message, then its room and place (the columns after
+/// them).
 pub(super) fn found<R: Columns>(row: &R) -> Result<Found, R::Error> {
     let room_at = MESSAGE_COLUMNS.split(", ").count();
     Ok(Found {
         room: row.text(room_at)?,
         message: message(row)?,
+        place: SearchPlace(from_sql(row.int(room_at + 1)?)),
     })
 }
 

@@ -301,9 +301,9 @@ pub fn page<T>(mut items: Vec<T>, size: usize, key: impl Fn(&T) -> &str) -> (Vec
     (items, next)
 }
 
-/// The page token after search hit `place`: its time, number and room.
-pub fn search_page_token(place: &chat_engine::SearchPlace) -> String {
-    format!("{}.{}.{}", place.sent_at_ms, place.seq, place.room)
+/// The page token after search hit `place`.
+pub fn search_page_token(place: chat_engine::SearchPlace) -> String {
+    place.0.to_string()
 }
 
 /// The place a search's page token names; none for the first page.
@@ -311,19 +311,12 @@ pub fn search_place(token: &str) -> Result<Option<chat_engine::SearchPlace>, Sta
     if token.is_empty() {
         return Ok(None);
     }
-    let mut parts = token.splitn(3, '.');
-    let place = (|| {
-        Some(chat_engine::SearchPlace {
-            sent_at_ms: parts.next()?.parse().ok()?,
-            seq: parts.next()?.parse().ok()?,
-            room: parts.next()?.to_owned(),
-        })
-    })();
-    place.map(Some).ok_or_else(|| {
-        Status::invalid_argument(
+    match token.parse() {
+        Ok(place) => Ok(Some(chat_engine::SearchPlace(place))),
+        Err(_) => Err(Status::invalid_argument(
             "the page token is not one this server gave; search again from the first page",
-        )
-    })
+        )),
+    }
 }
 
 #[cfg(test)]

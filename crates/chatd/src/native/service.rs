@@ -469,7 +469,7 @@ impl ChatService for NativeChat {
             .await
             .map_err(status::from_engine)?;
         let next_page_token = match found.last() {
-            Some(last) if found.len() == limit => convert::search_page_token(&last.place()),
+            Some(last) if found.len() == limit => convert::search_page_token(last.place),
             _ => String::new(),
         };
         let hits = (found.iter())
