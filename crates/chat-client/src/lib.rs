@@ -19,6 +19,7 @@ mod event;
 pub mod markdown;
 pub mod printable;
 pub mod rooms;
+pub mod search;
 mod session;
 mod unreachable;
 

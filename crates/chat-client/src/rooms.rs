@@ -17,6 +17,9 @@ pub enum Entry {
     Notice(String),
 }
 
+/// How many messages after one jumped to are loaded with it.
+const JUMP_CONTEXT: u64 = 25;
+
 /// How many of its newest entries a room not in view keeps: older ones
 /// load again from history when scrolled back to, so a client left
 /// running in busy rooms stays small.
@@ -476,6 +479,26 @@ impl Rooms {
         Some(HistoryRequest {
             before: log.oldest_seq(),
             room,
+        })
+    }
+
+    /// Shows `room`, which the user is in, at message `seq`: the page of
+    /// history that holds it and some messages after it, if it is not
+    /// loaded. (What lies between that page and the messages loaded
+    /// already is not loaded.)
+    pub fn jump_to(&mut self, room: &str, seq: u64) -> Option<HistoryRequest> {
+        if !self.logs.contains_key(room) {
+            return None;
+        }
+        self.switch_to(room);
+        let log = self.logs.get_mut(room)?;
+        if log.entries.contains_key(&(seq, 0)) {
+            return None;
+        }
+        log.loading = true;
+        Some(HistoryRequest {
+            room: room.to_owned(),
+            before: Some(seq + JUMP_CONTEXT),
         })
     }
 

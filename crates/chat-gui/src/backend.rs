@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
 use chat_client::cli::ConnectArgs;
-use chat_client::{AccountChange, Client, ClientEvent, HistoryPage, NotifyLevel, RoomAction};
+use chat_client::{
+    AccountChange, Client, ClientEvent, HistoryPage, NotifyLevel, RoomAction, SearchPage,
+};
 use tokio::sync::mpsc;
 
 /// How many messages one history request asks for.
@@ -67,6 +69,13 @@ pub enum Request {
         room: String,
         level: NotifyLevel,
     },
+    /// Messages holding every word of `query`, in `room` (or every room
+    /// the user may read), from `page_token` on.
+    Search {
+        query: String,
+        room: Option<String>,
+        page_token: String,
+    },
     /// A desktop notification, where the system has a service for them.
     Notify {
         title: String,
@@ -108,6 +117,12 @@ pub enum Update {
     History {
         room: String,
         page: Result<HistoryPage, String>,
+    },
+    /// A page of search results; `page_token` is the one asked with (empty
+    /// for the first page).
+    Found {
+        page_token: String,
+        page: Result<SearchPage, String>,
     },
     /// A command went through; show `room` if set.
     Done {
@@ -283,6 +298,18 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
                     Err(error) => Update::Failed(format!("not set: {error}")),
                 }
             }
+            (
+                Request::Search {
+                    query,
+                    room,
+                    page_token,
+                },
+                Some(client),
+            ) => Update::Found {
+                page: (client.search(&query, room.as_deref(), &page_token).await)
+                    .map_err(|error| error.to_string()),
+                page_token,
+            },
             (Request::History { room, before }, Some(client)) => Update::History {
                 page: client
                     .history(&room, before, HISTORY_PAGE)

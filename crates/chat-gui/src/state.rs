@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use chat_client::cli::ConnectArgs;
 use chat_client::rooms::Rooms;
-use chat_client::{ChatMessage, ClientEvent, Connection, NotifyLevel};
+use chat_client::{ChatMessage, ClientEvent, Connection, NotifyLevel, SearchPage};
 
 use crate::backend::{Login, Request, Update};
 
@@ -151,6 +151,23 @@ impl std::fmt::Debug for AccountForm {
     }
 }
 
+/// The search window: what is typed, and what was found (kept while it
+/// is closed, there again when it opens).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SearchPanel {
+    pub open: bool,
+    pub query: String,
+    /// Only in the room in view, not in every room.
+    pub this_room: bool,
+    /// A page is on its way.
+    pub searching: bool,
+    /// The words and room of the results shown, and the results (hits of
+    /// every page so far).
+    pub found: Option<(String, Option<String>, SearchPage)>,
+    /// The query field takes the keyboard when next drawn.
+    pub focus_pending: bool,
+}
+
 /// What the user picked to do with a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pick {
@@ -206,6 +223,13 @@ pub struct ChatView {
     pub focused: bool,
     /// Messages to tell the user of outside the window, oldest first.
     pub alerts: Vec<Alert>,
+    pub search: SearchPanel,
+    /// The message jumped to from a search, marked while its room is in
+    /// view, and whether the view is still to scroll to it.
+    pub focus: Option<(String, u64)>,
+    pub scroll_to_focus: bool,
+    /// A hit in a room being joined, to show once in it.
+    pending_jump: Option<(String, u64)>,
 }
 
 /// A message that calls for the user while it looks elsewhere: a desktop
@@ -246,7 +270,102 @@ impl ChatView {
             at_bottom: true,
             focused: true,
             alerts: Vec::new(),
+            search: SearchPanel::default(),
+            focus: None,
+            scroll_to_focus: false,
+            pending_jump: None,
         }
+    }
+
+    /// Opens the search window (with what it found last, if anything),
+    /// the query field taking the keyboard.
+    pub fn open_search(&mut self) {
+        self.search.open = true;
+        self.search.focus_pending = true;
+    }
+
+    /// Searches for what is typed, or (`more`) the next page of what was
+    /// found.
+    pub fn search(&mut self, more: bool) -> Option<Request> {
+        let current = self.rooms.current.clone();
+        let panel = &mut self.search;
+        let (query, room, page_token) = match (more, &panel.found) {
+            (true, Some((query, room, page))) => {
+                (query.clone(), room.clone(), page.next_page_token.clone())
+            }
+            (true, None) => return None,
+            (false, _) => {
+                let room = current.filter(|_| panel.this_room);
+                (panel.query.trim().to_owned(), room, String::new())
+            }
+        };
+        if query.is_empty() || panel.searching {
+            return None;
+        }
+        panel.searching = true;
+        if !more {
+            panel.found = Some((query.clone(), room.clone(), SearchPage::default()));
+        }
+        Some(Request::Search {
+            query,
+            room,
+            page_token,
+        })
+    }
+
+    /// A page of results came (or the search failed).
+    fn found(&mut self, page_token: &str, page: Result<SearchPage, String>) {
+        let panel = &mut self.search;
+        panel.searching = false;
+        let Some((_, _, found)) = panel.found.as_mut() else {
+            return;
+        };
+        match page {
+            Ok(page) => {
+                if page_token.is_empty() {
+                    found.hits.clear();
+                }
+                found.hits.extend(page.hits);
+                found.next_page_token = page.next_page_token;
+                found.terms = page.terms;
+            }
+            Err(error) => self.status = Some((error, true)),
+        }
+    }
+
+    /// Shows search hit `hit` in its room, marked, loading the history
+    /// around it; a room the user is not in is joined first.
+    pub fn go_to(&mut self, hit: &ChatMessage) -> Option<Request> {
+        if !self.rooms.logs.contains_key(&hit.room) {
+            self.pending_jump = Some((hit.room.clone(), hit.seq));
+            return Some(Request::Join(hit.room.clone()));
+        }
+        self.jump_to(&hit.room, hit.seq)
+    }
+
+    fn jump_to(&mut self, room: &str, seq: u64) -> Option<Request> {
+        self.reply_to = None;
+        self.stop_editing();
+        let request = self.rooms.jump_to(room, seq);
+        self.focus = Some((room.to_owned(), seq));
+        self.scroll_to_focus = true;
+        self.show_focus();
+        request.map(|request| Request::History {
+            room: request.room,
+            before: request.before,
+        })
+    }
+
+    /// Draws far enough back to show the message jumped to.
+    fn show_focus(&mut self) {
+        let Some((room, seq)) = &self.focus else {
+            return;
+        };
+        let Some(log) = self.rooms.logs.get(room) else {
+            return;
+        };
+        let after = log.entries.range((*seq, 0)..).count();
+        self.shown = self.shown.max(after + SHOWN_STEP / 2);
     }
 
     /// Shows `room`, from its newest entries.
@@ -255,6 +374,7 @@ impl ChatView {
         self.stop_editing();
         self.rooms.switch_to(room);
         self.shown = SHOWN_STEP;
+        self.focus = None;
     }
 
     /// Types a new text for message `seq` (the user's), starting from its
@@ -412,15 +532,27 @@ impl State {
             (Screen::Chat(view), Update::History { room, page }) => {
                 let loaded = page.map_err(|error| view.status = Some((error, true))).ok();
                 view.rooms.history_loaded(&room, loaded);
+                view.show_focus();
+                None
+            }
+            (Screen::Chat(view), Update::Found { page_token, page }) => {
+                view.found(&page_token, page);
                 None
             }
             (Screen::Chat(view), Update::Done { room }) => {
-                match room {
-                    Some(room) => view.switch_to(&room),
-                    None => view.shown = SHOWN_STEP,
-                }
                 view.status = None;
-                None
+                match room {
+                    Some(room) => {
+                        view.switch_to(&room);
+                        let jump = view.pending_jump.take();
+                        let (room, seq) = jump.filter(|(jumping, _)| *jumping == room)?;
+                        view.jump_to(&room, seq)
+                    }
+                    None => {
+                        view.shown = SHOWN_STEP;
+                        None
+                    }
+                }
             }
             (Screen::Chat(view), Update::Failed(error)) => {
                 view.status = Some((error, true));

@@ -5,7 +5,7 @@ use chat_client::{AccountChange, Connection, Member, NotifyLevel, Role, RoomActi
 use eframe::egui::{self, Color32, Key, RichText, ScrollArea, TextEdit};
 
 use crate::backend::Request;
-use crate::state::{AccountForm, ChatView, LoginForm, Pick, Screen, State};
+use crate::state::{AccountForm, ChatView, LoginForm, Pick, Screen, SearchPanel, State};
 
 /// The emoji a message's menu offers to react with.
 const QUICK_REACTIONS: [&str; 8] = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "🙏"];
@@ -15,6 +15,10 @@ const ERROR: Color32 = Color32::from_rgb(230, 90, 90);
 /// Mentions of the user: their badges, and the tint behind them.
 const MENTION: Color32 = Color32::from_rgb(230, 170, 40);
 const MENTION_TINT: Color32 = Color32::from_rgba_premultiplied(60, 44, 10, 60);
+/// The words a search found, and (fainter) the message jumped to from a
+/// hit.
+const FOUND: Color32 = Color32::from_rgba_premultiplied(110, 90, 0, 110);
+const FOCUS_TINT: Color32 = Color32::from_rgba_premultiplied(50, 42, 0, 60);
 
 /// Draws the current screen; returns what it asks of the network.
 pub fn show(ui: &mut egui::Ui, state: &mut State) -> Vec<Request> {
@@ -153,6 +157,10 @@ fn chat(ui: &mut egui::Ui, view: &mut ChatView) -> Vec<Request> {
             requests.extend(members_panel(ui, view));
         });
     requests.extend(account_window(ui.ctx(), view));
+    if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, Key::F)) {
+        view.open_search();
+    }
+    requests.extend(search_window(ui.ctx(), view));
     egui::CentralPanel::default().show(ui, |ui| {
         requests.extend(room_header(ui, view));
         requests.extend(messages(ui, view));
@@ -358,8 +366,138 @@ fn account_window(ctx: &egui::Context, view: &mut ChatView) -> Option<Request> {
     request
 }
 
+/// The search window: the words, every room or the one in view, and the
+/// hits newest first with the words found marked; a hit goes to its
+/// message.
+fn search_window(ctx: &egui::Context, view: &mut ChatView) -> Option<Request> {
+    let current = view.rooms.current.clone();
+    let panel = &mut view.search;
+    if !panel.open {
+        return None;
+    }
+    let mut open = true;
+    let (mut submit, mut more, mut picked) = (false, false, None);
+    egui::Window::new("Search messages")
+        .anchor(egui::Align2::RIGHT_TOP, [-20.0, 40.0])
+        .open(&mut open)
+        .collapsible(false)
+        .default_width(420.0)
+        .show(ctx, |ui| {
+            ui.horizontal(|ui| {
+                let label = ui.label("Find");
+                let field = ui
+                    .add(
+                        TextEdit::singleline(&mut panel.query)
+                            .hint_text("words, or parts of words")
+                            .desired_width(240.0),
+                    )
+                    .labelled_by(label.id);
+                // Until it has it: a window's first frame only sizes it.
+                if panel.focus_pending {
+                    field.request_focus();
+                    panel.focus_pending = !field.has_focus();
+                }
+                submit = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+                let ready = !panel.query.trim().is_empty() && !panel.searching;
+                submit |= ui.add_enabled(ready, egui::Button::new("Search")).clicked();
+            });
+            if let Some(room) = &current {
+                ui.checkbox(&mut panel.this_room, format!("Only in #{room}"));
+            }
+            ui.separator();
+            (more, picked) = search_hits(ui, panel);
+        });
+    if !open {
+        view.search.open = false;
+        return None;
+    }
+    if let Some(hit) = picked {
+        view.search.open = false;
+        return view.go_to(&hit);
+    }
+    if submit || more {
+        return view.search(more);
+    }
+    None
+}
+
+/// The hits found so far, and "More results"; whether that was clicked,
+/// and the hit clicked.
+fn search_hits(ui: &mut egui::Ui, panel: &SearchPanel) -> (bool, Option<chat_client::ChatMessage>) {
+    let Some((query, _, page)) = &panel.found else {
+        return (false, None);
+    };
+    if panel.searching && page.hits.is_empty() {
+        ui.spinner();
+        return (false, None);
+    }
+    if page.hits.is_empty() {
+        ui.weak(format!("Nothing found for “{query}”."));
+        return (false, None);
+    }
+    let mut picked = None;
+    let mut more = false;
+    ScrollArea::vertical().max_height(420.0).show(ui, |ui| {
+        for hit in &page.hits {
+            let local: chrono::DateTime<chrono::Local> = hit.sent_at.into();
+            let place = format!(
+                "#{} · {} · {}",
+                hit.room,
+                hit.sender_label(),
+                local.format("%Y-%m-%d %H:%M")
+            );
+            let row = ui.add(
+                egui::Button::new(found_text(ui, &place, &hit.text, &page.terms))
+                    .frame(false)
+                    .wrap(),
+            );
+            if row.clicked() {
+                picked = Some(hit.clone());
+            }
+            ui.separator();
+        }
+        if !page.next_page_token.is_empty() {
+            more = ui
+                .add_enabled(!panel.searching, egui::Button::new("More results"))
+                .clicked();
+        }
+    });
+    (more, picked)
+}
+
+/// A hit as the search window shows it: where and when, weak, then its
+/// first lines with the words found marked.
+fn found_text(ui: &egui::Ui, place: &str, text: &str, terms: &[String]) -> egui::text::LayoutJob {
+    let visuals = ui.visuals();
+    let body = egui::TextStyle::Body.resolve(ui.style());
+    let small = egui::TextStyle::Small.resolve(ui.style());
+    let mut job = egui::text::LayoutJob::default();
+    job.append(
+        &format!("{place}\n"),
+        0.0,
+        egui::TextFormat::simple(small, visuals.weak_text_color()),
+    );
+    let excerpt: String = text.lines().take(3).collect::<Vec<_>>().join(" ");
+    for (part, found) in chat_client::search::marked(&excerpt, terms) {
+        let mut format = egui::TextFormat::simple(body.clone(), visuals.text_color());
+        if found {
+            format.background = FOUND;
+            format.color = visuals.strong_text_color();
+        }
+        job.append(part, 0.0, format);
+    }
+    job
+}
+
 fn status_line(ui: &mut egui::Ui, view: &mut ChatView) {
     ui.horizontal(|ui| {
+        if ui
+            .button("🔍 Search")
+            .on_hover_text("Search messages (Ctrl+F)")
+            .clicked()
+        {
+            view.open_search();
+        }
         if view.is_account && ui.button("Account…").clicked() {
             view.account = match view.account {
                 Some(_) => None,
@@ -573,6 +711,11 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
         .is_some_and(|room| view.rooms.my_role(room) >= Role::Moderator);
     let mut wants_older = false;
     let mut picked = None;
+    // The message jumped to, and whether to scroll to it (once it is drawn).
+    let focus = (view.focus.as_ref())
+        .filter(|(room, _)| view.rooms.current.as_ref() == Some(room))
+        .map(|(_, seq)| (*seq, 0));
+    let mut scroll_to_focus = view.scroll_to_focus;
     let scrolled = ScrollArea::vertical()
         .stick_to_bottom(true)
         .auto_shrink(false)
@@ -591,7 +734,14 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
                     divider = None;
                     new_messages_line(ui);
                 }
-                if let Some(pick) = entry_row(ui, log, entry, &me, moderates) {
+                let focused = focus == Some(**key);
+                let row = EntryRow {
+                    me: &me,
+                    moderates,
+                    focused,
+                    scroll: focused && std::mem::take(&mut scroll_to_focus),
+                };
+                if let Some(pick) = entry_row(ui, log, entry, row) {
                     picked = Some(pick);
                 }
             }
@@ -599,6 +749,7 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
                 ui.label(RichText::new(typing_line(&log.typing)).italics().weak());
             }
         });
+    view.scroll_to_focus = scroll_to_focus;
     if let Some(pick) = picked {
         return view.pick(pick);
     }
@@ -634,15 +785,19 @@ fn typing_line(typing: &std::collections::BTreeSet<String>) -> String {
     }
 }
 
+/// How an entry is drawn: for whom, and whether it is the message jumped
+/// to (marked), to be scrolled to now.
+struct EntryRow<'a> {
+    me: &'a str,
+    moderates: bool,
+    focused: bool,
+    scroll: bool,
+}
+
 /// Draws one entry; what is picked from a message (its context menu, or
 /// its reactions) is handed back.
-fn entry_row(
-    ui: &mut egui::Ui,
-    log: &RoomLog,
-    entry: &Entry,
-    me: &str,
-    moderates: bool,
-) -> Option<Pick> {
+fn entry_row(ui: &mut egui::Ui, log: &RoomLog, entry: &Entry, row: EntryRow) -> Option<Pick> {
+    let EntryRow { me, moderates, .. } = row;
     let message = match entry {
         Entry::Message(message) => message,
         Entry::Notice(text) => {
@@ -665,12 +820,14 @@ fn entry_row(
     } else {
         sender.color(Color32::from_rgb(200, 120, 220))
     };
-    let tint = if message.mentions(me) {
+    let tint = if row.focused {
+        FOCUS_TINT
+    } else if message.mentions(me) {
         MENTION_TINT
     } else {
         Color32::TRANSPARENT
     };
-    egui::Frame::new().fill(tint).show(ui, |ui| {
+    let framed = egui::Frame::new().fill(tint).show(ui, |ui| {
         ui.set_min_width(ui.available_width());
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(local.format("%H:%M").to_string()).weak());
@@ -692,6 +849,9 @@ fn entry_row(
             }
         });
     });
+    if row.scroll {
+        framed.response.scroll_to_me(Some(egui::Align::Center));
+    }
     if !message.reactions.is_empty() {
         ui.horizontal_wrapped(|ui| {
             ui.add_space(40.0);

@@ -12,7 +12,7 @@ use chat_gui::state::{ChatView, LoginForm, Screen};
 use chat_testkit::{PATIENCE, TestServer};
 use clap::Parser;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
 /// A chatd on a runtime of its own, which the window's own runtime talks to.
 struct Server {
@@ -55,6 +55,8 @@ impl Server {
 
     /// Posts `text` to `room` as `bob`.
     fn post(&self, room: &str, text: &str) {
+        // A new room starts its tasks on the server's runtime.
+        let _runtime = self.runtime.enter();
         let room = self.server.as_ref().unwrap().engine.room(room);
         let draft = chat_engine::Draft {
             sender: "bob".into(),
@@ -804,4 +806,81 @@ fn a_window_not_looked_at_tells_of_mentions_and_of_what_the_level_says() {
         panic!("not chatting");
     };
     assert!(view.alerts.is_empty());
+}
+
+/// The search window's results, once a page has come.
+fn hits(app: &ChatGui) -> Option<Vec<String>> {
+    let panel = &chat(app)?.search;
+    let (_, _, page) = panel.found.as_ref().filter(|_| !panel.searching)?;
+    Some(
+        page.hits
+            .iter()
+            .map(|h| format!("{}/{}", h.room, h.seq))
+            .collect(),
+    )
+}
+
+#[test]
+fn a_search_hit_opens_its_room_at_the_message_even_far_back_or_not_joined() {
+    let server = Server::start();
+    server.post("general", "the meeting point is 서울역 exit 2");
+    server.post_notes(120);
+    server.post("dev", "서울 build is green");
+    let mut harness = window(&server.addr(), "ann");
+    log_in(&mut harness);
+    run_until(&mut harness, "the newest page", |app| {
+        texts(app).len() == 50
+    });
+
+    // Ctrl+F opens the window with the keyboard in its field; two
+    // characters inside a Korean word are found, in both rooms.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    harness.run_steps(2);
+    harness.get_by_label("Find").type_text("서울");
+    harness.key_press(egui::Key::Enter);
+    run_until(&mut harness, "the hits", |app| hits(app).is_some());
+    assert_eq!(
+        hits(harness.state()).unwrap(),
+        ["dev/1", "general/1"],
+        "newest first"
+    );
+    let row = harness.get_by_label_contains("#general · bob");
+    assert!(
+        (row.accesskit_node().label())
+            .is_some_and(|l| l.contains("the meeting point is 서울역 exit 2")),
+        "{:?}",
+        row.accesskit_node().label()
+    );
+
+    // The hit far back: its page is loaded, the message drawn and marked.
+    row.click();
+    run_until(&mut harness, "the message far back", |app| {
+        texts(app).contains(&"bob: the meeting point is 서울역 exit 2".to_owned())
+    });
+    harness.run_steps(2);
+    let view = chat(harness.state()).unwrap();
+    assert!(!view.search.open);
+    assert_eq!(view.focus, Some(("general".to_owned(), 1)));
+    assert!(!view.scroll_to_focus, "scrolled to it");
+    assert!(
+        harness
+            .query_by_label_contains("the meeting point")
+            .is_some()
+    );
+
+    // Opened again, it shows what it found; a hit in a room the user is
+    // not in joins it, then shows the message.
+    harness.get_by_label("🔍 Search").click();
+    harness.run_steps(2);
+    assert_eq!(
+        harness.get_by_label("Find").value().as_deref(),
+        Some("서울")
+    );
+    harness.get_by_label_contains("#dev · bob").click();
+    run_until(&mut harness, "the room joined, at the message", |app| {
+        chat(app).is_some_and(|view| {
+            view.rooms.current.as_deref() == Some("dev")
+                && view.focus == Some(("dev".to_owned(), 1))
+        })
+    });
 }

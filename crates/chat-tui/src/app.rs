@@ -534,14 +534,12 @@ impl App {
             )));
             return None;
         }
-        self.rooms.switch_to(&hit.room);
+        let request = self.rooms.jump_to(&hit.room, hit.seq);
         self.scroll = 0;
         self.selected = Some(hit.seq);
-        let loaded =
-            (self.rooms.current_log()).is_some_and(|log| log.entries.contains_key(&(hit.seq, 0)));
-        (!loaded).then(|| Action::FetchHistory {
-            room: hit.room,
-            before: Some(hit.seq + 1),
+        request.map(|request| Action::FetchHistory {
+            room: request.room,
+            before: request.before,
         })
     }
 

@@ -240,37 +240,12 @@ fn draw_search(frame: &mut Frame, search: &SearchResults, area: Rect) {
 /// `text` with every place one of `terms` matches (case aside) in bold
 /// yellow.
 fn highlighted(text: &str, terms: &[String]) -> Vec<Span<'static>> {
-    let mut spans = Vec::new();
-    let (mut plain, mut at) = (0, 0);
-    while at < text.len() {
-        let found = terms.iter().find_map(|term| matched_len(&text[at..], term));
-        match found {
-            Some(len) if len > 0 => {
-                spans.push(Span::raw(text[plain..at].to_owned()));
-                let word = Span::raw(text[at..at + len].to_owned());
-                spans.push(word.bold().yellow());
-                at += len;
-                plain = at;
-            }
-            _ => at += text[at..].chars().next().map_or(1, char::len_utf8),
-        }
-    }
-    spans.push(Span::raw(text[plain..].to_owned()));
-    spans
-}
-
-/// How many bytes at the start of `text` match `term`, case aside.
-fn matched_len(text: &str, term: &str) -> Option<usize> {
-    let mut len = 0;
-    let mut chars = text.chars();
-    for wanted in term.chars() {
-        let c = chars.next()?;
-        if !c.to_lowercase().eq(wanted.to_lowercase()) {
-            return None;
-        }
-        len += c.len_utf8();
-    }
-    Some(len)
+    (chat_client::search::marked(text, terms).into_iter())
+        .map(|(part, found)| match found {
+            true => Span::raw(part.to_owned()).bold().yellow(),
+            false => Span::raw(part.to_owned()),
+        })
+        .collect()
 }
 
 /// An entry's lines as shown: a reply's quote of the message it answers

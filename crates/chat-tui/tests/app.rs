@@ -1193,14 +1193,14 @@ fn a_searchs_hits_show_over_the_messages_and_enter_goes_to_one() {
     let cell = &terminal.backend().buffer()[(column as u16, row as u16)];
     assert_eq!(cell.fg, Color::Yellow, "the word found stands out");
 
-    // ↓ then ↑ pick; Enter goes there, loading the history up to it.
+    // ↓ then ↑ pick; Enter goes there, loading the history around it.
     app.on_key(key(KeyCode::Down));
     app.on_key(key(KeyCode::Up));
     assert_eq!(
         app.on_key(key(KeyCode::Enter)),
         Some(Action::FetchHistory {
             room: "dev".into(),
-            before: Some(8)
+            before: Some(7 + 25)
         })
     );
     assert!(app.search.is_none());

@@ -379,15 +379,13 @@ impl HistoryStore for PostgresStore {
 
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Found>, StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot search history", &e);
-        // Its planner picks between the trigram index and the newest
-        // first, but short terms have no index to narrow them.
-        let scan = match query.has_indexed_term() {
-            true => sql::Scan::Index,
-            false => sql::Scan::Newest,
-        };
+        let scan = sql::scan_for(query, |room| self.message_count(room));
         let (statement, values) = sql::search(query, sql::Dialect::Postgres, scan);
         let client = self.client().await?;
-        let statement = client.prepare_cached(&statement).await.map_err(fail)?;
+        // Not a cached statement: after a few runs PostgreSQL would plan it
+        // once for any words, and the plan good for a rare word reads and
+        // sorts every match of a common one. Unnamed, each is planned for
+        // its own words.
         let params: Vec<&(dyn ToSql + Sync)> =
             values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
         client

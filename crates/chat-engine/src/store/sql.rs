@@ -70,14 +70,34 @@ pub(super) enum Dialect {
 /// full. Each bounds the work a different query shape needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Scan {
-    /// The text index's matches of the long terms (in PostgreSQL, what its
-    /// planner picks from the index and the order of places).
+    /// The text index's matches of the long terms (in PostgreSQL, with
+    /// [`Scan::Rooms`], what its planner picks from the index, the rooms
+    /// and the order of places).
     Index,
     /// Every message of the rooms searched (there are few).
     Rooms,
     /// The store's newest [`SHORT_SCAN`] messages: short terms have no
     /// index to narrow them.
     Newest,
+}
+
+/// A search whose rooms hold at most this many messages reads them all
+/// (about 20 ms at most on the machine `chat-bench search` ran on).
+const ROOM_SCAN: u64 = 5_000;
+
+/// How `query` is best run, given how many messages each room holds:
+/// through every message of its rooms when they hold few (a word common
+/// elsewhere would have the index's matches read far back), else through
+/// the index for terms it serves, else through the newest messages.
+pub(super) fn scan_for(query: &SearchQuery, messages_in: impl Fn(&str) -> u64) -> Scan {
+    let in_rooms: u64 = query.rooms.iter().map(|room| messages_in(room)).sum();
+    if in_rooms <= ROOM_SCAN {
+        Scan::Rooms
+    } else if query.has_indexed_term() {
+        Scan::Index
+    } else {
+        Scan::Newest
+    }
 }
 
 /// `query` as one statement and its parameters: the hits'

@@ -69,9 +69,6 @@ use crate::{ChangeKind, Message};
 const SCHEMA_VERSION: i64 = 9;
 /// Read connections, and so reads at once.
 const READERS: usize = 4;
-/// A search whose rooms hold at most this many messages reads them all
-/// (about 20 ms at most on the machine `chat-bench search` ran on).
-const ROOM_SCAN: u64 = 5_000;
 /// How often messages older than the age limit are removed.
 const AGE_PRUNE_EVERY: Duration = Duration::from_secs(60);
 
@@ -115,25 +112,6 @@ enum Job {
 }
 
 impl SqliteStore {
-    /// How `query` is best run: through every message of its rooms when
-    /// they hold few (a word common elsewhere would have the index's
-    /// matches read far back), else through the index for terms it
-    /// serves, else through the newest messages.
-    fn scan_for(&self, query: &SearchQuery) -> sql::Scan {
-        let in_rooms: u64 = query
-            .rooms
-            .iter()
-            .map(|room| self.message_count(room))
-            .sum();
-        if in_rooms <= ROOM_SCAN {
-            sql::Scan::Rooms
-        } else if query.has_indexed_term() {
-            sql::Scan::Index
-        } else {
-            sql::Scan::Newest
-        }
-    }
-
     /// Opens (creating if need be) the database in `dir`, bringing an older
     /// schema up to date. Fails with a message a person can act on if the
     /// directory cannot be used, the database is corrupt, or its schema is
@@ -337,7 +315,8 @@ impl HistoryStore for SqliteStore {
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Found>, StoreError> {
-        let (statement, values) = sql::search(query, sql::Dialect::Sqlite, self.scan_for(query));
+        let scan = sql::scan_for(query, |room| self.message_count(room));
+        let (statement, values) = sql::search(query, sql::Dialect::Sqlite, scan);
         self.read(move |db| {
             let mut query = db.prepare_cached(&sqlite(&statement))?;
             let rows = query.query_map(params_from_iter(values), |row| sql::found(row))?;
