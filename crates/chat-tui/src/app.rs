@@ -46,6 +46,11 @@ pub enum Action {
         room: String,
         seq: u64,
     },
+    /// The next page of the search shown, from `page_token`.
+    SearchMore {
+        query: String,
+        page_token: String,
+    },
     /// Load the page of `room`'s history before `before` (`None`: newest).
     FetchHistory {
         room: String,
@@ -66,8 +71,11 @@ impl From<HistoryRequest> for Action {
 #[derive(Debug)]
 pub struct SearchResults {
     pub query: String,
+    /// Every page's hits so far, and the last page's token.
     pub page: SearchPage,
     pub selected: usize,
+    /// The next page is on its way.
+    pub loading: bool,
 }
 
 /// The passwords an account command needs, being asked for in the input
@@ -223,7 +231,15 @@ impl App {
                     query,
                     page,
                     selected: 0,
+                    loading: false,
                 });
+            }
+            Outcome::FoundMore(page) => {
+                if let Some(search) = &mut self.search {
+                    search.loading = false;
+                    search.page.hits.extend(page.hits);
+                    search.page.next_page_token = page.next_page_token;
+                }
             }
             Outcome::Help => self.help = true,
             Outcome::Quit => self.quit = true,
@@ -506,13 +522,25 @@ impl App {
         None
     }
 
-    /// A key while a search's hits are shown: ↑↓ pick one, Enter goes
-    /// there, anything else closes them.
+    /// A key while a search's hits are shown: ↑↓ pick one (↓ past the
+    /// last loads the next page), Enter goes there, anything else closes
+    /// them.
     fn on_search_key(&mut self, key: KeyEvent) -> Option<Action> {
         let search = self.search.as_mut()?;
         let last = search.page.hits.len().saturating_sub(1);
         match key.code {
             KeyCode::Up => search.selected = search.selected.saturating_sub(1),
+            KeyCode::Down if search.selected == last => {
+                let token = &search.page.next_page_token;
+                if token.is_empty() || search.loading {
+                    return None;
+                }
+                search.loading = true;
+                return Some(Action::SearchMore {
+                    query: search.query.clone(),
+                    page_token: token.clone(),
+                });
+            }
             KeyCode::Down => search.selected = (search.selected + 1).min(last),
             KeyCode::Enter => {
                 let SearchResults { page, selected, .. } = self.search.take()?;

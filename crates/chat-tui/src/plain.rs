@@ -62,7 +62,7 @@ pub async fn run(
                 }
                 // The plain client rings no bell: nothing to keep.
                 Outcome::Notify(..) => {}
-                Outcome::Found(_, page) => {
+                Outcome::Found(_, page) | Outcome::FoundMore(page) => {
                     for hit in page.hits {
                         println!("* #{} {}: {}", hit.room, hit.sender_label(), hit.text);
                     }

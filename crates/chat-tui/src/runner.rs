@@ -23,6 +23,8 @@ pub enum Outcome {
     Notify(String, NotifyLevel),
     /// What a search found.
     Found(String, SearchPage),
+    /// The next page of the search shown.
+    FoundMore(SearchPage),
     /// Show the commands ([`HELP`](crate::command::HELP)), all at once.
     Help,
     Quit,
@@ -92,13 +94,7 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
                 Err(error) => vec![Outcome::Error(error.to_string())],
             }
         }
-        Command::Search(query) => match client.search(&query, None, "").await {
-            Ok(page) if page.hits.is_empty() => {
-                vec![Outcome::Info(format!("nothing holds \"{query}\""))]
-            }
-            Ok(page) => vec![Outcome::Found(query, page)],
-            Err(error) => vec![Outcome::Error(error.to_string())],
-        },
+        Command::Search(query) => search(client, query, String::new()).await,
         Command::Bans => {
             let Some(room) = current else {
                 return vec![Outcome::Error("you are in no room; /join one first".into())];
@@ -241,6 +237,19 @@ pub async fn on_message(
     };
     match done {
         Ok(()) => Vec::new(),
+        Err(error) => vec![Outcome::Error(error.to_string())],
+    }
+}
+
+/// A page of the messages holding every word of `query`: the first, or the
+/// one `page_token` names.
+pub async fn search(client: &Client, query: String, page_token: String) -> Vec<Outcome> {
+    match client.search(&query, None, &page_token).await {
+        Ok(page) if !page_token.is_empty() => vec![Outcome::FoundMore(page)],
+        Ok(page) if page.hits.is_empty() => {
+            vec![Outcome::Info(format!("nothing holds \"{query}\""))]
+        }
+        Ok(page) => vec![Outcome::Found(query, page)],
         Err(error) => vec![Outcome::Error(error.to_string())],
     }
 }

@@ -241,6 +241,9 @@ async fn work(
             Action::Run(command) => {
                 Done::Outcomes(runner::run(&client, command, current.as_deref()).await)
             }
+            Action::SearchMore { query, page_token } => {
+                Done::Outcomes(runner::search(&client, query, page_token).await)
+            }
             Action::FetchHistory { room, before } => {
                 let page = client.history(&room, before, HISTORY_PAGE).await;
                 Done::History(room, page)

@@ -225,9 +225,10 @@ fn draw_search(frame: &mut Frame, search: &SearchResults, area: Rect) {
             }
         })
         .collect();
-    let more = match search.page.next_page_token.is_empty() {
-        true => String::new(),
-        false => " (the newest)".to_owned(),
+    let more = match (search.page.next_page_token.is_empty(), search.loading) {
+        (true, _) => "",
+        (false, false) => ", ↓ past the last for more",
+        (false, true) => ", loading more…",
     };
     let block = Block::bordered()
         .title(format!(" “{}”: {} found{more} ", search.query, hits.len()))

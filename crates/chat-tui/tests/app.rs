@@ -1236,3 +1236,42 @@ fn a_searchs_hits_show_over_the_messages_and_enter_goes_to_one() {
     let shown = screen(&app, 80, 24);
     assert!(shown[23].contains("/join elsewhere"), "{}", shown[23]);
 }
+
+#[test]
+fn down_past_a_searchs_last_hit_loads_the_next_page_once() {
+    let mut app = chatting(3);
+    let page = chat_client::SearchPage {
+        hits: vec![message("general", 3, "bob", "plan c")],
+        next_page_token: "41".into(),
+        terms: vec!["plan".into()],
+    };
+    app.outcome(Outcome::Found("plan".into(), page));
+    assert!(
+        screen(&app, 80, 24)
+            .iter()
+            .any(|r| r.contains("↓ past the last for more"))
+    );
+    let more = Some(Action::SearchMore {
+        query: "plan".into(),
+        page_token: "41".into(),
+    });
+    assert_eq!(app.on_key(key(KeyCode::Down)), more);
+    assert_eq!(app.on_key(key(KeyCode::Down)), None, "asked already");
+    assert!(
+        screen(&app, 80, 24)
+            .iter()
+            .any(|r| r.contains("loading more"))
+    );
+    app.outcome(Outcome::FoundMore(chat_client::SearchPage {
+        hits: vec![message("general", 1, "bob", "plan a")],
+        next_page_token: String::new(),
+        terms: vec!["plan".into()],
+    }));
+    app.on_key(key(KeyCode::Down));
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter)),
+        None,
+        "the second page's hit, loaded already"
+    );
+    assert_eq!(app.selected, Some(1));
+}
