@@ -38,17 +38,19 @@ pub use engine::{Census, Engine, EngineConfig, RoomChange, RoomLimits};
 pub use error::{EngineError, SubscriptionError};
 pub use limits::Limits;
 pub use members::{RoomEvent, RoomEvents, RoomEventsError};
-pub use message::{Change, ChangeKind, Draft, Mentions, Message, Origin, Reaction, WireForms};
+pub use message::{
+    Attachment, Change, ChangeKind, Draft, Mentions, Message, Origin, Reaction, WireForms,
+};
 pub use metrics::{EngineMetrics, latency_histogram};
 pub use names::name_key;
 pub use registry::Names;
 pub use relay::{News, NoRelay, Relay};
 pub use room::{MOST_MENTIONING, Room};
 pub use store::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Found, Grant, HistoryStore,
-    MemoryStore, NotifyLevel, PostgresOptions, PostgresStore, ReadMarker, RoomUpdate, SHORT_SCAN,
-    SHORT_TERM, SavedRoom, SearchPlace, SearchQuery, SentKey, SqliteOptions, SqliteStore,
-    StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, FileInfo, Found, Grant,
+    HistoryStore, MemoryStore, NotifyLevel, PostgresOptions, PostgresStore, ReadMarker, RoomUpdate,
+    SHORT_SCAN, SHORT_TERM, SavedRoom, SearchPlace, SearchQuery, SentKey, SqliteOptions,
+    SqliteStore, StoreError, StoredSession,
 };
 pub use subscription::{Start, Subscription};
 pub use typing::TYPING_LASTS;

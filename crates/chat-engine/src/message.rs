@@ -86,11 +86,26 @@ pub struct Message {
     pub reactions: Vec<Reaction>,
     /// Who it mentions, as resolved when it was sent.
     pub mentions: Mentions,
+    /// The files sent with it, in the order given.
+    pub attachments: Vec<Attachment>,
     /// Set on an entry that changed message `updates`: then `seq` is the
     /// change's own number and the rest is that message's state after it.
     pub updates: Option<u64>,
     /// This message as protocols send it, made once and shared.
     pub wire: WireForms,
+}
+
+/// A file sent with a message: what a reader is shown of it (the file
+/// itself is fetched by its id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attachment {
+    pub id: String,
+    pub name: String,
+    pub mime_type: String,
+    pub size: u64,
+    /// An image's size in pixels; 0 for other files.
+    pub width: u32,
+    pub height: u32,
 }
 
 /// Who a message mentions: members of its room by name, and the whole
@@ -157,6 +172,7 @@ impl Message {
             deleted_by: self.deleted_by.clone(),
             reactions: self.reactions.clone(),
             mentions: self.mentions.clone(),
+            attachments: self.attachments.clone(),
             updates: self.updates,
             wire: WireForms::default(),
         }
@@ -197,6 +213,7 @@ impl Message {
                 next.deleted_by = (change.actor != self.sender).then(|| change.actor.clone());
                 next.text.clear();
                 next.reactions.clear();
+                next.attachments.clear();
             }
             ChangeKind::React { emoji, remove } => {
                 react(&mut next.reactions, emoji, &change.actor, *remove);

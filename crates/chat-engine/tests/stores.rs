@@ -13,10 +13,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chat_engine::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Change, ChangeKind, Entry, Grant,
-    HistoryStore, MemoryStore, Mentions, Message, NotifyLevel, Origin, PostgresOptions,
-    PostgresStore, Reaction, ReadMarker, RoomUpdate, SavedRoom, SearchQuery, SentKey,
-    SqliteOptions, SqliteStore, StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Attachment, Change, ChangeKind, Entry,
+    FileInfo, Grant, HistoryStore, MemoryStore, Mentions, Message, NotifyLevel, Origin,
+    PostgresOptions, PostgresStore, Reaction, ReadMarker, RoomUpdate, SavedRoom, SearchQuery,
+    SentKey, SqliteOptions, SqliteStore, StoreError, StoredSession,
 };
 use chat_testkit::postgres::Postgres;
 use tempfile::TempDir;
@@ -90,6 +90,10 @@ const CASES: &[(&str, Case)] = &[
     ("search_finds_text_in_the_rooms_given_newest_first", |s| {
         Box::pin(search_finds_text_in_the_rooms_given_newest_first(s))
     }),
+    (
+        "files_share_their_bytes_and_go_once_no_message_attaches_them",
+        |s| Box::pin(files_share_their_bytes_and_go_once_no_message_attaches_them(s)),
+    ),
 ];
 
 async fn run_every_case(mut subject: impl FnMut(&str) -> Pin<Box<dyn Future<Output = Subject>>>) {
@@ -893,4 +897,112 @@ async fn search_finds_text_in_the_rooms_given_newest_first(subject: Subject) {
     drop(store);
     let store = subject.open().await;
     assert_eq!(found(&*store, &["away"], &["a", "c"], 10).await, ["a/2"]);
+}
+
+/// File `id` of `owner`, uploaded at `at`, with bytes under `hash` (and a
+/// thumbnail's under `thumbnail`).
+fn file(id: &str, owner: &str, at: i64, hash: &str, thumbnail: Option<&str>) -> FileInfo {
+    FileInfo {
+        id: id.into(),
+        owner: owner.into(),
+        name: format!("{id}.png"),
+        mime_type: "image/png".into(),
+        size: 100 + id.len() as u64,
+        width: 640,
+        height: 480,
+        uploaded_at_ms: at,
+        content_hash: hash.into(),
+        thumbnail_hash: thumbnail.map(Into::into),
+    }
+}
+
+fn attachment(file: &FileInfo) -> Attachment {
+    Attachment {
+        id: file.id.clone(),
+        name: file.name.clone(),
+        mime_type: file.mime_type.clone(),
+        size: file.size,
+        width: file.width,
+        height: file.height,
+    }
+}
+
+async fn bytes_of(store: &dyn Store, hash: &str) -> Option<Vec<u8>> {
+    store.file_bytes(hash).await.unwrap().map(|b| b.to_vec())
+}
+
+async fn files_share_their_bytes_and_go_once_no_message_attaches_them(subject: Subject) {
+    let store = subject.open().await;
+    store
+        .update_rooms(vec![RoomUpdate::Create(room("r"))])
+        .await
+        .unwrap();
+    let a = file("a", "ann", 1_000, "aa01", None);
+    let same_bytes = file("b", "ann", 1_000, "aa01", None);
+    let image = file("c", "bob", 1_000, "cc03", Some("dd04"));
+    let recent = file("d", "ann", 5_000, "ee05", None);
+    for (info, bytes) in [
+        (&a, "hello"),
+        (&same_bytes, "hello"),
+        (&image, "png"),
+        (&recent, "new"),
+    ] {
+        let thumbnail = info.thumbnail_hash.as_ref().map(|_| "small".into());
+        store.put_file(info, bytes.into(), thumbnail).await.unwrap();
+    }
+    assert_eq!(store.file("a").await.unwrap(), Some(a.clone()));
+    assert_eq!(store.file("nothing").await.unwrap(), None);
+    assert_eq!(
+        bytes_of(&*store, "aa01").await.as_deref(),
+        Some(&b"hello"[..])
+    );
+    assert_eq!(
+        bytes_of(&*store, "dd04").await.as_deref(),
+        Some(&b"small"[..])
+    );
+    assert_eq!(bytes_of(&*store, "0000").await, None);
+    assert_eq!(
+        store.files_size("ann").await.unwrap(),
+        a.size + same_bytes.size + recent.size
+    );
+    assert_eq!(store.files_size("cleo").await.unwrap(), 0);
+
+    // A message attaches two; an edit keeps them.
+    let sent = Arc::new(Message {
+        attachments: vec![attachment(&a), attachment(&image)],
+        ..(*message(1, "ann", "look", None)).clone()
+    });
+    append(&*store, "r", &[Arc::clone(&sent)]).await;
+    let edit = change_of((2, 1), 1, "ann", ChangeKind::Edit("look at these".into()));
+    store.append(&[("r", edit)]).await.unwrap();
+    let kept = store.read_before("r", 10, 10).await.unwrap();
+    assert_eq!(kept[0].attachments, sent.attachments);
+
+    // The one never attached goes once it is old enough; its bytes stay
+    // while another file has them.
+    assert_eq!(store.remove_unused_files(2_000).await.unwrap(), 1);
+    assert_eq!(store.file("b").await.unwrap(), None);
+    assert!(store.file("a").await.unwrap().is_some());
+    assert!(bytes_of(&*store, "aa01").await.is_some());
+
+    // Deleted, the message attaches nothing, and its files go.
+    let delete = change_of((3, 1), 1, "ann", ChangeKind::Delete);
+    store.append(&[("r", delete)]).await.unwrap();
+    assert!(
+        store.read_before("r", 10, 10).await.unwrap()[0]
+            .attachments
+            .is_empty()
+    );
+    assert_eq!(store.remove_unused_files(2_000).await.unwrap(), 2);
+    for gone in ["aa01", "cc03", "dd04"] {
+        assert_eq!(bytes_of(&*store, gone).await, None, "{gone}");
+    }
+    drop(store);
+    let store = subject.open().await;
+    assert_eq!(store.file("d").await.unwrap(), Some(recent));
+    assert_eq!(
+        bytes_of(&*store, "ee05").await.as_deref(),
+        Some(&b"new"[..])
+    );
+    assert_eq!(store.remove_unused_files(2_000).await.unwrap(), 0);
 }

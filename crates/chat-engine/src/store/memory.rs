@@ -1,12 +1,13 @@
 //! History, rooms and accounts in memory: gone when `chatd` stops.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Found, HistoryStore,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, FileInfo, Found, HistoryStore,
     NotifyLevel, ReadMarker, RoomUpdate, SHORT_SCAN, SavedRoom, SearchPlace, SearchQuery, SentKey,
     StoreError, StoredSession,
 };
@@ -29,7 +30,15 @@ pub struct MemoryStore {
     message_counts: Mutex<HashMap<String, u64>>,
     /// The search place of each kept entry, alongside `rooms`.
     places: Mutex<Places>,
+    files: Mutex<Files>,
     accounts: Mutex<Accounts>,
+}
+
+/// Uploaded files, by id, and their bytes, by hash.
+#[derive(Debug, Default)]
+struct Files {
+    files: HashMap<String, FileInfo>,
+    bytes: HashMap<String, Bytes>,
 }
 
 /// Search places: the store's count of the entries it took, and the place
@@ -71,6 +80,7 @@ impl MemoryStore {
             sent: Mutex::default(),
             message_counts: Mutex::default(),
             places: Mutex::default(),
+            files: Mutex::default(),
             accounts: Mutex::default(),
         }
     }
@@ -191,6 +201,53 @@ impl HistoryStore for MemoryStore {
     async fn find_sent(&self, keys: Vec<SentKey>) -> Result<Vec<Option<Arc<Message>>>, StoreError> {
         let sent = lock(&self.sent);
         Ok(keys.iter().map(|key| sent.get(key).cloned()).collect())
+    }
+
+    async fn put_file(
+        &self,
+        file: &FileInfo,
+        content: Bytes,
+        thumbnail: Option<Bytes>,
+    ) -> Result<(), StoreError> {
+        let mut files = lock(&self.files);
+        files.bytes.insert(file.content_hash.clone(), content);
+        if let (Some(hash), Some(thumbnail)) = (&file.thumbnail_hash, thumbnail) {
+            files.bytes.insert(hash.clone(), thumbnail);
+        }
+        files.files.insert(file.id.clone(), file.clone());
+        Ok(())
+    }
+
+    async fn file(&self, id: &str) -> Result<Option<FileInfo>, StoreError> {
+        Ok(lock(&self.files).files.get(id).cloned())
+    }
+
+    async fn file_bytes(&self, hash: &str) -> Result<Option<Bytes>, StoreError> {
+        Ok(lock(&self.files).bytes.get(hash).cloned())
+    }
+
+    async fn files_size(&self, owner: &str) -> Result<u64, StoreError> {
+        let files = lock(&self.files);
+        let owned = files.files.values().filter(|file| file.owner == owner);
+        Ok(owned.map(|file| file.size).sum())
+    }
+
+    async fn remove_unused_files(&self, uploaded_before_ms: i64) -> Result<usize, StoreError> {
+        let attached: HashSet<String> = (self.rooms().values().flatten())
+            .filter(|message| message.updates.is_none())
+            .flat_map(|message| message.attachments.iter().map(|a| a.id.clone()))
+            .collect();
+        let mut files = lock(&self.files);
+        let before = files.files.len();
+        (files.files)
+            .retain(|id, file| file.uploaded_at_ms >= uploaded_before_ms || attached.contains(id));
+        let removed = before - files.files.len();
+        let used: HashSet<String> = (files.files.values())
+            .flat_map(|file| [Some(file.content_hash.clone()), file.thumbnail_hash.clone()])
+            .flatten()
+            .collect();
+        files.bytes.retain(|hash, _| used.contains(hash));
+        Ok(removed)
     }
 
     async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {

@@ -11,6 +11,7 @@ mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 pub use memory::MemoryStore;
 pub use postgres::{PostgresOptions, PostgresStore};
@@ -240,6 +241,33 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// restart finds the message its first try stored.
     async fn find_sent(&self, sent: Vec<SentKey>) -> Result<Vec<Option<Arc<Message>>>, StoreError>;
 
+    /// Keeps file `file` with its bytes `content` (and an image's
+    /// thumbnail): the bytes by their hash ([`FileInfo::content_hash`],
+    /// [`FileInfo::thumbnail_hash`]), so files with the same bytes share
+    /// them. All or none of it is kept.
+    async fn put_file(
+        &self,
+        file: &FileInfo,
+        content: Bytes,
+        thumbnail: Option<Bytes>,
+    ) -> Result<(), StoreError>;
+
+    /// File `id`, if it is kept.
+    async fn file(&self, id: &str) -> Result<Option<FileInfo>, StoreError>;
+
+    /// The bytes kept under `hash` (a file's content or thumbnail).
+    async fn file_bytes(&self, hash: &str) -> Result<Option<Bytes>, StoreError>;
+
+    /// The size of the files `owner` has kept, thumbnails aside: what its
+    /// quota counts.
+    async fn files_size(&self, owner: &str) -> Result<u64, StoreError>;
+
+    /// Removes the files that no kept message (not deleted) attaches and
+    /// that were uploaded before `uploaded_before_ms` (a file is given
+    /// time to be attached), and the bytes no file uses any more. Returns
+    /// how many files went.
+    async fn remove_unused_files(&self, uploaded_before_ms: i64) -> Result<usize, StoreError>;
+
     /// Saves rooms, or changes to them, all or none, so they reopen after
     /// a restart as they were.
     async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError>;
@@ -302,6 +330,29 @@ pub const SHORT_TERM: usize = 3;
 /// How many of the newest messages a store took a search of short terms
 /// only may be limited to.
 pub const SHORT_SCAN: usize = 50_000;
+
+/// A file an account uploaded, as kept: what it is, and the hashes its
+/// bytes are kept under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// Chosen at upload, not guessable.
+    pub id: String,
+    /// The account that uploaded it: only it may attach it.
+    pub owner: String,
+    /// As the uploader named it.
+    pub name: String,
+    /// Taken from its content, not from the uploader.
+    pub mime_type: String,
+    pub size: u64,
+    /// An image's size in pixels; 0 for other files.
+    pub width: u32,
+    pub height: u32,
+    pub uploaded_at_ms: i64,
+    /// The SHA-256 of its bytes, in hex.
+    pub content_hash: String,
+    /// That of its thumbnail, for an image.
+    pub thumbnail_hash: Option<String>,
+}
 
 /// A registered name and what logs in to it.
 #[derive(Clone, PartialEq, Eq)]

@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
@@ -38,8 +39,8 @@ use tokio_postgres::{NoTls, Row};
 
 use super::sql::{self, Columns, Counters, Statement, Value, from_sql, to_sql};
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Found, HistoryStore, RoomUpdate,
-    SavedRoom, SearchQuery, SentKey, StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, FileInfo, Found, HistoryStore,
+    RoomUpdate, SavedRoom, SearchQuery, SentKey, StoreError, StoredSession,
 };
 use crate::{Change, Message};
 
@@ -167,6 +168,24 @@ const MIGRATIONS: &[&str] = &[
     // results come newest first by it, and page on from one).
     "ALTER TABLE messages ADD COLUMN position BIGSERIAL;
     CREATE INDEX messages_by_position ON messages (position);",
+    // 8: files, their bytes (by hash, so any node serves any file), and
+    // the messages that attach them.
+    "ALTER TABLE messages ADD COLUMN attachments TEXT;
+    CREATE INDEX messages_attaching ON messages (room) WHERE attachments IS NOT NULL;
+    CREATE TABLE files (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        mime_type TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        width BIGINT NOT NULL,
+        height BIGINT NOT NULL,
+        uploaded_at_ms BIGINT NOT NULL,
+        content_hash TEXT NOT NULL,
+        thumbnail_hash TEXT
+    );
+    CREATE INDEX files_by_owner ON files (owner);
+    CREATE TABLE file_contents (hash TEXT PRIMARY KEY, bytes BYTEA NOT NULL);",
 ];
 
 /// Limits on what the database keeps.
@@ -423,6 +442,81 @@ impl HistoryStore for PostgresStore {
         Ok(found)
     }
 
+    async fn put_file(
+        &self,
+        file: &FileInfo,
+        content: Bytes,
+        thumbnail: Option<Bytes>,
+    ) -> Result<(), StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot store the file", &e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(fail)?;
+        let mut kept = vec![(&file.content_hash, content)];
+        kept.extend(file.thumbnail_hash.as_ref().zip(thumbnail));
+        for (hash, bytes) in kept {
+            tx.execute(
+                "INSERT INTO file_contents (hash, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[hash, &bytes.as_ref()],
+            )
+            .await
+            .map_err(fail)?;
+        }
+        let values = sql::file_values(file);
+        let values: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+        tx.execute(sql::INSERT_FILE, &values).await.map_err(fail)?;
+        tx.commit().await.map_err(fail)
+    }
+
+    async fn file(&self, id: &str) -> Result<Option<FileInfo>, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot read the file", &e);
+        let client = self.client().await?;
+        let row = client
+            .query_opt(&sql::select_file(), &[&id])
+            .await
+            .map_err(fail)?;
+        row.map(|row| sql::file_info(&row))
+            .transpose()
+            .map_err(fail)
+    }
+
+    async fn file_bytes(&self, hash: &str) -> Result<Option<Bytes>, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot read the file", &e);
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT bytes FROM file_contents WHERE hash = $1", &[&hash])
+            .await
+            .map_err(fail)?;
+        Ok(row.map(|row| Bytes::from(row.get::<_, Vec<u8>>(0))))
+    }
+
+    async fn files_size(&self, owner: &str) -> Result<u64, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot read the files", &e);
+        let client = self.client().await?;
+        let row = client
+            .query_one(sql::FILES_SIZE, &[&owner])
+            .await
+            .map_err(fail)?;
+        Ok(from_sql(row.get(0)))
+    }
+
+    async fn remove_unused_files(&self, uploaded_before_ms: i64) -> Result<usize, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot remove files", &e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(fail)?;
+        let unused_files = sql::remove_unused_files(sql::Dialect::Postgres);
+        let removed = tx
+            .execute(unused_files, &[&uploaded_before_ms])
+            .await
+            .map_err(fail)?;
+        let unused_bytes = format!(
+            "DELETE FROM file_contents WHERE hash IN ({})",
+            sql::UNUSED_HASHES
+        );
+        tx.execute(&unused_bytes, &[]).await.map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+        Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+    }
+
     async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot save rooms", &e);
         let mut client = self.client().await?;
@@ -563,12 +657,15 @@ async fn insert_messages(
         .map(|m| sql::encode_mentions(&m.1.mentions))
         .collect();
     let everyone: Vec<bool> = messages.iter().map(|m| m.1.mentions.room).collect();
+    let attachments: Vec<Option<String>> = (messages.iter())
+        .map(|m| sql::encode_attachments(&m.1.attachments))
+        .collect();
     tx.execute(
         "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin,
-                               reply_to, mentions, mentions_room, ordinal)
+                               reply_to, mentions, mentions_room, ordinal, attachments)
          SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[],
                               $5::TEXT[], $6::TEXT[], $7::SMALLINT[], $8::BIGINT[],
-                              $9::TEXT[], $10::BOOLEAN[], $11::BIGINT[])",
+                              $9::TEXT[], $10::BOOLEAN[], $11::BIGINT[], $12::TEXT[])",
         &[
             &rooms,
             &seqs,
@@ -581,6 +678,7 @@ async fn insert_messages(
             &mentions,
             &everyone,
             &ordinals,
+            &attachments,
         ],
     )
     .await?;

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{
-    Account, AccountChange, Found, Grant, NotifyLevel, ReadMarker, RoomUpdate, SHORT_SCAN,
-    SHORT_TERM, SavedRoom, SearchPlace, SearchQuery, StoredSession,
+    Account, AccountChange, FileInfo, Found, Grant, NotifyLevel, ReadMarker, RoomUpdate,
+    SHORT_SCAN, SHORT_TERM, SavedRoom, SearchPlace, SearchQuery, StoredSession,
 };
-use crate::{Change, Mentions, Message, Origin, Reaction};
+use crate::{Attachment, Change, Mentions, Message, Origin, Reaction};
 
 /// What a message is read from, in [`message`]'s order. A row with a
 /// `target` is a change to that message: its own columns are empty but
@@ -18,7 +18,7 @@ use crate::{Change, Mentions, Message, Origin, Reaction};
 /// as a deleted message.
 pub(super) const MESSAGE_COLUMNS: &str = "seq, sent_at_ms, sender, text, client_id, origin, \
      reply_to, edited_at_ms, deleted, deleted_by, reactions, mentions, mentions_room, ordinal, \
-     target";
+     target, attachments";
 
 /// The messages (not changes) of room `$1` with `$2` a sequence number,
 /// `$3` a limit, and `condition` on `seq` (with its order).
@@ -226,7 +226,7 @@ pub(super) fn save_change(
     if let Some(changed) = changed {
         plan.push(statement(
             "UPDATE messages SET text = $3, edited_at_ms = $4, deleted = $5, deleted_by = $6,
-                 reactions = $7
+                 reactions = $7, attachments = $8
              WHERE room = $1 AND seq = $2",
             vec![
                 text(room),
@@ -236,6 +236,7 @@ pub(super) fn save_change(
                 Value::Flag(changed.deleted),
                 Value::MaybeText(changed.deleted_by.clone()),
                 Value::MaybeText(encode_reactions(&changed.reactions)),
+                Value::MaybeText(encode_attachments(&changed.attachments)),
             ],
         ));
     }
@@ -295,6 +296,117 @@ fn decode_reactions(column: Option<String>) -> Vec<Reaction> {
             })
         })
         .collect()
+}
+
+/// Attachments as a column keeps them: a JSON array of objects (the
+/// removal of unused files reads their ids in SQL), NULL for none.
+pub(super) fn encode_attachments(attachments: &[Attachment]) -> Option<String> {
+    if attachments.is_empty() {
+        return None;
+    }
+    let list: Vec<serde_json::Value> = (attachments.iter())
+        .map(|a| {
+            serde_json::json!({
+                "id": a.id, "name": a.name, "mime_type": a.mime_type,
+                "size": a.size, "width": a.width, "height": a.height,
+            })
+        })
+        .collect();
+    Some(serde_json::Value::Array(list).to_string())
+}
+
+fn decode_attachments(column: Option<String>) -> Vec<Attachment> {
+    let Some(list) = column.and_then(|c| serde_json::from_str::<serde_json::Value>(&c).ok()) else {
+        return Vec::new();
+    };
+    let text = |a: &serde_json::Value, key: &str| a[key].as_str().unwrap_or_default().to_owned();
+    let number = |a: &serde_json::Value, key: &str| a[key].as_u64().unwrap_or_default();
+    (list.as_array().into_iter().flatten())
+        .map(|a| Attachment {
+            id: text(a, "id"),
+            name: text(a, "name"),
+            mime_type: text(a, "mime_type"),
+            size: number(a, "size"),
+            width: u32::try_from(number(a, "width")).unwrap_or(0),
+            height: u32::try_from(number(a, "height")).unwrap_or(0),
+        })
+        .collect()
+}
+
+/// What a file is read from, in [`file_info`]'s order.
+const FILE_COLUMNS: &str =
+    "id, owner, name, mime_type, size, width, height, uploaded_at_ms, content_hash, thumbnail_hash";
+
+pub(super) fn select_file() -> String {
+    format!("SELECT {FILE_COLUMNS} FROM files WHERE id = $1")
+}
+
+pub(super) const INSERT_FILE: &str = "INSERT INTO files (id, owner, name, mime_type, size, width, \
+     height, uploaded_at_ms, content_hash, thumbnail_hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// The values of [`INSERT_FILE`].
+pub(super) fn file_values(file: &FileInfo) -> Vec<Value> {
+    vec![
+        text(&file.id),
+        text(&file.owner),
+        text(&file.name),
+        text(&file.mime_type),
+        Value::Int(to_sql(file.size)),
+        Value::Int(i64::from(file.width)),
+        Value::Int(i64::from(file.height)),
+        Value::Int(file.uploaded_at_ms),
+        text(&file.content_hash),
+        Value::MaybeText(file.thumbnail_hash.clone()),
+    ]
+}
+
+/// Notes that bytes are kept under hash `$1`.
+pub(super) const KEEP_CONTENT_HASH: &str =
+    "INSERT INTO file_contents (hash) VALUES ($1) ON CONFLICT DO NOTHING";
+
+pub(super) const FILES_SIZE: &str =
+    "SELECT CAST(coalesce(sum(size), 0) AS BIGINT) FROM files WHERE owner = $1";
+
+/// Removes the files uploaded before `$1` that no kept message attaches
+/// (deleted messages attach none).
+pub(super) fn remove_unused_files(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "DELETE FROM files WHERE uploaded_at_ms < $1 AND id NOT IN (
+                 SELECT a.value ->> 'id'
+                 FROM messages m, json_each(m.attachments) a
+                 WHERE m.attachments IS NOT NULL)"
+        }
+        Dialect::Postgres => {
+            "DELETE FROM files WHERE uploaded_at_ms < $1 AND id NOT IN (
+                 SELECT a ->> 'id'
+                 FROM messages m, jsonb_array_elements(CAST(m.attachments AS JSONB)) a
+                 WHERE m.attachments IS NOT NULL)"
+        }
+    }
+}
+
+/// The hashes of bytes no file uses: a content or thumbnail gone with its
+/// last file.
+pub(super) const UNUSED_HASHES: &str = "SELECT hash FROM file_contents WHERE hash NOT IN (
+         SELECT content_hash FROM files
+         UNION SELECT thumbnail_hash FROM files WHERE thumbnail_hash IS NOT NULL)";
+
+/// A file from [`FILE_COLUMNS`].
+pub(super) fn file_info<R: Columns>(row: &R) -> Result<FileInfo, R::Error> {
+    Ok(FileInfo {
+        id: row.text(0)?,
+        owner: row.text(1)?,
+        name: row.text(2)?,
+        mime_type: row.text(3)?,
+        size: from_sql(row.int(4)?),
+        width: u32::try_from(row.int(5)?).unwrap_or(0),
+        height: u32::try_from(row.int(6)?).unwrap_or(0),
+        uploaded_at_ms: row.int(7)?,
+        content_hash: row.text(8)?,
+        thumbnail_hash: row.maybe_text(9)?,
+    })
 }
 
 /// Keeps room `$1`'s newest messages: removes those numbered `$2` or less.
@@ -559,6 +671,7 @@ pub(super) fn message<R: Columns>(row: &R) -> Result<Arc<Message>, R::Error> {
         },
         ordinal: from_sql(row.maybe_int(13)?.unwrap_or(0)),
         updates: row.maybe_int(14)?.map(from_sql),
+        attachments: decode_attachments(row.maybe_text(15)?),
         ..Message::default()
     }))
 }

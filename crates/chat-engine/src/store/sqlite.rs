@@ -54,19 +54,20 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
 use tokio::sync::oneshot;
 
 use super::sql::{self, Columns, Counters, Statement, Value, to_sql};
 use super::{
-    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, Found, HistoryStore, RoomUpdate,
-    SavedRoom, SearchQuery, SentKey, StoreError, StoredSession,
+    Account, AccountChange, AccountStore, AccountsSnapshot, Entry, FileInfo, Found, HistoryStore,
+    RoomUpdate, SavedRoom, SearchQuery, SentKey, StoreError, StoredSession,
 };
 use crate::{ChangeKind, Message};
 
 /// The schema this code writes.
-const SCHEMA_VERSION: i64 = 9;
+const SCHEMA_VERSION: i64 = 10;
 /// Read connections, and so reads at once.
 const READERS: usize = 4;
 /// How often messages older than the age limit are removed.
@@ -108,10 +109,23 @@ enum Job {
         oneshot::Sender<Result<Vec<Arc<Message>>, StoreError>>,
     ),
     Rooms(Vec<RoomUpdate>, oneshot::Sender<Result<(), StoreError>>),
+    /// Statements to run in one transaction.
+    Run(Vec<Statement>, oneshot::Sender<Result<(), StoreError>>),
+    /// Removes unused files; hands back how many, and the hashes whose
+    /// bytes are no longer used.
+    RemoveUnusedFiles(
+        i64,
+        oneshot::Sender<Result<(usize, Vec<String>), StoreError>>,
+    ),
     Accounts(AccountChange, oneshot::Sender<Result<(), StoreError>>),
 }
 
 impl SqliteStore {
+    /// Where the files' bytes are kept: beside the database.
+    fn files_dir(&self) -> PathBuf {
+        self.path.with_file_name("files")
+    }
+
     /// Opens (creating if need be) the database in `dir`, bringing an older
     /// schema up to date. Fails with a message a person can act on if the
     /// directory cannot be used, the database is corrupt, or its schema is
@@ -325,6 +339,92 @@ impl HistoryStore for SqliteStore {
         .await
     }
 
+    async fn put_file(
+        &self,
+        file: &FileInfo,
+        content: Bytes,
+        thumbnail: Option<Bytes>,
+    ) -> Result<(), StoreError> {
+        let dir = self.files_dir();
+        let mut kept = vec![(file.content_hash.clone(), content)];
+        kept.extend((file.thumbnail_hash.clone()).zip(thumbnail));
+        let hashes: Vec<String> = kept.iter().map(|(hash, _)| hash.clone()).collect();
+        tokio::task::spawn_blocking(move || {
+            kept.iter()
+                .try_for_each(|(hash, bytes)| write_file(&dir, hash, bytes))
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("cannot store the file: {e}")))?
+        .map_err(|e| StoreError::Unavailable(format!("cannot store the file: {e}")))?;
+        let mut plan: Vec<Statement> = (hashes.into_iter())
+            .map(|hash| Statement {
+                sql: sql::KEEP_CONTENT_HASH,
+                values: vec![Value::Text(hash)],
+            })
+            .collect();
+        plan.push(Statement {
+            sql: sql::INSERT_FILE,
+            values: sql::file_values(file),
+        });
+        self.job(|done| Job::Run(plan, done)).await
+    }
+
+    async fn file(&self, id: &str) -> Result<Option<FileInfo>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |db| {
+            db.prepare_cached(&sqlite(&sql::select_file()))?
+                .query_row([id], |row| sql::file_info(row))
+                .optional()
+        })
+        .await
+    }
+
+    async fn file_bytes(&self, hash: &str) -> Result<Option<Bytes>, StoreError> {
+        // The name is a hash this store made, never a path from outside.
+        if !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let path = self.files_dir().join(hash);
+        let read = tokio::task::spawn_blocking(move || std::fs::read(path)).await;
+        match read.map_err(|e| StoreError::Unavailable(format!("cannot read the file: {e}")))? {
+            Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(StoreError::Unavailable(format!(
+                "cannot read the file: {error}"
+            ))),
+        }
+    }
+
+    async fn files_size(&self, owner: &str) -> Result<u64, StoreError> {
+        let owner = owner.to_owned();
+        let size: i64 = self
+            .read(move |db| {
+                db.prepare_cached(&sqlite(sql::FILES_SIZE))?
+                    .query_row([owner], |row| row.get(0))
+            })
+            .await?;
+        Ok(sql::from_sql(size))
+    }
+
+    async fn remove_unused_files(&self, uploaded_before_ms: i64) -> Result<usize, StoreError> {
+        let (removed, unused) = self
+            .job(|done| Job::RemoveUnusedFiles(uploaded_before_ms, done))
+            .await?;
+        let dir = self.files_dir();
+        tokio::task::spawn_blocking(move || {
+            for hash in unused {
+                if let Err(error) = std::fs::remove_file(dir.join(&hash))
+                    && error.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(%hash, %error, "cannot remove an unused file's bytes");
+                }
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("cannot remove files: {e}")))?;
+        Ok(removed)
+    }
+
     async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {
         self.job(|done| Job::Rooms(updates, done)).await
     }
@@ -425,7 +525,7 @@ fn migrate(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// What brings each schema to the next, from schema 1 on.
-const MIGRATIONS: [&str; 8] = [
+const MIGRATIONS: [&str; 9] = [
     MIGRATE_V1_TO_V2,
     MIGRATE_V2_TO_V3,
     MIGRATE_V3_TO_V4,
@@ -434,7 +534,29 @@ const MIGRATIONS: [&str; 8] = [
     MIGRATE_V6_TO_V7,
     MIGRATE_V7_TO_V8,
     MIGRATE_V8_TO_V9,
+    MIGRATE_V9_TO_V10,
 ];
+
+/// Schema 10: files, and the messages that attach them (the bytes are
+/// files of their own in the data directory, named by hash; a row of
+/// `file_contents` for each).
+const MIGRATE_V9_TO_V10: &str = "
+    ALTER TABLE messages ADD COLUMN attachments TEXT;
+    CREATE INDEX messages_attaching ON messages (room) WHERE attachments IS NOT NULL;
+    CREATE TABLE files (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        mime_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        uploaded_at_ms INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        thumbnail_hash TEXT
+    );
+    CREATE INDEX files_by_owner ON files (owner);
+    CREATE TABLE file_contents (hash TEXT PRIMARY KEY);";
 
 /// Schema 9: the messages' text indexed for search, by trigrams (so text
 /// without spaces between words is found by any part of three characters
@@ -633,6 +755,14 @@ fn write_jobs(mut db: Connection, queue: mpsc::Receiver<Job>, options: SqliteOpt
                 let result = run(&mut db, plan);
                 let _ = done.send(result.map_err(|e| unavailable("cannot save the room", &e)));
             }
+            Job::Run(plan, done) => {
+                let result = run(&mut db, plan);
+                let _ = done.send(result.map_err(|e| unavailable("cannot store it", &e)));
+            }
+            Job::RemoveUnusedFiles(before, done) => {
+                let result = remove_unused_files(&mut db, before);
+                let _ = done.send(result.map_err(|e| unavailable("cannot remove files", &e)));
+            }
         }
         if let Some(age) = options.retain_age
             && pruned_by_age.elapsed() >= AGE_PRUNE_EVERY
@@ -643,6 +773,23 @@ fn write_jobs(mut db: Connection, queue: mpsc::Receiver<Job>, options: SqliteOpt
             }
         }
     }
+}
+
+/// Removes the files no message attaches (uploaded before `before`) and
+/// the rows of the bytes no file uses, whose hashes it returns.
+fn remove_unused_files(db: &mut Connection, before: i64) -> rusqlite::Result<(usize, Vec<String>)> {
+    let tx = db.transaction()?;
+    let removed = tx
+        .prepare_cached(&sqlite(sql::remove_unused_files(sql::Dialect::Sqlite)))?
+        .execute([before])?;
+    let unused: Vec<String> = rows(&tx, sql::UNUSED_HASHES, [], |row| row.get(0))?;
+    let mut forget = tx.prepare_cached("DELETE FROM file_contents WHERE hash = ?1")?;
+    for hash in &unused {
+        forget.execute([hash])?;
+    }
+    drop(forget);
+    tx.commit()?;
+    Ok((removed, unused))
 }
 
 fn change_accounts(db: &mut Connection, change: AccountChange) -> Result<(), StoreError> {
@@ -708,8 +855,8 @@ fn append(
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO messages (room, seq, sent_at_ms, sender, text, client_id, origin,
-                                   reply_to, mentions, mentions_room, ordinal)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                   reply_to, mentions, mentions_room, ordinal, attachments)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
         for (room, entry) in batch {
             match entry {
@@ -726,6 +873,7 @@ fn append(
                         sql::encode_mentions(&message.mentions),
                         message.mentions.room,
                         to_sql(message.ordinal),
+                        sql::encode_attachments(&message.attachments),
                     ])?;
                     stored.push(Arc::clone(message));
                 }
@@ -824,6 +972,31 @@ fn select(
 /// and password hashes. A looser mode found is tightened, and logged. The
 /// database `db` is created empty at 0600 if missing; SQLite gives its
 /// `-wal` and `-shm` files the database's mode.
+/// Writes `bytes` as file `hash` of `dir` (0600, in a 0700 directory),
+/// unless it is there: written whole under another name, then renamed, so
+/// a file of that name is always whole.
+fn write_file(dir: &Path, hash: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let path = dir.join(hash);
+    if path.exists() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let partial = dir.join(format!("{hash}.partial"));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&partial)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    file.sync_all()?;
+    std::fs::rename(partial, path)
+}
+
 fn make_private(dir: &Path, db: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     std::fs::DirBuilder::new()

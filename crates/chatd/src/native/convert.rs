@@ -4,8 +4,8 @@ use chat_engine::Room as EngineRoom;
 use chat_engine::{Engine, Limits, MAX_TOPIC_CHARS, Message as EngineMessage};
 use chat_proto::chat::v1::room_action::Action as WireAction;
 use chat_proto::chat::v1::{
-    Event, Member, Message, MessageUpdated, NotifyLevel, Origin, Reaction, Role, Room, RoomAction,
-    event,
+    Attachment, Event, Member, Message, MessageUpdated, NotifyLevel, Origin, Reaction, Role, Room,
+    RoomAction, event,
 };
 use prost_types::Timestamp;
 use tonic::Status;
@@ -53,6 +53,16 @@ fn message_naming(room: &str, message: &EngineMessage, names: usize) -> Message 
             .collect(),
         mentions: message.mentions.names.clone(),
         mentions_room: message.mentions.room,
+        attachments: (message.attachments.iter())
+            .map(|a| Attachment {
+                id: a.id.clone(),
+                name: a.name.clone(),
+                mime_type: a.mime_type.clone(),
+                size: a.size,
+                width: a.width,
+                height: a.height,
+            })
+            .collect(),
     }
 }
 
@@ -124,6 +134,16 @@ pub fn entry_from_node(event: Event) -> Option<(String, EngineMessage)> {
             names: message.mentions,
             room: message.mentions_room,
         },
+        attachments: (message.attachments.into_iter())
+            .map(|a| chat_engine::Attachment {
+                id: a.id,
+                name: a.name,
+                mime_type: a.mime_type,
+                size: a.size,
+                width: a.width,
+                height: a.height,
+            })
+            .collect(),
         updates,
         wire: Default::default(),
     };
