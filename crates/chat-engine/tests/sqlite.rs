@@ -181,7 +181,7 @@ async fn a_schema_1_database_is_migrated() {
     let version: i64 = db
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 10);
+    assert_eq!(version, 11);
     // The migration indexed the history there was for search.
     let query = chat_engine::SearchQuery {
         terms: vec!["old".into()],
@@ -253,11 +253,11 @@ fn open_error(dir: &Path) -> String {
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
-    db.execute_batch("PRAGMA user_version = 11;").unwrap();
+    db.execute_batch("PRAGMA user_version = 12;").unwrap();
     drop(db);
     let error = open_error(dir.path());
     assert!(
-        error.contains("schema version 11, newer than this chatd knows (up to 10)"),
+        error.contains("schema version 12, newer than this chatd knows (up to 11)"),
         "{error}"
     );
 }
@@ -418,7 +418,7 @@ async fn a_schema_4_room_made_by_a_guest_has_no_owner_after_migrating() {
              ALTER TABLE messages DROP COLUMN attachments;
              DROP TABLE files;
              DROP TABLE file_contents;
-             DROP TRIGGER messages_fts_insert;
+             DROP TABLE search_progress;
              DROP TRIGGER messages_fts_update;
              DROP TRIGGER messages_fts_delete;
              DROP TABLE messages_fts;

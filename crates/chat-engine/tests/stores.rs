@@ -800,6 +800,14 @@ fn said_at(seq: u64, at: i64, text: &str) -> Arc<Message> {
 /// others: a store may search differently when the rooms hold many.
 const FILLER: u64 = 6_000;
 
+/// Appends a thousand messages to room "filler" from number `first` on.
+async fn append_filler(store: &dyn Store, first: u64) {
+    let filler: Vec<_> = (first..first + 1_000)
+        .map(|seq| said_at(seq, 0, &format!("filler {seq}")))
+        .collect();
+    append(store, "filler", &filler).await;
+}
+
 /// What `terms` finds in `rooms`: `room/seq` of each hit, newest first,
 /// page by page of `limit`; the same with the room "filler" searched too.
 async fn found(store: &dyn Store, terms: &[&str], rooms: &[&str], limit: usize) -> Vec<String> {
@@ -837,10 +845,7 @@ async fn search_finds_text_in_the_rooms_given_newest_first(subject: Subject) {
     let rooms = ["a", "b", "c", "filler"].map(|name| RoomUpdate::Create(room(name)));
     store.update_rooms(rooms.into()).await.unwrap();
     for first in (1..=FILLER).step_by(1_000) {
-        let filler: Vec<_> = (first..first + 1_000)
-            .map(|seq| said_at(seq, 0, &format!("filler {seq}")))
-            .collect();
-        append(&*store, "filler", &filler).await;
+        append_filler(&*store, first).await;
     }
     let a = [
         said_at(1, 10, "안녕하세요 여러분"),
@@ -863,8 +868,18 @@ async fn search_finds_text_in_the_rooms_given_newest_first(subject: Subject) {
         &[said_at(1, 26, "an address nobody searches")],
     )
     .await;
+    // A message deleted at once, before anything else comes.
+    append(&*store, "c", &[said_at(2, 27, "the secret plan")]).await;
+    let delete = change_of((3, 2), 2, "ann", ChangeKind::Delete);
+    store.append(&[("c", delete)]).await.unwrap();
     let ab = ["a", "b"];
-    for _reopen in 0..2 {
+    for more_since in [false, true] {
+        if more_since {
+            // A store may index what it took some time later: it finds
+            // the same after more messages came.
+            append_filler(&*store, FILLER + 1).await;
+        }
+        assert!(found(&*store, &["secret"], &["c"], 10).await.is_empty());
         // No spaces needed between words; two characters are a short
         // term, looked for without the index.
         assert_eq!(found(&*store, &["안녕"], &ab, 10).await, ["b/1", "a/1"]);

@@ -79,7 +79,13 @@ pub(super) enum Scan {
     /// The store's newest [`SHORT_SCAN`] messages: short terms have no
     /// index to narrow them.
     Newest,
+    /// SQLite: the messages stored since the index's last batch (they
+    /// come before [`Scan::Index`]'s).
+    Unindexed,
 }
+
+/// How far SQLite's search index goes (its batches follow the messages).
+const INDEXED: &str = "(SELECT indexed FROM search_progress)";
 
 /// A search whose rooms hold at most this many messages reads them all
 /// (about 20 ms at most on the machine `chat-bench search` ran on).
@@ -143,6 +149,7 @@ pub(super) fn search(query: &SearchQuery, dialect: Dialect, scan: Scan) -> (Stri
             from = "messages_fts f JOIN messages m ON m.rowid = f.rowid".to_owned();
             order = "f.rowid";
             conditions.push(format!("messages_fts MATCH {phrases}"));
+            conditions.push(format!("f.rowid <= {INDEXED}"));
             short
         }
         _ => query.terms.iter().collect(),
@@ -150,6 +157,9 @@ pub(super) fn search(query: &SearchQuery, dialect: Dialect, scan: Scan) -> (Stri
     for term in compared {
         let pattern = param(Value::Text(format!("%{}%", escape_like(term))));
         conditions.push(format!("m.text {like} {pattern} ESCAPE '\\'"));
+    }
+    if (dialect, scan) == (Dialect::Sqlite, Scan::Unindexed) {
+        conditions.push(format!("m.rowid > {INDEXED}"));
     }
     if scan == Scan::Newest {
         let bare = place.trim_start_matches("m.");
