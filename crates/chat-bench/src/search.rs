@@ -29,6 +29,10 @@ pub struct SearchArgs {
     /// `--rooms` (searched again as it is).
     #[arg(long)]
     database_url: Option<String>,
+    /// Fill SQLite in this folder, and keep it (to look at its size, or
+    /// its index with `sqlite3`), rather than in a temporary one.
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
 }
 
 /// Words messages are made of: English words of several frequencies and
@@ -104,7 +108,8 @@ impl Words {
 }
 
 pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
+    let temporary = tempfile::tempdir()?;
+    let dir = args.data_dir.as_deref().unwrap_or(temporary.path());
     let (store, kind): (Arc<dyn HistoryStore>, &str) = match &args.database_url {
         Some(url) => {
             let options = PostgresOptions {
@@ -122,7 +127,7 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
                 retain_age: None,
                 max_bytes: None,
             };
-            (Arc::new(SqliteStore::open(dir.path(), options)?), "SQLite")
+            (Arc::new(SqliteStore::open(dir, options)?), "SQLite")
         }
     };
     let filled = Instant::now();
@@ -146,7 +151,7 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
         args.messages, args.rooms, args.count
     );
     if args.database_url.is_none() {
-        let bytes: u64 = std::fs::read_dir(dir.path())?
+        let bytes: u64 = std::fs::read_dir(dir)?
             .filter_map(|file| file.ok()?.metadata().ok())
             .map(|meta| meta.len())
             .sum();

@@ -126,7 +126,9 @@ pub(super) fn search(query: &SearchQuery, dialect: Dialect, scan: Scan) -> (Stri
         match (dialect, scan) {
             // `+` keeps SQLite from going through the rooms' index: the
             // newest messages are those with the greatest row ids.
-            (Dialect::Sqlite, Scan::Newest) => "+m.room IN (SELECT value FROM json_each($1))",
+            (Dialect::Sqlite, Scan::Newest | Scan::Unindexed) => {
+                "+m.room IN (SELECT value FROM json_each($1))"
+            }
             (Dialect::Sqlite, _) => "m.room IN (SELECT value FROM json_each($1))",
             (Dialect::Postgres, _) => "m.room = ANY(string_to_array($1, E'\\t'))",
         }
