@@ -48,6 +48,10 @@ const SEND_RETRY_MS = 500;
 /** The room every client joins at login. */
 export const FIRST_ROOM = "general";
 const HISTORY_PAGE = 50;
+/** How often a search the server paces is asked again, and after how
+ * long. */
+const SEARCH_TRIES = 3;
+const SEARCH_RETRY_MS = 600;
 /** How long a guest moving to another node keeps asking for its name
  * while it is held: the node it left holds it until its lease ends. */
 const NAME_HELD_MS = 15_000;
@@ -346,9 +350,24 @@ export class ChatClient {
     room: string,
     pageToken = "",
   ): Promise<SearchPage> {
-    const reply = await this.call((headers) =>
-      this.rpc.searchMessages({ query, room, pageToken }, { headers }),
-    );
+    // The server paces searches (two a second): one asked too soon waits
+    // its turn rather than failing.
+    const reply = await this.call(async (headers) => {
+      for (let tries = 1; ; tries += 1) {
+        try {
+          return await this.rpc.searchMessages(
+            { query, room, pageToken },
+            { headers },
+          );
+        } catch (error) {
+          const paced =
+            error instanceof ConnectError &&
+            error.code === Code.ResourceExhausted;
+          if (!paced || tries === SEARCH_TRIES) throw error;
+          await sleep(SEARCH_RETRY_MS);
+        }
+      }
+    });
     return {
       hits: reply.hits.flatMap((hit) =>
         hit.message ? [toMessage(hit.message)] : [],
