@@ -94,6 +94,9 @@ const CASES: &[(&str, Case)] = &[
         "files_share_their_bytes_and_go_once_no_message_attaches_them",
         |s| Box::pin(files_share_their_bytes_and_go_once_no_message_attaches_them(s)),
     ),
+    ("bytes_stored_while_unused_ones_are_removed_stay", |s| {
+        Box::pin(bytes_stored_while_unused_ones_are_removed_stay(s))
+    }),
 ];
 
 async fn run_every_case(mut subject: impl FnMut(&str) -> Pin<Box<dyn Future<Output = Subject>>>) {
@@ -1020,4 +1023,30 @@ async fn files_share_their_bytes_and_go_once_no_message_attaches_them(subject: S
         Some(&b"new"[..])
     );
     assert_eq!(store.remove_unused_files(2_000).await.unwrap(), 0);
+}
+
+/// A file stored with the same bytes as an old unused one, while unused
+/// files are being removed, keeps its bytes (the removal must not take
+/// them from under it).
+async fn bytes_stored_while_unused_ones_are_removed_stay(subject: Subject) {
+    let store = subject.open().await;
+    for round in 0..20 {
+        let old = file(&format!("old{round}"), "ann", 0, "ab12", None);
+        store.put_file(&old, "same".into(), None).await.unwrap();
+        let new = file(&format!("new{round}"), "ann", 5_000, "ab12", None);
+        let (removed, stored) = tokio::join!(
+            store.remove_unused_files(1_000),
+            store.put_file(&new, "same".into(), None),
+        );
+        removed.unwrap();
+        stored.unwrap();
+        assert!(store.file(&new.id).await.unwrap().is_some());
+        assert_eq!(
+            bytes_of(&*store, "ab12").await.as_deref(),
+            Some(&b"same"[..]),
+            "round {round}"
+        );
+        // The new file goes too, for the next round.
+        store.remove_unused_files(10_000).await.unwrap();
+    }
 }

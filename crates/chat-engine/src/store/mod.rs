@@ -264,8 +264,9 @@ pub trait HistoryStore: Send + Sync + 'static {
 
     /// Removes the files that no kept message (not deleted) attaches and
     /// that were uploaded before `uploaded_before_ms` (a file is given
-    /// time to be attached), and the bytes no file uses any more. Returns
-    /// how many files went.
+    /// time to be attached), and the bytes no file uses any more, never
+    /// those of a file being stored at the same time. Returns how many
+    /// files went.
     async fn remove_unused_files(&self, uploaded_before_ms: i64) -> Result<usize, StoreError>;
 
     /// Saves rooms, or changes to them, all or none, so they reopen after

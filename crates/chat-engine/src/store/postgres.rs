@@ -185,7 +185,11 @@ const MIGRATIONS: &[&str] = &[
         thumbnail_hash TEXT
     );
     CREATE INDEX files_by_owner ON files (owner);
-    CREATE TABLE file_contents (hash TEXT PRIMARY KEY, bytes BYTEA NOT NULL);",
+    CREATE TABLE file_contents (
+        hash TEXT PRIMARY KEY,
+        bytes BYTEA NOT NULL,
+        kept_at_ms BIGINT NOT NULL
+    );",
 ];
 
 /// Limits on what the database keeps.
@@ -454,9 +458,12 @@ impl HistoryStore for PostgresStore {
         let mut kept = vec![(&file.content_hash, content)];
         kept.extend(file.thumbnail_hash.as_ref().zip(thumbnail));
         for (hash, bytes) in kept {
+            // Claiming the row waits for a removal of it under way, and
+            // keeps a removal that comes after from taking it.
             tx.execute(
-                "INSERT INTO file_contents (hash, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[hash, &bytes.as_ref()],
+                "INSERT INTO file_contents (hash, bytes, kept_at_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (hash) DO UPDATE SET kept_at_ms = excluded.kept_at_ms",
+                &[hash, &bytes.as_ref(), &file.uploaded_at_ms],
             )
             .await
             .map_err(fail)?;
@@ -508,11 +515,9 @@ impl HistoryStore for PostgresStore {
             .execute(unused_files, &[&uploaded_before_ms])
             .await
             .map_err(fail)?;
-        let unused_bytes = format!(
-            "DELETE FROM file_contents WHERE hash IN ({})",
-            sql::UNUSED_HASHES
-        );
-        tx.execute(&unused_bytes, &[]).await.map_err(fail)?;
+        tx.execute(sql::REMOVE_UNUSED_BYTES, &[&uploaded_before_ms])
+            .await
+            .map_err(fail)?;
         tx.commit().await.map_err(fail)?;
         Ok(usize::try_from(removed).unwrap_or(usize::MAX))
     }

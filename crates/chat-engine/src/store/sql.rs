@@ -373,9 +373,10 @@ pub(super) fn file_values(file: &FileInfo) -> Vec<Value> {
     ]
 }
 
-/// Notes that bytes are kept under hash `$1`.
-pub(super) const KEEP_CONTENT_HASH: &str =
-    "INSERT INTO file_contents (hash) VALUES ($1) ON CONFLICT DO NOTHING";
+/// Notes that bytes are kept under hash `$1`, as of `$2` (a file about
+/// to use them keeps them from removal).
+pub(super) const KEEP_CONTENT_HASH: &str = "INSERT INTO file_contents (hash, kept_at_ms)
+     VALUES ($1, $2) ON CONFLICT (hash) DO UPDATE SET kept_at_ms = excluded.kept_at_ms";
 
 pub(super) const FILES_SIZE: &str =
     "SELECT CAST(coalesce(sum(size), 0) AS BIGINT) FROM files WHERE owner = $1";
@@ -399,11 +400,15 @@ pub(super) fn remove_unused_files(dialect: Dialect) -> &'static str {
     }
 }
 
-/// The hashes of bytes no file uses: a content or thumbnail gone with its
-/// last file.
-pub(super) const UNUSED_HASHES: &str = "SELECT hash FROM file_contents WHERE hash NOT IN (
+/// Removes the bytes no file uses (a content or thumbnail gone with its
+/// last file) that were last kept before `$1`, and returns their hashes.
+/// The time is checked on the row itself, so bytes claimed for a new file
+/// while this runs are not taken from under it.
+pub(super) const REMOVE_UNUSED_BYTES: &str =
+    "DELETE FROM file_contents WHERE kept_at_ms < $1 AND hash NOT IN (
          SELECT content_hash FROM files
-         UNION SELECT thumbnail_hash FROM files WHERE thumbnail_hash IS NOT NULL)";
+         UNION SELECT thumbnail_hash FROM files WHERE thumbnail_hash IS NOT NULL)
+     RETURNING hash";
 
 /// A file from [`FILE_COLUMNS`].
 pub(super) fn file_info<R: Columns>(row: &R) -> Result<FileInfo, R::Error> {

@@ -115,12 +115,9 @@ enum Job {
     Rooms(Vec<RoomUpdate>, oneshot::Sender<Result<(), StoreError>>),
     /// Statements to run in one transaction.
     Run(Vec<Statement>, oneshot::Sender<Result<(), StoreError>>),
-    /// Removes unused files; hands back how many, and the hashes whose
-    /// bytes are no longer used.
-    RemoveUnusedFiles(
-        i64,
-        oneshot::Sender<Result<(usize, Vec<String>), StoreError>>,
-    ),
+    /// Removes unused files, and the unused bytes from the folder given;
+    /// hands back how many files went.
+    RemoveUnusedFiles(i64, PathBuf, oneshot::Sender<Result<usize, StoreError>>),
     Accounts(AccountChange, oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -369,7 +366,16 @@ impl HistoryStore for SqliteStore {
         let dir = self.files_dir();
         let mut kept = vec![(file.content_hash.clone(), content)];
         kept.extend((file.thumbnail_hash.clone()).zip(thumbnail));
-        let hashes: Vec<String> = kept.iter().map(|(hash, _)| hash.clone()).collect();
+        // The hashes are claimed first, by the writer, which also removes
+        // unused bytes: from then on no removal takes them, so bytes found
+        // already written here stay.
+        let claims = (kept.iter())
+            .map(|(hash, _)| Statement {
+                sql: sql::KEEP_CONTENT_HASH,
+                values: vec![Value::Text(hash.clone()), Value::Int(file.uploaded_at_ms)],
+            })
+            .collect();
+        self.job(|done| Job::Run(claims, done)).await?;
         tokio::task::spawn_blocking(move || {
             kept.iter()
                 .try_for_each(|(hash, bytes)| write_file(&dir, hash, bytes))
@@ -377,17 +383,11 @@ impl HistoryStore for SqliteStore {
         .await
         .map_err(|e| StoreError::Unavailable(format!("cannot store the file: {e}")))?
         .map_err(|e| StoreError::Unavailable(format!("cannot store the file: {e}")))?;
-        let mut plan: Vec<Statement> = (hashes.into_iter())
-            .map(|hash| Statement {
-                sql: sql::KEEP_CONTENT_HASH,
-                values: vec![Value::Text(hash)],
-            })
-            .collect();
-        plan.push(Statement {
+        let insert = vec![Statement {
             sql: sql::INSERT_FILE,
             values: sql::file_values(file),
-        });
-        self.job(|done| Job::Run(plan, done)).await
+        }];
+        self.job(|done| Job::Run(insert, done)).await
     }
 
     async fn file(&self, id: &str) -> Result<Option<FileInfo>, StoreError> {
@@ -428,22 +428,9 @@ impl HistoryStore for SqliteStore {
     }
 
     async fn remove_unused_files(&self, uploaded_before_ms: i64) -> Result<usize, StoreError> {
-        let (removed, unused) = self
-            .job(|done| Job::RemoveUnusedFiles(uploaded_before_ms, done))
-            .await?;
         let dir = self.files_dir();
-        tokio::task::spawn_blocking(move || {
-            for hash in unused {
-                if let Err(error) = std::fs::remove_file(dir.join(&hash))
-                    && error.kind() != std::io::ErrorKind::NotFound
-                {
-                    tracing::warn!(%hash, %error, "cannot remove an unused file's bytes");
-                }
-            }
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("cannot remove files: {e}")))?;
-        Ok(removed)
+        self.job(|done| Job::RemoveUnusedFiles(uploaded_before_ms, dir, done))
+            .await
     }
 
     async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {
@@ -633,7 +620,7 @@ const MIGRATE_V9_TO_V10: &str = "
         thumbnail_hash TEXT
     );
     CREATE INDEX files_by_owner ON files (owner);
-    CREATE TABLE file_contents (hash TEXT PRIMARY KEY);";
+    CREATE TABLE file_contents (hash TEXT PRIMARY KEY, kept_at_ms INTEGER NOT NULL);";
 
 /// Schema 9: the messages' text indexed for search, by trigrams (so text
 /// without spaces between words is found by any part of three characters
@@ -837,8 +824,8 @@ fn write_jobs(mut db: Connection, queue: mpsc::Receiver<Job>, options: SqliteOpt
                 let result = run(&mut db, plan);
                 let _ = done.send(result.map_err(|e| unavailable("cannot store it", &e)));
             }
-            Job::RemoveUnusedFiles(before, done) => {
-                let result = remove_unused_files(&mut db, before);
+            Job::RemoveUnusedFiles(before, dir, done) => {
+                let result = remove_unused_files(&mut db, before, &dir);
                 let _ = done.send(result.map_err(|e| unavailable("cannot remove files", &e)));
             }
         }
@@ -856,21 +843,24 @@ fn write_jobs(mut db: Connection, queue: mpsc::Receiver<Job>, options: SqliteOpt
     }
 }
 
-/// Removes the files no message attaches (uploaded before `before`) and
-/// the rows of the bytes no file uses, whose hashes it returns.
-fn remove_unused_files(db: &mut Connection, before: i64) -> rusqlite::Result<(usize, Vec<String>)> {
+/// Removes the files no message attaches (uploaded before `before`), and
+/// the bytes no file uses (their rows, then their files in `dir`): here,
+/// on the writer, so no claim of those bytes comes in between.
+fn remove_unused_files(db: &mut Connection, before: i64, dir: &Path) -> rusqlite::Result<usize> {
     let tx = db.transaction()?;
     let removed = tx
         .prepare_cached(&sqlite(sql::remove_unused_files(sql::Dialect::Sqlite)))?
         .execute([before])?;
-    let unused: Vec<String> = rows(&tx, sql::UNUSED_HASHES, [], |row| row.get(0))?;
-    let mut forget = tx.prepare_cached("DELETE FROM file_contents WHERE hash = ?1")?;
-    for hash in &unused {
-        forget.execute([hash])?;
-    }
-    drop(forget);
+    let unused: Vec<String> = rows(&tx, sql::REMOVE_UNUSED_BYTES, [before], |row| row.get(0))?;
     tx.commit()?;
-    Ok((removed, unused))
+    for hash in unused {
+        if let Err(error) = std::fs::remove_file(dir.join(&hash))
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%hash, %error, "cannot remove an unused file's bytes");
+        }
+    }
+    Ok(removed)
 }
 
 fn change_accounts(db: &mut Connection, change: AccountChange) -> Result<(), StoreError> {
