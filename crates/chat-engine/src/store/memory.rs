@@ -348,34 +348,37 @@ impl HistoryStore for MemoryStore {
 
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Found>, StoreError> {
         let terms: Vec<String> = query.terms.iter().map(|t| t.to_lowercase()).collect();
+        // Each kept message by its place and its room's index in the query:
+        // nothing but a count is copied while the locks are held.
         let rooms = self.rooms();
         let places = lock(&self.places);
-        let mut kept: Vec<Found> = (query.rooms.iter())
-            .filter_map(|room| Some((room, rooms.get(room)?, places.rooms.get(room)?)))
-            .flat_map(|(room, history, places)| {
+        let mut kept: Vec<(u64, usize, Arc<Message>)> = (query.rooms.iter().enumerate())
+            .filter_map(|(at, room)| Some((at, rooms.get(room)?, places.rooms.get(room)?)))
+            .flat_map(|(at, history, places)| {
                 (history.iter().zip(places))
                     .filter(|(m, _)| m.updates.is_none() && !m.deleted)
-                    .map(|(message, place)| Found {
-                        room: room.clone(),
-                        message: Arc::clone(message),
-                        place: SearchPlace(*place),
-                    })
+                    .map(move |(message, place)| (*place, at, Arc::clone(message)))
             })
             .collect();
         drop((rooms, places));
-        kept.sort_by_key(|found| std::cmp::Reverse(found.place));
+        kept.sort_unstable_by_key(|(place, ..)| std::cmp::Reverse(*place));
         if !query.has_indexed_term() {
             kept.truncate(SHORT_SCAN);
         }
-        let holds_every_term = |found: &Found| {
-            let text = found.message.text.to_lowercase();
+        let holds_every_term = |message: &Message| {
+            let text = message.text.to_lowercase();
             terms.iter().all(|term| text.contains(term.as_str()))
         };
         Ok(kept
             .into_iter()
-            .filter(|found| query.after.is_none_or(|after| found.place < after))
-            .filter(holds_every_term)
+            .filter(|(place, ..)| query.after.is_none_or(|after| SearchPlace(*place) < after))
+            .filter(|(_, _, message)| holds_every_term(message))
             .take(query.limit)
+            .map(|(place, at, message)| Found {
+                room: query.rooms[at].clone(),
+                message,
+                place: SearchPlace(place),
+            })
             .collect())
     }
 
