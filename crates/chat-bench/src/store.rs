@@ -83,6 +83,7 @@ async fn measure(store: Arc<dyn HistoryStore>, senders: usize, args: &StoreArgs)
                         text: text.clone(),
                         client_id: None,
                         reply_to: None,
+                        attachments: Vec::new(),
                     };
                     room.post(draft).await.expect("post");
                     if counting.load(Ordering::Relaxed) {

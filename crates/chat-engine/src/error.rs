@@ -25,6 +25,8 @@ pub enum EngineError {
     TextHasControlCharacter(u32),
     #[error("the message is empty; send at least one character")]
     EmptyText,
+    #[error("a message carries at most {0} files; send the rest in another")]
+    TooManyAttachments(usize),
     #[error("the search is empty; give at least one word")]
     EmptySearch,
     #[error("the search is {len} characters long; the limit is {max}")]

@@ -36,7 +36,7 @@ pub use changes::{Author, reaction_emoji};
 pub use directory::{NameClaim, UserHere};
 pub use engine::{Census, Engine, EngineConfig, RoomChange, RoomLimits};
 pub use error::{EngineError, SubscriptionError};
-pub use limits::Limits;
+pub use limits::{Limits, MAX_ATTACHMENTS};
 pub use members::{RoomEvent, RoomEvents, RoomEventsError};
 pub use message::{
     Attachment, Change, ChangeKind, Draft, Mentions, Message, Origin, Reaction, WireForms,
@@ -49,8 +49,8 @@ pub use room::{MOST_MENTIONING, Room};
 pub use store::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Entry, FileInfo, Found, Grant,
     HistoryStore, MemoryStore, NotifyLevel, PostgresOptions, PostgresStore, ReadMarker, RoomUpdate,
-    SHORT_SCAN, SHORT_TERM, SavedRoom, SearchPlace, SearchQuery, SentKey, SqliteOptions,
-    SqliteStore, StoreError, StoredSession,
+    SECRET_BYTES, SHORT_SCAN, SHORT_TERM, SavedRoom, SearchPlace, SearchQuery, SentKey,
+    SqliteOptions, SqliteStore, StoreError, StoredSession,
 };
 pub use subscription::{Start, Subscription};
 pub use typing::TYPING_LASTS;

@@ -6,6 +6,9 @@ use crate::names::{check_name_characters, check_text_characters};
 /// Longest client-chosen message id, in bytes: room for any UUID or hash.
 const MAX_CLIENT_ID_BYTES: usize = 128;
 
+/// Files one message may carry, at most.
+pub const MAX_ATTACHMENTS: usize = 10;
+
 /// Size limits on what users send. Every adapter checks through these so all
 /// protocols enforce the same rules with the same messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +55,17 @@ impl Limits {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// A message's text and files: the text may be empty only with a file.
+    pub fn check_message(&self, text: &str, attachments: usize) -> Result<(), EngineError> {
+        if attachments > MAX_ATTACHMENTS {
+            return Err(EngineError::TooManyAttachments(MAX_ATTACHMENTS));
+        }
+        if attachments > 0 && text.is_empty() {
+            return Ok(());
+        }
+        self.check_text(text)
     }
 
     pub fn check_text(&self, text: &str) -> Result<(), EngineError> {

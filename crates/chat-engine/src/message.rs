@@ -54,6 +54,10 @@ pub struct Draft {
     pub client_id: Option<String>,
     /// The earlier message of the room this one answers.
     pub reply_to: Option<u64>,
+    /// Files the sender uploaded, sent with it (at most
+    /// [`MAX_ATTACHMENTS`](crate::MAX_ATTACHMENTS)); with one, the text
+    /// may be empty.
+    pub attachments: Vec<Attachment>,
 }
 
 /// A message with its place in the room's total order, as it is now; or,
@@ -189,6 +193,7 @@ impl Message {
             client_id: draft.client_id,
             reply_to: draft.reply_to,
             mentions,
+            attachments: draft.attachments,
             ..Message::default()
         }
     }
@@ -380,6 +385,7 @@ mod tests {
                 text: "hi".into(),
                 client_id: None,
                 reply_to: None,
+                attachments: Vec::new(),
             },
             Mentions::default(),
             1,

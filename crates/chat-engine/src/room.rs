@@ -398,7 +398,7 @@ impl Room {
             access.role_of(&draft.sender) >= Role::Moderator
         };
         self.limits.check_name(&draft.sender)?;
-        self.limits.check_text(&draft.text)?;
+        (self.limits).check_message(&draft.text, draft.attachments.len())?;
         self.limits.check_client_id(draft.client_id.as_deref())?;
         if let Some(target) = draft.reply_to {
             self.message(target).await?;

@@ -26,6 +26,7 @@ fn draft(sender: &str, text: &str) -> Draft {
         text: text.to_owned(),
         client_id: None,
         reply_to: None,
+        attachments: Vec::new(),
     }
 }
 

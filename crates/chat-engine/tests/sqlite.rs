@@ -31,6 +31,7 @@ fn draft(text: &str) -> Draft {
         text: text.into(),
         client_id: Some(format!("id-{text}")),
         reply_to: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use chat_engine::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Attachment, Change, ChangeKind, Entry,
     FileInfo, Grant, HistoryStore, MemoryStore, Mentions, Message, NotifyLevel, Origin,
-    PostgresOptions, PostgresStore, Reaction, ReadMarker, RoomUpdate, SavedRoom, SearchQuery,
-    SentKey, SqliteOptions, SqliteStore, StoreError, StoredSession,
+    PostgresOptions, PostgresStore, Reaction, ReadMarker, RoomUpdate, SECRET_BYTES, SavedRoom,
+    SearchQuery, SentKey, SqliteOptions, SqliteStore, StoreError, StoredSession,
 };
 use chat_testkit::postgres::Postgres;
 use tempfile::TempDir;
@@ -96,6 +96,9 @@ const CASES: &[(&str, Case)] = &[
     ),
     ("bytes_stored_while_unused_ones_are_removed_stay", |s| {
         Box::pin(bytes_stored_while_unused_ones_are_removed_stay(s))
+    }),
+    ("a_secret_is_made_once_and_kept", |s| {
+        Box::pin(a_secret_is_made_once_and_kept(s))
     }),
 ];
 
@@ -1049,4 +1052,19 @@ async fn bytes_stored_while_unused_ones_are_removed_stay(subject: Subject) {
         // The new file goes too, for the next round.
         store.remove_unused_files(10_000).await.unwrap();
     }
+}
+
+async fn a_secret_is_made_once_and_kept(subject: Subject) {
+    let store = subject.open().await;
+    let links = store.secret("links").await.unwrap();
+    assert_eq!(links.len(), SECRET_BYTES);
+    assert!(links.iter().any(|&byte| byte != 0), "{links:?}");
+    let other = store.secret("other").await.unwrap();
+    assert_ne!(links, other, "each name has its own");
+    // Asked at once (two nodes starting together), both get the one kept.
+    let (first, second) = tokio::join!(store.secret("race"), store.secret("race"));
+    assert_eq!(first.unwrap(), second.unwrap());
+    drop(store);
+    let reopened = subject.open().await;
+    assert_eq!(reopened.secret("links").await.unwrap(), links);
 }

@@ -64,6 +64,7 @@ impl Server {
             text: text.into(),
             client_id: None,
             reply_to: None,
+            attachments: Vec::new(),
         };
         self.runtime.block_on(room.post(draft)).unwrap();
     }

@@ -19,6 +19,7 @@ pub fn from_engine(error: EngineError) -> Status {
         | EngineError::NameHasHiddenCharacter(_)
         | EngineError::TextHasControlCharacter(_)
         | EngineError::EmptyText
+        | EngineError::TooManyAttachments(_)
         | EngineError::EmptySearch
         | EngineError::SearchTooLong { .. }
         | EngineError::TooManySearchTerms(_)

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Entry, FileInfo, Found, HistoryStore,
     NotifyLevel, ReadMarker, RoomUpdate, SHORT_SCAN, SavedRoom, SearchPlace, SearchQuery, SentKey,
-    StoreError, StoredSession,
+    StoreError, StoredSession, new_secret,
 };
 use crate::Message;
 
@@ -32,6 +32,7 @@ pub struct MemoryStore {
     places: Mutex<Places>,
     files: Mutex<Files>,
     accounts: Mutex<Accounts>,
+    secrets: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 /// Uploaded files, by id, and their bytes, by hash.
@@ -82,6 +83,7 @@ impl MemoryStore {
             places: Mutex::default(),
             files: Mutex::default(),
             accounts: Mutex::default(),
+            secrets: Mutex::default(),
         }
     }
 
@@ -248,6 +250,14 @@ impl HistoryStore for MemoryStore {
             .collect();
         files.bytes.retain(|hash, _| used.contains(hash));
         Ok(removed)
+    }
+
+    async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        let mut secrets = lock(&self.secrets);
+        Ok(secrets
+            .entry(name.to_owned())
+            .or_insert_with(new_secret)
+            .clone())
     }
 
     async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {

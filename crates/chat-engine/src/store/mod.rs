@@ -269,6 +269,11 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// files went.
     async fn remove_unused_files(&self, uploaded_before_ms: i64) -> Result<usize, StoreError>;
 
+    /// The secret kept under `name`: [`SECRET_BYTES`] random bytes made
+    /// the first time it is asked for, the same from then on, and for
+    /// every node of a cluster (what signs links to files).
+    async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError>;
+
     /// Saves rooms, or changes to them, all or none, so they reopen after
     /// a restart as they were.
     async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError>;
@@ -331,6 +336,16 @@ pub const SHORT_TERM: usize = 3;
 /// How many of the newest messages a store took a search of short terms
 /// only may be limited to.
 pub const SHORT_SCAN: usize = 50_000;
+
+/// How long a store's secrets are.
+pub const SECRET_BYTES: usize = 32;
+
+/// A fresh secret, for a store to keep if it has none yet.
+pub(crate) fn new_secret() -> Vec<u8> {
+    let mut secret = vec![0; SECRET_BYTES];
+    rand::fill(&mut secret[..]);
+    secret
+}
 
 /// A file an account uploaded, as kept: what it is, and the hashes its
 /// bytes are kept under.

@@ -40,7 +40,7 @@ use tokio_postgres::{NoTls, Row};
 use super::sql::{self, Columns, Counters, Statement, Value, from_sql, to_sql};
 use super::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Entry, FileInfo, Found, HistoryStore,
-    RoomUpdate, SavedRoom, SearchQuery, SentKey, StoreError, StoredSession,
+    RoomUpdate, SavedRoom, SearchQuery, SentKey, StoreError, StoredSession, new_secret,
 };
 use crate::{Change, Message};
 
@@ -190,6 +190,8 @@ const MIGRATIONS: &[&str] = &[
         bytes BYTEA NOT NULL,
         kept_at_ms BIGINT NOT NULL
     );",
+    // 9: secrets the nodes share (the key that signs links to files).
+    "CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 /// Limits on what the database keeps.
@@ -520,6 +522,21 @@ impl HistoryStore for PostgresStore {
             .map_err(fail)?;
         tx.commit().await.map_err(fail)?;
         Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+    }
+
+    async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        let fail = |e: tokio_postgres::Error| unavailable("cannot read a secret", &e);
+        let client = self.client().await?;
+        let made = sql::secret_text(&new_secret());
+        client
+            .execute(sql::KEEP_SECRET, &[&name, &made])
+            .await
+            .map_err(fail)?;
+        let row = client
+            .query_one(sql::SELECT_SECRET, &[&name])
+            .await
+            .map_err(fail)?;
+        Ok(sql::secret_bytes(row.get(0)))
     }
 
     async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {

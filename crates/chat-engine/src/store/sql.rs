@@ -378,6 +378,24 @@ pub(super) fn file_values(file: &FileInfo) -> Vec<Value> {
 pub(super) const KEEP_CONTENT_HASH: &str = "INSERT INTO file_contents (hash, kept_at_ms)
      VALUES ($1, $2) ON CONFLICT (hash) DO UPDATE SET kept_at_ms = excluded.kept_at_ms";
 
+/// Keeps a secret made now, unless one is kept under its name already.
+pub(super) const KEEP_SECRET: &str =
+    "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
+
+pub(super) const SELECT_SECRET: &str = "SELECT value FROM secrets WHERE name = $1";
+
+/// A secret as kept: hex text (one column type for both databases).
+pub(super) fn secret_text(secret: &[u8]) -> String {
+    secret.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A secret kept as [`secret_text`].
+pub(super) fn secret_bytes(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .filter_map(|at| u8::from_str_radix(text.get(2 * at..2 * at + 2)?, 16).ok())
+        .collect()
+}
+
 pub(super) const FILES_SIZE: &str =
     "SELECT CAST(coalesce(sum(size), 0) AS BIGINT) FROM files WHERE owner = $1";
 

@@ -33,7 +33,11 @@
 //!   room's order holds up to each entry, so unread counts need no
 //!   counting);
 //! - 9: adds `messages_fts`, the messages' text indexed by trigrams for
-//!   search, kept up by triggers.
+//!   search, kept up by triggers;
+//! - 10: adds `files`, `file_contents` (bytes kept as files of the data
+//!   folder's `files/`, named by their hash) and `messages.attachments`;
+//! - 11: indexes messages for search in batches after they are stored;
+//! - 12: adds `secrets` (the key that signs links to files).
 //!
 //! A deleted message's text is overwritten in its row, and with
 //! `secure_delete` the old bytes are zeroed in the file; the WAL, which
@@ -62,12 +66,12 @@ use tokio::sync::oneshot;
 use super::sql::{self, Columns, Counters, Statement, Value, to_sql};
 use super::{
     Account, AccountChange, AccountStore, AccountsSnapshot, Entry, FileInfo, Found, HistoryStore,
-    RoomUpdate, SavedRoom, SearchQuery, SentKey, StoreError, StoredSession,
+    RoomUpdate, SavedRoom, SearchQuery, SentKey, StoreError, StoredSession, new_secret,
 };
 use crate::{ChangeKind, Message};
 
 /// The schema this code writes.
-const SCHEMA_VERSION: i64 = 11;
+const SCHEMA_VERSION: i64 = 12;
 /// Read connections, and so reads at once.
 const READERS: usize = 4;
 /// Messages are indexed for search once this many wait, or once the last
@@ -433,6 +437,25 @@ impl HistoryStore for SqliteStore {
             .await
     }
 
+    async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        let keep = vec![Statement {
+            sql: sql::KEEP_SECRET,
+            values: vec![
+                Value::Text(name.to_owned()),
+                Value::Text(sql::secret_text(&new_secret())),
+            ],
+        }];
+        self.job(|done| Job::Run(keep, done)).await?;
+        let name = name.to_owned();
+        let text: String = self
+            .read(move |db| {
+                db.prepare_cached(&sqlite(sql::SELECT_SECRET))?
+                    .query_row([name], |row| row.get(0))
+            })
+            .await?;
+        Ok(sql::secret_bytes(&text))
+    }
+
     async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {
         self.job(|done| Job::Rooms(updates, done)).await
     }
@@ -533,7 +556,7 @@ fn migrate(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// What brings each schema to the next, from schema 1 on.
-const MIGRATIONS: [&str; 10] = [
+const MIGRATIONS: [&str; 11] = [
     MIGRATE_V1_TO_V2,
     MIGRATE_V2_TO_V3,
     MIGRATE_V3_TO_V4,
@@ -544,7 +567,12 @@ const MIGRATIONS: [&str; 10] = [
     MIGRATE_V8_TO_V9,
     MIGRATE_V9_TO_V10,
     MIGRATE_V10_TO_V11,
+    MIGRATE_V11_TO_V12,
 ];
+
+/// Schema 12: secrets the store keeps (the key that signs links to files).
+const MIGRATE_V11_TO_V12: &str =
+    "CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
 /// Schema 11: messages are indexed for search in batches, after they are
 /// stored, not one by one as they are (a trigger's indexing of each

@@ -138,6 +138,7 @@ impl ChatServer for ClassicChat {
                     text: message,
                     client_id: None,
                     reply_to: None,
+                    attachments: Vec::new(),
                 })
                 .await
                 .map_err(status::from_engine)?;

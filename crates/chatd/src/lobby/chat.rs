@@ -51,6 +51,7 @@ pub async fn post_chat(room: &Arc<Room>, index: i32, text: Option<String>) -> Re
         text: text.unwrap_or_default(),
         client_id: None,
         reply_to: None,
+        attachments: Vec::new(),
     })
     .await
     .map(drop)

@@ -260,6 +260,7 @@ impl ChatService for NativeChat {
                     text,
                     client_id: Some(client_message_id).filter(|id| !id.is_empty()),
                     reply_to: Some(reply_to).filter(|&seq| seq != 0),
+                    attachments: Vec::new(),
                 })
                 .await
                 .map_err(status::from_engine)?;
