@@ -85,6 +85,7 @@ impl Client {
             text: text.to_owned(),
             client_message_id: format!("{:032x}", rand::random::<u128>()),
             reply_to: reply_to.unwrap_or(0),
+            attachments: Vec::new(),
         };
         let sent = self
             .call(Retry::EvenThrottled, move |mut rpc, token| {

@@ -100,6 +100,9 @@ const CASES: &[(&str, Case)] = &[
     ("a_secret_is_made_once_and_kept", |s| {
         Box::pin(a_secret_is_made_once_and_kept(s))
     }),
+    ("file_bytes_are_read_a_piece_at_a_time", |s| {
+        Box::pin(file_bytes_are_read_a_piece_at_a_time(s))
+    }),
 ];
 
 async fn run_every_case(mut subject: impl FnMut(&str) -> Pin<Box<dyn Future<Output = Subject>>>) {
@@ -949,7 +952,11 @@ fn attachment(file: &FileInfo) -> Attachment {
 }
 
 async fn bytes_of(store: &dyn Store, hash: &str) -> Option<Vec<u8>> {
-    store.file_bytes(hash).await.unwrap().map(|b| b.to_vec())
+    store
+        .file_bytes(hash, 0, 1 << 20)
+        .await
+        .unwrap()
+        .map(|b| b.to_vec())
 }
 
 async fn files_share_their_bytes_and_go_once_no_message_attaches_them(subject: Subject) {
@@ -1067,4 +1074,23 @@ async fn a_secret_is_made_once_and_kept(subject: Subject) {
     drop(store);
     let reopened = subject.open().await;
     assert_eq!(reopened.secret("links").await.unwrap(), links);
+}
+
+async fn file_bytes_are_read_a_piece_at_a_time(subject: Subject) {
+    let store = subject.open().await;
+    let info = file("f", "ann", 0, "cd34", None);
+    store
+        .put_file(&info, "0123456789".into(), None)
+        .await
+        .unwrap();
+    let piece = |from, len| {
+        let store = Arc::clone(&store);
+        async move { store.file_bytes("cd34", from, len).await.unwrap() }
+    };
+    assert_eq!(piece(0, 4).await.as_deref(), Some(&b"0123"[..]));
+    assert_eq!(piece(4, 4).await.as_deref(), Some(&b"4567"[..]));
+    assert_eq!(piece(8, 4).await.as_deref(), Some(&b"89"[..]));
+    assert_eq!(piece(10, 4).await.as_deref(), Some(&b""[..]));
+    assert_eq!(piece(99, 4).await.as_deref(), Some(&b""[..]));
+    assert_eq!(store.file_bytes("ef56", 0, 4).await.unwrap(), None);
 }

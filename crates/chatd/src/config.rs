@@ -12,6 +12,7 @@ use chat_engine::{EngineConfig, Limits, PostgresOptions, RoomLimits, SqliteOptio
 use clap::Parser;
 
 use crate::config_file::Settings;
+use crate::files::FileLimits;
 use crate::serving::Keepalive;
 use crate::sessions::SessionConfig;
 
@@ -44,6 +45,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub storage: StorageSettings,
+
+    #[command(flatten)]
+    pub files: FileSettings,
 
     #[command(flatten)]
     pub logging: Logging,
@@ -352,6 +356,30 @@ pub struct StorageSettings {
     pub max_db_bytes: Option<u64>,
 }
 
+/// Files people share (`POST /files` on the native port).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Files")]
+pub struct FileSettings {
+    /// The largest file one may upload, in bytes.
+    #[arg(long, env = "CHATD_MAX_FILE_BYTES", default_value_t = 25 << 20,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_file_bytes: u64,
+
+    /// What one account's files may take in all, in bytes.
+    #[arg(long, env = "CHATD_FILE_QUOTA_BYTES", default_value_t = 1 << 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub file_quota_bytes: u64,
+
+    /// Let guests upload files too (by default only accounts do).
+    #[arg(long, env = "CHATD_GUEST_UPLOADS")]
+    pub guest_uploads: bool,
+
+    /// How long an uploaded file waits to be sent in a message before it
+    /// is removed; a file whose messages were all deleted goes as soon.
+    #[arg(long, env = "CHATD_UNSENT_FILE_GRACE", default_value = "1h", value_parser = positive_duration)]
+    pub unsent_file_grace: Duration,
+}
+
 /// What is logged, and how.
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Logging")]
@@ -436,6 +464,15 @@ impl Config {
             max_rooms_per_user: to_usize(self.users.max_rooms_per_user),
             max_sends_per_second: self.users.max_sends_per_second,
             require_accounts: self.users.require_accounts,
+        }
+    }
+
+    pub fn file_limits(&self) -> FileLimits {
+        FileLimits {
+            max_file_bytes: self.files.max_file_bytes,
+            quota_bytes: self.files.file_quota_bytes,
+            guests_upload: self.files.guest_uploads,
+            unsent_grace: self.files.unsent_file_grace,
         }
     }
 

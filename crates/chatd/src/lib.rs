@@ -22,6 +22,7 @@ mod cluster;
 pub mod config;
 pub mod config_file;
 mod data_dir;
+pub mod files;
 mod health;
 pub mod lobby;
 pub mod metrics;

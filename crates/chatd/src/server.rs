@@ -21,6 +21,7 @@ use crate::classic::{self, ClassicChat};
 use crate::cluster::{Node, WebPeers};
 use crate::config::{Config, Storage, to_usize};
 use crate::data_dir::DataDirLock;
+use crate::files::{FileLinks, Files};
 use crate::health::{Check, Health};
 use crate::lobby::{self, LobbyAddrs, LobbyIdentity, LobbyListeners, LobbyServices};
 use crate::metrics::{self, Limit, Metrics};
@@ -31,6 +32,9 @@ use crate::sessions::Sessions;
 use crate::transport::{self, Admission, ConnectionSettings, RESERVED_DESCRIPTORS, Tls};
 use crate::web::{PeerOrigins, WebFiles, WebLayer};
 use crate::{admin, admin::bind as bind_admin};
+
+/// The name the store keeps the key that signs links to files under.
+const FILE_LINKS_SECRET: &str = "file links";
 
 /// Where each protocol listens; `None` for a protocol turned off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +61,10 @@ pub struct Chatd {
     listeners: Listeners,
     reloader: Reloader,
     reloads: watch::Receiver<Config>,
+    /// Where shared files are kept (the history store), and what signs
+    /// links to them.
+    file_store: Arc<dyn HistoryStore>,
+    file_links: FileLinks,
     /// Held until `run` returns.
     data_dir_lock: Option<DataDirLock>,
 }
@@ -151,6 +159,8 @@ impl Chatd {
         let relay = node
             .as_ref()
             .map_or_else(|| Arc::new(NoRelay) as _, Node::relay);
+        let file_store = Arc::clone(&stores.history);
+        let file_links = FileLinks::new(file_store.secret(FILE_LINKS_SECRET).await?);
         let engine = Engine::with_relay(config.engine(), stores.history, relay);
         engine.open_saved_rooms().await?;
         // Everyone's first room, whether or not the classic protocol is on.
@@ -178,6 +188,8 @@ impl Chatd {
             listeners,
             reloader,
             reloads,
+            file_store,
+            file_links,
             data_dir_lock: stores.lock,
         })
     }
@@ -218,10 +230,11 @@ impl Chatd {
             mut listeners,
             reloader: _,
             reloads,
+            file_store,
+            file_links,
             data_dir_lock,
         } = self;
         log_transport_security(tls.is_some());
-        let web = WebClient::new(&config, tls.is_some(), native_addr);
         let serving = Serving {
             connections: connection_settings(&config, tls.clone(), metrics.clone()),
             max_streams: config.connections.max_streams_per_connection,
@@ -237,6 +250,13 @@ impl Chatd {
             shutdown.clone(),
         );
         sessions.restore(restored);
+        let files = Files::new(
+            file_store,
+            sessions.clone(),
+            file_links,
+            config.file_limits(),
+        );
+        let web = WebClient::new(&config, tls.is_some(), native_addr, files.clone());
         let live = Live {
             running: config.settings.clone(),
             admission: serving.connections.admission.clone(),
@@ -249,6 +269,7 @@ impl Chatd {
             tokio::spawn(sessions.clone().end_idle_sessions_until_shutdown()),
             tokio::spawn(sessions.clone().pass_on_engine_changes_until_shutdown()),
             tokio::spawn(live.follow(reloads, shutdown.clone())),
+            tokio::spawn(files.clone().remove_unused_until_shutdown(shutdown.clone())),
             watch_health(&serving, &engine, node.as_ref(), &metrics),
         ];
         tasks.extend(
@@ -272,6 +293,7 @@ impl Chatd {
         let services = Services {
             engine,
             sessions,
+            files,
             rates,
             web: web.layer,
             lobby_identity,
@@ -290,6 +312,7 @@ impl Chatd {
 struct Services {
     engine: Engine,
     sessions: Sessions,
+    files: Files,
     rates: Rates,
     web: WebLayer,
     lobby_identity: LobbyIdentity,
@@ -305,12 +328,13 @@ async fn serve_protocols(
     let Services {
         engine,
         sessions,
+        files,
         rates,
         web,
         lobby_identity,
     } = services;
     let keepalive = config.native_keepalive();
-    let chat = NativeChat::new(sessions.clone(), rates.login.clone());
+    let chat = NativeChat::new(sessions.clone(), files, rates.login.clone());
     let native = native::serve(listeners.native, chat, web, keepalive, serving.clone());
     let classic = listeners.classic.map(|listener| {
         let chat = ClassicChat::new(
@@ -384,7 +408,7 @@ struct WebClient {
 }
 
 impl WebClient {
-    fn new(config: &Config, tls_on: bool, native: SocketAddr) -> Self {
+    fn new(config: &Config, tls_on: bool, native: SocketAddr, shared: Files) -> Self {
         let files = config.listen.web.then(WebFiles::embedded);
         let scheme = if tls_on { "https" } else { "http" };
         match &files {
@@ -400,7 +424,7 @@ impl WebClient {
             .then(|| config.public_url(tls_on, native.port()));
         let peers = PeerOrigins::default();
         WebClient {
-            layer: WebLayer::new(files, peers.clone(), tls_on),
+            layer: WebLayer::new(files, peers.clone(), tls_on, shared),
             peers,
             url,
         }

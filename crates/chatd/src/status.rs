@@ -5,6 +5,7 @@ use chat_engine::{EngineError, StoreError, SubscriptionError};
 use tonic::Status;
 
 use crate::accounts::AccountError;
+use crate::files::FileError;
 use crate::sessions::SessionError;
 use crate::sessions::names::NameError;
 
@@ -100,6 +101,19 @@ impl From<NameError> for Status {
 impl From<AccountError> for Status {
     fn from(error: AccountError) -> Status {
         from_account(error)
+    }
+}
+
+/// Why files could not be attached to a message.
+pub fn from_file(error: FileError) -> Status {
+    let message = error.to_string();
+    match error {
+        FileError::Session(error) => from_session(error),
+        FileError::NoSuchFile(_) => Status::not_found(message),
+        FileError::NotYours(_) => Status::permission_denied(message),
+        FileError::TooManyAttachments(_) => Status::invalid_argument(message),
+        FileError::Store(_) | FileError::ShuttingDown => Status::unavailable(message),
+        _ => Status::failed_precondition(message),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The web client, on the native protocol's port: its files for browsers
 //! that ask for a page, and the native protocol over gRPC-Web for the
-//! calls it makes. Plain gRPC on the same port passes through untouched.
+//! calls it makes; and shared files (`/files`, see [`files::http`]), for
+//! every client. Plain gRPC on the same port passes through untouched.
 //!
 //! The page calls the port it was loaded from. In a cluster it may move to
 //! another node when its own goes: `/nodes` lists the other live nodes'
@@ -26,6 +27,8 @@ use tonic_web::{GrpcWebLayer, GrpcWebService};
 use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 use tower_layer::Layer;
 use tower_service::Service;
+
+use crate::files::{self, Files, http::is_file_request};
 
 /// The built web client (`web/dist/`, built from `web/src/` by
 /// `npm run build` and committed), compiled into the binary.
@@ -124,7 +127,7 @@ impl WebFiles {
             .filter_map(|path| {
                 let file = Bundle::get(&path)?;
                 let hash = file.metadata.sha256_hash();
-                let etag = format!("\"{}\"", hex(&hash[..12]));
+                let etag = format!("\"{}\"", hex::encode(&hash[..12]));
                 let plain = Bytes::from(file.data.into_owned());
                 let prepared = File {
                     content_type: HeaderValue::from_str(file.metadata.mimetype())
@@ -257,27 +260,30 @@ fn gzip(bytes: &[u8]) -> Option<Bytes> {
     (gzipped.len() < bytes.len()).then(|| Bytes::from(gzipped))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
 /// Served over TLS, pages tell browsers to come back over TLS only, for a
 /// year: a downgrade to plaintext on the way would show passwords.
 const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
 
 /// Serves the web client in front of a server's gRPC services, or, when
 /// built with `None` (`--web off`), passes everything through.
-#[derive(Debug, Clone)]
+/// Uploads and downloads of shared files go to `shared` in either case.
+#[derive(Clone)]
 pub struct WebLayer {
     files: Option<WebFiles>,
     peers: PeerOrigins,
     tls: bool,
+    shared: Files,
 }
 
 impl WebLayer {
     /// `tls`: the port serves TLS.
-    pub fn new(files: Option<WebFiles>, peers: PeerOrigins, tls: bool) -> Self {
-        WebLayer { files, peers, tls }
+    pub fn new(files: Option<WebFiles>, peers: PeerOrigins, tls: bool, shared: Files) -> Self {
+        WebLayer {
+            files,
+            peers,
+            tls,
+            shared,
+        }
     }
 
     /// Whether it serves the web client (else it only passes calls on).
@@ -321,15 +327,17 @@ impl<S: Clone> Layer<S> for WebLayer {
                 tls: self.tls,
             }),
             grpc,
+            shared: self.shared.clone(),
         }
     }
 }
 
 /// See [`WebLayer`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebService<S> {
     grpc: S,
     web: Option<Web<S>>,
+    shared: Files,
 }
 
 #[derive(Debug, Clone)]
@@ -363,6 +371,11 @@ where
         // clone is left in its place (tower's rule for cloned services).
         let fresh = self.grpc.clone();
         let mut grpc = std::mem::replace(&mut self.grpc, fresh);
+        if is_file_request(&request) && !content_type(&request).starts_with("application/grpc") {
+            return files::http::respond(self.shared.clone(), request)
+                .map(Ok)
+                .boxed();
+        }
         if let Some(Web {
             files,
             grpc_web,

@@ -224,8 +224,17 @@ impl HistoryStore for MemoryStore {
         Ok(lock(&self.files).files.get(id).cloned())
     }
 
-    async fn file_bytes(&self, hash: &str) -> Result<Option<Bytes>, StoreError> {
-        Ok(lock(&self.files).bytes.get(hash).cloned())
+    async fn file_bytes(
+        &self,
+        hash: &str,
+        from: u64,
+        len: usize,
+    ) -> Result<Option<Bytes>, StoreError> {
+        let files = lock(&self.files);
+        Ok(files.bytes.get(hash).map(|bytes| {
+            let start = usize::try_from(from).map_or(bytes.len(), |at| at.min(bytes.len()));
+            bytes.slice(start..bytes.len().min(start.saturating_add(len)))
+        }))
     }
 
     async fn files_size(&self, owner: &str) -> Result<u64, StoreError> {

@@ -255,8 +255,15 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// File `id`, if it is kept.
     async fn file(&self, id: &str) -> Result<Option<FileInfo>, StoreError>;
 
-    /// The bytes kept under `hash` (a file's content or thumbnail).
-    async fn file_bytes(&self, hash: &str) -> Result<Option<Bytes>, StoreError>;
+    /// Up to `len` of the bytes kept under `hash` (a file's content or
+    /// thumbnail), from byte `from` on (none past the end): a file is
+    /// served a piece at a time, never held whole.
+    async fn file_bytes(
+        &self,
+        hash: &str,
+        from: u64,
+        len: usize,
+    ) -> Result<Option<Bytes>, StoreError>;
 
     /// The size of the files `owner` has kept, thumbnails aside: what its
     /// quota counts.

@@ -488,11 +488,22 @@ impl HistoryStore for PostgresStore {
             .map_err(fail)
     }
 
-    async fn file_bytes(&self, hash: &str) -> Result<Option<Bytes>, StoreError> {
+    async fn file_bytes(
+        &self,
+        hash: &str,
+        from: u64,
+        len: usize,
+    ) -> Result<Option<Bytes>, StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot read the file", &e);
         let client = self.client().await?;
+        // `substring` counts from 1; a file is far under 2 GiB.
+        let from = i32::try_from(from.saturating_add(1)).unwrap_or(i32::MAX);
+        let len = i32::try_from(len).unwrap_or(i32::MAX);
         let row = client
-            .query_opt("SELECT bytes FROM file_contents WHERE hash = $1", &[&hash])
+            .query_opt(
+                "SELECT substring(bytes FROM $2 FOR $3) FROM file_contents WHERE hash = $1",
+                &[&hash, &from, &len],
+            )
             .await
             .map_err(fail)?;
         Ok(row.map(|row| Bytes::from(row.get::<_, Vec<u8>>(0))))
@@ -527,7 +538,7 @@ impl HistoryStore for PostgresStore {
     async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
         let fail = |e: tokio_postgres::Error| unavailable("cannot read a secret", &e);
         let client = self.client().await?;
-        let made = sql::secret_text(&new_secret());
+        let made = hex::encode(new_secret());
         client
             .execute(sql::KEEP_SECRET, &[&name, &made])
             .await
@@ -536,7 +547,8 @@ impl HistoryStore for PostgresStore {
             .query_one(sql::SELECT_SECRET, &[&name])
             .await
             .map_err(fail)?;
-        Ok(sql::secret_bytes(row.get(0)))
+        hex::decode(row.get::<_, String>(0))
+            .map_err(|e| StoreError::Unavailable(format!("a kept secret is not hex: {e}")))
     }
 
     async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {

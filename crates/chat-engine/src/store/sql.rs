@@ -384,18 +384,6 @@ pub(super) const KEEP_SECRET: &str =
 
 pub(super) const SELECT_SECRET: &str = "SELECT value FROM secrets WHERE name = $1";
 
-/// A secret as kept: hex text (one column type for both databases).
-pub(super) fn secret_text(secret: &[u8]) -> String {
-    secret.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// A secret kept as [`secret_text`].
-pub(super) fn secret_bytes(text: &str) -> Vec<u8> {
-    (0..text.len() / 2)
-        .filter_map(|at| u8::from_str_radix(text.get(2 * at..2 * at + 2)?, 16).ok())
-        .collect()
-}
-
 pub(super) const FILES_SIZE: &str =
     "SELECT CAST(coalesce(sum(size), 0) AS BIGINT) FROM files WHERE owner = $1";
 

@@ -404,15 +404,20 @@ impl HistoryStore for SqliteStore {
         .await
     }
 
-    async fn file_bytes(&self, hash: &str) -> Result<Option<Bytes>, StoreError> {
+    async fn file_bytes(
+        &self,
+        hash: &str,
+        from: u64,
+        len: usize,
+    ) -> Result<Option<Bytes>, StoreError> {
         // The name is a hash this store made, never a path from outside.
         if !hash.chars().all(|c| c.is_ascii_hexdigit()) {
             return Ok(None);
         }
         let path = self.files_dir().join(hash);
-        let read = tokio::task::spawn_blocking(move || std::fs::read(path)).await;
+        let read = tokio::task::spawn_blocking(move || read_part(&path, from, len)).await;
         match read.map_err(|e| StoreError::Unavailable(format!("cannot read the file: {e}")))? {
-            Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+            Ok(bytes) => Ok(Some(bytes)),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(StoreError::Unavailable(format!(
                 "cannot read the file: {error}"
@@ -442,7 +447,7 @@ impl HistoryStore for SqliteStore {
             sql: sql::KEEP_SECRET,
             values: vec![
                 Value::Text(name.to_owned()),
-                Value::Text(sql::secret_text(&new_secret())),
+                Value::Text(hex::encode(new_secret())),
             ],
         }];
         self.job(|done| Job::Run(keep, done)).await?;
@@ -453,7 +458,8 @@ impl HistoryStore for SqliteStore {
                     .query_row([name], |row| row.get(0))
             })
             .await?;
-        Ok(sql::secret_bytes(&text))
+        hex::decode(text)
+            .map_err(|e| StoreError::Unavailable(format!("a kept secret is not hex: {e}")))
     }
 
     async fn update_rooms(&self, updates: Vec<RoomUpdate>) -> Result<(), StoreError> {
@@ -874,6 +880,17 @@ fn write_jobs(mut db: Connection, queue: mpsc::Receiver<Job>, options: SqliteOpt
 /// Removes the files no message attaches (uploaded before `before`), and
 /// the bytes no file uses (their rows, then their files in `dir`): here,
 /// on the writer, so no claim of those bytes comes in between.
+/// Up to `len` bytes of the file at `path`, from byte `from` on.
+fn read_part(path: &Path, from: u64, len: usize) -> std::io::Result<Bytes> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(from))?;
+    let mut bytes = Vec::with_capacity(len.min(1 << 20));
+    file.take(u64::try_from(len).unwrap_or(u64::MAX))
+        .read_to_end(&mut bytes)?;
+    Ok(Bytes::from(bytes))
+}
+
 fn remove_unused_files(db: &mut Connection, before: i64, dir: &Path) -> rusqlite::Result<usize> {
     let tx = db.transaction()?;
     let removed = tx

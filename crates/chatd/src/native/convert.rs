@@ -10,6 +10,7 @@ use chat_proto::chat::v1::{
 use prost_types::Timestamp;
 use tonic::Status;
 
+use crate::files::{FileLinks, Grant, Part};
 use crate::sessions::attention::RoomAttention;
 use crate::sessions::names::MAX_ROOM_CHARS;
 
@@ -22,14 +23,27 @@ pub fn most_room_bytes(limits: &Limits) -> usize {
 /// Names of those who put an emoji on a message that a client is shown.
 const REACTION_NAMES: usize = 20;
 
-/// `message` of `room` as clients see it (an update entry as the message
-/// it changed).
-pub fn message(room: &str, message: &EngineMessage) -> Message {
-    message_naming(room, message, REACTION_NAMES)
+/// Who a message is converted for: the links to its files are theirs.
+#[derive(Clone, Copy)]
+pub struct Reader<'a> {
+    pub links: &'a FileLinks,
+    pub name: &'a str,
 }
 
-/// `message` with up to `names` names per reaction.
-fn message_naming(room: &str, message: &EngineMessage, names: usize) -> Message {
+/// `message` of `room` as `reader` sees it (an update entry as the message
+/// it changed).
+pub fn message(room: &str, message: &EngineMessage, reader: Reader<'_>) -> Message {
+    message_naming(room, message, REACTION_NAMES, Some(reader))
+}
+
+/// `message` with up to `names` names per reaction, and links to its files
+/// for `reader`, if any.
+fn message_naming(
+    room: &str,
+    message: &EngineMessage,
+    names: usize,
+    reader: Option<Reader<'_>>,
+) -> Message {
     Message {
         room: room.to_owned(),
         seq: message.updates.unwrap_or(message.seq),
@@ -54,23 +68,56 @@ fn message_naming(room: &str, message: &EngineMessage, names: usize) -> Message 
         mentions: message.mentions.names.clone(),
         mentions_room: message.mentions.room,
         attachments: (message.attachments.iter())
-            .map(|a| Attachment {
-                id: a.id.clone(),
-                name: a.name.clone(),
-                mime_type: a.mime_type.clone(),
-                size: a.size,
-                width: a.width,
-                height: a.height,
-            })
+            .map(|a| attachment(room, a, reader))
             .collect(),
     }
 }
 
+/// A file of a message in `room`, with links for `reader`: to it, and to
+/// its thumbnail if it is an image.
+fn attachment(
+    room: &str,
+    file: &chat_engine::Attachment,
+    reader: Option<Reader<'_>>,
+) -> Attachment {
+    let link = |part| {
+        reader.map_or_else(String::new, |reader| {
+            let grant = Grant {
+                id: file.id.clone(),
+                part,
+                room: room.to_owned(),
+                reader: reader.name.to_owned(),
+            };
+            reader.links.link(&grant, now_secs())
+        })
+    };
+    Attachment {
+        id: file.id.clone(),
+        name: file.name.clone(),
+        mime_type: file.mime_type.clone(),
+        size: file.size,
+        width: file.width,
+        height: file.height,
+        url: link(Part::File),
+        thumbnail_url: if file.width > 0 {
+            link(Part::Thumbnail)
+        } else {
+            String::new()
+        },
+    }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// An entry of a room's order as an event: a new message, or the change
 /// of one.
-pub fn entry_event(room: &str, entry: &EngineMessage) -> Event {
+pub fn entry_event(room: &str, entry: &EngineMessage, reader: Reader<'_>) -> Event {
     Event {
-        event: Some(entry_as(entry, message(room, entry))),
+        event: Some(entry_as(entry, message(room, entry, reader))),
     }
 }
 
@@ -86,7 +133,7 @@ fn entry_as(entry: &EngineMessage, message: Message) -> event::Event {
 
 /// An entry as one node hands it to the others: every name kept.
 pub fn entry_to_node(room: &str, entry: &EngineMessage) -> Event {
-    let message = message_naming(room, entry, usize::MAX);
+    let message = message_naming(room, entry, usize::MAX, None);
     Event {
         event: Some(entry_as(entry, message)),
     }
@@ -364,7 +411,7 @@ mod tests {
             origin: chat_engine::Origin::Classic,
             ..EngineMessage::default()
         };
-        let sent_at = message("r", &msg).sent_at.unwrap();
+        let sent_at = message_naming("r", &msg, 1, None).sent_at.unwrap();
         assert_eq!(
             (sent_at.seconds, sent_at.nanos),
             (1_700_000_000, 123_000_000)

@@ -29,6 +29,7 @@ use tokio_stream::StreamMap;
 use tonic::Status;
 
 use super::convert;
+use crate::files::FileLinks;
 use crate::sessions::{
     CONTROL_BACKLOG, Control, STREAMS_PER_SESSION, Session, Sessions, StreamControl, StreamEnd,
 };
@@ -46,6 +47,7 @@ pub type EventStream = Pin<Box<dyn Stream<Item = EventItem> + Send>>;
 /// after its sequence number.
 pub fn open(
     sessions: &Sessions,
+    links: FileLinks,
     session: Arc<Session>,
     cursors: HashMap<String, u64>,
     quota: ReplyQuota,
@@ -57,6 +59,7 @@ pub fn open(
     } = session.open_stream(sessions.shutdown())?;
     let mut events = Events {
         sessions: sessions.clone(),
+        links,
         session,
         generation,
         control,
@@ -81,6 +84,8 @@ pub fn open(
 
 struct Events {
     sessions: Sessions,
+    /// Links to files in messages are made for this stream's user.
+    links: FileLinks,
     session: Arc<Session>,
     /// Which of the session's streams this is.
     generation: u64,
@@ -265,10 +270,20 @@ impl Events {
         match item {
             FeedItem::Messages(messages) => {
                 // Every subscriber gets the same bytes for a message, encoded
-                // by the first.
+                // by the first; but links to files are each reader's own.
+                let reader = convert::Reader {
+                    links: &self.links,
+                    name: me,
+                };
+                let mut encoded = Vec::with_capacity(messages.len());
                 for message in messages {
-                    let encoded = message
-                        .wire_form(|message| Encoded::new(&convert::entry_event(&room, message)));
+                    encoded.push(if message.attachments.is_empty() {
+                        message.wire_form(|m| Encoded::new(&convert::entry_event(&room, m, reader)))
+                    } else {
+                        Encoded::new(&convert::entry_event(&room, &message, reader))
+                    });
+                }
+                for encoded in encoded {
                     self.queue(Ok(encoded));
                 }
             }

@@ -15,6 +15,7 @@ use super::convert;
 use super::events::{self, EventStream};
 use crate::accounts::AccountError;
 use crate::address_rate::AddressRate;
+use crate::files::Files;
 use crate::sessions::names::is_channel_room;
 use crate::sessions::{Session, Sessions};
 use crate::status::{self, room_not_found};
@@ -31,6 +32,7 @@ const MESSAGE_OVERHEAD: usize = 64 + 128 + FRAMING;
 
 pub struct NativeChat {
     sessions: Sessions,
+    files: Files,
     logins: AddressRate,
 }
 
@@ -53,10 +55,23 @@ impl NativeChat {
             .change(&session.user().author(), seq, kind)
             .await
             .map_err(status::from_engine)?;
-        Ok(convert::message(room, &message))
+        Ok(convert::message(room, &message, self.reader(session)))
     }
-    pub fn new(sessions: Sessions, logins: AddressRate) -> Self {
-        NativeChat { sessions, logins }
+
+    pub fn new(sessions: Sessions, files: Files, logins: AddressRate) -> Self {
+        NativeChat {
+            sessions,
+            files,
+            logins,
+        }
+    }
+
+    /// `session`'s user, as messages are converted for it.
+    fn reader<'a>(&'a self, session: &'a Session) -> convert::Reader<'a> {
+        convert::Reader {
+            links: self.files.links(),
+            name: session.name(),
+        }
     }
 
     /// The session whose token `request` carries.
@@ -229,6 +244,7 @@ impl ChatService for NativeChat {
             .collect();
         Ok(Response::new(events::open(
             &self.sessions,
+            self.files.links().clone(),
             session,
             cursors,
             quota,
@@ -247,8 +263,11 @@ impl ChatService for NativeChat {
                 text,
                 client_message_id,
                 reply_to,
+                attachments,
             } = request.into_inner();
             let target = self.sessions.room_of(&session, &room).await?;
+            let attachments = (self.files.attachments(&session, &attachments).await)
+                .map_err(status::from_file)?;
             session
                 .user()
                 .take_send(self.sessions.max_sends_per_second())
@@ -260,13 +279,13 @@ impl ChatService for NativeChat {
                     text,
                     client_id: Some(client_message_id).filter(|id| !id.is_empty()),
                     reply_to: Some(reply_to).filter(|&seq| seq != 0),
-                    attachments: Vec::new(),
+                    attachments,
                 })
                 .await
                 .map_err(status::from_engine)?;
             self.sessions.sent(&session, &room, &message).await;
             Ok::<_, Status>(Response::new(SendMessageResponse {
-                message: Some(convert::message(&room, &message)),
+                message: Some(convert::message(&room, &message, self.reader(&session))),
             }))
         }
         .await;
@@ -475,7 +494,11 @@ impl ChatService for NativeChat {
         };
         let hits = (found.iter())
             .map(|hit| SearchHit {
-                message: Some(convert::message(&hit.room, &hit.message)),
+                message: Some(convert::message(
+                    &hit.room,
+                    &hit.message,
+                    self.reader(&session),
+                )),
             })
             .collect();
         Ok(Response::new(SearchMessagesResponse {
@@ -531,7 +554,7 @@ impl ChatService for NativeChat {
         let mut messages: Vec<_> = messages
             .map_err(|error| status::from_engine(error.into()))?
             .iter()
-            .map(|m| convert::message(&room, m))
+            .map(|m| convert::message(&room, m, self.reader(&session)))
             .collect();
         // Oldest first; an older page keeps its newest messages.
         if older {

@@ -588,8 +588,15 @@ impl Sessions {
 
     /// Open room `name`, whose members and history the user may read.
     pub fn readable_room(&self, session: &Session, name: &str) -> Result<Arc<Room>, SessionError> {
-        let room = self.shared.engine.find_visible_room(name, session.name())?;
-        room.check_readable(session.name())?;
+        self.room_readable_by(session.name(), name)
+    }
+
+    /// Open room `name`, if user `user` may read it now: a public room it
+    /// is not banned from, or a private one it is in. (An empty `user` may
+    /// read public rooms only.)
+    pub fn room_readable_by(&self, user: &str, name: &str) -> Result<Arc<Room>, SessionError> {
+        let room = self.shared.engine.find_visible_room(name, user)?;
+        room.check_readable(user)?;
         Ok(room)
     }
 

@@ -221,6 +221,24 @@ impl NativeUser {
             text: text.into(),
             client_message_id: id.into(),
             reply_to: 0,
+            attachments: Vec::new(),
+        })
+        .await
+    }
+
+    /// Sends `text` with the files `ids` to `room`.
+    pub async fn try_send_files(
+        &mut self,
+        room: &str,
+        text: &str,
+        ids: &[&str],
+    ) -> Result<Message, Status> {
+        self.try_post(SendMessageRequest {
+            room: room.into(),
+            text: text.into(),
+            client_message_id: String::new(),
+            reply_to: 0,
+            attachments: ids.iter().map(|id| id.to_string()).collect(),
         })
         .await
     }
@@ -237,6 +255,7 @@ impl NativeUser {
             text: text.into(),
             client_message_id: String::new(),
             reply_to,
+            attachments: Vec::new(),
         })
         .await
     }
