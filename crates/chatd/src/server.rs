@@ -250,6 +250,8 @@ impl Chatd {
             shutdown.clone(),
         );
         sessions.restore(restored);
+        let file_links =
+            file_links.with_base(&config.public_url(tls.is_some(), native_addr.port()));
         let files = Files::new(
             file_store,
             sessions.clone(),
@@ -334,7 +336,7 @@ async fn serve_protocols(
         lobby_identity,
     } = services;
     let keepalive = config.native_keepalive();
-    let chat = NativeChat::new(sessions.clone(), files, rates.login.clone());
+    let chat = NativeChat::new(sessions.clone(), files.clone(), rates.login.clone());
     let native = native::serve(listeners.native, chat, web, keepalive, serving.clone());
     let classic = listeners.classic.map(|listener| {
         let chat = ClassicChat::new(
@@ -344,7 +346,7 @@ async fn serve_protocols(
                 config.rooms.history_replay,
                 config.rooms.classic_replay_delay,
             ),
-            rates.legacy.clone(),
+            (rates.legacy.clone(), files.links().clone()),
             serving.shutdown.clone(),
         );
         classic::serve(listener, chat, keepalive, serving.clone())
@@ -355,6 +357,7 @@ async fn serve_protocols(
             identity: lobby_identity,
             login_rate: rates.login,
             legacy_rate: rates.legacy,
+            links: files.links().clone(),
         };
         lobby::serve(listeners, config.lobby.clone(), services, serving.clone())
     });

@@ -347,3 +347,27 @@ async fn files_never_sent_or_no_longer_in_a_message_are_removed() {
         .await
         .expect("the file of a deleted message removed");
 }
+
+#[tokio::test]
+async fn the_classic_protocol_sees_a_file_as_its_name_size_and_link() {
+    let server = TestServer::start(&["--classic-replay-delay", "0s"]).await;
+    let addr = server.addrs.native;
+    let mut ann = NativeUser::account(addr, "ann").await;
+    ann.join("general").await;
+    let mut classic = server.classic_client().await;
+    let mut notes = chat_stream(&mut classic).await;
+    server.wait_for_subscribers(1).await;
+
+    let file = uploaded(addr, &ann, "plan.txt", b"the plan, in full").await;
+    ann.try_send_files("general", "see the plan", &[file["id"].as_str().unwrap()])
+        .await
+        .unwrap();
+    let note = read_notes(&mut notes, 1).await.remove(0);
+    let (text, link) = note.message.split_once("\n[plan.txt, 17 B] ").unwrap();
+    assert_eq!(text, "see the plan");
+    assert!(link.starts_with("http://"), "{link}");
+    let path = &link[link.find("/files/").unwrap()..];
+    let fetched = get_link(addr, path, None).await;
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert_eq!(fetched.body().as_ref(), b"the plan, in full");
+}

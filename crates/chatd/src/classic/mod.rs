@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::address_rate::AddressRate;
+use crate::files::{self, FileLinks};
 use crate::metrics::Protocol;
 use crate::serving::{Keepalive, Serving, local_addr, log_listening};
 use crate::sessions::names::check_not_lobby_user_name;
@@ -34,6 +35,8 @@ pub struct ClassicChat {
     /// How long a new stream waits before its replay.
     replay_delay: Duration,
     rate: AddressRate,
+    /// Files in messages are shown as links in the text.
+    links: FileLinks,
     shutdown: CancellationToken,
 }
 
@@ -42,7 +45,7 @@ impl ClassicChat {
         engine: Engine,
         room_name: &str,
         (history_replay, replay_delay): (usize, Duration),
-        rate: AddressRate,
+        (rate, links): (AddressRate, FileLinks),
         shutdown: CancellationToken,
     ) -> Self {
         ClassicChat {
@@ -51,6 +54,7 @@ impl ClassicChat {
             history_replay,
             replay_delay,
             rate,
+            links,
             shutdown,
         }
     }
@@ -92,19 +96,20 @@ impl ChatServer for ClassicChat {
         let subscription = self.room.subscribe(Start::Last(self.history_replay));
         let quota = ReplyQuota::of(request.extensions());
         let caller = Caller::of(request.extensions());
+        let (links, room) = (self.links.clone(), self.room.name().to_owned());
         let notes = subscription_stream(
             subscription,
             self.shutdown.clone(),
             quota,
             caller,
-            |message| {
+            move |message| {
                 // Edits, deletions and reactions are news this protocol
                 // cannot tell: it shows messages as they are when read.
                 message.is_shown_as_new().then(|| {
                     message.wire_form(|message| {
                         Encoded::new(&Note {
                             name: message.sender.clone(),
-                            message: message.text.clone(),
+                            message: files::text_with_files(&links, &room, message),
                         })
                     })
                 })

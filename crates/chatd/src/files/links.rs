@@ -62,11 +62,39 @@ pub enum LinkError {
 #[derive(Clone)]
 pub struct FileLinks {
     key: Arc<[u8]>,
+    /// This node's public URL (`https://host:port`), for links in plain
+    /// text.
+    base: Arc<str>,
+}
+
+impl std::fmt::Debug for FileLinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key stays out of logs.
+        f.debug_struct("FileLinks")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FileLinks {
     pub fn new(key: Vec<u8>) -> Self {
-        FileLinks { key: key.into() }
+        FileLinks {
+            key: key.into(),
+            base: "".into(),
+        }
+    }
+
+    /// The links, with `base` (this node's public URL) for full ones.
+    pub fn with_base(self, base: &str) -> Self {
+        FileLinks {
+            base: base.trim_end_matches('/').into(),
+            ..self
+        }
+    }
+
+    /// [`link`](Self::link) as a full URL, for text.
+    pub fn full_link(&self, grant: &Grant, now_secs: i64) -> String {
+        format!("{}{}", self.base, self.link(grant, now_secs))
     }
 
     /// A link (a path and query) to `grant`, valid from `now_secs` for at

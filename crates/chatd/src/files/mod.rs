@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chat_engine::{Attachment, FileInfo, HistoryStore, MAX_ATTACHMENTS, StoreError};
+use chat_engine::{Attachment, FileInfo, HistoryStore, MAX_ATTACHMENTS, Message, StoreError};
 use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -343,6 +343,28 @@ impl Files {
             }
         }
     }
+}
+
+/// `message`'s text as the protocols without files show it (classic and
+/// lobby): a line per file after it, with its name, size and a link for
+/// anyone who may read the room (so: a public room's).
+pub fn text_with_files(links: &FileLinks, room: &str, message: &Message) -> String {
+    let mut text = message.text.clone();
+    for file in &message.attachments {
+        let grant = Grant {
+            id: file.id.clone(),
+            part: Part::File,
+            room: room.to_owned(),
+            reader: String::new(),
+        };
+        let size = bytesize::ByteSize(file.size).display().si();
+        let link = links.full_link(&grant, now_ms() / 1000);
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&format!("[{}, {size}] {link}", file.name));
+    }
+    text
 }
 
 /// A file name as kept: its last path component, with control and

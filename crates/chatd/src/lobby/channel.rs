@@ -13,17 +13,19 @@ use super::chat::{
 use super::hub::LobbyHub;
 use super::peer_address;
 use crate::address_rate::AddressRate;
+use crate::files::FileLinks;
 use crate::status;
 use crate::transport::{Caller, ConnectionInfo, ReplyQuota};
 
 pub struct ChannelService {
     hub: LobbyHub,
     rate: AddressRate,
+    links: FileLinks,
 }
 
 impl ChannelService {
-    pub fn new(hub: LobbyHub, rate: AddressRate) -> Self {
-        ChannelService { hub, rate }
+    pub fn new(hub: LobbyHub, rate: AddressRate, links: FileLinks) -> Self {
+        ChannelService { hub, rate, links }
     }
 }
 
@@ -70,7 +72,11 @@ impl Channel for ChannelService {
         self.hub.user(index, from).map_err(status::from_hub)?;
         let (room, left) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
         Ok(Response::new(chat_stream(
-            &room, index, left, quota, caller,
+            &room,
+            index,
+            left,
+            (quota, caller),
+            self.links.clone(),
         )))
     }
 

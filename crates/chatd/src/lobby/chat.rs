@@ -15,13 +15,14 @@ use futures::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
+use crate::files::{self, FileLinks};
 use crate::sessions::names::{lobby_user_index, lobby_user_name};
 use crate::status;
 use crate::streaming::subscription_stream;
 use crate::transport::{Caller, ReplyQuota};
 
 /// `message` as lobby user `reader` should get it: `None` for its own.
-pub fn chat_for(reader: &str, message: &Message) -> Option<Chat> {
+pub fn chat_for(reader: &str, message: &Message, links: &FileLinks, room: &str) -> Option<Chat> {
     if message.sender == reader || !message.is_shown_as_new() {
         return None;
     }
@@ -31,14 +32,15 @@ pub fn chat_for(reader: &str, message: &Message) -> Option<Chat> {
         Origin::Lobby => lobby_user_index(&message.sender),
         _ => None,
     };
+    let text = files::text_with_files(links, room, message);
     Some(match lobby_index {
         Some(index) => Chat {
             index,
-            text: Some(message.text.clone()),
+            text: Some(text),
         },
         None => Chat {
             index: 0,
-            text: Some(format!("{}: {}", message.sender, message.text)),
+            text: Some(format!("{}: {text}", message.sender)),
         },
     })
 }
@@ -67,13 +69,14 @@ pub fn chat_stream(
     room: &Arc<Room>,
     index: i32,
     until: CancellationToken,
-    quota: ReplyQuota,
-    caller: Option<Caller>,
+    (quota, caller): (ReplyQuota, Option<Caller>),
+    links: FileLinks,
 ) -> ChatStream {
     let me = lobby_user_name(index);
+    let name = room.name().to_owned();
     let subscription = room.subscribe(Start::Live);
     let chats = subscription_stream(subscription, until, quota, caller, move |message| {
-        chat_for(&me, message)
+        chat_for(&me, message, &links, &name)
     });
     Box::pin(chats)
 }

@@ -14,6 +14,7 @@ use super::chat::{ChatStream, StatusEnds, StatusStream, chat_stream, post_chat, 
 use super::hub::{HubError, LobbyHub};
 use super::peer_address;
 use crate::address_rate::AddressRate;
+use crate::files::FileLinks;
 use crate::status;
 use crate::transport::{Caller, ReplyQuota};
 
@@ -22,14 +23,21 @@ pub struct LobbyService {
     /// The host part of channel addresses handed to clients.
     advertised_host: String,
     rate: AddressRate,
+    links: FileLinks,
 }
 
 impl LobbyService {
-    pub fn new(hub: LobbyHub, advertised_host: String, rate: AddressRate) -> Self {
+    pub fn new(
+        hub: LobbyHub,
+        advertised_host: String,
+        rate: AddressRate,
+        links: FileLinks,
+    ) -> Self {
         LobbyService {
             hub,
             advertised_host,
             rate,
+            links,
         }
     }
 
@@ -111,8 +119,8 @@ impl Lobby for LobbyService {
             self.hub.lobby(),
             index,
             gone,
-            quota,
-            caller,
+            (quota, caller),
+            self.links.clone(),
         )))
     }
 

@@ -1,6 +1,7 @@
 //! Binding and serving the lobby protocol's ports: Agent, Heartbeat,
 //! Lobby, and one port per channel.
 
+use crate::files::FileLinks;
 use std::net::SocketAddr;
 
 use chat_engine::Engine;
@@ -78,6 +79,8 @@ pub struct LobbyServices {
     pub identity: LobbyIdentity,
     pub login_rate: AddressRate,
     pub legacy_rate: AddressRate,
+    /// Files in messages are shown as links in the text.
+    pub links: FileLinks,
 }
 
 /// Serves the lobby protocol on `listeners` until shutdown. The lobby
@@ -116,10 +119,15 @@ pub fn serve(
         hub.clone(),
         host.clone(),
         services.legacy_rate.clone(),
+        services.links.clone(),
     ))
     .max_decoding_message_size(max_request);
-    let channel = ChannelServer::new(ChannelService::new(hub.clone(), services.legacy_rate))
-        .max_decoding_message_size(max_request);
+    let channel = ChannelServer::new(ChannelService::new(
+        hub.clone(),
+        services.legacy_rate,
+        services.links,
+    ))
+    .max_decoding_message_size(max_request);
     let servers = LobbyServers {
         agent,
         heartbeat,
