@@ -6,6 +6,7 @@ mod common;
 use chat_proto::chat::v1::room_action::Action;
 use chat_testkit::nats::Nats;
 use chat_testkit::postgres::Postgres;
+use common::files::{get_link, uploaded};
 use common::metrics::Scrape;
 use common::native::{NativeUser, PASSWORD, next_matching, next_message, next_update};
 use common::*;
@@ -722,4 +723,28 @@ async fn a_marker_moved_on_one_node_clears_the_badge_on_another_and_typing_cross
     .await;
     assert_eq!(heard, NotifyLevel::None, "ann's session on node b is told");
     assert_eq!(phone.notify_level("general").await, NotifyLevel::None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_uploaded_on_one_node_is_served_by_another() {
+    let cluster = Cluster::start("files").await;
+    let (a, b) = (cluster.node().await, cluster.node().await);
+    let mut ann = NativeUser::account(a.addrs.native, "ann").await;
+    ann.join("general").await;
+    let mut bob = member(b.addrs.native, "bob").await;
+    let mut events = bob.subscribe(&[]).await;
+    let bytes: Vec<u8> = (0..300_000u32).map(|n| (n % 251) as u8).collect();
+    let file = uploaded(a.addrs.native, &ann, "data.bin", &bytes).await;
+    ann.try_send_files("general", "the data", &[file["id"].as_str().unwrap()])
+        .await
+        .unwrap();
+    // Node b signs bob's link with the key both nodes share, and serves
+    // the bytes node a kept in PostgreSQL.
+    let message = next_message(&mut events).await;
+    let link = &message.attachments[0].url;
+    let fetched = get_link(b.addrs.native, link, None).await;
+    assert_eq!(fetched.status(), http::StatusCode::OK);
+    assert_eq!(fetched.body().as_ref(), &bytes[..]);
+    let owners = get_link(b.addrs.native, file["url"].as_str().unwrap(), None).await;
+    assert_eq!(owners.status(), http::StatusCode::OK);
 }

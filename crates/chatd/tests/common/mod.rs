@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unused_imports)] // each test file uses its own subset
 
+pub mod files;
 pub mod lobby;
 pub mod native;
 pub mod pages;
