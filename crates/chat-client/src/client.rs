@@ -15,6 +15,7 @@ use tonic::{Code, Status};
 
 use crate::connection::{Auth, Shared, authorized};
 use crate::error::is_transient;
+use crate::files::{self, SharedFile};
 use crate::{
     ChatMessage, ClientConfig, ClientError, ClientEvent, HistoryPage, Member, RoomAction, RoomInfo,
     SearchPage, printable, session,
@@ -80,12 +81,24 @@ impl Client {
         text: &str,
         reply_to: Option<u64>,
     ) -> Result<ChatMessage, ClientError> {
+        self.send_files(room, text, reply_to, Vec::new()).await
+    }
+
+    /// Sends `text` (which may be empty) with the files `file_ids` the user
+    /// uploaded ([`upload`](Self::upload)), as [`reply`](Self::reply) does.
+    pub async fn send_files(
+        &self,
+        room: &str,
+        text: &str,
+        reply_to: Option<u64>,
+        file_ids: Vec<String>,
+    ) -> Result<ChatMessage, ClientError> {
         let message = wire::SendMessageRequest {
             room: room.to_owned(),
             text: text.to_owned(),
             client_message_id: format!("{:032x}", rand::random::<u128>()),
             reply_to: reply_to.unwrap_or(0),
-            attachments: Vec::new(),
+            attachments: file_ids,
         };
         let sent = self
             .call(Retry::EvenThrottled, move |mut rpc, token| {
@@ -96,6 +109,26 @@ impl Client {
         sent.message
             .map(ChatMessage::from)
             .ok_or_else(|| missing("message"))
+    }
+
+    /// Uploads `bytes` as a file named `name`, to send with
+    /// [`send_files`](Self::send_files). Accounts only (by default).
+    pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> Result<SharedFile, ClientError> {
+        let token = self.session_token().ok_or(ClientError::Refused {
+            code: Code::Unavailable,
+            message: "not connected; try again in a moment".into(),
+        })?;
+        files::upload(self.shared.channel(), &token, name, bytes.into()).await
+    }
+
+    /// The bytes of a file's (or thumbnail's) link.
+    pub async fn fetch(&self, link: &str) -> Result<Vec<u8>, ClientError> {
+        Ok(files::fetch(self.shared.channel(), link).await?.to_vec())
+    }
+
+    /// A file's link as a full URL, for a person to open elsewhere.
+    pub fn full_url(&self, link: &str) -> String {
+        format!("{}{link}", self.shared.current_url().trim_end_matches('/'))
     }
 
     /// Replaces the text of message `seq` of `room`, one of the user's own.

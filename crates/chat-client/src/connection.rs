@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     registered: AtomicBool,
     /// A client for each of the configured servers, and which is in use.
     servers: Vec<ChatServiceClient<Channel>>,
+    /// Their connections, for files.
+    channels: Vec<Channel>,
     current: AtomicUsize,
     pub auth: watch::Sender<Auth>,
     /// The rooms the user means to be in, to rejoin after a new login.
@@ -44,7 +46,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// The server in use.
     /// The address of the server in use, as a URL.
-    fn current_url(&self) -> String {
+    pub fn current_url(&self) -> String {
         let urls = self.config.urls();
         let at = self.current.load(Ordering::Acquire) % urls.len().max(1);
         urls.get(at).cloned().unwrap_or_default()
@@ -52,6 +54,11 @@ impl Shared {
 
     pub fn rpc(&self) -> ChatServiceClient<Channel> {
         self.servers[self.current.load(Ordering::Acquire) % self.servers.len()].clone()
+    }
+
+    /// The connection to the server in use.
+    pub fn channel(&self) -> Channel {
+        self.channels[self.current.load(Ordering::Acquire) % self.channels.len()].clone()
     }
 
     /// Moves to the next configured server, if there are several (the one
@@ -204,6 +211,7 @@ impl Shared {
         // The first server that answers is used; the others are kept to
         // move to when it fails.
         let mut servers = Vec::with_capacity(urls.len());
+        let mut channels = Vec::with_capacity(urls.len());
         let mut current = None;
         let mut failures = Vec::new();
         for url in &urls {
@@ -222,7 +230,8 @@ impl Shared {
                     }
                 }
             };
-            servers.push(ChatServiceClient::new(channel));
+            servers.push(ChatServiceClient::new(channel.clone()));
+            channels.push(channel);
         }
         let Some(current) = current else {
             return Err(unreachable(failures.join("; ")));
@@ -231,6 +240,7 @@ impl Shared {
             saved: Mutex::new(config.token.clone()),
             registered: AtomicBool::new(false),
             servers,
+            channels,
             current: AtomicUsize::new(current),
             auth: watch::channel(Auth::default()).0,
             rooms: Mutex::default(),

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chat_proto::chat::v1 as wire;
 
-use crate::printable;
+use crate::{SharedFile, printable};
 
 /// The state of the connection to the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +121,8 @@ pub struct ChatMessage {
     pub mentions: Vec<String>,
     /// `@room` from a moderator: everyone.
     pub mentions_room: bool,
+    /// The files sent with it.
+    pub files: Vec<SharedFile>,
 }
 
 /// An emoji on a message: how many put it there, and the first of them.
@@ -217,6 +219,11 @@ impl From<wire::Message> for ChatMessage {
                 .map(|n| printable::line(n))
                 .collect(),
             mentions_room: message.mentions_room,
+            files: message
+                .attachments
+                .into_iter()
+                .map(SharedFile::from)
+                .collect(),
         }
     }
 }

@@ -16,6 +16,7 @@ mod connection;
 pub mod emoji;
 mod error;
 mod event;
+pub mod files;
 pub mod markdown;
 pub mod printable;
 pub mod rooms;
@@ -31,4 +32,5 @@ pub use event::{
     ChatMessage, ClientEvent, Connection, HistoryPage, Member, Origin, Reaction, Role, RoomAction,
     RoomInfo, SearchPage, reactions_line,
 };
+pub use files::{SharedFile, human_size};
 pub use tonic::Code;

@@ -343,3 +343,46 @@ async fn a_client_given_several_nodes_moves_to_another_when_its_node_goes() {
     let sent = ann.send("general", "from ann, on b").await.unwrap();
     assert_eq!(sent.seq, 11);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_uploads_and_sends_a_file_and_a_reader_fetches_it_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, cert) = chat_testkit::tls_server(dir.path(), &[]).await;
+    let server_url = format!("https://localhost:{}", server.addrs.native.port());
+    let trusting = |name: &str, password: &str| ClientConfig {
+        ca_cert: Some(std::fs::read(&cert).unwrap()),
+        password: password.into(),
+        register: !password.is_empty(),
+        ..config(&server_url, name)
+    };
+    let (ann, _ann_events) = Client::connect(trusting("ann", "a long password"))
+        .await
+        .unwrap();
+    let (bob, mut bob_events) = Client::connect(trusting("bob", "")).await.unwrap();
+    online(&mut bob_events).await;
+
+    let bytes = "the list, 안녕\n".repeat(1000).into_bytes();
+    let file = ann.upload("list.txt", bytes.clone()).await.unwrap();
+    assert_eq!(
+        (file.name.as_str(), file.size),
+        ("list.txt", bytes.len() as u64)
+    );
+    assert_eq!(file.label(), "[list.txt, 17.0 kB]");
+    ann.send_files("general", "", None, vec![file.id.clone()])
+        .await
+        .unwrap();
+    let got = next_message(&mut bob_events).await;
+    assert_eq!(got.files.len(), 1);
+    assert_eq!(bob.fetch(&got.files[0].url).await.unwrap(), bytes);
+    assert!(
+        bob.full_url(&got.files[0].url)
+            .starts_with(&format!("{server_url}/files/"))
+    );
+
+    // A guest does not upload, and is told why.
+    let refused = bob.upload("x.txt", b"x".to_vec()).await.unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Refused { code: chat_client::Code::PermissionDenied, message } if message.contains("register")),
+        "{refused:?}"
+    );
+}

@@ -762,6 +762,7 @@ fn a_window_not_looked_at_tells_of_mentions_and_of_what_the_level_says() {
                 reactions: Vec::new(),
                 mentions: mentions.iter().map(|n| (*n).to_owned()).collect(),
                 mentions_room: false,
+                files: Vec::new(),
             },
         ))
     };

@@ -49,6 +49,7 @@ fn message(room: &str, seq: u64, sender: &str, text: &str) -> ChatMessage {
         reactions: Vec::new(),
         mentions: Vec::new(),
         mentions_room: false,
+        files: Vec::new(),
     }
 }
 
