@@ -13,7 +13,7 @@ use crate::{
 /// One line of a room's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
-    Message(ChatMessage),
+    Message(Box<ChatMessage>),
     Notice(String),
 }
 
@@ -157,7 +157,7 @@ impl RoomLog {
 
     fn add_message(&mut self, message: &ChatMessage) {
         self.entries
-            .insert((message.seq, 0), Entry::Message(message.clone()));
+            .insert((message.seq, 0), Entry::Message(Box::new(message.clone())));
     }
 
     fn add_notice(&mut self, text: String) {
@@ -329,7 +329,7 @@ impl Rooms {
                 if let Some(Entry::Message(shown)) =
                     log.and_then(|log| log.entries.get_mut(&(message.seq, 0)))
                 {
-                    *shown = message.clone();
+                    **shown = message.clone();
                 }
             }
             ClientEvent::RoomJoined {

@@ -614,7 +614,7 @@ fn only_message(app: &ChatGui) -> Option<chat_client::ChatMessage> {
         .entries
         .values()
         .find_map(|entry| match entry {
-            Entry::Message(message) => Some(message.clone()),
+            Entry::Message(message) => Some((**message).clone()),
             Entry::Notice(_) => None,
         })
 }

@@ -460,7 +460,7 @@ impl App {
         (self.rooms.current_log().into_iter())
             .flat_map(|log| log.entries.values())
             .filter_map(|entry| match entry {
-                Entry::Message(message) => Some(message),
+                Entry::Message(message) => Some(&**message),
                 Entry::Notice(_) => None,
             })
             .collect()
