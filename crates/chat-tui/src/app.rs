@@ -105,6 +105,8 @@ pub struct Status {
 #[derive(Debug)]
 pub struct App {
     pub server: String,
+    /// What files' links are shown after (`https://host:port`).
+    pub files_base: String,
     pub connection: Connection,
     pub rooms: Rooms,
     /// What is being typed.
@@ -142,8 +144,13 @@ pub struct App {
 
 impl App {
     pub fn new(me: impl Into<String>, server: impl Into<String>) -> Self {
+        let server = server.into();
         App {
-            server: server.into(),
+            files_base: match server.contains("://") {
+                true => server.trim_end_matches('/').to_owned(),
+                false => format!("http://{server}"),
+            },
+            server,
             connection: Connection::Connecting,
             rooms: Rooms::new(me),
             input: LineEdit::default(),

@@ -31,6 +31,8 @@ pub enum Command {
     Notify(NotifyLevel),
     /// Find messages holding every word, in every room the user may read.
     Search(String),
+    /// `/upload PATH`: send the file at PATH to the current room.
+    Upload(String),
     /// `/?` or `/help`.
     Help,
     /// `/quit`: leave, keeping an account's session for next time.
@@ -169,6 +171,7 @@ pub const COMMANDS: &[&str] = &[
     "unban",
     "unmute",
     "unreact",
+    "upload",
     "user",
     "who",
 ];
@@ -177,8 +180,8 @@ pub const COMMANDS: &[&str] = &[
 pub const HELP: &[&str] = &[
     "TEXT              send TEXT to the current room (//TEXT sends /TEXT)",
     "/all TEXT         send TEXT to #lobby, joining it (the seed console's /all)",
-    "/make [NAME]      create a room and go there (also /create)",
-    "/private [NAME]   create a private room: only those you /invite see it",
+    "/make [NAME]      create a room; /private [NAME]: a room for those you /invite",
+    "/upload PATH      send the file at PATH to this room (also /attach)",
     "/msg NAME TEXT    send TEXT to account NAME, in your direct conversation",
     "/reply [N] TEXT   answer message N, the one picked with Alt-↑/↓, or the newest",
     "/edit [N] TEXT    change your message N, picked or newest; /delete [N] too",
@@ -276,6 +279,9 @@ pub fn parse(line: &str) -> Result<Line, CommandError> {
             });
         }
         "search" | "find" => Command::Search(rest.trim().to_owned()),
+        "upload" | "attach" => Command::Upload(
+            required(rest, "upload", "a file's path", "/upload ~/photos/cat.jpg")?.to_owned(),
+        ),
         "notify" => Command::Notify(match rest.to_lowercase().as_str() {
             "all" => NotifyLevel::All,
             "mentions" => NotifyLevel::Mentions,

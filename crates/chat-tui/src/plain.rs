@@ -21,7 +21,7 @@ pub async fn run(
     room: String,
 ) -> anyhow::Result<()> {
     let current = Arc::new(Mutex::new(Some(room)));
-    let printer = tokio::spawn(print_events(events));
+    let printer = tokio::spawn(print_events(events, client.full_url("")));
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
         let here = current
@@ -85,11 +85,11 @@ pub async fn run(
     Ok(())
 }
 
-async fn print_events(mut events: mpsc::Receiver<ClientEvent>) {
+async fn print_events(mut events: mpsc::Receiver<ClientEvent>, files_base: String) {
     let mut labels = DirectLabels::default();
     while let Some(event) = events.recv().await {
         labels.apply(&event);
-        if let Some(line) = describe(&event, |room| labels.label(room)) {
+        if let Some(line) = describe(&event, |room| labels.label(room), &files_base) {
             println!("{line}");
         }
         if let ClientEvent::Connection(connection) = event {
@@ -137,16 +137,23 @@ impl DirectLabels {
 
 /// An event as one line of output, each room shown as `label` says;
 /// `None` for connection changes.
-pub fn describe(event: &ClientEvent, label: impl Fn(&str) -> String) -> Option<String> {
+pub fn describe(
+    event: &ClientEvent,
+    label: impl Fn(&str) -> String,
+    files_base: &str,
+) -> Option<String> {
     Some(match event {
         // Lines after a message's first are indented, so a message cannot
         // pass for an event line of its own.
         ClientEvent::Message(m) => format!(
-            "[{}] {} {}: {}",
+            "[{}] {} {}: {}{}",
             crate::clock(m.sent_at),
             label(&m.room),
             m.sender_label(),
-            m.text.replace('\n', "\n    ")
+            m.text.replace('\n', "\n    "),
+            (m.files.iter())
+                .map(|file| format!("\n    {} {files_base}{}", file.label(), file.url))
+                .collect::<String>()
         ),
         ClientEvent::MessageUpdated(m) if m.deleted => {
             format!(

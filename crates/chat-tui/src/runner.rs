@@ -95,6 +95,10 @@ pub async fn run(client: &Client, command: Command, current: Option<&str>) -> Ve
             }
         }
         Command::Search(query) => search(client, query, String::new()).await,
+        Command::Upload(path) => match current {
+            Some(room) => upload(client, room, &path).await,
+            None => vec![Outcome::Error("you are in no room; /join one first".into())],
+        },
         Command::Bans => {
             let Some(room) = current else {
                 return vec![Outcome::Error("you are in no room; /join one first".into())];
@@ -251,5 +255,36 @@ pub async fn search(client: &Client, query: String, page_token: String) -> Vec<O
         }
         Ok(page) => vec![Outcome::Found(query, page)],
         Err(error) => vec![Outcome::Error(error.to_string())],
+    }
+}
+
+/// Uploads the file at `path` (`~/` is the home folder) and sends it to
+/// `room`; the message shows it once the server has it.
+pub async fn upload(client: &Client, room: &str, path: &str) -> Vec<Outcome> {
+    let path = match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::Path::new(&home).join(rest),
+        _ => std::path::PathBuf::from(path),
+    };
+    let name = path.file_name().map_or_else(
+        || "file".to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            return vec![Outcome::Error(format!(
+                "cannot read {}: {error}",
+                path.display()
+            ))];
+        }
+    };
+    let size = chat_client::human_size(bytes.len() as u64);
+    let file = match client.upload(&name, bytes).await {
+        Ok(file) => file,
+        Err(error) => return vec![Outcome::Error(format!("{name} was not sent: {error}"))],
+    };
+    match client.send_files(room, "", None, vec![file.id]).await {
+        Ok(_) => vec![Outcome::Info(format!("sent {name} ({size}) to #{room}"))],
+        Err(error) => vec![Outcome::Error(format!("{name} was not sent: {error}"))],
     }
 }

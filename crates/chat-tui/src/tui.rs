@@ -41,6 +41,7 @@ pub async fn run(connect: ConnectArgs, name: String, bell: bool) -> anyhow::Resu
     let (result, client) = match log_in(&mut terminal, &mut keys, &connect, name).await {
         Ok(Some((client, events, server))) => {
             let mut app = App::new(client.name(), server);
+            app.files_base = client.full_url("");
             app.bell = bell;
             let result = event_loop(&mut terminal, &client, &mut keys, events, app).await;
             (result, Some(client))

@@ -3,7 +3,7 @@
 //! below. The messages come first: under 100 columns the members panel
 //! goes, under 60 the rooms panel too, and F2 hides both.
 
-use chat_client::{ChatMessage, Connection, markdown};
+use chat_client::{ChatMessage, Connection, SharedFile, markdown};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -261,8 +261,29 @@ fn shown_lines(log: &RoomLog, entry: &Entry, app: &App, width: usize) -> Vec<Lin
         lines.push(Line::from(fit(&said, width)).dark_gray());
     }
     let selected = app.selected == Some(message.seq);
-    let body = entry_lines(entry, app.rooms.me(), width).into_iter();
-    lines.extend(body.map(|line| if selected { line.reversed() } else { line }));
+    let mut body = entry_lines(entry, app.rooms.me(), width);
+    if !message.deleted {
+        body.extend(file_lines(&message.files, &app.files_base, width));
+    }
+    lines.extend(
+        body.into_iter()
+            .map(|line| if selected { line.reversed() } else { line }),
+    );
+    lines
+}
+
+/// A message's files, each as `[name, size] link` under its text, the
+/// link in full (`base` and its path) and wrapped.
+fn file_lines(files: &[SharedFile], base: &str, width: usize) -> Vec<Line<'static>> {
+    let rest = width.saturating_sub(TIME_COLUMN).max(1);
+    let mut lines = Vec::new();
+    for file in files {
+        let text = format!("{} {base}{}", file.label(), file.url);
+        for chunk in wrap(&text, rest, rest) {
+            let indent = Span::raw(" ".repeat(TIME_COLUMN));
+            lines.push(Line::from(vec![indent, Span::raw(chunk).fg(Color::Blue)]));
+        }
+    }
     lines
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use chat_client::rooms::Entry;
 use chat_client::{
     AccountChange, ChatMessage, ClientError, ClientEvent, Code, Connection, HistoryPage, Member,
-    Reaction, Role, RoomAction, RoomInfo,
+    Reaction, Role, RoomAction, RoomInfo, SharedFile,
 };
 use chat_tui::app::{Action, App};
 use chat_tui::command::{Command, MessageAction};
@@ -1275,4 +1275,39 @@ fn down_past_a_searchs_last_hit_loads_the_next_page_once() {
         "the second page's hit, loaded already"
     );
     assert_eq!(app.selected, Some(1));
+}
+
+#[test]
+fn a_file_shows_as_its_name_size_and_full_link_under_its_message() {
+    let mut app = chatting(1);
+    assert_eq!(
+        type_line(&mut app, "/upload ~/notes (final).txt"),
+        Some(Action::Run(Command::Upload("~/notes (final).txt".into())))
+    );
+    assert_eq!(type_line(&mut app, "/upload"), None);
+    assert!(app.status.clone().unwrap().text.contains("/upload ~/"));
+    let link = "/files/0123456789abcdef0123456789abcdef?room=general&for=ann&until=1&sig=ab";
+    let mut sent = message("general", 2, "bob", "");
+    sent.files = vec![SharedFile {
+        id: "0123456789abcdef0123456789abcdef".into(),
+        name: "plan.pdf".into(),
+        mime_type: "application/pdf".into(),
+        size: 123_456,
+        width: 0,
+        height: 0,
+        url: link.into(),
+        thumbnail_url: String::new(),
+    }];
+    app.apply(ClientEvent::Message(sent));
+    let rows = screen(&app, 80, 24).join("\n");
+    // The link, wrapped in the message column, is whole when joined.
+    let shown: String = rows
+        .lines()
+        .filter_map(|row| row.split('│').nth(3))
+        .map(str::trim)
+        .collect();
+    assert!(
+        shown.contains(&format!("[plan.pdf, 123.5 kB] http://127.0.0.1:7070{link}")),
+        "{rows}"
+    );
 }
