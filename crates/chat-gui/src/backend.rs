@@ -2,6 +2,7 @@
 //! carries out requests in order with the client library and hands back
 //! updates, waking the UI for each.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
@@ -9,6 +10,7 @@ use chat_client::cli::ConnectArgs;
 use chat_client::{
     AccountChange, Client, ClientEvent, HistoryPage, NotifyLevel, RoomAction, SearchPage,
 };
+use eframe::egui;
 use tokio::sync::mpsc;
 
 /// How many messages one history request asks for.
@@ -81,6 +83,19 @@ pub enum Request {
         title: String,
         body: String,
     },
+    /// Sends the file at `path` to `room` (dropped on the window).
+    Upload {
+        room: String,
+        path: PathBuf,
+    },
+    /// Asks the system's file chooser for a file to send to `room`.
+    PickFile {
+        room: String,
+    },
+    /// The picture (an image's thumbnail) at `link`.
+    FetchPicture {
+        link: String,
+    },
 }
 
 /// Logging in, or registering: the flags the form stands for, and the
@@ -107,6 +122,8 @@ pub enum Update {
         name: String,
         /// An account, not a guest.
         is_account: bool,
+        /// What files' links are shown after (`https://host:port`).
+        files_base: String,
     },
     /// A change went through: say so.
     Said(String),
@@ -129,6 +146,11 @@ pub enum Update {
         room: Option<String>,
     },
     Failed(String),
+    /// The picture at `link`, decoded, or why not.
+    Picture {
+        link: String,
+        picture: Result<egui::ColorImage, String>,
+    },
 }
 
 /// Runs requests on a runtime of its own. Dropping it stops the work.
@@ -197,9 +219,14 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
                 match args.log_in(name, password).await {
                     Ok((connected, events)) => {
                         let name = connected.name().to_owned();
+                        let files_base = connected.full_url("");
                         client = Some(connected);
                         tokio::spawn(forward(events, sink.clone()));
-                        Update::Connected { name, is_account }
+                        Update::Connected {
+                            name,
+                            is_account,
+                            files_base,
+                        }
                     }
                     Err(error) => Update::ConnectFailed(error.to_string()),
                 }
@@ -310,6 +337,29 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
                     .map_err(|error| error.to_string()),
                 page_token,
             },
+            (Request::Upload { room, path }, Some(client)) => upload(client, &room, &path).await,
+            (Request::PickFile { room }, Some(client)) => {
+                let picked = rfd::AsyncFileDialog::new()
+                    .set_title(format!("Send a file to #{room}"))
+                    .pick_file()
+                    .await;
+                match picked {
+                    Some(file) => upload(client, &room, file.path()).await,
+                    None => continue,
+                }
+            }
+            (Request::FetchPicture { link }, Some(client)) => {
+                // Fetched and decoded aside: a slow picture holds up no send.
+                let (client, sink) = (client.clone(), sink.clone());
+                tokio::spawn(async move {
+                    let picture = match client.fetch(&link).await {
+                        Ok(bytes) => decode_picture(&bytes),
+                        Err(error) => Err(error.to_string()),
+                    };
+                    sink.send(Update::Picture { link, picture });
+                });
+                continue;
+            }
             (Request::History { room, before }, Some(client)) => Update::History {
                 page: client
                     .history(&room, before, HISTORY_PAGE)
@@ -322,6 +372,38 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
             return;
         }
     }
+}
+
+/// Sends the file at `path` to `room`; the message shows it once the
+/// server has it.
+async fn upload(client: &Client, room: &str, path: &std::path::Path) -> Update {
+    let name = path.file_name().map_or_else(
+        || "file".to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let bytes = match tokio::fs::read(path).await {
+        Ok(bytes) => bytes,
+        Err(error) => return Update::Failed(format!("cannot read {}: {error}", path.display())),
+    };
+    let sent = match client.upload(&name, bytes).await {
+        Ok(file) => client.send_files(room, "", None, vec![file.id]).await,
+        Err(error) => Err(error),
+    };
+    match sent {
+        Ok(_) => Update::Said(format!("Sent {name}.")),
+        Err(error) => Update::Failed(format!("{name} was not sent: {error}")),
+    }
+}
+
+/// A picture's bytes as pixels.
+fn decode_picture(bytes: &[u8]) -> Result<egui::ColorImage, String> {
+    let image = image::load_from_memory(bytes).map_err(|e| e.to_string())?;
+    let rgba = image.to_rgba8();
+    let size = [rgba.width() as usize, rgba.height() as usize];
+    Ok(egui::ColorImage::from_rgba_unmultiplied(
+        size,
+        rgba.as_raw(),
+    ))
 }
 
 fn done(result: Result<Option<String>, chat_client::ClientError>) -> Update {

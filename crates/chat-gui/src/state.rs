@@ -1,11 +1,14 @@
 //! What the window shows, changed only by [`Update`]s from the network and
 //! by the view; no drawing and no I/O.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use chat_client::cli::ConnectArgs;
 use chat_client::rooms::Rooms;
 use chat_client::{ChatMessage, ClientEvent, Connection, NotifyLevel, SearchPage};
+
+use eframe::egui;
 
 use crate::backend::{Login, Request, Update};
 
@@ -230,6 +233,62 @@ pub struct ChatView {
     pub scroll_to_focus: bool,
     /// A hit in a room being joined, to show once in it.
     pending_jump: Option<(String, u64)>,
+    /// What files' links are shown after (`https://host:port`).
+    pub files_base: String,
+    pub pictures: Pictures,
+}
+
+/// Images' thumbnails, by link: fetched the first time one is drawn.
+#[derive(Default)]
+pub struct Pictures {
+    by_link: HashMap<String, Picture>,
+    /// Links drawn and not fetched yet.
+    wanted: Vec<String>,
+}
+
+/// A thumbnail, as far as it has come.
+pub enum Picture {
+    Loading,
+    /// Its pixels, to make a texture of when next drawn.
+    Decoded(egui::ColorImage),
+    Shown(egui::TextureHandle),
+    Failed(String),
+}
+
+impl Pictures {
+    /// The picture at `link`, asked for if it is new.
+    pub fn get(&mut self, link: &str) -> &mut Picture {
+        if !self.by_link.contains_key(link) {
+            self.wanted.push(link.to_owned());
+        }
+        (self.by_link.entry(link.to_owned())).or_insert(Picture::Loading)
+    }
+
+    /// The requests for the pictures drawn since the last call.
+    pub fn requests(&mut self) -> Vec<Request> {
+        (self.wanted.drain(..))
+            .map(|link| Request::FetchPicture { link })
+            .collect()
+    }
+
+    /// Whether the picture at `link` is drawn.
+    pub fn is_shown(&self, link: &str) -> bool {
+        matches!(self.by_link.get(link), Some(Picture::Shown(_)))
+    }
+
+    fn arrived(&mut self, link: String, picture: Result<egui::ColorImage, String>) {
+        let picture = match picture {
+            Ok(image) => Picture::Decoded(image),
+            Err(error) => Picture::Failed(error),
+        };
+        self.by_link.insert(link, picture);
+    }
+}
+
+impl std::fmt::Debug for Pictures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pictures({} known)", self.by_link.len())
+    }
 }
 
 /// A message that calls for the user while it looks elsewhere: a desktop
@@ -274,6 +333,8 @@ impl ChatView {
             focus: None,
             scroll_to_focus: false,
             pending_jump: None,
+            files_base: String::new(),
+            pictures: Pictures::default(),
         }
     }
 
@@ -489,11 +550,24 @@ impl State {
     /// Applies an update from the network; may need more of it.
     pub fn apply(&mut self, update: Update) -> Option<Request> {
         match (&mut self.screen, update) {
-            (Screen::Login(form), Update::Connected { name, is_account }) => {
+            (
+                Screen::Login(form),
+                Update::Connected {
+                    name,
+                    is_account,
+                    files_base,
+                },
+            ) => {
                 let mut login = form.clone();
                 login.password.clear();
                 login.connecting = false;
-                self.screen = Screen::Chat(Box::new(ChatView::new(login, &name, is_account)));
+                let mut view = ChatView::new(login, &name, is_account);
+                view.files_base = files_base;
+                self.screen = Screen::Chat(Box::new(view));
+                None
+            }
+            (Screen::Chat(view), Update::Picture { link, picture }) => {
+                view.pictures.arrived(link, picture);
                 None
             }
             (Screen::Chat(view), Update::AccountDeleted) => {

@@ -1,11 +1,15 @@
 //! Drawing the [`State`] and turning clicks and keys into [`Request`]s.
 
 use chat_client::rooms::{Entry, EntryKey, RoomLog, Rooms};
-use chat_client::{AccountChange, Connection, Member, NotifyLevel, Role, RoomAction, markdown};
+use chat_client::{
+    AccountChange, Connection, Member, NotifyLevel, Role, RoomAction, SharedFile, markdown,
+};
 use eframe::egui::{self, Color32, Key, RichText, ScrollArea, TextEdit};
 
 use crate::backend::Request;
-use crate::state::{AccountForm, ChatView, LoginForm, Pick, Screen, SearchPanel, State};
+use crate::state::{
+    AccountForm, ChatView, LoginForm, Pick, Picture, Pictures, Screen, SearchPanel, State,
+};
 
 /// The emoji a message's menu offers to react with.
 const QUICK_REACTIONS: [&str; 8] = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "🙏"];
@@ -165,7 +169,49 @@ fn chat(ui: &mut egui::Ui, view: &mut ChatView) -> Vec<Request> {
         requests.extend(room_header(ui, view));
         requests.extend(messages(ui, view));
     });
+    requests.extend(dropped_files(ui, view));
     requests
+}
+
+/// Files dropped on the window go to the room in view; while they are
+/// held over it, it says where they will go.
+fn dropped_files(ui: &mut egui::Ui, view: &mut ChatView) -> Vec<Request> {
+    let Some(room) = view.rooms.current.clone() else {
+        return Vec::new();
+    };
+    let (hovered, dropped) =
+        ui.input(|i| (!i.raw.hovered_files.is_empty(), i.raw.dropped_files.clone()));
+    if hovered {
+        let screen = ui.ctx().content_rect();
+        egui::Area::new(egui::Id::unique("drop"))
+            .order(egui::Order::Foreground)
+            .fixed_pos(screen.min)
+            .show(ui.ctx(), |ui| {
+                egui::Frame::new()
+                    .fill(Color32::from_black_alpha(180))
+                    .show(ui, |ui| {
+                        ui.set_min_size(screen.size());
+                        ui.centered_and_justified(|ui| {
+                            let text =
+                                format!("Drop to send to {}", room_label(&view.rooms, &room));
+                            ui.label(RichText::new(text).size(22.0).color(Color32::WHITE));
+                        });
+                    });
+            });
+    }
+    let paths: Vec<_> = (dropped.iter())
+        .map(|file| file.path().to_path_buf())
+        .filter(|path| !path.as_os_str().is_empty())
+        .collect();
+    if !paths.is_empty() {
+        view.status = Some((format!("Sending {} file(s)…", paths.len()), false));
+    }
+    (paths.into_iter())
+        .map(|path| Request::Upload {
+            room: room.clone(),
+            path,
+        })
+        .collect()
 }
 
 /// A room as listed: `#name`, `🔒name` if private, `@peer` for a direct
@@ -280,6 +326,13 @@ fn input_line(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
         });
     }
     ui.horizontal(|ui| {
+        if ui
+            .button("Attach…")
+            .on_hover_text("Send a file (or drop one on the window)")
+            .clicked()
+        {
+            request = Some(Request::PickFile { room: room.clone() });
+        }
         let label = ui.label(format!("to {}", room_label(&view.rooms, &room)));
         let field = ui
             .add(
@@ -694,10 +747,10 @@ fn member_actions(role: Role, member: &Member) -> Vec<(&'static str, MemberChoic
 
 /// The current room's newest entries; scrolling to the top, or the button
 /// there, draws older ones and loads history when they run out.
-fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
+fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Vec<Request> {
     let Some(log) = view.rooms.current_log() else {
         ui.label("Join a room to start chatting.");
-        return None;
+        return Vec::new();
     };
     let entries: Vec<(&EntryKey, &Entry)> = log.entries.iter().collect();
     let first = entries.len().saturating_sub(view.shown);
@@ -740,6 +793,8 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
                     moderates,
                     focused,
                     scroll: focused && std::mem::take(&mut scroll_to_focus),
+                    files_base: &view.files_base,
+                    pictures: &mut view.pictures,
                 };
                 if let Some(pick) = entry_row(ui, log, entry, row) {
                     picked = Some(pick);
@@ -750,8 +805,10 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
             }
         });
     view.scroll_to_focus = scroll_to_focus;
+    let mut requests = view.pictures.requests();
     if let Some(pick) = picked {
-        return view.pick(pick);
+        requests.extend(view.pick(pick));
+        return requests;
     }
     let offset = scrolled.state.clamped_offset().y;
     let overflow = scrolled.content_size.y - scrolled.inner_rect.height();
@@ -761,9 +818,9 @@ fn messages(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
     let arrived = at_top && !view.at_top;
     view.at_top = at_top;
     if (wants_older || arrived) && older && !loading {
-        return view.show_older();
+        requests.extend(view.show_older());
     }
-    None
+    requests
 }
 
 /// The line where the messages the user has not read begin.
@@ -792,12 +849,20 @@ struct EntryRow<'a> {
     moderates: bool,
     focused: bool,
     scroll: bool,
+    files_base: &'a str,
+    pictures: &'a mut Pictures,
 }
 
 /// Draws one entry; what is picked from a message (its context menu, or
 /// its reactions) is handed back.
 fn entry_row(ui: &mut egui::Ui, log: &RoomLog, entry: &Entry, row: EntryRow) -> Option<Pick> {
-    let EntryRow { me, moderates, .. } = row;
+    let EntryRow {
+        me,
+        moderates,
+        files_base,
+        pictures,
+        ..
+    } = row;
     let message = match entry {
         Entry::Message(message) => message,
         Entry::Notice(text) => {
@@ -852,6 +917,11 @@ fn entry_row(ui: &mut egui::Ui, log: &RoomLog, entry: &Entry, row: EntryRow) -> 
     if row.scroll {
         framed.response.scroll_to_me(Some(egui::Align::Center));
     }
+    if !message.deleted {
+        for file in &message.files {
+            file_row(ui, file, files_base, pictures);
+        }
+    }
     if !message.reactions.is_empty() {
         ui.horizontal_wrapped(|ui| {
             ui.add_space(40.0);
@@ -872,6 +942,52 @@ fn entry_row(ui: &mut egui::Ui, log: &RoomLog, entry: &Entry, row: EntryRow) -> 
         });
     }
     picked
+}
+
+/// The largest a thumbnail is drawn, in points.
+const THUMBNAIL_POINTS: f32 = 240.0;
+
+/// A file under its message: an image's thumbnail, or its name and size;
+/// either opens the file in the browser.
+fn file_row(ui: &mut egui::Ui, file: &SharedFile, base: &str, pictures: &mut Pictures) {
+    let url = format!("{base}{}", file.url);
+    ui.horizontal(|ui| {
+        ui.add_space(40.0);
+        if !file.is_image() {
+            ui.hyperlink_to(file.label(), &url).on_hover_text(&url);
+            return;
+        }
+        let picture = pictures.get(&file.thumbnail_url);
+        if let Picture::Decoded(image) = picture {
+            let image = std::mem::take(image);
+            let texture = ui
+                .ctx()
+                .load_texture(&file.thumbnail_url, image, Default::default());
+            *picture = Picture::Shown(texture);
+        }
+        match picture {
+            Picture::Shown(texture) => {
+                let size = texture.size_vec2();
+                let scale = (THUMBNAIL_POINTS / size.x.max(size.y)).min(1.0);
+                let shown =
+                    egui::Image::new((texture.id(), size * scale)).sense(egui::Sense::click());
+                let response = ui
+                    .add(shown)
+                    .on_hover_text(format!("{} · click to open", file.label()));
+                if response.clicked() {
+                    ui.ctx().open_url(egui::OpenUrl::new_tab(&url));
+                }
+            }
+            Picture::Failed(error) => {
+                ui.hyperlink_to(file.label(), &url)
+                    .on_hover_text(format!("no preview: {error}"));
+            }
+            _ => {
+                ui.spinner();
+                ui.label(RichText::new(file.label()).weak());
+            }
+        }
+    });
 }
 
 /// A message's context menu: reply, react, and for one's own (or any, as

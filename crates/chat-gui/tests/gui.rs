@@ -727,6 +727,7 @@ fn a_window_not_looked_at_tells_of_mentions_and_of_what_the_level_says() {
     state.apply(Update::Connected {
         name: "ann".into(),
         is_account: true,
+        files_base: "http://127.0.0.1:1".into(),
     });
     let joined = |room: &str, direct: bool, notify| {
         Update::Event(chat_client::ClientEvent::RoomJoined {
@@ -885,4 +886,65 @@ fn a_search_hit_opens_its_room_at_the_message_even_far_back_or_not_joined() {
                 && view.focus == Some(("dev".to_owned(), 1))
         })
     });
+}
+
+/// A file dropped on the window, as the system hands it over.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn files_dropped_on_the_window_are_sent_and_images_shown_as_thumbnails() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("sunset.png");
+    image::RgbImage::from_pixel(640, 320, image::Rgb([240, 120, 40]))
+        .save(&photo)
+        .unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "bring the map").unwrap();
+    let mut harness = window(&server.addr(), "ann");
+    register(&mut harness);
+
+    for path in [&photo, &notes] {
+        let dropped: egui::DroppedFileHandle = std::sync::Arc::new(Dropped(path.clone()));
+        harness.input_mut().dropped_files.push(dropped);
+        harness.step();
+        // One at a time, so they come in order.
+        let sent = texts(harness.state()).len() + 1;
+        run_until(&mut harness, "the file's message", |app| {
+            texts(app).len() == sent
+        });
+    }
+    let files: Vec<_> = chat(harness.state())
+        .unwrap()
+        .rooms
+        .current_log()
+        .unwrap()
+        .entries
+        .values()
+        .filter_map(|entry| match entry {
+            Entry::Message(m) => m.files.first().cloned(),
+            Entry::Notice(_) => None,
+        })
+        .collect();
+    assert!(files[0].label().starts_with("[sunset.png, "), "{files:?}");
+    assert_eq!((files[0].width, files[0].height), (640, 320));
+    assert_eq!(files[1].label(), "[notes.txt, 13 B]");
+    // The image's thumbnail is fetched and drawn; the text file is a link.
+    run_until(&mut harness, "the thumbnail", |app| {
+        let view = chat(app).unwrap();
+        view.pictures.is_shown(&files[0].thumbnail_url)
+    });
+    harness.get_by_label("[notes.txt, 13 B]");
+    harness.get_by_label("Attach…");
 }
