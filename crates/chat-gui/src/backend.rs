@@ -339,14 +339,19 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
             },
             (Request::Upload { room, path }, Some(client)) => upload(client, &room, &path).await,
             (Request::PickFile { room }, Some(client)) => {
-                let picked = rfd::AsyncFileDialog::new()
-                    .set_title(format!("Send a file to #{room}"))
-                    .pick_file()
-                    .await;
-                match picked {
-                    Some(file) => upload(client, &room, file.path()).await,
-                    None => continue,
-                }
+                // The chooser stays open as long as the user likes: aside,
+                // so sends go on meanwhile.
+                let (client, sink) = (client.clone(), sink.clone());
+                tokio::spawn(async move {
+                    let picked = rfd::AsyncFileDialog::new()
+                        .set_title(format!("Send a file to #{room}"))
+                        .pick_file()
+                        .await;
+                    if let Some(file) = picked {
+                        sink.send(upload(&client, &room, file.path()).await);
+                    }
+                });
+                continue;
             }
             (Request::FetchPicture { link }, Some(client)) => {
                 // Fetched and decoded aside: a slow picture holds up no send.

@@ -331,6 +331,11 @@ fn input_line(ui: &mut egui::Ui, view: &mut ChatView) -> Option<Request> {
             .on_hover_text("Send a file (or drop one on the window)")
             .clicked()
         {
+            // Said first: a desktop without a file chooser shows none.
+            view.status = Some((
+                "Pick a file to send, or drop one on the window.".into(),
+                false,
+            ));
             request = Some(Request::PickFile { room: room.clone() });
         }
         let label = ui.label(format!("to {}", room_label(&view.rooms, &room)));
