@@ -11,6 +11,7 @@ import type {
   Message as WireMessage,
   Room as WireRoom,
 } from "./gen/chat/v1/chat_pb";
+import { uploadFile } from "./files";
 import type { Servers } from "./servers";
 import {
   forgetSession,
@@ -26,6 +27,7 @@ import type {
   HistoryRequest,
   NotifyLevel,
   RoomAction,
+  SharedFile,
 } from "./state";
 import {
   UNREACHED,
@@ -167,12 +169,29 @@ export class ChatClient {
 
   /** Queues `text` for `room`; it is posted once, retried through lost
    * connections until the server takes or refuses it. */
-  send(room: string, text: string, replyTo = 0) {
+  send(room: string, text: string, replyTo = 0, files: SharedFile[] = []) {
     this.dispatch({
       type: "queued",
-      send: { room, text, clientId: newClientId(), replyTo },
+      send: { room, text, clientId: newClientId(), replyTo, files },
     });
     void this.flushOutbox();
+  }
+
+  /** Uploads `file` for the user to send (accounts only, by default),
+   * telling `onProgress` how much of it has gone (0 to 1). */
+  upload(
+    file: Blob,
+    name: string,
+    onProgress: (done: number) => void,
+  ): Promise<SharedFile> {
+    const session = this.session;
+    if (!session) return Promise.reject(new Error("not logged in"));
+    return uploadFile(
+      new URL("/files", this.servers.current),
+      session.token,
+      { file, name },
+      onProgress,
+    );
   }
 
   /** A new text for the user's message `seq` of `room`. */
@@ -571,6 +590,7 @@ export class ChatClient {
               text: next.text,
               clientMessageId: next.clientId,
               replyTo: BigInt(next.replyTo ?? 0),
+              attachments: (next.files ?? []).map((file) => file.id),
             },
             { headers: authorization(session.token) },
           );

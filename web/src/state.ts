@@ -38,6 +38,25 @@ export interface ChatMessage {
   mentions: string[];
   /** `@room` from a moderator: everyone. */
   mentionsRoom: boolean;
+  /** The files sent with it. */
+  files: SharedFile[];
+}
+
+/** A file sent with a message, or just uploaded. */
+export interface SharedFile {
+  id: string;
+  name: string;
+  /** Taken from its content by the server. */
+  mimeType: string;
+  size: number;
+  /** An image's size in pixels; 0 for other files. */
+  width: number;
+  height: number;
+  /** Its link on this server, for this user (a path, signed; it expires
+   * in a day or so, and history gives fresh ones). */
+  url: string;
+  /** An image's thumbnail's link; empty for other files. */
+  thumbnailUrl: string;
 }
 
 /** An emoji on a message: how many put it there, and (the first of) who. */
@@ -141,6 +160,8 @@ export interface PendingSend {
   clientId: string;
   /** The message of the room this one answers, if any. */
   replyTo?: number;
+  /** The files sent with it (uploaded already). */
+  files?: SharedFile[];
   /** Why the server refused it for good; it is not tried again. */
   error?: string;
 }

@@ -120,6 +120,16 @@ export function toMessage(message: WireMessage): ChatMessage {
     })),
     mentions: message.mentions,
     mentionsRoom: message.mentionsRoom,
+    files: message.attachments.map((file) => ({
+      id: file.id,
+      name: file.name,
+      mimeType: file.mimeType,
+      size: Number(file.size),
+      width: file.width,
+      height: file.height,
+      url: file.url,
+      thumbnailUrl: file.thumbnailUrl,
+    })),
   };
 }
 

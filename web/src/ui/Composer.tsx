@@ -1,7 +1,8 @@
 // The composer: a new message (or a reply), or a new text for one of the
 // user's messages. Up in an empty composer edits the user's last message;
 // `:sho` offers the shortcodes that start so, and `:shortcode:`s become
-// emoji when sent.
+// emoji when sent. Files (attached, pasted, or dropped on the room) upload
+// at once and go with the next message.
 
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 
@@ -9,6 +10,8 @@ import type { ChatClient } from "../client";
 import { expandShortcodes, loadEmoji, searchEmoji } from "../emoji";
 import type { Gemoji } from "../emoji";
 import type { ChatMessage } from "../state";
+import { UploadTray } from "./Files";
+import type { Upload } from "./Files";
 import { useAction } from "./hooks";
 
 /** How many shortcodes the completion offers. */
@@ -25,6 +28,7 @@ export function Composer({
   muted,
   replyTo,
   editing,
+  dropped,
   onEdit,
   onDone,
 }: {
@@ -33,11 +37,19 @@ export function Composer({
   muted: boolean;
   replyTo: ChatMessage | null;
   editing: ChatMessage | null;
+  /** Files dropped on the room, to upload. */
+  dropped: File[];
   onEdit: (message: ChatMessage) => void;
   onDone: () => void;
 }) {
   const [text, setText] = useState("");
   const [error, act] = useAction();
+  const { uploads, add, remove, clear } = useUploads(client);
+  const picker = useRef<HTMLInputElement>(null);
+  useEffect(() => add(dropped), [dropped]);
+  useEffect(() => clear(), [room]);
+  const ready = uploads.flatMap((upload) => upload.file ?? []);
+  const uploading = uploads.some((upload) => !upload.file && !upload.error);
   const composing = useRef(false);
   const input = useRef<HTMLTextAreaElement>(null);
   const completion = useShortcodes(text);
@@ -61,17 +73,20 @@ export function Composer({
   useEffect(() => setText(editing?.text ?? ""), [editing]);
 
   const send = async () => {
-    if (!text.trim()) return;
-    const expanded = await expandShortcodes(text);
     if (editing) {
+      if (!text.trim()) return;
       const { seq } = editing;
+      const expanded = await expandShortcodes(text);
       act(() => client.edit(room, seq, expanded), onDone);
       return;
     }
-    client.send(room, expanded, replyTo?.seq ?? 0);
+    if (uploading || (!text.trim() && ready.length === 0)) return;
+    const expanded = text.trim() ? await expandShortcodes(text) : "";
+    client.send(room, expanded, replyTo?.seq ?? 0, ready);
     // The server ends the typing when the message comes.
     typed.current = 0;
     setText("");
+    clear();
     onDone();
   };
   const complete = (emoji: Gemoji) => {
@@ -149,6 +164,32 @@ export function Composer({
           ))}
         </ul>
       )}
+      <UploadTray uploads={uploads} onRemove={remove} />
+      {!editing && (
+        <>
+          <input
+            ref={picker}
+            type="file"
+            multiple
+            hidden
+            aria-label="Files to attach"
+            onChange={(e) => {
+              add([...(e.currentTarget.files ?? [])]);
+              e.currentTarget.value = "";
+            }}
+          />
+          <button
+            type="button"
+            class="secondary attach"
+            disabled={muted}
+            aria-label="Attach files"
+            title="Attach files (or paste, or drop them on the room)"
+            onClick={() => picker.current?.click()}
+          >
+            +
+          </button>
+        </>
+      )}
       <textarea
         ref={input}
         name="message"
@@ -162,12 +203,23 @@ export function Composer({
             : `Message ${client.state.title(room)}`
         }
         onInput={(e) => onText(e.currentTarget.value)}
+        onPaste={(e) => {
+          const files = [...(e.clipboardData?.files ?? [])];
+          if (files.length === 0 || editing) return;
+          e.preventDefault();
+          add(files);
+        }}
         onCompositionStart={() => (composing.current = true)}
         onCompositionEnd={() => (composing.current = false)}
         onKeyDown={onKeyDown}
       />
-      <button type="submit" disabled={muted || !text.trim()}>
-        {editing ? "Save" : "Send"}
+      <button
+        type="submit"
+        disabled={
+          muted || uploading || (!text.trim() && (!!editing || !ready.length))
+        }
+      >
+        {editing ? "Save" : uploading ? "Uploading…" : "Send"}
       </button>
       {error && <p class="error">{error}</p>}
     </form>
@@ -193,6 +245,37 @@ function Mode({
       </button>
     </p>
   );
+}
+
+/** The files the composer uploads: each starts at once, and shows its
+ * progress, or why the server refused it. */
+function useUploads(client: ChatClient) {
+  const [uploads, setUploads] = useState<Upload[]>([]);
+  const next = useRef(0);
+  const change = (key: number, update: Partial<Upload>) =>
+    setUploads((all) =>
+      all.map((upload) =>
+        upload.key === key ? { ...upload, ...update } : upload,
+      ),
+    );
+  const add = (files: File[]) => {
+    for (const file of files) {
+      const key = next.current++;
+      const name = file.name || "pasted";
+      setUploads((all) => [
+        ...all,
+        { key, name, done: 0, file: null, error: null },
+      ]);
+      client
+        .upload(file, name, (done) => change(key, { done }))
+        .then((shared) => change(key, { file: shared }))
+        .catch((error: Error) => change(key, { error: error.message }));
+    }
+  };
+  const remove = (key: number) =>
+    setUploads((all) => all.filter((upload) => upload.key !== key));
+  const clear = () => setUploads([]);
+  return { uploads, add, remove, clear };
 }
 
 /** The shortcodes that complete the one being typed at the end of

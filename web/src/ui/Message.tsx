@@ -10,6 +10,7 @@ import { Origin, isOwn, mentionsMe } from "../state";
 import type { ChatMessage, Reaction, RoomLog } from "../state";
 import { markdown, timeOf } from "../text";
 import { EmojiPicker } from "./EmojiPicker";
+import { FileList } from "./Files";
 import { useAction } from "./hooks";
 
 /** A message of `log`, as a reply shows it: `ann: its first line`. */
@@ -85,6 +86,9 @@ export function MessageLine({
           // The text is escaped by the Markdown renderer, raw HTML off.
           dangerouslySetInnerHTML={{ __html: markdown(message.text) }}
         />
+      )}
+      {!message.deleted && message.files.length > 0 && (
+        <FileList files={message.files} />
       )}
       {message.editedAt && !message.deleted && (
         <span

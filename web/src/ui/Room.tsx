@@ -19,6 +19,10 @@ export function Room({ client }: { client: ChatClient }) {
   // the user's message it edits.
   const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
   const [editing, setEditing] = useState<ChatMessage | null>(null);
+  // Files dropped on the room, for the composer to upload; and whether
+  // some are being dragged over it.
+  const [dropped, setDropped] = useState<File[]>([]);
+  const [dragging, setDragging] = useState(false);
   useEffect(() => {
     setReplyTo(null);
     setEditing(null);
@@ -32,7 +36,29 @@ export function Room({ client }: { client: ChatClient }) {
   }
   const me = log.members.get(state.me);
   return (
-    <section class="room-view" aria-label={state.title(room)}>
+    <section
+      class="room-view"
+      aria-label={state.title(room)}
+      onDragOver={(e) => {
+        if (!e.dataTransfer?.types.includes("Files")) return;
+        e.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={(e) => {
+        const into = e.relatedTarget as Node | null;
+        if (!into || !e.currentTarget.contains(into)) setDragging(false);
+      }}
+      onDrop={(e) => {
+        e.preventDefault();
+        setDragging(false);
+        setDropped([...(e.dataTransfer?.files ?? [])]);
+      }}
+    >
+      {dragging && (
+        <div class="drop-hint" aria-hidden="true">
+          Drop to send to {state.title(room)}
+        </div>
+      )}
       <RoomHeader client={client} room={room} log={log} />
       <Log
         client={client}
@@ -55,6 +81,7 @@ export function Room({ client }: { client: ChatClient }) {
         muted={me?.muted ?? false}
         replyTo={replyTo}
         editing={editing}
+        dropped={dropped}
         onEdit={setEditing}
         onDone={() => {
           setReplyTo(null);
@@ -439,7 +466,11 @@ function Log({
           >
             <span class="time">{send.error ? "not sent" : "sending…"}</span>
             <span class="sender mine">{client.state.me}</span>
-            <span class="text">{send.text}</span>
+            <span class="text">
+              {[send.text, ...(send.files ?? []).map((f) => `[${f.name}]`)]
+                .filter(Boolean)
+                .join(" ")}
+            </span>
             {send.error && (
               <span class="error">
                 {send.error}{" "}

@@ -31,6 +31,7 @@ function message(
     reactions: [],
     mentions: [],
     mentionsRoom: false,
+    files: [],
   };
 }
 
