@@ -45,6 +45,11 @@ pub(crate) struct Timed {
 }
 
 impl Timed {
+    /// Attempts a second, over the whole run.
+    pub(crate) fn per_second(&self) -> f64 {
+        self.latency.len() as f64 / self.wall.as_secs_f64()
+    }
+
     pub(crate) fn print(&self, what: &str) {
         let n = self.latency.len() as f64;
         let ms = |q: f64| self.latency.value_at_quantile(q) as f64 / 1e6;
@@ -55,7 +60,7 @@ impl Timed {
             "  {what:<34} p50 {:>7.2} ms  p99 {:>7.2} ms  {:>7.0}/s  server CPU each {cpu}",
             ms(0.5),
             ms(0.99),
-            n / self.wall.as_secs_f64()
+            self.per_second()
         );
     }
 }

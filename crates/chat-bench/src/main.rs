@@ -4,6 +4,7 @@ mod attention;
 mod changes;
 mod cluster;
 mod fanout;
+mod files;
 mod idle;
 mod login;
 mod raw_reader;
@@ -56,6 +57,9 @@ enum Command {
     /// What a search costs over a large history, on SQLite or PostgreSQL,
     /// for queries from rare to common.
     Search(search::SearchArgs),
+    /// What sharing files costs: uploads of files and photos, and fetches
+    /// by link.
+    Files(files::FilesArgs),
 }
 
 #[tokio::main]
@@ -66,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Changes(args) => changes::run(args).await,
         Command::Attention(args) => attention::run(args).await,
         Command::Search(args) => search::run(args).await,
+        Command::Files(args) => files::run(args).await,
         Command::Cluster(args) => cluster::run(args).await,
         Command::Idle(args) => idle::run(args).await,
         Command::Soak(args) => soak::run(args).await,
