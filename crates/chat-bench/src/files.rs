@@ -53,7 +53,7 @@ pub async fn run(args: FilesArgs) -> anyhow::Result<()> {
         register: true,
         ..ClientConfig::new(
             target.native.to_string(),
-            &format!("files{}", std::process::id()),
+            format!("files{}", std::process::id()),
         )
     };
     let (client, _events) = Client::connect(config).await?;

@@ -185,3 +185,20 @@ async fn changes_times_sends_edits_reactions_and_deletions() {
         assert!(timed(&output, kind), "{output}");
     }
 }
+
+#[tokio::test]
+async fn files_times_uploads_photos_and_fetches() {
+    let chatd = chatd();
+    let output = bench(&[
+        "files", "-n", "4", "--bytes", "10000", "--photos", "1", "--chatd", &chatd,
+    ])
+    .await;
+    for kind in [
+        "upload 0.0 MiB, 1 at once",
+        "upload 0.0 MiB, 4 at once",
+        "fetch 0.0 MiB, 4 at once",
+    ] {
+        assert!(timed(&output, kind), "{output}");
+    }
+    assert!(output.contains("photo (JPEG)"), "{output}");
+}
