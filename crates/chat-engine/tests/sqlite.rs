@@ -182,7 +182,7 @@ async fn a_schema_1_database_is_migrated() {
     let version: i64 = db
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 11);
+    assert_eq!(version, 12);
     // The migration indexed the history there was for search.
     let query = chat_engine::SearchQuery {
         terms: vec!["old".into()],
@@ -254,11 +254,11 @@ fn open_error(dir: &Path) -> String {
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
-    db.execute_batch("PRAGMA user_version = 12;").unwrap();
+    db.execute_batch("PRAGMA user_version = 13;").unwrap();
     drop(db);
     let error = open_error(dir.path());
     assert!(
-        error.contains("schema version 12, newer than this chatd knows (up to 11)"),
+        error.contains("schema version 13, newer than this chatd knows (up to 12)"),
         "{error}"
     );
 }
@@ -415,7 +415,8 @@ async fn a_schema_4_room_made_by_a_guest_has_no_owner_after_migrating() {
         drop(SqliteStore::open(dir.path(), options()).unwrap());
         let db = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
         db.execute_batch(
-            "DROP INDEX messages_attaching;
+            "DROP TABLE secrets;
+             DROP INDEX messages_attaching;
              ALTER TABLE messages DROP COLUMN attachments;
              DROP TABLE files;
              DROP TABLE file_contents;
