@@ -186,8 +186,10 @@ export class ChatClient {
   ): Promise<SharedFile> {
     const session = this.session;
     if (!session) return Promise.reject(new Error("not logged in"));
+    // The page's own node, as its links are: a moved page's calls may go
+    // elsewhere, but a file goes where the page is shown from.
     return uploadFile(
-      new URL("/files", this.servers.current),
+      new URL("/files", this.servers.all[0]),
       session.token,
       { file, name },
       onProgress,

@@ -215,6 +215,8 @@ async fn a_config_file_can_set_every_key_and_flags_and_environment_beat_it() {
         ("classic-room", r#""lounge""#.into()),
         ("data-dir", r#""/var/lib/chatd""#.into()),
         ("database-url", r#""postgres://chat@db/chat""#.into()),
+        ("file-quota-bytes", "5000000".into()),
+        ("guest-uploads", "true".into()),
         ("handshake-timeout", r#""3s""#.into()),
         ("heartbeat-addr", r#""127.0.0.1:1002""#.into()),
         ("heartbeat-interval", r#""2s""#.into()),
@@ -231,6 +233,7 @@ async fn a_config_file_can_set_every_key_and_flags_and_environment_beat_it() {
         ("max-connections", "5000".into()),
         ("max-connections-per-address", "16".into()),
         ("max-db-bytes", "1000000000".into()),
+        ("max-file-bytes", "1000000".into()),
         ("max-legacy-sends-per-second", "5".into()),
         ("max-logins-per-second", "3".into()),
         ("max-message-bytes", "2048".into()),
@@ -257,6 +260,7 @@ async fn a_config_file_can_set_every_key_and_flags_and_environment_beat_it() {
         ("shutdown-grace", r#""1s""#.into()),
         ("tls-cert", format!("{:?}", cert.to_str().unwrap())),
         ("tls-key", format!("{:?}", key.to_str().unwrap())),
+        ("unsent-file-grace", r#""10m""#.into()),
         ("web", r#""off""#.into()),
     ];
     let mut listed: Vec<&str> = chosen.iter().map(|(key, _)| *key).collect();
