@@ -135,6 +135,7 @@ async fn uploads_are_refused_without_an_account_and_over_the_limits() {
         TestServer::start(&["--max-file-bytes", "5000", "--file-quota-bytes", "8000"]).await;
     let addr = server.addrs.native;
     let ann = NativeUser::account(addr, "ann").await;
+    let bob = NativeUser::account(addr, "bob").await;
     let guest = NativeUser::login(addr, "gus").await;
 
     let anonymous = upload(addr, None, "a.txt", b"hello").await;
@@ -179,6 +180,47 @@ async fn uploads_are_refused_without_an_account_and_over_the_limits() {
         body_text(&over)
     );
     uploaded(addr, &ann, "three.bin", &[3; 4000]).await;
+
+    // Four uploads under way at once, each waiting for its body; a fifth
+    // is told to wait, and may go once one of them breaks off.
+    let mut waiting = Vec::new();
+    for _ in 0..4 {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /files HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {}\r\n\
+             content-length: 1000\r\n\r\n",
+            bob.token
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        waiting.push(tcp);
+    }
+    let fifth = loop {
+        let reply = upload(addr, Some(&bob.token), "fifth.txt", b"fifth").await;
+        // The four heads may still be on their way in.
+        if reply.status() != StatusCode::CREATED {
+            break reply;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(fifth.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        body_text(&fifth).contains("uploading 4 files already"),
+        "{}",
+        body_text(&fifth)
+    );
+    drop(waiting.pop());
+    tokio::time::timeout(PATIENCE, async {
+        while upload(addr, Some(&bob.token), "sixth.txt", b"sixth")
+            .await
+            .status()
+            != StatusCode::CREATED
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("an upload taken once one under way broke off");
+    drop(waiting);
 }
 
 /// A JPEG of `width` by `height` with an EXIF block that says where it

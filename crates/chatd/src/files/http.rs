@@ -248,7 +248,9 @@ fn error_reply(error: &FileError) -> Response<Body> {
 fn http_status(error: &FileError) -> StatusCode {
     match error {
         FileError::NoToken | FileError::Session(SessionError::Expired) => StatusCode::UNAUTHORIZED,
-        FileError::Session(SessionError::SendingTooFast(_)) => StatusCode::TOO_MANY_REQUESTS,
+        FileError::Session(SessionError::SendingTooFast(_)) | FileError::TooManyUploads(_) => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
         FileError::Session(_)
         | FileError::GuestsMayNotUpload
         | FileError::NotYours(_)

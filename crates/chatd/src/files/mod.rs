@@ -8,7 +8,8 @@ pub mod http;
 pub mod images;
 pub mod links;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,6 +25,10 @@ pub use links::{FileLinks, Grant, LinkError, Part};
 /// Upload bodies held in memory at once, in MiB, server-wide: an upload
 /// waits for room before its body is read.
 const UPLOAD_BUFFER_MIB: u32 = 256;
+
+/// Uploads one user may have under way at once: so that one user's slow
+/// uploads cannot hold the whole memory budget.
+pub const UPLOADS_PER_USER: usize = 4;
 
 /// Images decoded at once (each may take [`images`]' decoding memory and
 /// a core).
@@ -67,6 +72,8 @@ pub enum FileError {
     OverQuota { used: u64, quota: u64, len: u64 },
     #[error("the file is empty")]
     Empty,
+    #[error("you are uploading {0} files already; wait for one to finish")]
+    TooManyUploads(usize),
     #[error(transparent)]
     BadImage(#[from] BadImage),
     #[error("a message carries at most {0} files; send the rest in another")]
@@ -97,6 +104,8 @@ struct Shared {
     links: FileLinks,
     limits: FileLimits,
     upload_buffer: Arc<Semaphore>,
+    /// How many uploads each user has under way.
+    uploading: Arc<Mutex<HashMap<String, usize>>>,
     images: Semaphore,
 }
 
@@ -104,6 +113,44 @@ struct Shared {
 pub struct Admitted {
     session: Arc<Session>,
     _buffer: OwnedSemaphorePermit,
+    _under_way: UnderWay,
+}
+
+/// One of a user's uploads under way, counted until it is dropped.
+struct UnderWay {
+    user: String,
+    uploading: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl UnderWay {
+    /// Counts an upload of `user`'s, unless it has its most under way.
+    fn start(uploading: &Arc<Mutex<HashMap<String, usize>>>, user: &str) -> Option<Self> {
+        let mut counts = uploading.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(user.to_owned()).or_insert(0);
+        if *count >= UPLOADS_PER_USER {
+            return None;
+        }
+        *count += 1;
+        Some(UnderWay {
+            user: user.to_owned(),
+            uploading: Arc::clone(uploading),
+        })
+    }
+}
+
+impl Drop for UnderWay {
+    fn drop(&mut self) {
+        let mut counts = self
+            .uploading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.user) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.user);
+            }
+        }
+    }
 }
 
 /// A file kept, with links for its owner.
@@ -139,6 +186,7 @@ impl Files {
                 links,
                 limits,
                 upload_buffer: Arc::new(Semaphore::new(UPLOAD_BUFFER_MIB as usize)),
+                uploading: Arc::default(),
                 images: Semaphore::new(IMAGES_AT_ONCE),
             }),
         }
@@ -181,6 +229,8 @@ impl Files {
         if used.saturating_add(len) > quota {
             return Err(FileError::OverQuota { used, quota, len });
         }
+        let under_way = UnderWay::start(&shared.uploading, session.name())
+            .ok_or(FileError::TooManyUploads(UPLOADS_PER_USER))?;
         (session.user()).take_send(shared.sessions.max_sends_per_second())?;
         let mib = u32::try_from(len.div_ceil(1 << 20))
             .unwrap_or(u32::MAX)
@@ -192,6 +242,7 @@ impl Files {
         Ok(Admitted {
             session,
             _buffer: buffer,
+            _under_way: under_way,
         })
     }
 
