@@ -66,8 +66,7 @@ pub fn open(
         why_ended,
         followed: BTreeMap::new(),
         feeds: StreamMap::new(),
-        pending: VecDeque::new(),
-        unpaid: 0,
+        pending: Pending::default(),
         quota,
         ended: false,
     };
@@ -97,9 +96,7 @@ struct Events {
     followed: BTreeMap<String, Arc<Room>>,
     feeds: StreamMap<String, RoomFeed>,
     /// Events ready for the client.
-    pending: VecDeque<EventItem>,
-    /// Bytes of `pending` not yet taken from the reply budget.
-    unpaid: usize,
+    pending: Pending,
     quota: ReplyQuota,
     ended: bool,
 }
@@ -144,14 +141,14 @@ impl Events {
         loop {
             // Waiting (and so watching for shutdown) only when the budget
             // is spent: the shutdown token is shared by every stream.
-            if self.unpaid > 0 && !self.quota.try_take(self.unpaid) {
+            let unpaid = std::mem::take(&mut self.pending.unpaid);
+            if unpaid > 0 && !self.quota.try_take(unpaid) {
                 tokio::select! {
-                    () = self.quota.take(self.unpaid) => {}
+                    () = self.quota.take(unpaid) => {}
                     () = self.sessions.shutdown().cancelled() => return None,
                 }
             }
-            self.unpaid = 0;
-            if let Some(item) = self.pending.pop_front() {
+            if let Some(item) = self.pending.items.pop_front() {
                 return Some(item);
             }
             if self.ended {
@@ -174,7 +171,7 @@ impl Events {
                 // The session dropped this stream's slot.
                 None => {
                     if let Some(&why) = self.why_ended.get() {
-                        self.queue(Err(ended_status(why)));
+                        self.pending.push(Err(ended_status(why)));
                     }
                     self.ended = true;
                 }
@@ -275,16 +272,13 @@ impl Events {
                     links: &self.links,
                     name: me,
                 };
-                let mut encoded = Vec::with_capacity(messages.len());
                 for message in messages {
-                    encoded.push(if message.attachments.is_empty() {
+                    let encoded = if message.attachments.is_empty() {
                         message.wire_form(|m| Encoded::new(&convert::entry_event(&room, m, reader)))
                     } else {
                         Encoded::new(&convert::entry_event(&room, &message, reader))
-                    });
-                }
-                for encoded in encoded {
-                    self.queue(Ok(encoded));
+                    };
+                    self.pending.push(Ok(encoded));
                 }
             }
             FeedItem::FellBehind {
@@ -336,7 +330,7 @@ impl Events {
                 }))
             }
             FeedItem::Failed(status) => {
-                self.queue(Err(status));
+                self.pending.push(Err(status));
                 self.ended = true;
             }
         }
@@ -344,14 +338,24 @@ impl Events {
 
     /// Queues one event for the client.
     fn emit(&mut self, kind: Kind) {
-        self.queue(Ok(Encoded::new(&event(kind))));
+        self.pending.push(Ok(Encoded::new(&event(kind))));
     }
+}
 
-    fn queue(&mut self, item: EventItem) {
+/// Events ready for the client, and their bytes not yet taken from the
+/// reply budget.
+#[derive(Default)]
+struct Pending {
+    items: VecDeque<EventItem>,
+    unpaid: usize,
+}
+
+impl Pending {
+    fn push(&mut self, item: EventItem) {
         if let Ok(encoded) = &item {
             self.unpaid += encoded.bytes().len() + FRAMING;
         }
-        self.pending.push_back(item);
+        self.items.push_back(item);
     }
 }
 
