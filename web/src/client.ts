@@ -248,6 +248,23 @@ export class ChatClient {
     ).catch(() => {});
   }
 
+  /** Message `seq` of `room` again, with fresh links to its files (they
+   * expire a day or so after they are given). */
+  async refreshLinks(room: string, seq: number) {
+    const reply = await this.call((headers) =>
+      this.rpc.getHistory(
+        {
+          room,
+          position: { case: "afterSeq", value: BigInt(seq - 1) },
+          limit: 1,
+        },
+        { headers },
+      ),
+    );
+    const [message] = reply.messages;
+    if (message && Number(message.seq) === seq) this.updated(message);
+  }
+
   /** Shows a call's answer at once; the stream's event follows. */
   private updated(message: WireMessage | undefined) {
     if (message) {

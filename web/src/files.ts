@@ -28,6 +28,13 @@ export function isImage(file: SharedFile): boolean {
   return file.width > 0 && file.thumbnailUrl !== "";
 }
 
+/** Whether a file's link has expired (or will within a minute): its
+ * `until` is in seconds since the epoch. */
+export function isStale(link: string, now = Date.now()): boolean {
+  const until = new URL(link, "http://page").searchParams.get("until");
+  return until !== null && Number(until) * 1000 < now + 60_000;
+}
+
 /** Uploads `file` as `name` to `url` with session `token`, telling
  * `onProgress` how much has gone (0 to 1); fails with the server's
  * words. */

@@ -2,16 +2,33 @@
 // files as a card with their name and size; and the files being
 // uploaded in the composer, with their progress.
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 
-import { isImage, sizeOf } from "../files";
+import { isImage, isStale, sizeOf } from "../files";
 import type { SharedFile } from "../state";
 
 /** The largest a picture is shown in the log, in CSS pixels. */
 const SHOWN = 320;
 
-export function FileList({ files }: { files: SharedFile[] }) {
+/** A message's files. Their links expire a day or so after they came:
+ * `onStale` gets fresh ones (a picture that fails to load asks once; a
+ * download or a picture opened large asks first if need be). */
+export function FileList({
+  files,
+  onStale,
+}: {
+  files: SharedFile[];
+  onStale: () => Promise<void>;
+}) {
   const [large, setLarge] = useState<SharedFile | null>(null);
+  // Fresh links are asked for once per link: one the server refuses
+  // anyway (the reader left the room) is not asked for again and again.
+  const asked = useRef(new Set<string>());
+  const refresh = (link: string) => {
+    if (asked.current.has(link)) return;
+    asked.current.add(link);
+    void onStale().catch(() => {});
+  };
   return (
     <div class="files">
       {files.map((file) =>
@@ -20,12 +37,16 @@ export function FileList({ files }: { files: SharedFile[] }) {
             key={file.id}
             class="picture"
             aria-label={`${file.name}, ${sizeOf(file.size)}: show it large`}
-            onClick={() => setLarge(file)}
+            onClick={() => {
+              if (isStale(file.url)) refresh(file.url);
+              setLarge(file);
+            }}
           >
             <img
               src={file.thumbnailUrl}
               alt={file.name}
               loading="lazy"
+              onError={() => refresh(file.thumbnailUrl)}
               {...fitted(file, SHOWN)}
             />
           </button>
@@ -36,6 +57,16 @@ export function FileList({ files }: { files: SharedFile[] }) {
             href={file.url}
             download={file.name}
             title={`Download ${file.name}`}
+            onClick={(e) => {
+              if (!isStale(file.url) || asked.current.has(file.url)) return;
+              // The fresh link downloads once it has come.
+              e.preventDefault();
+              asked.current.add(file.url);
+              const card = e.currentTarget;
+              void onStale()
+                .catch(() => {})
+                .then(() => card.click());
+            }}
           >
             <span class="file-name">{file.name}</span>
             <span class="file-size">
@@ -44,7 +75,12 @@ export function FileList({ files }: { files: SharedFile[] }) {
           </a>
         ),
       )}
-      {large && <Lightbox file={large} onClose={() => setLarge(null)} />}
+      {large && (
+        <Lightbox
+          file={files.find((file) => file.id === large.id) ?? large}
+          onClose={() => setLarge(null)}
+        />
+      )}
     </div>
   );
 }

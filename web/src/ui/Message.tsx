@@ -88,7 +88,10 @@ export function MessageLine({
         />
       )}
       {!message.deleted && message.files.length > 0 && (
-        <FileList files={message.files} />
+        <FileList
+          files={message.files}
+          onStale={() => client.refreshLinks(room, seq)}
+        />
       )}
       {message.editedAt && !message.deleted && (
         <span

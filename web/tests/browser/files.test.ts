@@ -96,6 +96,15 @@ test("files are attached, dropped and pasted, and shown to everyone", async () =
     href,
   );
   expect(fetched).toBe(notes);
+
+  // Two days on, the page's link has expired: a click asks for a fresh one
+  // first, then downloads.
+  await bob.page.clock.setSystemTime(Date.now() + 2 * 24 * 3600 * 1000);
+  const asked = bob.page.waitForRequest(/GetHistory/);
+  const downloaded = bob.page.waitForEvent("download");
+  await card.click();
+  await asked;
+  expect((await downloaded).suggestedFilename()).toBe("plan.txt");
   expect(await ann.page.locator(".uploads li").count()).toBe(0);
 
   // Dropped on the room: a picture, sent on its own.
