@@ -346,6 +346,10 @@ impl HistoryStore for SqliteStore {
             .collect();
         let limit = query.limit;
         self.read(move |db| {
+            // One snapshot for both reads: an index batch committed between
+            // them would move a message from the first's reach to the
+            // second's, and it would be found twice.
+            let snapshot = db.unchecked_transaction()?;
             let mut found: Vec<Found> = Vec::new();
             for (statement, values) in statements {
                 let mut select = db.prepare_cached(&sqlite(&statement))?;
@@ -356,6 +360,7 @@ impl HistoryStore for SqliteStore {
                     }
                 }
             }
+            snapshot.finish()?;
             Ok(found)
         })
         .await
