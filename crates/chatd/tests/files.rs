@@ -6,6 +6,7 @@
 mod common;
 
 use std::io::Cursor;
+use std::net::SocketAddr;
 
 use chat_proto::chat::v1::room_action::Action;
 use chat_proto::chat::v1::{Attachment, Message};
@@ -129,6 +130,18 @@ async fn a_file_is_sent_and_fetched_by_those_who_may_read_its_room() {
     );
 }
 
+/// A connection that has sent an upload's head, saying `length` bytes
+/// will follow, and nothing of its body.
+async fn upload_head(addr: SocketAddr, token: &str, length: usize) -> tokio::net::TcpStream {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /files HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {token}\r\n\
+         content-length: {length}\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp
+}
+
 #[tokio::test]
 async fn uploads_are_refused_without_an_account_and_over_the_limits() {
     let server =
@@ -156,13 +169,7 @@ async fn uploads_are_refused_without_an_account_and_over_the_limits() {
     assert!(body_text(&large).contains("5000"), "{}", body_text(&large));
 
     // Said before the body comes: the server answers a head alone.
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "POST /files HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {}\r\n\
-         content-length: 100000000\r\n\r\n",
-        ann.token
-    );
-    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut tcp = upload_head(addr, &ann.token, 100_000_000).await;
     let mut answer = vec![0; 12];
     tokio::time::timeout(PATIENCE, tcp.read_exact(&mut answer))
         .await
@@ -185,14 +192,7 @@ async fn uploads_are_refused_without_an_account_and_over_the_limits() {
     // is told to wait, and may go once one of them breaks off.
     let mut waiting = Vec::new();
     for _ in 0..4 {
-        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let head = format!(
-            "POST /files HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {}\r\n\
-             content-length: 1000\r\n\r\n",
-            bob.token
-        );
-        tcp.write_all(head.as_bytes()).await.unwrap();
-        waiting.push(tcp);
+        waiting.push(upload_head(addr, &bob.token, 1000).await);
     }
     let fifth = loop {
         let reply = upload(addr, Some(&bob.token), "fifth.txt", b"fifth").await;
