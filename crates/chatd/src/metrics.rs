@@ -108,6 +108,16 @@ struct Shared {
     login_failures: Family<Labels<1>, Counter>,
     checks: Histograms<1>,
     check_failures: Family<Labels<1>, Counter>,
+    files: FileMeasures,
+}
+
+/// What sharing files moves.
+#[derive(Debug, Default)]
+struct FileMeasures {
+    uploaded: Counter,
+    uploaded_bytes: Counter,
+    served_bytes: Counter,
+    removed: Counter,
 }
 
 /// One protocol's busy measures.
@@ -201,6 +211,25 @@ impl Shared {
             "Health checks that failed or took too long",
             self.check_failures.clone(),
         );
+        let files = &self.files;
+        registry.register("chatd_files_uploaded", "Files kept", files.uploaded.clone());
+        registry.register_with_unit(
+            "chatd_files_uploaded",
+            "Bytes of the files kept (images as cleaned)",
+            Unit::Bytes,
+            files.uploaded_bytes.clone(),
+        );
+        registry.register_with_unit(
+            "chatd_files_served",
+            "Bytes of files and thumbnails served by their links",
+            Unit::Bytes,
+            files.served_bytes.clone(),
+        );
+        registry.register(
+            "chatd_files_removed",
+            "Files removed as no message sends them",
+            files.removed.clone(),
+        );
     }
 }
 
@@ -216,6 +245,7 @@ impl Metrics {
             login_failures: Family::default(),
             checks: Family::new_with_constructor(histograms),
             check_failures: Family::default(),
+            files: FileMeasures::default(),
             registry: Registry::default(),
         };
         // Zeros from the start, so a dashboard sees every series at once.
@@ -241,6 +271,22 @@ impl Metrics {
     /// connection of ours.
     pub fn of<T>(request: &Request<T>) -> Option<(&Metrics, Protocol)> {
         ConnectionInfo::of(request).map(|info| (&info.metrics, info.protocol))
+    }
+
+    /// A file of `bytes` was kept.
+    pub fn file_uploaded(&self, bytes: u64) {
+        self.shared.files.uploaded.inc();
+        self.shared.files.uploaded_bytes.inc_by(bytes);
+    }
+
+    /// `bytes` of a file went to a client.
+    pub fn file_bytes_served(&self, bytes: u64) {
+        self.shared.files.served_bytes.inc_by(bytes);
+    }
+
+    /// `count` files no message sends were removed.
+    pub fn files_removed(&self, count: u64) {
+        self.shared.files.removed.inc_by(count);
     }
 
     /// Counts a connection open until the returned guard is dropped.

@@ -255,8 +255,8 @@ impl Chatd {
         let files = Files::new(
             file_store,
             sessions.clone(),
-            file_links,
-            config.file_limits(),
+            (file_links, config.file_limits()),
+            metrics.clone(),
         );
         let web = WebClient::new(&config, tls.is_some(), native_addr, files.clone());
         let live = Live {

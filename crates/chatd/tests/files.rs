@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 
 use chat_proto::chat::v1::room_action::Action;
 use chat_proto::chat::v1::{Attachment, Message};
+use chat_testkit::metrics::Scrape;
 use common::files::*;
 use common::native::*;
 use common::pages::{fetch, get, header_of};
@@ -308,7 +309,8 @@ async fn images_are_cleaned_and_get_thumbnails_and_nothing_is_served_as_html() {
 
 #[tokio::test]
 async fn files_never_sent_or_no_longer_in_a_message_are_removed() {
-    let server = TestServer::start(&["--unsent-file-grace", "1s"]).await;
+    let server =
+        TestServer::start(&["--unsent-file-grace", "1s", "--metrics-addr", "127.0.0.1:0"]).await;
     let addr = server.addrs.native;
     let mut ann = NativeUser::account(addr, "ann").await;
     ann.join("general").await;
@@ -341,6 +343,18 @@ async fn files_never_sent_or_no_longer_in_a_message_are_removed() {
     tokio::time::timeout(PATIENCE, gone(link(&sent)))
         .await
         .expect("the file of a deleted message removed");
+
+    // What moved shows in the metrics.
+    let scrape = Scrape::of(server.addrs.metrics.expect("metrics served")).await;
+    let value = |series: &str| scrape.0.get(series).copied().unwrap_or_default();
+    assert_eq!(value("chatd_files_uploaded_total"), 2.0);
+    assert_eq!(value("chatd_files_uploaded_bytes_total"), 14.0);
+    assert_eq!(value("chatd_files_removed_total"), 2.0);
+    assert!(
+        value("chatd_files_served_bytes_total") >= 14.0,
+        "{:?}",
+        scrape.0
+    );
 }
 
 #[tokio::test]

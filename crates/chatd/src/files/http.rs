@@ -196,6 +196,7 @@ fn pieces(files: Files, hash: String, from: u64, to: u64) -> Body {
             let len = usize::try_from(to - at).unwrap_or(PIECE).min(PIECE);
             match files.read(&hash, at, len).await {
                 Ok(piece) if !piece.is_empty() => {
+                    files.served(piece.len());
                     let next = at + piece.len() as u64;
                     Some((Ok(Frame::data(piece)), next))
                 }

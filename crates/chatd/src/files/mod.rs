@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::Metrics;
 use crate::sessions::{Session, SessionError, Sessions};
 use images::{BadImage, IMAGE_TYPES};
 pub use links::{FileLinks, Grant, LinkError, Part};
@@ -103,6 +104,7 @@ struct Shared {
     sessions: Sessions,
     links: FileLinks,
     limits: FileLimits,
+    metrics: Metrics,
     upload_buffer: Arc<Semaphore>,
     /// How many uploads each user has under way.
     uploading: Arc<Mutex<HashMap<String, usize>>>,
@@ -176,8 +178,8 @@ impl Files {
     pub fn new(
         store: Arc<dyn HistoryStore>,
         sessions: Sessions,
-        links: FileLinks,
-        limits: FileLimits,
+        (links, limits): (FileLinks, FileLimits),
+        metrics: Metrics,
     ) -> Self {
         Files {
             shared: Arc::new(Shared {
@@ -185,6 +187,7 @@ impl Files {
                 sessions,
                 links,
                 limits,
+                metrics,
                 upload_buffer: Arc::new(Semaphore::new(UPLOAD_BUFFER_MIB as usize)),
                 uploading: Arc::default(),
                 images: Semaphore::new(IMAGES_AT_ONCE),
@@ -276,6 +279,7 @@ impl Files {
         (self.shared.store)
             .put_file(&info, prepared.bytes, prepared.thumbnail)
             .await?;
+        self.shared.metrics.file_uploaded(info.size);
         let link = |part| {
             let grant = Grant {
                 id: info.id.clone(),
@@ -369,6 +373,11 @@ impl Files {
         })
     }
 
+    /// `bytes` of a file went to a client.
+    pub fn served(&self, bytes: usize) {
+        self.shared.metrics.file_bytes_served(bytes as u64);
+    }
+
     /// Up to `len` bytes under `hash` from `from` on.
     pub async fn read(&self, hash: &str, from: u64, len: usize) -> Result<Bytes, FileError> {
         let bytes = self.shared.store.file_bytes(hash, from, len).await?;
@@ -389,7 +398,10 @@ impl Files {
             let before = now_ms() - i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
             match self.shared.store.remove_unused_files(before).await {
                 Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "unused files removed"),
+                Ok(removed) => {
+                    self.shared.metrics.files_removed(removed as u64);
+                    tracing::info!(removed, "unused files removed");
+                }
                 Err(error) => tracing::warn!(%error, "removing unused files failed"),
             }
         }
