@@ -31,6 +31,10 @@ pub(crate) struct DirectoryState {
     keys: HashMap<String, String>,
     /// [`name_key`] of each registered name, to that name.
     registered: HashMap<String, String>,
+    /// The registered names as spelt: whether a name is an account's is
+    /// asked for every member of a room listed, and a key costs a Unicode
+    /// normalisation and a confusables pass.
+    registered_spellings: HashSet<String>,
     /// Users online on other nodes of a cluster.
     remote: HashSet<String>,
     /// [`name_key`] of each name in `remote`, to that name.
@@ -108,6 +112,11 @@ impl DirectoryState {
                     .collect(),
             })
             .collect()
+    }
+
+    /// Whether `name` is an account's, as registered.
+    pub(crate) fn is_registered(&self, name: &str) -> bool {
+        self.registered_spellings.contains(name)
     }
 
     /// The registered name that looks like `name`, if any.
@@ -202,12 +211,16 @@ impl Directory {
         let mut state = self.lock();
         state.check_free(name)?;
         state.registered.insert(name_key(name), name.to_owned());
+        state.registered_spellings.insert(name.to_owned());
         Ok(())
     }
 
     /// `name` is no longer registered.
     pub(crate) fn unregister(&self, name: &str) {
-        self.lock().registered.remove(&name_key(name));
+        let mut state = self.lock();
+        if let Some(spelt) = state.registered.remove(&name_key(name)) {
+            state.registered_spellings.remove(&spelt);
+        }
     }
 
     fn insert_claim(

@@ -94,7 +94,7 @@ impl Names {
     /// Whether `name` is an account's, as registered (not a name that only
     /// looks like one).
     pub fn is_registered(&self, name: &str) -> bool {
-        self.directory.lock().registered_as(name) == Some(name)
+        self.directory.lock().is_registered(name)
     }
 
     /// The users logged in on this node.

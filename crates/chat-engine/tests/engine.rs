@@ -769,3 +769,20 @@ async fn typing_ends_by_itself_unless_renewed_and_when_the_typist_sends() {
     let quiet = tokio::time::timeout(Duration::from_secs(10), events.recv()).await;
     assert!(quiet.is_err(), "{quiet:?}");
 }
+
+#[tokio::test]
+async fn a_name_is_registered_as_spelt_until_unregistered() {
+    let engine = engine(8, 8);
+    let names = engine.names();
+    names.register_stored("Minji").unwrap();
+    assert!(names.is_registered("Minji"));
+    // One that only looks like it is not the account's name.
+    assert!(!names.is_registered("minji"));
+    assert!(!names.is_registered("Mіnji"), "Cyrillic і");
+    assert!(names.register_stored("MINJI").is_err());
+    // Unregistered by any spelling that looks like it.
+    names.unregister("minji");
+    assert!(!names.is_registered("Minji"));
+    names.register_stored("MINJI").unwrap();
+    assert!(names.is_registered("MINJI"));
+}
