@@ -92,8 +92,9 @@ pub enum Request {
     PickFile {
         room: String,
     },
-    /// The picture (an image's thumbnail) at `link`.
+    /// The thumbnail of file `file`, at `link`.
     FetchPicture {
+        file: String,
         link: String,
     },
 }
@@ -146,9 +147,9 @@ pub enum Update {
         room: Option<String>,
     },
     Failed(String),
-    /// The picture at `link`, decoded, or why not.
+    /// The thumbnail of file `file`, decoded, or why not.
     Picture {
-        link: String,
+        file: String,
         picture: Result<egui::ColorImage, String>,
     },
 }
@@ -353,7 +354,7 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
                 });
                 continue;
             }
-            (Request::FetchPicture { link }, Some(client)) => {
+            (Request::FetchPicture { file, link }, Some(client)) => {
                 // Fetched and decoded aside: a slow picture holds up no send.
                 let (client, sink) = (client.clone(), sink.clone());
                 tokio::spawn(async move {
@@ -361,7 +362,7 @@ async fn work(mut queue: mpsc::UnboundedReceiver<Request>, sink: Sink) {
                         Ok(bytes) => decode_picture(&bytes),
                         Err(error) => Err(error.to_string()),
                     };
-                    sink.send(Update::Picture { link, picture });
+                    sink.send(Update::Picture { file, picture });
                 });
                 continue;
             }

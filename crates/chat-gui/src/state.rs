@@ -238,12 +238,14 @@ pub struct ChatView {
     pub pictures: Pictures,
 }
 
-/// Images' thumbnails, by link: fetched the first time one is drawn.
+/// Images' thumbnails, by file id (a file's thumbnail never changes, while
+/// its links are given afresh): fetched the first time one is drawn, one
+/// texture per image. They are as many as the images of the logs drawn.
 #[derive(Default)]
 pub struct Pictures {
-    by_link: HashMap<String, Picture>,
-    /// Links drawn and not fetched yet.
-    wanted: Vec<String>,
+    by_file: HashMap<String, Picture>,
+    /// Files drawn and not fetched yet, with their thumbnails' links.
+    wanted: Vec<(String, String)>,
 }
 
 /// A thumbnail, as far as it has come.
@@ -256,38 +258,38 @@ pub enum Picture {
 }
 
 impl Pictures {
-    /// The picture at `link`, asked for if it is new.
-    pub fn get(&mut self, link: &str) -> &mut Picture {
-        if !self.by_link.contains_key(link) {
-            self.wanted.push(link.to_owned());
+    /// The thumbnail of file `file`, asked for at `link` if it is new.
+    pub fn get(&mut self, file: &str, link: &str) -> &mut Picture {
+        if !self.by_file.contains_key(file) {
+            self.wanted.push((file.to_owned(), link.to_owned()));
         }
-        (self.by_link.entry(link.to_owned())).or_insert(Picture::Loading)
+        (self.by_file.entry(file.to_owned())).or_insert(Picture::Loading)
     }
 
     /// The requests for the pictures drawn since the last call.
     pub fn requests(&mut self) -> Vec<Request> {
         (self.wanted.drain(..))
-            .map(|link| Request::FetchPicture { link })
+            .map(|(file, link)| Request::FetchPicture { file, link })
             .collect()
     }
 
-    /// Whether the picture at `link` is drawn.
-    pub fn is_shown(&self, link: &str) -> bool {
-        matches!(self.by_link.get(link), Some(Picture::Shown(_)))
+    /// Whether the thumbnail of file `file` is drawn.
+    pub fn is_shown(&self, file: &str) -> bool {
+        matches!(self.by_file.get(file), Some(Picture::Shown(_)))
     }
 
-    fn arrived(&mut self, link: String, picture: Result<egui::ColorImage, String>) {
+    fn arrived(&mut self, file: String, picture: Result<egui::ColorImage, String>) {
         let picture = match picture {
             Ok(image) => Picture::Decoded(image),
             Err(error) => Picture::Failed(error),
         };
-        self.by_link.insert(link, picture);
+        self.by_file.insert(file, picture);
     }
 }
 
 impl std::fmt::Debug for Pictures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Pictures({} known)", self.by_link.len())
+        write!(f, "Pictures({} known)", self.by_file.len())
     }
 }
 
@@ -566,8 +568,8 @@ impl State {
                 self.screen = Screen::Chat(Box::new(view));
                 None
             }
-            (Screen::Chat(view), Update::Picture { link, picture }) => {
-                view.pictures.arrived(link, picture);
+            (Screen::Chat(view), Update::Picture { file, picture }) => {
+                view.pictures.arrived(file, picture);
                 None
             }
             (Screen::Chat(view), Update::AccountDeleted) => {

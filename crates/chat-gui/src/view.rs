@@ -962,12 +962,10 @@ fn file_row(ui: &mut egui::Ui, file: &SharedFile, base: &str, pictures: &mut Pic
             ui.hyperlink_to(file.label(), &url).on_hover_text(&url);
             return;
         }
-        let picture = pictures.get(&file.thumbnail_url);
+        let picture = pictures.get(&file.id, &file.thumbnail_url);
         if let Picture::Decoded(image) = picture {
             let image = std::mem::take(image);
-            let texture = ui
-                .ctx()
-                .load_texture(&file.thumbnail_url, image, Default::default());
+            let texture = ui.ctx().load_texture(&file.id, image, Default::default());
             *picture = Picture::Shown(texture);
         }
         match picture {

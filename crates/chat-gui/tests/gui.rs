@@ -943,7 +943,7 @@ fn files_dropped_on_the_window_are_sent_and_images_shown_as_thumbnails() {
     // The image's thumbnail is fetched and drawn; the text file is a link.
     run_until(&mut harness, "the thumbnail", |app| {
         let view = chat(app).unwrap();
-        view.pictures.is_shown(&files[0].thumbnail_url)
+        view.pictures.is_shown(&files[0].id)
     });
     harness.get_by_label("[notes.txt, 13 B]");
     harness.get_by_label("Attach…");
