@@ -366,13 +366,18 @@ async fn serve_protocols(
         .map(|(listener, path)| admin::serve(listener, path, sessions, serving.shutdown.clone()));
     log_off("classic protocol", classic.is_none());
     log_off("lobby protocol", lobby.is_none());
-    tokio::try_join!(
+    let (_, _, _, admin) = tokio::join!(
         native,
         served_if_on(classic),
         served_if_on(lobby),
-        served_if_on(admin)
-    )
-    .map(drop)
+        async {
+            match admin {
+                Some(admin) => admin.await,
+                None => Ok(()),
+            }
+        }
+    );
+    admin
 }
 
 /// The paces the protocols without accounts are held to, per address;
@@ -494,12 +499,9 @@ fn serve_metrics(
 }
 
 /// Serves `serving` if the protocol is on.
-async fn served_if_on<T>(
-    serving: Option<impl Future<Output = Result<T, tonic::transport::Error>>>,
-) -> Result<(), tonic::transport::Error> {
-    match serving {
-        Some(serving) => serving.await.map(drop),
-        None => Ok(()),
+async fn served_if_on(serving: Option<impl Future<Output = ()>>) {
+    if let Some(serving) = serving {
+        serving.await;
     }
 }
 

@@ -5,19 +5,24 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::convert::Infallible;
+
+use bytes::Bytes;
 use futures::Stream;
 use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tonic::body::Body;
 use tonic::server::NamedService;
-use tonic::transport::Server;
-use tonic::transport::server::Router;
+use tonic::service::Routes;
 use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::HealthService;
-use tower_layer::{Identity, Stack};
+use tower_layer::Layer;
 
 use crate::health::Health;
 use crate::metrics::Protocol;
-use crate::transport::{self, Connection, ConnectionInfo, ConnectionSettings, ReplyBudgetLayer};
+use crate::transport::{
+    self, CallService, Connection, ConnectionInfo, ConnectionSettings, Http, ReplyBudgetLayer,
+};
 
 /// HTTP/2 keepalive: how often a connection is pinged, and how long a ping
 /// may go unanswered.
@@ -51,22 +56,21 @@ impl Serving {
         transport::incoming(listener, protocol, self.connections.clone())
     }
 
-    /// A server whose replies are metered (see [`ReplyBudgetLayer`]).
-    pub fn server(&self, keepalive: Keepalive) -> Server<Stack<ReplyBudgetLayer, Identity>> {
-        Server::builder()
-            .trace_fn(call_span)
-            .http2_keepalive_interval(Some(keepalive.interval))
-            .http2_keepalive_timeout(Some(keepalive.timeout))
-            .max_concurrent_streams(self.max_streams)
-            .layer(ReplyBudgetLayer)
-    }
-
-    /// `server` with the health service and reflection, so generic gRPC
+    /// `service` with the health service and reflection, so generic gRPC
     /// tools can discover what every port serves.
-    pub fn discoverable<L: Clone>(&self, mut server: Server<L>) -> Router<L> {
+    pub fn routes<S>(&self, service: S) -> Routes
+    where
+        S: tower_service::Service<http::Request<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
         let health = HealthService::from_health_reporter(self.health.reporter().clone());
-        server
-            .add_service(HealthServer::new(health))
+        Routes::new(HealthServer::new(health))
             // Both versions: grpcurl and older tools ask v1alpha, newer v1.
             .add_service(
                 reflection()
@@ -78,6 +82,32 @@ impl Serving {
                     .build_v1alpha()
                     .expect("the embedded descriptor sets are valid"),
             )
+            .add_service(service)
+            .prepare()
+    }
+
+    /// Serves `service` on the connections of `incoming` until shutdown,
+    /// its replies metered (see [`ReplyBudgetLayer`]); over HTTP/2, and
+    /// HTTP/1.1 too if `http1` (for browsers).
+    pub async fn serve<S, B>(
+        &self,
+        service: S,
+        incoming: impl Stream<Item = std::io::Result<Connection>>,
+        keepalive: Keepalive,
+        http1: bool,
+    ) where
+        S: CallService<B>,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<tonic::codegen::StdError>,
+    {
+        let http = Http {
+            keepalive_interval: keepalive.interval,
+            keepalive_timeout: keepalive.timeout,
+            max_streams: self.max_streams,
+            http1,
+        };
+        let service = ReplyBudgetLayer.layer(service);
+        transport::serve(service, incoming, http, call_span, self.shutdown.clone()).await;
     }
 
     /// Reports service `S` to the health service.
@@ -94,7 +124,7 @@ impl Serving {
 /// The span of a call: every log line about it names the client's
 /// protocol and address. (Never a credential: those are in the body and
 /// the metadata, which the span leaves out.)
-fn call_span(request: &http::Request<()>) -> tracing::Span {
+fn call_span(request: &http::Request<Body>) -> tracing::Span {
     match request.extensions().get::<ConnectionInfo>() {
         Some(info) => tracing::info_span!(
             "call",

@@ -67,23 +67,14 @@ impl ClassicChat {
 }
 
 /// Serves `chat` on `listener` until shutdown.
-pub async fn serve(
-    listener: TcpListener,
-    chat: ClassicChat,
-    keepalive: Keepalive,
-    serving: Serving,
-) -> Result<(), tonic::transport::Error> {
+pub async fn serve(listener: TcpListener, chat: ClassicChat, keepalive: Keepalive, serving: Serving) {
     let service = chat.into_service(serving.max_request);
     serving.reports::<ChatServerServer<ClassicChat>>().await;
     log_listening("classic protocol", &[local_addr(&listener)]);
+    let incoming = serving.incoming(listener, Protocol::Classic);
     serving
-        .discoverable(serving.server(keepalive))
-        .add_service(service)
-        .serve_with_incoming_shutdown(
-            serving.incoming(listener, Protocol::Classic),
-            serving.stopped(),
-        )
-        .await
+        .serve(serving.routes(service), incoming, keepalive, false)
+        .await;
 }
 
 type NoteStream = Pin<Box<dyn Stream<Item = Result<Encoded<Note>, Status>> + Send>>;

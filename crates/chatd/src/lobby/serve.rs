@@ -9,6 +9,7 @@ use chat_proto::lobby::agent_server::AgentServer;
 use chat_proto::lobby::channel_server::ChannelServer;
 use chat_proto::lobby::heartbeat_server::HeartbeatServer;
 use chat_proto::lobby::lobby_server::LobbyServer;
+use futures::StreamExt;
 use futures::stream::select_all;
 use tokio::net::TcpListener;
 
@@ -90,7 +91,7 @@ pub fn serve(
     settings: LobbySettings,
     services: LobbyServices,
     serving: Serving,
-) -> impl Future<Output = Result<(), tonic::transport::Error>> {
+) -> impl Future<Output = ()> {
     let addrs = listeners.addrs();
     let channel_ports = addrs.channels.iter().map(|addr| i32::from(addr.port()));
     let hub = LobbyHub::new(
@@ -152,7 +153,7 @@ async fn run(
     hub: LobbyHub,
     servers: LobbyServers,
     serving: Serving,
-) -> Result<(), tonic::transport::Error> {
+) {
     let LobbyServers {
         agent,
         heartbeat,
@@ -173,27 +174,14 @@ async fn run(
         interval: settings.heartbeat_interval,
         timeout: settings.heartbeat_timeout,
     };
-    let router = || serving.discoverable(serving.server(keepalive));
-    let incoming = |listener| serving.incoming(listener, Protocol::Lobby);
-    let channels = select_all(listeners.channels.into_iter().map(incoming));
-    let (served, ()) = tokio::join!(
-        async {
-            tokio::try_join!(
-                router()
-                    .add_service(agent)
-                    .serve_with_incoming_shutdown(incoming(listeners.agent), serving.stopped()),
-                router()
-                    .add_service(heartbeat)
-                    .serve_with_incoming_shutdown(incoming(listeners.heartbeat), serving.stopped()),
-                router()
-                    .add_service(lobby)
-                    .serve_with_incoming_shutdown(incoming(listeners.lobby), serving.stopped()),
-                router()
-                    .add_service(channel)
-                    .serve_with_incoming_shutdown(channels, serving.stopped()),
-            )
-        },
+    let incoming = |listener| serving.incoming(listener, Protocol::Lobby).boxed();
+    let channels = select_all(listeners.channels.into_iter().map(incoming)).boxed();
+    let serve = |service, incoming| serving.serve(service, incoming, keepalive, false);
+    tokio::join!(
+        serve(serving.routes(agent), incoming(listeners.agent)),
+        serve(serving.routes(heartbeat), incoming(listeners.heartbeat)),
+        serve(serving.routes(lobby), incoming(listeners.lobby)),
+        serve(serving.routes(channel), channels),
         hub.reap_silent_users(),
     );
-    served.map(drop)
 }

@@ -8,6 +8,7 @@ mod service;
 
 use chat_proto::chat::v1::chat_service_server::ChatServiceServer;
 use tokio::net::TcpListener;
+use tower_layer::Layer;
 
 pub use service::NativeChat;
 
@@ -23,22 +24,14 @@ pub async fn serve(
     web: WebLayer,
     keepalive: Keepalive,
     serving: Serving,
-) -> Result<(), tonic::transport::Error> {
+) {
     let service = ChatServiceServer::new(chat).max_decoding_message_size(serving.max_request);
     serving.reports::<ChatServiceServer<NativeChat>>().await;
     log_listening("native protocol", &[local_addr(&listener)]);
     // Browsers speak gRPC-Web over HTTP/1.1 unless TLS lets them use
     // HTTP/2.
-    let server = serving
-        .server(keepalive)
-        .accept_http1(web.serves_files())
-        .layer(web);
-    serving
-        .discoverable(server)
-        .add_service(service)
-        .serve_with_incoming_shutdown(
-            serving.incoming(listener, Protocol::Native),
-            serving.stopped(),
-        )
-        .await
+    let http1 = web.serves_files();
+    let service = web.layer(serving.routes(service));
+    let incoming = serving.incoming(listener, Protocol::Native);
+    serving.serve(service, incoming, keepalive, http1).await;
 }

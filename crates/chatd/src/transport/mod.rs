@@ -4,12 +4,15 @@
 
 mod admission;
 mod batched_writes;
+mod calls;
+mod connections;
 mod incoming;
 mod oversized;
 mod replies;
 mod tls;
 
 pub use admission::{Admission, RESERVED_DESCRIPTORS, address_key, raise_descriptor_limit};
+pub use connections::{CallService, Http, serve};
 pub use incoming::{Caller, Connection, ConnectionInfo, ConnectionSettings, incoming};
 pub use replies::{FRAMING, ReplyBudgetLayer, ReplyQuota};
 pub use tls::{Tls, self_signed};
