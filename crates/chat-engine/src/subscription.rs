@@ -2,7 +2,6 @@
 //! reads from the room's window, or catches up from the store when it has
 //! fallen out of it.
 
-use std::pin::pin;
 use std::sync::Arc;
 
 use crate::{Message, Room, SubscriptionError};
@@ -70,10 +69,11 @@ impl Subscription {
         // A handle of our own, so the wait below does not borrow `self`.
         let room = Arc::clone(&self.room);
         loop {
-            // Registered before looking, so a message posted between the look
-            // and the wait still wakes us.
-            let mut arrival = pin!(room.arrivals().notified());
-            arrival.as_mut().enable();
+            // Made before looking, so a message posted between the look and
+            // the wait still wakes us. (A `Notified` sees every wake-up from
+            // when it is made; it only takes the room's lock to wait, so a
+            // look that finds messages costs none.)
+            let arrival = room.arrivals().notified();
             let window_start = {
                 let state = room.read_state();
                 let window_start = state.window_start();

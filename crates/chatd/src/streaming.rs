@@ -9,10 +9,15 @@
 //! stream and the subscription with it.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 
 use chat_engine::{Message, Subscription, SubscriptionError};
 use futures::Stream;
+use futures::task::AtomicWaker;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::Status;
 
@@ -111,8 +116,52 @@ impl<T: prost::Message, F: FnMut(&Message) -> Option<T>> StreamState<T, F> {
 /// Fires when a stream must stop. Made once per stream, it stays registered
 /// between waits; a child token gives each stream its own wake-up list, so
 /// thousands of streams waiting for messages do not contend for one lock.
-type StopSignal = Pin<Box<WaitForCancellationFutureOwned>>;
+/// Polled again, it asks the token nothing unless the token woke it: a
+/// token's look takes its lock, and a stream is polled for every message.
+struct StopSignal {
+    wait: Pin<Box<WaitForCancellationFutureOwned>>,
+    woken: Arc<Woken>,
+    asked: bool,
+}
+
+/// Whether the token woke the stream since it last looked, and the
+/// stream's task to wake.
+#[derive(Default)]
+struct Woken {
+    flag: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.flag.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl Future for StopSignal {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        this.woken.task.register(cx.waker());
+        if this.asked && !this.woken.flag.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        this.asked = true;
+        let waker = Waker::from(Arc::clone(&this.woken));
+        this.wait.as_mut().poll(&mut Context::from_waker(&waker))
+    }
+}
 
 fn stop_signal(token: &CancellationToken) -> StopSignal {
-    Box::pin(token.child_token().cancelled_owned())
+    StopSignal {
+        wait: Box::pin(token.child_token().cancelled_owned()),
+        woken: Arc::default(),
+        asked: false,
+    }
 }
