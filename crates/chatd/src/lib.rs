@@ -34,6 +34,7 @@ pub mod sessions;
 mod status;
 mod streaming;
 pub mod transport;
+mod wake_gate;
 pub mod web;
 
 pub use config::Config;

@@ -366,17 +366,13 @@ async fn serve_protocols(
         .map(|(listener, path)| admin::serve(listener, path, sessions, serving.shutdown.clone()));
     log_off("classic protocol", classic.is_none());
     log_off("lobby protocol", lobby.is_none());
-    let (_, _, _, admin) = tokio::join!(
-        native,
-        served_if_on(classic),
-        served_if_on(lobby),
-        async {
+    let (_, _, _, admin) =
+        tokio::join!(native, served_if_on(classic), served_if_on(lobby), async {
             match admin {
                 Some(admin) => admin.await,
                 None => Ok(()),
             }
-        }
-    );
+        });
     admin
 }
 

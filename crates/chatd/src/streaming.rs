@@ -9,20 +9,16 @@
 //! stream and the subscription with it.
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
 
 use chat_engine::{Message, Subscription, SubscriptionError};
 use futures::Stream;
-use futures::task::AtomicWaker;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::Status;
 
 use crate::status;
 use crate::transport::{Caller, FRAMING, ReplyQuota};
+use crate::wake_gate::Gated;
 
 /// How many messages a stream takes from its room at a time.
 const BATCH: usize = 64;
@@ -115,53 +111,11 @@ impl<T: prost::Message, F: FnMut(&Message) -> Option<T>> StreamState<T, F> {
 
 /// Fires when a stream must stop. Made once per stream, it stays registered
 /// between waits; a child token gives each stream its own wake-up list, so
-/// thousands of streams waiting for messages do not contend for one lock.
-/// Polled again, it asks the token nothing unless the token woke it: a
-/// token's look takes its lock, and a stream is polled for every message.
-struct StopSignal {
-    wait: Pin<Box<WaitForCancellationFutureOwned>>,
-    woken: Arc<Woken>,
-    asked: bool,
-}
-
-/// Whether the token woke the stream since it last looked, and the
-/// stream's task to wake.
-#[derive(Default)]
-struct Woken {
-    flag: AtomicBool,
-    task: AtomicWaker,
-}
-
-impl Wake for Woken {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.flag.store(true, Ordering::Release);
-        self.task.wake();
-    }
-}
-
-impl Future for StopSignal {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        this.woken.task.register(cx.waker());
-        if this.asked && !this.woken.flag.swap(false, Ordering::AcqRel) {
-            return Poll::Pending;
-        }
-        this.asked = true;
-        let waker = Waker::from(Arc::clone(&this.woken));
-        this.wait.as_mut().poll(&mut Context::from_waker(&waker))
-    }
-}
+/// thousands of streams waiting for messages do not contend for one lock;
+/// and it asks its token only when the token woke it (a look takes the
+/// token's lock, and a stream is polled for every message).
+type StopSignal = Gated<Pin<Box<WaitForCancellationFutureOwned>>>;
 
 fn stop_signal(token: &CancellationToken) -> StopSignal {
-    StopSignal {
-        wait: Box::pin(token.child_token().cancelled_owned()),
-        woken: Arc::default(),
-        asked: false,
-    }
+    Gated::new(Box::pin(token.child_token().cancelled_owned()))
 }

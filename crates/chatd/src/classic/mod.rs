@@ -67,7 +67,12 @@ impl ClassicChat {
 }
 
 /// Serves `chat` on `listener` until shutdown.
-pub async fn serve(listener: TcpListener, chat: ClassicChat, keepalive: Keepalive, serving: Serving) {
+pub async fn serve(
+    listener: TcpListener,
+    chat: ClassicChat,
+    keepalive: Keepalive,
+    serving: Serving,
+) {
     let service = chat.into_service(serving.max_request);
     serving.reports::<ChatServerServer<ClassicChat>>().await;
     log_listening("classic protocol", &[local_addr(&listener)]);

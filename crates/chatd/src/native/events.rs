@@ -35,6 +35,7 @@ use crate::sessions::{
 };
 use crate::status;
 use crate::transport::{FRAMING, ReplyQuota};
+use crate::wake_gate::{Gated, WakeGate};
 
 /// Messages a room feed takes at a time.
 const BATCH: usize = 64;
@@ -63,6 +64,7 @@ pub fn open(
         session,
         generation,
         control,
+        control_woke: WakeGate::default(),
         why_ended,
         followed: BTreeMap::new(),
         feeds: StreamMap::new(),
@@ -91,6 +93,8 @@ struct Events {
     /// Closes when this stream must end: the session ended, shutdown, or
     /// the server ended it for `why_ended`.
     control: mpsc::Receiver<Control>,
+    /// The control channel is looked at only when it woke the stream.
+    control_woke: WakeGate,
     why_ended: Arc<OnceLock<StreamEnd>>,
     /// The rooms followed, by name.
     followed: BTreeMap<String, Arc<Room>>,
@@ -165,7 +169,8 @@ impl Events {
     /// are made anew for every wait: the control channel and the room feeds
     /// are polled in place, and no lock is taken while nothing happens.
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if let Poll::Ready(control) = self.control.poll_recv(cx) {
+        let control = &mut self.control;
+        if let Poll::Ready(control) = self.control_woke.poll(cx, |cx| control.poll_recv(cx)) {
             match control {
                 Some(control) => self.obey(control),
                 // The session dropped this stream's slot.
@@ -421,6 +426,11 @@ fn room_feed(room: Arc<Room>, after: u64) -> RoomFeed {
             Some((item, members))
         }
     });
+    // Each side is looked at only when it woke the stream.
+    let (messages, members) = (
+        Gated::new(Box::pin(messages)),
+        Gated::new(Box::pin(members)),
+    );
     Box::pin(futures::stream::select(messages, members))
 }
 

@@ -175,8 +175,15 @@ mod tests {
             calls.poll_ready(&mut running, &mut cx);
         }
         assert_eq!(waking.load(Ordering::SeqCst), 3, "polled until it ended");
-        assert_eq!(idle.load(Ordering::SeqCst), 1, "never woken after its first poll");
+        assert_eq!(
+            idle.load(Ordering::SeqCst),
+            1,
+            "never woken after its first poll"
+        );
         assert_eq!(running.free, vec![0], "the ended call's place is free");
-        assert!(!calls.poll_ready(&mut running, &mut cx), "nothing left to poll");
+        assert!(
+            !calls.poll_ready(&mut running, &mut cx),
+            "nothing left to poll"
+        );
     }
 }

@@ -1,0 +1,149 @@
+//! Polling a source only when it woke its task.
+//!
+//! A stream's task is polled when anything it waits on wakes it, and a
+//! plain `select` then polls every source again. Each such look reads the
+//! source's shared state (a channel's block list, a broadcast's tail, a
+//! cancellation token's lock), which with thousands of streams is out of
+//! cache: for the native event stream, that was more than a tenth of the
+//! CPU of a fan-out. A [`WakeGate`] hands the source a waker of its own
+//! and skips the look unless that waker fired.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
+use futures::Stream;
+use futures::task::AtomicWaker;
+
+/// Lets a source be polled only when it woke its task since it was last
+/// polled, or when its last poll gave something (it must be asked again
+/// to register for more).
+pub struct WakeGate {
+    woken: Arc<Woken>,
+    /// Given to the source: raises the flag, then wakes the task.
+    waker: Waker,
+    /// The source's last poll was pending.
+    idle: bool,
+}
+
+#[derive(Default)]
+struct Woken {
+    flag: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.flag.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl Default for WakeGate {
+    fn default() -> Self {
+        let woken = Arc::<Woken>::default();
+        WakeGate {
+            waker: Waker::from(Arc::clone(&woken)),
+            woken,
+            idle: false,
+        }
+    }
+}
+
+impl WakeGate {
+    /// `poll`s the source if it may have something, with the gate's waker;
+    /// pending otherwise. `cx`'s task is woken when the source wakes.
+    pub fn poll<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        self.woken.task.register(cx.waker());
+        if self.idle && !self.woken.flag.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        let polled = poll(&mut Context::from_waker(&self.waker));
+        self.idle = polled.is_pending();
+        polled
+    }
+}
+
+/// A stream or future behind a [`WakeGate`].
+pub struct Gated<T> {
+    inner: T,
+    gate: WakeGate,
+}
+
+impl<T> Gated<T> {
+    pub fn new(inner: T) -> Self {
+        Gated {
+            inner,
+            gate: WakeGate::default(),
+        }
+    }
+}
+
+impl<S: Stream + Unpin> Stream for Gated<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let Gated { inner, gate } = &mut *self;
+        gate.poll(cx, |cx| Pin::new(inner).poll_next(cx))
+    }
+}
+
+impl<F: Future + Unpin> Future for Gated<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let Gated { inner, gate } = &mut *self;
+        gate.poll(cx, |cx| Pin::new(inner).poll(cx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_source_is_polled_again_only_once_it_woke() {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        let looks = Arc::new(AtomicUsize::new(0));
+        let counted = {
+            let looks = Arc::clone(&looks);
+            futures::stream::poll_fn(move |cx| {
+                looks.fetch_add(1, Ordering::SeqCst);
+                receiver.poll_recv(cx)
+            })
+        };
+        let mut gated = Gated::new(Box::pin(counted));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(Pin::new(&mut gated).poll_next(&mut cx).is_pending());
+        for _ in 0..10 {
+            assert!(Pin::new(&mut gated).poll_next(&mut cx).is_pending());
+        }
+        assert_eq!(looks.load(Ordering::SeqCst), 1, "not woken: not looked at");
+        sender.send(7).unwrap();
+        assert_eq!(
+            Pin::new(&mut gated).poll_next(&mut cx),
+            Poll::Ready(Some(7))
+        );
+        // Having given something, it is asked again (and registers).
+        assert!(Pin::new(&mut gated).poll_next(&mut cx).is_pending());
+        sender.send(8).unwrap();
+        assert_eq!(
+            Pin::new(&mut gated).poll_next(&mut cx),
+            Poll::Ready(Some(8))
+        );
+        drop(sender);
+        assert_eq!(Pin::new(&mut gated).poll_next(&mut cx), Poll::Ready(None));
+    }
+}
