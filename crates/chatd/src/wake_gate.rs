@@ -10,12 +10,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
 use futures::Stream;
-use futures::task::AtomicWaker;
 
 /// Lets a source be polled only when it woke its task since it was last
 /// polled, or when its last poll gave something (it must be asked again
@@ -24,6 +23,9 @@ pub struct WakeGate {
     woken: Arc<Woken>,
     /// Given to the source: raises the flag, then wakes the task.
     waker: Waker,
+    /// The task's waker last handed to `woken`: handing it again (a lock
+    /// on a line of its own) is skipped while it stays the same.
+    task: Option<Waker>,
     /// The source's last poll was pending.
     idle: bool,
 }
@@ -31,7 +33,9 @@ pub struct WakeGate {
 #[derive(Default)]
 struct Woken {
     flag: AtomicBool,
-    task: AtomicWaker,
+    /// Kept after a wake (unlike an `AtomicWaker`'s), so that it is set
+    /// only when the task's waker changes.
+    task: Mutex<Option<Waker>>,
 }
 
 impl Wake for Woken {
@@ -41,7 +45,9 @@ impl Wake for Woken {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.flag.store(true, Ordering::Release);
-        self.task.wake();
+        if let Some(task) = &*lock(&self.task) {
+            task.wake_by_ref();
+        }
     }
 }
 
@@ -51,6 +57,7 @@ impl Default for WakeGate {
         WakeGate {
             waker: Waker::from(Arc::clone(&woken)),
             woken,
+            task: None,
             idle: false,
         }
     }
@@ -64,7 +71,14 @@ impl WakeGate {
         cx: &mut Context<'_>,
         poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
     ) -> Poll<T> {
-        self.woken.task.register(cx.waker());
+        if !self
+            .task
+            .as_ref()
+            .is_some_and(|task| task.will_wake(cx.waker()))
+        {
+            *lock(&self.woken.task) = Some(cx.waker().clone());
+            self.task = Some(cx.waker().clone());
+        }
         if self.idle && !self.woken.flag.swap(false, Ordering::AcqRel) {
             return Poll::Pending;
         }
@@ -72,6 +86,11 @@ impl WakeGate {
         self.idle = polled.is_pending();
         polled
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while it is held.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A stream or future behind a [`WakeGate`].
@@ -113,6 +132,15 @@ mod tests {
 
     use super::*;
 
+    #[derive(Default)]
+    struct WakeCount(AtomicUsize);
+
+    impl Wake for WakeCount {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
     #[tokio::test]
     async fn a_source_is_polled_again_only_once_it_woke() {
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<u32>();
@@ -125,24 +153,28 @@ mod tests {
             })
         };
         let mut gated = Gated::new(Box::pin(counted));
-        let mut cx = Context::from_waker(Waker::noop());
+        let wakes = Arc::new(WakeCount::default());
+        let task = Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&task);
         assert!(Pin::new(&mut gated).poll_next(&mut cx).is_pending());
         for _ in 0..10 {
             assert!(Pin::new(&mut gated).poll_next(&mut cx).is_pending());
         }
         assert_eq!(looks.load(Ordering::SeqCst), 1, "not woken: not looked at");
-        sender.send(7).unwrap();
-        assert_eq!(
-            Pin::new(&mut gated).poll_next(&mut cx),
-            Poll::Ready(Some(7))
-        );
-        // Having given something, it is asked again (and registers).
-        assert!(Pin::new(&mut gated).poll_next(&mut cx).is_pending());
-        sender.send(8).unwrap();
-        assert_eq!(
-            Pin::new(&mut gated).poll_next(&mut cx),
-            Poll::Ready(Some(8))
-        );
+        for n in 0..3 {
+            sender.send(n).unwrap();
+            assert_eq!(
+                wakes.0.load(Ordering::SeqCst),
+                n as usize + 1,
+                "each send wakes the task"
+            );
+            assert_eq!(
+                Pin::new(&mut gated).poll_next(&mut cx),
+                Poll::Ready(Some(n))
+            );
+            // Having given something, it is asked again (and registers).
+            assert!(Pin::new(&mut gated).poll_next(&mut cx).is_pending());
+        }
         drop(sender);
         assert_eq!(Pin::new(&mut gated).poll_next(&mut cx), Poll::Ready(None));
     }
