@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use std::convert::Infallible;
 
-use bytes::Bytes;
 use futures::Stream;
 use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
@@ -89,17 +88,13 @@ impl Serving {
     /// Serves `service` on the connections of `incoming` until shutdown,
     /// its replies metered (see [`ReplyBudgetLayer`]); over HTTP/2, and
     /// HTTP/1.1 too if `http1` (for browsers).
-    pub async fn serve<S, B>(
+    pub async fn serve<S: CallService>(
         &self,
         service: S,
         incoming: impl Stream<Item = std::io::Result<Connection>>,
         keepalive: Keepalive,
         http1: bool,
-    ) where
-        S: CallService<B>,
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<tonic::codegen::StdError>,
-    {
+    ) {
         let http = Http {
             keepalive_interval: keepalive.interval,
             keepalive_timeout: keepalive.timeout,

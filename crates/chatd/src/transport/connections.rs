@@ -49,36 +49,44 @@ pub struct Http {
 }
 
 /// A service that answers every call on a connection.
-pub trait CallService<B>:
-    Service<Request<Body>, Response = Response<B>, Error = Infallible, Future: Send + 'static>
-    + Clone
+pub trait CallService:
+    Service<
+        Request<Body>,
+        Response = Response<Self::ReplyBody>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
     + Send
     + 'static
 {
+    type ReplyBody: http_body::Body<Data = Bytes, Error: Into<tonic::codegen::StdError>>
+        + Send
+        + 'static;
 }
 
-impl<S, B> CallService<B> for S where
+impl<S, B> CallService for S
+where
     S: Service<Request<Body>, Response = Response<B>, Error = Infallible, Future: Send + 'static>
         + Clone
         + Send
-        + 'static
+        + 'static,
+    B: http_body::Body<Data = Bytes, Error: Into<tonic::codegen::StdError>> + Send + 'static,
 {
+    type ReplyBody = B;
 }
 
 /// Serves every connection of `incoming` with `service` until `shutdown`;
 /// then stops accepting (the listener closes), lets open calls finish
 /// (their streams end at shutdown) and returns once every connection has
 /// closed.
-pub async fn serve<S, B>(
+pub async fn serve<S>(
     service: S,
     incoming: impl Stream<Item = io::Result<Connection>>,
     http: Http,
     span: fn(&Request<Body>) -> tracing::Span,
     shutdown: CancellationToken,
 ) where
-    S: CallService<B>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<tonic::codegen::StdError>,
+    S: CallService,
 {
     let connections = TaskTracker::new();
     {
@@ -113,15 +121,13 @@ pub async fn serve<S, B>(
     connections.wait().await;
 }
 
-async fn serve_connection<S, B>(
+async fn serve_connection<S>(
     connection: Connection,
     service: OnConnection<S>,
     http: Http,
     shutdown: CancellationToken,
 ) where
-    S: CallService<B>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<tonic::codegen::StdError>,
+    S: CallService,
 {
     let calls = Calls::default();
     let builder = builder(calls.clone(), http);
