@@ -74,31 +74,51 @@ impl<U: Message + Default> Decoder for ChatDecoder<U> {
 }
 
 /// A `T` already encoded, sent as is: a chat message fanned out to many
-/// streams is encoded once and each stream copies the bytes. Cloning shares
-/// them.
+/// streams is encoded once. Kept as a whole gRPC frame (the 5-byte prefix,
+/// then the message), so that a server writing frames itself sends the
+/// same bytes on every stream; tonic's encoder copies the message part.
+/// Cloning shares them.
 pub struct Encoded<T> {
-    bytes: Bytes,
+    frame: Bytes,
     message: PhantomData<fn() -> T>,
 }
 
+/// A gRPC frame's prefix: a compression flag and the message's length.
+const PREFIX: usize = 5;
+
 impl<T: Message> Encoded<T> {
     pub fn new(message: &T) -> Self {
+        let len = message.encoded_len();
+        let mut frame = Vec::with_capacity(PREFIX + len);
+        frame.push(0);
+        let len32 = u32::try_from(len).expect("a chat message is far under 4 GiB");
+        frame.extend_from_slice(&len32.to_be_bytes());
+        message
+            .encode(&mut frame)
+            .expect("a Vec grows to take the message");
         Encoded {
-            bytes: message.encode_to_vec().into(),
+            frame: frame.into(),
             message: PhantomData,
         }
     }
+}
 
+impl<T> Encoded<T> {
     /// The protobuf encoding of the message.
-    pub fn bytes(&self) -> &Bytes {
-        &self.bytes
+    pub fn bytes(&self) -> &[u8] {
+        &self.frame[PREFIX..]
+    }
+
+    /// The message as one uncompressed gRPC frame.
+    pub fn frame(&self) -> &Bytes {
+        &self.frame
     }
 }
 
 impl<T> Clone for Encoded<T> {
     fn clone(&self) -> Self {
         Encoded {
-            bytes: self.bytes.clone(),
+            frame: self.frame.clone(),
             message: PhantomData,
         }
     }
@@ -108,7 +128,7 @@ impl<T> Default for Encoded<T> {
     /// The encoding of a message with every field at its default: no bytes.
     fn default() -> Self {
         Encoded {
-            bytes: Bytes::new(),
+            frame: Bytes::from_static(&[0; PREFIX]),
             message: PhantomData,
         }
     }
@@ -120,14 +140,14 @@ impl<T> fmt::Debug for Encoded<T> {
             f,
             "Encoded<{}>({} bytes)",
             std::any::type_name::<T>(),
-            self.bytes.len()
+            self.bytes().len()
         )
     }
 }
 
 impl<T: Message + Default> Message for Encoded<T> {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        buf.put_slice(&self.bytes);
+        buf.put_slice(self.bytes());
     }
 
     /// Only servers send `Encoded` messages, but decoding one works too:
@@ -139,18 +159,18 @@ impl<T: Message + Default> Message for Encoded<T> {
         buf: &mut impl Buf,
         ctx: DecodeContext,
     ) -> Result<(), DecodeError> {
-        let mut message = T::decode(&self.bytes[..])?;
+        let mut message = T::decode(self.bytes())?;
         message.merge_field(tag, wire_type, buf, ctx)?;
         *self = Encoded::new(&message);
         Ok(())
     }
 
     fn encoded_len(&self) -> usize {
-        self.bytes.len()
+        self.bytes().len()
     }
 
     fn clear(&mut self) {
-        self.bytes = Bytes::new();
+        *self = Encoded::default();
     }
 }
 
@@ -171,12 +191,23 @@ mod tests {
         let encoded = Encoded::new(&note());
         assert_eq!(encoded.encode_to_vec(), note().encode_to_vec());
         assert_eq!(encoded.encoded_len(), note().encoded_len());
-        assert_eq!(Note::decode(encoded.bytes().clone()).unwrap(), note());
+        assert_eq!(Note::decode(encoded.bytes()).unwrap(), note());
+    }
+
+    #[test]
+    fn an_encoded_message_is_a_whole_grpc_frame() {
+        let encoded = Encoded::new(&note());
+        let frame = encoded.frame();
+        let len = note().encoded_len();
+        assert_eq!(frame[0], 0, "not compressed");
+        assert_eq!(&frame[1..5], &u32::try_from(len).unwrap().to_be_bytes());
+        assert_eq!(&frame[5..], &note().encode_to_vec()[..]);
+        assert_eq!(Encoded::<Note>::default().frame().as_ref(), &[0; 5]);
     }
 
     #[test]
     fn an_encoded_message_decodes_from_its_bytes() {
         let decoded = Encoded::<Note>::decode(&note().encode_to_vec()[..]).unwrap();
-        assert_eq!(decoded.bytes(), &note().encode_to_vec());
+        assert_eq!(decoded.bytes(), &note().encode_to_vec()[..]);
     }
 }

@@ -20,7 +20,8 @@ use tower_layer::Layer;
 use crate::health::Health;
 use crate::metrics::Protocol;
 use crate::transport::{
-    self, CallService, Connection, ConnectionInfo, ConnectionSettings, Http, ReplyBudgetLayer,
+    self, CallService, Connection, ConnectionInfo, ConnectionSettings, FramedReplies, Http,
+    ReplyBudgetLayer,
 };
 
 /// HTTP/2 keepalive: how often a connection is pinged, and how long a ping
@@ -56,8 +57,9 @@ impl Serving {
     }
 
     /// `service` with the health service and reflection, so generic gRPC
-    /// tools can discover what every port serves.
-    pub fn routes<S>(&self, service: S) -> Routes
+    /// tools can discover what every port serves; streaming replies go out
+    /// as the frames their messages were encoded in (see [`hand_off`]).
+    pub fn routes<S>(&self, service: S) -> FramedReplies<Routes>
     where
         S: tower_service::Service<http::Request<Body>, Error = Infallible>
             + NamedService
@@ -69,7 +71,7 @@ impl Serving {
         S::Future: Send + 'static,
     {
         let health = HealthService::from_health_reporter(self.health.reporter().clone());
-        Routes::new(HealthServer::new(health))
+        let routes = Routes::new(HealthServer::new(health))
             // Both versions: grpcurl and older tools ask v1alpha, newer v1.
             .add_service(
                 reflection()
@@ -82,7 +84,8 @@ impl Serving {
                     .expect("the embedded descriptor sets are valid"),
             )
             .add_service(service)
-            .prepare()
+            .prepare();
+        FramedReplies::new(routes)
     }
 
     /// Serves `service` on the connections of `incoming` until shutdown,

@@ -23,7 +23,7 @@ use crate::serving::{Keepalive, Serving, local_addr, log_listening};
 use crate::sessions::names::check_not_lobby_user_name;
 use crate::status;
 use crate::streaming::subscription_stream;
-use crate::transport::{Caller, ReplyQuota};
+use crate::transport::{Caller, ReplyQuota, hand_off};
 
 /// The classic service: handles to its room and the engine, and the
 /// settings it needs.
@@ -112,12 +112,12 @@ impl ChatServer for ClassicChat {
             },
         );
         if self.replay_delay.is_zero() {
-            return Ok(Response::new(Box::pin(notes)));
+            return Ok(Response::new(hand_off(request.extensions(), notes)));
         }
         // Taken now (nothing is missed), sent after the wait.
         let wait = futures::stream::once(tokio::time::sleep(self.replay_delay));
         let held = wait.filter_map(|()| async { None }).chain(notes);
-        Ok(Response::new(Box::pin(held)))
+        Ok(Response::new(hand_off(request.extensions(), held)))
     }
 
     async fn send_note(&self, request: Request<Note>) -> Result<Response<Empty>, Status> {

@@ -19,7 +19,7 @@ use crate::files::Files;
 use crate::sessions::names::is_channel_room;
 use crate::sessions::{Session, Sessions};
 use crate::status::{self, room_not_found};
-use crate::transport::{ConnectionInfo, FRAMING, ReplyQuota, address_key};
+use crate::transport::{ConnectionInfo, FRAMING, ReplyQuota, address_key, hand_off};
 
 /// Default and largest history page, in messages.
 const HISTORY_PAGE: (u32, u32) = (50, 500);
@@ -236,19 +236,20 @@ impl ChatService for NativeChat {
     ) -> Result<Response<EventStream>, Status> {
         let session = self.session(&request)?;
         let quota = ReplyQuota::of(request.extensions());
-        let cursors: HashMap<String, u64> = request
-            .into_inner()
+        let (_, extensions, subscribe) = request.into_parts();
+        let cursors: HashMap<String, u64> = subscribe
             .cursors
             .into_iter()
             .map(|cursor| (cursor.room, cursor.last_seq))
             .collect();
-        Ok(Response::new(events::open(
+        let events = events::open(
             &self.sessions,
             self.files.links().clone(),
             session,
             cursors,
             quota,
-        )?))
+        )?;
+        Ok(Response::new(hand_off(&extensions, events)))
     }
 
     async fn send_message(

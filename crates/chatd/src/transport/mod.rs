@@ -6,6 +6,7 @@ mod admission;
 mod batched_writes;
 mod calls;
 mod connections;
+mod frames;
 mod incoming;
 mod oversized;
 mod replies;
@@ -13,6 +14,7 @@ mod tls;
 
 pub use admission::{Admission, RESERVED_DESCRIPTORS, address_key, raise_descriptor_limit};
 pub use connections::{CallService, Http, serve};
+pub use frames::{FramedReplies, hand_off};
 pub use incoming::{Caller, Connection, ConnectionInfo, ConnectionSettings, incoming};
 pub use replies::{FRAMING, ReplyBudgetLayer, ReplyQuota};
 pub use tls::{Tls, self_signed};
