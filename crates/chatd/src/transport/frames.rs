@@ -161,7 +161,11 @@ impl http_body::Body for FrameBody {
             Some(bytes) => Poll::Ready(Some(Ok(Frame::data(bytes)))),
             None => {
                 this.done = true;
-                Poll::Ready(this.ended.take().map(|trailers| Ok(Frame::trailers(trailers))))
+                Poll::Ready(
+                    this.ended
+                        .take()
+                        .map(|trailers| Ok(Frame::trailers(trailers))),
+                )
             }
         }
     }
