@@ -212,3 +212,55 @@ impl Gathered {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    fn frames(items: Vec<Result<Bytes, Status>>) -> Frames {
+        Box::pin(futures::stream::iter(items))
+    }
+
+    #[tokio::test]
+    async fn frames_ready_at_once_go_as_one_piece_then_the_status_as_trailers() {
+        let (one, two) = (
+            Bytes::from_static(b"\0\0\0\0\x01a"),
+            Bytes::from_static(b"\0\0\0\0\x01b"),
+        );
+        let mut body = FrameBody::new(frames(vec![Ok(one.clone()), Ok(two.clone())]));
+        let data = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(data, [one, two].concat());
+        let trailers = body
+            .frame()
+            .await
+            .unwrap()
+            .unwrap()
+            .into_trailers()
+            .unwrap();
+        assert_eq!(trailers["grpc-status"], "0");
+        assert!(body.frame().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_lone_frame_is_sent_as_it_is_and_an_error_ends_the_call() {
+        let one = Bytes::from(b"\0\0\0\0\x01a".to_vec());
+        let mut body = FrameBody::new(frames(vec![
+            Ok(one.clone()),
+            Err(Status::resource_exhausted("fell behind")),
+        ]));
+        let data = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(data.as_ptr(), one.as_ptr(), "the shared bytes, not a copy");
+        let trailers = body
+            .frame()
+            .await
+            .unwrap()
+            .unwrap()
+            .into_trailers()
+            .unwrap();
+        assert_eq!(trailers["grpc-status"], "8");
+        assert_eq!(trailers["grpc-message"], "fell%20behind");
+        assert!(body.frame().await.is_none());
+    }
+}
