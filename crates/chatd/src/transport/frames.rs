@@ -223,6 +223,10 @@ mod tests {
         Box::pin(futures::stream::iter(items))
     }
 
+    async fn next_frame(body: &mut FrameBody) -> Frame<Bytes> {
+        body.frame().await.expect("a frame").expect("no error")
+    }
+
     #[tokio::test]
     async fn frames_ready_at_once_go_as_one_piece_then_the_status_as_trailers() {
         let (one, two) = (
@@ -230,15 +234,9 @@ mod tests {
             Bytes::from_static(b"\0\0\0\0\x01b"),
         );
         let mut body = FrameBody::new(frames(vec![Ok(one.clone()), Ok(two.clone())]));
-        let data = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        let data = next_frame(&mut body).await.into_data().unwrap();
         assert_eq!(data, [one, two].concat());
-        let trailers = body
-            .frame()
-            .await
-            .unwrap()
-            .unwrap()
-            .into_trailers()
-            .unwrap();
+        let trailers = next_frame(&mut body).await.into_trailers().unwrap();
         assert_eq!(trailers["grpc-status"], "0");
         assert!(body.frame().await.is_none());
     }
@@ -250,15 +248,9 @@ mod tests {
             Ok(one.clone()),
             Err(Status::resource_exhausted("fell behind")),
         ]));
-        let data = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        let data = next_frame(&mut body).await.into_data().unwrap();
         assert_eq!(data.as_ptr(), one.as_ptr(), "the shared bytes, not a copy");
-        let trailers = body
-            .frame()
-            .await
-            .unwrap()
-            .unwrap()
-            .into_trailers()
-            .unwrap();
+        let trailers = next_frame(&mut body).await.into_trailers().unwrap();
         assert_eq!(trailers["grpc-status"], "8");
         assert_eq!(trailers["grpc-message"], "fell%20behind");
         assert!(body.frame().await.is_none());
