@@ -42,7 +42,7 @@ pub struct Room {
     committer: Committer,
     state: RwLock<RoomState>,
     /// Woken on every new message and on close.
-    arrivals: Notify,
+    arrivals: Arc<Notify>,
     subscribers: AtomicUsize,
     /// A task is reading a gap in the numbers from the store.
     filling: AtomicBool,
@@ -188,7 +188,7 @@ impl Room {
                 waiting: BTreeMap::new(),
                 heard_of: published,
             }),
-            arrivals: Notify::new(),
+            arrivals: Arc::new(Notify::new()),
             subscribers: AtomicUsize::new(0),
             filling: AtomicBool::new(false),
             members: Members::new(),
@@ -887,7 +887,7 @@ impl Room {
         self.store.as_ref()
     }
 
-    pub(crate) fn arrivals(&self) -> &Notify {
+    pub(crate) fn arrivals(&self) -> &Arc<Notify> {
         &self.arrivals
     }
 

@@ -2,9 +2,19 @@
 //! reads from the room's window, or catches up from the store when it has
 //! fallen out of it.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
+use tokio::sync::futures::OwnedNotified;
+
+use crate::store::StoreError;
 use crate::{Message, Room, SubscriptionError};
+
+/// A read from the store under way: its messages, and where the window
+/// started when it was asked for.
+type CatchUp = Pin<Box<dyn Future<Output = Result<(Vec<Arc<Message>>, u64), StoreError>> + Send>>;
 
 /// Messages read from the store at a time while catching up: each is a
 /// copy of its own (unlike the window's, shared by every subscriber), and
@@ -28,13 +38,25 @@ pub enum Start {
 /// Reading is pulled by the subscriber, so a slow one never holds up the
 /// room or other subscribers; if it falls out of the room's in-memory window
 /// it is caught up from the store. Dropping it unsubscribes.
-#[derive(Debug)]
 pub struct Subscription {
     room: Arc<Room>,
     next_seq: u64,
     /// Set while replaying `Start::Last`: history older than what the store
     /// keeps was never promised, so starting later than asked is no loss.
     accept_later_start: bool,
+    /// The wait for the room's next message, made before the last look.
+    arrival: Option<Pin<Box<OwnedNotified>>>,
+    catching_up: Option<CatchUp>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("room", &self.room.name())
+            .field("next_seq", &self.next_seq)
+            .field("catching_up", &self.catching_up.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Subscription {
@@ -48,6 +70,8 @@ impl Subscription {
             room,
             next_seq,
             accept_later_start,
+            arrival: None,
+            catching_up: None,
         }
     }
 
@@ -65,59 +89,121 @@ impl Subscription {
     /// one), oldest first. After the room closes, returns what was posted
     /// before the close, then [`SubscriptionError::RoomClosed`].
     pub async fn recv(&mut self, max: usize) -> Result<Vec<Arc<Message>>, SubscriptionError> {
+        let mut batch = Vec::new();
+        self.recv_into(max, &mut batch, |message| Some(Arc::clone(message)))
+            .await?;
+        Ok(batch)
+    }
+
+    /// Like [`Subscription::recv`], but hands each message to `convert`
+    /// where it lies and appends what it makes to `out` (see
+    /// [`Subscription::poll_recv_into`]).
+    pub async fn recv_into<T>(
+        &mut self,
+        max: usize,
+        out: &mut impl Extend<T>,
+        mut convert: impl FnMut(&Arc<Message>) -> Option<T>,
+    ) -> Result<(), SubscriptionError> {
+        std::future::poll_fn(|cx| self.poll_recv_into(cx, max, out, &mut convert)).await
+    }
+
+    /// Reads up to `max` messages if there are any, handing each to
+    /// `convert` where it lies and appending what it makes to `out`;
+    /// otherwise waits (`cx` is woken when there are). A subscriber that
+    /// needs only a message's wire form takes no handle to the message:
+    /// with a thousand subscribers, taking and dropping a thousand handles
+    /// to one message, each an atomic count on one line, cost more than
+    /// the rest of the read. Messages `convert` skips count as read, so a
+    /// ready poll may append nothing.
+    ///
+    /// Polled in place, the wait stays registered between polls: a stream
+    /// built on it neither moves its state nor makes its wait anew for
+    /// every message.
+    pub fn poll_recv_into<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: usize,
+        out: &mut impl Extend<T>,
+        convert: &mut impl FnMut(&Arc<Message>) -> Option<T>,
+    ) -> Poll<Result<(), SubscriptionError>> {
         let max = max.max(1);
-        // A handle of our own, so the wait below does not borrow `self`.
-        let room = Arc::clone(&self.room);
         loop {
-            // Made before looking, so a message posted between the look and
-            // the wait still wakes us. (A `Notified` sees every wake-up from
-            // when it is made; it only takes the room's lock to wait, so a
-            // look that finds messages costs none.)
-            let arrival = room.arrivals().notified();
-            let window_start = {
-                let state = room.read_state();
-                let window_start = state.window_start();
-                if self.next_seq >= window_start && self.next_seq <= state.published {
-                    let skip = (self.next_seq - window_start) as usize;
-                    let batch: Vec<_> = state.window.iter().skip(skip).take(max).cloned().collect();
-                    self.advance_past(&batch);
-                    room.metrics().deliveries.inc_by(batch.len() as u64);
-                    return Ok(batch);
-                }
-                if self.next_seq > state.published {
-                    if state.closed {
-                        return Err(SubscriptionError::RoomClosed);
+            if let Some(reading) = &mut self.catching_up {
+                let read = ready!(reading.as_mut().poll(cx));
+                self.catching_up = None;
+                match self.caught_up(read?) {
+                    Ok(Some(batch)) => {
+                        out.extend(batch.iter().filter_map(&mut *convert));
+                        return Poll::Ready(Ok(()));
                     }
-                    None
-                } else {
-                    Some(window_start)
-                }
-            };
-            match window_start {
-                None => arrival.await,
-                Some(window_start) => {
-                    if let Some(batch) = self.catch_up(window_start, max).await? {
-                        return Ok(batch);
-                    }
+                    Ok(None) => continue,
+                    Err(error) => return Poll::Ready(Err(error)),
                 }
             }
+            // Made before looking, so a message posted between the look and
+            // the wait still wakes us. (A `Notified` sees every wake-up from
+            // when it is made; it takes the room's lock only to wait, so a
+            // look that finds messages costs none.) Kept until it fires.
+            let room = &self.room;
+            let arrival = self
+                .arrival
+                .get_or_insert_with(|| Box::pin(Arc::clone(room.arrivals()).notified_owned()));
+            let state = room.read_state();
+            let window_start = state.window_start();
+            if self.next_seq >= window_start && self.next_seq <= state.published {
+                let skip = (self.next_seq - window_start) as usize;
+                let mut last = None;
+                let mut count = 0;
+                out.extend(
+                    state
+                        .window
+                        .iter()
+                        .skip(skip)
+                        .take(max)
+                        .filter_map(|message| {
+                            last = Some(message.seq);
+                            count += 1;
+                            convert(message)
+                        }),
+                );
+                drop(state);
+                self.advance_to(last);
+                self.room.metrics().deliveries.inc_by(count);
+                return Poll::Ready(Ok(()));
+            }
+            if self.next_seq <= state.published {
+                // Fallen out of the window: read from the store.
+                drop(state);
+                self.start_catch_up(window_start, max);
+                continue;
+            }
+            if state.closed {
+                return Poll::Ready(Err(SubscriptionError::RoomClosed));
+            }
+            drop(state);
+            ready!(arrival.as_mut().poll(cx));
+            // It fired: the next look makes a new one.
+            self.arrival = None;
         }
     }
 
-    /// Reads from the store what is older than the window. Returns `None`
-    /// when the cursor only had to move forward (see `accept_later_start`).
-    async fn catch_up(
-        &mut self,
-        window_start: u64,
-        max: usize,
-    ) -> Result<Option<Vec<Arc<Message>>>, SubscriptionError> {
+    /// Starts reading from the store what is older than the window.
+    fn start_catch_up(&mut self, window_start: u64, max: usize) {
         let wanted = usize::try_from(window_start - self.next_seq).unwrap_or(usize::MAX);
         let limit = max.min(wanted).min(CATCH_UP_BATCH);
-        let batch = self
-            .room
-            .store()
-            .read_from(self.room.name(), self.next_seq, limit)
-            .await?;
+        let (room, from) = (Arc::clone(&self.room), self.next_seq);
+        self.catching_up = Some(Box::pin(async move {
+            let batch = room.store().read_from(room.name(), from, limit).await?;
+            Ok((batch, window_start))
+        }));
+    }
+
+    /// Takes what the store gave. Returns `None` when the cursor only had
+    /// to move forward (see `accept_later_start`).
+    fn caught_up(
+        &mut self,
+        (batch, window_start): (Vec<Arc<Message>>, u64),
+    ) -> Result<Option<Vec<Arc<Message>>>, SubscriptionError> {
         let first_available = batch.first().map_or(window_start, |m| m.seq);
         if first_available == self.next_seq {
             self.advance_past(&batch);
@@ -139,8 +225,13 @@ impl Subscription {
     }
 
     fn advance_past(&mut self, batch: &[Arc<Message>]) {
-        if let Some(last) = batch.last() {
-            self.next_seq = last.seq + 1;
+        self.advance_to(batch.last().map(|last| last.seq));
+    }
+
+    /// Moves the cursor past `last`, the last message read, if any.
+    fn advance_to(&mut self, last: Option<u64>) {
+        if let Some(last) = last {
+            self.next_seq = last + 1;
             self.accept_later_start = false;
         }
     }

@@ -113,6 +113,11 @@ impl<T> Encoded<T> {
     pub fn frame(&self) -> &Bytes {
         &self.frame
     }
+
+    /// The frame, without a count taken and dropped on its shared bytes.
+    pub fn into_frame(self) -> Bytes {
+        self.frame
+    }
 }
 
 impl<T> Clone for Encoded<T> {

@@ -9,10 +9,13 @@
 //! stream and the subscription with it.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use chat_engine::{Message, Subscription, SubscriptionError};
 use futures::Stream;
+use futures::future::BoxFuture;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::Status;
 
@@ -34,30 +37,31 @@ pub fn subscription_stream<T, F>(
     quota: ReplyQuota,
     caller: Option<Caller>,
     convert: F,
-) -> impl Stream<Item = Result<T, Status>> + Send + 'static
+) -> SubscriptionStream<T, F>
 where
     T: prost::Message + Send + 'static,
     F: FnMut(&Message) -> Option<T> + Send + 'static,
 {
-    let state = StreamState {
+    SubscriptionStream {
         subscription,
         ready: VecDeque::new(),
+        paying: None,
         shutdown: stop_signal(&shutdown),
         quota,
         convert,
         ended: false,
         caller,
-    };
-    futures::stream::unfold(state, |mut state| async move {
-        let item = state.next().await?;
-        Some((item, state))
-    })
+    }
 }
 
-struct StreamState<T, F> {
+/// See [`subscription_stream`]. Polled in place: its waits stay registered
+/// between polls, and nothing of it moves per message.
+pub struct SubscriptionStream<T, F> {
     subscription: Subscription,
-    /// Converted and paid for.
+    /// Converted; paid for unless `paying`.
     ready: VecDeque<T>,
+    /// Waiting for the reply budget to pay for `ready`.
+    paying: Option<BoxFuture<'static, ()>>,
     shutdown: StopSignal,
     quota: ReplyQuota,
     convert: F,
@@ -66,45 +70,73 @@ struct StreamState<T, F> {
     caller: Option<Caller>,
 }
 
-impl<T: prost::Message, F: FnMut(&Message) -> Option<T>> StreamState<T, F> {
-    async fn next(&mut self) -> Option<Result<T, Status>> {
-        if self.ended {
-            return None;
+impl<T, F> Stream for SubscriptionStream<T, F>
+where
+    T: prost::Message + Unpin,
+    F: FnMut(&Message) -> Option<T> + Unpin,
+{
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.ended {
+            return Poll::Ready(None);
         }
         loop {
-            if let Some(item) = self.ready.pop_front() {
-                return Some(Ok(item));
+            if this.paying.is_none()
+                && let Some(item) = this.ready.pop_front()
+            {
+                return Poll::Ready(Some(Ok(item)));
             }
-            let received = tokio::select! {
-                biased;
-                () = &mut self.shutdown => return None,
-                received = self.subscription.recv(BATCH) => received,
-            };
-            match received {
-                Ok(batch) => {
-                    let convert = &mut self.convert;
-                    let items: Vec<T> = batch.iter().filter_map(|m| convert(m)).collect();
-                    let bytes = items.iter().map(|item| item.encoded_len() + FRAMING).sum();
-                    tokio::select! {
-                        biased;
-                        () = &mut self.shutdown => return None,
-                        () = self.quota.take(bytes) => {}
-                    }
-                    self.ready.extend(items);
+            if Pin::new(&mut this.shutdown).poll(cx).is_ready() {
+                this.ended = true;
+                return Poll::Ready(None);
+            }
+            if let Some(paying) = &mut this.paying {
+                ready!(paying.as_mut().poll(cx));
+                this.paying = None;
+                continue;
+            }
+            // Read straight into `ready` (which is empty): the items are
+            // paid for before any is handed on.
+            let convert = &mut this.convert;
+            let received = this
+                .subscription
+                .poll_recv_into(cx, BATCH, &mut this.ready, &mut |m| convert(m));
+            match ready!(received) {
+                Ok(()) => this.pay_for_ready(),
+                Err(SubscriptionError::RoomClosed) => {
+                    this.ended = true;
+                    return Poll::Ready(None);
                 }
-                Err(SubscriptionError::RoomClosed) => return None,
                 Err(error) => {
-                    self.ended = true;
+                    this.ended = true;
                     tracing::info!(
-                        protocol = self.caller.map(|caller| caller.protocol.name()),
-                        client = self.caller.map(|caller| tracing::field::display(caller.client)),
-                        room = self.subscription.room().name(),
+                        protocol = this.caller.map(|caller| caller.protocol.name()),
+                        client = this.caller.map(|caller| tracing::field::display(caller.client)),
+                        room = this.subscription.room().name(),
                         %error,
                         "stream ended"
                     );
-                    return Some(Err(status::from_subscription(error)));
+                    return Poll::Ready(Some(Err(status::from_subscription(error))));
                 }
             }
+        }
+    }
+}
+
+impl<T: prost::Message, F> SubscriptionStream<T, F> {
+    /// Takes the bytes of `ready` from the reply budget, now if it has
+    /// them, or in `paying` once it has.
+    fn pay_for_ready(&mut self) {
+        let bytes = self
+            .ready
+            .iter()
+            .map(|item| item.encoded_len() + FRAMING)
+            .sum();
+        if !self.quota.try_take(bytes) {
+            let quota = self.quota.clone();
+            self.paying = Some(Box::pin(async move { quota.take(bytes).await }));
         }
     }
 }

@@ -79,7 +79,11 @@ impl WakeGate {
             *lock(&self.woken.task) = Some(cx.waker().clone());
             self.task = Some(cx.waker().clone());
         }
-        if self.idle && !self.woken.flag.swap(false, Ordering::AcqRel) {
+        // Read before it is cleared: a plain read costs no locked
+        // instruction, and most looks find it down.
+        let woke = self.woken.flag.load(Ordering::Acquire)
+            && self.woken.flag.swap(false, Ordering::AcqRel);
+        if self.idle && !woke {
             return Poll::Pending;
         }
         let polled = poll(&mut Context::from_waker(&self.waker));

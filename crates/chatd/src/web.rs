@@ -29,6 +29,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::files::{self, Files, http::is_file_request};
+use crate::transport::StandAloneChunks;
 
 /// The built web client (`web/dist/`, built from `web/src/` by
 /// `npm run build` and committed), compiled into the binary.
@@ -391,7 +392,10 @@ where
                         Service::<Request<ReqBody>>::poll_ready(&mut grpc_web, cx)
                     })
                     .await?;
-                    grpc_web.call(request).await
+                    let mut reply = grpc_web.call(request).await?;
+                    // Its chunks are gRPC-Web's, no longer the frames.
+                    reply.extensions_mut().remove::<StandAloneChunks>();
+                    Ok(reply)
                 }
                 .boxed();
             }

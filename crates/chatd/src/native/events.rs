@@ -9,13 +9,13 @@
 //! stream; when the client leaves, tonic drops the stream, which closes it
 //! in the session.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use chat_engine::{
-    Message, Room, RoomChange, RoomEvent, RoomEventsError, Start, SubscriptionError,
+    Message, Room, RoomChange, RoomEvent, RoomEventsError, Start, Subscription, SubscriptionError,
 };
 use chat_proto::chat::v1::event::Event as Kind;
 use chat_proto::chat::v1::{
@@ -25,7 +25,6 @@ use chat_proto::chat::v1::{
 use chat_proto::codec::Encoded;
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
-use tokio_stream::StreamMap;
 use tonic::Status;
 
 use super::convert;
@@ -66,8 +65,8 @@ pub fn open(
         control,
         control_woke: WakeGate::default(),
         why_ended,
-        followed: BTreeMap::new(),
-        feeds: StreamMap::new(),
+        feeds: Vec::new(),
+        next_feed: 0,
         pending: Pending::default(),
         quota,
         ended: false,
@@ -96,9 +95,11 @@ struct Events {
     /// The control channel is looked at only when it woke the stream.
     control_woke: WakeGate,
     why_ended: Arc<OnceLock<StreamEnd>>,
-    /// The rooms followed, by name.
-    followed: BTreeMap<String, Arc<Room>>,
-    feeds: StreamMap<String, RoomFeed>,
+    /// The rooms followed, sorted by name.
+    feeds: Vec<RoomFeed>,
+    /// The feed looked at first on the next step, so that a busy room
+    /// does not starve the others.
+    next_feed: usize,
     /// Events ready for the client.
     pending: Pending,
     quota: ReplyQuota,
@@ -183,11 +184,45 @@ impl Events {
             }
             return Poll::Ready(());
         }
-        if let Poll::Ready(Some((room, item))) = self.feeds.poll_next_unpin(cx) {
-            self.feed_item(room, item);
+        let count = self.feeds.len();
+        for offset in 0..count {
+            let index = (self.next_feed + offset) % count;
+            let Events {
+                feeds,
+                pending,
+                links,
+                session,
+                ..
+            } = self;
+            let reader = convert::Reader {
+                links,
+                name: session.name(),
+            };
+            let Poll::Ready(item) = feeds[index].poll(cx, pending, reader) else {
+                continue;
+            };
+            self.next_feed = index + 1;
+            if let Some(item) = item {
+                let room = self.feeds[index].name().to_owned();
+                self.feed_item(room, item);
+            }
             return Poll::Ready(());
         }
         Poll::Pending
+    }
+
+    /// Where the feed of `room` is in `feeds`, or would be.
+    fn feed_index(&self, room: &str) -> Result<usize, usize> {
+        self.feeds.binary_search_by(|feed| feed.name().cmp(room))
+    }
+
+    /// Stops following `room`; whether it was followed.
+    fn remove_feed(&mut self, room: &str) -> bool {
+        let Ok(index) = self.feed_index(room) else {
+            return false;
+        };
+        self.feeds.remove(index);
+        true
     }
 
     fn obey(&mut self, control: Control) {
@@ -220,10 +255,10 @@ impl Events {
             return;
         }
         let first_shared = self
-            .followed
+            .feeds
             .iter()
-            .find(|(_, followed)| followed.is_member(&name))
-            .map(|(first, _)| first.as_str());
+            .find(|feed| feed.room.is_member(&name))
+            .map(RoomFeed::name);
         if first_shared.is_none_or(|first| first == room) {
             self.emit(Kind::Presence(Presence { name, online }));
         }
@@ -232,20 +267,18 @@ impl Events {
     /// Starts following `room` after sequence number `after`, with a
     /// snapshot of who is in it.
     fn follow(&mut self, room: Arc<Room>, after: u64) {
-        if self.feeds.contains_key(room.name()) {
+        let Err(index) = self.feed_index(room.name()) else {
             return;
-        }
+        };
         // Watch before the snapshot, so no change falls between them.
-        let feed = room_feed(Arc::clone(&room), after);
+        let feed = RoomFeed::new(Arc::clone(&room), after);
         let snapshot = self.snapshot(&room, after);
-        self.feeds.insert(room.name().to_owned(), feed);
-        self.followed.insert(room.name().to_owned(), room);
+        self.feeds.insert(index, feed);
         self.emit(snapshot);
     }
 
     fn unfollow(&mut self, room: String, reason: String) {
-        self.followed.remove(&room);
-        if self.feeds.remove(&room).is_some() {
+        if self.remove_feed(&room) {
             self.emit(Kind::RoomLeft(RoomLeft { room, reason }));
         }
     }
@@ -270,22 +303,6 @@ impl Events {
     fn feed_item(&mut self, room: String, item: FeedItem) {
         let me = self.session.name();
         match item {
-            FeedItem::Messages(messages) => {
-                // Every subscriber gets the same bytes for a message, encoded
-                // by the first; but links to files are each reader's own.
-                let reader = convert::Reader {
-                    links: &self.links,
-                    name: me,
-                };
-                for message in messages {
-                    let encoded = if message.attachments.is_empty() {
-                        message.wire_form(|m| Encoded::new(&convert::entry_event(&room, m, reader)))
-                    } else {
-                        Encoded::new(&convert::entry_event(&room, &message, reader))
-                    };
-                    self.pending.push(Ok(encoded));
-                }
-            }
             FeedItem::FellBehind {
                 first_missed,
                 resumed_at,
@@ -326,8 +343,7 @@ impl Events {
                 self.emit(snapshot)
             }
             FeedItem::Closed => {
-                self.feeds.remove(&room);
-                self.followed.remove(&room);
+                self.remove_feed(&room);
                 self.sessions.forget_room(&self.session, &room);
                 self.emit(Kind::RoomLeft(RoomLeft {
                     room,
@@ -368,9 +384,31 @@ fn event(kind: Kind) -> Event {
     Event { event: Some(kind) }
 }
 
-/// What one room contributes to an event stream.
+/// `message` of `room` as an event for `reader`: the same bytes for every
+/// reader, encoded by the first, unless it has files (their links are each
+/// reader's own).
+fn message_event(room: &str, message: &Message, reader: convert::Reader) -> EventItem {
+    Ok(if message.attachments.is_empty() {
+        message.wire_form(|m| Encoded::new(&convert::entry_event(room, m, reader)))
+    } else {
+        Encoded::new(&convert::entry_event(room, message, reader))
+    })
+}
+
+/// Queues events for the client, counting their bytes.
+struct Queue<'a>(&'a mut Pending);
+
+impl Extend<EventItem> for Queue<'_> {
+    fn extend<I: IntoIterator<Item = EventItem>>(&mut self, items: I) {
+        for item in items {
+            self.0.push(item);
+        }
+    }
+}
+
+/// What one room contributes to an event stream, besides its messages
+/// (which its feed queues itself).
 enum FeedItem {
-    Messages(Vec<Arc<Message>>),
     FellBehind {
         first_missed: u64,
         resumed_at: u64,
@@ -382,56 +420,127 @@ enum FeedItem {
     Failed(Status),
 }
 
-type RoomFeed = Pin<Box<dyn Stream<Item = FeedItem> + Send>>;
+type MemberFeed = Pin<Box<dyn Stream<Item = FeedItem> + Send>>;
 
-/// A room's messages after `after` and its membership changes, merged.
+/// One room followed: its messages after a cursor and its membership
+/// changes.
 ///
-/// Each side is a stream of its own, polled in place: a wait stays
-/// registered until what it waits for comes, so a message does not make
-/// the membership side give up its wait and take it again (two locks and a
-/// wake-up list walk per message and subscriber, when both waits were made
-/// anew for each `select!`).
-fn room_feed(room: Arc<Room>, after: u64) -> RoomFeed {
-    let messages = futures::stream::unfold(
-        Some(room.subscribe(Start::After(after))),
-        |subscription| async move {
-            let mut subscription = subscription?;
-            Some(match subscription.recv(BATCH).await {
-                Ok(messages) => (FeedItem::Messages(messages), Some(subscription)),
-                Err(SubscriptionError::Lagged {
-                    first_missing,
-                    first_available,
-                }) => {
-                    subscription.skip_to(first_available);
-                    let item = FeedItem::FellBehind {
-                        first_missed: first_missing,
-                        resumed_at: first_available,
+/// Each side is polled in place and looked at only when it woke the
+/// stream: a wait stays registered until what it waits for comes, and a
+/// message read goes straight from the room's window into the stream's
+/// queue, encoded once for every reader.
+struct RoomFeed {
+    room: Arc<Room>,
+    messages: Subscription,
+    messages_woke: WakeGate,
+    /// `None` once the room closed (the message side tells of it).
+    members: Option<Gated<MemberFeed>>,
+    /// The membership side goes first on the next poll (the sides take
+    /// turns, so a busy one does not starve the other).
+    members_first: bool,
+}
+
+impl RoomFeed {
+    fn new(room: Arc<Room>, after: u64) -> Self {
+        let members = futures::stream::unfold(room.watch_members(), {
+            let room = Arc::clone(&room);
+            move |mut members| {
+                let room = Arc::clone(&room);
+                async move {
+                    let item = match members.recv().await {
+                        // The message side reports the close once it has
+                        // drained.
+                        Ok(RoomEvent::Closed) => return None,
+                        Ok(event) => FeedItem::Member(event),
+                        Err(RoomEventsError::Lagged(_)) => FeedItem::MembersLagged(room),
                     };
-                    (item, Some(subscription))
+                    Some((item, members))
                 }
-                Err(SubscriptionError::RoomClosed) => (FeedItem::Closed, None),
-                Err(error) => (FeedItem::Failed(status::from_subscription(error)), None),
-            })
-        },
-    );
-    let members = futures::stream::unfold(room.watch_members(), move |mut members| {
-        let room = Arc::clone(&room);
-        async move {
-            let item = match members.recv().await {
-                // The message side reports the close once it has drained.
-                Ok(RoomEvent::Closed) => return None,
-                Ok(event) => FeedItem::Member(event),
-                Err(RoomEventsError::Lagged(_)) => FeedItem::MembersLagged(room),
-            };
-            Some((item, members))
+            }
+        });
+        RoomFeed {
+            messages: room.subscribe(Start::After(after)),
+            room,
+            messages_woke: WakeGate::default(),
+            members: Some(Gated::new(Box::pin(members))),
+            members_first: false,
         }
-    });
-    // Each side is looked at only when it woke the stream.
-    let (messages, members) = (
-        Gated::new(Box::pin(messages)),
-        Gated::new(Box::pin(members)),
-    );
-    Box::pin(futures::stream::select(messages, members))
+    }
+
+    fn name(&self) -> &str {
+        self.room.name()
+    }
+
+    /// Queues the room's next messages in `pending`, as `reader` sees them
+    /// (`None`), or gives what else happened in the room.
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        pending: &mut Pending,
+        reader: convert::Reader,
+    ) -> Poll<Option<FeedItem>> {
+        if self.members_first
+            && let Poll::Ready(item) = self.poll_members(cx)
+        {
+            return Poll::Ready(Some(item));
+        }
+        let RoomFeed {
+            room,
+            messages,
+            messages_woke,
+            ..
+        } = self;
+        let read = messages_woke.poll(cx, |cx| {
+            let mut queue = Queue(pending);
+            let mut encode =
+                |message: &Arc<Message>| Some(message_event(room.name(), message, reader));
+            messages.poll_recv_into(cx, BATCH, &mut queue, &mut encode)
+        });
+        if let Poll::Ready(read) = read {
+            self.members_first = true;
+            return Poll::Ready(self.after_read(read));
+        }
+        if !self.members_first
+            && let Poll::Ready(item) = self.poll_members(cx)
+        {
+            return Poll::Ready(Some(item));
+        }
+        Poll::Pending
+    }
+
+    fn poll_members(&mut self, cx: &mut Context<'_>) -> Poll<FeedItem> {
+        self.members_first = false;
+        let Some(members) = &mut self.members else {
+            return Poll::Pending;
+        };
+        match members.poll_next_unpin(cx) {
+            Poll::Ready(Some(item)) => Poll::Ready(item),
+            Poll::Ready(None) => {
+                self.members = None;
+                Poll::Pending
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// What a read of the messages leaves to tell, if anything.
+    fn after_read(&mut self, read: Result<(), SubscriptionError>) -> Option<FeedItem> {
+        match read {
+            Ok(()) => None,
+            Err(SubscriptionError::Lagged {
+                first_missing,
+                first_available,
+            }) => {
+                self.messages.skip_to(first_available);
+                Some(FeedItem::FellBehind {
+                    first_missed: first_missing,
+                    resumed_at: first_available,
+                })
+            }
+            Err(SubscriptionError::RoomClosed) => Some(FeedItem::Closed),
+            Err(error) => Some(FeedItem::Failed(status::from_subscription(error))),
+        }
+    }
 }
 
 /// What a client is told when the server ended its stream.

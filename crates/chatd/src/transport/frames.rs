@@ -28,6 +28,13 @@ type Frames = Pin<Box<dyn Stream<Item = Result<Bytes, Status>> + Send>>;
 /// (tonic's encoder gathers as much).
 const GATHER: usize = 32 * 1024;
 
+/// Marks a response whose body's chunks each stand alone: an encoded
+/// message's frame, or frames gathered into a piece of their own. Handed on
+/// whole, such a chunk keeps no larger buffer alive (what a chunk split
+/// off an encoder's buffer would), so it need not be copied first.
+#[derive(Debug, Clone, Copy)]
+pub struct StandAloneChunks;
+
 /// Where a call's handler leaves its replies for [`FramedReplies`].
 #[derive(Clone, Default)]
 struct FrameSlot(Arc<Mutex<Option<Frames>>>);
@@ -47,7 +54,7 @@ pub fn hand_off<T: Send + 'static>(
 ) -> Pin<Box<dyn Stream<Item = Result<Encoded<T>, Status>> + Send>> {
     match extensions.get::<FrameSlot>() {
         Some(slot) => {
-            let frames = replies.map(|reply| reply.map(|encoded| encoded.frame().clone()));
+            let frames = replies.map(|reply| reply.map(Encoded::into_frame));
             *slot.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::pin(frames));
             Box::pin(futures::stream::empty())
         }
@@ -89,7 +96,11 @@ where
             let response = response.await?;
             Ok(match slot.take() {
                 // tonic's body holds no reply, only its `OK` trailers.
-                Some(frames) => response.map(|_| Body::new(FrameBody::new(frames))),
+                Some(frames) => {
+                    let mut response = response.map(|_| Body::new(FrameBody::new(frames)));
+                    response.extensions_mut().insert(StandAloneChunks);
+                    response
+                }
                 None => response,
             })
         }

@@ -14,7 +14,7 @@ mod tls;
 
 pub use admission::{Admission, RESERVED_DESCRIPTORS, address_key, raise_descriptor_limit};
 pub use connections::{CallService, Http, serve};
-pub use frames::{FramedReplies, hand_off};
+pub use frames::{FramedReplies, StandAloneChunks, hand_off};
 pub use incoming::{Caller, Connection, ConnectionInfo, ConnectionSettings, incoming};
 pub use replies::{FRAMING, ReplyBudgetLayer, ReplyQuota};
 pub use tls::{Tls, self_signed};

@@ -28,7 +28,7 @@ use tokio::sync::Notify;
 use tokio::sync::futures::OwnedNotified;
 use tokio::time::{Instant, Sleep};
 
-use super::{ConnectionInfo, oversized};
+use super::{ConnectionInfo, StandAloneChunks, oversized};
 use crate::metrics::{Limit, OpenCount};
 
 /// The most of a body handed to hyper at once (an HTTP/2 frame's default
@@ -263,6 +263,10 @@ impl ReplyQuota {
     /// Gives back up to `bytes` of what this call holds.
     fn give_back(&self, bytes: usize) {
         if let Some(held) = &self.shared {
+            // Most often nothing is held: a plain read, no locked update.
+            if held.bytes.load(Ordering::Acquire) == 0 {
+                return;
+            }
             let given = held
                 .bytes
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
@@ -331,11 +335,13 @@ where
             {
                 metrics.limit_hit(Limit::RequestSize);
             }
+            let stand_alone = response.extensions().get::<StandAloneChunks>().is_some();
             Ok(response.map(|body| MeteredBody {
                 inner: body,
                 _open: open,
                 quota,
                 rest: Bytes::new(),
+                stand_alone,
                 write_wait: None,
             }))
         })
@@ -353,6 +359,9 @@ pin_project_lite::pin_project! {
         quota: ReplyQuota,
         // What is left of the chunk being handed on.
         rest: Bytes,
+        // The chunks stand alone (see `StandAloneChunks`): handed on
+        // without a copy.
+        stand_alone: bool,
         write_wait: Option<WriteWait>,
     }
 }
@@ -386,10 +395,17 @@ where
                 other => return Poll::Ready(other),
             }
         }
-        // A copy: a piece split off would keep the whole encode buffer (a
-        // long reply's, or a busy stream's) alive while HTTP/2 holds it.
-        let piece = Bytes::copy_from_slice(&this.rest[..this.rest.len().min(PIECE)]);
-        this.rest.advance(piece.len());
+        let len = this.rest.len().min(PIECE);
+        let piece = if *this.stand_alone {
+            this.rest.split_to(len)
+        } else {
+            // A copy: a piece split off would keep the whole encode buffer
+            // (a long reply's, or a busy stream's) alive while HTTP/2 holds
+            // it.
+            let piece = Bytes::copy_from_slice(&this.rest[..len]);
+            this.rest.advance(len);
+            piece
+        };
         if this.rest.is_empty() {
             *this.rest = Bytes::new();
         }
@@ -458,6 +474,7 @@ mod tests {
             inner: http_body_util::Full::new(chunk),
             quota: quota.clone(),
             rest: Bytes::new(),
+            stand_alone: false,
             write_wait: None,
         };
         let mut sizes = Vec::new();
@@ -482,6 +499,7 @@ mod tests {
             inner: http_body_util::Full::new(Bytes::from(vec![0u8; UNWRITTEN + 1])),
             quota: ReplyQuota::new(Arc::clone(&budget)),
             rest: Bytes::new(),
+            stand_alone: false,
             write_wait: None,
         };
         let mut handed = 0;
@@ -508,6 +526,7 @@ mod tests {
             inner: http_body_util::Full::new(Bytes::from_static(b"next")),
             quota: ReplyQuota::new(Arc::clone(&budget)),
             rest: Bytes::new(),
+            stand_alone: false,
             write_wait: None,
         };
         let frame = body.frame().await.unwrap().unwrap();
@@ -521,6 +540,7 @@ mod tests {
             inner: http_body_util::Full::new(Bytes::from_static(b"held")),
             quota: ReplyQuota::new(Arc::clone(&budget)),
             rest: Bytes::new(),
+            stand_alone: false,
             write_wait: None,
         };
         let waited = tokio::time::timeout(10 * IDLE_RECHECK, blocked.frame()).await;
