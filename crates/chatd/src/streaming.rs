@@ -12,10 +12,12 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use chat_engine::{Message, Subscription, SubscriptionError};
 use futures::Stream;
 use futures::future::BoxFuture;
+use tokio::time::Sleep;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::Status;
 
@@ -45,6 +47,7 @@ where
     SubscriptionStream {
         subscription,
         ready: VecDeque::new(),
+        held: None,
         paying: None,
         shutdown: stop_signal(&shutdown),
         quota,
@@ -60,6 +63,8 @@ pub struct SubscriptionStream<T, F> {
     subscription: Subscription,
     /// Converted; paid for unless `paying`.
     ready: VecDeque<T>,
+    /// Nothing is read until this wait is over.
+    held: Option<Pin<Box<Sleep>>>,
     /// Waiting for the reply budget to pay for `ready`.
     paying: Option<BoxFuture<'static, ()>>,
     shutdown: StopSignal,
@@ -91,6 +96,10 @@ where
             if Pin::new(&mut this.shutdown).poll(cx).is_ready() {
                 this.ended = true;
                 return Poll::Ready(None);
+            }
+            if let Some(held) = &mut this.held {
+                ready!(held.as_mut().poll(cx));
+                this.held = None;
             }
             if let Some(paying) = &mut this.paying {
                 ready!(paying.as_mut().poll(cx));
@@ -126,6 +135,13 @@ where
 }
 
 impl<T: prost::Message, F> SubscriptionStream<T, F> {
+    /// Reads nothing until `delay` has passed (the subscription's start
+    /// is fixed already, so nothing is missed meanwhile).
+    pub fn held_for(mut self, delay: Duration) -> Self {
+        self.held = (!delay.is_zero()).then(|| Box::pin(tokio::time::sleep(delay)));
+        self
+    }
+
     /// Takes the bytes of `ready` from the reply budget, now if it has
     /// them, or in `paying` once it has.
     fn pay_for_ready(&mut self) {

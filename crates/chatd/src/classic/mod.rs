@@ -11,7 +11,7 @@ use chat_engine::{Draft, Engine, Origin, Room, Start};
 use chat_proto::classic::chat_server_server::{ChatServer, ChatServerServer};
 use chat_proto::classic::{Empty, Note};
 use chat_proto::codec::Encoded;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -111,13 +111,9 @@ impl ChatServer for ClassicChat {
                 })
             },
         );
-        if self.replay_delay.is_zero() {
-            return Ok(Response::new(hand_off(request.extensions(), notes)));
-        }
         // Taken now (nothing is missed), sent after the wait.
-        let wait = futures::stream::once(tokio::time::sleep(self.replay_delay));
-        let held = wait.filter_map(|()| async { None }).chain(notes);
-        Ok(Response::new(hand_off(request.extensions(), held)))
+        let notes = notes.held_for(self.replay_delay);
+        Ok(Response::new(hand_off(request.extensions(), notes)))
     }
 
     async fn send_note(&self, request: Request<Note>) -> Result<Response<Empty>, Status> {

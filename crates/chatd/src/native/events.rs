@@ -12,7 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use chat_engine::{
     Message, Room, RoomChange, RoomEvent, RoomEventsError, Start, Subscription, SubscriptionError,
@@ -23,6 +23,7 @@ use chat_proto::chat::v1::{
     RoomCreated, RoomJoined, RoomLeft,
 };
 use chat_proto::codec::Encoded;
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tonic::Status;
@@ -51,7 +52,7 @@ pub fn open(
     session: Arc<Session>,
     cursors: HashMap<String, u64>,
     quota: ReplyQuota,
-) -> Result<EventStream, Status> {
+) -> Result<impl Stream<Item = EventItem> + Send + 'static, Status> {
     let StreamControl {
         generation,
         receiver: control,
@@ -60,6 +61,7 @@ pub fn open(
     let mut events = Events {
         sessions: sessions.clone(),
         links,
+        user: session.name().to_owned(),
         session,
         generation,
         control,
@@ -68,24 +70,22 @@ pub fn open(
         feeds: Vec::new(),
         next_feed: 0,
         pending: Pending::default(),
+        paying: None,
         quota,
         ended: false,
     };
     events.follow_joined_rooms(&cursors);
     events.tell_invitations();
-    Ok(Box::pin(futures::stream::unfold(
-        events,
-        |mut events| async move {
-            let item = events.next().await?;
-            Some((item, events))
-        },
-    )))
+    Ok(events)
 }
 
 struct Events {
     sessions: Sessions,
     /// Links to files in messages are made for this stream's user.
     links: FileLinks,
+    /// The session's user, kept here: looked at for every message read,
+    /// where the session itself would be a cache miss more.
+    user: String,
     session: Arc<Session>,
     /// Which of the session's streams this is.
     generation: u64,
@@ -102,6 +102,9 @@ struct Events {
     next_feed: usize,
     /// Events ready for the client.
     pending: Pending,
+    /// Waiting for the reply budget to pay for `pending`, or shutdown
+    /// (`false`).
+    paying: Option<BoxFuture<'static, bool>>,
     quota: ReplyQuota,
     ended: bool,
 }
@@ -141,28 +144,6 @@ impl Events {
         }
     }
 
-    /// The next event for the client; `None` once the stream is over.
-    async fn next(&mut self) -> Option<EventItem> {
-        loop {
-            // Waiting (and so watching for shutdown) only when the budget
-            // is spent: the shutdown token is shared by every stream.
-            let unpaid = std::mem::take(&mut self.pending.unpaid);
-            if unpaid > 0 && !self.quota.try_take(unpaid) {
-                tokio::select! {
-                    () = self.quota.take(unpaid) => {}
-                    () = self.sessions.shutdown().cancelled() => return None,
-                }
-            }
-            if let Some(item) = self.pending.items.pop_front() {
-                return Some(item);
-            }
-            if self.ended {
-                return None;
-            }
-            std::future::poll_fn(|cx| self.poll_step(cx)).await;
-        }
-    }
-
     /// Handles one thing that happened, queueing events or ending the
     /// stream.
     ///
@@ -191,13 +172,10 @@ impl Events {
                 feeds,
                 pending,
                 links,
-                session,
+                user,
                 ..
             } = self;
-            let reader = convert::Reader {
-                links,
-                name: session.name(),
-            };
+            let reader = convert::Reader { links, name: user };
             let Poll::Ready(item) = feeds[index].poll(cx, pending, reader) else {
                 continue;
             };
@@ -360,6 +338,45 @@ impl Events {
     /// Queues one event for the client.
     fn emit(&mut self, kind: Kind) {
         self.pending.push(Ok(Encoded::new(&event(kind))));
+    }
+}
+
+/// The stream does its work when polled: it hands on what is queued once
+/// the reply budget has paid for it, and otherwise takes one step.
+impl Stream for Events {
+    type Item = EventItem;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<EventItem>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(paying) = &mut this.paying {
+                let paid = ready!(paying.as_mut().poll(cx));
+                this.paying = None;
+                if !paid {
+                    return Poll::Ready(None);
+                }
+            }
+            // Waiting (and so watching for shutdown) only when the budget
+            // is spent: the shutdown token is shared by every stream.
+            let unpaid = std::mem::take(&mut this.pending.unpaid);
+            if unpaid > 0 && !this.quota.try_take(unpaid) {
+                let (quota, shutdown) = (this.quota.clone(), this.sessions.shutdown().clone());
+                this.paying = Some(Box::pin(async move {
+                    tokio::select! {
+                        () = quota.take(unpaid) => true,
+                        () = shutdown.cancelled() => false,
+                    }
+                }));
+                continue;
+            }
+            if let Some(item) = this.pending.items.pop_front() {
+                return Poll::Ready(Some(item));
+            }
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            ready!(this.poll_step(cx));
+        }
     }
 }
 
