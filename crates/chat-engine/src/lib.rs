@@ -12,6 +12,7 @@
 //! if the store no longer has what it missed. Nothing is dropped silently.
 
 mod access;
+mod arrivals;
 mod changes;
 mod committer;
 mod directory;

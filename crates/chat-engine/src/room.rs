@@ -6,9 +6,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use tokio::sync::Notify;
-
 use crate::access::{AccessChange, RoomAccess, Target};
+use crate::arrivals::Arrivals;
 use crate::changes::{self, Author};
 use crate::committer::{Committer, Post};
 use crate::directory::Directory;
@@ -42,7 +41,7 @@ pub struct Room {
     committer: Committer,
     state: RwLock<RoomState>,
     /// Woken on every new message and on close.
-    arrivals: Arc<Notify>,
+    arrivals: Arrivals,
     subscribers: AtomicUsize,
     /// A task is reading a gap in the numbers from the store.
     filling: AtomicBool,
@@ -188,7 +187,7 @@ impl Room {
                 waiting: BTreeMap::new(),
                 heard_of: published,
             }),
-            arrivals: Arc::new(Notify::new()),
+            arrivals: Arrivals::default(),
             subscribers: AtomicUsize::new(0),
             filling: AtomicBool::new(false),
             members: Members::new(),
@@ -553,7 +552,7 @@ impl Room {
             (shown, gap)
         };
         if shown {
-            self.arrivals.notify_waiters();
+            self.arrivals.wake_all();
         }
         gap
     }
@@ -647,7 +646,7 @@ impl Room {
             // What waited right after the skipped numbers can be shown now.
             self.show_waiting(&mut state);
         }
-        self.arrivals.notify_waiters();
+        self.arrivals.wake_all();
     }
 
     /// A subscription that starts at `start` and then follows every new
@@ -879,7 +878,7 @@ impl Room {
     /// read what was posted before) and member watchers that it closed.
     pub(crate) fn close(&self) {
         self.write_state().closed = true;
-        self.arrivals.notify_waiters();
+        self.arrivals.wake_all();
         self.members.close();
     }
 
@@ -887,7 +886,7 @@ impl Room {
         self.store.as_ref()
     }
 
-    pub(crate) fn arrivals(&self) -> &Arc<Notify> {
+    pub(crate) fn arrivals(&self) -> &Arrivals {
         &self.arrivals
     }
 

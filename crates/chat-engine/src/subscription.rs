@@ -7,8 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use tokio::sync::futures::OwnedNotified;
-
+use crate::arrivals::Place;
 use crate::store::StoreError;
 use crate::{Message, Room, SubscriptionError};
 
@@ -44,8 +43,8 @@ pub struct Subscription {
     /// Set while replaying `Start::Last`: history older than what the store
     /// keeps was never promised, so starting later than asked is no loss.
     accept_later_start: bool,
-    /// The wait for the room's next message, made before the last look.
-    arrival: Option<Pin<Box<OwnedNotified>>>,
+    /// Its place among those the room wakes, taken at its first wait.
+    place: Option<Place>,
     catching_up: Option<CatchUp>,
 }
 
@@ -70,7 +69,7 @@ impl Subscription {
             room,
             next_seq,
             accept_later_start,
-            arrival: None,
+            place: None,
             catching_up: None,
         }
     }
@@ -116,8 +115,8 @@ impl Subscription {
     /// the rest of the read. Messages `convert` skips count as read, so a
     /// ready poll may append nothing.
     ///
-    /// Polled in place, the wait stays registered between polls: a stream
-    /// built on it neither moves its state nor makes its wait anew for
+    /// Polled in place, it keeps its place among those the room wakes: a
+    /// stream built on it neither moves its state nor registers anew for
     /// every message.
     pub fn poll_recv_into<T>(
         &mut self,
@@ -140,17 +139,20 @@ impl Subscription {
                     Err(error) => return Poll::Ready(Err(error)),
                 }
             }
-            // Made before looking, so a message posted between the look and
-            // the wait still wakes us. (A `Notified` sees every wake-up from
-            // when it is made; it takes the room's lock only to wait, so a
-            // look that finds messages costs none.) Kept until it fires.
+            // Marked waiting before looking, so a message shown after the
+            // look still wakes us.
             let room = &self.room;
-            let arrival = self
-                .arrival
-                .get_or_insert_with(|| Box::pin(Arc::clone(room.arrivals()).notified_owned()));
+            room.arrivals().wait(&mut self.place, cx.waker());
             let state = room.read_state();
             let window_start = state.window_start();
-            if self.next_seq >= window_start && self.next_seq <= state.published {
+            let found = self.next_seq >= window_start && self.next_seq <= state.published;
+            if self.next_seq <= state.published || state.closed {
+                // Not waiting after all.
+                if let Some(place) = &self.place {
+                    place.found();
+                }
+            }
+            if found {
                 let skip = (self.next_seq - window_start) as usize;
                 let mut last = None;
                 let mut count = 0;
@@ -180,10 +182,7 @@ impl Subscription {
             if state.closed {
                 return Poll::Ready(Err(SubscriptionError::RoomClosed));
             }
-            drop(state);
-            ready!(arrival.as_mut().poll(cx));
-            // It fired: the next look makes a new one.
-            self.arrival = None;
+            return Poll::Pending;
         }
     }
 
@@ -239,6 +238,9 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        if let Some(place) = self.place.take() {
+            self.room.arrivals().leave(place);
+        }
         self.room.unsubscribed();
     }
 }
