@@ -51,11 +51,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Server-streaming methods that fan one message out to many subscribers.
 /// Their servers stream `Encoded<T>`, a `T` encoded once and shared by every
-/// stream that sends it, instead of encoding a `T` per subscriber; their
-/// clients still receive plain `T`s.
+/// stream that sends it (the lobby's chat, which names its reader, once per
+/// reader), and hand the encodings to the connection as they are, instead
+/// of tonic encoding a `T` per subscriber; their clients still receive
+/// plain `T`s. (The lobby protocol has no package.)
 const SHARED_ENCODING: &[&str] = &[
     "grpc.ChatServer.ChatStream",
     "chat.v1.ChatService.Subscribe",
+    "Lobby.TryChatReceive",
+    "Channel.TryChatReceive",
 ];
 
 /// Generates tonic clients as they are and servers with the output types of
@@ -70,10 +74,12 @@ impl ServiceGenerator for SharedEncodingServers {
         self.clients.generate(service.clone(), buf);
         let mut service = service;
         for method in &mut service.methods {
-            let name = format!(
-                "{}.{}.{}",
-                service.package, service.proto_name, method.proto_name
-            );
+            let name = [&service.package, &service.proto_name, &method.proto_name]
+                .into_iter()
+                .filter(|part| !part.is_empty())
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(".");
             if SHARED_ENCODING.contains(&name.as_str()) {
                 method.output_type =
                     format!("crate::codec::Encoded<super::{}>", method.output_type);

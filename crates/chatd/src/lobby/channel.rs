@@ -15,7 +15,7 @@ use super::peer_address;
 use crate::address_rate::AddressRate;
 use crate::files::FileLinks;
 use crate::status;
-use crate::transport::{Caller, ConnectionInfo, ReplyQuota};
+use crate::transport::ConnectionInfo;
 
 pub struct ChannelService {
     hub: LobbyHub,
@@ -65,17 +65,16 @@ impl Channel for ChannelService {
         request: Request<Chat>,
     ) -> Result<Response<ChatStream>, Status> {
         let channel = channel_of(&request)?;
-        let quota = ReplyQuota::of(request.extensions());
-        let caller = Caller::of(request.extensions());
         let from = peer_address(&request)?;
-        let index = request.into_inner().index;
+        let (_, extensions, chat) = request.into_parts();
+        let index = chat.index;
         self.hub.user(index, from).map_err(status::from_hub)?;
         let (room, left) = self.hub.seat_in(index, channel).map_err(status::from_hub)?;
         Ok(Response::new(chat_stream(
             &room,
             index,
             left,
-            (quota, caller),
+            &extensions,
             self.links.clone(),
         )))
     }

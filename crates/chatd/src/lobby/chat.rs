@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chat_engine::{Draft, Message, Origin, Room, RoomEvent, RoomEvents, RoomEventsError, Start};
+use chat_proto::codec::Encoded;
 use chat_proto::lobby::status_reply::Status as StatusKind;
 use chat_proto::lobby::{Chat, StatusReply};
 use futures::Stream;
@@ -19,7 +20,7 @@ use crate::files::{self, FileLinks};
 use crate::sessions::names::{lobby_user_index, lobby_user_name};
 use crate::status;
 use crate::streaming::subscription_stream;
-use crate::transport::{Caller, ReplyQuota};
+use crate::transport::{Caller, ReplyQuota, hand_off};
 
 /// `message` as lobby user `reader` should get it: `None` for its own.
 pub fn chat_for(reader: &str, message: &Message, links: &FileLinks, room: &str) -> Option<Chat> {
@@ -60,25 +61,28 @@ pub async fn post_chat(room: &Arc<Room>, index: i32, text: Option<String>) -> Re
     .map_err(status::from_engine)
 }
 
-pub type ChatStream = Pin<Box<dyn Stream<Item = Result<Chat, Status>> + Send>>;
+pub type ChatStream = Pin<Box<dyn Stream<Item = Result<Encoded<Chat>, Status>> + Send>>;
 pub type StatusStream = Pin<Box<dyn Stream<Item = Result<StatusReply, Status>> + Send>>;
 
 /// Streams new messages of `room` to lobby user `index`, all but its own,
-/// until `until` fires or the room closes.
+/// until `until` fires or the room closes: the replies to the call whose
+/// request had `extensions`.
 pub fn chat_stream(
     room: &Arc<Room>,
     index: i32,
     until: CancellationToken,
-    (quota, caller): (ReplyQuota, Option<Caller>),
+    extensions: &http::Extensions,
     links: FileLinks,
 ) -> ChatStream {
     let me = lobby_user_name(index);
     let name = room.name().to_owned();
     let subscription = room.subscribe(Start::Live);
+    let (quota, caller) = (ReplyQuota::of(extensions), Caller::of(extensions));
     let chats = subscription_stream(subscription, until, quota, caller, move |message| {
-        chat_for(&me, message, &links, &name)
+        // Each reader's own: it names the reader.
+        chat_for(&me, message, &links, &name).map(|chat| Encoded::new(&chat))
     });
-    Box::pin(chats)
+    hand_off(extensions, chats)
 }
 
 pub fn status_reply(kind: StatusKind, index: i32, channel: i32) -> StatusReply {

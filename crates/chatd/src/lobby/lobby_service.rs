@@ -16,7 +16,6 @@ use super::peer_address;
 use crate::address_rate::AddressRate;
 use crate::files::FileLinks;
 use crate::status;
-use crate::transport::{Caller, ReplyQuota};
 
 pub struct LobbyService {
     hub: LobbyHub,
@@ -110,16 +109,15 @@ impl Lobby for LobbyService {
         &self,
         request: Request<Chat>,
     ) -> Result<Response<ChatStream>, Status> {
-        let quota = ReplyQuota::of(request.extensions());
-        let caller = Caller::of(request.extensions());
         let from = peer_address(&request)?;
-        let index = request.into_inner().index;
+        let (_, extensions, chat) = request.into_parts();
+        let index = chat.index;
         let gone = self.hub.user(index, from).map_err(status::from_hub)?;
         Ok(Response::new(chat_stream(
             self.hub.lobby(),
             index,
             gone,
-            (quota, caller),
+            &extensions,
             self.links.clone(),
         )))
     }
