@@ -59,7 +59,11 @@ impl Arrivals {
             None => *place = Some(self.take_place(waker)),
         }
         if let Some(place) = place {
-            place.waiting.store(true, Ordering::SeqCst);
+            // No stronger order needed: the look that follows takes the
+            // room's read lock, and a message is shown under its write
+            // lock before `wake_all`, so either the look sees the message
+            // or this mark happens before `wake_all` reads it.
+            place.waiting.store(true, Ordering::Release);
         }
     }
 
@@ -100,7 +104,7 @@ impl Arrivals {
     pub(crate) fn wake_all(&self) {
         let places = lock(&self.places);
         for taken in places.taken.iter().flatten() {
-            if taken.flag.swap(false, Ordering::SeqCst) {
+            if taken.flag.swap(false, Ordering::AcqRel) {
                 taken.waker.wake_by_ref();
             }
         }
@@ -108,8 +112,9 @@ impl Arrivals {
 }
 
 impl Place {
-    /// The subscriber found what it looked for: it no longer waits.
-    pub(crate) fn found(&self) {
+    /// The subscriber's look found something (messages, or the room's
+    /// end): it does not wait after all.
+    pub(crate) fn stop_waiting(&self) {
         self.waiting.store(false, Ordering::Relaxed);
     }
 }
@@ -147,7 +152,7 @@ mod tests {
         let (mut a_place, mut b_place) = (None, None);
         arrivals.wait(&mut a_place, &a_waker);
         arrivals.wait(&mut b_place, &b_waker);
-        b_place.as_ref().unwrap().found();
+        b_place.as_ref().unwrap().stop_waiting();
         arrivals.wake_all();
         arrivals.wake_all();
         assert_eq!(a.0.load(Ordering::SeqCst), 1, "woken once for one wait");

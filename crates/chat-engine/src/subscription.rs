@@ -89,21 +89,9 @@ impl Subscription {
     /// before the close, then [`SubscriptionError::RoomClosed`].
     pub async fn recv(&mut self, max: usize) -> Result<Vec<Arc<Message>>, SubscriptionError> {
         let mut batch = Vec::new();
-        self.recv_into(max, &mut batch, |message| Some(Arc::clone(message)))
-            .await?;
+        let mut clone = |message: &Arc<Message>| Some(Arc::clone(message));
+        std::future::poll_fn(|cx| self.poll_recv_into(cx, max, &mut batch, &mut clone)).await?;
         Ok(batch)
-    }
-
-    /// Like [`Subscription::recv`], but hands each message to `convert`
-    /// where it lies and appends what it makes to `out` (see
-    /// [`Subscription::poll_recv_into`]).
-    pub async fn recv_into<T>(
-        &mut self,
-        max: usize,
-        out: &mut impl Extend<T>,
-        mut convert: impl FnMut(&Arc<Message>) -> Option<T>,
-    ) -> Result<(), SubscriptionError> {
-        std::future::poll_fn(|cx| self.poll_recv_into(cx, max, out, &mut convert)).await
     }
 
     /// Reads up to `max` messages if there are any, handing each to
@@ -145,14 +133,13 @@ impl Subscription {
             room.arrivals().wait(&mut self.place, cx.waker());
             let state = room.read_state();
             let window_start = state.window_start();
-            let found = self.next_seq >= window_start && self.next_seq <= state.published;
-            if self.next_seq <= state.published || state.closed {
-                // Not waiting after all.
-                if let Some(place) = &self.place {
-                    place.found();
-                }
+            let published = self.next_seq <= state.published;
+            if (published || state.closed)
+                && let Some(place) = &self.place
+            {
+                place.stop_waiting();
             }
-            if found {
+            if published && self.next_seq >= window_start {
                 let skip = (self.next_seq - window_start) as usize;
                 let mut last = None;
                 let mut count = 0;
@@ -173,7 +160,7 @@ impl Subscription {
                 self.room.metrics().deliveries.inc_by(count);
                 return Poll::Ready(Ok(()));
             }
-            if self.next_seq <= state.published {
+            if published {
                 // Fallen out of the window: read from the store.
                 drop(state);
                 self.start_catch_up(window_start, max);

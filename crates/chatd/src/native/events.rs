@@ -61,7 +61,6 @@ pub fn open(
     let mut events = Events {
         sessions: sessions.clone(),
         links,
-        user: session.name().to_owned(),
         session,
         generation,
         control,
@@ -83,9 +82,6 @@ struct Events {
     sessions: Sessions,
     /// Links to files in messages are made for this stream's user.
     links: FileLinks,
-    /// The session's user, kept here: looked at for every message read,
-    /// where the session itself would be a cache miss more.
-    user: String,
     session: Arc<Session>,
     /// Which of the session's streams this is.
     generation: u64,
@@ -172,10 +168,13 @@ impl Events {
                 feeds,
                 pending,
                 links,
-                user,
+                session,
                 ..
             } = self;
-            let reader = convert::Reader { links, name: user };
+            let reader = convert::Reader {
+                links,
+                name: session.name(),
+            };
             let Poll::Ready(item) = feeds[index].poll(cx, pending, reader) else {
                 continue;
             };
