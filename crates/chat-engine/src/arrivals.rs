@@ -111,6 +111,14 @@ impl Arrivals {
     }
 }
 
+#[cfg(test)]
+impl Arrivals {
+    /// Places taken and not given back.
+    pub(crate) fn taken(&self) -> usize {
+        lock(&self.places).taken.iter().flatten().count()
+    }
+}
+
 impl Place {
     /// The subscriber's look found something (messages, or the room's
     /// end): it does not wait after all.

@@ -934,4 +934,27 @@ mod tests {
         assert_eq!(room.read_state().waiting.len(), 8);
         assert_eq!(room.behind_to(), Some(100));
     }
+
+    #[tokio::test]
+    async fn subscribers_that_go_give_their_place_back() {
+        let engine = Engine::new(EngineConfig::default(), Arc::new(MemoryStore::new(100)));
+        let room = engine.room("general");
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut clone = |message: &Arc<Message>| Some(Arc::clone(message));
+        for _ in 0..100 {
+            let mut subscription = room.subscribe(Start::Live);
+            let mut read = Vec::new();
+            let polled = subscription.poll_recv_into(&mut cx, 1, &mut read, &mut clone);
+            assert!(polled.is_pending(), "nothing to read: it waits");
+        }
+        assert_eq!(room.arrivals().taken(), 0, "every place given back");
+        let _waiting: Vec<_> = (0..3)
+            .map(|_| {
+                let mut subscription = room.subscribe(Start::Live);
+                let _ = subscription.poll_recv_into(&mut cx, 1, &mut Vec::new(), &mut clone);
+                subscription
+            })
+            .collect();
+        assert_eq!(room.arrivals().taken(), 3);
+    }
 }
