@@ -32,7 +32,10 @@ test("a message is edited, reacted to and deleted, and everyone sees it", async 
   // Up edits a message the server has taken, not one still on its way.
   await expectShownOnce(ann.page, "helo wrld");
   await ann.page.press("textarea[name=message]", "ArrowUp");
-  expect(await ann.page.inputValue("textarea[name=message]")).toBe("helo wrld");
+  // The composer takes the text after the next paint.
+  await expect
+    .poll(() => ann.page.inputValue("textarea[name=message]"))
+    .toBe("helo wrld");
   expect(await ann.page.locator(".composer .replying").innerText()).toContain(
     "Editing your message",
   );
@@ -65,7 +68,9 @@ test("a message is edited, reacted to and deleted, and everyone sees it", async 
   await bob.page.fill("textarea[name=message]", "great :tad");
   await bob.page.locator(".composer .shortcodes").getByText(":tada:").waitFor();
   await bob.page.press("textarea[name=message]", "Tab");
-  expect(await bob.page.inputValue("textarea[name=message]")).toBe("great 🎉 ");
+  await expect
+    .poll(() => bob.page.inputValue("textarea[name=message]"))
+    .toBe("great 🎉 ");
   await bob.page.press("textarea[name=message]", "Enter");
   await expectShownOnce(ann.page, "great 🎉");
 
