@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use bytes::Bytes;
 use chat_proto::chat::v1 as native;
 use chat_proto::chat::v1::chat_service_client::ChatServiceClient;
@@ -605,26 +605,52 @@ fn latency_of(run: &Run, text: &str) -> Option<(u64, usize)> {
 }
 
 /// A raw HTTP/2 classic subscriber (see [`RawNotes`]): its latencies,
-/// kept apart from the others and out of the delivery count.
+/// kept apart from the others and out of the delivery count. It runs on
+/// a thread of its own, so that the kernel runs it when a note arrives:
+/// on the bench's runtime it would wait its turn behind the tonic
+/// subscribers that got the same message, and measure them, not chatd.
 async fn read_raw(server: SocketAddr, run: Arc<Run>) -> anyhow::Result<Task<Histogram<u64>>> {
-    let mut notes = RawNotes::open(server).await?;
-    let mut stop = run.stop.subscribe();
     let mut latencies = latency_histogram()?;
-    Ok(tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = stop.wait_for(|&s| s) => return latencies,
-                note = notes.next() => match note {
-                    Ok(Some(note)) => {
-                        if let Some((latency, _)) = latency_of(&run, &note.message) {
-                            let _ = latencies.record(latency);
-                        }
-                    }
-                    _ => return latencies,
-                },
+    let (opened, open) = tokio::sync::oneshot::channel();
+    let reader = tokio::task::spawn_blocking(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                let _ = opened.send(Err(error.into()));
+                return latencies;
             }
-        }
-    }))
+        };
+        runtime.block_on(async {
+            let mut notes = match RawNotes::open(server).await {
+                Ok(notes) => notes,
+                Err(error) => {
+                    let _ = opened.send(Err(error));
+                    return;
+                }
+            };
+            let _ = opened.send(Ok(()));
+            let mut stop = run.stop.subscribe();
+            loop {
+                tokio::select! {
+                    _ = stop.wait_for(|&s| s) => return,
+                    note = notes.next() => match note {
+                        Ok(Some(note)) => {
+                            if let Some((latency, _)) = latency_of(&run, &note.message) {
+                                let _ = latencies.record(latency);
+                            }
+                        }
+                        _ => return,
+                    },
+                }
+            }
+        });
+        latencies
+    });
+    open.await.context("the raw reader's thread ended")??;
+    Ok(reader)
 }
 
 /// Who a subscriber is, where.
