@@ -37,6 +37,16 @@ pub enum Protocol {
     /// as channels, each subscriber on a connection of its own (Redis
     /// sends a channel's message once per connection).
     Redis,
+    /// The classic protocol from a bare HTTP/2 relay started here (see
+    /// `chat-bench bare-h2`): what HTTP/2 itself costs, under chatd.
+    BareH2,
+}
+
+impl Protocol {
+    /// Whether subscribers and publishers speak the classic protocol.
+    fn is_classic(self) -> bool {
+        matches!(self, Protocol::Classic | Protocol::BareH2)
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -115,6 +125,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     for load in loads {
         let target = match load.protocol {
             Protocol::Redis => Target::redis(&load.target, &load.redis_server).await?,
+            Protocol::BareH2 => Target::bare_h2(&load.target).await?,
             _ => Target::start(&load.target, ROOMY).await?,
         };
         let figures = measure(&load, &target, "").await?;
@@ -129,14 +140,14 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
 
 impl FanoutArgs {
     pub fn check(&self) -> anyhow::Result<()> {
-        if self.protocol == Protocol::Classic && self.rooms != 1 {
+        if self.protocol.is_classic() && self.rooms != 1 {
             bail!("the classic protocol has one room; use --rooms 1");
         }
         if self.typists > 0 && self.protocol != Protocol::Native {
             bail!("--typists type in native rooms; use --protocol native");
         }
-        if self.raw_readers > 0 && self.protocol != Protocol::Classic {
-            bail!("--raw-readers read the classic protocol; use --protocol classic");
+        if self.raw_readers > 0 && !self.protocol.is_classic() {
+            bail!("--raw-readers read the classic protocol; use --protocol classic or bare-h2");
         }
         if self.beside_redis && (self.protocol == Protocol::Redis || self.target.is_remote()) {
             bail!(
@@ -284,7 +295,7 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
     // and in room i (p) over the nodes modulo the rooms, so every room has
     // subscribers and publishers on every node.
     let nodes = match args.protocol {
-        Protocol::Classic | Protocol::Redis => vec![target.classic],
+        Protocol::Classic | Protocol::BareH2 | Protocol::Redis => vec![target.classic],
         Protocol::Native => target.native_nodes.clone(),
     };
     let run = Arc::new(Run {
@@ -366,6 +377,7 @@ pub async fn measure(args: &FanoutArgs, target: &Target, prefix: &str) -> anyhow
         samples: latency.len(),
         server: match args.protocol {
             Protocol::Redis => "redis-server",
+            Protocol::BareH2 => "bare h2",
             _ => "chatd",
         },
         cpu: cpu.map(|cpu| cpu / elapsed),

@@ -1,6 +1,7 @@
 //! `chat-bench`: measures chatd and prints the figures.
 
 mod attention;
+mod bare_h2;
 mod changes;
 mod cluster;
 mod fanout;
@@ -32,6 +33,10 @@ enum Command {
     Store(store::StoreArgs),
     /// Fan-out: deliveries per second and send-to-receive latency.
     Fanout(fanout::FanoutArgs),
+    /// A bare HTTP/2 relay of the classic protocol on the `h2` crate
+    /// alone, which `fanout --protocol bare-h2` starts: the floor under
+    /// chatd's figures.
+    BareH2(bare_h2::BareH2Args),
     /// Idle subscribers held, and the server's memory per subscriber.
     Idle(idle::IdleArgs),
     /// The classic fan-out load, calm and while hostile clients attack the
@@ -67,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
     match Args::parse().command {
         Command::Store(args) => store::run(args).await,
         Command::Fanout(args) => fanout::run(args).await,
+        Command::BareH2(args) => bare_h2::run(args).await,
         Command::Changes(args) => changes::run(args).await,
         Command::Attention(args) => attention::run(args).await,
         Command::Search(args) => search::run(args).await,

@@ -155,6 +155,42 @@ impl Target {
         if !chat_testkit::wait_until_listening(port).await {
             bail!("{} did not listen on {addr}", program.display());
         }
+        Self::other_server(args, child, addr).await
+    }
+
+    /// A bare HTTP/2 relay of the classic protocol (`chat-bench bare-h2`)
+    /// started on loopback.
+    pub async fn bare_h2(args: &TargetArgs) -> anyhow::Result<Self> {
+        if args.is_remote() {
+            bail!("the bare HTTP/2 relay is started here: leave out --server");
+        }
+        if let Some(cpus) = &args.bench_cpus {
+            pin(std::process::id(), cpus).await?;
+        }
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("bare-h2")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start chat-bench bare-h2")?;
+        let mut said = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let addr = said
+            .next_line()
+            .await?
+            .context("chat-bench bare-h2 exited before listening")?
+            .parse()
+            .context("chat-bench bare-h2's address")?;
+        Self::other_server(args, child, addr).await
+    }
+
+    /// `child`, a server other than chatd listening at `addr`, on the
+    /// CPUs asked for.
+    async fn other_server(
+        args: &TargetArgs,
+        child: Child,
+        addr: SocketAddr,
+    ) -> anyhow::Result<Self> {
         if let (Some(cpus), Some(pid)) = (&args.server_cpus, child.id()) {
             pin(pid, cpus).await?;
         }

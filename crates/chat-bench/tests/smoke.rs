@@ -98,6 +98,26 @@ async fn fanout_beside_redis_measures_the_same_load_on_both_servers() {
     assert!(redis_part.contains("  redis-server "), "{output}");
 }
 
+/// The bare HTTP/2 relay answers the classic load, the raw readers' too,
+/// and shows its CPU.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_measures_the_bare_http2_floor() {
+    let load = [
+        "fanout",
+        "--protocol",
+        "bare-h2",
+        "--rate",
+        "50",
+        "--raw-readers",
+        "2",
+    ];
+    let output = bench(&[&load, SMALL_LOAD].concat()).await;
+    assert_fanout_figures(&output, &output);
+    assert!(output.contains("raw h2 check  p50"), "{output}");
+    assert!(figure(&output, "per delivery") > 0.0, "{output}");
+    assert!(output.contains("of bare h2's CPU"), "{output}");
+}
+
 #[tokio::test]
 async fn idle_holds_subscribers_and_store_measures_both_stores() {
     let server = TestServer::start(&[]).await;
