@@ -68,11 +68,15 @@ async fn serve(tcp: TcpStream, notes: broadcast::Sender<Bytes>) -> anyhow::Resul
                 let Some((request, respond)) = request.transpose()? else {
                     return Ok(());
                 };
-                if request.uri().path() == "/grpc.ChatServer/ChatStream" {
-                    let stream = respond_grpc(respond)?;
-                    streams.push((stream, request.into_body()));
-                } else {
-                    sends.push(send_note(request, respond, notes.clone()));
+                match request.uri().path() {
+                    "/grpc.ChatServer/ChatStream" => {
+                        let stream = respond_grpc(respond)?;
+                        streams.push((stream, request.into_body()));
+                    }
+                    "/grpc.ChatServer/SendNote" => {
+                        sends.push(send_note(request, respond, notes.clone()));
+                    }
+                    _ => refuse(respond)?,
                 }
             }
             note = arrivals.recv() => {
@@ -117,6 +121,16 @@ fn respond_grpc(mut respond: SendResponse<Bytes>) -> anyhow::Result<h2::SendStre
         .header("content-type", "application/grpc")
         .body(())?;
     Ok(respond.send_response(response, false)?)
+}
+
+/// Answers a call to any other method `UNIMPLEMENTED`.
+fn refuse(mut respond: SendResponse<Bytes>) -> anyhow::Result<()> {
+    let response = Response::builder()
+        .header("content-type", "application/grpc")
+        .header("grpc-status", "12")
+        .body(())?;
+    respond.send_response(response, true)?;
+    Ok(())
 }
 
 /// `SendNote`: relays the request's frame to every connection's streams
