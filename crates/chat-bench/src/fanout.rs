@@ -622,47 +622,50 @@ fn latency_of(run: &Run, text: &str) -> Option<(u64, usize)> {
 /// on the bench's runtime it would wait its turn behind the tonic
 /// subscribers that got the same message, and measure them, not chatd.
 async fn read_raw(server: SocketAddr, run: Arc<Run>) -> anyhow::Result<Task<Histogram<u64>>> {
-    let mut latencies = latency_histogram()?;
+    let latencies = latency_histogram()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let (opened, open) = tokio::sync::oneshot::channel();
     let reader = tokio::task::spawn_blocking(move || {
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => runtime,
-            Err(error) => {
-                let _ = opened.send(Err(error.into()));
-                return latencies;
-            }
-        };
         runtime.block_on(async {
-            let mut notes = match RawNotes::open(server).await {
-                Ok(notes) => notes,
+            match RawNotes::open(server).await {
+                Ok(notes) => {
+                    let _ = opened.send(Ok(()));
+                    record_latencies(notes, &run, latencies).await
+                }
                 Err(error) => {
                     let _ = opened.send(Err(error));
-                    return;
-                }
-            };
-            let _ = opened.send(Ok(()));
-            let mut stop = run.stop.subscribe();
-            loop {
-                tokio::select! {
-                    _ = stop.wait_for(|&s| s) => return,
-                    note = notes.next() => match note {
-                        Ok(Some(note)) => {
-                            if let Some((latency, _)) = latency_of(&run, &note.message) {
-                                let _ = latencies.record(latency);
-                            }
-                        }
-                        _ => return,
-                    },
+                    latencies
                 }
             }
-        });
-        latencies
+        })
     });
     open.await.context("the raw reader's thread ended")??;
     Ok(reader)
+}
+
+/// Records the latency of each note of `notes` in `latencies` until the
+/// run stops or the stream ends.
+async fn record_latencies(
+    mut notes: RawNotes,
+    run: &Run,
+    mut latencies: Histogram<u64>,
+) -> Histogram<u64> {
+    let mut stop = run.stop.subscribe();
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|&s| s) => return latencies,
+            note = notes.next() => match note {
+                Ok(Some(note)) => {
+                    if let Some((latency, _)) = latency_of(run, &note.message) {
+                        let _ = latencies.record(latency);
+                    }
+                }
+                _ => return latencies,
+            },
+        }
+    }
 }
 
 /// Who a subscriber is, where.
