@@ -495,9 +495,9 @@ impl RoomFeed {
         pending: &mut Pending,
         reader: convert::Reader,
     ) -> Poll<Option<FeedItem>> {
-        if self.members_first
-            && let Poll::Ready(item) = self.poll_members(cx)
-        {
+        // Polled once per call: first if it is its turn, else last.
+        let members_polled = self.members_first;
+        if members_polled && let Poll::Ready(item) = self.poll_members(cx) {
             return Poll::Ready(Some(item));
         }
         let RoomFeed {
@@ -516,9 +516,7 @@ impl RoomFeed {
             self.members_first = true;
             return Poll::Ready(self.after_read(read));
         }
-        if !self.members_first
-            && let Poll::Ready(item) = self.poll_members(cx)
-        {
+        if !members_polled && let Poll::Ready(item) = self.poll_members(cx) {
             return Poll::Ready(Some(item));
         }
         Poll::Pending
